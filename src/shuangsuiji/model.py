@@ -31,6 +31,7 @@ __all__ = [
     "METHODS",
     "STATUSES",
     "TIERS",
+    "Conflict",
     "Department",
     "Entity",
     "InspectionItem",
@@ -148,6 +149,20 @@ class Inspector:
     def certified_on(self, day: date) -> bool:
         """True when the officer is active and the certificate is valid on ``day``."""
         return self.active and day <= self.certificate_expiry
+
+
+@attrs.frozen
+class Conflict:
+    """A declared conflict of interest (回避): the inspector must not inspect the entity.
+
+    ``relation`` says what the conflict is (近亲属任职, 曾任职, 持有股份 …) and ``source`` who
+    declared or found it (本人申报, 举报核实 …).
+    """
+
+    inspector_id: str = attrs.field(converter=canonical_id)
+    entity_id: str = attrs.field(converter=canonical_id)
+    relation: str = attrs.field(validator=_nonempty)
+    source: str = attrs.field(validator=_nonempty)
 
 
 @attrs.frozen

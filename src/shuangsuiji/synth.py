@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shuangsuiji.ids import USCC_ALPHABET
-from shuangsuiji.model import Department, InspectionItem
+from shuangsuiji.model import Conflict, Department, InspectionItem
 from shuangsuiji.pools import STRING, Categorical, EntityPool, InspectorPool, Labels
 
 __all__ = ["City", "Conflict", "make_city"]
@@ -143,16 +143,6 @@ ITEMS = (
         default_ratio=0.05,
     ),
 )
-
-
-@attrs.frozen
-class Conflict:
-    """A declared conflict of interest: the inspector must not inspect the entity (回避)."""
-
-    inspector_id: str
-    entity_id: str
-    relation: str
-    source: str
 
 
 @attrs.frozen(eq=False)

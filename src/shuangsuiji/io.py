@@ -1,0 +1,535 @@
+"""CSV import and export of the pools and declared conflicts.
+
+Imports are all-or-nothing: every row is checked first and *every* bad row is reported with
+its line number, column and reason in one :class:`ImportValidationError`; nothing is kept
+unless the whole file is good. Files are UTF-8 (a BOM is fine); a GBK/GB18030 file gets an
+error that says so and how to convert it.
+
+Entity columns: ``id,name,entity_type,industry,region,registered,tier,status,tags``
+(``status`` defaults to 存续, ``tags`` is ``|``-separated). Inspector columns:
+``id,name,department,region,home_region,certificate_no,certificate_expiry,qualifications,active``.
+Conflict columns: ``inspector_id,entity_id,relation,source``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+import numpy as np
+
+from shuangsuiji.ids import LOCAL_ID, USCC, IdScheme, scheme_by_name, uscc_valid_mask, validate_uscc
+from shuangsuiji.model import STATUSES, TIERS, Conflict
+from shuangsuiji.pools import STRING, EntityPool, InspectorPool
+
+__all__ = [
+    "CONFLICT_COLUMNS",
+    "ENTITY_COLUMNS",
+    "INSPECTOR_COLUMNS",
+    "CsvFormatError",
+    "ImportValidationError",
+    "RowError",
+    "entities_from_records",
+    "read_conflicts_csv",
+    "read_entities_csv",
+    "read_inspectors_csv",
+    "write_conflicts_csv",
+    "write_entities_csv",
+    "write_inspectors_csv",
+]
+
+ENTITY_COLUMNS = (
+    "id",
+    "name",
+    "entity_type",
+    "industry",
+    "region",
+    "registered",
+    "tier",
+    "status",
+    "tags",
+)
+ENTITY_OPTIONAL = {"status", "tags"}
+INSPECTOR_COLUMNS = (
+    "id",
+    "name",
+    "department",
+    "region",
+    "home_region",
+    "certificate_no",
+    "certificate_expiry",
+    "qualifications",
+    "active",
+)
+INSPECTOR_OPTIONAL = {"home_region", "qualifications", "active"}
+CONFLICT_COLUMNS = ("inspector_id", "entity_id", "relation", "source")
+MIN_DATE = date(1949, 10, 1)
+MAX_DATE = date(2100, 12, 31)
+_INDUSTRY = re.compile(r"^[A-T][0-9]{0,4}$")
+_REGION = re.compile(r"^[0-9]{2,12}$")
+_DEPARTMENT = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\-]{0,63}$")
+_TRUE = {"1", "true", "yes", "y", "是", "t"}
+_FALSE = {"0", "false", "no", "n", "否", "f"}
+
+Source = str | Path | IO[str] | IO[bytes]
+Progress = Callable[[int, int], None]
+
+
+@attrs.frozen
+class RowError:
+    """One bad value: file line (the header is line 1), column, value and reason."""
+
+    line: int
+    column: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column!r} ({self.value!r}): {self.reason}"
+
+
+class CsvFormatError(ValueError):
+    """The file as a whole cannot be read: wrong encoding, missing columns, empty file."""
+
+
+class ImportValidationError(ValueError):
+    """Some rows are bad; ``errors`` lists every one. Nothing was imported."""
+
+    def __init__(self, what: str, errors: Sequence[RowError], shown: int = 20) -> None:
+        self.errors = list(errors)
+        lines = [str(e) for e in self.errors[:shown]]
+        more = len(self.errors) - shown
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        super().__init__(
+            f"{what}: {len(self.errors)} bad value(s); nothing was imported. Fix these rows and "
+            "import again:\n  " + "\n  ".join(lines) + tail
+        )
+
+
+def _decode(raw: bytes, encoding: str, name: str) -> str:
+    try:
+        return raw.decode(
+            "utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding
+        )
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        hint = ""
+        try:
+            raw.decode("gb18030")
+            hint = (
+                " The file looks like GBK/GB18030 (common for Excel exports in China): re-save it "
+                "as 'CSV UTF-8' or pass encoding='gb18030'."
+            )
+        except UnicodeDecodeError:
+            pass
+        raise CsvFormatError(
+            f"{name}: not {encoding} text: byte {exc.start} (line {line}) cannot be decoded.{hint}"
+        ) from exc
+
+
+def _text_of(source: Source, encoding: str) -> tuple[str, str]:
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source):
+        path = Path(source)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise CsvFormatError(f"file {path} does not exist") from exc
+        return _decode(raw, encoding, str(path)), str(path)
+    if isinstance(source, str):
+        return source.removeprefix("\ufeff"), "<text>"
+    data = source.read()
+    if isinstance(data, bytes):
+        return _decode(data, encoding, getattr(source, "name", "<stream>")), "<stream>"
+    return data.removeprefix("\ufeff"), getattr(source, "name", "<stream>")
+
+
+def read_records(
+    source: Source,
+    columns: Sequence[str],
+    optional: Iterable[str] = (),
+    encoding: str = "utf-8",
+) -> tuple[str, Iterator[tuple[int, dict[str, str]]]]:
+    """Open a CSV and check its header; yields ``(line, row)`` with every value stripped."""
+    text, name = _text_of(source, encoding)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise CsvFormatError(f"{name}: the file is empty; the first line must name the columns")
+    except csv.Error as exc:
+        raise CsvFormatError(f"{name}: {exc}") from exc
+    missing = [c for c in columns if c not in header and c not in set(optional)]
+    if missing:
+        raise CsvFormatError(
+            f"{name}: missing column(s) {missing}; the header has {header}. "
+            f"Expected columns: {','.join(columns)}"
+        )
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise CsvFormatError(f"{name}: column(s) {dupes} appear more than once in the header")
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    yield line, {"__width__": f"{len(row)} fields, header has {len(header)}"}
+                    continue
+                yield line, {h: cell.strip() for h, cell in zip(header, row, strict=True)}
+        except csv.Error as exc:
+            raise CsvFormatError(f"{name}, line {reader.line_num}: {exc}") from exc
+
+    return name, rows()
+
+
+def _columns(
+    records: Iterable[tuple[int, Mapping[str, str]]], names: Sequence[str], errors: list[RowError]
+) -> tuple[list[int], dict[str, list[str]]]:
+    lines: list[int] = []
+    cols: dict[str, list[str]] = {n: [] for n in names}
+    for line, row in records:
+        if "__width__" in row:
+            errors.append(RowError(line, "*", "", f"wrong number of fields: {row['__width__']}"))
+            continue
+        lines.append(line)
+        for n in names:
+            cols[n].append(row.get(n, ""))
+    return lines, cols
+
+
+def _check_unique_values(
+    values: list[str],
+    column: str,
+    lines: list[int],
+    errors: list[RowError],
+    check: Callable[[str], str | None],
+) -> None:
+    """Run ``check`` once per distinct value (vocabularies are small) and report each bad row."""
+    arr = np.asarray(values, dtype=STRING) if values else np.zeros(0, dtype=STRING)
+    uniques, inverse = np.unique(arr, return_inverse=True)
+    reasons = [check(str(u)) for u in uniques]
+    bad = np.asarray([r is not None for r in reasons], dtype=bool)
+    for row in np.flatnonzero(bad[inverse.reshape(-1)]).tolist():
+        reason = reasons[int(inverse.reshape(-1)[row])]
+        errors.append(RowError(lines[row], column, values[row], str(reason)))
+
+
+def _parse_dates(
+    values: list[str], column: str, lines: list[int], errors: list[RowError]
+) -> np.ndarray[Any, np.dtype[np.datetime64]]:
+    def check(value: str) -> str | None:
+        if not value:
+            return "a date is required (YYYY-MM-DD)"
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return "not a date; write YYYY-MM-DD, e.g. 2019-03-01"
+        if not MIN_DATE <= day <= MAX_DATE:
+            return f"date out of range ({MIN_DATE} to {MAX_DATE})"
+        return None
+
+    _check_unique_values(values, column, lines, errors, check)
+    safe = [v if check(v) is None else "1970-01-01" for v in values] if errors else values
+    return np.asarray(safe, dtype="datetime64[D]")
+
+
+def _canonical_ids(
+    raw: list[str], scheme: IdScheme, lines: list[int], errors: list[RowError], column: str = "id"
+) -> list[str]:
+    if scheme is USCC:
+        arr = np.strings.upper(np.asarray(raw, dtype=STRING)) if raw else np.zeros(0, STRING)
+        ascii_ok = np.asarray([r.isascii() for r in raw], dtype=bool)
+        encoded = np.strings.encode(arr, "utf-8")
+        ok = ascii_ok & uscc_valid_mask(np.asarray(encoded)) if raw else ascii_ok
+        out = [str(x) for x in arr]
+        for i in np.flatnonzero(~ok).tolist():
+            try:
+                out[i] = validate_uscc(raw[i])
+            except ValueError as exc:
+                errors.append(RowError(lines[i], column, raw[i], str(exc)))
+        return out
+    out = []
+    for i, value in enumerate(raw):
+        try:
+            out.append(scheme.canonicalize(value))
+        except ValueError as exc:
+            errors.append(RowError(lines[i], column, value, str(exc)))
+            out.append(value)
+    return out
+
+
+def _duplicates(
+    ids: list[str], lines: list[int], errors: list[RowError], column: str = "id"
+) -> None:
+    if not ids:
+        return
+    arr = np.asarray(ids, dtype=STRING)
+    _, first, inverse, counts = np.unique(
+        arr, return_index=True, return_inverse=True, return_counts=True
+    )
+    inverse = inverse.reshape(-1)
+    dup_rows = np.flatnonzero(counts[inverse] > 1)
+    for row in dup_rows.tolist():
+        first_row = int(first[inverse[row]])
+        if row != first_row:
+            errors.append(
+                RowError(
+                    lines[row],
+                    column,
+                    ids[row],
+                    f"duplicate ID: already on line {lines[first_row]}",
+                )
+            )
+
+
+def _required(values: list[str], column: str, lines: list[int], errors: list[RowError]) -> None:
+    for i in [i for i, v in enumerate(values) if not v]:
+        errors.append(RowError(lines[i], column, "", "a value is required"))
+
+
+def _split_labels(value: str) -> frozenset[str]:
+    return frozenset(v.strip() for v in re.split(r"[|;]", value) if v.strip())
+
+
+def entities_from_records(
+    records: Iterable[tuple[int, Mapping[str, str]]],
+    id_scheme: str | IdScheme = "uscc",
+    what: str = "entities",
+) -> EntityPool:
+    """Validate entity rows (``(line, row)`` pairs) into an :class:`EntityPool`, all or nothing."""
+    scheme = scheme_by_name(id_scheme) if isinstance(id_scheme, str) else id_scheme
+    errors: list[RowError] = []
+    lines, cols = _columns(records, ENTITY_COLUMNS, errors)
+    if not lines and not errors:
+        raise CsvFormatError(f"{what}: no rows; an entity pool needs at least one entity")
+    ids = _canonical_ids(cols["id"], scheme, lines, errors)
+    _duplicates(ids, lines, errors)
+    _required(cols["name"], "name", lines, errors)
+    _required(cols["entity_type"], "entity_type", lines, errors)
+    _check_unique_values(
+        cols["industry"],
+        "industry",
+        lines,
+        errors,
+        lambda v: None if _INDUSTRY.match(v) else "not a GB/T 4754 industry code (e.g. F5191)",
+    )
+    _check_unique_values(
+        cols["region"],
+        "region",
+        lines,
+        errors,
+        lambda v: None if _REGION.match(v) else "not a division code (6 or 9 digits)",
+    )
+    _check_unique_values(
+        cols["tier"],
+        "tier",
+        lines,
+        errors,
+        lambda v: None if v.upper() in TIERS else "unknown credit-risk tier; use A, B, C or D",
+    )
+    status = [s or "存续" for s in cols["status"]]
+    _check_unique_values(
+        status,
+        "status",
+        lines,
+        errors,
+        lambda v: None if v in STATUSES else f"unknown status; use one of {', '.join(STATUSES)}",
+    )
+    registered = _parse_dates(cols["registered"], "registered", lines, errors)
+    if errors:
+        raise ImportValidationError(what, sorted(errors, key=lambda e: (e.line, e.column)))
+    return EntityPool.from_columns(
+        ids=ids,
+        names=cols["name"],
+        entity_type=cols["entity_type"],
+        industry=cols["industry"],
+        region=cols["region"],
+        registered=registered,
+        tier=[t.upper() for t in cols["tier"]],
+        status=status,
+        tags=[_split_labels(t) for t in cols["tags"]],
+        id_scheme=scheme.name,
+    )
+
+
+def read_entities_csv(
+    source: Source, id_scheme: str | IdScheme = "uscc", encoding: str = "utf-8"
+) -> EntityPool:
+    """Read and validate an entity CSV into an :class:`EntityPool` (all rows or none)."""
+    name, rows = read_records(source, ENTITY_COLUMNS, ENTITY_OPTIONAL, encoding)
+    return entities_from_records(rows, id_scheme, what=name)
+
+
+def _bool(value: str) -> bool | None:
+    v = value.strip().lower()
+    if not v or v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    return None
+
+
+def read_inspectors_csv(
+    source: Source,
+    encoding: str = "utf-8",
+    departments: Iterable[str] | None = None,
+) -> InspectorPool:
+    """Read and validate an inspector CSV; ``departments`` (if given) are the known codes."""
+    name, rows = read_records(source, INSPECTOR_COLUMNS, INSPECTOR_OPTIONAL, encoding)
+    errors: list[RowError] = []
+    lines, cols = _columns(rows, INSPECTOR_COLUMNS, errors)
+    if not lines and not errors:
+        raise CsvFormatError(f"{name}: no rows; an inspector pool needs at least one inspector")
+    ids = _canonical_ids(cols["id"], LOCAL_ID, lines, errors)
+    _duplicates(ids, lines, errors)
+    _required(cols["name"], "name", lines, errors)
+    _required(cols["certificate_no"], "certificate_no", lines, errors)
+    known = set(departments) if departments is not None else None
+
+    def dept(v: str) -> str | None:
+        if not _DEPARTMENT.match(v):
+            return "not a department code"
+        if known is not None and v not in known:
+            return f"unknown department; known: {', '.join(sorted(known))}"
+        return None
+
+    _check_unique_values(cols["department"], "department", lines, errors, dept)
+    _check_unique_values(
+        cols["region"],
+        "region",
+        lines,
+        errors,
+        lambda v: None if _REGION.match(v) else "not a division code (6 or 9 digits)",
+    )
+    _check_unique_values(
+        cols["home_region"],
+        "home_region",
+        lines,
+        errors,
+        lambda v: None if not v or _REGION.match(v) else "not a division code (or leave empty)",
+    )
+    active = [_bool(v) for v in cols["active"]]
+    for i in [i for i, a in enumerate(active) if a is None]:
+        errors.append(RowError(lines[i], "active", cols["active"][i], "use true/false (是/否)"))
+    expiry = _parse_dates(cols["certificate_expiry"], "certificate_expiry", lines, errors)
+    if errors:
+        raise ImportValidationError(name, sorted(errors, key=lambda e: (e.line, e.column)))
+    return InspectorPool.from_columns(
+        ids=ids,
+        names=cols["name"],
+        department=cols["department"],
+        region=cols["region"],
+        home_region=cols["home_region"],
+        certificate_no=cols["certificate_no"],
+        certificate_expiry=expiry,
+        qualifications=[_split_labels(q) for q in cols["qualifications"]],
+        active=[bool(a) for a in active],
+    )
+
+
+def read_conflicts_csv(source: Source, encoding: str = "utf-8") -> list[Conflict]:
+    """Read declared conflicts (``inspector_id,entity_id,relation,source``), all or nothing."""
+    name, rows = read_records(source, CONFLICT_COLUMNS, (), encoding)
+    errors: list[RowError] = []
+    lines, cols = _columns(rows, CONFLICT_COLUMNS, errors)
+    for column in CONFLICT_COLUMNS:
+        _required(cols[column], column, lines, errors)
+    seen: dict[tuple[str, str, str], int] = {}
+    for i, key in enumerate(
+        zip(cols["inspector_id"], cols["entity_id"], cols["relation"], strict=True)
+    ):
+        if key in seen:
+            errors.append(
+                RowError(
+                    lines[i], "entity_id", key[1], f"same conflict already on line {seen[key]}"
+                )
+            )
+        seen.setdefault(key, lines[i])
+    if errors:
+        raise ImportValidationError(name, sorted(errors, key=lambda e: (e.line, e.column)))
+    return [
+        Conflict(i, e, r, s)
+        for i, e, r, s in zip(
+            cols["inspector_id"], cols["entity_id"], cols["relation"], cols["source"], strict=True
+        )
+    ]
+
+
+def _writer(path: str | Path, header: Sequence[str]) -> tuple[IO[str], Any]:
+    handle = Path(path).open("w", encoding="utf-8", newline="")
+    writer = csv.writer(handle)
+    writer.writerow(header)
+    return handle, writer
+
+
+def _decoded(column: np.ndarray[Any, Any]) -> list[str]:
+    return [str(x) for x in np.strings.decode(column, "utf-8")] if len(column) else []
+
+
+def write_entities_csv(pool: EntityPool, path: str | Path) -> None:
+    """Write an entity pool as CSV in the import format (UTF-8, no BOM)."""
+    handle, writer = _writer(path, ENTITY_COLUMNS)
+    with handle:
+        tiers = np.asarray(TIERS)[pool.tier].tolist()
+        tags = _tag_strings(pool)
+        writer.writerows(
+            zip(
+                _decoded(pool.ids),
+                [str(x) for x in pool.names],
+                [str(x) for x in pool.entity_type.values()],
+                _decoded(pool.industry),
+                _decoded(pool.region),
+                pool.registered.astype(str).tolist(),
+                tiers,
+                [str(x) for x in pool.status.values()],
+                tags,
+                strict=True,
+            )
+        )
+
+
+def _tag_strings(pool: EntityPool) -> list[str]:
+    # Tag sets repeat a lot: render each distinct bit pattern once.
+    uniques, inverse = np.unique(pool.tags.bits, return_inverse=True)
+    rendered = [
+        "|".join(label for i, label in enumerate(pool.tags.labels) if int(u) >> i & 1)
+        for u in uniques.tolist()
+    ]
+    return [rendered[i] for i in inverse.reshape(-1).tolist()]
+
+
+def write_inspectors_csv(pool: InspectorPool, path: str | Path) -> None:
+    """Write an inspector pool as CSV in the import format."""
+    handle, writer = _writer(path, INSPECTOR_COLUMNS)
+    with handle:
+        for i in range(len(pool)):
+            r = pool.inspector(i)
+            writer.writerow(
+                [
+                    r.id,
+                    r.name,
+                    r.department,
+                    r.region,
+                    r.home_region,
+                    r.certificate_no,
+                    r.certificate_expiry.isoformat(),
+                    "|".join(sorted(r.qualifications)),
+                    "true" if r.active else "false",
+                ]
+            )
+
+
+def write_conflicts_csv(conflicts: Iterable[Conflict], path: str | Path) -> None:
+    """Write declared conflicts as CSV (``inspector_id,entity_id,relation,source``)."""
+    handle, writer = _writer(path, CONFLICT_COLUMNS)
+    with handle:
+        for c in conflicts:
+            writer.writerow([c.inspector_id, c.entity_id, c.relation, c.source])
