@@ -502,7 +502,7 @@ class WorkCalendar:
 
     def due_dates(
         self,
-        starts: npt.ArrayLike,
+        starts: npt.ArrayLike | Sequence[dt.date],
         n: int = DEFAULT_WORKING_DAYS,
         *,
         estimate: bool = False,
