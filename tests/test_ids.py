@@ -53,7 +53,7 @@ def test_every_single_character_change_is_rejected(code: str, pos: int, char: st
     changed = code[:pos] + char + code[pos + 1 :]
     if changed.upper().strip() == code or (char == "a" and code[pos] == "A"):
         return  # no change after canonicalisation
-    with pytest.raises(ValueError, match="position|characters"):
+    with pytest.raises(ValueError, match=r"position|characters"):
         validate_uscc(changed)
 
 

@@ -36,7 +36,11 @@ def test_round_trip(tmp_path: Path) -> None:
 
 
 def test_bom_and_optional_columns() -> None:
-    text = "\ufeffid,name,entity_type,industry,region,registered,tier\n" + GOOD.rsplit(",", 2)[0] + "\n"
+    text = (
+        "\ufeffid,name,entity_type,industry,region,registered,tier\n"
+        + GOOD.rsplit(",", 2)[0]
+        + "\n"
+    )
     pool = read_entities_csv(io.BytesIO(text.encode("utf-8")))
     assert pool.entity(0).status == "存续" and pool.entity(0).tags == frozenset()
 
@@ -53,8 +57,18 @@ def test_every_bad_row_is_reported_with_its_line() -> None:
     with pytest.raises(ImportValidationError) as info:
         read_entities_csv(HEADER + "".join(rows))
     found = {(e.line, e.column) for e in info.value.errors}
-    assert {(3, "id"), (4, "id"), (5, "registered"), (5, "tier"), (6, "name"), (6, "industry"),
-            (6, "region"), (6, "registered"), (6, "status"), (7, "*")} <= found
+    assert {
+        (3, "id"),
+        (4, "id"),
+        (5, "registered"),
+        (5, "tier"),
+        (6, "name"),
+        (6, "industry"),
+        (6, "region"),
+        (6, "registered"),
+        (6, "status"),
+        (7, "*"),
+    } <= found
     assert "nothing was imported" in str(info.value)
 
 
@@ -80,7 +94,7 @@ def test_unknown_department_for_inspectors() -> None:
         "id,name,department,region,certificate_no,certificate_expiry\n"
         "ZF1,张三,SCJG,350102,闽执1,2028-01-01\nZF2,李四,XXX,350102,闽执2,2028-01-01\n"
     )
-    with pytest.raises(ImportValidationError, match="line 3.*unknown department"):
+    with pytest.raises(ImportValidationError, match=r"line 3.*unknown department"):
         read_inspectors_csv(text, departments=["SCJG"])
 
 

@@ -40,7 +40,9 @@ def _brute_force(pool: EntityPool, f: PopulationFilter) -> list[str]:
 
 filters = st.builds(
     PopulationFilter,
-    entity_types=st.lists(st.sampled_from(["有限责任公司", "个体工商户", "合伙企业", "无此类型"]), max_size=2),
+    entity_types=st.lists(
+        st.sampled_from(["有限责任公司", "个体工商户", "合伙企业", "无此类型"]), max_size=2
+    ),
     industry_prefixes=st.lists(st.sampled_from(["F", "F52", "H6210", "C", "Z9"]), max_size=2),
     region_prefixes=st.lists(st.sampled_from(["3501", "350102", "350104003", "11"]), max_size=2),
     tiers=st.lists(st.sampled_from("ABCD"), max_size=2),
@@ -82,8 +84,15 @@ def test_pool_refuses_duplicates_and_bad_tiers() -> None:
         EntityPool.from_entities([e, e])
     with pytest.raises(ValueError, match="unknown credit-risk tier"):
         EntityPool.from_columns(
-            ids=["X1"], names=["n"], entity_type=["t"], industry=["F"], region=["350102"],
-            registered=[date(2020, 1, 1)], tier=["E"], status=["存续"], tags=[[]],
+            ids=["X1"],
+            names=["n"],
+            entity_type=["t"],
+            industry=["F"],
+            region=["350102"],
+            registered=[date(2020, 1, 1)],
+            tier=["E"],
+            status=["存续"],
+            tags=[[]],
         )
 
 
@@ -124,7 +133,7 @@ def test_model_validation_messages() -> None:
         Entity("X", "n", "t", "F5191", "350102", date(2020, 1, 1), tier="E")
     with pytest.raises(ValueError, match="region"):
         Inspector("I1", "张三", "SCJG", "35x", "证1", date(2030, 1, 1))
-    with pytest.raises(ValueError, match="end .* is before start"):
+    with pytest.raises(ValueError, match=r"end .* is before start"):
         Task("T1", "P1", "任务", ("SCJG",), ("I1",), date(2026, 5, 1), date(2026, 4, 1))
     with pytest.raises(ValueError, match="population would be empty"):
         PopulationFilter(registered_after=date(2020, 1, 1), registered_before=date(2019, 1, 1))

@@ -161,7 +161,9 @@ def read_records(
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
-        raise CsvFormatError(f"{name}: the file is empty; the first line must name the columns")
+        raise CsvFormatError(
+            f"{name}: the file is empty; the first line must name the columns"
+        ) from None
     except csv.Error as exc:
         raise CsvFormatError(f"{name}: {exc}") from exc
     missing = [c for c in columns if c not in header and c not in set(optional)]
@@ -464,7 +466,7 @@ def read_conflicts_csv(source: Source, encoding: str = "utf-8") -> list[Conflict
 
 
 def _writer(path: str | Path, header: Sequence[str]) -> tuple[IO[str], Any]:
-    handle = Path(path).open("w", encoding="utf-8", newline="")
+    handle = Path(path).open("w", encoding="utf-8", newline="")  # noqa: SIM115 - caller closes
     writer = csv.writer(handle)
     writer.writerow(header)
     return handle, writer

@@ -183,7 +183,8 @@ class RatioRules:
         if self.floor > self.general_item_cap:
             raise PolicyError(
                 f"[ratios] floor = {self.floor} is above general_item_cap = "
-                f"{self.general_item_cap}: no draw could satisfy both; lower the floor or raise the cap"
+                f"{self.general_item_cap}: no draw could satisfy both; "
+                "lower the floor or raise the cap"
             )
 
 

@@ -138,7 +138,8 @@ class Labels:
 
     def any_of(self, wanted: Iterable[str]) -> Mask:
         """Rows holding at least one of ``wanted``."""
-        return (self.bits & self.mask_of(wanted)) != 0
+        hits: Mask = (self.bits & self.mask_of(wanted)) != 0
+        return hits
 
     def all_of(self, wanted: Iterable[str]) -> Mask:
         """Rows holding every one of ``wanted`` (an unknown label matches no row)."""
@@ -146,7 +147,8 @@ class Labels:
         if not wanted <= set(self.labels):
             return np.zeros(len(self.bits), dtype=bool)
         mask = self.mask_of(wanted)
-        return (self.bits & mask) == mask
+        hits: Mask = (self.bits & mask) == mask
+        return hits
 
     def take(self, rows: npt.NDArray[np.intp] | Mask) -> Labels:
         return Labels(self.bits[rows], self.labels)
@@ -277,7 +279,11 @@ class EntityPool:
 
         records = frame.astype(str).replace({"nan": "", "None": "", "NaT": ""})
         return entities_from_records(
-            ((i + 2, row) for i, row in enumerate(records.to_dict("records"))), id_scheme
+            (
+                (i + 2, {str(k): str(v) for k, v in row.items()})
+                for i, row in enumerate(records.to_dict("records"))
+            ),
+            id_scheme,
         )
 
     def to_dataframe(self) -> pd.DataFrame:

@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import attrs
 import numpy as np
@@ -163,7 +164,7 @@ def _pick(rng: np.random.Generator, shares: tuple[float, ...], n: int) -> npt.ND
     return rng.choice(len(p), size=n, p=p / p.sum())
 
 
-def _join(*parts: npt.NDArray[np.str_]) -> npt.NDArray[np.str_]:
+def _join(*parts: npt.NDArray[Any]) -> npt.NDArray[Any]:
     out = parts[0].astype(STRING)
     for part in parts[1:]:
         out = np.strings.add(out, part.astype(STRING))

@@ -1,0 +1,1 @@
+"""Alembic migrations of the shuangsuiji store (run through ``Store.upgrade()``)."""

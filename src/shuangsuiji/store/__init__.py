@@ -1,0 +1,791 @@
+"""The store: SQLAlchemy 2 repositories over SQLite (embedded default) or PostgreSQL.
+
+Every method that writes runs in one explicit transaction and appends its audit event
+(table ``audit_events``) in that same transaction, so a change and its trace are committed
+together or not at all. The schema is created and upgraded by Alembic (:meth:`Store.upgrade`).
+
+>>> store = Store.open("sqlite://")          # in memory; a file path or URL in real use
+>>> store.put_departments([Department("SCJG", "市场监督管理局")], actor="张三")
+>>> [d.code for d in store.departments()]
+['SCJG']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shuangsuiji.audit import (
+    AuditEvent,
+    ChainProblem,
+    canonical_json,
+    format_utc,
+    next_event,
+    verify_chain,
+)
+from shuangsuiji.model import (
+    TIERS,
+    Conflict,
+    Department,
+    InspectionItem,
+    Plan,
+    PopulationFilter,
+    Task,
+)
+from shuangsuiji.policy import Policy
+from shuangsuiji.pools import STRING, EntityPool, InspectorPool, Labels
+from shuangsuiji.store.schema import (
+    AuditEventRow,
+    Base,
+    ConflictRow,
+    DepartmentRow,
+    EntityRow,
+    ImportRow,
+    InspectorRow,
+    ItemRow,
+    PlanRow,
+    PolicyRow,
+    TaskRow,
+)
+
+__all__ = ["DEFAULT_URL", "ImportReport", "Store", "StoreError"]
+
+DEFAULT_URL = "sqlite:///shuangsuiji.db"
+Progress = Callable[[int, int], None]
+Clock = Callable[[], datetime]
+_AUDIT_LOCK_KEY = 0x55A1_D17  # pg_advisory_xact_lock key that serialises audit appends
+
+
+@event.listens_for(Session, "before_flush")
+def _append_only(session: Session, _context: Any, _instances: Any) -> None:
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, AuditEventRow):
+            raise StoreError(
+                f"audit event {obj.seq} cannot be changed or deleted: the log is append-only; "
+                "record a correction as a new event"
+            )
+
+
+class StoreError(ValueError):
+    """A request the store refuses (unknown reference, duplicate, integrity); nothing changed."""
+
+
+@attrs.frozen
+class ImportReport:
+    """What an import stored: kind, rows, mode, the content digest and the audit sequence."""
+
+    import_id: int
+    kind: str
+    rows: int
+    mode: str
+    digest: str
+    event_seq: int
+
+
+def utc_now() -> datetime:
+    """The adapters' default clock (the core never reads a clock)."""
+    return datetime.now(UTC)
+
+
+def normalise_url(url: str) -> str:
+    """Accept a bare file path for SQLite and ``postgresql://`` for psycopg 3."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser()}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_immediate(engine: Engine) -> None:
+    # SQLite: take the write lock when a transaction begins, so two writers queue instead of
+    # failing on the audit sequence; and enforce foreign keys.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _labels_text(labels: Iterable[str]) -> str:
+    return "|".join(sorted(labels))
+
+
+def _split(value: str) -> list[str]:
+    return [v for v in value.split("|") if v]
+
+
+def _entity_digest(pool: EntityPool) -> str:
+    """SHA-256 over ``id<TAB>tier<TAB>region<LF>`` lines sorted by ID: what a draw depends on."""
+    order = np.argsort(pool.ids, kind="stable")
+    h = hashlib.sha256()
+    tiers = np.asarray(TIERS)[pool.tier]
+    for i in order.tolist():
+        h.update(pool.ids[i] + b"\t" + tiers[i].encode() + b"\t" + pool.region[i] + b"\n")
+    return h.hexdigest()
+
+
+class Store:
+    """Repositories for departments, pools, conflicts, items, plans, tasks, policies and audit.
+
+    Open with :meth:`open` (a URL, a file path or an existing SQLAlchemy ``Engine`` that a host
+    application shares). Thread-safe: each call uses its own session; audit appends are
+    serialised by the database (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL).
+    """
+
+    def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        engine: Engine | None = None,
+        upgrade: bool = True,
+        clock: Clock = utc_now,
+    ) -> Store:
+        """Open (and by default create or upgrade) the store at ``url`` or on ``engine``."""
+        if engine is None:
+            target = normalise_url(url or DEFAULT_URL)
+            kwargs: dict[str, Any] = {}
+            if target.startswith("sqlite"):
+                kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            engine = create_engine(target, **kwargs)
+            if target.startswith("sqlite"):
+                _sqlite_immediate(engine)
+        store = cls(engine, clock)
+        if upgrade:
+            store.upgrade()
+        return store
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def _alembic_config(self) -> Any:
+        from alembic.config import Config
+
+        config = Config()
+        location = resources.files("shuangsuiji") / "migrations"
+        config.set_main_option("script_location", str(location))
+        return config
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Create or upgrade the schema with Alembic (idempotent)."""
+        from alembic import command
+
+        config = self._alembic_config()
+        with self._lock, self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+
+    def revision(self) -> str | None:
+        """The schema's current Alembic revision (``None`` on an empty database)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One explicit transaction: commits on success, rolls back on any error."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            if self.dialect == "postgresql":
+                session.execute(text("SET LOCAL lock_timeout = '60s'"))
+            yield session
+
+    # -- audit ----------------------------------------------------------------------------
+
+    def _append(self, session: Session, actor: str, kind: str, payload: dict[str, Any]) -> int:
+        if not actor or not actor.strip():
+            raise StoreError("every change needs the acting person (actor): who did it?")
+        if self.dialect == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(_AUDIT_LOCK_KEY)))
+        last = session.execute(
+            select(AuditEventRow).order_by(AuditEventRow.seq.desc()).limit(1)
+        ).scalar_one_or_none()
+        prev = _event_of(last) if last is not None else None
+        ev = next_event(
+            prev, time=format_utc(self.clock()), actor=actor, kind=kind, payload=payload
+        )
+        session.add(
+            AuditEventRow(
+                seq=ev.seq,
+                time=ev.time,
+                actor=ev.actor,
+                kind=ev.kind,
+                payload=canonical_json(ev.payload).decode("utf-8"),
+                prev_hash=ev.prev_hash,
+                hash=ev.hash,
+            )
+        )
+        session.flush()
+        return ev.seq
+
+    def audit_rows(self) -> list[dict[str, Any]]:
+        """The raw rows of ``audit_events`` (payload as stored text), for verification."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(AuditEventRow.__table__).order_by(AuditEventRow.seq))
+            return [dict(r._mapping) for r in rows]
+
+    def verify_log(self) -> list[ChainProblem]:
+        """Check the stored audit chain; an empty list means every event is intact."""
+        return verify_chain(self.audit_rows())
+
+    def audit_events(self, after: int = 0) -> list[AuditEvent]:
+        """The audit log in sequence order (from ``after + 1``)."""
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(AuditEventRow).where(AuditEventRow.seq > after).order_by(AuditEventRow.seq)
+            ).scalars()
+            return [_event_of(r) for r in rows]
+
+    # -- departments ----------------------------------------------------------------------
+
+    def put_departments(self, departments: Iterable[Department], *, actor: str) -> None:
+        """Add or rename departments."""
+        deps = list(departments)
+        with self.transaction() as s:
+            for d in deps:
+                s.merge(DepartmentRow(code=d.code, name=d.name))
+            self._append(
+                s, actor, "department.change", {"departments": [attrs.asdict(d) for d in deps]}
+            )
+
+    def departments(self) -> list[Department]:
+        """All departments by code."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(DepartmentRow).order_by(DepartmentRow.code)).scalars()
+            return [Department(r.code, r.name) for r in rows]
+
+    def _known_departments(self, s: Session) -> set[str]:
+        return set(s.execute(select(DepartmentRow.code)).scalars())
+
+    # -- pools ----------------------------------------------------------------------------
+
+    def import_entities(
+        self,
+        pool: EntityPool,
+        *,
+        actor: str,
+        source: str = "",
+        mode: str = "add",
+        batch_size: int = 10_000,
+        progress: Progress | None = None,
+    ) -> ImportReport:
+        """Store a validated pool, all or nothing.
+
+        ``mode="add"`` refuses IDs already stored (listing them); ``"upsert"`` replaces them.
+        ``progress(done, total)`` is called after each batch.
+        """
+        if mode not in ("add", "upsert"):
+            raise StoreError(f"import mode {mode!r}: use 'add' or 'upsert'")
+        digest = _entity_digest(pool)
+        tiers = np.asarray(TIERS)[pool.tier]
+        tag_text = _tag_texts(pool.tags)
+        columns = {
+            "id": np.strings.decode(pool.ids, "utf-8").astype(STRING),
+            "name": pool.names,
+            "entity_type": pool.entity_type.values(),
+            "industry": np.strings.decode(pool.industry, "utf-8").astype(STRING),
+            "region": np.strings.decode(pool.region, "utf-8").astype(STRING),
+            "registered": pool.registered.astype(object),
+            "tier": tiers,
+            "status": pool.status.values(),
+            "tags": tag_text,
+        }
+        return self._import_rows(
+            EntityRow,
+            "entities",
+            columns,
+            len(pool),
+            actor,
+            source,
+            mode,
+            digest,
+            batch_size,
+            progress,
+        )
+
+    def _import_rows(
+        self,
+        table: type[EntityRow] | type[InspectorRow],
+        kind: str,
+        columns: dict[str, Any],
+        n: int,
+        actor: str,
+        source: str,
+        mode: str,
+        digest: str,
+        batch_size: int,
+        progress: Progress | None,
+    ) -> ImportReport:
+        names = list(columns)
+        lists = [
+            columns[c].tolist() if isinstance(columns[c], np.ndarray) else list(columns[c])
+            for c in names
+        ]
+        with self.transaction() as s:
+            record = ImportRow(
+                kind=kind,
+                source=source[:500],
+                mode=mode,
+                rows=n,
+                digest=digest,
+                actor=actor,
+                time=format_utc(self.clock()),
+            )
+            s.add(record)
+            s.flush()
+            if mode == "add":
+                self._refuse_existing(s, table, columns["id"])
+            for start in range(0, n, batch_size):
+                stop = min(n, start + batch_size)
+                rows = [
+                    dict(zip(names, r, strict=True), import_id=record.id)
+                    for r in zip(*(col[start:stop] for col in lists), strict=True)
+                ]
+                stmt = insert(table) if mode == "add" else _upsert(self.dialect, table, names)
+                s.execute(stmt, rows)
+                if progress is not None:
+                    progress(stop, n)
+            seq = self._append(
+                s,
+                actor,
+                "pool.import",
+                {
+                    "kind": kind,
+                    "rows": n,
+                    "mode": mode,
+                    "digest": digest,
+                    "source": source,
+                    "import_id": record.id,
+                },
+            )
+            return ImportReport(record.id, kind, n, mode, digest, seq)
+
+    def _refuse_existing(
+        self, s: Session, table: type[EntityRow] | type[InspectorRow], ids: Any
+    ) -> None:
+        existing: list[str] = []
+        id_list = [str(x) for x in ids]
+        for start in range(0, len(id_list), 5_000):
+            chunk = id_list[start : start + 5_000]
+            existing += s.execute(select(table.id).where(table.id.in_(chunk))).scalars().all()
+            if len(existing) >= 20:
+                break
+        if existing:
+            raise StoreError(
+                f"{len(existing)}+ ID(s) are already in the store, e.g. {existing[:5]}; "
+                "nothing was imported. Use mode='upsert' to replace stored rows."
+            )
+
+    def load_entities(self, population: PopulationFilter | None = None) -> EntityPool:
+        """The stored entity pool (optionally only a structured population) as columns."""
+        query = select(
+            EntityRow.id,
+            EntityRow.name,
+            EntityRow.entity_type,
+            EntityRow.industry,
+            EntityRow.region,
+            EntityRow.registered,
+            EntityRow.tier,
+            EntityRow.status,
+            EntityRow.tags,
+        ).order_by(EntityRow.id)
+        with Session(self.engine) as s:
+            rows = s.execute(query).all()
+        if not rows:
+            return EntityPool.from_columns(
+                ids=[],
+                names=[],
+                entity_type=[],
+                industry=[],
+                region=[],
+                registered=[],
+                tier=np.zeros(0, np.uint8),
+                status=[],
+                tags=[],
+            )
+        cols = list(zip(*rows, strict=True))
+        pool = EntityPool.from_columns(
+            ids=list(cols[0]),
+            names=list(cols[1]),
+            entity_type=list(cols[2]),
+            industry=list(cols[3]),
+            region=list(cols[4]),
+            registered=list(cols[5]),
+            tier=list(cols[6]),
+            status=list(cols[7]),
+            tags=_labels_of(list(cols[8])),
+        )
+        return pool if population is None else pool.filter(population)
+
+    def count_entities(self) -> int:
+        """How many entities are stored."""
+        with Session(self.engine) as s:
+            return int(s.execute(select(func.count()).select_from(EntityRow)).scalar_one())
+
+    def import_inspectors(
+        self, pool: InspectorPool, *, actor: str, source: str = "", mode: str = "add"
+    ) -> ImportReport:
+        """Store an inspector pool, all or nothing; every department must be known."""
+        with Session(self.engine) as s:
+            known = self._known_departments(s)
+        unknown = sorted(set(pool.department.labels) - known)
+        if unknown:
+            raise StoreError(
+                f"inspectors belong to unknown department(s) {unknown}; add them first "
+                f"(known: {sorted(known) or 'none'})"
+            )
+        order = np.argsort(pool.ids, kind="stable")
+        h = hashlib.sha256()
+        for i in order.tolist():
+            h.update(pool.ids[i] + b"\t" + pool.department[i].encode() + b"\n")
+        columns = {
+            "id": np.strings.decode(pool.ids, "utf-8").astype(STRING),
+            "name": pool.names,
+            "department": pool.department.values(),
+            "region": np.strings.decode(pool.region, "utf-8").astype(STRING),
+            "home_region": np.strings.decode(pool.home_region, "utf-8").astype(STRING),
+            "certificate_no": pool.certificate_no,
+            "certificate_expiry": pool.certificate_expiry.astype(object),
+            "qualifications": _tag_texts(pool.qualifications),
+            "active": pool.active,
+        }
+        return self._import_rows(
+            InspectorRow,
+            "inspectors",
+            columns,
+            len(pool),
+            actor,
+            source,
+            mode,
+            h.hexdigest(),
+            10_000,
+            None,
+        )
+
+    def load_inspectors(self) -> InspectorPool:
+        """The stored inspector pool as columns."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(InspectorRow).order_by(InspectorRow.id)).scalars().all()
+            return InspectorPool.from_columns(
+                ids=[r.id for r in rows],
+                names=[r.name for r in rows],
+                department=[r.department for r in rows],
+                region=[r.region for r in rows],
+                home_region=[r.home_region for r in rows],
+                certificate_no=[r.certificate_no for r in rows],
+                certificate_expiry=[r.certificate_expiry for r in rows],
+                qualifications=[_split(r.qualifications) for r in rows],
+                active=[r.active for r in rows],
+            )
+
+    def import_conflicts(
+        self, conflicts: Sequence[Conflict], *, actor: str, source: str = ""
+    ) -> ImportReport:
+        """Store declared conflicts; every inspector and entity must be known."""
+        rows = list(conflicts)
+        with self.transaction() as s:
+            insp = {c.inspector_id for c in rows}
+            ent = {c.entity_id for c in rows}
+            known_i = set(
+                s.execute(select(InspectorRow.id).where(InspectorRow.id.in_(insp))).scalars()
+            )
+            known_e: set[str] = set()
+            ent_list = sorted(ent)
+            for start in range(0, len(ent_list), 5_000):
+                chunk = ent_list[start : start + 5_000]
+                known_e |= set(
+                    s.execute(select(EntityRow.id).where(EntityRow.id.in_(chunk))).scalars()
+                )
+            bad = [c for c in rows if c.inspector_id not in known_i or c.entity_id not in known_e]
+            if bad:
+                c = bad[0]
+                raise StoreError(
+                    f"{len(bad)} conflict(s) name an unknown inspector or entity, e.g. "
+                    f"{c.inspector_id} / {c.entity_id}; import the pools first. Nothing was stored."
+                )
+            digest = hashlib.sha256(
+                "".join(
+                    sorted(f"{c.inspector_id}\t{c.entity_id}\t{c.relation}\n" for c in rows)
+                ).encode()
+            ).hexdigest()
+            record = ImportRow(
+                kind="conflicts",
+                source=source[:500],
+                mode="add",
+                rows=len(rows),
+                digest=digest,
+                actor=actor,
+                time=format_utc(self.clock()),
+            )
+            s.add(record)
+            s.flush()
+            try:
+                if rows:
+                    s.execute(
+                        insert(ConflictRow),
+                        [attrs.asdict(c) | {"import_id": record.id} for c in rows],
+                    )
+            except IntegrityError as exc:
+                raise StoreError(
+                    "a conflict with the same inspector, entity and relation is already stored; "
+                    "nothing was stored"
+                ) from exc
+            seq = self._append(
+                s,
+                actor,
+                "conflict.change",
+                {"rows": len(rows), "digest": digest, "source": source, "import_id": record.id},
+            )
+            return ImportReport(record.id, "conflicts", len(rows), "add", digest, seq)
+
+    def conflicts(self) -> list[Conflict]:
+        """All declared conflicts."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(ConflictRow).order_by(ConflictRow.id)).scalars()
+            return [Conflict(r.inspector_id, r.entity_id, r.relation, r.source) for r in rows]
+
+    # -- items, plans, tasks, policies ----------------------------------------------------
+
+    def put_item(self, item: InspectionItem, *, actor: str) -> None:
+        """Add or change an inspection item (一单)."""
+        with self.transaction() as s:
+            if item.department not in self._known_departments(s):
+                raise StoreError(f"item {item.code}: unknown department {item.department!r}")
+            data = attrs.asdict(item)
+            data["required_qualifications"] = _labels_text(item.required_qualifications)
+            s.merge(ItemRow(**data))
+            self._append(s, actor, "item.change", _jsonable(attrs.asdict(item)))
+
+    def items(self) -> list[InspectionItem]:
+        """The inspection item list (一单)."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(ItemRow).order_by(ItemRow.code)).scalars()
+            return [
+                InspectionItem(
+                    code=r.code,
+                    department=r.department,
+                    name=r.name,
+                    legal_basis=r.legal_basis,
+                    target=r.target,
+                    method=r.method,
+                    key=r.key,
+                    default_ratio=r.default_ratio,
+                    frequency_per_year=r.frequency_per_year,
+                    required_qualifications=_split(r.required_qualifications),
+                )
+                for r in rows
+            ]
+
+    def put_plan(self, plan: Plan, *, actor: str) -> None:
+        """Add or change the annual plan (一表)."""
+        with self.transaction() as s:
+            unknown = sorted(set(plan.departments) - self._known_departments(s))
+            if unknown:
+                raise StoreError(f"plan {plan.code}: unknown department(s) {unknown}")
+            s.merge(
+                PlanRow(
+                    code=plan.code,
+                    year=plan.year,
+                    name=plan.name,
+                    departments=json.dumps(list(plan.departments)),
+                )
+            )
+            self._append(s, actor, "plan.change", _jsonable(attrs.asdict(plan)))
+
+    def plans(self) -> list[Plan]:
+        """All plans."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(PlanRow).order_by(PlanRow.code)).scalars()
+            return [Plan(r.code, r.year, r.name, tuple(json.loads(r.departments))) for r in rows]
+
+    def put_task(self, task: Task, *, actor: str) -> None:
+        """Add a task; its plan, departments and items must exist."""
+        with self.transaction() as s:
+            if s.get(PlanRow, task.plan) is None:
+                raise StoreError(
+                    f"task {task.code}: unknown plan {task.plan!r}; add the plan first"
+                )
+            unknown = sorted(set(task.departments) - self._known_departments(s))
+            if unknown:
+                raise StoreError(f"task {task.code}: unknown department(s) {unknown}")
+            known_items = set(s.execute(select(ItemRow.code)).scalars())
+            missing = [i for i in task.items if i not in known_items]
+            if missing:
+                raise StoreError(f"task {task.code}: unknown inspection item(s) {missing}")
+            existed = s.get(TaskRow, task.code) is not None
+            s.merge(
+                TaskRow(
+                    code=task.code,
+                    plan=task.plan,
+                    name=task.name,
+                    departments=json.dumps(list(task.departments)),
+                    items=json.dumps(list(task.items)),
+                    start=task.start,
+                    end=task.end,
+                    population=json.dumps(
+                        task.population.to_dict(), ensure_ascii=False, sort_keys=True
+                    ),
+                    ratio=task.ratio,
+                )
+            )
+            payload = _jsonable(
+                attrs.asdict(task, recurse=False) | {"population": task.population.to_dict()}
+            )
+            self._append(s, actor, "task.change" if existed else "task.create", payload)
+
+    def task(self, code: str) -> Task:
+        """One task by code; ``StoreError`` if unknown."""
+        with Session(self.engine) as s:
+            r = s.get(TaskRow, code)
+            if r is None:
+                raise StoreError(f"no task {code!r}")
+            return _task_of(r)
+
+    def tasks(self, plan: str | None = None) -> list[Task]:
+        """All tasks (of one plan)."""
+        query = select(TaskRow).order_by(TaskRow.code)
+        if plan is not None:
+            query = query.where(TaskRow.plan == plan)
+        with Session(self.engine) as s:
+            return [_task_of(r) for r in s.execute(query).scalars()]
+
+    def save_policy(self, policy: Policy, *, actor: str) -> str:
+        """Store a policy version (一细则); returns its content hash. Saving twice is a no-op."""
+        with self.transaction() as s:
+            if s.get(PolicyRow, policy.content_hash) is None:
+                s.add(
+                    PolicyRow(
+                        hash=policy.content_hash,
+                        name=policy.name,
+                        version=policy.version,
+                        toml=policy.to_toml(),
+                        time=format_utc(self.clock()),
+                    )
+                )
+                self._append(
+                    s,
+                    actor,
+                    "policy.version",
+                    {"hash": policy.content_hash, "name": policy.name, "version": policy.version},
+                )
+        return policy.content_hash
+
+    def policy(self, content_hash: str | None = None) -> Policy:
+        """A stored policy by hash (default: the latest saved)."""
+        with Session(self.engine) as s:
+            if content_hash is None:
+                row = s.execute(select(PolicyRow).order_by(PolicyRow.time.desc()).limit(1)).scalar()
+            else:
+                row = s.get(PolicyRow, content_hash)
+            if row is None:
+                raise StoreError(f"no stored policy {content_hash or ''}".strip())
+            return Policy.from_toml(row.toml, source=f"policy {row.hash[:12]}")
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table (for summaries)."""
+        out = {}
+        with Session(self.engine) as s:
+            for table in Base.metadata.sorted_tables:
+                out[table.name] = int(
+                    s.execute(select(func.count()).select_from(table)).scalar_one()
+                )
+        return out
+
+    def _delete_all_for_tests(self) -> None:  # pragma: no cover - used by test fixtures only
+        with self.engine.begin() as conn:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(delete(table))
+
+
+def _event_of(row: AuditEventRow) -> AuditEvent:
+    return AuditEvent(
+        seq=row.seq,
+        time=row.time,
+        actor=row.actor,
+        kind=row.kind,
+        payload=json.loads(row.payload),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def _tag_texts(labels: Labels) -> list[str]:
+    uniques, inverse = np.unique(labels.bits, return_inverse=True)
+    rendered = [
+        "|".join(label for i, label in enumerate(labels.labels) if int(u) >> i & 1)
+        for u in uniques.tolist()
+    ]
+    return [rendered[i] for i in inverse.reshape(-1).tolist()]
+
+
+def _labels_of(texts: list[str]) -> Labels:
+    uniques, inverse = np.unique(np.asarray(texts, dtype=STRING), return_inverse=True)
+    sets = [_split(str(u)) for u in uniques]
+    labels = tuple(sorted({x for s in sets for x in s}))
+    index = {label: i for i, label in enumerate(labels)}
+    bits = np.asarray([sum(1 << index[x] for x in s) for s in sets], dtype=np.uint64)
+    return Labels(bits[inverse.reshape(-1)] if len(texts) else np.zeros(0, np.uint64), labels)
+
+
+def _upsert(dialect: str, table: type[EntityRow] | type[InspectorRow], names: Sequence[str]) -> Any:
+    """INSERT … ON CONFLICT (id) DO UPDATE, executed once per batch (executemany)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    stmt: Any = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    cols = {c: stmt.excluded[c] for c in [*names, "import_id"] if c != "id"}
+    return stmt.on_conflict_do_update(index_elements=["id"], set_=cols)
+
+
+def _jsonable(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _jsonable(v) for k, v in data.items()}
+    if isinstance(data, list | tuple | frozenset | set):
+        items = [_jsonable(v) for v in data]
+        return sorted(items) if isinstance(data, frozenset | set) else items
+    if isinstance(data, date):
+        return data.isoformat()
+    return data
+
+
+def _task_of(r: TaskRow) -> Task:
+    return Task(
+        code=r.code,
+        plan=r.plan,
+        name=r.name,
+        departments=tuple(json.loads(r.departments)),
+        items=tuple(json.loads(r.items)),
+        start=r.start,
+        end=r.end,
+        population=PopulationFilter.from_dict(json.loads(r.population)),
+        ratio=r.ratio,
+    )

@@ -1,0 +1,181 @@
+"""The relational schema (SQLAlchemy 2 typed declarative models).
+
+The Alembic revisions under ``shuangsuiji/migrations`` create exactly these tables; a test
+compares them, so the two cannot drift apart. Set-valued columns (tags, qualifications,
+department lists) are stored as ``|``-separated text or canonical JSON so that a host
+system's DBA can read them without the library.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "AuditEventRow",
+    "Base",
+    "ConflictRow",
+    "DepartmentRow",
+    "EntityRow",
+    "ImportRow",
+    "InspectorRow",
+    "ItemRow",
+    "PlanRow",
+    "PolicyRow",
+    "TaskRow",
+]
+
+ID = String(64)
+CODE = String(64)
+HASH = String(64)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table the library owns."""
+
+
+class DepartmentRow(Base):
+    __tablename__ = "departments"
+    code: Mapped[str] = mapped_column(CODE, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class ImportRow(Base):
+    """One pool import: what, from where, how many rows, the digest of what was stored."""
+
+    __tablename__ = "imports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(500))
+    mode: Mapped[str] = mapped_column(String(16))
+    rows: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(HASH)
+    actor: Mapped[str] = mapped_column(String(200))
+    time: Mapped[str] = mapped_column(String(32))
+
+
+class EntityRow(Base):
+    __tablename__ = "entities"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    entity_type: Mapped[str] = mapped_column(String(64))
+    industry: Mapped[str] = mapped_column(String(8))
+    region: Mapped[str] = mapped_column(String(12))
+    registered: Mapped[date] = mapped_column(Date)
+    tier: Mapped[str] = mapped_column(String(1))
+    status: Mapped[str] = mapped_column(String(16))
+    tags: Mapped[str] = mapped_column(Text, default="")
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"), nullable=True)
+    __table_args__ = (
+        Index("ix_entities_region", "region"),
+        Index("ix_entities_industry", "industry"),
+        Index("ix_entities_tier", "tier"),
+    )
+
+
+class InspectorRow(Base):
+    __tablename__ = "inspectors"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    region: Mapped[str] = mapped_column(String(12))
+    home_region: Mapped[str] = mapped_column(String(12), default="")
+    certificate_no: Mapped[str] = mapped_column(String(64))
+    certificate_expiry: Mapped[date] = mapped_column(Date)
+    qualifications: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"), nullable=True)
+    __table_args__ = (Index("ix_inspectors_department", "department"),)
+
+
+class ConflictRow(Base):
+    """A declared conflict of interest (回避)."""
+
+    __tablename__ = "conflicts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    inspector_id: Mapped[str] = mapped_column(ID)
+    entity_id: Mapped[str] = mapped_column(ID)
+    relation: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(200))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"), nullable=True)
+    __table_args__ = (
+        UniqueConstraint("inspector_id", "entity_id", "relation", name="uq_conflicts_pair"),
+        Index("ix_conflicts_entity", "entity_id"),
+    )
+
+
+class ItemRow(Base):
+    """One line of the inspection item list (一单)."""
+
+    __tablename__ = "items"
+    code: Mapped[str] = mapped_column(CODE, primary_key=True)
+    department: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    name: Mapped[str] = mapped_column(String(300))
+    legal_basis: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(String(300))
+    method: Mapped[str] = mapped_column(String(32))
+    key: Mapped[bool] = mapped_column(Boolean)
+    default_ratio: Mapped[float | None] = mapped_column(Float, nullable=True)
+    frequency_per_year: Mapped[int] = mapped_column(Integer)
+    required_qualifications: Mapped[str] = mapped_column(Text, default="")
+
+
+class PlanRow(Base):
+    """The annual sampling plan (一表)."""
+
+    __tablename__ = "plans"
+    code: Mapped[str] = mapped_column(CODE, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(300))
+    departments: Mapped[str] = mapped_column(Text)
+
+
+class TaskRow(Base):
+    """One inspection task (抽查任务)."""
+
+    __tablename__ = "tasks"
+    code: Mapped[str] = mapped_column(CODE, primary_key=True)
+    plan: Mapped[str] = mapped_column(ForeignKey("plans.code"))
+    name: Mapped[str] = mapped_column(String(300))
+    departments: Mapped[str] = mapped_column(Text)
+    items: Mapped[str] = mapped_column(Text)
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    population: Mapped[str] = mapped_column(Text)
+    ratio: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class PolicyRow(Base):
+    """A policy version (一细则), keyed by its content hash."""
+
+    __tablename__ = "policies"
+    hash: Mapped[str] = mapped_column(HASH, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    version: Mapped[str] = mapped_column(String(64))
+    toml: Mapped[str] = mapped_column(Text)
+    time: Mapped[str] = mapped_column(String(32))
+
+
+class AuditEventRow(Base):
+    """One event of the append-only, hash-chained audit log."""
+
+    __tablename__ = "audit_events"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    time: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(HASH)
+    hash: Mapped[str] = mapped_column(HASH, unique=True)

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import attrs
+import numpy as np
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.exc import DataError
+
+from shuangsuiji.audit import verify_chain
+from shuangsuiji.model import Department, Plan, PopulationFilter, Task
+from shuangsuiji.policy import Policy
+from shuangsuiji.pools import EntityPool
+from shuangsuiji.store import Store, StoreError
+from shuangsuiji.store.schema import Base
+from shuangsuiji.synth import make_city
+
+CITY = make_city(1_500, seed=21)
+ACTOR = "测试员"
+
+
+def _seeded(url: str) -> Store:
+    store = Store.open(url)
+    store.put_departments(CITY.departments, actor=ACTOR)
+    for item in CITY.items:
+        store.put_item(item, actor=ACTOR)
+    return store
+
+
+def test_migrations_match_the_models(db_url: str) -> None:
+    store = Store.open(db_url)
+    assert store.revision() is not None
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    Store.open(db_url)  # upgrading again is a no-op
+
+
+def test_pools_round_trip(db_url: str) -> None:
+    store = _seeded(db_url)
+    progress: list[int] = []
+    report = store.import_entities(
+        CITY.entities,
+        actor=ACTOR,
+        source="city",
+        batch_size=400,
+        progress=lambda done, total: progress.append(done),
+    )
+    assert report.rows == len(CITY.entities) and progress[-1] == len(CITY.entities)
+    assert len(progress) == 4
+    loaded = store.load_entities()
+    order = np.argsort(CITY.entities.ids)
+    assert list(loaded) == list(CITY.entities.take(order))
+    store.import_inspectors(CITY.inspectors, actor=ACTOR)
+    assert sorted(store.load_inspectors(), key=lambda i: i.id) == sorted(
+        CITY.inspectors, key=lambda i: i.id
+    )
+    store.import_conflicts(CITY.conflicts, actor=ACTOR)
+    assert sorted(store.conflicts(), key=str) == sorted(CITY.conflicts, key=str)
+    f = PopulationFilter(tiers=("C", "D"), region_prefixes=("350102",))
+    assert store.load_entities(f).id_list() == loaded.filter(f).id_list()
+    assert verify_chain(store.audit_events()) == []
+
+
+def test_import_is_all_or_nothing(db_url: str) -> None:
+    store = _seeded(db_url)
+    half = CITY.entities.take(np.arange(700))
+    store.import_entities(half, actor=ACTOR)
+    events_before = len(store.audit_events())
+    # The second import overlaps the first: refused whole, nothing of it kept.
+    with pytest.raises(StoreError, match="already in the store"):
+        store.import_entities(CITY.entities, actor=ACTOR, batch_size=100)
+    assert store.count_entities() == 700
+    assert len(store.audit_events()) == events_before
+    changed = CITY.entities.take(np.arange(650, 800))
+    store.import_entities(changed, actor=ACTOR, mode="upsert")
+    assert store.count_entities() == 800
+
+
+def test_failure_inside_a_batch_rolls_back_everything(db_url: str) -> None:
+    store = _seeded(db_url)
+    pool = CITY.entities.take(np.arange(300))
+    long_name = np.asarray(pool.names).copy()
+    long_name[250] = "名" * 400  # longer than the column: the database refuses batch 3
+    bad = EntityPool(
+        **{
+            **{
+                k: getattr(pool, k)
+                for k in (
+                    "ids",
+                    "entity_type",
+                    "industry",
+                    "region",
+                    "registered",
+                    "tier",
+                    "status",
+                    "tags",
+                )
+            },
+            "names": long_name,
+        }
+    )
+    if store.dialect == "sqlite":
+        pytest.skip("SQLite does not enforce VARCHAR lengths")
+    with pytest.raises(DataError):
+        store.import_entities(bad, actor=ACTOR, batch_size=100)
+    assert store.count_entities() == 0
+
+
+def test_references_are_checked(db_url: str) -> None:
+    store = _seeded(db_url)
+    with pytest.raises(StoreError, match="unknown plan"):
+        store.put_task(
+            Task("T1", "NOPE", "任务", ("SCJG",), ("SCJG-01",), date(2026, 1, 1), date(2026, 2, 1)),
+            actor=ACTOR,
+        )
+    store.put_plan(Plan("P1", 2026, "计划", ("SCJG",)), actor=ACTOR)
+    with pytest.raises(StoreError, match="unknown inspection item"):
+        store.put_task(
+            Task("T1", "P1", "任务", ("SCJG",), ("X-9",), date(2026, 1, 1), date(2026, 2, 1)),
+            actor=ACTOR,
+        )
+    with pytest.raises(StoreError, match="unknown department"):
+        store.put_plan(Plan("P2", 2026, "计划", ("MARS",)), actor=ACTOR)
+    with pytest.raises(StoreError, match="actor"):
+        store.put_departments([Department("A1", "甲")], actor=" ")
+    assert [d.code for d in store.departments()] == sorted(d.code for d in CITY.departments)
+    task = Task(
+        "T1",
+        "P1",
+        "任务",
+        ("SCJG", "WJW"),
+        ("SCJG-01",),
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+        population=PopulationFilter(industry_prefixes=("H",)),
+    )
+    store.put_task(task, actor=ACTOR)
+    assert store.task("T1") == task and store.tasks("P1") == [task]
+    kinds = [e.kind for e in store.audit_events()]
+    assert kinds[-1] == "task.create"
+
+
+def test_policy_versions(db_url: str) -> None:
+    store = Store.open(db_url)
+    h = store.save_policy(Policy.default(), actor=ACTOR)
+    assert store.save_policy(Policy.default(), actor=ACTOR) == h
+    assert store.policy(h) == Policy.default()
+    assert [e.kind for e in store.audit_events()] == ["policy.version"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.text(alphabet="'\";--%_\\()*DROP TABLE entities中文", min_size=1, max_size=40).filter(
+        str.strip
+    )
+)
+def test_sql_metacharacters_are_stored_verbatim(
+    tmp_path_factory: pytest.TempPathFactory, name: str
+) -> None:
+    url = f"sqlite:///{tmp_path_factory.mktemp('meta') / 's.db'}"
+    store = _seeded(url)
+    e = CITY.entities.entity(0)
+    pool = EntityPool.from_entities([attrs.evolve(e, name=name.strip())])
+    store.import_entities(pool, actor=name.strip())
+    assert store.load_entities().entity(0).name == name.strip()
+    assert store.audit_events()[-1].actor == name.strip()
+
+
+def test_file_path_urls(tmp_path: Path) -> None:
+    store = Store.open(str(tmp_path / "plain.db"))
+    assert store.dialect == "sqlite" and (tmp_path / "plain.db").exists()
+    with store.engine.connect() as conn:
+        assert conn.execute(text("select count(*) from audit_events")).scalar() == 0
+
+
+def test_audit_rows_cannot_be_changed(db_url: str) -> None:
+    from sqlalchemy.orm import Session
+
+    from shuangsuiji.store.schema import AuditEventRow
+
+    store = _seeded(db_url)
+    with pytest.raises(StoreError, match="append-only"), Session(store.engine) as s, s.begin():
+        row = s.get(AuditEventRow, 1)
+        assert row is not None
+        row.actor = "someone else"
+    # Around the library, straight SQL: the database trigger refuses it.
+    for sql in ("UPDATE audit_events SET actor = 'x' WHERE seq = 1", "DELETE FROM audit_events"):
+        with pytest.raises(Exception, match="append-only"), store.engine.begin() as conn:
+            conn.execute(text(sql))
+    assert store.verify_log() == []
+    assert len(store.audit_events()) == 1 + len(CITY.items)
