@@ -188,7 +188,7 @@ def build() -> dict[str, Any]:
             "Periods are whole runs of consecutive days off, weekends included; a notice may "
             "write the same days off more briefly (e.g. '4月5日放假，与周末连休').",
             "A notice for year Y may also change the last days of December Y-1 (it did in "
-            "2005, 2006, 2007, 2018 and 2022); those days are listed under notice Y.",
+            "December 2005, 2006, 2007, 2011 and 2018); those days are listed under notice Y.",
             f"Years after {last_year} are not covered: neither oracle transcribes a later notice "
             "(holidays computes later years by rule, with no make-up working days). Load the "
             "next notice with WorkCalendar.with_notice (docs/workdays.md).",
