@@ -61,7 +61,8 @@ __all__ = [
 ]
 
 DEFAULT_WORKING_DAYS: Final = 20
-"""The publication deadline of 国办发〔2019〕5号 item 9: 20 working days."""
+"""Results are published within 20 working days after the inspection activity ends (e.g.
+鄂政发〔2018〕28号, item 9: 抽查活动结束后20个工作日内在平台和部门网站公开)."""
 
 DATA_FILE: Final = "cn_workdays.json"
 DOCS: Final = "docs/workdays.md"
