@@ -72,6 +72,7 @@ newest events leaves a valid shorter chain. Publish or print the head (the last 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 import json
@@ -185,50 +186,81 @@ class JsonlSyntaxError(AuditError):
 # -- canonical JSON -------------------------------------------------------------------------
 
 
-def _check_json(value: Any, path: str, depth: int) -> None:
+class _NotJson(Exception):
+    """Raised inside the walk; each level adds its key, so paths cost nothing until needed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path: list[str] = []
+
+
+def _walk(value: Any, depth: int, strings: bool) -> None:
     if depth > _MAX_DEPTH:
-        raise CanonicalJsonError(f"{path}: nested deeper than {_MAX_DEPTH} levels")
+        raise _NotJson(f"nested deeper than {_MAX_DEPTH} levels")
     if value is None or isinstance(value, bool):
         return
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise CanonicalJsonError(
-                f"{path}: string contains the lone surrogate U+{ord(value[exc.start]):04X}, "
-                "which UTF-8 cannot encode; fix the text's decoding"
-            ) from None
+        if strings:
+            _check_utf8(value)
         return
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INTEGER:
-            raise CanonicalJsonError(
-                f"{path}: integer {value} is outside ±(2**53 - 1), which not every JSON reader "
-                "keeps exactly; store it as a string"
+            raise _NotJson(
+                f"integer {value} is outside ±(2**53 - 1), which not every JSON reader keeps "
+                "exactly; store it as a string"
             )
         return
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise CanonicalJsonError(
-                f"{path}: {value!r} is not a JSON number; use null or a string"
-            )
+            raise _NotJson(f"{value!r} is not a JSON number; use null or a string")
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise CanonicalJsonError(
-                    f"{path}: key {key!r} is a {type(key).__name__}; JSON object keys must be "
-                    "str (convert it explicitly so the log shows what was meant)"
+                raise _NotJson(
+                    f"key {key!r} is a {type(key).__name__}; JSON object keys must be str "
+                    "(convert it explicitly so the log shows what was meant)"
                 )
-            _check_json(item, f"{path}[{json.dumps(key, ensure_ascii=False)}]", depth + 1)
+            try:
+                if strings:
+                    _check_utf8(key)
+                _walk(item, depth + 1, strings)
+            except _NotJson as bad:
+                bad.path.append(f"[{json.dumps(key, ensure_ascii=False)}]")
+                raise
         return
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            _check_json(item, f"{path}[{i}]", depth + 1)
+            try:
+                _walk(item, depth + 1, strings)
+            except _NotJson as bad:
+                bad.path.append(f"[{i}]")
+                raise
         return
-    raise CanonicalJsonError(
-        f"{path}: a {type(value).__module__}.{type(value).__qualname__} is not a JSON value; "
-        "convert it first (str() for dates and IDs, .item() or .tolist() for numpy values)"
+    raise _NotJson(
+        f"a {type(value).__module__}.{type(value).__qualname__} is not a JSON value; convert "
+        "it first (str() for dates and IDs, .item() or .tolist() for numpy values)"
     )
+
+
+def _check_utf8(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _NotJson(
+            f"string contains the lone surrogate U+{ord(text[exc.start]):04X}, which UTF-8 "
+            "cannot encode; fix the text's decoding"
+        ) from None
+
+
+def _check_json(value: Any, strings: bool = False) -> None:
+    """Raise :class:`CanonicalJsonError` with a path like ``$["a"][2]`` for a non-JSON value."""
+    try:
+        _walk(value, 0, strings)
+    except _NotJson as bad:
+        path = "$" + "".join(reversed(bad.path))
+        raise CanonicalJsonError(f"{path}: {bad.message}") from None
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -243,11 +275,15 @@ def canonical_json(obj: Any) -> bytes:
     ...
     shuangsuiji.audit.CanonicalJsonError: $["ratio"]: nan is not a JSON number; use null or a string
     """
-    _check_json(obj, "$", 0)
+    _check_json(obj)
     text = json.dumps(
         obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
-    return text.encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        _check_json(obj, strings=True)  # names the string holding the lone surrogate
+        raise
 
 
 def _reject_constant(name: str) -> Any:
@@ -342,7 +378,7 @@ def _payload_problem(value: Any) -> str | None:
     if not isinstance(value, dict):
         return f"must be a JSON object (dict), got {type(value).__name__}"
     try:
-        _check_json(value, "$", 0)
+        canonical_json(value)
     except CanonicalJsonError as exc:
         return str(exc)
     return None
@@ -700,7 +736,7 @@ def _verify(
         anchor = after if isinstance(after, AuditEvent) else AuditEvent.from_dict(after)
         first = _Row(-1, None, anchor.seq, _parse_time(anchor.time), None, anchor.hash, None)
     readable = [row for row in rows if row is not None]
-    problems.extend(_sequence_problems(readable, first))
+    problems.extend(_sequence_problems(rows, first))
     problems.extend(_hash_problems(rows))
     problems.extend(_link_problems([first, *rows]))
     problems.extend(_checkpoint_problems(readable, checkpoints, len(rows)))
@@ -712,13 +748,18 @@ def _sorted(problems: list[ChainProblem]) -> list[ChainProblem]:
     return sorted(problems, key=lambda p: (p.index, order.get(p.field, len(order)), p.code))
 
 
-def _sequence_problems(rows: Sequence[_Row], first: _Row) -> list[ChainProblem]:
-    """Duplicates and descents in log order, then gaps in the set of seq numbers."""
+def _sequence_problems(rows: Sequence[_Row | None], first: _Row) -> list[ChainProblem]:
+    """Duplicates and descents in log order, then gaps in the set of seq numbers.
+
+    A gap is not reported when as many unreadable rows (already reported as malformed) sit in
+    the log where the missing events would be.
+    """
     problems: list[ChainProblem] = []
     seen: dict[int, _Row] = {}
+    unreadable = [i for i, row in enumerate(rows) if row is None or row.seq is None]
     last_seq: int | None = None
     for row in rows:
-        if row.seq is None:
+        if row is None or row.seq is None:
             continue
         if row.seq in seen:
             message = f"seq {row.seq} already appears at row {seen[row.seq].index}"
@@ -729,19 +770,23 @@ def _sequence_problems(rows: Sequence[_Row], first: _Row) -> list[ChainProblem]:
         seen.setdefault(row.seq, row)
         last_seq = row.seq
     assert first.seq is not None
-    previous = first.seq
+    previous, previous_index = first.seq, -1
     for seq in sorted(seen):
         row = seen[seq]
         if seq <= first.seq:
             message = f"seq {seq} is not after the anchor event's seq {first.seq}"
             problems.append(row.problem("seq", "seq_gap", message))
-        elif seq > previous + 1:
+            continue
+        hidden = bisect.bisect_left(unreadable, row.index) - bisect.bisect_right(
+            unreadable, previous_index
+        )
+        if seq - previous - 1 > max(hidden, 0):
             missing = (
                 f"seq {previous + 1}" if seq == previous + 2 else (f"seq {previous + 1}..{seq - 1}")
             )
             message = f"event {missing} missing before seq {seq} (deleted?)"
             problems.append(row.problem("seq", "seq_gap", message))
-        previous = max(previous, seq)
+        previous, previous_index = max(previous, seq), row.index
     return problems
 
 
