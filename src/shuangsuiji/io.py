@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
@@ -32,10 +32,12 @@ __all__ = [
     "CONFLICT_COLUMNS",
     "ENTITY_COLUMNS",
     "INSPECTOR_COLUMNS",
+    "Columns",
     "CsvFormatError",
     "ImportValidationError",
     "RowError",
-    "entities_from_records",
+    "entities_from_columns",
+    "read_columns",
     "read_conflicts_csv",
     "read_entities_csv",
     "read_inspectors_csv",
@@ -149,13 +151,27 @@ def _text_of(source: Source, encoding: str) -> tuple[str, str]:
     return data.removeprefix("\ufeff"), getattr(source, "name", "<stream>")
 
 
-def read_records(
+@attrs.frozen
+class Columns:
+    """A CSV read column by column: file lines of the kept rows, the columns, early errors."""
+
+    name: str
+    lines: list[int]
+    cols: dict[str, list[str]]
+    errors: list[RowError]
+
+
+def read_columns(
     source: Source,
     columns: Sequence[str],
     optional: Iterable[str] = (),
     encoding: str = "utf-8",
-) -> tuple[str, Iterator[tuple[int, dict[str, str]]]]:
-    """Open a CSV and check its header; yields ``(line, row)`` with every value stripped."""
+) -> Columns:
+    """Read a CSV, check its header and return its values column by column, stripped.
+
+    Rows of the wrong width are reported (line numbers count the header as line 1 and follow
+    quoted line breaks); blank rows are skipped; absent optional columns read as empty.
+    """
     text, name = _text_of(source, encoding)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -175,36 +191,35 @@ def read_records(
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise CsvFormatError(f"{name}: column(s) {dupes} appear more than once in the header")
-
-    def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        try:
-            for row in reader:
-                line = reader.line_num
-                if not any(cell.strip() for cell in row):
-                    continue
-                if len(row) != len(header):
-                    yield line, {"__width__": f"{len(row)} fields, header has {len(header)}"}
-                    continue
-                yield line, {h: cell.strip() for h, cell in zip(header, row, strict=True)}
-        except csv.Error as exc:
-            raise CsvFormatError(f"{name}, line {reader.line_num}: {exc}") from exc
-
-    return name, rows()
-
-
-def _columns(
-    records: Iterable[tuple[int, Mapping[str, str]]], names: Sequence[str], errors: list[RowError]
-) -> tuple[list[int], dict[str, list[str]]]:
+    width = len(header)
+    rows: list[list[str]] = []
     lines: list[int] = []
-    cols: dict[str, list[str]] = {n: [] for n in names}
-    for line, row in records:
-        if "__width__" in row:
-            errors.append(RowError(line, "*", "", f"wrong number of fields: {row['__width__']}"))
-            continue
-        lines.append(line)
-        for n in names:
-            cols[n].append(row.get(n, ""))
-    return lines, cols
+    errors: list[RowError] = []
+    try:
+        for row in reader:
+            if len(row) == width:
+                rows.append(row)
+                lines.append(reader.line_num)
+            elif any(cell.strip() for cell in row):
+                errors.append(
+                    RowError(reader.line_num, "*", "", f"{len(row)} fields, header has {width}")
+                )
+    except csv.Error as exc:
+        raise CsvFormatError(f"{name}, line {reader.line_num}: {exc}") from exc
+    transposed = list(zip(*rows, strict=True)) if rows else []
+    cols: dict[str, list[str]] = {}
+    for column in columns:
+        if column in header and rows:
+            raw = np.asarray(transposed[header.index(column)], dtype=STRING)
+            cols[column] = [str(v) for v in np.strings.strip(raw)]
+        else:
+            cols[column] = [""] * len(rows)
+    blank = [i for i in range(len(rows)) if not any(cols[c][i] for c in columns)]
+    if blank:
+        keep = sorted(set(range(len(rows))) - set(blank))
+        lines = [lines[i] for i in keep]
+        cols = {c: [v[i] for i in keep] for c, v in cols.items()}
+    return Columns(name, lines, cols, errors)
 
 
 def _check_unique_values(
@@ -297,19 +312,24 @@ def _required(values: list[str], column: str, lines: list[int], errors: list[Row
         errors.append(RowError(lines[i], column, "", "a value is required"))
 
 
-def _split_labels(value: str) -> frozenset[str]:
-    return frozenset(v.strip() for v in re.split(r"[|;]", value) if v.strip())
+def _split_labels(values: list[str]) -> list[frozenset[str]]:
+    """Split ``|``/``;``-separated label lists, once per distinct text."""
+    cache: dict[str, frozenset[str]] = {}
+    out = []
+    for value in values:
+        labels = cache.get(value)
+        if labels is None:
+            labels = frozenset(v.strip() for v in re.split(r"[|;]", value) if v.strip())
+            cache[value] = labels
+        out.append(labels)
+    return out
 
 
-def entities_from_records(
-    records: Iterable[tuple[int, Mapping[str, str]]],
-    id_scheme: str | IdScheme = "uscc",
-    what: str = "entities",
-) -> EntityPool:
-    """Validate entity rows (``(line, row)`` pairs) into an :class:`EntityPool`, all or nothing."""
+def entities_from_columns(table: Columns, id_scheme: str | IdScheme = "uscc") -> EntityPool:
+    """Validate entity columns into an :class:`EntityPool`, all rows or none."""
     scheme = scheme_by_name(id_scheme) if isinstance(id_scheme, str) else id_scheme
-    errors: list[RowError] = []
-    lines, cols = _columns(records, ENTITY_COLUMNS, errors)
+    errors = list(table.errors)
+    lines, cols, what = table.lines, table.cols, table.name
     if not lines and not errors:
         raise CsvFormatError(f"{what}: no rows; an entity pool needs at least one entity")
     ids = _canonical_ids(cols["id"], scheme, lines, errors)
@@ -357,7 +377,7 @@ def entities_from_records(
         registered=registered,
         tier=[t.upper() for t in cols["tier"]],
         status=status,
-        tags=[_split_labels(t) for t in cols["tags"]],
+        tags=_split_labels(cols["tags"]),
         id_scheme=scheme.name,
     )
 
@@ -366,8 +386,8 @@ def read_entities_csv(
     source: Source, id_scheme: str | IdScheme = "uscc", encoding: str = "utf-8"
 ) -> EntityPool:
     """Read and validate an entity CSV into an :class:`EntityPool` (all rows or none)."""
-    name, rows = read_records(source, ENTITY_COLUMNS, ENTITY_OPTIONAL, encoding)
-    return entities_from_records(rows, id_scheme, what=name)
+    table = read_columns(source, ENTITY_COLUMNS, ENTITY_OPTIONAL, encoding)
+    return entities_from_columns(table, id_scheme)
 
 
 def _bool(value: str) -> bool | None:
@@ -385,9 +405,8 @@ def read_inspectors_csv(
     departments: Iterable[str] | None = None,
 ) -> InspectorPool:
     """Read and validate an inspector CSV; ``departments`` (if given) are the known codes."""
-    name, rows = read_records(source, INSPECTOR_COLUMNS, INSPECTOR_OPTIONAL, encoding)
-    errors: list[RowError] = []
-    lines, cols = _columns(rows, INSPECTOR_COLUMNS, errors)
+    table = read_columns(source, INSPECTOR_COLUMNS, INSPECTOR_OPTIONAL, encoding)
+    name, lines, cols, errors = table.name, table.lines, table.cols, list(table.errors)
     if not lines and not errors:
         raise CsvFormatError(f"{name}: no rows; an inspector pool needs at least one inspector")
     ids = _canonical_ids(cols["id"], LOCAL_ID, lines, errors)
@@ -432,16 +451,15 @@ def read_inspectors_csv(
         home_region=cols["home_region"],
         certificate_no=cols["certificate_no"],
         certificate_expiry=expiry,
-        qualifications=[_split_labels(q) for q in cols["qualifications"]],
+        qualifications=_split_labels(cols["qualifications"]),
         active=[bool(a) for a in active],
     )
 
 
 def read_conflicts_csv(source: Source, encoding: str = "utf-8") -> list[Conflict]:
     """Read declared conflicts (``inspector_id,entity_id,relation,source``), all or nothing."""
-    name, rows = read_records(source, CONFLICT_COLUMNS, (), encoding)
-    errors: list[RowError] = []
-    lines, cols = _columns(rows, CONFLICT_COLUMNS, errors)
+    table = read_columns(source, CONFLICT_COLUMNS, (), encoding)
+    name, lines, cols, errors = table.name, table.lines, table.cols, list(table.errors)
     for column in CONFLICT_COLUMNS:
         _required(cols[column], column, lines, errors)
     seen: dict[tuple[str, str, str], int] = {}

@@ -275,16 +275,18 @@ class EntityPool:
     @classmethod
     def from_dataframe(cls, frame: pd.DataFrame, id_scheme: str = "uscc") -> EntityPool:
         """Build a pool from a pandas DataFrame with the CSV's columns (validated like a CSV)."""
-        from shuangsuiji.io import entities_from_records
+        from shuangsuiji.io import ENTITY_COLUMNS, Columns, CsvFormatError, entities_from_columns
 
-        records = frame.astype(str).replace({"nan": "", "None": "", "NaT": ""})
-        return entities_from_records(
-            (
-                (i + 2, {str(k): str(v) for k, v in row.items()})
-                for i, row in enumerate(records.to_dict("records"))
-            ),
-            id_scheme,
-        )
+        missing = [c for c in ENTITY_COLUMNS[:7] if c not in frame.columns]
+        if missing:
+            raise CsvFormatError(f"DataFrame: missing column(s) {missing}")
+        text = frame.astype(str).replace({"nan": "", "None": "", "NaT": "", "<NA>": ""})
+        cols = {
+            c: [v.strip() for v in text[c].tolist()] if c in text else [""] * len(text)
+            for c in ENTITY_COLUMNS
+        }
+        lines = list(range(2, len(text) + 2))  # as if written to CSV with a header line
+        return entities_from_columns(Columns("DataFrame", lines, cols, []), id_scheme)
 
     def to_dataframe(self) -> pd.DataFrame:
         """The pool as a pandas DataFrame (needs the ``pandas`` extra)."""
