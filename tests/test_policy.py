@@ -67,7 +67,5 @@ def test_load_policy_file_errors(tmp_path: Path) -> None:
 )
 def test_valid_values_round_trip(ratios: list[float], size: int) -> None:
     tiers = dict(zip("ABCD", ratios, strict=True))
-    p = Policy.from_mapping(
-        {"team": {"size": size}, "ratios": {"tier": tiers, "floor": 0.0}}
-    )
+    p = Policy.from_mapping({"team": {"size": size}, "ratios": {"tier": tiers, "floor": 0.0}})
     assert Policy.from_toml(p.to_toml()) == p

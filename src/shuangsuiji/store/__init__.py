@@ -6,8 +6,8 @@ together or not at all. The schema is created and upgraded by Alembic (:meth:`St
 
 >>> store = Store.open("sqlite://")          # in memory; a file path or URL in real use
 >>> store.put_departments([Department("SCJG", "市场监督管理局")], actor="张三")
->>> [d.code for d in store.departments()]
-['SCJG']
+>>> print(*(d.code for d in store.departments()))
+SCJG
 """
 
 from __future__ import annotations
