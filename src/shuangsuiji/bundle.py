@@ -1,0 +1,454 @@
+"""The draw bundle: the published record from which anyone can re-derive a draw.
+
+A bundle is a JSON object (format in ``docs/ssj-draw-1.md``): the spec and ticket scheme, the
+task label and seed, the candidate set and its pool digest, every stratum's size rule and
+sizes, the selected entities and ordered alternates with their tickets, replacements, teams,
+the seed's provenance (ceremony or public values), the policy hash, the library version, a
+summary of exclusions, and ``record_digest``, the SHA-256 of the canonical JSON of every other
+field except ``candidates`` (which ``pool_digest`` commits to), for the audit log to anchor.
+
+:func:`verify_bundle` re-derives the key, every ticket, the pool digest, the sizes, the
+selection, the alternates and the replacements from the bundle alone, and lists every field
+that does not match and why. It does the same work as making the draw, once.
+
+>>> from shuangsuiji.draw import SizeRule, draw_entities
+>>> ids, strata = ["A1", "A2", "A3", "B1"], ["A", "A", "A", "B"]
+>>> d = draw_entities(ids, strata, SizeRule(count=1, alternates=1), task_label="t",
+...                   seed=bytes(range(32)))
+>>> b = make_bundle(d, ids, strata, library_version="0.1.0")
+>>> verify_bundle(b).ok
+True
+>>> b["seed"] = "00" * 32
+>>> [p.field for p in verify_bundle(b).problems]
+['record_digest', 'selected', 'alternates']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
+from typing import Any
+
+import attrs
+import numpy as np
+
+from shuangsuiji.draw import (
+    SPEC,
+    BytesArray,
+    Draw,
+    DrawInputError,
+    IdsLike,
+    MissingRuleError,
+    Pick,
+    ReplacementError,
+    SizeRule,
+    Strata,
+    StrataLike,
+    TicketScheme,
+    _check_no_duplicate,
+    _digest_sorted_lines,
+    _id_array,
+    _lines,
+    _strata,
+    draw_entities,
+    seed_bytes,
+)
+from shuangsuiji.seeds import Ceremony, PublicSeed, check_provenance
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BundleError",
+    "Problem",
+    "TeamChecker",
+    "VerificationReport",
+    "canonical_json",
+    "make_bundle",
+    "record_digest",
+    "verify_bundle",
+]
+
+BUNDLE_FORMAT = 1
+"""Version of the bundle layout, recorded as ``bundle_format``."""
+
+TeamChecker = Callable[[Mapping[str, Any]], Iterable[str]]
+"""A callable that receives the bundle and returns problems with its ``teams`` (as text)."""
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_FIELDS = (
+    "spec",
+    "bundle_format",
+    "ticket_scheme",
+    "task_label",
+    "seed",
+    "pool_digest",
+    "policy_hash",
+    "library_version",
+    "seed_provenance",
+    "exclusions",
+    "strata",
+    "selected",
+    "alternates",
+    "replacements",
+    "teams",
+    "candidates",
+    "record_digest",
+)
+
+
+class BundleError(ValueError):
+    """A bundle cannot be made from these inputs (e.g. provenance for another pool)."""
+
+
+def canonical_json(value: Any) -> bytes:
+    """UTF-8 JSON with sorted keys, no spaces, non-ASCII kept (RFC 8785 for these values).
+
+    >>> canonical_json({"b": 1, "a": ["抽查", None]})
+    b'{"a":["\\xe6\\x8a\\xbd\\xe6\\x9f\\xa5",null],"b":1}'
+    """
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+def record_digest(bundle: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``bundle`` minus ``candidates``, ``record_digest``."""
+    body = {k: v for k, v in bundle.items() if k not in ("candidates", "record_digest")}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def _exclusions(value: Mapping[str, int] | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    items = (
+        [{"reason": k, "count": v} for k, v in value.items()]
+        if isinstance(value, Mapping)
+        else [dict(e) for e in value]
+    )
+    for e in items:
+        if set(e) != {"reason", "count"} or not isinstance(e["count"], int) or e["count"] < 0:
+            raise BundleError(f"exclusion {e!r} must be {{'reason': text, 'count': int >= 0}}")
+    return items
+
+
+def _candidates(ids: IdsLike, strata: StrataLike) -> tuple[list[dict[str, str]], str]:
+    """Candidates sorted by ``utf8(id)`` and the pool digest, from one sort of the lines."""
+    arr = _id_array(ids)
+    lines = np.sort(_lines(arr, _strata(strata, len(arr))))
+    _check_no_duplicate(lines)
+    out = []
+    for line in lines.tolist():
+        entity, stratum = line[:-1].decode().split("\t")
+        out.append({"id": entity, "stratum": stratum})
+    return out, _digest_sorted_lines(lines)
+
+
+def make_bundle(
+    draw: Draw,
+    ids: IdsLike,
+    strata: StrataLike,
+    *,
+    seed_provenance: Ceremony | PublicSeed | Mapping[str, Any] | None = None,
+    teams: Sequence[Mapping[str, Any]] = (),
+    policy_hash: str | None = None,
+    exclusions: Mapping[str, int] | Sequence[Mapping[str, Any]] = (),
+    library_version: str | None = None,
+) -> dict[str, Any]:
+    """The bundle of ``draw``, made from the same candidates (``ids``, ``strata``) it drew from.
+
+    ``teams`` is a list of ``{"entity": id, "inspectors": [id, ...]}``; ``exclusions`` counts
+    the candidates left out before the draw, by reason (``{"注销": 12}``). A provenance record
+    must be for the same task, pool and seed (:class:`BundleError` otherwise).
+    """
+    candidates, digest = _candidates(ids, strata)
+    if isinstance(seed_provenance, Ceremony | PublicSeed):
+        provenance: dict[str, Any] | None = seed_provenance.to_record()
+    else:
+        provenance = None if seed_provenance is None else dict(seed_provenance)
+    if provenance is not None:
+        problems = check_provenance(
+            provenance,
+            seed=bytes.fromhex(draw.seed),
+            task_label=draw.task_label,
+            pool_digest=digest,
+        )
+        if problems:
+            raise BundleError("seed provenance does not fit this draw: " + "; ".join(problems))
+    if policy_hash is not None and not _HEX64.match(policy_hash):
+        raise BundleError(f"policy_hash must be 64 lower-case hex characters, got {policy_hash!r}")
+    if library_version is None:
+        from shuangsuiji import __version__ as library_version
+    bundle: dict[str, Any] = {
+        "spec": SPEC,
+        "bundle_format": BUNDLE_FORMAT,
+        "ticket_scheme": draw.scheme.value,
+        "task_label": draw.task_label,
+        "seed": draw.seed,
+        "pool_digest": digest,
+        "policy_hash": policy_hash,
+        "library_version": library_version,
+        "seed_provenance": provenance,
+        "exclusions": _exclusions(exclusions),
+        "strata": {
+            s.label: {
+                "size": s.size,
+                "sample": s.sample,
+                "alternates": s.alternates,
+                "rule": s.rule.to_json(),
+            }
+            for s in draw.strata
+        },
+        "selected": [p.to_json() for p in draw.selected],
+        "alternates": [p.to_json() for p in draw.alternates],
+        "replacements": [r.to_json() for r in draw.replacements],
+        "teams": [{"entity": t["entity"], "inspectors": list(t["inspectors"])} for t in teams],
+        "candidates": candidates,
+    }
+    bundle["record_digest"] = record_digest(bundle)
+    return bundle
+
+
+@attrs.frozen
+class Problem:
+    """One thing wrong with a bundle: the ``field`` at fault and why."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+@attrs.frozen
+class VerificationReport:
+    """The outcome of :func:`verify_bundle`: ``ok`` iff there are no problems.
+
+    ``warnings`` do not make a bundle invalid (e.g. no seed provenance was recorded).
+    """
+
+    problems: tuple[Problem, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True iff the bundle re-derives exactly."""
+        return not self.problems
+
+    def __str__(self) -> str:
+        if self.ok:
+            return "OK: the draw re-derives exactly from the bundle"
+        return "\n".join(["FAILED:", *(f"  {p}" for p in self.problems)])
+
+
+class _Checker:
+    """Collects problems while :func:`verify_bundle` walks the bundle."""
+
+    def __init__(self, bundle: Mapping[str, Any]) -> None:
+        self.bundle = bundle
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.problems.append(Problem(field, message))
+
+    def get(self, field: str, kind: type | tuple[type, ...]) -> Any:
+        value = self.bundle.get(field)
+        if field not in self.bundle:
+            self.add(field, "missing")
+        elif not isinstance(value, kind) or isinstance(value, bool):
+            self.add(field, f"has type {type(value).__name__}, expected {kind}")
+        else:
+            return value
+        return None
+
+
+def _parse_candidates(c: _Checker, cands: list[Any]) -> tuple[BytesArray, Strata] | None:
+    try:
+        ids = list(map(str.encode, map(itemgetter("id"), cands)))
+        labels = list(map(itemgetter("stratum"), cands))
+        index = {label: i for i, label in enumerate(sorted(set(labels), key=str.encode))}
+        codes = np.fromiter(map(index.__getitem__, labels), np.intp, len(labels))
+    except (TypeError, KeyError, AttributeError):
+        c.add("candidates", "every candidate must be {'id': text, 'stratum': text}")
+        return None
+    arr = np.array(ids, dtype=bytes) if ids else np.zeros(0, dtype="S1")
+    return arr, Strata(codes, tuple(index))
+
+
+def _check_digest(c: _Checker, arr: BytesArray, strata: Strata, recorded: Any) -> None:
+    lines = _lines(arr, strata)
+    if len(arr) > 1 and not bool(np.all(arr[1:] > arr[:-1])):
+        c.add("candidates", "not listed in strictly increasing utf8(id) order (or an ID repeats)")
+        lines = np.sort(lines)
+    try:
+        _check_no_duplicate(lines)
+    except DrawInputError as exc:
+        c.add("candidates", str(exc))
+    digest = _digest_sorted_lines(lines)
+    if recorded != digest:
+        c.add("pool_digest", f"recorded {str(recorded)[:16]}..., candidates give {digest[:16]}...")
+
+
+def _parse_strata(c: _Checker, strata: Mapping[str, Any]) -> dict[str, SizeRule] | None:
+    rules = {}
+    for label, entry in strata.items():
+        try:
+            rules[label] = SizeRule.from_json(entry["rule"])
+        except (TypeError, KeyError, ValueError) as exc:
+            c.add(f"strata.{label}.rule", f"not a valid size rule: {exc}")
+    return rules if len(rules) == len(strata) else None
+
+
+def _compare_sizes(c: _Checker, strata: Mapping[str, Any], draw: Draw) -> None:
+    for s in draw.strata:
+        entry = strata[s.label]
+        for name, value in (("size", s.size), ("sample", s.sample), ("alternates", s.alternates)):
+            if entry.get(name) != value:
+                c.add(
+                    f"strata.{s.label}.{name}", f"recorded {entry.get(name)!r}, re-derived {value}"
+                )
+
+
+def _compare_picks(c: _Checker, field: str, recorded: Any, derived: tuple[Pick, ...]) -> None:
+    expected = [p.to_json() for p in derived]
+    if recorded == expected:
+        return
+    if not isinstance(recorded, list):
+        c.add(field, "must be a list of {'id', 'stratum', 'ticket'}")
+        return
+    first = next(
+        (i for i, (a, b) in enumerate(zip(recorded, expected, strict=False)) if a != b),
+        min(len(recorded), len(expected)),
+    )
+    got = recorded[first] if first < len(recorded) else "(nothing)"
+    want = expected[first] if first < len(expected) else "(nothing)"
+    c.add(
+        field,
+        f"{len(recorded)} recorded, {len(expected)} re-derived; first difference at "
+        f"position {first}: recorded {got}, re-derived {want}",
+    )
+
+
+def _replay_replacements(c: _Checker, draw: Draw, recorded: list[Any]) -> Draw:
+    for i, r in enumerate(recorded):
+        try:
+            nxt = draw.replace(r["replaced"], r["reason"], r.get("note", ""))
+        except (ReplacementError, KeyError, TypeError, ValueError) as exc:
+            c.add(f"replacements[{i}]", f"cannot be replayed: {exc}")
+            return draw
+        if nxt.replacements[-1].to_json() != r:
+            c.add(
+                f"replacements[{i}]",
+                f"recorded {r}, re-derived {nxt.replacements[-1].to_json()} "
+                "(the next unused alternate of the stratum)",
+            )
+            return draw
+        draw = nxt
+    return draw
+
+
+def _check_teams(c: _Checker, teams: list[Any], active: tuple[Pick, ...]) -> None:
+    selected = {p.id for p in active}
+    seen: set[str] = set()
+    for i, t in enumerate(teams):
+        entity = t.get("entity") if isinstance(t, Mapping) else None
+        inspectors = t.get("inspectors") if isinstance(t, Mapping) else None
+        if (
+            not isinstance(entity, str)
+            or not isinstance(inspectors, list)
+            or not all(isinstance(x, str) for x in inspectors)
+        ):
+            c.add(f"teams[{i}]", "must be {'entity': id, 'inspectors': [id, ...]}")
+        elif entity not in selected:
+            c.add(f"teams[{i}]", f"entity {entity!r} is not in the selection after replacements")
+        elif entity in seen:
+            c.add(f"teams[{i}]", f"entity {entity!r} has more than one team")
+        else:
+            seen.add(entity)
+
+
+def _check_metadata(c: _Checker, b: Mapping[str, Any]) -> None:
+    if b.get("spec") != SPEC:
+        c.add("spec", f"is {b.get('spec')!r}, this verifier implements {SPEC!r}")
+    if b.get("bundle_format") != BUNDLE_FORMAT:
+        c.add("bundle_format", f"is {b.get('bundle_format')!r}, expected {BUNDLE_FORMAT}")
+    policy = b.get("policy_hash")
+    if policy is not None and not (isinstance(policy, str) and _HEX64.match(policy)):
+        c.add("policy_hash", "must be null or 64 lower-case hex characters")
+    if not isinstance(b.get("library_version"), str) or not b.get("library_version"):
+        c.add("library_version", "must be a non-empty text")
+    try:
+        _exclusions(b.get("exclusions", None))
+    except (BundleError, TypeError, ValueError, AttributeError):
+        c.add("exclusions", "must be a list of {'reason': text, 'count': int >= 0}")
+    unknown = sorted(set(b) - set(_FIELDS))
+    if unknown:
+        c.warnings.append(f"unknown fields ignored: {unknown}")
+    if b.get("record_digest") != record_digest(b):
+        c.add("record_digest", "does not match the canonical JSON of the other fields")
+
+
+def verify_bundle(
+    bundle: Mapping[str, Any], *, team_checker: TeamChecker | None = None
+) -> VerificationReport:
+    """Re-derive the draw from ``bundle`` alone; list every field that does not match.
+
+    ``team_checker`` (e.g. from the assignment module) receives the bundle and returns
+    problems with its ``teams``; without it only their shape and entities are checked.
+    """
+    c = _Checker(bundle)
+    _check_metadata(c, bundle)
+    task_label = c.get("task_label", str)
+    seed_hex = c.get("seed", str)
+    scheme_text = c.get("ticket_scheme", str)
+    cands = c.get("candidates", list)
+    strata_rec = c.get("strata", dict)
+    selected, alternates = c.get("selected", list), c.get("alternates", list)
+    replacements, teams = c.get("replacements", list), c.get("teams", list)
+    seed = None
+    if seed_hex is not None:
+        try:
+            seed = seed_bytes(seed_hex)
+        except DrawInputError as exc:
+            c.add("seed", str(exc))
+    scheme = None
+    if scheme_text is not None:
+        try:
+            scheme = TicketScheme(scheme_text)
+        except ValueError:
+            c.add("ticket_scheme", f"unknown scheme {scheme_text!r}")
+    parsed = _parse_candidates(c, cands) if cands is not None else None
+    if parsed is not None:
+        _check_digest(c, *parsed, bundle.get("pool_digest"))
+    rules = _parse_strata(c, strata_rec) if strata_rec is not None else None
+    draw = None
+    if None not in (task_label, seed, scheme, parsed, rules):
+        assert parsed is not None and rules is not None and seed is not None and scheme
+        try:
+            draw = draw_entities(
+                parsed[0], parsed[1], rules, task_label=task_label, seed=seed, scheme=scheme
+            )
+        except DrawInputError as exc:
+            c.add("strata" if isinstance(exc, MissingRuleError) else "candidates", str(exc))
+    if draw is not None:
+        assert strata_rec is not None
+        _compare_sizes(c, strata_rec, draw)
+        if selected is not None:
+            _compare_picks(c, "selected", selected, draw.selected)
+        if alternates is not None:
+            _compare_picks(c, "alternates", alternates, draw.alternates)
+        if replacements is not None:
+            draw = _replay_replacements(c, draw, replacements)
+        if teams is not None:
+            _check_teams(c, teams, draw.active)
+    provenance = bundle.get("seed_provenance")
+    if provenance is None:
+        c.warnings.append("no seed provenance: the record cannot show how the seed was made")
+    elif seed is not None and isinstance(task_label, str):
+        for message in check_provenance(
+            provenance, seed=seed, task_label=task_label, pool_digest=str(bundle.get("pool_digest"))
+        ):
+            c.add("seed_provenance", message)
+    if team_checker is not None:
+        for message in team_checker(bundle):
+            c.add("teams", message)
+    return VerificationReport(tuple(c.problems), tuple(c.warnings))
