@@ -220,31 +220,42 @@ def _bounds(
 def _solve(
     weights: FloatArray, lower: IntArray, upper: IntArray, unit: FloatArray, target: float
 ) -> FloatArray:
-    """The continuous allocation clip(λ w, lower, upper) whose Σ unit·q equals target."""
+    """The continuous allocation ``clip(λ w, lower, upper)`` whose ``Σ unit·q`` is ``target``.
+
+    ``g(λ) = Σ unit·clip(λ w, lower, upper)`` is piecewise linear and non-decreasing with
+    breakpoints ``lower/w`` and ``upper/w``. A bisection over the sorted breakpoints finds the
+    segment holding ``target`` (``g`` evaluated directly, so weights spanning hundreds of
+    orders of magnitude do not cancel), and ``λ`` is solved exactly on that segment.
+    """
     lo_f, up_f = lower.astype(np.float64), upper.astype(np.float64)
-    positive = weights > 0
-
-    def spent(lam: float) -> float:
-        return float(np.sum(unit * np.clip(lam * weights, lo_f, up_f)))
-
-    hi = float(np.max(up_f[positive] / weights[positive])) if positive.any() else 0.0
-    if target <= spent(0.0):
+    live = weights > 0
+    fixed = float(np.sum(unit[~live] * lo_f[~live]))
+    w, a, f, u = weights[live], unit[live], lo_f[live], up_f[live]
+    if len(w) == 0 or target <= fixed + float(a @ f):
         return lo_f.copy()
-    lo = 0.0
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if spent(mid) < target:
-            lo = mid
+    left, right = f / w, u / w
+
+    def g(lam: float) -> float:
+        return fixed + float(a @ np.clip(lam * w, f, u))
+
+    points = np.unique(np.concatenate((left, right)))
+    lo, hi = 0, len(points)  # smallest k with g(points[k]) >= target
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if g(float(points[mid])) < target:
+            lo = mid + 1
         else:
             hi = mid
-        if hi - lo <= 1e-15 * hi:
-            break
-    q = np.clip(hi * weights, lo_f, up_f)
-    free = positive & (q > lo_f) & (q < up_f)
-    if free.any():
-        fixed = float(np.sum(unit[~free] * q[~free]))
-        lam = (target - fixed) / float(np.sum(unit[free] * weights[free]))
-        q[free] = np.clip(lam * weights[free], lo_f[free], up_f[free])
+    if lo == 0 or lo == len(points) or g(float(points[lo])) == target:
+        lam = float(points[min(lo, len(points) - 1)])
+    else:
+        middle_of_segment = (float(points[lo - 1]) + float(points[lo])) / 2
+        below, above = left > middle_of_segment, right < middle_of_segment
+        free = ~below & ~above
+        settled = float(a[below] @ f[below]) + float(a[above] @ u[above])
+        lam = (target - fixed - settled) / float(a[free] @ w[free])
+    q = lo_f.copy()
+    q[live] = np.clip(lam * w, f, u)
     return q
 
 

@@ -19,6 +19,7 @@ an exact integer bisection (no binomial or Poisson approximation).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import attrs
@@ -165,17 +166,26 @@ def _violators(population: IntArray, rate: FloatArray) -> IntArray:
     return np.minimum(population, np.maximum(1, _ceil(rate * population)))
 
 
+def _log_p_miss_exact(big_n: int, d: int, n: int) -> float:
+    """log P(miss all), accurate to a few ulps: ``Π_{i<m} (1 − k/(N − i))`` with
+    ``m = min(n, D)``, ``k = max(n, D)`` (both forms of C(N−D, n)/C(N, n))."""
+    if n > big_n - d:
+        return -math.inf
+    m, k = min(n, d), max(n, d)
+    return float(np.sum(np.log1p(-k / (big_n - np.arange(m, dtype=np.float64)))))
+
+
 def _detection_sizes(population: IntArray, violators: IntArray, probability: float) -> IntArray:
     _check_open("probability", probability)
     # Relative slack of 1e-10 on beta: probability=0.9 means 0.9, not the binary double just
     # above it (N = 100, one violator: 90 entities miss it with probability exactly 0.1).
-    log_beta = np.log1p(-probability) + _PROBABILITY_SLACK
+    log_beta = math.log1p(-probability) + _PROBABILITY_SLACK
     big_n = population.astype(np.float64)
     d = violators.astype(np.float64)
     lo = np.zeros(len(population), dtype=np.int64)  # P(miss) at lo is > beta (lo = 0: miss = 1)
     hi = np.minimum(population - violators + 1, population)  # P(miss) at hi is 0
     hi = np.where(violators > 0, hi, population)
-    while True:
+    while True:  # vectorised bisection on the fast log-gamma form ...
         active = hi - lo > 1
         if not active.any():
             break
@@ -183,7 +193,15 @@ def _detection_sizes(population: IntArray, violators: IntArray, probability: flo
         reached = _log_p_miss(big_n, d, mid.astype(np.float64)) <= log_beta
         hi = np.where(active & reached, mid, hi)
         lo = np.where(active & ~reached, mid, lo)
-    return np.where(population > 0, hi, 0)
+    out = np.where(population > 0, hi, 0)
+    for h in range(len(out)):  # ... then settled on the exact product (log-gamma is ~1e-9)
+        big, dv, n = int(population[h]), int(violators[h]), int(out[h])
+        while n > 0 and _log_p_miss_exact(big, dv, n - 1) <= log_beta:
+            n -= 1
+        while n < big and _log_p_miss_exact(big, dv, n) > log_beta:
+            n += 1
+        out[h] = n
+    return out
 
 
 def size_for_detection(
@@ -304,7 +322,12 @@ def sizes_for_detection(
     rv = _per_stratum(rate, strata, "rate")
     d = _violators(strata.sizes, rv)
     n = _detection_sizes(strata.sizes, d, probability)
-    achieved = detection_probability(n, strata.sizes, d)
+    achieved = -np.expm1(
+        [
+            _log_p_miss_exact(int(a), int(b), int(c))
+            for a, b, c in zip(strata.sizes, d, n, strict=True)
+        ]
+    )
     total = np.asarray([strata.total], dtype=np.int64)
     overall = _detection_sizes(total, np.asarray([int(d.sum())], dtype=np.int64), probability)
     return SizeTable(

@@ -114,7 +114,7 @@ class Strata:
             raise DesignError("Strata.from_pool: the pool is empty")
         if region_digits:
             region_labels, region_idx = np.unique(
-                np.asarray(pool.region_at(region_digits), dtype=str), return_inverse=True
+                pool.region_at(region_digits), return_inverse=True
             )
         else:
             region_labels, region_idx = np.asarray([""]), np.zeros(n, dtype=np.intp)
