@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from datetime import date
 from fractions import Fraction
 
 import numpy as np
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
+from shuangsuiji.bundle import make_bundle
 from shuangsuiji.design import (
     ALLOCATION_METHODS,
     DesignError,
@@ -30,6 +32,7 @@ from shuangsuiji.design import (
     replicate_seed,
     round_largest_remainder,
     simulate_coverage,
+    simulate_plan,
     size_for_detection,
     size_for_margin,
     size_for_margin_stratified,
@@ -38,8 +41,10 @@ from shuangsuiji.design import (
     sizes_for_margin,
     wilson_interval,
 )
-from shuangsuiji.draw import SizeRule, draw_entities
+from shuangsuiji.draw import ReplacementReason, SizeRule, draw_entities
 from shuangsuiji.draw import Strata as DrawStrata
+from shuangsuiji.model import PopulationFilter, Task
+from shuangsuiji.policy import Policy
 from shuangsuiji.synth import make_city
 
 TIERS4 = {"A": 5800, "B": 3000, "C": 900, "D": 300}
@@ -279,6 +284,23 @@ def test_estimate_from_a_real_draw_record() -> None:
     assert estimate_from_record(bundle, results).rate == pytest.approx(est.rate)
     with pytest.raises(DesignError, match="did not select"):
         estimate_from_record(draw, {**results, "NOT-DRAWN": True})
+
+
+def test_estimate_counts_the_selection_after_replacements() -> None:
+    ids = [f"E{i:03d}" for i in range(40)]
+    labels = ["A|1"] * 30 + ["D|1"] * 10
+    draw = draw_entities(
+        ids, labels, SizeRule(ratio="0.2", alternates=2), task_label="t", seed=bytes(range(32))
+    )
+    gone = draw.selected[0]
+    swapped = draw.replace(gone.id, ReplacementReason.DEREGISTERED_BEFORE_DRAW)
+    results = {p.id: p.stratum == "D|1" for p in swapped.active}
+    est = estimate_from_record(swapped, results)
+    assert est.n.tolist() == [6, 2] and est.violations.tolist() == [0, 2]
+    bundle = make_bundle(swapped, ids, labels, library_version="test")
+    assert estimate_from_record(bundle, results).n.tolist() == [6, 2]
+    with pytest.raises(DesignError, match="did not select"):
+        estimate_from_record(bundle, {gone.id: False})
 
 
 # --- allocation -------------------------------------------------------------------------------
@@ -549,3 +571,46 @@ def test_frames_and_plots() -> None:
     for ax in (alloc.plot(), cov.plot(), plot_power(2000)):
         assert ax.get_title()
     plt.close("all")
+
+
+# --- plan simulation --------------------------------------------------------------------------
+
+
+def _tasks() -> list[Task]:
+    return [
+        Task("T1", "P2026", "企业公示信息抽查", ("SCJG",), ("SCJG-01",),
+             date(2026, 3, 2), date(2026, 5, 29)),
+        Task("T2", "P2026", "餐饮食品与公共卫生联合抽查", ("SCJG", "WJW"), ("SCJG-02", "WJW-01"),
+             date(2026, 6, 1), date(2026, 8, 31), PopulationFilter(industry_prefixes=("H",))),
+    ]  # fmt: skip
+
+
+def test_plan_simulation_runs_the_real_pipeline() -> None:
+    from shuangsuiji.candidates import freeze_candidates
+
+    city = make_city(2000, seed=4)
+    policy = Policy.default()
+    kwargs = {"inspectors": city.inspectors, "conflicts": city.conflicts, "replicates": 3}
+    sim = simulate_plan(city.entities, _tasks(), policy, city.items, **kwargs)  # type: ignore[arg-type]
+    # Replicate 0's first task is exactly the draw the registry would make with that seed.
+    cs = freeze_candidates(city.entities, _tasks()[0], policy, city.items, cutoff=date(2026, 3, 2))
+    direct = draw_entities(
+        cs.ids, cs.strata, cs.rules, task_label="plan/T1", seed=replicate_seed("plan", 0, "T1")
+    )
+    assert sim.selected[0, 0] == len(direct.selected)
+    assert (sim.inspections.sum(axis=1) == sim.selected.sum(axis=1)).all()
+    # The policy's 365-day exclusion window: nobody is inspected twice in the year ...
+    assert sim.inspections.max() == 1 and sim.repeat_share == 0.0
+    # ... every team has two officers, so the loads add up ...
+    assert (sim.infeasible == 0).all()
+    assert (sim.loads.sum(axis=1) == 2 * sim.selected.sum(axis=1)).all()
+    # ... and every selected entity had at least two eligible inspectors.
+    assert all(e.min() >= 2 for e in sim.eligible)
+    assert sim.eligible[1].size == sim.selected[:, 1].sum()
+    assert 0.0 <= sim.pressure().max() <= 1.0 and sim.load_summary()["max"] >= 1
+    again = simulate_plan(city.entities, _tasks(), policy, city.items, **kwargs)  # type: ignore[arg-type]
+    assert (again.inspections == sim.inspections).all() and (again.loads == sim.loads).all()
+    # Without the window, the two tasks overlap and some restaurants are inspected twice.
+    open_policy = Policy.from_mapping({"exclusions": {"recently_inspected_days": 0}})
+    repeat = simulate_plan(city.entities, _tasks(), open_policy, city.items, replicates=3)
+    assert repeat.inspections.max() == 2 and repeat.loads.size == 0

@@ -10,6 +10,9 @@ The same engine that makes real draws (:mod:`shuangsuiji.draw`) answers the desi
 - **How often?** :func:`coverage` (exact Markov chain) and :func:`simulate_coverage` (Monte
   Carlo with the real draw): inspections per entity over K years, P(never inspected), years to
   coverage under exclusion windows.
+- **Will the year's plan work?** :func:`simulate_plan` runs the plan's tasks with the real
+  candidate freezing, draw and team assignment: inspections per entity, load per inspector,
+  recusal pressure (a :class:`PlanSimulation`).
 - **What did we learn?** :func:`estimate_rates` / :func:`estimate_from_record`: stratified
   violation rates with Wilson, Clopper–Pearson and Korn–Graubard intervals and design weights.
 - **Plots and frames**: ``.plot()`` and ``.to_frame()`` on every result (matplotlib and
@@ -40,6 +43,7 @@ from shuangsuiji.design._estimate import (
     estimate_rates,
     wilson_interval,
 )
+from shuangsuiji.design._plan import PlanSimulation, simulate_plan
 from shuangsuiji.design._plot import plot_allocation, plot_coverage, plot_power
 from shuangsuiji.design._simulate import MC_DOMAIN, replicate_seed, simulate_coverage
 from shuangsuiji.design._sizes import (
@@ -64,6 +68,7 @@ __all__ = [
     "Coverage",
     "DesignError",
     "InfeasibleAllocation",
+    "PlanSimulation",
     "RateEstimate",
     "SizeTable",
     "Strata",
@@ -83,6 +88,7 @@ __all__ = [
     "replicate_seed",
     "round_largest_remainder",
     "simulate_coverage",
+    "simulate_plan",
     "size_for_detection",
     "size_for_margin",
     "size_for_margin_stratified",

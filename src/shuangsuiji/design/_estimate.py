@@ -252,13 +252,20 @@ def _field(row: Any, *names: str) -> Any:
     raise DesignError(f"draw record stratum entry has none of the fields {list(names)}")
 
 
-def _record_selected(record: Any) -> list[tuple[str, str]]:
-    raw = (
-        record.get("selected") if isinstance(record, Mapping) else getattr(record, "selected", None)
-    )
+def _record_active(record: Any) -> list[tuple[str, str]]:
+    """``(entity id, stratum)`` of the entities actually inspected: the selection after
+    replacements (a :class:`~shuangsuiji.draw.Draw`'s ``active``, or a bundle's ``selected``
+    with each ``replacements`` entry's ``replaced`` swapped for its ``by``)."""
+    if not isinstance(record, Mapping) and hasattr(record, "active"):
+        return [(str(p.id), str(p.stratum)) for p in record.active]
+    raw = record.get("selected") if isinstance(record, Mapping) else None
     if raw is None:
         raise DesignError("the draw record has no 'selected' list")
-    return [(str(_field(r, "id", "entity")), str(_field(r, "stratum"))) for r in raw]
+    picks = [(str(_field(r, "id", "entity")), str(_field(r, "stratum"))) for r in raw]
+    swaps = record.get("replacements") or []
+    gone = {str(_field(r, "replaced")) for r in swaps}
+    promoted = [(str(_field(r, "by")), str(_field(r, "stratum"))) for r in swaps]
+    return [p for p in picks if p[0] not in gone] + [p for p in promoted if p[0] not in gone]
 
 
 def design_weights(record: Any) -> dict[str, float]:
@@ -285,17 +292,19 @@ def estimate_from_record(
 ) -> RateEstimate:
     """Estimate violation rates from a draw record and ``{entity id: violated}`` results.
 
-    Entities selected in the record without an entry in ``results`` count as missing (no
-    result); an ID in ``results`` that the draw did not select is an error.
+    The inspected entities are the selection after replacements (a replaced entity's
+    alternate stands in its stratum). Inspected entities without an entry in ``results``
+    count as missing (no result); an ID in ``results`` that is not in the selection is an
+    error.
     """
     sizes = _record_strata(record)
     strata = Strata.from_sizes({label: size for label, (size, _) in sizes.items()})
-    selected = dict(_record_selected(record))
+    selected = dict(_record_active(record))
     stray = sorted(set(results) - set(selected))
     if stray:
         raise DesignError(
-            f"{len(stray)} result(s) for entities this draw did not select, e.g. {stray[:3]}; "
-            "pass the results of this draw only"
+            f"{len(stray)} result(s) for entities this draw did not select (after replacements), "
+            f"e.g. {stray[:3]}; pass the results of this draw only"
         )
     n = np.zeros(len(strata), dtype=np.int64)
     x = np.zeros(len(strata), dtype=np.int64)
