@@ -125,6 +125,7 @@ EVENT_KINDS: Mapping[str, str] = {
     "seed.reveal": "种子公开 the seed itself (or the public values it was formed from)",
     "candidates.freeze": "冻结候选名单 the candidate set, its pool digest and exclusions",
     "draw": "抽取 entities selected, with alternates",
+    "draw.error": "抽取失败 a draw was attempted and refused; nothing of it was kept but this event",
     "redraw": "重新抽取 a second draw of a task, with its recorded reason",
     "replacement": "替补 a selected entity replaced by its stratum's next alternate, with reason",
     "teams.assign": "分配检查组 inspectors assigned to the selected entities",

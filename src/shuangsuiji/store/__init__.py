@@ -212,6 +212,15 @@ class Store:
             return MigrationContext.configure(conn).get_current_revision()
 
     @contextmanager
+    def reading(self, session: Session | None = None) -> Iterator[Session]:
+        """Use the caller's session (inside its transaction) or a short-lived one for reads."""
+        if session is not None:
+            yield session
+            return
+        with Session(self.engine, expire_on_commit=False) as s:
+            yield s
+
+    @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One explicit transaction: commits on success, rolls back on any error."""
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
@@ -221,7 +230,8 @@ class Store:
 
     # -- audit ----------------------------------------------------------------------------
 
-    def _append(self, session: Session, actor: str, kind: str, payload: dict[str, Any]) -> int:
+    def append_event(self, session: Session, actor: str, kind: str, payload: dict[str, Any]) -> int:
+        """Append an audit event inside ``session``'s transaction; returns its sequence number."""
         if not actor or not actor.strip():
             raise StoreError("every change needs the acting person (actor): who did it?")
         if self.dialect == "postgresql":
@@ -273,13 +283,13 @@ class Store:
         with self.transaction() as s:
             for d in deps:
                 s.merge(DepartmentRow(code=d.code, name=d.name))
-            self._append(
+            self.append_event(
                 s, actor, "department.change", {"departments": [attrs.asdict(d) for d in deps]}
             )
 
-    def departments(self) -> list[Department]:
+    def departments(self, *, session: Session | None = None) -> list[Department]:
         """All departments by code."""
-        with Session(self.engine) as s:
+        with self.reading(session) as s:
             rows = s.execute(select(DepartmentRow).order_by(DepartmentRow.code)).scalars()
             return [Department(r.code, r.name) for r in rows]
 
@@ -374,7 +384,7 @@ class Store:
                 s.execute(stmt, rows)
                 if progress is not None:
                     progress(stop, n)
-            seq = self._append(
+            seq = self.append_event(
                 s,
                 actor,
                 "pool.import",
@@ -405,7 +415,9 @@ class Store:
                 "nothing was imported. Use mode='upsert' to replace stored rows."
             )
 
-    def load_entities(self, population: PopulationFilter | None = None) -> EntityPool:
+    def load_entities(
+        self, population: PopulationFilter | None = None, *, session: Session | None = None
+    ) -> EntityPool:
         """The stored entity pool (optionally only a structured population) as columns."""
         query = select(
             EntityRow.id,
@@ -418,7 +430,7 @@ class Store:
             EntityRow.status,
             EntityRow.tags,
         ).order_by(EntityRow.id)
-        with Session(self.engine) as s:
+        with self.reading(session) as s:
             rows = s.execute(query).all()
         if not rows:
             return EntityPool.from_columns(
@@ -446,9 +458,9 @@ class Store:
         )
         return pool if population is None else pool.filter(population)
 
-    def count_entities(self) -> int:
+    def count_entities(self, *, session: Session | None = None) -> int:
         """How many entities are stored."""
-        with Session(self.engine) as s:
+        with self.reading(session) as s:
             return int(s.execute(select(func.count()).select_from(EntityRow)).scalar_one())
 
     def import_inspectors(
@@ -491,9 +503,9 @@ class Store:
             None,
         )
 
-    def load_inspectors(self) -> InspectorPool:
+    def load_inspectors(self, *, session: Session | None = None) -> InspectorPool:
         """The stored inspector pool as columns."""
-        with Session(self.engine) as s:
+        with self.reading(session) as s:
             rows = s.execute(select(InspectorRow).order_by(InspectorRow.id)).scalars().all()
             return InspectorPool.from_columns(
                 ids=[r.id for r in rows],
@@ -559,7 +571,7 @@ class Store:
                     "a conflict with the same inspector, entity and relation is already stored; "
                     "nothing was stored"
                 ) from exc
-            seq = self._append(
+            seq = self.append_event(
                 s,
                 actor,
                 "conflict.change",
@@ -567,9 +579,9 @@ class Store:
             )
             return ImportReport(record.id, "conflicts", len(rows), "add", digest, seq)
 
-    def conflicts(self) -> list[Conflict]:
+    def conflicts(self, *, session: Session | None = None) -> list[Conflict]:
         """All declared conflicts."""
-        with Session(self.engine) as s:
+        with self.reading(session) as s:
             rows = s.execute(select(ConflictRow).order_by(ConflictRow.id)).scalars()
             return [Conflict(r.inspector_id, r.entity_id, r.relation, r.source) for r in rows]
 
@@ -583,11 +595,11 @@ class Store:
             data = attrs.asdict(item)
             data["required_qualifications"] = _labels_text(item.required_qualifications)
             s.merge(ItemRow(**data))
-            self._append(s, actor, "item.change", _jsonable(attrs.asdict(item)))
+            self.append_event(s, actor, "item.change", _jsonable(attrs.asdict(item)))
 
-    def items(self) -> list[InspectionItem]:
+    def items(self, *, session: Session | None = None) -> list[InspectionItem]:
         """The inspection item list (一单)."""
-        with Session(self.engine) as s:
+        with self.reading(session) as s:
             rows = s.execute(select(ItemRow).order_by(ItemRow.code)).scalars()
             return [
                 InspectionItem(
@@ -619,11 +631,11 @@ class Store:
                     departments=json.dumps(list(plan.departments)),
                 )
             )
-            self._append(s, actor, "plan.change", _jsonable(attrs.asdict(plan)))
+            self.append_event(s, actor, "plan.change", _jsonable(attrs.asdict(plan)))
 
-    def plans(self) -> list[Plan]:
+    def plans(self, *, session: Session | None = None) -> list[Plan]:
         """All plans."""
-        with Session(self.engine) as s:
+        with self.reading(session) as s:
             rows = s.execute(select(PlanRow).order_by(PlanRow.code)).scalars()
             return [Plan(r.code, r.year, r.name, tuple(json.loads(r.departments))) for r in rows]
 
@@ -660,22 +672,22 @@ class Store:
             payload = _jsonable(
                 attrs.asdict(task, recurse=False) | {"population": task.population.to_dict()}
             )
-            self._append(s, actor, "task.change" if existed else "task.create", payload)
+            self.append_event(s, actor, "task.change" if existed else "task.create", payload)
 
-    def task(self, code: str) -> Task:
+    def task(self, code: str, *, session: Session | None = None) -> Task:
         """One task by code; ``StoreError`` if unknown."""
-        with Session(self.engine) as s:
+        with self.reading(session) as s:
             r = s.get(TaskRow, code)
             if r is None:
                 raise StoreError(f"no task {code!r}")
             return _task_of(r)
 
-    def tasks(self, plan: str | None = None) -> list[Task]:
+    def tasks(self, plan: str | None = None, *, session: Session | None = None) -> list[Task]:
         """All tasks (of one plan)."""
         query = select(TaskRow).order_by(TaskRow.code)
         if plan is not None:
             query = query.where(TaskRow.plan == plan)
-        with Session(self.engine) as s:
+        with self.reading(session) as s:
             return [_task_of(r) for r in s.execute(query).scalars()]
 
     def save_policy(self, policy: Policy, *, actor: str) -> str:
@@ -691,7 +703,7 @@ class Store:
                         time=format_utc(self.clock()),
                     )
                 )
-                self._append(
+                self.append_event(
                     s,
                     actor,
                     "policy.version",
@@ -699,15 +711,18 @@ class Store:
                 )
         return policy.content_hash
 
-    def policy(self, content_hash: str | None = None) -> Policy:
+    def policy(self, content_hash: str | None = None, *, session: Session | None = None) -> Policy:
         """A stored policy by hash (default: the latest saved)."""
-        with Session(self.engine) as s:
+        with self.reading(session) as s:
             if content_hash is None:
                 row = s.execute(select(PolicyRow).order_by(PolicyRow.time.desc()).limit(1)).scalar()
             else:
                 row = s.get(PolicyRow, content_hash)
             if row is None:
-                raise StoreError(f"no stored policy {content_hash or ''}".strip())
+                raise StoreError(
+                    f"no stored policy {content_hash or ''}: save the agency's 一细则 first "
+                    "(Store.save_policy or a policy.toml)"
+                )
             return Policy.from_toml(row.toml, source=f"policy {row.hash[:12]}")
 
     def counts(self) -> dict[str, int]:

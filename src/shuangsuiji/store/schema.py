@@ -179,3 +179,79 @@ class AuditEventRow(Base):
     payload: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(HASH)
     hash: Mapped[str] = mapped_column(HASH, unique=True)
+
+
+class DrawRow(Base):
+    """One draw of a task (attempt 1, or a re-draw with its reason); the first stays on record.
+
+    ``state`` runs frozen → drawn. ``seed_record`` is the seed's provenance (ceremony
+    commitments and reveals, or the public-value announcement) as canonical JSON; ``bundle``
+    the full draw bundle once drawn.
+    """
+
+    __tablename__ = "draws"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(ForeignKey("tasks.code"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16))
+    cutoff: Mapped[date] = mapped_column(Date)
+    policy_hash: Mapped[str] = mapped_column(HASH)
+    pool_digest: Mapped[str] = mapped_column(HASH)
+    candidates: Mapped[int] = mapped_column(Integer)
+    ticket_scheme: Mapped[str] = mapped_column(String(32))
+    strata: Mapped[str] = mapped_column(Text)
+    exclusions: Mapped[str] = mapped_column(Text)
+    seed_record: Mapped[str] = mapped_column(Text, default="")
+    seed: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    bundle: Mapped[str | None] = mapped_column(Text, nullable=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    frozen_time: Mapped[str] = mapped_column(String(32))
+    drawn_time: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    __table_args__ = (UniqueConstraint("task", "attempt", name="uq_draws_task_attempt"),)
+
+
+class DrawCandidateRow(Base):
+    """A frozen candidate of a draw and its stratum (the set the pool digest commits to)."""
+
+    __tablename__ = "draw_candidates"
+    draw_id: Mapped[int] = mapped_column(ForeignKey("draws.id"), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    stratum: Mapped[str] = mapped_column(String(200))
+
+
+class DrawPickRow(Base):
+    """A selected entity or an ordered alternate of a draw, with its ticket."""
+
+    __tablename__ = "draw_picks"
+    draw_id: Mapped[int] = mapped_column(ForeignKey("draws.id"), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    stratum: Mapped[str] = mapped_column(String(200))
+    rank: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    ticket: Mapped[str] = mapped_column(HASH)
+    __table_args__ = (Index("ix_draw_picks_entity", "entity_id"),)
+
+
+class ReplacementRow(Base):
+    """A selected entity replaced by its stratum's next alternate, with the reason."""
+
+    __tablename__ = "replacements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    draw_id: Mapped[int] = mapped_column(ForeignKey("draws.id"))
+    entity_id: Mapped[str] = mapped_column(ID)
+    replaced_by: Mapped[str] = mapped_column(ID)
+    reason: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(200))
+    time: Mapped[str] = mapped_column(String(32))
+
+
+class TeamMemberRow(Base):
+    """One inspector of the team sent to one selected entity (current assignment)."""
+
+    __tablename__ = "team_members"
+    draw_id: Mapped[int] = mapped_column(ForeignKey("draws.id"), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    inspector_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    __table_args__ = (Index("ix_team_members_inspector", "inspector_id"),)

@@ -1,0 +1,493 @@
+"""The Registry: the one object an embedding system uses for the whole cycle.
+
+It opens a store (a SQLite file by default, PostgreSQL for shared deployments, or a host
+application's SQLAlchemy engine), and runs the regime's steps, each as one transaction that
+appends its audit event, each taking the acting person:
+
+    pools and lists → task → freeze candidates → seed (commit, reveal) → draw → teams
+    → results → publication
+
+A draw follows DESIGN.md's order: the candidate set is frozen and its pool digest recorded
+(``candidates.freeze``) before any seed exists; the seed is committed (``seed.commit``) and
+revealed (``seed.reveal``); then the entities are selected (``draw``). A second draw of a task
+is refused unless it carries a reason (``redraw``); the earlier draw stays on record.
+
+>>> from shuangsuiji.synth import make_city
+>>> reg = Registry.open("sqlite://")
+>>> city = make_city(1_000, seed=4)
+>>> reg.setup_city(city, actor="管理员")
+>>> from datetime import date
+>>> from shuangsuiji.model import Plan, Task
+>>> reg.store.put_plan(Plan("P", 2026, "年度计划", ("SCJG",)), actor="管理员")
+>>> reg.store.put_task(Task("T1", "P", "公示信息抽查", ("SCJG",), ("SCJG-01",),
+...                         date(2026, 7, 1), date(2026, 9, 30)), actor="管理员")
+>>> result = reg.draw("T1", actor="抽取人", cutoff=date(2026, 6, 30))
+>>> result.attempt, len(result.draw.selected) > 0
+(1, True)
+>>> reg.draw("T1", actor="抽取人")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+shuangsuiji.registry.DrawRefused: task T1 was already drawn (attempt 1); a re-draw needs ...
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.orm import Session
+
+from shuangsuiji.audit import canonical_json
+from shuangsuiji.bundle import make_bundle
+from shuangsuiji.candidates import CandidateSet, freeze_candidates
+from shuangsuiji.draw import Draw, ReplacementReason, SizeRule, Strata, draw_entities
+from shuangsuiji.policy import Policy
+from shuangsuiji.seeds import Ceremony, party_commitment, random_seed
+from shuangsuiji.store import Clock, Store, StoreError, utc_now
+from shuangsuiji.store.schema import (
+    DrawCandidateRow,
+    DrawPickRow,
+    DrawRow,
+    ReplacementRow,
+    TaskRow,
+    TeamMemberRow,
+)
+from shuangsuiji.synth import City
+
+__all__ = ["DrawRefused", "DrawResult", "Registry"]
+
+SYSTEM_PARTY = "系统随机数"
+
+
+class DrawRefused(ValueError):
+    """A draw step the rules forbid (re-draw without reason, steps out of order)."""
+
+
+@attrs.frozen(eq=False)
+class DrawResult:
+    """A persisted draw: its attempt number, the :class:`~shuangsuiji.draw.Draw` and bundle."""
+
+    task: str
+    attempt: int
+    draw: Draw
+    bundle: dict[str, Any]
+
+
+def _json(data: Any) -> str:
+    return canonical_json(data).decode("utf-8")
+
+
+class Registry:
+    """The workflow over a :class:`~shuangsuiji.store.Store`; see the module docstring."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @classmethod
+    def open(
+        cls, url: str | None = None, *, engine: Engine | None = None, clock: Clock = utc_now
+    ) -> Registry:
+        """Open (creating or upgrading) the store at ``url`` or on a host's ``engine``."""
+        return cls(Store.open(url, engine=engine, clock=clock))
+
+    @property
+    def _now(self) -> datetime:
+        return self.store.clock()
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def setup_city(self, city: City, *, actor: str) -> None:
+        """Load a synthetic :class:`~shuangsuiji.synth.City` and the default policy."""
+        self.store.save_policy(Policy.default(), actor=actor)
+        self.store.put_departments(city.departments, actor=actor)
+        for item in city.items:
+            self.store.put_item(item, actor=actor)
+        self.store.import_entities(city.entities, actor=actor, source="synthetic city")
+        self.store.import_inspectors(city.inspectors, actor=actor, source="synthetic city")
+        self.store.import_conflicts(city.conflicts, actor=actor, source="synthetic city")
+
+    # -- draws ----------------------------------------------------------------------------
+
+    def _draw_rows(self, s: Session, task: str) -> list[DrawRow]:
+        rows = s.execute(select(DrawRow).where(DrawRow.task == task).order_by(DrawRow.attempt))
+        return list(rows.scalars())
+
+    def _last_inspected(self, s: Session, task: str) -> dict[str, date]:
+        """Entities selected in other tasks' draws, with those tasks' end dates."""
+        rows = s.execute(
+            select(DrawPickRow.entity_id, TaskRow.end)
+            .join(DrawRow, DrawRow.id == DrawPickRow.draw_id)
+            .join(TaskRow, TaskRow.code == DrawRow.task)
+            .where(DrawRow.task != task, DrawRow.state == "drawn", DrawPickRow.role == "selected")
+        )
+        out: dict[str, date] = {}
+        for entity, end in rows:
+            out[entity] = max(end, out.get(entity, end))
+        return out
+
+    def freeze(
+        self, task: str, *, actor: str, cutoff: date | None = None, reason: str = ""
+    ) -> CandidateSet:
+        """Freeze the task's candidate set and record its pool digest (before any seed)."""
+        with self.store.transaction() as s:
+            return self._freeze(s, task, actor=actor, cutoff=cutoff, reason=reason)[0]
+
+    def _freeze(
+        self, s: Session, task_code: str, *, actor: str, cutoff: date | None, reason: str
+    ) -> tuple[CandidateSet, DrawRow]:
+        task = self.store.task(task_code, session=s)
+        previous = self._draw_rows(s, task_code)
+        if previous and previous[-1].state != "drawn":
+            raise DrawRefused(
+                f"task {task_code} has a frozen draw (attempt {previous[-1].attempt}) waiting "
+                "for its seed; finish its ceremony and call select()"
+            )
+        if previous and not reason.strip():
+            raise DrawRefused(
+                f"task {task_code} was already drawn (attempt {previous[-1].attempt}); a re-draw "
+                "needs a recorded reason (reason=...)"
+            )
+        policy = self.store.policy(session=s)
+        cut = cutoff or task.start
+        candidates = freeze_candidates(
+            self.store.load_entities(session=s),
+            task,
+            policy,
+            self.store.items(session=s),
+            cutoff=cut,
+            last_inspected=self._last_inspected(s, task_code),
+        )
+        if candidates.size == 0:
+            raise DrawRefused(
+                f"task {task_code} has no candidates: its population is empty after exclusions "
+                f"({', '.join(f'{e.label} {e.count}' for e in candidates.exclusions)})"
+            )
+        digest = candidates.digest
+        row = DrawRow(
+            task=task_code,
+            attempt=len(previous) + 1,
+            reason=reason,
+            state="frozen",
+            cutoff=cut,
+            policy_hash=policy.content_hash,
+            pool_digest=digest,
+            candidates=candidates.size,
+            ticket_scheme="ssj-draw-1",
+            strata=_json({k: v.to_json() for k, v in candidates.rules.items()}),
+            exclusions=_json([e.to_json() for e in candidates.exclusions]),
+            seed_record=_json(Ceremony(task_code, digest, self._now).to_record()),
+            actor=actor,
+            frozen_time=self._now.isoformat(),
+        )
+        s.add(row)
+        s.flush()
+        labels = candidates.strata.labels
+        s.execute(
+            insert(DrawCandidateRow),
+            [
+                {"draw_id": row.id, "entity_id": i.decode(), "stratum": labels[c]}
+                for i, c in zip(
+                    candidates.ids.tolist(), candidates.strata.codes.tolist(), strict=True
+                )
+            ],
+        )
+        payload = candidates.to_json() | {
+            "attempt": row.attempt,
+            "policy_hash": policy.content_hash,
+        }
+        self.store.append_event(s, actor, "candidates.freeze", payload)
+        return candidates, row
+
+    def _frozen(self, s: Session, task: str) -> DrawRow:
+        rows = self._draw_rows(s, task)
+        if not rows or rows[-1].state != "frozen":
+            raise DrawRefused(f"task {task} has no frozen draw waiting for a seed; freeze() first")
+        return rows[-1]
+
+    def commit_seed(self, task: str, party: str, commitment: str, *, actor: str) -> None:
+        """Record a ceremony party's commitment (SSJ-SEED-1) to the frozen draw of ``task``."""
+        with self.store.transaction() as s:
+            row = self._frozen(s, task)
+            ceremony = Ceremony.from_record(json.loads(row.seed_record))
+            row.seed_record = _json(ceremony.commit(party, commitment, self._now).to_record())
+            self.store.append_event(
+                s,
+                actor,
+                "seed.commit",
+                {
+                    "task": task,
+                    "attempt": row.attempt,
+                    "party": party,
+                    "commitment": commitment,
+                    "pool_digest": row.pool_digest,
+                },
+            )
+
+    def reveal_seed(self, task: str, party: str, contribution: bytes, *, actor: str) -> None:
+        """Record a party's reveal; it is checked against that party's commitment."""
+        with self.store.transaction() as s:
+            row = self._frozen(s, task)
+            ceremony = Ceremony.from_record(json.loads(row.seed_record))
+            row.seed_record = _json(ceremony.reveal(party, contribution, self._now).to_record())
+            self.store.append_event(
+                s,
+                actor,
+                "seed.reveal",
+                {
+                    "task": task,
+                    "attempt": row.attempt,
+                    "party": party,
+                    "contribution": contribution.hex(),
+                },
+            )
+
+    def select(self, task: str, *, actor: str) -> DrawResult:
+        """Draw the frozen candidates of ``task`` once every ceremony party has revealed."""
+        with self.store.transaction() as s:
+            return self._select(s, self._frozen(s, task), actor=actor)
+
+    def draw(
+        self,
+        task: str,
+        *,
+        actor: str,
+        cutoff: date | None = None,
+        reason: str = "",
+        contribution: bytes | None = None,
+    ) -> DrawResult:
+        """Freeze, commit a system seed, reveal it and draw — in one transaction.
+
+        For seeds that nobody can steer, run a ceremony instead: :meth:`freeze`, then
+        :meth:`commit_seed` and :meth:`reveal_seed` for every party, then :meth:`select`.
+        If any step fails nothing is kept, and an error event records the attempt.
+        """
+        try:
+            with self.store.transaction() as s:
+                _, row = self._freeze(s, task, actor=actor, cutoff=cutoff, reason=reason)
+                value = random_seed() if contribution is None else contribution
+                ceremony = Ceremony.from_record(json.loads(row.seed_record))
+                digest = party_commitment(task, row.pool_digest, SYSTEM_PARTY, value)
+                ceremony = ceremony.commit(SYSTEM_PARTY, digest, self._now)
+                self.store.append_event(
+                    s,
+                    actor,
+                    "seed.commit",
+                    {
+                        "task": task,
+                        "attempt": row.attempt,
+                        "party": SYSTEM_PARTY,
+                        "commitment": digest,
+                        "pool_digest": row.pool_digest,
+                    },
+                )
+                ceremony = ceremony.reveal(SYSTEM_PARTY, value, self._now)
+                self.store.append_event(
+                    s,
+                    actor,
+                    "seed.reveal",
+                    {
+                        "task": task,
+                        "attempt": row.attempt,
+                        "party": SYSTEM_PARTY,
+                        "contribution": value.hex(),
+                    },
+                )
+                row.seed_record = _json(ceremony.to_record())
+                return self._select(s, row, actor=actor)
+        except ValueError as exc:
+            with self.store.transaction() as s:
+                self.store.append_event(
+                    s, actor, "draw.error", {"task": task, "error": str(exc)[:2000]}
+                )
+            raise
+
+    def _candidates_of(self, s: Session, row: DrawRow) -> tuple[list[str], Strata]:
+        rows = s.execute(
+            select(DrawCandidateRow.entity_id, DrawCandidateRow.stratum)
+            .where(DrawCandidateRow.draw_id == row.id)
+            .order_by(DrawCandidateRow.entity_id)
+        ).all()
+        return [r[0] for r in rows], Strata.from_labels([r[1] for r in rows])
+
+    def _rebuild(self, s: Session, row: DrawRow) -> tuple[Draw, list[str], Strata]:
+        ids, strata = self._candidates_of(s, row)
+        rules = {k: SizeRule.from_json(v) for k, v in json.loads(row.strata).items()}
+        draw = draw_entities(
+            ids, strata, rules, task_label=row.task, seed=row.seed or "", scheme=row.ticket_scheme
+        )
+        for rep in s.execute(
+            select(ReplacementRow)
+            .where(ReplacementRow.draw_id == row.id)
+            .order_by(ReplacementRow.id)
+        ).scalars():
+            draw = draw.replace(rep.entity_id, ReplacementReason(rep.reason), rep.note)
+        return draw, ids, strata
+
+    def _select(self, s: Session, row: DrawRow, *, actor: str) -> DrawResult:
+        ceremony = Ceremony.from_record(json.loads(row.seed_record))
+        seed = ceremony.seed()
+        row.seed = seed.hex()
+        draw, ids, strata = self._rebuild(s, row)
+        picks = [
+            {
+                "draw_id": row.id,
+                "entity_id": p.id,
+                "stratum": p.stratum,
+                "rank": rank,
+                "role": role,
+                "ticket": p.ticket,
+            }
+            for role, group in (("selected", draw.selected), ("alternate", draw.alternates))
+            for rank, p in enumerate(group, start=1)
+        ]
+        if picks:
+            s.execute(insert(DrawPickRow), picks)
+        row.state = "drawn"
+        row.drawn_time = self._now.isoformat()
+        bundle = self._bundle(s, row, draw, ids, strata)
+        previous = [r for r in self._draw_rows(s, row.task) if r.id != row.id]
+        kind = "redraw" if previous else "draw"
+        payload: dict[str, Any] = {
+            "task": row.task,
+            "attempt": row.attempt,
+            "seed": row.seed,
+            "pool_digest": row.pool_digest,
+            "policy_hash": row.policy_hash,
+            "selected": [p.id for p in draw.selected],
+            "alternates": len(draw.alternates),
+            "record_digest": bundle["record_digest"],
+        }
+        if previous:
+            payload |= {"reason": row.reason, "previous_attempt": previous[-1].attempt}
+        self.store.append_event(s, actor, kind, payload)
+        return DrawResult(row.task, row.attempt, draw, bundle)
+
+    def _teams_of(self, s: Session, row: DrawRow) -> list[dict[str, Any]]:
+        members = s.execute(
+            select(TeamMemberRow.entity_id, TeamMemberRow.inspector_id)
+            .where(TeamMemberRow.draw_id == row.id)
+            .order_by(TeamMemberRow.entity_id, TeamMemberRow.inspector_id)
+        ).all()
+        teams: dict[str, list[str]] = {}
+        for entity, inspector in members:
+            teams.setdefault(entity, []).append(inspector)
+        return [{"entity": e, "inspectors": i} for e, i in teams.items()]
+
+    def _bundle(
+        self, s: Session, row: DrawRow, draw: Draw, ids: Sequence[str], strata: Strata
+    ) -> dict[str, Any]:
+        exclusions = [
+            {"reason": e["reason"], "count": e["count"]} for e in json.loads(row.exclusions)
+        ]
+        bundle = make_bundle(
+            draw,
+            ids,
+            strata,
+            seed_provenance=json.loads(row.seed_record),
+            teams=self._teams_of(s, row),
+            policy_hash=row.policy_hash,
+            exclusions=exclusions,
+        )
+        row.bundle = _json(bundle)
+        return bundle
+
+    def _current(self, s: Session, task: str) -> DrawRow:
+        rows = [r for r in self._draw_rows(s, task) if r.state == "drawn"]
+        if not rows:
+            raise DrawRefused(f"task {task} has not been drawn yet")
+        return rows[-1]
+
+    def replace(
+        self,
+        task: str,
+        entity_id: str,
+        reason: ReplacementReason | str,
+        *,
+        actor: str,
+        note: str = "",
+    ) -> str:
+        """Replace a selected entity by its stratum's next alternate; returns the alternate."""
+        with self.store.transaction() as s:
+            row = self._current(s, task)
+            draw, ids, strata = self._rebuild(s, row)
+            after = draw.replace(entity_id, ReplacementReason(reason), note)
+            rep = after.replacements[-1]
+            s.add(
+                ReplacementRow(
+                    draw_id=row.id,
+                    entity_id=rep.replaced,
+                    replaced_by=rep.by,
+                    reason=rep.reason.value,
+                    note=note,
+                    actor=actor,
+                    time=self._now.isoformat(),
+                )
+            )
+            bundle = self._bundle(s, row, after, ids, strata)
+            self.store.append_event(
+                s,
+                actor,
+                "replacement",
+                {
+                    "task": task,
+                    "attempt": row.attempt,
+                    "entity": rep.replaced,
+                    "by": rep.by,
+                    "stratum": rep.stratum,
+                    "reason": rep.reason.value,
+                    "note": note,
+                    "record_digest": bundle["record_digest"],
+                },
+            )
+            return rep.by
+
+    def current_draw(self, task: str) -> DrawResult:
+        """The task's latest draw, rebuilt from its record (with replacements applied)."""
+        with Session(self.store.engine) as s:
+            row = self._current(s, task)
+            draw, _, _ = self._rebuild(s, row)
+            return DrawResult(task, row.attempt, draw, json.loads(row.bundle or "{}"))
+
+    def draws(self, task: str) -> list[dict[str, Any]]:
+        """Every draw of ``task`` (first and re-draws), oldest first, as summaries."""
+        with Session(self.store.engine) as s:
+            return [
+                {
+                    "attempt": r.attempt,
+                    "state": r.state,
+                    "reason": r.reason,
+                    "pool_digest": r.pool_digest,
+                    "seed": r.seed,
+                    "candidates": r.candidates,
+                    "frozen": r.frozen_time,
+                    "drawn": r.drawn_time,
+                }
+                for r in self._draw_rows(s, task)
+            ]
+
+    def bundle(self, task: str, attempt: int | None = None) -> dict[str, Any]:
+        """The draw bundle of the task's latest (or a given) draw."""
+        with Session(self.store.engine) as s:
+            rows = [r for r in self._draw_rows(s, task) if r.state == "drawn"]
+            chosen = rows if attempt is None else [r for r in rows if r.attempt == attempt]
+            if not chosen or chosen[-1].bundle is None:
+                raise DrawRefused(f"task {task} has no drawn attempt {attempt or ''}".strip())
+            result: dict[str, Any] = json.loads(chosen[-1].bundle)
+            return result
+
+    def export_bundle(self, task: str, path: str | Path) -> Path:
+        """Write the task's draw bundle as UTF-8 JSON; returns the path."""
+        out = Path(path)
+        out.write_text(
+            json.dumps(self.bundle(task), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
+        return out
+
+    def selected_ids(self, task: str) -> list[str]:
+        """The task's current selection (replacements applied), in order."""
+        return [p.id for p in self.current_draw(task).draw.active]

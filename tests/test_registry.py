@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from shuangsuiji.bundle import verify_bundle
+from shuangsuiji.draw import ReplacementError
+from shuangsuiji.model import Plan, PopulationFilter, Task
+from shuangsuiji.registry import DrawRefused, Registry
+from shuangsuiji.seeds import party_commitment
+from shuangsuiji.synth import make_city
+
+CITY = make_city(1_200, seed=8)
+ADMIN = "管理员"
+DRAWER = "抽取人-李"
+T1 = Task("T1", "P", "公示信息抽查", ("SCJG",), ("SCJG-01",), date(2026, 7, 1), date(2026, 9, 30))
+T2 = Task(
+    "T2",
+    "P",
+    "餐饮食品安全",
+    ("SCJG",),
+    ("SCJG-02",),
+    date(2026, 10, 1),
+    date(2026, 11, 30),
+    population=PopulationFilter(industry_prefixes=("H62",)),
+)
+
+
+def _registry(url: str) -> Registry:
+    reg = Registry.open(url)
+    reg.setup_city(CITY, actor=ADMIN)
+    reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG", "WJW")), actor=ADMIN)
+    reg.store.put_task(T1, actor=ADMIN)
+    reg.store.put_task(T2, actor=ADMIN)
+    return reg
+
+
+def test_draw_persists_and_verifies(db_url: str) -> None:
+    reg = _registry(db_url)
+    result = reg.draw("T1", actor=DRAWER)
+    assert verify_bundle(result.bundle).ok
+    assert reg.bundle("T1") == result.bundle
+    assert reg.selected_ids("T1") == [p.id for p in result.draw.selected]
+    kinds = [e.kind for e in reg.store.audit_events()]
+    assert kinds[-4:] == ["candidates.freeze", "seed.commit", "seed.reveal", "draw"]
+    assert reg.store.verify_log() == []
+    # Every stratum meets the floor and its tier's ratio; deregistered entities are excluded.
+    bundle = result.bundle
+    assert all(s["sample"] >= -(-3 * s["size"] // 100) for s in bundle["strata"].values())
+    excluded = {e["reason"]: e["count"] for e in bundle["exclusions"]}
+    assert excluded["deregistered_or_revoked"] > 0
+
+
+def test_redraw_needs_a_reason_and_keeps_the_first(db_url: str) -> None:
+    reg = _registry(db_url)
+    first = reg.draw("T1", actor=DRAWER)
+    with pytest.raises(DrawRefused, match="needs a recorded reason"):
+        reg.draw("T1", actor=DRAWER)
+    second = reg.draw("T1", actor=DRAWER, reason="系统故障导致抽取记录未打印，经批准重新抽取")
+    assert second.attempt == 2
+    history = reg.draws("T1")
+    assert [h["attempt"] for h in history] == [1, 2]
+    assert reg.bundle("T1", attempt=1) == first.bundle
+    last = reg.store.audit_events()[-1]
+    assert last.kind == "redraw" and "经批准" in last.payload["reason"]
+
+
+def test_replacement_takes_the_next_alternate(db_url: str) -> None:
+    reg = _registry(db_url)
+    result = reg.draw("T1", actor=DRAWER)
+    victim = result.draw.selected[0]
+    expected = next(p.id for p in result.draw.alternates if p.stratum == victim.stratum)
+    by = reg.replace("T1", victim.id, "deregistered_before_draw", actor=DRAWER)
+    assert by == expected
+    assert victim.id not in reg.selected_ids("T1") and expected in reg.selected_ids("T1")
+    bundle = reg.bundle("T1")
+    assert verify_bundle(bundle).ok and bundle["replacements"][0]["by"] == expected
+    with pytest.raises(ReplacementError):
+        reg.replace("T1", victim.id, "other", actor=DRAWER, note="again")
+
+
+def test_ceremony_with_two_parties(db_url: str) -> None:
+    reg = _registry(db_url)
+    frozen = reg.freeze("T2", actor=DRAWER)
+    parties = {"市场监管局": b"\x01" * 16, "纪检监察组": b"\x02" * 16}
+    for party, value in parties.items():
+        reg.commit_seed(
+            "T2", party, party_commitment("T2", frozen.digest, party, value), actor=party
+        )
+    with pytest.raises(DrawRefused, match="frozen draw"):
+        reg.draw("T2", actor=DRAWER)
+    with pytest.raises(ValueError, match="commit"):
+        reg.reveal_seed("T2", "市场监管局", b"\x09" * 16, actor="市场监管局")
+    for party, value in parties.items():
+        reg.reveal_seed("T2", party, value, actor=party)
+    result = reg.select("T2", actor=DRAWER)
+    assert verify_bundle(result.bundle).ok
+    assert result.bundle["pool_digest"] == frozen.digest
+    assert len(result.bundle["seed_provenance"]["reveals"]) == 2
+
+
+def test_recently_drawn_entities_are_excluded_from_later_tasks(db_url: str) -> None:
+    reg = _registry(db_url)
+    reg.draw("T1", actor=DRAWER)
+    t1 = set(reg.selected_ids("T1"))
+    reg.draw("T2", actor=DRAWER)
+    bundle = reg.bundle("T2")
+    excluded = {e["reason"]: e["count"] for e in bundle["exclusions"]}
+    candidates = {c["id"] for c in bundle["candidates"]}
+    assert not (t1 & candidates)
+    restaurants_in_t1 = {i for i in t1 if i in set(CITY.entities.filter(T2.population).id_list())}
+    assert excluded.get("inspected_within_window", 0) == len(restaurants_in_t1)
+
+
+def test_a_failed_draw_leaves_only_its_error_event(db_url: str) -> None:
+    reg = _registry(db_url)
+    empty = Task(
+        "T3",
+        "P",
+        "空任务",
+        ("SCJG",),
+        ("SCJG-01",),
+        date(2026, 7, 1),
+        date(2026, 7, 2),
+        population=PopulationFilter(industry_prefixes=("A01",)),
+    )
+    reg.store.put_task(empty, actor=ADMIN)
+    for task, kwargs, message in (
+        ("T3", {}, "no candidates"),
+        ("T1", {"contribution": b"short"}, "at least 16 random bytes"),
+    ):
+        before = len(reg.store.audit_events())
+        with pytest.raises(ValueError, match=message):
+            reg.draw(task, actor=DRAWER, **kwargs)
+        assert reg.draws(task) == []
+        events = reg.store.audit_events()
+        assert len(events) == before + 1
+        assert events[-1].kind == "draw.error" and events[-1].payload["task"] == task
+    assert reg.store.verify_log() == []
+    reg.draw("T1", actor=DRAWER)  # and the task can still be drawn
