@@ -1,0 +1,668 @@
+"""Draw health (抽查健康度): do a period's draws look like the lotteries they claim to be?
+
+A draw that follows SSJ-DRAW-1 can be re-derived from its record, but a record alone cannot
+show that nobody steered *which* draws were kept, re-drawn or replaced, or how teams were
+really formed. Over a period (a quarter, a year) the draws leave a statistical trace: each
+entity and each inspector is drawn about as often as the design says. This module compares
+the two and tests whether the difference is larger than chance.
+
+**The model.** Every draw is a :class:`Lottery`: candidates, each with its inclusion
+probability ``π``, and the selected ones. In an entity draw stratum ``s`` selects ``n_s`` of
+``N_s`` candidates, so ``π = n_s / N_s``; in team assignment an entity's team of ``k`` comes
+from its eligible inspectors (after recusal), ``π = k / |eligible|`` (per department for joint
+teams). Draws use independent seeds, so a unit's count over the period,
+``X = Σ Bernoulli(π_d)``, is **Poisson-binomial** with mean ``E = Σ π_d`` and variance
+``V = Σ π_d (1 - π_d)``. Its exact distribution is computed for every unit by a vectorised
+dynamic programme over the draws (counts above ``max(x, E + 10 sd + 10)`` share one cell,
+which leaves every tail used below exact).
+
+**Three tests**, each at level ``alpha / (number of tests)`` so that an honest period raises
+a false alarm with probability at most ``alpha``:
+
+1. ``units`` — every unit's one-sided exact tails ``P(X ≤ x)`` ("too rarely") and
+   ``P(X ≥ x)`` ("too often"), each direction a family at half the test's level with
+   Tarone's correction for discrete tests: units that could not reach the threshold even in
+   the most extreme outcome (an entity of a 3% stratum is never drawn in 12 draws with
+   probability 0.69) do not dilute it. It names the high-risk entity that was never drawn, or
+   the inspector who joined far too many teams. Entities with small inclusion probabilities
+   cannot be flagged one by one; groups of them are the next test's job.
+2. ``spread`` — each unit's mid-p value ``P(X < x) + P(X = x)/2`` places its count on the
+   scale of its own distribution. Their histogram (10 bins, merged until each expects at
+   least 5) is compared with the histogram the design implies, computed exactly from every
+   unit's distribution, by a Wald chi-square with the histogram's exact covariance. Too many
+   units at the bottom (never or rarely drawn) or at the top (drawn again and again) — a
+   favoured group, a harassed one — shows here, and so do counts that are *too even* (a
+   rotation passed off as a lottery). The covariance treats units as independent; within a
+   fixed-size draw they are slightly negatively dependent, which makes the test conservative
+   (fewer false alarms than ``alpha``). Workload caps in team assignment even counts out
+   too: read an inspector-side ``spread`` alarm with that in mind.
+3. ``tickets`` (when the draws' tickets are given) — in a stratum of ``N`` candidates the
+   selected and alternate tickets ``u_1 < u_2 < …`` (as fractions of ``2**256``) are the
+   smallest of ``N`` independent uniforms, so ``1 - ((1 - u_k) / (1 - u_{k-1}))**(N - k + 1)``
+   are independent uniforms (Rényi's representation). A Kolmogorov–Smirnov test on them
+   checks that the recorded tickets behave like SSJ-DRAW-1 tickets of the recorded pool: it
+   flags tickets not made by SHA-256 and candidates removed after their tickets were known.
+
+Each test's ``p_value`` is compared with its share of ``alpha``; the report is
+:attr:`HealthReport.suspicious` when any test rejects. The tests use plain arithmetic and
+``scipy.stats``; nothing here draws random numbers.
+
+>>> draws = [Lottery.stratified(f"T{i}", ["A", "B", "C", "D"], ["x", "x", "y", "y"],
+...                             selected=["A", "C"]) for i in range(20)]
+>>> report = draw_health(draws, alpha=0.01)
+>>> [(f.id, f.direction) for f in report.flagged]
+[('A', 'too often'), ('B', 'too rarely'), ('C', 'too often'), ('D', 'too rarely')]
+>>> report.suspicious
+True
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "CheckResult",
+    "HealthInputError",
+    "HealthReport",
+    "Lottery",
+    "StratumTickets",
+    "UnitFlag",
+    "UnitStats",
+    "draw_health",
+    "ticket_uniformity",
+]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+Direction = Literal["too often", "too rarely"]
+
+_SPREAD_BINS = 10
+_MIN_EXPECTED = 5.0
+_CHUNK_UNITS = 2048
+_TAIL_SIGMAS = 10.0
+_SUM_TOLERANCE = 1e-6
+
+
+class HealthInputError(ValueError):
+    """The draws given to the health statistics are inconsistent; the message says where."""
+
+
+def _probabilities(value: Any) -> F64:
+    return np.asarray(value, dtype=np.float64).copy()
+
+
+def _ids(values: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(str(v) for v in values)
+
+
+def _id_set(values: Iterable[Any]) -> frozenset[str]:
+    return frozenset(str(v) for v in values)
+
+
+@attrs.frozen(eq=False)
+class Lottery:
+    """One random selection: candidates with inclusion probabilities, and the selected ones.
+
+    The probabilities must sum to the number selected (a fixed-size design), which catches
+    ratios passed where ``n_s / N_s`` was meant. Build one with :meth:`stratified` (entity
+    draws), :meth:`team` (one entity's team) or :meth:`from_bundle` (a draw bundle).
+
+    >>> lot = Lottery.team("91350100M000100Y43", ["I1", "I2", "I3", "I4"], ["I2", "I4"])
+    >>> lot.probabilities.tolist()
+    [0.5, 0.5, 0.5, 0.5]
+    """
+
+    label: str
+    candidates: tuple[str, ...] = attrs.field(converter=_ids)
+    probabilities: F64 = attrs.field(converter=_probabilities)
+    selected: frozenset[str] = attrs.field(converter=_id_set)
+
+    def __attrs_post_init__(self) -> None:
+        where = f"lottery {self.label!r}"
+        if self.probabilities.shape != (len(self.candidates),):
+            raise HealthInputError(
+                f"{where}: {len(self.candidates)} candidates but "
+                f"{self.probabilities.size} probabilities; give one probability per candidate"
+            )
+        if len(set(self.candidates)) != len(self.candidates):
+            raise HealthInputError(f"{where}: a candidate ID appears twice")
+        p = self.probabilities
+        if not np.all(np.isfinite(p) & (p >= 0) & (p <= 1)):
+            raise HealthInputError(f"{where}: inclusion probabilities must lie in [0, 1]")
+        unknown = self.selected.difference(self.candidates)
+        if unknown:
+            raise HealthInputError(
+                f"{where}: selected {sorted(unknown)[:5]} are not among the candidates"
+            )
+        total = float(p.sum())
+        if abs(total - len(self.selected)) > _SUM_TOLERANCE * max(1, len(self.selected)):
+            raise HealthInputError(
+                f"{where}: inclusion probabilities sum to {total:.6g} but {len(self.selected)} "
+                "were selected; in a fixed-size draw π = n_s / N_s (not the ratio rule r_s)"
+            )
+
+    @classmethod
+    def stratified(
+        cls,
+        label: str,
+        candidates: Sequence[str],
+        strata: Sequence[str],
+        selected: Iterable[str],
+    ) -> Lottery:
+        """A stratified draw: ``π = n_s / N_s`` with ``n_s`` the selected in stratum ``s``."""
+        ids = np.asarray(candidates, dtype=str)
+        groups = np.asarray(strata, dtype=str)
+        if groups.shape != ids.shape:
+            raise HealthInputError(
+                f"lottery {label!r}: {ids.size} candidates but {groups.size} stratum labels"
+            )
+        chosen = frozenset(selected)
+        hit = np.isin(ids, np.asarray(sorted(chosen), dtype=str))
+        _, codes = np.unique(groups, return_inverse=True)
+        sizes = np.bincount(codes)
+        taken = np.bincount(codes, weights=hit)
+        return cls(label, tuple(ids.tolist()), (taken / sizes)[codes], chosen)
+
+    @classmethod
+    def team(
+        cls,
+        entity: str,
+        eligible: Sequence[str],
+        chosen: Iterable[str],
+        departments: Mapping[str, str] | None = None,
+    ) -> Lottery:
+        """One entity's team: ``k`` of its eligible inspectors, ``π = k / |eligible|``.
+
+        With ``departments`` (inspector ID → department) a joint team is modelled as one
+        draw per department: ``π`` = chosen from the department / eligible in it.
+        """
+        groups = [departments[i] if departments else "" for i in eligible]
+        return cls.stratified(entity, eligible, groups, chosen)
+
+    @classmethod
+    def from_bundle(cls, bundle: Mapping[str, Any]) -> Lottery:
+        """The entity lottery of a draw bundle (``candidates`` and ``selected`` as drawn)."""
+        label = str(bundle.get("task_label", ""))
+        try:
+            ids = [c["id"] for c in bundle["candidates"]]
+            strata = [c["stratum"] for c in bundle["candidates"]]
+            selected = [s["id"] for s in bundle["selected"]]
+        except (KeyError, TypeError) as exc:
+            raise HealthInputError(
+                f"bundle {label!r}: needs candidates [{{id, stratum}}] and selected [{{id}}] "
+                f"({exc!r} missing)"
+            ) from None
+        return cls.stratified(label, ids, strata, selected)
+
+
+@attrs.frozen(eq=False)
+class StratumTickets:
+    """The recorded smallest tickets of one stratum: ``size`` N and ``tickets`` ascending.
+
+    ``tickets`` are the selected then alternate tickets (64 hex digits each) in ticket order.
+    """
+
+    label: str
+    size: int
+    tickets: tuple[str, ...] = attrs.field(converter=_ids)
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 < len(self.tickets) <= self.size:
+            raise HealthInputError(
+                f"stratum {self.label!r}: {len(self.tickets)} tickets for {self.size} candidates"
+            )
+        values = [int(t, 16) for t in self.tickets]
+        if any(b < a for a, b in itertools.pairwise(values)):
+            raise HealthInputError(
+                f"stratum {self.label!r}: tickets are not in ascending order; give the "
+                "selected then the alternates as the draw ranked them"
+            )
+
+    def uniforms(self) -> F64:
+        """Rényi's transform of the order statistics into independent uniforms."""
+        u = np.array([int(t, 16) / 2**256 for t in self.tickets])
+        previous = np.concatenate(([0.0], u[:-1]))
+        remaining = self.size - np.arange(len(u))
+        out: F64 = -np.expm1(remaining * (np.log1p(-u) - np.log1p(-previous)))
+        return out
+
+    @classmethod
+    def from_bundle(cls, bundle: Mapping[str, Any]) -> list[StratumTickets]:
+        """One entry per stratum of an SSJ-DRAW-1 bundle (selected + alternates, ascending)."""
+        label = str(bundle.get("task_label", ""))
+        scheme = bundle.get("ticket_scheme", "ssj-draw-1")
+        if scheme != "ssj-draw-1":
+            raise HealthInputError(
+                f"bundle {label!r}: the ticket test needs ticket_scheme 'ssj-draw-1', "
+                f"not {scheme!r}"
+            )
+        sizes: dict[str, int] = {}
+        for c in bundle["candidates"]:
+            sizes[c["stratum"]] = sizes.get(c["stratum"], 0) + 1
+        picks: dict[str, list[str]] = {}
+        for pick in [*bundle["selected"], *bundle.get("alternates", [])]:
+            picks.setdefault(pick["stratum"], []).append(pick["ticket"])
+        return [
+            cls(f"{label}/{s}", sizes[s], sorted(t, key=lambda h: int(h, 16)))
+            for s, t in sorted(picks.items())
+        ]
+
+
+@attrs.frozen
+class CheckResult:
+    """One test of the period: its statistic, p-value and verdict at its share of alpha.
+
+    For ``units`` the statistic is the smallest two-sided p-value and ``p_value`` its
+    Bonferroni adjustment (so ``rejected`` exactly when Holm's procedure flags a unit); for
+    ``spread`` Pearson's chi-square with ``dof``; for ``tickets`` the KS distance.
+    """
+
+    name: str
+    statistic: float
+    p_value: float
+    level: float
+    dof: int | None = None
+    detail: str = ""
+
+    @property
+    def rejected(self) -> bool:
+        """True when the p-value is at or below the test's level."""
+        return self.p_value <= self.level
+
+
+@attrs.frozen
+class UnitFlag:
+    """A unit whose count is implausible under the design (Holm-corrected)."""
+
+    id: str
+    observed: int
+    expected: float
+    p_value: float
+    direction: Direction
+
+    def __str__(self) -> str:
+        return (
+            f"{self.id}: drawn {self.observed} times, expected {self.expected:.2f} "
+            f"({self.direction}, p = {self.p_value:.2g})"
+        )
+
+
+@attrs.frozen(eq=False)
+class UnitStats:
+    """Per-unit columns (numpy arrays, one entry per unit, sorted by ID)."""
+
+    ids: tuple[str, ...]
+    trials: I64
+    observed: I64
+    expected: F64
+    variance: F64
+    p_low: F64
+    p_high: F64
+    mid_p: F64
+
+    @property
+    def z(self) -> F64:
+        """``(observed - expected) / sqrt(variance)``; NaN where the count cannot vary."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out: F64 = (self.observed - self.expected) / np.sqrt(self.variance)
+        return np.where(self.variance > 0, out, np.nan)
+
+    @property
+    def p_value(self) -> F64:
+        """Two-sided exact tail: ``min(1, 2 min(P(X ≤ x), P(X ≥ x)))``."""
+        out: F64 = np.minimum(1.0, 2 * np.minimum(self.p_low, self.p_high))
+        return out
+
+
+@attrs.frozen(eq=False)
+class HealthReport:
+    """The health of a period's draws for one kind of unit (entities or inspectors)."""
+
+    subject: str
+    lotteries: int
+    alpha: float
+    units: UnitStats
+    flagged: tuple[UnitFlag, ...]
+    tests: tuple[CheckResult, ...]
+
+    @property
+    def suspicious(self) -> bool:
+        """True when any test rejects at its share of ``alpha``."""
+        return any(t.rejected for t in self.tests)
+
+    def test(self, name: str) -> CheckResult:
+        """The test called ``name`` (``units``, ``spread`` or ``tickets``)."""
+        for t in self.tests:
+            if t.name == name:
+                return t
+        raise KeyError(f"no test {name!r} in this report; have {[t.name for t in self.tests]}")
+
+    def summary(self) -> str:
+        """A few lines for a log or a terminal."""
+        verdict = "SUSPICIOUS 可疑" if self.suspicious else "no alarm 未见异常"
+        lines = [
+            f"draw health of {self.subject}: {self.lotteries} draws, {len(self.units.ids)} "
+            f"units, alpha {self.alpha:g}: {verdict}"
+        ]
+        for t in self.tests:
+            mark = "REJECT" if t.rejected else "ok"
+            dof = f", dof {t.dof}" if t.dof is not None else ""
+            lines.append(
+                f"  {t.name}: statistic {t.statistic:.4g}{dof}, p = {t.p_value:.3g} "
+                f"(level {t.level:.3g}) {mark}. {t.detail}"
+            )
+        lines.extend(f"  flagged {flag}" for flag in self.flagged)
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-unit table as a pandas DataFrame (needs the ``pandas`` extra)."""
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover - exercised only without pandas
+            raise ImportError(
+                "HealthReport.to_frame needs pandas: pip install 'shuangsuiji[pandas]'"
+            ) from None
+        u = self.units
+        flagged = {f.id for f in self.flagged}
+        return pd.DataFrame(
+            {
+                "id": list(u.ids),
+                "trials": u.trials,
+                "expected": u.expected,
+                "observed": u.observed,
+                "z": u.z,
+                "p_low": u.p_low,
+                "p_high": u.p_high,
+                "p_value": u.p_value,
+                "flagged": [i in flagged for i in u.ids],
+            }
+        )
+
+
+# -- Poisson-binomial distributions ---------------------------------------------------------
+
+
+@attrs.frozen(eq=False)
+class _Trials:
+    """All Bernoulli trials of a period, grouped by unit (``start[j]`` … ``start[j] + K_j``)."""
+
+    ids: tuple[str, ...]
+    p: F64
+    start: I64
+    count: I64
+    observed: I64
+
+
+def _collect(lotteries: Sequence[Lottery]) -> _Trials:
+    if not lotteries:
+        raise HealthInputError("no draws given: pass at least one Lottery")
+    ids = np.concatenate([np.asarray(lot.candidates, dtype=str) for lot in lotteries])
+    p = np.concatenate([lot.probabilities for lot in lotteries])
+    hit = np.concatenate(
+        [
+            np.isin(np.asarray(lot.candidates, dtype=str), np.asarray(sorted(lot.selected), str))
+            for lot in lotteries
+        ]
+    )
+    names, unit = np.unique(ids, return_inverse=True)
+    n = len(names)
+    observed = np.bincount(unit, weights=hit, minlength=n).astype(np.int64)
+    keep = p > 0
+    unit, p = unit[keep], p[keep]
+    order = np.argsort(unit, kind="stable")
+    count = np.bincount(unit, minlength=n).astype(np.int64)
+    start = np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.int64)
+    return _Trials(tuple(names.tolist()), p[order], start, count, observed)
+
+
+def _distributions(trials: _Trials, bins: int) -> tuple[F64, F64, F64, F64, F64]:
+    """Exact tails and mid-p per unit, and the expected histogram of mid-p values."""
+    n = len(trials.ids)
+    mean = np.bincount(np.repeat(np.arange(n), trials.count), weights=trials.p, minlength=n)
+    var = np.bincount(
+        np.repeat(np.arange(n), trials.count), weights=trials.p * (1 - trials.p), minlength=n
+    )
+    reach = np.ceil(mean + _TAIL_SIGMAS * np.sqrt(var) + _TAIL_SIGMAS).astype(np.int64)
+    cap = np.minimum(trials.count, np.maximum(trials.observed + 1, reach))
+    p_low, p_high, mid = np.ones(n), np.ones(n), np.full(n, 0.5)
+    expected_bins = np.zeros(bins)
+    gram = np.zeros((bins, bins))
+    order = np.argsort(-trials.count, kind="stable")
+    for first in range(0, n, _CHUNK_UNITS):
+        units = order[first : first + _CHUNK_UNITS]
+        pmf = _pmf_chunk(trials, units, int(cap[units].max()))
+        x = trials.observed[units][:, None]
+        cdf = np.cumsum(pmf, axis=1)
+        sf = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]
+        p_low[units] = np.take_along_axis(cdf, x, axis=1)[:, 0]
+        p_high[units] = np.take_along_axis(sf, x, axis=1)[:, 0]
+        mids = cdf - pmf / 2
+        mid[units] = np.take_along_axis(mids, x, axis=1)[:, 0]
+        varying = var[units] > 0
+        cells = np.minimum((mids[varying] * bins).astype(np.int64), bins - 1)
+        rows = np.repeat(np.arange(cells.shape[0]), cells.shape[1])
+        share = np.bincount(
+            rows * bins + cells.ravel(),
+            weights=pmf[varying].ravel(),
+            minlength=cells.shape[0] * bins,
+        ).reshape(-1, bins)
+        expected_bins += share.sum(axis=0)
+        gram += share.T @ share
+    return np.minimum(p_low, 1.0), np.minimum(p_high, 1.0), mid, expected_bins, gram
+
+
+def _pmf_chunk(trials: _Trials, units: I64, cap: int) -> F64:
+    """Poisson-binomial pmf of each unit on 0..cap, the last cell holding P(X >= cap).
+
+    ``units`` are ordered by decreasing trial count, so at step ``t`` the units that still
+    have a t-th trial are a prefix of the rows.
+    """
+    counts = trials.count[units]
+    starts = trials.start[units]
+    pmf = np.zeros((len(units), cap + 1))
+    pmf[:, 0] = 1.0
+    for t in range(int(counts.max(initial=0))):
+        active = int(np.searchsorted(-counts, -t, side="left"))
+        q = trials.p[starts[:active] + t][:, None]
+        hi = min(t + 1, cap)
+        block = pmf[:active, : hi + 1]
+        moved = block[:, :hi] * q
+        top = block[:, hi].copy()
+        block *= 1 - q
+        block[:, 1:] += moved
+        if t + 1 > cap:  # the last cell is absorbing: X >= cap stays so
+            block[:, hi] += top * q[:, 0]
+    return pmf
+
+
+# -- tests ----------------------------------------------------------------------------------
+
+
+def _tarone(p: F64, attainable: F64, level: float) -> tuple[npt.NDArray[np.bool_], int]:
+    """Tarone's Bonferroni correction for discrete tests: rejections and the divisor ``K``.
+
+    A unit whose smallest attainable p-value exceeds ``level / K`` can never be rejected at
+    that threshold, so it need not count: ``K`` is the smallest number with at most ``K``
+    units able to reach ``level / K``. The family-wise error stays at most ``level``.
+    """
+    m = p.size
+    if m == 0:
+        return np.zeros(0, dtype=bool), 1
+    divisors = np.arange(1, m + 1)
+    able = np.searchsorted(np.sort(attainable), level / divisors, side="right")
+    k = int(divisors[np.argmax(able <= divisors)])
+    return (p <= level / k) & (attainable <= level / k), k
+
+
+def _merge_groups(expected: F64) -> list[list[int]]:
+    """Adjacent bins merged left to right until each group expects at least 5 units."""
+    groups: list[list[int]] = [[]]
+    total = 0.0
+    for b, e in enumerate(expected):
+        groups[-1].append(b)
+        total += e
+        if total >= _MIN_EXPECTED:
+            groups.append([])
+            total = 0.0
+    if not groups[-1]:
+        groups.pop()
+    elif len(groups) > 1:
+        groups[-2].extend(groups.pop())
+    return groups
+
+
+def _spread_test(mid: F64, expected_bins: F64, gram: F64, level: float, bins: int) -> CheckResult:
+    """Wald chi-square of the mid-p histogram against its exact mean and covariance.
+
+    Unit ``j`` falls in bin ``b`` with probability ``P_jb``; the histogram has mean
+    ``Σ_j P_j`` and covariance ``diag(Σ_j P_j) - Σ_j P_j P_jᵀ`` (units independent). Pearson's
+    statistic would assume a common ``P`` and be conservative for a mixed population.
+    """
+    observed = np.bincount(np.minimum((mid * bins).astype(np.int64), bins - 1), minlength=bins)
+    groups = _merge_groups(expected_bins)
+    if len(groups) < 2:
+        return CheckResult(
+            "spread", 0.0, 1.0, level, 0, "too few units for a histogram (each bin needs ≥ 5)"
+        )
+    merge = np.zeros((bins, len(groups)))
+    for g, members in enumerate(groups):
+        merge[members, g] = 1.0
+    o, e = observed @ merge, expected_bins @ merge
+    cov = np.diag(e) - merge.T @ gram @ merge
+    dof = int(np.linalg.matrix_rank(cov, tol=1e-9 * float(e.sum())))
+    wald = float((o - e) @ np.linalg.pinv(cov, rcond=1e-9, hermitian=True) @ (o - e))
+    detail = (
+        f"{len(mid)} units in {len(e)} bins of mid-p; lowest bin {o[0]:.0f} vs {e[0]:.1f} "
+        f"expected, highest {o[-1]:.0f} vs {e[-1]:.1f}"
+    )
+    return CheckResult("spread", wald, float(stats.chi2.sf(wald, dof)), level, dof, detail)
+
+
+def ticket_uniformity(strata: Iterable[StratumTickets], *, level: float = 0.01) -> CheckResult:
+    """Kolmogorov–Smirnov test that recorded tickets are the smallest of N uniform tickets.
+
+    >>> import hashlib
+    >>> ids = [f"E{i}" for i in range(500)]
+    >>> t = sorted(hashlib.sha256(b"k" + i.encode()).hexdigest() for i in ids)[:40]
+    >>> ticket_uniformity([StratumTickets("demo", 500, t)]).rejected
+    False
+    >>> ticket_uniformity([StratumTickets("demo", 5000, t)]).rejected  # pool was not 5000
+    True
+    """
+    items = list(strata)
+    if not items:
+        raise HealthInputError("no strata given: pass the tickets of at least one stratum")
+    values = np.concatenate([s.uniforms() for s in items])
+    result = stats.kstest(values, "uniform")
+    detail = f"{values.size} tickets from {len(items)} strata; mean {values.mean():.3f} (0.5)"
+    return CheckResult(
+        "tickets", float(result.statistic), float(result.pvalue), level, None, detail
+    )
+
+
+def _attainable(trials: _Trials) -> tuple[F64, F64]:
+    """Per unit the smallest possible P(X <= x) and P(X >= x): P(X = min) and P(X = max)."""
+    n = len(trials.ids)
+    unit = np.repeat(np.arange(n), trials.count)
+    certain = trials.p >= 1
+    never = np.bincount(unit[~certain], np.log1p(-trials.p[~certain]), minlength=n)
+    always = np.bincount(unit, np.log(trials.p), minlength=n)
+    return np.exp(never).astype(np.float64), np.exp(always).astype(np.float64)
+
+
+def _unit_test(
+    trials: _Trials, units: UnitStats, varying: I64, level: float
+) -> tuple[CheckResult, tuple[UnitFlag, ...]]:
+    """One-sided exact tails in each direction, each family at ``level / 2`` (Tarone)."""
+    low_min, high_min = _attainable(trials)
+    flags: list[UnitFlag] = []
+    adjusted = 1.0
+    smallest = 1.0
+    divisors = []
+    families: tuple[tuple[Direction, F64, F64], ...] = (
+        ("too rarely", units.p_low, low_min),
+        ("too often", units.p_high, high_min),
+    )
+    for direction, p, floor in families:
+        rejected, k = _tarone(p[varying], floor[varying], level / 2)
+        divisors.append(k)
+        if varying.size:
+            candidates = floor[varying] <= level / 2 / k
+            if candidates.any():
+                best = float(p[varying][candidates].min())
+                adjusted = min(adjusted, 2 * k * best)
+            smallest = min(smallest, float(p[varying].min()))
+        flags.extend(
+            UnitFlag(
+                units.ids[j],
+                int(units.observed[j]),
+                float(units.expected[j]),
+                float(p[j]),
+                direction,
+            )
+            for j in varying[rejected]
+        )
+    flags.sort(key=lambda f: (f.p_value, f.id))
+    detail = (
+        f"{varying.size} units; one-sided exact tails, Tarone-Bonferroni divisors "
+        f"{divisors[0]} (too rarely) and {divisors[1]} (too often); {len(flags)} flagged"
+    )
+    result = CheckResult("units", smallest, min(1.0, adjusted), level, None, detail)
+    return result, tuple(flags)
+
+
+def draw_health(
+    lotteries: Iterable[Lottery],
+    *,
+    subject: str = "entities",
+    alpha: float = 0.01,
+    tickets: Iterable[StratumTickets] = (),
+) -> HealthReport:
+    """Compare how often each unit was drawn in a period with what the design expects.
+
+    ``lotteries`` are the period's entity draws or its team assignments (one lottery per
+    entity); ``tickets`` optionally the recorded tickets for the ``tickets`` test. ``alpha``
+    is the false-alarm rate of the whole report, split equally between the tests.
+
+    >>> import hashlib
+    >>> def draw(i):
+    ...     ids = [f"E{j:03d}" for j in range(200)]
+    ...     t = {e: hashlib.sha256(f"seed{i}|{e}".encode()).digest() for e in ids}
+    ...     return Lottery.stratified(f"T{i}", ids, ["all"] * 200, sorted(ids, key=t.get)[:20])
+    >>> report = draw_health([draw(i) for i in range(12)])
+    >>> report.suspicious, round(float(report.units.expected[0]), 2)
+    (False, 1.2)
+    """
+    draws = list(lotteries)
+    if not 0 < alpha < 1:
+        raise HealthInputError(f"alpha must be between 0 and 1, got {alpha}")
+    strata = list(tickets)
+    level = alpha / (3 if strata else 2)
+    trials = _collect(draws)
+    p_low, p_high, mid, expected_bins, gram = _distributions(trials, _SPREAD_BINS)
+    n = len(trials.ids)
+    units_of = np.repeat(np.arange(n), trials.count)
+    expected = np.bincount(units_of, weights=trials.p, minlength=n).astype(np.float64)
+    variance = np.bincount(units_of, weights=trials.p * (1 - trials.p), minlength=n).astype(
+        np.float64
+    )
+    units = UnitStats(
+        trials.ids, trials.count, trials.observed, expected, variance, p_low, p_high, mid
+    )
+    varying = np.flatnonzero(variance > 0)
+    unit_test, flagged = _unit_test(trials, units, varying, level)
+    tests = [unit_test, _spread_test(mid[variance > 0], expected_bins, gram, level, _SPREAD_BINS)]
+    if strata:
+        tests.append(ticket_uniformity(strata, level=level))
+    return HealthReport(subject, len(draws), alpha, units, flagged, tuple(tests))
