@@ -21,7 +21,7 @@ from rich.table import Table
 from shuangsuiji import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False)
 
 EXIT_CHECK_FAILED = 1
@@ -198,6 +198,43 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console.print(table)
     for line in summary.get("next", []):
         console.print(f"  {line}")
+
+
+@main.command()
+@click.argument("bundle_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@handle_errors
+def verify(bundle_file: Path, as_json: bool) -> None:
+    """Re-derive a draw from its bundle alone; exit 1 naming every field that does not match."""
+    from shuangsuiji.bundle import verify_bundle
+
+    try:
+        bundle = json.loads(bundle_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        _fail(f"{bundle_file}: not a JSON draw bundle ({exc})", EXIT_CHECK_FAILED)
+    report = verify_bundle(bundle)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "problems": [str(p) for p in report.problems],
+                    "warnings": list(report.warnings),
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        console.print(
+            str(report)
+            if not report.ok
+            else f"OK: {bundle_file} re-derives exactly "
+            f"({len(bundle.get('selected', []))} selected, task {bundle.get('task_label')})"
+        )
+        for warning in report.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}")
+    if not report.ok:
+        sys.exit(EXIT_CHECK_FAILED)
 
 
 @main.command(name="verify-log")

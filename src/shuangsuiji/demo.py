@@ -7,6 +7,7 @@ the library's capabilities grow, draw bundles, reports and publication exports.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from datetime import date
@@ -15,6 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
+from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.io import (
     read_conflicts_csv,
     read_entities_csv,
@@ -25,12 +27,15 @@ from shuangsuiji.io import (
 )
 from shuangsuiji.model import Plan, PopulationFilter, Task
 from shuangsuiji.policy import Policy
+from shuangsuiji.registry import Registry
+from shuangsuiji.seeds import party_commitment, random_seed
 from shuangsuiji.store import Store
 from shuangsuiji.synth import make_city
 
 __all__ = ["DEMO_ACTOR", "demo_tasks", "run_demo"]
 
 DEMO_ACTOR = "演示-张明（录入员）"
+DEMO_DRAWER = "演示-王芳（抽取人）"
 PLAN_CODE = "RC-2026"
 
 
@@ -78,6 +83,36 @@ def demo_tasks() -> list[Task]:
             population=PopulationFilter(industry_prefixes=("C",)),
         ),
     ]
+
+
+def _draw_all(registry: Registry, tasks: list[Task], out: Path) -> list[Path]:
+    """Draw every task; the joint task's seed comes from a ceremony of three parties."""
+    paths = []
+    for task in tasks:
+        if task.joint:
+            frozen = registry.freeze(task.code, actor=DEMO_ACTOR)
+            parties = ("榕城市市场监督管理局", "榕城市卫生健康委员会", "派驻纪检监察组")
+            values = {p: random_seed() for p in parties}
+            for party in parties:
+                digest = party_commitment(task.code, frozen.digest, party, values[party])
+                registry.commit_seed(task.code, party, digest, actor=party)
+            for party in parties:
+                registry.reveal_seed(task.code, party, values[party], actor=party)
+            registry.select(task.code, actor=DEMO_DRAWER)
+        else:
+            registry.draw(task.code, actor=DEMO_DRAWER)
+        paths.append(registry.export_bundle(task.code, out / f"draw-{task.code}.json"))
+    return paths
+
+
+def _draw_line(registry: Registry, task: Task) -> str:
+    bundle = registry.bundle(task.code)
+    excluded = sum(e["count"] for e in bundle["exclusions"])
+    seed = "3-party seed ceremony" if task.joint else "system seed"
+    return (
+        f"drew {task.code}: {len(bundle['selected'])} of {len(bundle['candidates']):,} candidates "
+        f"in {len(bundle['strata'])} strata ({excluded} excluded by policy; {seed})"
+    )
 
 
 def run_demo(
@@ -134,6 +169,10 @@ def run_demo(
     for task in tasks:
         store.put_task(task, actor=DEMO_ACTOR)
 
+    registry = Registry(store)
+    bundles = _draw_all(registry, tasks, out)
+    verified = sum(verify_bundle(json.loads(p.read_text(encoding="utf-8"))).ok for p in bundles)
+
     tiers = {t: int((entities.tier == i).sum()) for i, t in enumerate("ABCD")}
     counts = store.counts()
     story = [
@@ -145,7 +184,9 @@ def run_demo(
         f"publication within {policy.deadline.working_days} working days",
         f"plan {PLAN_CODE} with {len(tasks)} tasks: "
         + "; ".join(f"{t.code} {t.name}" for t in tasks),
-        f"audit log: {counts['audit_events']} events, every one attributed to {DEMO_ACTOR}",
+        *(_draw_line(registry, t) for t in tasks),
+        f"wrote {len(bundles)} draw bundles; the verifier re-derived {verified} of them exactly",
+        f"audit log: {counts['audit_events']} events, each attributed to a named person",
         f"done in {time.perf_counter() - started:.1f} s",
     ]
     return {
@@ -164,8 +205,12 @@ def run_demo(
             "inspectors.csv": "the inspector pool (执法检查人员名录库)",
             "conflicts.csv": "declared conflicts: inspector_id,entity_id,relation,source",
             "policy.toml": "the implementation rules (一细则) used",
+            **{p.name: "draw bundle: re-derive it with `shuangsuiji verify`" for p in bundles},
         },
+        "bundles": [p.name for p in bundles],
+        "verified": verified,
         "next": [
+            f"shuangsuiji verify {bundles[0]}",
             f"shuangsuiji verify-log --db sqlite:///{out / 'shuangsuiji.db'}",
         ],
     }
