@@ -9,6 +9,7 @@ import hashlib
 import json
 import sys
 from fractions import Fraction
+from itertools import pairwise
 
 with open(sys.argv[1], encoding="utf-8") as f:
     b = json.load(f)
@@ -35,18 +36,25 @@ for s in sorted(groups, key=str.encode):
     sizes[s] = {"size": n_all, "sample": n, "alternates": m, "rule": rule}
     pick = [{"id": i.decode(), "stratum": s, "ticket": t.hex()} for _, i, t in ranked[: n + m]]
     selected, alternates = selected + pick[:n], alternates + pick[n:]
+reasons = {"deregistered_before_draw", "not_found_at_address", "duplicate_record", "other"}
 active, used, replacements_ok = [p["id"] for p in selected], set(), True
 for r in b["replacements"]:  # each takes the next unused alternate of the replaced one's stratum
     s = next((p["stratum"] for p in selected + alternates if p["id"] == r["replaced"]), None)
     nxt = next((a["id"] for a in alternates if a["stratum"] == s and a["id"] not in used), None)
-    if r["replaced"] not in active or nxt is None or (r["by"], r["stratum"]) != (nxt, s):
+    valid = r["reason"] in reasons | {"outside_jurisdiction"} and (
+        r["reason"] != "other" or r["note"].strip()
+    )
+    if not valid or r["replaced"] not in active or (r["by"], r["stratum"]) != (nxt, s):
         replacements_ok = False
         break
     active, used = [x for x in active if x != r["replaced"]] + [nxt], used | {nxt}
 body = {k: v for k, v in b.items() if k not in ("candidates", "record_digest")}
 body = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+ids = [c["id"].encode() for c in b["candidates"]]
 checks = {
-    "candidates": (len({i for i, _ in lines}), len(lines)),  # IDs are unique
+    "spec": (b["spec"], "SSJ-DRAW-1"),
+    "ticket_scheme": (b["ticket_scheme"] in ("ssj-draw-1", "consistent_sampler"), True),
+    "candidates": (all(x < y for x, y in pairwise(ids)), True),  # sorted by utf8(id), unique
     "pool_digest": (b["pool_digest"], digest),
     "strata": (b["strata"], sizes),
     "selected": (b["selected"], selected),

@@ -26,7 +26,6 @@ True
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
@@ -35,6 +34,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from shuangsuiji.audit import canonical_json
 from shuangsuiji.draw import (
     SPEC,
     BytesArray,
@@ -64,7 +64,6 @@ __all__ = [
     "Problem",
     "TeamChecker",
     "VerificationReport",
-    "canonical_json",
     "make_bundle",
     "record_digest",
     "verify_bundle",
@@ -102,18 +101,11 @@ class BundleError(ValueError):
     """A bundle cannot be made from these inputs (e.g. provenance for another pool)."""
 
 
-def canonical_json(value: Any) -> bytes:
-    """UTF-8 JSON with sorted keys, no spaces, non-ASCII kept (RFC 8785 for these values).
-
-    >>> canonical_json({"b": 1, "a": ["抽查", None]})
-    b'{"a":["\\xe6\\x8a\\xbd\\xe6\\x9f\\xa5",null],"b":1}'
-    """
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")
-
-
 def record_digest(bundle: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of the canonical JSON of ``bundle`` minus ``candidates``, ``record_digest``."""
+    """SHA-256 (hex) of the canonical JSON of ``bundle`` minus ``candidates``, ``record_digest``.
+
+    Canonical JSON is :func:`shuangsuiji.audit.canonical_json` (sorted keys, no spaces, UTF-8).
+    """
     body = {k: v for k, v in bundle.items() if k not in ("candidates", "record_digest")}
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
@@ -383,8 +375,11 @@ def _check_metadata(c: _Checker, b: Mapping[str, Any]) -> None:
     unknown = sorted(set(b) - set(_FIELDS))
     if unknown:
         c.warnings.append(f"unknown fields ignored: {unknown}")
-    if b.get("record_digest") != record_digest(b):
-        c.add("record_digest", "does not match the canonical JSON of the other fields")
+    try:
+        if b.get("record_digest") != record_digest(b):
+            c.add("record_digest", "does not match the canonical JSON of the other fields")
+    except ValueError as exc:
+        c.add("record_digest", f"the other fields are not canonical JSON: {exc}")
 
 
 def verify_bundle(
