@@ -23,7 +23,13 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_demo_writes_the_contracted_files(demo_dir: Path) -> None:
-    for name in ("shuangsuiji.db", "entities.csv", "inspectors.csv", "conflicts.csv", "policy.toml"):
+    for name in (
+        "shuangsuiji.db",
+        "entities.csv",
+        "inspectors.csv",
+        "conflicts.csv",
+        "policy.toml",
+    ):
         assert (demo_dir / name).exists(), name
     header = (demo_dir / "conflicts.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header == "inspector_id,entity_id,relation,source"
@@ -86,3 +92,80 @@ def test_import_reports_bad_rows_and_keeps_nothing(tmp_path: Path) -> None:
     csv.write_text(csv.read_text(encoding="utf-8").rsplit("\n", 2)[0] + "\n", encoding="utf-8")
     result = RUNNER.invoke(main, ["import", "entities", str(csv), "--db", db, "--actor", "张三"])
     assert result.exit_code == 0 and "imported 1 entities" in result.stdout
+
+
+def test_the_whole_cycle_from_the_command_line(demo_dir: Path, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    who = ["--db", db, "--actor", "李科长"]
+    items = tmp_path / "items.csv"
+    items.write_text(
+        "code,department,name,legal_basis,target,method,key,default_ratio,required_qualifications\n"
+        "SCJG-01,SCJG,企业公示信息情况检查,《企业信息公示暂行条例》第十四条,企业,书面检查,false,0.03,\n"
+        "SCJG-02,SCJG,食品经营者检查,《食品安全法》第一百一十条,食品经营者,现场检查,true,0.05,食品安全\n",
+        encoding="utf-8",
+    )
+    steps = [
+        ["init", "--db", db],
+        ["departments", "add", "SCJG", "榕城市市场监督管理局", *who],
+        ["departments", "add", "WJW", "榕城市卫生健康委员会", *who],
+        ["departments", "add", "STHJ", "榕城市生态环境局", *who],
+        ["departments", "add", "YJGL", "榕城市应急管理局", *who],
+        ["policy", "set", str(demo_dir / "policy.toml"), *who],
+        ["items", "import", str(items), *who],
+        ["import", "entities", str(demo_dir / "entities.csv"), *who],
+        ["import", "inspectors", str(demo_dir / "inspectors.csv"), *who],
+        ["import", "conflicts", str(demo_dir / "conflicts.csv"), *who],
+        [
+            "plan",
+            "create",
+            "P",
+            "--year",
+            "2026",
+            "--name",
+            "年度计划",
+            "--department",
+            "SCJG",
+            *who,
+        ],
+        [
+            "task",
+            "create",
+            "T-food",
+            "--plan",
+            "P",
+            "--name",
+            "餐饮专项",
+            "--department",
+            "SCJG",
+            "--item",
+            "SCJG-02",
+            "--start",
+            "2026-07-01",
+            "--end",
+            "2026-09-30",
+            "--industry",
+            "H62",
+            *who,
+        ],
+        ["draw", "T-food", "--out", str(tmp_path / "b.json"), *who],
+        ["verify", str(tmp_path / "b.json")],
+        ["export", "log", "-o", str(tmp_path / "log.jsonl"), "--db", db],
+        ["verify-log", "--db", db],
+    ]
+    for args in steps:
+        result = RUNNER.invoke(main, args)
+        assert result.exit_code == 0, (args, result.output)
+    again = RUNNER.invoke(main, ["draw", "T-food", *who])
+    assert again.exit_code == 2 and "reason" in again.output
+    shown = json.loads(RUNNER.invoke(main, ["task", "show", "T-food", "--db", db, "--json"]).stdout)
+    assert [d["attempt"] for d in shown["draws"]] == [1]
+    bundle = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
+    first = bundle["selected"][0]["id"]
+    result = RUNNER.invoke(
+        main, ["replace", "T-food", first, "--reason", "not_found_at_address", *who]
+    )
+    assert result.exit_code == 0 and "replaced by" in result.stdout
+    lines = (tmp_path / "log.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) > 10 and json.loads(lines[0])["seq"] == 1
+    listed = json.loads(RUNNER.invoke(main, ["items", "list", "--db", db, "--json"]).stdout)
+    assert [i["code"] for i in listed] == ["SCJG-01", "SCJG-02"]

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -73,6 +74,7 @@ db_option = click.option(
     envvar="SHUANGSUIJI_DB",
     help="Store URL: a SQLite file (default) or postgresql+psycopg://user@host/db.",
 )
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
 actor_option = click.option(
     "--actor",
     required=True,
@@ -160,6 +162,358 @@ def import_conflicts(csv_file: Path, db_url: str, actor: str, encoding: str) -> 
     conflicts = read_conflicts_csv(csv_file, encoding=encoding)
     report = Store.open(db_url).import_conflicts(conflicts, actor=actor, source=str(csv_file))
     console.print(f"imported {report.rows:,} declared conflicts")
+
+
+@main.group()
+def items() -> None:
+    """The inspection item list (一单)."""
+
+
+@items.command(name="import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@db_option
+@actor_option
+@handle_errors
+def items_import(csv_file: Path, db_url: str, actor: str) -> None:
+    """Import items from CSV (code,department,name,legal_basis,target,method,key,...)."""
+    from shuangsuiji.io import read_items_csv
+    from shuangsuiji.store import Store
+
+    store = Store.open(db_url)
+    rows = read_items_csv(csv_file)
+    for item in rows:
+        store.put_item(item, actor=actor)
+    console.print(f"stored {len(rows)} inspection items")
+
+
+@items.command(name="list")
+@db_option
+@json_option
+@handle_errors
+def items_list(db_url: str, as_json: bool) -> None:
+    """List the inspection items."""
+    from shuangsuiji.store import Store
+
+    rows = Store.open(db_url).items()
+    data = [_plain(attrs.asdict(i)) for i in rows]
+    _output(data, as_json, ["code", "department", "name", "key", "default_ratio", "method"])
+
+
+@main.group()
+def departments() -> None:
+    """Departments taking part in random inspections."""
+
+
+@departments.command(name="add")
+@click.argument("code")
+@click.argument("name")
+@db_option
+@actor_option
+@handle_errors
+def departments_add(code: str, name: str, db_url: str, actor: str) -> None:
+    """Add or rename a department."""
+    from shuangsuiji.model import Department
+    from shuangsuiji.store import Store
+
+    Store.open(db_url).put_departments([Department(code, name)], actor=actor)
+    console.print(f"department {code} stored")
+
+
+@main.group()
+def policy() -> None:
+    """The implementation rules (一细则)."""
+
+
+@policy.command(name="set")
+@click.argument("toml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@db_option
+@actor_option
+@handle_errors
+def policy_set(toml_file: Path, db_url: str, actor: str) -> None:
+    """Validate a policy TOML file and store it as the current version."""
+    from shuangsuiji.policy import load_policy
+    from shuangsuiji.store import Store
+
+    digest = Store.open(db_url).save_policy(load_policy(toml_file), actor=actor)
+    console.print(f"policy stored (content hash {digest})")
+
+
+@policy.command(name="show")
+@db_option
+@handle_errors
+def policy_show(db_url: str) -> None:
+    """Print the current policy as TOML with its hash."""
+    from shuangsuiji.store import Store
+
+    current = Store.open(db_url).policy()
+    click.echo(f"# content hash {current.content_hash}\n{current.to_toml()}")
+
+
+@main.group()
+def plan() -> None:
+    """The annual plan (一表)."""
+
+
+@plan.command(name="create")
+@click.argument("code")
+@click.option("--year", type=int, required=True)
+@click.option("--name", required=True)
+@click.option("--department", "departments_", multiple=True, required=True)
+@db_option
+@actor_option
+@handle_errors
+def plan_create(
+    code: str, year: int, name: str, departments_: tuple[str, ...], db_url: str, actor: str
+) -> None:
+    """Create or change a plan."""
+    from shuangsuiji.model import Plan
+    from shuangsuiji.store import Store
+
+    Store.open(db_url).put_plan(Plan(code, year, name, departments_), actor=actor)
+    console.print(f"plan {code} stored")
+
+
+@plan.command(name="show")
+@db_option
+@json_option
+@handle_errors
+def plan_show(db_url: str, as_json: bool) -> None:
+    """List plans with their tasks."""
+    from shuangsuiji.store import Store
+
+    store = Store.open(db_url)
+    data = [
+        _plain(attrs.asdict(p)) | {"tasks": [t.code for t in store.tasks(p.code)]}
+        for p in store.plans()
+    ]
+    _output(data, as_json, ["code", "year", "name", "departments", "tasks"])
+
+
+@main.group()
+def task() -> None:
+    """Inspection tasks (抽查任务)."""
+
+
+@task.command(name="create")
+@click.argument("code")
+@click.option("--plan", "plan_code", required=True)
+@click.option("--name", required=True)
+@click.option(
+    "--department",
+    "departments_",
+    multiple=True,
+    required=True,
+    help="Repeat for a joint task (联合抽查).",
+)
+@click.option("--item", "items_", multiple=True, required=True)
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--industry", multiple=True, help="Directed: industry code prefix (repeatable).")
+@click.option("--region", multiple=True, help="Directed: division code prefix (repeatable).")
+@click.option("--tier", multiple=True, type=click.Choice(["A", "B", "C", "D"]))
+@click.option("--tag", multiple=True, help="Directed: entities carrying this tag.")
+@click.option("--ratio", type=float, help="One ratio instead of the policy's tier ratios.")
+@db_option
+@actor_option
+@handle_errors
+def task_create(
+    code: str,
+    plan_code: str,
+    name: str,
+    departments_: tuple[str, ...],
+    items_: tuple[str, ...],
+    start: Any,
+    end: Any,
+    industry: tuple[str, ...],
+    region: tuple[str, ...],
+    tier: tuple[str, ...],
+    tag: tuple[str, ...],
+    ratio: float | None,
+    db_url: str,
+    actor: str,
+) -> None:
+    """Create a task; with --industry/--region/--tier/--tag it is directed (定向)."""
+    from shuangsuiji.model import PopulationFilter, Task
+    from shuangsuiji.store import Store
+
+    population = PopulationFilter(
+        industry_prefixes=industry, region_prefixes=region, tiers=tier, tags_any=tag
+    )
+    new = Task(
+        code,
+        plan_code,
+        name,
+        departments_,
+        items_,
+        start.date(),
+        end.date(),
+        population=population,
+        ratio=ratio,
+    )
+    Store.open(db_url).put_task(new, actor=actor)
+    kind = "directed" if new.directed else "undirected"
+    console.print(f"task {code} stored ({kind}{', joint' if new.joint else ''})")
+
+
+@task.command(name="show")
+@click.argument("code")
+@db_option
+@json_option
+@handle_errors
+def task_show(code: str, db_url: str, as_json: bool) -> None:
+    """Show a task and its draws."""
+    from shuangsuiji.registry import Registry
+
+    registry = Registry.open(db_url)
+    found = registry.store.task(code)
+    data = _plain(attrs.asdict(found, recurse=False)) | {
+        "population": found.population.to_dict(),
+        "draws": registry.draws(code),
+    }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for key, value in data.items():
+        console.print(f"[bold]{key}[/]: {value}")
+
+
+@main.command()
+@click.argument("task_code")
+@db_option
+@actor_option
+@click.option("--reason", default="", help="Required for a re-draw; recorded in the audit log.")
+@click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), help="Default: the task's start.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the bundle.")
+@json_option
+@handle_errors
+def draw(
+    task_code: str,
+    db_url: str,
+    actor: str,
+    reason: str,
+    cutoff: Any,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Draw TASK_CODE: freeze candidates, commit and reveal a system seed, select."""
+    from shuangsuiji.registry import Registry
+
+    registry = Registry.open(db_url)
+    result = registry.draw(
+        task_code, actor=actor, reason=reason, cutoff=cutoff.date() if cutoff else None
+    )
+    if out is not None:
+        registry.export_bundle(task_code, out)
+    rows = [
+        {"rank": i, "entity": p.id, "stratum": p.stratum, "ticket": p.ticket[:16]}
+        for i, p in enumerate(result.draw.selected, start=1)
+    ]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "task": task_code,
+                    "attempt": result.attempt,
+                    "seed": result.draw.seed,
+                    "selected": rows,
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    console.print(
+        f"task {task_code}, attempt {result.attempt}: {len(rows)} selected, seed {result.draw.seed}"
+    )
+    _output(rows[:20], False, ["rank", "entity", "stratum", "ticket"])
+    if len(rows) > 20:
+        console.print(f"… and {len(rows) - 20} more (use --json or --out)")
+
+
+@main.command()
+@click.argument("task_code")
+@click.argument("entity_id")
+@click.option(
+    "--reason",
+    required=True,
+    type=click.Choice(
+        [
+            "deregistered_before_draw",
+            "not_found_at_address",
+            "duplicate_record",
+            "outside_jurisdiction",
+            "other",
+        ]
+    ),
+)
+@click.option("--note", default="", help="Explanation (required with --reason other).")
+@db_option
+@actor_option
+@handle_errors
+def replace(
+    task_code: str, entity_id: str, reason: str, note: str, db_url: str, actor: str
+) -> None:
+    """Replace a selected entity by the next alternate of its stratum (recorded)."""
+    from shuangsuiji.registry import Registry
+
+    by = Registry.open(db_url).replace(task_code, entity_id, reason, actor=actor, note=note)
+    console.print(f"{entity_id} replaced by {by} ({reason})")
+
+
+@main.group()
+def export() -> None:
+    """Export draw bundles and the audit log."""
+
+
+@export.command(name="bundle")
+@click.argument("task_code")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@db_option
+@handle_errors
+def export_bundle(task_code: str, out: Path, db_url: str) -> None:
+    """Write the draw bundle of TASK_CODE (JSON) for `shuangsuiji verify`."""
+    from shuangsuiji.registry import Registry
+
+    Registry.open(db_url).export_bundle(task_code, out)
+    console.print(f"wrote {out}")
+
+
+@export.command(name="log")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@db_option
+@handle_errors
+def export_log(out: Path, db_url: str) -> None:
+    """Write the audit log as JSON Lines (one canonical event per line)."""
+    from shuangsuiji.audit import dumps_jsonl
+    from shuangsuiji.store import Store
+
+    store = Store.open(db_url, upgrade=False)
+    out.write_text(dumps_jsonl(store.audit_rows()), encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, frozenset | set):
+            value = sorted(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, date):
+            value = value.isoformat()
+        out[key] = value
+    return out
+
+
+def _output(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(show_header=True)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row.get(c, "")) for c in columns))
+    console.print(table)
 
 
 @main.command()

@@ -25,7 +25,7 @@ import attrs
 import numpy as np
 
 from shuangsuiji.ids import LOCAL_ID, USCC, IdScheme, scheme_by_name, uscc_valid_mask, validate_uscc
-from shuangsuiji.model import STATUSES, TIERS, Conflict
+from shuangsuiji.model import STATUSES, TIERS, Conflict, InspectionItem
 from shuangsuiji.pools import STRING, EntityPool, InspectorPool
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "read_conflicts_csv",
     "read_entities_csv",
     "read_inspectors_csv",
+    "read_items_csv",
     "write_conflicts_csv",
     "write_entities_csv",
     "write_inspectors_csv",
@@ -553,3 +554,63 @@ def write_conflicts_csv(conflicts: Iterable[Conflict], path: str | Path) -> None
     with handle:
         for c in conflicts:
             writer.writerow([c.inspector_id, c.entity_id, c.relation, c.source])
+
+
+ITEM_COLUMNS = (
+    "code",
+    "department",
+    "name",
+    "legal_basis",
+    "target",
+    "method",
+    "key",
+    "default_ratio",
+    "frequency_per_year",
+    "required_qualifications",
+)
+ITEM_OPTIONAL = {"method", "key", "default_ratio", "frequency_per_year", "required_qualifications"}
+
+
+def read_items_csv(source: Source, encoding: str = "utf-8") -> list[InspectionItem]:
+    """Read the inspection item list (一单), all rows or none; every bad value is reported."""
+    table = read_columns(source, ITEM_COLUMNS, ITEM_OPTIONAL, encoding)
+    errors = list(table.errors)
+    items: list[InspectionItem] = []
+    seen: dict[str, int] = {}
+    for row, line in enumerate(table.lines):
+        values = {c: table.cols[c][row] for c in ITEM_COLUMNS}
+        code = values["code"]
+        if code in seen:
+            errors.append(RowError(line, "code", code, f"duplicate item code: line {seen[code]}"))
+            continue
+        seen[code] = line
+        key = _bool(values["key"] or "false")
+        try:
+            ratio = float(values["default_ratio"]) if values["default_ratio"] else None
+            frequency = int(values["frequency_per_year"] or 1)
+        except ValueError as exc:
+            errors.append(RowError(line, "default_ratio/frequency_per_year", "", str(exc)))
+            continue
+        if key is None:
+            errors.append(RowError(line, "key", values["key"], "use true/false (是/否)"))
+            continue
+        try:
+            items.append(
+                InspectionItem(
+                    code=code,
+                    department=values["department"],
+                    name=values["name"],
+                    legal_basis=values["legal_basis"],
+                    target=values["target"],
+                    method=values["method"] or "现场检查",
+                    key=key,
+                    default_ratio=ratio,
+                    frequency_per_year=frequency,
+                    required_qualifications=_split_labels([values["required_qualifications"]])[0],
+                )
+            )
+        except ValueError as exc:
+            errors.append(RowError(line, "*", code, str(exc)))
+    if errors:
+        raise ImportValidationError(table.name, sorted(errors, key=lambda e: (e.line, e.column)))
+    return items
