@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from scipy import optimize, stats
 from shuangsuiji.bundle import make_bundle
 from shuangsuiji.design import (
     ALLOCATION_METHODS,
+    Allocation,
     DesignError,
     InfeasibleAllocation,
     Strata,
@@ -51,7 +54,7 @@ TIERS4 = {"A": 5800, "B": 3000, "C": 900, "D": 300}
 P4 = {"A": 0.02, "B": 0.05, "C": 0.15, "D": 0.4}
 
 
-def _samplics():  # type: ignore[no-untyped-def]
+def _samplics() -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # samplics warns that it is archived
         return pytest.importorskip("samplics")
@@ -259,6 +262,7 @@ def test_estimate_from_a_real_draw_record() -> None:
     rules = {
         label: SizeRule(ratio=r) for label, r in zip("ABCD", (0.03, 0.05, 0.2, 0.6), strict=True)
     }
+    assert strata.codes is not None
     draw = draw_entities(
         city.entities.ids,
         DrawStrata(strata.codes, strata.labels),
@@ -396,87 +400,91 @@ def test_floor_per_stratum_guarantees_the_floor_per_jurisdiction() -> None:
         allocate(Strata.from_pool(city.entities, by_tier=False), 10, method="risk")
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A random allocation problem: strata, the method's inputs and the bounds."""
+
+    strata: Strata
+    options: dict[str, Any]  # method, p, floor, minimum, cap
+    cost: np.ndarray
+    fractions: tuple[float, float]  # where, between floors and caps, two totals fall
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The documented bounds, derived independently of the implementation."""
+        big_n = self.strata.sizes
+        upper = np.minimum(big_n, np.floor(self.options["cap"] * big_n + 1e-9))
+        wanted = np.ceil(self.options["floor"] * big_n - 1e-9)
+        return np.minimum(np.maximum(self.options["minimum"], wanted), upper), upper
+
+
 @st.composite
-def _problems(draw: st.DrawFn) -> dict[str, object]:
+def _problems(draw: st.DrawFn) -> Problem:
     sizes = draw(st.lists(st.integers(0, 4000), min_size=1, max_size=10))
     labels = [f"{'ABCD'[i % 4]}|{i:03d}" for i in range(len(sizes))]
     h = len(sizes)
-    floor = draw(st.sampled_from([0.0, 0.01, 0.03]))
-    cap = draw(st.sampled_from([1.0, 0.6, 0.2]))
-    return {
-        "strata": Strata.from_sizes(dict(zip(labels, sizes, strict=True))),
-        "method": draw(st.sampled_from(ALLOCATION_METHODS)),
-        "p": draw(st.lists(st.floats(0.0, 0.5), min_size=h, max_size=h)),
-        "cost": draw(st.lists(st.floats(0.2, 4.0), min_size=h, max_size=h)),
-        "floor": floor,
-        "minimum": draw(st.sampled_from([0, 1, 5])),
-        "cap": cap,
-        "fractions": sorted(draw(st.lists(st.floats(0, 1), min_size=2, max_size=2))),
-    }
+    f1, f2 = sorted(draw(st.lists(st.floats(0, 1), min_size=2, max_size=2)))
+    return Problem(
+        Strata.from_sizes(dict(zip(labels, sizes, strict=True))),
+        {
+            "method": draw(st.sampled_from(ALLOCATION_METHODS)),
+            "p": draw(st.lists(st.floats(0.0, 0.5), min_size=h, max_size=h)),
+            "floor": draw(st.sampled_from([0.0, 0.01, 0.03])),
+            "minimum": draw(st.sampled_from([0, 1, 5])),
+            "cap": draw(st.sampled_from([1.0, 0.6, 0.2])),
+        },
+        np.asarray(draw(st.lists(st.floats(0.2, 4.0), min_size=h, max_size=h))),
+        (f1, f2),
+    )
 
 
-def _bounds_ok(a: object, q_tol: float = 1e-6) -> None:
-    n, q = a.n, a.continuous  # type: ignore[attr-defined]
-    assert (n >= a.floors).all() and (n <= a.caps).all()  # type: ignore[attr-defined]
-    assert (n <= a.strata.sizes).all()  # type: ignore[attr-defined]
-    assert (n >= np.floor(q + 1e-9) - q_tol).all() and (n <= np.floor(q + 1e-9) + 1).all()
+def _check_bounds(a: Allocation, problem: Problem) -> None:
+    lower, upper = problem.bounds()
+    assert (a.floors == lower).all() and (a.caps == upper).all()
+    assert (a.n >= lower).all() and (a.n <= upper).all()
+    base = np.floor(a.continuous + 1e-9)
+    assert (a.n >= base).all() and (a.n <= base + 1).all()  # ⌊q⌋ or ⌊q⌋ + 1
 
 
 @settings(max_examples=150, deadline=None)
 @given(_problems())
-def test_allocation_properties(problem: dict[str, object]) -> None:
-    strata, method = problem["strata"], problem["method"]
-    kwargs = {k: problem[k] for k in ("method", "p", "cost", "floor", "minimum", "cap")}
-    assert isinstance(strata, Strata)
-    try:
-        lowest = allocate(strata, 0, **kwargs)  # type: ignore[arg-type]
-    except InfeasibleAllocation:
-        lowest = None
-    floors = allocate(strata, int(np.sum(_floors(strata, problem))), **kwargs)  # type: ignore[arg-type]
-    reach = int(np.sum(np.where(floors.weights > 0, floors.caps, floors.floors)))
-    low = int(floors.floors.sum())
-    f1, f2 = problem["fractions"]  # type: ignore[misc]
+def test_allocation_properties(problem: Problem) -> None:
+    strata, options = problem.strata, problem.options
+    lower, _ = problem.bounds()
+    probe = allocate(strata, int(lower.sum()), cost=problem.cost, **options)
+    low = int(lower.sum())
+    reach = int(np.where(probe.weights > 0, probe.caps, probe.floors).sum())
+    f1, f2 = problem.fractions
     t1, t2 = low + int(f1 * (reach - low)), low + int(f2 * (reach - low))
-    a1 = allocate(strata, t1, **kwargs)  # type: ignore[arg-type]
-    a2 = allocate(strata, t2, **kwargs)  # type: ignore[arg-type]
+    a1 = allocate(strata, t1, cost=problem.cost, **options)
+    a2 = allocate(strata, t2, cost=problem.cost, **options)
     for a, t in ((a1, t1), (a2, t2)):
         assert a.total == t  # the sizes add up to the total exactly
-        _bounds_ok(a)
-    assert (a2.continuous >= a1.continuous - 1e-6).all()  # monotone before rounding
-    assert (a2.n >= a1.n - 1).all()  # and loses at most one unit after (Alabama paradox)
-    if lowest is not None:
-        assert low == 0
-    if reach < strata.total:  # type: ignore[attr-defined]
+        _check_bounds(a, problem)
+    assert (a2.continuous >= a1.continuous - 1e-6).all()  # monotone before rounding ...
+    assert (a2.n >= a1.n - 1).all()  # ... and at most one unit lost after (Alabama paradox)
+    if low > 0:
         with pytest.raises(InfeasibleAllocation):
-            allocate(strata, reach + 1, **kwargs)  # type: ignore[arg-type]
-    del method
-
-
-def _floors(strata: Strata, problem: dict[str, object]) -> np.ndarray:
-    big_n = strata.sizes
-    upper = np.minimum(big_n, np.floor(float(problem["cap"]) * big_n + 1e-9))  # type: ignore[arg-type]
-    lower = np.maximum(problem["minimum"], np.ceil(float(problem["floor"]) * big_n - 1e-9))  # type: ignore[arg-type,call-overload]
-    return np.minimum(lower, upper)
+            allocate(strata, low - 1, cost=problem.cost, **options)
+    if reach < strata.total:
+        with pytest.raises(InfeasibleAllocation):
+            allocate(strata, reach + 1, cost=problem.cost, **options)
 
 
 @settings(max_examples=100, deadline=None)
 @given(_problems())
-def test_budget_allocation_properties(problem: dict[str, object]) -> None:
-    strata = problem["strata"]
-    assert isinstance(strata, Strata)
-    kwargs = {k: problem[k] for k in ("method", "p", "floor", "minimum", "cap")}
-    cost = np.asarray(problem["cost"])
-    lower = _floors(strata, problem)
-    base = allocate_budget(strata, float(cost @ lower), cost=cost, **kwargs)  # type: ignore[arg-type]
-    reach = np.where(base.weights > 0, base.caps, base.floors)
-    low, high = float(cost @ lower), float(cost @ reach)
-    f1, f2 = problem["fractions"]  # type: ignore[misc]
+def test_budget_allocation_properties(problem: Problem) -> None:
+    strata, options, cost = problem.strata, problem.options, problem.cost
+    lower, _ = problem.bounds()
+    probe = allocate_budget(strata, float(cost @ lower), cost=cost, **options)
+    low = float(cost @ lower)
+    high = float(cost @ np.where(probe.weights > 0, probe.caps, probe.floors))
+    f1, f2 = problem.fractions
     b1, b2 = low + f1 * (high - low), low + f2 * (high - low)
-    a1 = allocate_budget(strata, b1, cost=cost, **kwargs)  # type: ignore[arg-type]
-    a2 = allocate_budget(strata, b2, cost=cost, **kwargs)  # type: ignore[arg-type]
+    a1 = allocate_budget(strata, b1, cost=cost, **options)
+    a2 = allocate_budget(strata, b2, cost=cost, **options)
     for a, b in ((a1, b1), (a2, b2)):
         assert a.total_cost <= b + 1e-6  # never over budget
-        _bounds_ok(a)
+        _check_bounds(a, problem)
     assert (a2.continuous >= a1.continuous - 1e-6).all()
     assert (a2.n >= a1.n - 1).all()
     assert a2.total_cost >= a1.total_cost - float(cost.max()) - 1e-6
@@ -590,8 +598,12 @@ def test_plan_simulation_runs_the_real_pipeline() -> None:
 
     city = make_city(2000, seed=4)
     policy = Policy.default()
-    kwargs = {"inspectors": city.inspectors, "conflicts": city.conflicts, "replicates": 3}
-    sim = simulate_plan(city.entities, _tasks(), policy, city.items, **kwargs)  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {
+        "inspectors": city.inspectors,
+        "conflicts": city.conflicts,
+        "replicates": 3,
+    }
+    sim = simulate_plan(city.entities, _tasks(), policy, city.items, **kwargs)
     # Replicate 0's first task is exactly the draw the registry would make with that seed.
     cs = freeze_candidates(city.entities, _tasks()[0], policy, city.items, cutoff=date(2026, 3, 2))
     direct = draw_entities(
@@ -608,7 +620,7 @@ def test_plan_simulation_runs_the_real_pipeline() -> None:
     assert all(e.min() >= 2 for e in sim.eligible)
     assert sim.eligible[1].size == sim.selected[:, 1].sum()
     assert 0.0 <= sim.pressure().max() <= 1.0 and sim.load_summary()["max"] >= 1
-    again = simulate_plan(city.entities, _tasks(), policy, city.items, **kwargs)  # type: ignore[arg-type]
+    again = simulate_plan(city.entities, _tasks(), policy, city.items, **kwargs)
     assert (again.inspections == sim.inspections).all() and (again.loads == sim.loads).all()
     # Without the window, the two tasks overlap and some restaurants are inspected twice.
     open_policy = Policy.from_mapping({"exclusions": {"recently_inspected_days": 0}})

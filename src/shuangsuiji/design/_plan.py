@@ -154,7 +154,8 @@ def simulate_plan(
     table = ConflictTable.from_rows(conflicts)
     config = TeamConfig.from_policy(policy)
     n_ins = 0 if inspectors is None else len(inspectors)
-    inspector_row = {} if inspectors is None else {i: r for r, i in enumerate(inspectors.id_list())}
+    ins_ids = np.zeros(0, dtype="S1") if inspectors is None else inspectors.ids
+    ins_order = np.argsort(ins_ids)
     selected = np.zeros((replicates, len(ordered)), dtype=np.int64)
     inspections = np.zeros((replicates, len(pool)), dtype=np.int64)
     loads = np.zeros((replicates, n_ins), dtype=np.int64)
@@ -182,7 +183,14 @@ def simulate_plan(
             last.update(dict.fromkeys(ids, task.start))
             if inspectors is None or not ids:
                 continue
-            prior = {i: int(loads[rep, r]) for i, r in inspector_row.items() if loads[rep, r]}
+            busy = np.flatnonzero(loads[rep])
+            prior = dict(
+                zip(
+                    np.strings.decode(ins_ids[busy], "utf-8").tolist(),
+                    loads[rep, busy].tolist(),
+                    strict=True,
+                )
+            )
             staffing = Staffing(
                 pool.take(rows),
                 inspectors,
@@ -201,8 +209,10 @@ def simulate_plan(
                 eligible[t].append(staffing.eligibility().eligible_counts())
                 continue
             eligible[t].append(np.asarray(list(assignment.eligible_counts.values())))
-            for inspector, count in assignment.load().items():
-                loads[rep, inspector_row[inspector]] += count
+            team_load = assignment.load()
+            who = np.asarray([i.encode() for i in team_load], dtype=ins_ids.dtype)
+            rows_i = ins_order[np.searchsorted(ins_ids, who, sorter=ins_order)]
+            loads[rep, rows_i] += np.fromiter(team_load.values(), np.int64, len(team_load))
             history.extend(
                 (i, team.entity_id, task.start)
                 for team in assignment.teams
