@@ -111,6 +111,66 @@ class PlanSimulation:
         ).set_index("task")
 
 
+class _Teams:
+    """The team side of a simulated year: SSJ-ASSIGN-1 with the policy's rules, the declared
+    conflicts, the year's workload so far and its earlier pairings (for rotation)."""
+
+    def __init__(self, inspectors: InspectorPool, policy: Policy, conflicts: Iterable[Any]) -> None:
+        from shuangsuiji.assign import ConflictTable, TeamConfig
+
+        self.inspectors = inspectors
+        self.order = np.argsort(inspectors.ids)
+        self.table = ConflictTable.from_rows(conflicts)
+        self.config = TeamConfig.from_policy(policy)
+
+    def staff(
+        self,
+        entities: EntityPool,
+        task: Task,
+        items: Sequence[InspectionItem],
+        key: bytes,
+        loads: IntArray,
+        history: list[tuple[str, str, date]],
+    ) -> tuple[IntArray, str]:
+        """Assign teams; add their load to ``loads`` and pairs to ``history``. Returns the
+        eligible-inspector counts and, when no assignment exists, the reason."""
+        from shuangsuiji.assign import (
+            InfeasibleAssignment,
+            PastAssignments,
+            Staffing,
+            TaskNeeds,
+            assign_teams,
+        )
+
+        needs = TaskNeeds.from_task(task, items)
+        ids = self.inspectors.ids
+        busy = np.flatnonzero(loads)
+        prior = dict(
+            zip(np.strings.decode(ids[busy], "utf-8").tolist(), loads[busy].tolist(), strict=True)
+        )
+        staffing = Staffing(
+            entities,
+            self.inspectors,
+            needs,
+            self.config,
+            conflicts=self.table,
+            history=PastAssignments.from_rows(history),
+            prior_load=prior,
+        )
+        try:
+            assignment = assign_teams(staffing, key)
+        except InfeasibleAssignment as exc:
+            return staffing.eligibility().eligible_counts(), str(exc)
+        team_load = assignment.load()
+        who = np.asarray([i.encode() for i in team_load], dtype=ids.dtype)
+        rows = self.order[np.searchsorted(ids, who, sorter=self.order)]
+        loads[rows] += np.fromiter(team_load.values(), np.int64, len(team_load))
+        history.extend(
+            (i, team.entity_id, needs.on) for team in assignment.teams for i in team.inspector_ids
+        )
+        return np.asarray(list(assignment.eligible_counts.values()), dtype=np.int64), ""
+
+
 def simulate_plan(
     pool: EntityPool,
     tasks: Sequence[Task],
@@ -132,15 +192,6 @@ def simulate_plan(
     drawn. ``few`` is the eligible-inspector count below which an entity counts as under
     recusal pressure. Seeds: ``replicate_seed(label, r, task.code)``.
     """
-    from shuangsuiji.assign import (
-        ConflictTable,
-        InfeasibleAssignment,
-        PastAssignments,
-        Staffing,
-        TaskNeeds,
-        TeamConfig,
-        assign_teams,
-    )
     from shuangsuiji.candidates import freeze_candidates
 
     if replicates < 1:
@@ -151,14 +202,10 @@ def simulate_plan(
     codes = tuple(t.code for t in ordered)
     if len(set(codes)) != len(codes):
         raise DesignError(f"task codes repeat: {sorted(codes)}; each task needs its own code")
-    table = ConflictTable.from_rows(conflicts)
-    config = TeamConfig.from_policy(policy)
-    n_ins = 0 if inspectors is None else len(inspectors)
-    ins_ids = np.zeros(0, dtype="S1") if inspectors is None else inspectors.ids
-    ins_order = np.argsort(ins_ids)
+    teams = None if inspectors is None else _Teams(inspectors, policy, conflicts)
     selected = np.zeros((replicates, len(ordered)), dtype=np.int64)
     inspections = np.zeros((replicates, len(pool)), dtype=np.int64)
-    loads = np.zeros((replicates, n_ins), dtype=np.int64)
+    loads = np.zeros((replicates, 0 if inspectors is None else len(inspectors)), dtype=np.int64)
     eligible: list[list[IntArray]] = [[] for _ in ordered]
     infeasible = np.zeros(len(ordered), dtype=np.int64)
     failures: list[str] = []
@@ -181,43 +228,16 @@ def simulate_plan(
             selected[rep, t] = len(ids)
             inspections[rep, rows] += 1
             last.update(dict.fromkeys(ids, task.start))
-            if inspectors is None or not ids:
+            if teams is None or not ids:
                 continue
-            busy = np.flatnonzero(loads[rep])
-            prior = dict(
-                zip(
-                    np.strings.decode(ins_ids[busy], "utf-8").tolist(),
-                    loads[rep, busy].tolist(),
-                    strict=True,
-                )
+            counts, failure = teams.staff(
+                pool.take(rows), task, items, draw.key, loads[rep], history
             )
-            staffing = Staffing(
-                pool.take(rows),
-                inspectors,
-                TaskNeeds.from_task(task, items),
-                config,
-                conflicts=table,
-                history=PastAssignments.from_rows(history),
-                prior_load=prior,
-            )
-            try:
-                assignment = assign_teams(staffing, draw.key)
-            except InfeasibleAssignment as exc:
+            eligible[t].append(counts)
+            if failure:
                 infeasible[t] += 1
                 if len(failures) < 5:
-                    failures.append(f"replicate {rep}, task {task.code}: {exc}")
-                eligible[t].append(staffing.eligibility().eligible_counts())
-                continue
-            eligible[t].append(np.asarray(list(assignment.eligible_counts.values())))
-            team_load = assignment.load()
-            who = np.asarray([i.encode() for i in team_load], dtype=ins_ids.dtype)
-            rows_i = ins_order[np.searchsorted(ins_ids, who, sorter=ins_order)]
-            loads[rep, rows_i] += np.fromiter(team_load.values(), np.int64, len(team_load))
-            history.extend(
-                (i, team.entity_id, task.start)
-                for team in assignment.teams
-                for i in team.inspector_ids
-            )
+                    failures.append(f"replicate {rep}, task {task.code}: {failure}")
     return PlanSimulation(
         codes,
         selected,
