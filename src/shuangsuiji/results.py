@@ -1,0 +1,921 @@
+"""Inspection results (抽查结果): result categories as data, validated results, corrections.
+
+**Categories.** The national publicity system (国家企业信用信息公示系统) shows one or more result
+categories per inspected item. The nine standard ones have stable codes ``"01"`` … ``"09"``;
+an agency adds its own (per-department violation codes, 注销/吊销/迁出 …) with
+:meth:`ResultCategories.with_category`, so the set is data, not an enum. Each category has a
+**kind** that drives the consistency rules:
+
+- ``no_problem`` (01 未发现问题): stands alone — it cannot be combined with any other category
+  (a problem contradicts it; 07 "activity not found" or 09 "closed" mean the item could not be
+  checked, so "no problem found" would misstate the result), and it takes no follow-up action;
+- ``problem`` (02, 03, 04, 05, 06, 08): a follow-up action (后续处置) is required — what the
+  agency did or will do about it (责令改正, 列入经营异常名录, 立案调查 …);
+- ``finding`` (07 未发现开展本次抽查涉及的经营活动, 09 已关闭停业或正在组织清算): a state of the
+  entity that is neither; a follow-up action is optional.
+
+**Results.** An :class:`InspectionResult` is one inspected item of one entity in one task:
+its categories, follow-up action, inspection dates, the inspectors who did it, who recorded
+it and when (passed in: no clock here). An invalid result cannot exist: construction checks
+every rule and raises :class:`InvalidResultError` listing every problem by field.
+
+**Corrections.** A result is never edited: :func:`correct` returns the next version, with a
+reason, a named person and a time no earlier than the previous version's; both versions are
+kept (全程留痕), and :func:`latest_results` picks the current one of each entity × item.
+
+>>> from datetime import date, datetime, timedelta, timezone
+>>> cst = timezone(timedelta(hours=8))
+>>> r = InspectionResult(task="T2025-01", entity="91350100M000100Y43", item="SCJG-01",
+...     categories=["05"], follow_up="责令限期改正", inspection_start=date(2025, 9, 22),
+...     inspection_end=date(2025, 9, 25), inspectors=["SCJG0001", "SCJG0002"],
+...     recorded_by="林晓", recorded_at=datetime(2025, 9, 26, 10, 0, tzinfo=cst))
+>>> r.labels()
+('发现问题已责令改正',)
+>>> r2 = correct(r, categories=["05", "08"], follow_up="责令改正；移送立案调查",
+...              reason="复核发现需立案", recorded_by="陈静",
+...              recorded_at=datetime(2025, 9, 29, 9, 0, tzinfo=cst))
+>>> r2.version, r2.categories
+(2, ('05', '08'))
+>>> InspectionResult(task="T2025-01", entity="91350100M000100Y43", item="SCJG-01",
+...     categories=["01", "05"], follow_up="", inspection_start=date(2025, 9, 22),
+...     inspection_end=date(2025, 9, 25), inspectors=["SCJG0001"], recorded_by="林晓",
+...     recorded_at=datetime(2025, 9, 26, 10, 0, tzinfo=cst))  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+shuangsuiji.results.InvalidResultError: result T2025-01 / 91350100M000100Y43 / SCJG-01: ...
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Final
+
+import attrs
+
+from shuangsuiji.ids import IdScheme, canonical_id, scheme_by_name
+from shuangsuiji.io import (
+    MAX_DATE,
+    MIN_DATE,
+    CsvFormatError,
+    ImportValidationError,
+    RowError,
+    Source,
+    _canonical_ids,
+    _check_unique_values,
+    _parse_dates,
+    read_columns,
+)
+from shuangsuiji.model import _CODE_RE, Task
+
+__all__ = [
+    "CHINA_STANDARD_TIME",
+    "RESULT_COLUMNS",
+    "STANDARD_CATEGORIES",
+    "CategoryError",
+    "CategoryKind",
+    "CorrectionError",
+    "InspectionResult",
+    "InvalidResultError",
+    "ResultCategories",
+    "ResultCategory",
+    "ResultHistoryError",
+    "ResultProblem",
+    "correct",
+    "latest_results",
+    "read_results_csv",
+]
+
+CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8), "CST")
+"""UTC+8, the time zone in which a recording time's calendar day is taken."""
+
+_CATEGORY_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\-]{0,31}$")
+_SPLIT = re.compile(r"[|;,，；、]")
+
+
+class CategoryError(ValueError):
+    """A result category that cannot be added, or a category set that is malformed."""
+
+
+@attrs.frozen
+class ResultProblem:
+    """One broken rule of a result: the ``field`` at fault and the ``reason``."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+class CategoryKind(enum.StrEnum):
+    """What a category says about the entity, which decides the consistency rules."""
+
+    NO_PROBLEM = "no_problem"
+    """No problem found: stands alone, takes no follow-up action."""
+    PROBLEM = "problem"
+    """A problem: a follow-up action (后续处置) is required."""
+    FINDING = "finding"
+    """A state of the entity (closed, activity not found): follow-up optional."""
+
+
+@attrs.frozen
+class ResultCategory:
+    """One result category: a stable ``code``, its Chinese and English labels and its kind.
+
+    >>> ResultCategories.standard()["04"].label_zh
+    '通过登记的住所（经营场所）无法联系'
+    """
+
+    code: str
+    label_zh: str
+    label_en: str
+    kind: CategoryKind = attrs.field(converter=CategoryKind)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.code, str) or not _CATEGORY_CODE.match(self.code):
+            raise CategoryError(
+                f"category code {self.code!r} is not valid: use 1-32 ASCII letters, digits, '.', "
+                "'_' or '-', starting with a letter or digit (e.g. 'SCJG-10')"
+            )
+        for name in ("label_zh", "label_en"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip() or value != value.strip():
+                raise CategoryError(
+                    f"category {self.code}: {name} must be a non-empty text without surrounding "
+                    f"spaces, got {value!r}"
+                )
+
+    def to_dict(self) -> dict[str, str]:
+        """``{"code", "label_zh", "label_en", "kind"}``."""
+        return {
+            "code": self.code,
+            "label_zh": self.label_zh,
+            "label_en": self.label_en,
+            "kind": self.kind.value,
+        }
+
+
+_P, _F = CategoryKind.PROBLEM, CategoryKind.FINDING
+STANDARD_CATEGORIES: Final = (
+    ResultCategory("01", "未发现问题", "No problem found", CategoryKind.NO_PROBLEM),
+    ResultCategory(
+        "02", "未按规定公示应当公示的信息", "Did not publish information it must publish", _P
+    ),
+    ResultCategory(
+        "03",
+        "公示信息隐瞒真实情况、弄虚作假",
+        "Published information concealed facts or was falsified",
+        _P,
+    ),
+    ResultCategory(
+        "04",
+        "通过登记的住所（经营场所）无法联系",
+        "Cannot be reached at the registered address (premises)",
+        _P,
+    ),
+    ResultCategory("05", "发现问题已责令改正", "Problem found, correction ordered", _P),
+    ResultCategory("06", "不配合检查情节严重", "Serious non-cooperation with the inspection", _P),
+    ResultCategory(
+        "07",
+        "未发现开展本次抽查涉及的经营活动",
+        "The business activity under inspection was not found",
+        _F,
+    ),
+    ResultCategory("08", "发现问题待后续处理", "Problem found, follow-up pending", _P),
+    ResultCategory(
+        "09", "已关闭停业或正在组织清算", "Closed, out of business or in liquidation", _F
+    ),
+)
+"""The nine standard categories of the publicity system, codes 01-09."""
+
+
+@attrs.frozen(repr=False)
+class ResultCategories:
+    """The set of result categories in use: the nine standard ones plus the agency's own.
+
+    Immutable: :meth:`with_category` returns a new set. Codes and Chinese labels are unique,
+    and the standard categories are always present, unchanged. Look a category up by code
+    (``categories["05"]``) or resolve a code or Chinese label with :meth:`resolve`.
+
+    >>> cats = ResultCategories.standard().with_category(
+    ...     "SCJG-10", "已办理注销登记", "Deregistered", kind="finding")
+    >>> len(cats), cats.resolve("已办理注销登记"), cats.label("SCJG-10")
+    (10, 'SCJG-10', '已办理注销登记')
+    >>> cats.with_category("05", "另一个", "another")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    shuangsuiji.results.CategoryError: category code 05 is already used by 发现问题已责令改正; ...
+    """
+
+    categories: tuple[ResultCategory, ...]
+    _by_code: dict[str, ResultCategory] = attrs.field(init=False, eq=False)
+    _by_label: dict[str, str] = attrs.field(init=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        by_code: dict[str, ResultCategory] = {}
+        by_label: dict[str, str] = {}
+        for category in self.categories:
+            if not isinstance(category, ResultCategory):
+                raise CategoryError(f"not a ResultCategory: {category!r}")
+            if category.code in by_code:
+                raise CategoryError(
+                    f"category code {category.code} is already used by "
+                    f"{by_code[category.code].label_zh}; give the new category a code of its own "
+                    "(agency codes: use a prefix such as 'SCJG-10')"
+                )
+            if category.label_zh in by_label:
+                raise CategoryError(
+                    f"category label {category.label_zh} is already the label of code "
+                    f"{by_label[category.label_zh]}; labels must be unique"
+                )
+            by_code[category.code] = category
+            by_label[category.label_zh] = category.code
+        for standard in STANDARD_CATEGORIES:
+            if by_code.get(standard.code) != standard:
+                raise CategoryError(
+                    f"the standard category {standard.code} {standard.label_zh} is missing or "
+                    "changed; the standard categories cannot be removed or redefined: start from "
+                    "ResultCategories.standard() and add agency categories with new codes"
+                )
+        object.__setattr__(self, "_by_code", by_code)
+        object.__setattr__(self, "_by_label", by_label)
+
+    def __repr__(self) -> str:
+        extra = [c.code for c in self.categories if c not in STANDARD_CATEGORIES]
+        return f"ResultCategories(standard 01-09{', agency ' + ', '.join(extra) if extra else ''})"
+
+    @classmethod
+    def standard(cls) -> ResultCategories:
+        """The nine standard categories of the publicity system."""
+        return _STANDARD
+
+    def with_category(
+        self,
+        code: str,
+        label_zh: str,
+        label_en: str,
+        *,
+        kind: CategoryKind | str = CategoryKind.PROBLEM,
+    ) -> ResultCategories:
+        """A new set with one agency category added (``kind`` defaults to ``problem``)."""
+        return ResultCategories((*self.categories, ResultCategory(code, label_zh, label_en, kind)))
+
+    def __getitem__(self, code: str) -> ResultCategory:
+        try:
+            return self._by_code[code]
+        except KeyError:
+            raise KeyError(f"unknown result category {code!r}; {self._known()}") from None
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code
+
+    def __iter__(self) -> Iterator[ResultCategory]:
+        return iter(self.categories)
+
+    def __len__(self) -> int:
+        return len(self.categories)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """Every code, standard ones first, then the agency's in the order they were added."""
+        return tuple(c.code for c in self.categories)
+
+    def label(self, code: str, language: str = "zh") -> str:
+        """The Chinese (``"zh"``) or English (``"en"``) label of ``code``."""
+        category = self[code]
+        return category.label_en if language == "en" else category.label_zh
+
+    def resolve(self, token: str) -> str:
+        """The code of ``token``, which is a code (``"05"``) or a Chinese label; else KeyError."""
+        text = token.strip()
+        if text in self._by_code:
+            return text
+        if text in self._by_label:
+            return self._by_label[text]
+        raise KeyError(f"unknown result category {text!r}; {self._known()}")
+
+    def _known(self) -> str:
+        return "known: " + ", ".join(f"{c.code} {c.label_zh}" for c in self.categories)
+
+    def problems(self, codes: Sequence[str], follow_up: str) -> list[ResultProblem]:
+        """What is wrong with ``codes`` together with ``follow_up`` (empty list: nothing).
+
+        The rules are those of the module docstring: at least one category, each known and
+        listed once; a ``no_problem`` category alone and without a follow-up action; any
+        ``problem`` category needs a follow-up action.
+
+        >>> [p.field for p in ResultCategories.standard().problems(["05"], "")]
+        ['follow_up']
+        """
+        if not codes:
+            return [
+                ResultProblem(
+                    "categories", "give at least one result category (e.g. 01 未发现问题)"
+                )
+            ]
+        out: list[ResultProblem] = []
+        unknown = [c for c in codes if c not in self._by_code]
+        if unknown:
+            out.append(
+                ResultProblem(
+                    "categories",
+                    f"unknown result category {', '.join(map(repr, unknown))}; {self._known()}",
+                )
+            )
+        repeated = sorted({c for c in codes if list(codes).count(c) > 1})
+        if repeated:
+            out.append(
+                ResultProblem("categories", f"category {', '.join(repeated)} is listed twice")
+            )
+        known = [self._by_code[c] for c in codes if c in self._by_code]
+        alone = [c for c in known if c.kind is CategoryKind.NO_PROBLEM]
+        if alone and len(set(codes)) > 1:
+            out.append(
+                ResultProblem(
+                    "categories",
+                    f"{alone[0].code} {alone[0].label_zh} cannot be combined with another "
+                    "category; record either that no problem was found or what was found",
+                )
+            )
+        if alone and follow_up:
+            out.append(
+                ResultProblem(
+                    "follow_up",
+                    f"{follow_up!r} given with {alone[0].code} {alone[0].label_zh}; leave the "
+                    "follow-up action empty when no problem was found",
+                )
+            )
+        problem = [c for c in known if c.kind is CategoryKind.PROBLEM]
+        if problem and not follow_up:
+            out.append(
+                ResultProblem(
+                    "follow_up",
+                    f"category {problem[0].code} {problem[0].label_zh} is a problem: give the "
+                    "follow-up action (后续处置), e.g. 责令限期改正 or 列入经营异常名录",
+                )
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"categories": [...]}``, every category as :meth:`ResultCategory.to_dict`."""
+        return {"categories": [c.to_dict() for c in self.categories]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResultCategories:
+        """Inverse of :meth:`to_dict`."""
+        try:
+            rows = data["categories"]
+            return cls(
+                tuple(
+                    ResultCategory(r["code"], r["label_zh"], r["label_en"], r["kind"]) for r in rows
+                )
+            )
+        except (KeyError, TypeError) as exc:
+            raise CategoryError(
+                f"not a category set: expected {{'categories': [{{'code', 'label_zh', "
+                f"'label_en', 'kind'}}, ...]}} ({exc!r})"
+            ) from None
+
+
+_STANDARD = ResultCategories(STANDARD_CATEGORIES)
+
+
+class InvalidResultError(ValueError):
+    """A result that breaks the rules; ``problems`` lists every :class:`ResultProblem`."""
+
+    def __init__(self, where: str, problems: Sequence[ResultProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"{where}: " + "; ".join(str(p) for p in self.problems))
+
+
+class CorrectionError(ValueError):
+    """A correction that cannot be made (no reason, nothing changed, time going backwards)."""
+
+
+class ResultHistoryError(ValueError):
+    """Two different results claim the same task, entity, item and version."""
+
+
+def _codes(value: Any) -> tuple[str, ...]:
+    """Categories as a sorted tuple of codes; a text is split on ``|``, ``;``, ``,`` or ``、``."""
+    if isinstance(value, str):
+        value = _SPLIT.split(value)
+    if not isinstance(value, Iterable):
+        return (repr(value),)
+    return tuple(sorted(str(v).strip() for v in value if str(v).strip()))
+
+
+def _ids(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = _SPLIT.split(value)
+    if not isinstance(value, Iterable):
+        return (repr(value),)
+    return tuple(_id_or_raw(v) for v in value if not isinstance(v, str) or v.strip())
+
+
+def _id_or_raw(value: Any) -> str:
+    """The canonical ID, or the value unchanged when it is not one (reported by the checks)."""
+    try:
+        return canonical_id(value)
+    except (ValueError, TypeError):
+        return value  # type: ignore[no-any-return]
+
+
+def _text(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _is_date(value: Any) -> bool:
+    return isinstance(value, date) and not isinstance(value, datetime)
+
+
+def _check_code(value: Any, field: str, what: str, out: list[ResultProblem]) -> None:
+    if not isinstance(value, str) or not _CODE_RE.match(value):
+        out.append(
+            ResultProblem(
+                field,
+                f"{value!r} is not a valid {what} code: use 1-64 ASCII letters, digits, '.', "
+                "'_' or '-'",
+            )
+        )
+
+
+def _check_id(value: Any, field: str, out: list[ResultProblem]) -> None:
+    try:
+        canonical_id(value)
+    except (ValueError, TypeError, AttributeError) as exc:
+        out.append(ResultProblem(field, str(exc)))
+
+
+@attrs.frozen(kw_only=True)
+class InspectionResult:
+    """The result of one inspected item (检查事项) of one entity in one task.
+
+    ``categories`` are codes of :attr:`catalogue` (a text such as ``"05|08"`` is split), kept
+    sorted. ``follow_up`` is the follow-up action (后续处置), required with a ``problem``
+    category. ``inspection_start``/``inspection_end`` are the days the inspection of this item
+    began and ended (end >= start; the end is the day the deadline counts from).
+    ``inspectors`` are the IDs of the team that inspected (at least one; the policy's team
+    size is checked where the policy is known, see :func:`read_results_csv`). ``recorded_by``
+    names who entered the result, ``recorded_at`` when (timezone-aware; its day in UTC+8 may
+    not be before ``inspection_end``). ``version`` 1 is the first record; a correction
+    (:func:`correct`) is the next version and carries its ``correction_reason``.
+
+    ``catalogue`` is the :class:`ResultCategories` the codes are checked against (default:
+    the standard set); it is not part of equality or of :meth:`to_dict`.
+    """
+
+    task: str = attrs.field(converter=_text)
+    entity: str = attrs.field(converter=_id_or_raw)
+    item: str = attrs.field(converter=_text)
+    categories: tuple[str, ...] = attrs.field(converter=_codes)
+    inspection_start: date
+    inspection_end: date
+    inspectors: tuple[str, ...] = attrs.field(converter=_ids)
+    recorded_by: str = attrs.field(converter=_text)
+    recorded_at: datetime
+    follow_up: str = attrs.field(default="", converter=_text)
+    version: int = 1
+    correction_reason: str = attrs.field(default="", converter=_text)
+    catalogue: ResultCategories = attrs.field(
+        default=_STANDARD,
+        eq=False,
+        repr=False,
+        validator=attrs.validators.instance_of(ResultCategories),
+    )
+
+    def __attrs_post_init__(self) -> None:
+        problems = self._problems()
+        if problems:
+            raise InvalidResultError(f"result {self._where()}", problems)
+
+    def _where(self) -> str:
+        return f"{self.task} / {self.entity} / {self.item}"
+
+    def _problems(self) -> list[ResultProblem]:
+        out: list[ResultProblem] = []
+        _check_code(self.task, "task", "task", out)
+        _check_id(self.entity, "entity", out)
+        _check_code(self.item, "item", "inspection item", out)
+        follow_up = self.follow_up if isinstance(self.follow_up, str) else ""
+        if not isinstance(self.follow_up, str):
+            out.append(ResultProblem("follow_up", "must be a text (empty when not needed)"))
+        out += self.catalogue.problems(self.categories, follow_up)
+        self._check_dates(out)
+        self._check_people(out)
+        self._check_version(out)
+        return out
+
+    def _check_dates(self, out: list[ResultProblem]) -> None:
+        dates_ok = True
+        for field in ("inspection_start", "inspection_end"):
+            value = getattr(self, field)
+            if not _is_date(value):
+                out.append(ResultProblem(field, f"must be a datetime.date, got {value!r}"))
+                dates_ok = False
+            elif not MIN_DATE <= value <= MAX_DATE:
+                out.append(
+                    ResultProblem(field, f"{value} is out of range ({MIN_DATE}..{MAX_DATE})")
+                )
+                dates_ok = False
+        if dates_ok and self.inspection_end < self.inspection_start:
+            out.append(
+                ResultProblem(
+                    "inspection_end",
+                    f"{self.inspection_end} is before inspection_start {self.inspection_start}",
+                )
+            )
+        at = self.recorded_at
+        if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
+            out.append(
+                ResultProblem(
+                    "recorded_at",
+                    f"must be a timezone-aware datetime (e.g. tzinfo=ZoneInfo('Asia/Shanghai')), "
+                    f"got {at!r}",
+                )
+            )
+        elif dates_ok:
+            day = at.astimezone(CHINA_STANDARD_TIME).date()
+            if self.inspection_end > day:
+                out.append(
+                    ResultProblem(
+                        "inspection_end",
+                        f"{self.inspection_end} is after the day the result was recorded ({day}, "
+                        "China time): a result is recorded once its inspection has ended; check "
+                        "the date",
+                    )
+                )
+
+    def _check_people(self, out: list[ResultProblem]) -> None:
+        if not self.inspectors:
+            out.append(
+                ResultProblem("inspectors", "name the inspectors who did the inspection (谁检查)")
+            )
+        for inspector in self.inspectors:
+            _check_id(inspector, "inspectors", out)
+        repeated = sorted({i for i in self.inspectors if self.inspectors.count(i) > 1})
+        if repeated:
+            out.append(ResultProblem("inspectors", f"{', '.join(repeated)} listed more than once"))
+        if not isinstance(self.recorded_by, str) or not self.recorded_by:
+            out.append(
+                ResultProblem("recorded_by", "name the person who recorded the result (谁录入)")
+            )
+
+    def _check_version(self, out: list[ResultProblem]) -> None:
+        version = self.version
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            out.append(ResultProblem("version", f"must be an integer >= 1, got {version!r}"))
+            return
+        reason = self.correction_reason
+        if not isinstance(reason, str):
+            out.append(ResultProblem("correction_reason", "must be a text"))
+        elif version == 1 and reason:
+            out.append(
+                ResultProblem(
+                    "correction_reason",
+                    "version 1 is the first record and has no correction reason",
+                )
+            )
+        elif version > 1 and not reason:
+            out.append(
+                ResultProblem(
+                    "correction_reason",
+                    f"version {version} is a correction: say why the result was corrected",
+                )
+            )
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """``(task, entity, item)``: what the result is about; versions share it."""
+        return (self.task, self.entity, self.item)
+
+    @property
+    def has_problem(self) -> bool:
+        """Whether any category is of kind ``problem``."""
+        return any(self.catalogue[c].kind is CategoryKind.PROBLEM for c in self.categories)
+
+    def labels(self, language: str = "zh") -> tuple[str, ...]:
+        """The categories' labels (Chinese by default, ``"en"`` for English), in code order."""
+        return tuple(self.catalogue.label(c, language) for c in self.categories)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able values: dates as ``YYYY-MM-DD``, ``recorded_at`` as ISO 8601 with offset."""
+        return {
+            "task": self.task,
+            "entity": self.entity,
+            "item": self.item,
+            "categories": list(self.categories),
+            "follow_up": self.follow_up,
+            "inspection_start": self.inspection_start.isoformat(),
+            "inspection_end": self.inspection_end.isoformat(),
+            "inspectors": list(self.inspectors),
+            "recorded_by": self.recorded_by,
+            "recorded_at": self.recorded_at.isoformat(),
+            "version": self.version,
+            "correction_reason": self.correction_reason,
+        }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], catalogue: ResultCategories | None = None
+    ) -> InspectionResult:
+        """Inverse of :meth:`to_dict`, checking the codes against ``catalogue`` (default standard).
+
+        >>> from datetime import datetime, timezone
+        >>> r = InspectionResult(task="T1", entity="E1", item="I1", categories="01",
+        ...     inspection_start=date(2025, 3, 3), inspection_end=date(2025, 3, 3),
+        ...     inspectors="A1|A2", recorded_by="王芳",
+        ...     recorded_at=datetime(2025, 3, 4, 1, 0, tzinfo=timezone.utc))
+        >>> InspectionResult.from_dict(r.to_dict()) == r
+        True
+        """
+        known = {f.name for f in attrs.fields(cls)} - {"catalogue"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidResultError(
+                "result record", [ResultProblem(k, "unknown field") for k in unknown]
+            )
+        values = dict(data)
+        try:
+            for field in ("inspection_start", "inspection_end"):
+                values[field] = date.fromisoformat(values[field])
+            values["recorded_at"] = datetime.fromisoformat(values["recorded_at"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidResultError(
+                "result record", [ResultProblem("dates", f"missing or not ISO 8601: {exc}")]
+            ) from None
+        return cls(**values, catalogue=catalogue or _STANDARD)
+
+
+_UNCHANGED: Any = object()
+
+
+def correct(
+    previous: InspectionResult,
+    *,
+    reason: str,
+    recorded_by: str,
+    recorded_at: datetime,
+    categories: Iterable[str] | str = _UNCHANGED,
+    follow_up: str = _UNCHANGED,
+    inspection_start: date = _UNCHANGED,
+    inspection_end: date = _UNCHANGED,
+    inspectors: Iterable[str] | str = _UNCHANGED,
+) -> InspectionResult:
+    """The next version of ``previous`` with the given fields changed, ``reason`` recorded.
+
+    The task, entity and item cannot change (that would be another result). ``recorded_at``
+    may not be earlier than the previous version's, and something must change. Raises
+    :class:`CorrectionError`, or :class:`InvalidResultError` when the new version breaks a rule.
+    """
+    if not isinstance(reason, str) or not reason.strip():
+        raise CorrectionError(
+            f"correction of {previous._where()} v{previous.version}: give the reason for it"
+        )
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "categories": categories,
+            "follow_up": follow_up,
+            "inspection_start": inspection_start,
+            "inspection_end": inspection_end,
+            "inspectors": inspectors,
+        }.items()
+        if v is not _UNCHANGED
+    }
+    corrected = attrs.evolve(
+        previous,
+        **changes,
+        recorded_by=recorded_by,
+        recorded_at=recorded_at,
+        version=previous.version + 1,
+        correction_reason=reason,
+    )
+    if corrected.recorded_at < previous.recorded_at:
+        raise CorrectionError(
+            f"correction of {previous._where()}: recorded_at {corrected.recorded_at.isoformat()} "
+            f"is before version {previous.version} was recorded "
+            f"({previous.recorded_at.isoformat()}); a correction comes after what it corrects"
+        )
+    fields = ("categories", "follow_up", "inspection_start", "inspection_end", "inspectors")
+    if all(getattr(corrected, f) == getattr(previous, f) for f in fields):
+        raise CorrectionError(
+            f"correction of {previous._where()} v{previous.version} changes nothing; give the "
+            "corrected categories, follow-up action, dates or inspectors"
+        )
+    return corrected
+
+
+def latest_results(results: Iterable[InspectionResult]) -> list[InspectionResult]:
+    """The highest version of each ``(task, entity, item)``, sorted by that key.
+
+    Passing the same version twice is fine if it is the same result; two different results
+    with the same key and version raise :class:`ResultHistoryError`.
+    """
+    latest: dict[tuple[str, str, str], InspectionResult] = {}
+    for result in results:
+        current = latest.get(result.key)
+        if current is None or result.version > current.version:
+            latest[result.key] = result
+        elif result.version == current.version and result != current:
+            raise ResultHistoryError(
+                f"two different results for {result._where()} claim version {result.version}; "
+                "a correction must be a new version (see correct())"
+            )
+    return [latest[k] for k in sorted(latest)]
+
+
+RESULT_COLUMNS: Final = (
+    "task",
+    "entity_id",
+    "item",
+    "categories",
+    "follow_up",
+    "inspection_start",
+    "inspection_end",
+    "inspectors",
+    "recorded_by",
+)
+"""Columns of a results CSV; ``follow_up`` and ``recorded_by`` may be absent."""
+
+_OPTIONAL = ("follow_up", "recorded_by")
+_COLUMN_OF = {
+    "task": "task",
+    "entity": "entity_id",
+    "item": "item",
+    "categories": "categories",
+    "follow_up": "follow_up",
+    "inspection_start": "inspection_start",
+    "inspection_end": "inspection_end",
+    "inspectors": "inspectors",
+    "recorded_by": "recorded_by",
+}
+
+
+def _resolve_cells(
+    values: list[str],
+    categories: ResultCategories,
+    lines: list[int],
+    errors: list[RowError],
+) -> list[tuple[str, ...] | None]:
+    """Resolve each distinct categories cell (codes or Chinese labels) once."""
+    resolved: dict[str, tuple[str, ...] | None] = {}
+
+    def check(cell: str) -> str | None:
+        tokens = [t.strip() for t in _SPLIT.split(cell) if t.strip()]
+        if not tokens:
+            resolved[cell] = None
+            return "give at least one result category code, e.g. 01 (several: 05|08)"
+        try:
+            resolved[cell] = tuple(categories.resolve(t) for t in tokens)
+        except KeyError as exc:
+            resolved[cell] = None
+            return str(exc.args[0])
+        return None
+
+    _check_unique_values(values, "categories", lines, errors, check)
+    return [resolved[v] for v in values]
+
+
+def read_results_csv(
+    source: Source,
+    categories: ResultCategories,
+    *,
+    recorded_at: datetime,
+    recorded_by: str = "",
+    id_scheme: str | IdScheme = "uscc",
+    tasks: Iterable[Task] | None = None,
+    selected: Mapping[str, Collection[str]] | None = None,
+    min_inspectors: int = 1,
+    encoding: str = "utf-8",
+) -> list[InspectionResult]:
+    """Read and validate a results CSV into version-1 results, all rows or none.
+
+    Columns (:data:`RESULT_COLUMNS`): ``task,entity_id,item,categories,follow_up,
+    inspection_start,inspection_end,inspectors,recorded_by``. ``categories`` holds codes or
+    Chinese labels separated by ``|`` (``05|08``), ``inspectors`` IDs separated by ``|``.
+    ``recorded_by`` falls back to the argument for rows that leave it empty; ``recorded_at``
+    (the import time) applies to every row.
+
+    Optional checks against what the store knows: ``tasks`` (each row's task must be one of
+    them and its item one of the task's items), ``selected`` (task code -> the entity IDs
+    drawn in it; each row's entity must be among them) and ``min_inspectors`` (the policy's
+    team size, e.g. ``policy.team.size``). A task, entity and item may appear only once.
+
+    Every bad value is reported at once in an :class:`~shuangsuiji.io.ImportValidationError`
+    (file line, column, value, reason); nothing is returned unless every row is good.
+
+    >>> from datetime import datetime, timezone
+    >>> text = ("task,entity_id,item,categories,follow_up,inspection_start,inspection_end,"
+    ...         "inspectors,recorded_by\\n"
+    ...         "T1,91350100M000100Y43,SCJG-01,05,责令改正,2025-09-22,2025-09-25,A1|A2,林晓\\n"
+    ...         "T1,91350100M000100Y43,SCJG-02,01|05,,2025-09-26,2025-09-25,A1,林晓\\n")
+    >>> read_results_csv(text, ResultCategories.standard(),
+    ...     recorded_at=datetime(2025, 10, 9, tzinfo=timezone.utc))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    shuangsuiji.io.ImportValidationError: <text>: 3 bad value(s); nothing was imported. ...
+    """
+    table = read_columns(source, RESULT_COLUMNS, _OPTIONAL, encoding)
+    name, lines, cols, errors = table.name, table.lines, table.cols, list(table.errors)
+    if not lines and not errors:
+        raise CsvFormatError(f"{name}: no rows; a results file needs at least one result")
+    scheme = scheme_by_name(id_scheme) if isinstance(id_scheme, str) else id_scheme
+    entities = _canonical_ids(cols["entity_id"], scheme, lines, errors, column="entity_id")
+    codes = _resolve_cells(cols["categories"], categories, lines, errors)
+    starts = _parse_dates(cols["inspection_start"], "inspection_start", lines, errors)
+    ends = _parse_dates(cols["inspection_end"], "inspection_end", lines, errors)
+    failed: dict[int, set[str]] = {}
+    for error in errors:
+        failed.setdefault(error.line, set()).add(error.column)
+    by_task = {t.code: t for t in tasks} if tasks is not None else None
+    drawn = {k: frozenset(v) for k, v in selected.items()} if selected is not None else None
+    start_days = starts.astype(object).tolist()
+    end_days = ends.astype(object).tolist()
+    seen: dict[tuple[str, str, str], int] = {}
+    out: list[InspectionResult] = []
+    for i, line in enumerate(lines):
+        bad = failed.get(line, set())
+        values: dict[str, Any] = {
+            "task": cols["task"][i],
+            "entity": entities[i],
+            "item": cols["item"][i],
+            "categories": codes[i] or (),
+            "follow_up": cols["follow_up"][i],
+            "inspection_start": start_days[i] if "inspection_start" not in bad else None,
+            "inspection_end": end_days[i] if "inspection_end" not in bad else None,
+            "inspectors": cols["inspectors"][i],
+            "recorded_by": cols["recorded_by"][i] or recorded_by,
+        }
+        result, row_errors = _try_build(values, categories, recorded_at, bad)
+        row_errors += _scope_problems(values, by_task, drawn, min_inspectors)
+        key = (values["task"], values["entity"], values["item"])
+        if key in seen:
+            row_errors.append(("item", f"the same task, entity and item is on line {seen[key]}"))
+        seen.setdefault(key, line)
+        for field, reason in row_errors:
+            column = _COLUMN_OF.get(field, "*")
+            raw = cols[column][i] if column in cols else ""
+            errors.append(RowError(line, column, raw, reason))
+        if result is not None and not row_errors and not bad:
+            out.append(result)
+    if errors:
+        raise ImportValidationError(name, sorted(errors, key=lambda e: (e.line, e.column)))
+    return out
+
+
+def _try_build(
+    values: Mapping[str, Any],
+    categories: ResultCategories,
+    recorded_at: datetime,
+    bad: set[str],
+) -> tuple[InspectionResult | None, list[tuple[str, str]]]:
+    """The result of one row, or the rules it breaks (minus columns already reported)."""
+    try:
+        return InspectionResult(**values, recorded_at=recorded_at, catalogue=categories), []
+    except InvalidResultError as exc:
+        problems = [
+            (p.field, p.reason) for p in exc.problems if _COLUMN_OF.get(p.field, "*") not in bad
+        ]
+        return None, problems
+
+
+def _scope_problems(
+    values: Mapping[str, Any],
+    tasks: Mapping[str, Task] | None,
+    drawn: Mapping[str, frozenset[str]] | None,
+    min_inspectors: int,
+) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    task_code = values["task"]
+    if tasks is not None:
+        task = tasks.get(task_code)
+        if task is None:
+            out.append(("task", f"unknown task; known: {', '.join(sorted(tasks)) or 'none'}"))
+        elif values["item"] not in task.items:
+            out.append(
+                ("item", f"not an item of task {task_code}; its items: {', '.join(task.items)}")
+            )
+    if drawn is not None and task_code in drawn and values["entity"] not in drawn[task_code]:
+        out.append(
+            (
+                "entity",
+                f"was not drawn in task {task_code}: results are recorded only for the "
+                "entities the draw selected (after replacements)",
+            )
+        )
+    elif drawn is not None and task_code not in drawn:
+        out.append(("task", "no draw is known for this task: draw it before recording results"))
+    inspectors = [v for v in _SPLIT.split(values["inspectors"]) if v.strip()]
+    if inspectors and len(inspectors) < min_inspectors:
+        out.append(
+            (
+                "inspectors",
+                f"{len(inspectors)} inspector(s); the policy requires at least {min_inspectors} "
+                "(行政处罚法 art. 42: 执法人员不得少于两人)",
+            )
+        )
+    return out
