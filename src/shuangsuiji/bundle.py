@@ -192,7 +192,7 @@ def make_bundle(
         "selected": [p.to_json() for p in draw.selected],
         "alternates": [p.to_json() for p in draw.alternates],
         "replacements": [r.to_json() for r in draw.replacements],
-        "teams": [{"entity": t["entity"], "inspectors": list(t["inspectors"])} for t in teams],
+        "teams": [{**t, "inspectors": list(t["inspectors"])} for t in teams],
         "candidates": candidates,
     }
     bundle["record_digest"] = record_digest(bundle)
@@ -382,6 +382,36 @@ def _check_metadata(c: _Checker, b: Mapping[str, Any]) -> None:
         c.add("record_digest", f"the other fields are not canonical JSON: {exc}")
 
 
+def _rederive(c: _Checker) -> tuple[Draw | None, bytes | None]:
+    """The draw re-derived from the bundle's inputs (``None`` if unusable), and the seed."""
+    task_label = c.get("task_label", str)
+    seed_hex, scheme_text = c.get("seed", str), c.get("ticket_scheme", str)
+    cands, strata = c.get("candidates", list), c.get("strata", dict)
+    seed = scheme = None
+    if seed_hex is not None:
+        try:
+            seed = seed_bytes(seed_hex)
+        except DrawInputError as exc:
+            c.add("seed", str(exc))
+    if scheme_text is not None:
+        try:
+            scheme = TicketScheme(scheme_text)
+        except ValueError:
+            c.add("ticket_scheme", f"unknown scheme {scheme_text!r}")
+    parsed = _parse_candidates(c, cands) if cands is not None else None
+    if parsed is not None:
+        _check_digest(c, *parsed, c.bundle.get("pool_digest"))
+    rules = _parse_strata(c, strata) if strata is not None else None
+    if task_label is None or seed is None or scheme is None or parsed is None or rules is None:
+        return None, seed
+    try:
+        draw = draw_entities(*parsed, rules, task_label=task_label, seed=seed, scheme=scheme)
+    except DrawInputError as exc:
+        c.add("strata" if isinstance(exc, MissingRuleError) else "candidates", str(exc))
+        return None, seed
+    return draw, seed
+
+
 def verify_bundle(
     bundle: Mapping[str, Any], *, team_checker: TeamChecker | None = None
 ) -> VerificationReport:
@@ -392,41 +422,11 @@ def verify_bundle(
     """
     c = _Checker(bundle)
     _check_metadata(c, bundle)
-    task_label = c.get("task_label", str)
-    seed_hex = c.get("seed", str)
-    scheme_text = c.get("ticket_scheme", str)
-    cands = c.get("candidates", list)
-    strata_rec = c.get("strata", dict)
     selected, alternates = c.get("selected", list), c.get("alternates", list)
     replacements, teams = c.get("replacements", list), c.get("teams", list)
-    seed = None
-    if seed_hex is not None:
-        try:
-            seed = seed_bytes(seed_hex)
-        except DrawInputError as exc:
-            c.add("seed", str(exc))
-    scheme = None
-    if scheme_text is not None:
-        try:
-            scheme = TicketScheme(scheme_text)
-        except ValueError:
-            c.add("ticket_scheme", f"unknown scheme {scheme_text!r}")
-    parsed = _parse_candidates(c, cands) if cands is not None else None
-    if parsed is not None:
-        _check_digest(c, *parsed, bundle.get("pool_digest"))
-    rules = _parse_strata(c, strata_rec) if strata_rec is not None else None
-    draw = None
-    if None not in (task_label, seed, scheme, parsed, rules):
-        assert parsed is not None and rules is not None and seed is not None and scheme
-        try:
-            draw = draw_entities(
-                parsed[0], parsed[1], rules, task_label=task_label, seed=seed, scheme=scheme
-            )
-        except DrawInputError as exc:
-            c.add("strata" if isinstance(exc, MissingRuleError) else "candidates", str(exc))
+    draw, seed = _rederive(c)
     if draw is not None:
-        assert strata_rec is not None
-        _compare_sizes(c, strata_rec, draw)
+        _compare_sizes(c, bundle["strata"], draw)
         if selected is not None:
             _compare_picks(c, "selected", selected, draw.selected)
         if alternates is not None:
@@ -438,9 +438,12 @@ def verify_bundle(
     provenance = bundle.get("seed_provenance")
     if provenance is None:
         c.warnings.append("no seed provenance: the record cannot show how the seed was made")
-    elif seed is not None and isinstance(task_label, str):
+    elif seed is not None and isinstance(bundle.get("task_label"), str):
         for message in check_provenance(
-            provenance, seed=seed, task_label=task_label, pool_digest=str(bundle.get("pool_digest"))
+            provenance,
+            seed=seed,
+            task_label=bundle["task_label"],
+            pool_digest=str(bundle.get("pool_digest")),
         ):
             c.add("seed_provenance", message)
     if team_checker is not None:
