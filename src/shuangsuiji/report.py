@@ -511,6 +511,7 @@ code.hex { font-family: "Noto Sans Mono", "DejaVu Sans Mono", Consolas, monospac
 code.short, .nowrap { white-space: nowrap; word-break: normal; }
 table.timeline td:nth-child(3) { min-width: 5.5em; }
 table.selected td:nth-child(3), table.alternates td:nth-child(4) { min-width: 9em; }
+table.selected td:nth-child(7) { min-width: 10em; }
 small, .tz { font-size: 7.5pt; color: #555; }
 table.selected td, table.alternates td, table.timeline td { font-size: 8.5pt; }
 section.keep { page-break-inside: avoid; break-inside: avoid; }
