@@ -148,6 +148,9 @@ def step_allocation(strata: Strata, total: int, policy: Policy, out: Path) -> No
         f"  {policy_ratios}, are close to the risk-tiered allocation.\n"
         "  The real task draws with them in step 4."
     )
+    # The example checks its own claims: exact totals, and Neyman the most precise for the count.
+    assert all(a.total == total for name, a in options.items() if name != "cost-optimal")
+    assert options["neyman"].variance(ANTICIPATED) <= options["risk-tiered"].variance(ANTICIPATED)
     save(options["risk-tiered"].plot(), out, "allocation_risk.png")
 
 
@@ -183,6 +186,7 @@ def step_coverage(pool: EntityPool, policy: Policy, out: Path) -> None:
         f"  largest gap to the exact chain {np.abs(mc.covered - exact.covered).max():.4f}, "
         f"{z.max():.1f} Monte Carlo standard errors."
     )
+    assert (z <= 4 + 1e-9).all(), "the real draws must agree with the exact chain"
     save(exact.plot(), out, "coverage.png")
 
 
@@ -226,6 +230,7 @@ def step_plan(city: City, policy: Policy) -> None:
             f"  {code:<6}{sim.selected[:, t].mean():>8.0f}{(e.min() if e.size else 0):>14}"
             f"{pressure[t]:>11.1%}{sim.infeasible[t]:>10}/{sim.replicates}"
         )
+    assert sim.repeat_share == 0.0, "the exclusion window must prevent repeated inspections"
     loads = sim.load_summary()
     print(
         f"  Inspections per entity in the year: {np.round(sim.inspections_pmf, 4).tolist()}"
@@ -260,6 +265,7 @@ def step_estimate(city: City, policy: Policy) -> None:
     }
     est = estimate_from_record(bundle, results)
     lo, hi = est.interval()
+    assert lo < est.rate < hi and est.n.sum() == len(results)
     print(
         f"  {len(results):,} results in {len(est.strata)} strata; design weights N_h/n_h from\n"
         f"  the bundle range from {est.weights.min():.1f} to {est.weights.max():.1f}."
@@ -301,6 +307,8 @@ def main() -> None:
     step_plan(city, policy)
     step_estimate(city, policy)
     save(plot_power(int(strata.sizes[strata.tier == 3].sum())), out, "power_tier_D.png")
+    for name in ("allocation_risk.png", "coverage.png", "power_tier_D.png"):
+        assert (out / name).stat().st_size > 0, name
     print(f"\nDone in {time.perf_counter() - started:.1f} s; figures in {out}")
 
 
