@@ -400,6 +400,20 @@ def test_database_rows_with_payload_text_and_an_anchor() -> None:
     assert codes(verify_chain(db_rows)) == [(31, "hash", "bad_hash")]
 
 
+def test_damaged_database_rows_can_still_be_exported() -> None:
+    db_rows = [{**e.to_dict(), "payload": e.payload_json} for e in LOG]
+    assert dumps_jsonl(db_rows) == JSONL
+    db_rows[3]["kind"] = "lottery"
+    db_rows[5]["payload"] = "{not json"
+    found = [(p.line, p.field, p.code) for p in verify_jsonl(dumps_jsonl(db_rows))]
+    assert found == [
+        (4, "kind", "unknown_kind"),
+        (4, "hash", "bad_hash"),
+        (6, "payload", "malformed"),
+        (6, "hash", "bad_hash"),
+    ]
+
+
 def test_problem_str_names_line_seq_and_field() -> None:
     lines = [line + "\n" for line in JSONL.split("\n")[:-1]]
     lines[6] = lines[6].replace("检查员", "检察员", 1)

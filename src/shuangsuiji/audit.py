@@ -125,7 +125,7 @@ EVENT_KINDS: Mapping[str, str] = {
     "seed.reveal": "种子公开 the seed itself (or the public values it was formed from)",
     "candidates.freeze": "冻结候选名单 the candidate set, its pool digest and exclusions",
     "draw": "抽取 entities selected, with alternates",
-    "draw.error": "抽取失败 a draw was attempted and refused; nothing of it was kept but this event",
+    "draw.error": "抽取失败 a draw was attempted and refused; only this event records it",
     "redraw": "重新抽取 a second draw of a task, with its recorded reason",
     "replacement": "替补 a selected entity replaced by its stratum's next alternate, with reason",
     "teams.assign": "分配检查组 inspectors assigned to the selected entities",
@@ -868,14 +868,23 @@ def _checkpoint_problems(
 def dumps_jsonl(events: Iterable[AuditEvent | Mapping[str, Any]]) -> str:
     """Export events as JSON Lines: one canonical JSON object per line, each ending in ``\\n``.
 
+    Mappings (rows read from ``audit_events``, payload as JSON text) are written as they are
+    stored, without validation, so that a damaged log can still be exported and
+    :func:`verify_jsonl` can say what is wrong with it.
+
     >>> e = next_event(None, time="2025-03-01T09:30:00Z", actor="张三", kind="x.a", payload={})
     >>> dumps_jsonl([e]).startswith('{"actor":"张三","hash":"')
     True
     """
     lines = []
     for event in events:
-        row = event if isinstance(event, AuditEvent) else AuditEvent.from_dict(event)
-        lines.append(canonical_json(row.to_dict()).decode("utf-8") + "\n")
+        if isinstance(event, AuditEvent):
+            row = event.to_dict()
+        else:
+            row = dict(event)
+            if "payload" in row:
+                row["payload"] = _payload_value(row["payload"])
+        lines.append(canonical_json(row).decode("utf-8") + "\n")
     return "".join(lines)
 
 
