@@ -224,8 +224,10 @@ def test_content_of_the_record() -> None:
         assert zh in text and en in text
     for value in (BUNDLE["policy_hash"], BUNDLE["pool_digest"], BUNDLE["seed"]):
         assert value in text
-    digest = hashlib.sha256(canonical_json(BUNDLE)).hexdigest()
-    assert digest in text  # binds the paper to the electronic bundle
+    body = {k: v for k, v in BUNDLE.items() if k != "candidates"}
+    digest = hashlib.sha256(canonical_json(body)).hexdigest()
+    assert digest in text  # binds the paper to the electronic bundle (record digest)
+    assert "MISMATCH" not in text and "排除对象" in text
     assert EXTRAS["audit_head"]["hash"] in text and "seq 9" in text
     for pick in BUNDLE["selected"] + BUNDLE["alternates"]:
         assert pick["id"] in text and pick["ticket"][:12] in text
@@ -279,6 +281,35 @@ def test_strata_as_a_list_and_other_provenance_kinds() -> None:
     generic = {"commitment": "ee" * 32, "committed_at": "2025-03-01T00:00:00Z"}
     text = "".join(parse(render_draw_record(BUNDLE, extras={"seed_provenance": generic})).text)
     assert "ee" * 32 in text and "2025-03-01 08:00:00" in text
+
+
+def test_a_changed_bundle_shows_a_digest_mismatch() -> None:
+    stated = {**BUNDLE, "record_digest": "00" * 32}
+    text = "".join(parse(render_draw_record(stated)).text)
+    assert "MISMATCH" in text and "00" * 32 in text
+
+
+def test_renders_a_bundle_made_by_the_library() -> None:
+    from shuangsuiji.bundle import make_bundle
+    from shuangsuiji.draw import ReplacementReason, SizeRule, draw_entities
+
+    ids = [c["id"] for c in BUNDLE["candidates"]]
+    strata = [c["stratum"] for c in BUNDLE["candidates"]]
+    drawn = draw_entities(
+        ids, strata, SizeRule(ratio="0.05", minimum=1, alternates=2), task_label="SJ-1",
+        seed=bytes(range(32)),
+    )  # fmt: skip
+    first = drawn.selected[0].id
+    drawn = drawn.replace(first, ReplacementReason.DEREGISTERED_BEFORE_DRAW)
+    teams = [{"entity": p.id, "inspectors": ["ZF0001", "ZF0002"]} for p in drawn.active]
+    bundle = make_bundle(
+        drawn, ids, strata, teams=teams, policy_hash="ef" * 32, exclusions={"注销": 12}
+    )
+    text = "".join(parse(render_draw_record(bundle)).text)
+    assert bundle["record_digest"] in text and "MISMATCH" not in text
+    assert "注销 12" in text and "抽取前已注销或吊销" in text and "已由" in text
+    for pick in bundle["selected"]:
+        assert pick["id"] in text
 
 
 def test_bad_input() -> None:

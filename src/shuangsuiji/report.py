@@ -8,9 +8,11 @@ with English subtitles; the CSS lays it out on A4 with sensible page breaks; the
 external assets (fonts come from the system: Noto CJK, Source Han, SimSun, PingFang…), and
 every value from the bundle is HTML-escaped.
 
-The record binds the paper to the electronic bundle: it prints the **bundle digest**,
-``SHA-256(canonical_json(bundle))`` (the canonical JSON of :mod:`shuangsuiji.audit`), and,
-when given, the head of the audit log (``seq`` and ``hash``) as a checkpoint that
+The record binds the paper to the electronic bundle: it prints the bundle's **record
+digest** (:func:`shuangsuiji.bundle.record_digest`: SHA-256 of the canonical JSON of every
+field but ``candidates``, which ``pool_digest`` commits to), recomputed from the bundle and
+marked as a mismatch if the bundle's own ``record_digest`` differs, and, when given, the head
+of the audit log (``seq`` and ``hash``) as a checkpoint that
 ``verify_chain(..., checkpoints=[(seq, hash)])`` can later hold the log to.
 
 The bundle is the draw bundle of the design contract (``spec``, ``task_label``, ``seed``,
@@ -40,14 +42,14 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from shuangsuiji.audit import EVENT_KINDS, CanonicalJsonError, canonical_json
+from shuangsuiji.audit import EVENT_KINDS, CanonicalJsonError
+from shuangsuiji.bundle import record_digest
 
 __all__ = ["REPLACEMENT_REASONS", "ReportInputError", "render_draw_record"]
 
@@ -142,6 +144,16 @@ def _section(title: _Html, body: str, cls: str = "") -> str:
 # -- sections -----------------------------------------------------------------------------------
 
 
+def _digest_cell(b: Mapping[str, Any], digest: str) -> _Html:
+    stated = b.get("record_digest")
+    if stated is None or stated == digest:
+        return _hex(digest)
+    return _Html(
+        f'{_hex(digest)}<br><strong class="alert">与电子记录所载摘要不符 MISMATCH: the bundle '
+        f"states {_hex(stated)}; it was changed after it was made</strong>"
+    )
+
+
 def _task_section(b: Mapping[str, Any], digest: str) -> str:
     task = b.get("task") or {}
     departments = task.get("departments") or task.get("department")
@@ -153,7 +165,7 @@ def _task_section(b: Mapping[str, Any], digest: str) -> str:
         (_label("实施部门", "Departments"), departments),
         (_label("抽查事项", "Inspection items"), task.get("items")),
         (_label("检查期间", "Inspection period"), dates),
-        (_label("记录摘要", "Bundle digest (SHA-256)"), _hex(digest)),
+        (_label("记录摘要", "Record digest (SHA-256)"), _digest_cell(b, digest)),
     ]
     return _section(_label("任务信息", "Task"), _fields(pairs))
 
@@ -167,10 +179,21 @@ def _basis_section(b: Mapping[str, Any], n_candidates: int) -> str:
         (_label("实施细则哈希", "Policy hash"), _hex(b.get("policy_hash"))),
         (_label("候选名录摘要", "Pool digest"), _hex(b.get("pool_digest"))),
         (_label("候选对象数", "Candidates"), f"{n_candidates:,}"),
+        (_label("排除对象", "Excluded before the draw"), _exclusions_text(b.get("exclusions"))),
         (_label("随机种子", "Seed (revealed)"), _hex(b.get("seed"))),
         (_label("程序版本", "Library version"), b.get("library_version")),
     ]
     return _section(_label("抽取依据", "Basis of the draw"), _fields(pairs))
+
+
+def _exclusions_text(exclusions: Any) -> str:
+    if not exclusions:
+        return "无 none"
+    if isinstance(exclusions, Mapping):
+        exclusions = [{"reason": k, "count": v} for k, v in exclusions.items()]
+    return "；".join(
+        f"{e.get('reason')} {e.get('count')}" for e in exclusions if isinstance(e, Mapping)
+    )
 
 
 def _provenance_section(record: Any) -> str:
@@ -462,7 +485,7 @@ def _verify_section(b: Mapping[str, Any]) -> str:
         'bundle: <code>key = SHA-256("SSJ-DRAW-1" ‖ 0x00 ‖ task_label ‖ 0x00 ‖ seed)</code>, '
         "<code>ticket(id) = SHA-256(key ‖ id)</code>; in each stratum the smallest tickets are "
         f"selected. <code>shuangsuiji verify draw-{label}.json</code> exits 0 only if the "
-        "record matches; the bundle digest above identifies the electronic file.</p>"
+        "record matches; the record digest above identifies the electronic file.</p>"
     )
     return _section(_label("复核方法", "How to verify"), text)
 
@@ -513,6 +536,7 @@ table.timeline td:nth-child(3) { min-width: 5.5em; }
 table.selected td:nth-child(3), table.alternates td:nth-child(4) { min-width: 9em; }
 table.selected td:nth-child(7) { min-width: 10em; }
 small, .tz { font-size: 7.5pt; color: #555; }
+.alert { color: #b00000; }
 table.selected td, table.alternates td, table.timeline td { font-size: 8.5pt; }
 section.keep { page-break-inside: avoid; break-inside: avoid; }
 .signatures { display: flex; gap: 6mm; margin-top: 4mm; }
@@ -529,7 +553,7 @@ footer { margin-top: 6mm; font-size: 8pt; color: #555; border-top: 0.6pt solid #
 
 def _digest(bundle: Mapping[str, Any]) -> str:
     try:
-        return hashlib.sha256(canonical_json(dict(bundle))).hexdigest()
+        return record_digest(bundle)
     except CanonicalJsonError as exc:
         raise ReportInputError(
             f"the draw bundle is not JSON data ({exc}); pass the bundle as read from its JSON file"
@@ -547,7 +571,7 @@ def render_draw_record(
 
     ``extras`` supplies the optional keys (``task``, ``seed_provenance``, ``events``,
     ``audit_head``, ``replacements``, ``names``) when they are not in the bundle itself; the
-    bundle digest is computed over ``bundle`` alone. ``printed_at`` (an ISO-8601 time the
+    record digest is computed over ``bundle`` alone. ``printed_at`` (an ISO-8601 time the
     caller passes; nothing here reads a clock) and ``agency`` (the issuing authority's name)
     appear in the header and under the signatures. Raises :class:`ReportInputError` if the
     bundle is not JSON data.
@@ -568,7 +592,7 @@ def render_draw_record(
     )
     footer = (
         f"打印时间 Printed: {_time(printed_at, compact=True) if printed_at else '—'} 北京时间 · "
-        f"shuangsuiji {_e(b.get('library_version'))} · 记录摘要 Bundle digest {_hex(digest, 16)}"
+        f"shuangsuiji {_e(b.get('library_version'))} · 记录摘要 Record digest {_hex(digest, 16)}"
     )
     parts = [
         _task_section(b, digest),
