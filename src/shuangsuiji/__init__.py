@@ -3,10 +3,73 @@
 Draw the businesses to inspect and the inspectors who go there by a lottery anyone can
 replay (SSJ-DRAW-1), under recusal (回避) rules, and publish the results within the
 working-day deadline.
+
+The public surface, by task:
+
+- identifiers and records: :func:`validate_uscc`, :class:`Entity`, :class:`Inspector`,
+  :class:`InspectionItem`, :class:`Plan`, :class:`Task`, :class:`PopulationFilter`
+- the two pools: :class:`EntityPool`, :class:`InspectorPool`
+- the rules: :class:`Policy`, :func:`load_policy`
+- the draw: :func:`draw_entities`, :class:`SizeRule`, :func:`make_bundle`,
+  :func:`verify_bundle`, :func:`random_seed`, :class:`Ceremony`
+- deadlines: :class:`WorkCalendar`
+- the whole cycle on a database: :class:`Registry`, :class:`Store`
 """
 
+from shuangsuiji.bundle import make_bundle, verify_bundle
+from shuangsuiji.draw import Draw, ReplacementReason, SizeRule, Strata, TicketScheme, draw_entities
 from shuangsuiji.ids import validate_uscc
+from shuangsuiji.model import (
+    Conflict,
+    Department,
+    Entity,
+    InspectionItem,
+    Inspector,
+    Plan,
+    PopulationFilter,
+    Task,
+)
+from shuangsuiji.policy import Policy, PolicyError, load_policy
+from shuangsuiji.pools import EntityPool, InspectorPool
+from shuangsuiji.registry import DrawRefused, Registry
+from shuangsuiji.seeds import Ceremony, party_commitment, random_seed
+from shuangsuiji.store import Store, StoreError
+from shuangsuiji.workdays import CalendarCoverageError, Deadline, WorkCalendar
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "validate_uscc"]
+__all__ = [
+    "CalendarCoverageError",
+    "Ceremony",
+    "Conflict",
+    "Deadline",
+    "Department",
+    "Draw",
+    "DrawRefused",
+    "Entity",
+    "EntityPool",
+    "InspectionItem",
+    "Inspector",
+    "InspectorPool",
+    "Plan",
+    "Policy",
+    "PolicyError",
+    "PopulationFilter",
+    "Registry",
+    "ReplacementReason",
+    "SizeRule",
+    "Store",
+    "StoreError",
+    "Strata",
+    "Task",
+    "TicketScheme",
+    "WorkCalendar",
+    "__version__",
+    "draw_entities",
+    "load_policy",
+    "make_bundle",
+    "party_commitment",
+    "random_seed",
+    "validate_uscc",
+    "verify_bundle",
+]
