@@ -139,3 +139,14 @@ def test_a_failed_draw_leaves_only_its_error_event(db_url: str) -> None:
         assert events[-1].kind == "draw.error" and events[-1].payload["task"] == task
     assert reg.store.verify_log() == []
     reg.draw("T1", actor=DRAWER)  # and the task can still be drawn
+
+
+def test_printable_draw_record(db_url: str) -> None:
+    reg = _registry(db_url)
+    reg.draw("T1", actor=DRAWER)
+    html = reg.draw_record("T1", agency="榕城市市场监督管理局")
+    first = reg.selected_ids("T1")[0]
+    name = str(CITY.entities.names[CITY.entities.index_of([first])[0]])
+    assert "抽取记录" in html and first in html and name in html
+    assert reg.bundle("T1")["pool_digest"] in html
+    assert reg.store.audit_events()[-1].hash in html  # the log's head, printed as an anchor

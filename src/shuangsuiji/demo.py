@@ -102,6 +102,8 @@ def _draw_all(registry: Registry, tasks: list[Task], out: Path) -> list[Path]:
         else:
             registry.draw(task.code, actor=DEMO_DRAWER)
         paths.append(registry.export_bundle(task.code, out / f"draw-{task.code}.json"))
+        record = registry.draw_record(task.code, agency="榕城市市场监督管理局")
+        (out / f"record-{task.code}.html").write_text(record, encoding="utf-8")
     return paths
 
 
@@ -206,6 +208,10 @@ def run_demo(
             "conflicts.csv": "declared conflicts: inspector_id,entity_id,relation,source",
             "policy.toml": "the implementation rules (一细则) used",
             **{p.name: "draw bundle: re-derive it with `shuangsuiji verify`" for p in bundles},
+            **{
+                f"record-{t.code}.html": "printable draw record (抽取记录) for the file"
+                for t in tasks[:1]
+            },
         },
         "bundles": [p.name for p in bundles],
         "verified": verified,

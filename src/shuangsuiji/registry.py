@@ -48,7 +48,7 @@ from shuangsuiji.candidates import CandidateSet, freeze_candidates
 from shuangsuiji.draw import Draw, ReplacementReason, SizeRule, Strata, draw_entities
 from shuangsuiji.policy import Policy
 from shuangsuiji.seeds import Ceremony, party_commitment, random_seed
-from shuangsuiji.store import Clock, Store, StoreError, utc_now
+from shuangsuiji.store import Clock, Store, utc_now
 from shuangsuiji.store.schema import (
     DrawCandidateRow,
     DrawPickRow,
@@ -487,6 +487,44 @@ class Registry:
             json.dumps(self.bundle(task), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
         )
         return out
+
+    def draw_record(self, task: str, *, agency: str = "") -> str:
+        """The printable HTML draw record (抽取记录) of the task's latest draw.
+
+        It carries the task, the policy hash, the pool digest, the seed's commitments and
+        reveals, the time line of the task's audit events, the selected entities (with names)
+        and their teams, the alternates, and the audit log's head at printing time.
+        """
+        from shuangsuiji.audit import format_utc
+        from shuangsuiji.report import render_draw_record
+
+        bundle = self.bundle(task)
+        found = self.store.task(task)
+        plan = {p.code: p.name for p in self.store.plans()}.get(found.plan, found.plan)
+        departments = {d.code: d.name for d in self.store.departments()}
+        events = [e for e in self.store.audit_events() if e.payload.get("task") == task]
+        head = self.store.audit_events()[-1]
+        picked = [p["id"] for p in (*bundle["selected"], *bundle["alternates"])]
+        pool = self.store.load_entities()
+        names = {pool.ids[r].decode(): str(pool.names[r]) for r in pool.index_of(picked).tolist()}
+        inspectors = self.store.load_inspectors()
+        names |= {i: str(n) for i, n in zip(inspectors.id_list(), inspectors.names, strict=True)}
+        extras = {
+            "task": {
+                "name": found.name,
+                "plan": plan,
+                "departments": "、".join(departments.get(d, d) for d in found.departments),
+                "items": "、".join(found.items),
+                "start": found.start.isoformat(),
+                "end": found.end.isoformat(),
+            },
+            "events": [e.to_dict() for e in events],
+            "audit_head": {"seq": head.seq, "hash": head.hash},
+            "names": names,
+        }
+        return render_draw_record(
+            bundle, extras=extras, printed_at=format_utc(self._now), agency=agency
+        )
 
     def selected_ids(self, task: str) -> list[str]:
         """The task's current selection (replacements applied), in order."""
