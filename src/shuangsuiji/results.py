@@ -340,7 +340,7 @@ class ResultCategories:
                     "category; record either that no problem was found or what was found",
                 )
             )
-        if alone and follow_up:
+        if alone and follow_up and len(set(codes)) == 1:
             out.append(
                 ResultProblem(
                     "follow_up",
