@@ -152,6 +152,18 @@ def _day(value: Any, what: str) -> date:
     raise PublicationError(f"{what} = {value!r} is not a date; give a datetime.date or YYYY-MM-DD")
 
 
+def _strs(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+def _depts(values: Iterable[Department]) -> tuple[Department, ...]:
+    return tuple(values)
+
+
+def _items(values: Iterable[ItemResult]) -> tuple[ItemResult, ...]:
+    return tuple(values)
+
+
 def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -175,8 +187,8 @@ class ItemResult:
     item: str
     item_name: str
     department: str
-    categories: tuple[str, ...]
-    labels: tuple[str, ...]
+    categories: tuple[str, ...] = attrs.field(converter=_strs)
+    labels: tuple[str, ...] = attrs.field(converter=_strs)
     follow_up: str
     inspection_start: date
     inspection_end: date
@@ -235,11 +247,11 @@ class PublicationRecord:
     task: str
     task_name: str
     directed: bool
-    departments: tuple[Department, ...]
+    departments: tuple[Department, ...] = attrs.field(converter=_depts)
     entity: str
     entity_name: str
-    items: tuple[ItemResult, ...]
-    missing_items: tuple[str, ...] = ()
+    items: tuple[ItemResult, ...] = attrs.field(converter=_items)
+    missing_items: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     completion_date: date
     deadline_after: str = "inspection_end"
     deadline_start: date
