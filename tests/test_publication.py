@@ -229,6 +229,11 @@ def test_the_latest_version_of_each_result_is_published() -> None:
     )  # fmt: skip
     record = by_entity(build([*RESULTS, fixed]), 4)
     assert record.items[0].labels == ("发现问题已责令改正",) and record.items[0].version == 2
+    published = by_entity(RECORDS, 4).publish(date(2024, 11, 1), by="王芳")
+    assert record.changed_items(published) == ("SCJG-02",)
+    assert published.changed_items(by_entity(RECORDS, 4)) == ()
+    with pytest.raises(PublicationError, match="different records"):
+        record.changed_items(by_entity(RECORDS, 3))
 
 
 # -- statuses at the boundaries -------------------------------------------------------------------

@@ -329,10 +329,23 @@ class PublicationRecord:
         if self.published is not None:
             raise PublicationError(
                 f"publication record {self.task} / {self.entity} was already published on "
-                f"{self.published} by {self.published_by}; a corrected result is published as a "
-                "new record built from the new version"
+                f"{self.published} by {self.published_by}; to publish a correction (更正), keep "
+                "the published record, rebuild this one without its publication and publish "
+                "that (see changed_items)"
             )
         return attrs.evolve(self, published=_day(on, "published"), published_by=by.strip())
+
+    def changed_items(self, earlier: PublicationRecord) -> tuple[str, ...]:
+        """Item codes whose published result differs from ``earlier`` (added, removed, changed).
+
+        ``earlier`` is what was published for the same task and entity; a non-empty answer
+        means a result was corrected since and the record must be published again (更正公示).
+        """
+        if earlier.key != self.key:
+            raise PublicationError(f"{earlier.key} and {self.key} are different records")
+        old = {i.item: i for i in earlier.items}
+        new = {i.item: i for i in self.items}
+        return tuple(sorted(c for c in old.keys() | new.keys() if old.get(c) != new.get(c)))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able values, the form a store keeps and :meth:`from_dict` reads back."""
