@@ -150,3 +150,60 @@ def test_printable_draw_record(db_url: str) -> None:
     assert "抽取记录" in html and first in html and name in html
     assert reg.bundle("T1")["pool_digest"] in html
     assert reg.store.audit_events()[-1].hash in html  # the log's head, printed as an anchor
+
+
+def test_results_corrections_and_publication(db_url: str) -> None:
+    from shuangsuiji.publication import PublicationStatus
+    from shuangsuiji.store import StoreError
+
+    reg = _registry(db_url)
+    reg.draw("T1", actor=DRAWER)
+    first, second = reg.selected_ids("T1")[:2]
+    pair = CITY.inspectors.id_list()[:2]
+    when = {"inspection_start": date(2026, 9, 1), "inspection_end": date(2026, 9, 25)}
+    reg.record_result("T1", first, "SCJG-01", "01", inspectors=pair, actor="录入员", **when)
+    with pytest.raises(ValueError, match="reason"):
+        reg.record_result(
+            "T1",
+            first,
+            "SCJG-01",
+            "05",
+            inspectors=pair,
+            actor="录入员",
+            follow_up="责令改正",
+            **when,
+        )
+    fixed = reg.record_result(
+        "T1",
+        first,
+        "SCJG-01",
+        "05",
+        inspectors=pair,
+        actor="录入员",
+        follow_up="责令改正",
+        reason="录入错误，据检查记录更正",
+        **when,
+    )
+    assert fixed.version == 2
+    with pytest.raises(StoreError, match="was not drawn"):
+        reg.record_result(
+            "T1", "91350100M000100Y43", "SCJG-01", "01", inspectors=pair, actor="录入员", **when
+        )
+    with pytest.raises(StoreError, match="inspector"):
+        reg.record_result(
+            "T1", second, "SCJG-01", "01", inspectors=pair[:1], actor="录入员", **when
+        )
+    records = reg.publications()
+    assert [r.entity for r in records] == [first]
+    record = records[0]
+    assert record.due.isoformat() == "2026-10-29"  # 20 working days after 2026-09-25
+    assert record.status(date(2026, 10, 28)) == PublicationStatus.DUE_SOON
+    assert record.status(date(2026, 10, 30)) == PublicationStatus.OVERDUE
+    done = reg.publish("T1", first, on=date(2026, 10, 20), actor="公示员")
+    assert done.status(date(2026, 10, 30)) == PublicationStatus.PUBLISHED
+    with pytest.raises(ValueError, match="already published"):
+        reg.publish("T1", first, on=date(2026, 10, 21), actor="公示员")
+    kinds = [e.kind for e in reg.store.audit_events()]
+    assert kinds.count("result.record") == 1 and kinds.count("result.correct") == 1
+    assert kinds[-1] == "publication"
+    assert reg.store.verify_log() == []

@@ -130,6 +130,7 @@ EVENT_KINDS: Mapping[str, str] = {
     "replacement": "替补 a selected entity replaced by its stratum's next alternate, with reason",
     "teams.assign": "分配检查组 inspectors assigned to the selected entities",
     "teams.reassign": "调整检查组 a team changed after assignment, with reason",
+    "category.change": "结果类别变更 an agency result category was added",
     "result.record": "录入检查结果 an inspection result was recorded",
     "result.correct": "更正检查结果 a recorded result was corrected, with reason",
     "publication": "公示 a plan, task or result announcement was published",

@@ -47,13 +47,19 @@ from shuangsuiji.bundle import make_bundle
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
 from shuangsuiji.draw import Draw, ReplacementReason, SizeRule, Strata, draw_entities
 from shuangsuiji.policy import Policy
+from shuangsuiji.publication import PublicationRecord, build_records
+from shuangsuiji.results import InspectionResult, ResultCategories, correct, read_results_csv
 from shuangsuiji.seeds import Ceremony, party_commitment, random_seed
-from shuangsuiji.store import Clock, Store, utc_now
+from shuangsuiji.store import Clock, Store, StoreError, utc_now
 from shuangsuiji.store.schema import (
     DrawCandidateRow,
     DrawPickRow,
     DrawRow,
+    EntityRow,
+    PublicationRow,
     ReplacementRow,
+    ResultCategoryRow,
+    ResultRow,
     TaskRow,
     TeamMemberRow,
 )
@@ -80,6 +86,24 @@ class DrawResult:
 
 def _json(data: Any) -> str:
     return canonical_json(data).decode("utf-8")
+
+
+def _result_of(row: ResultRow, catalogue: ResultCategories) -> InspectionResult:
+    return InspectionResult(
+        task=row.task,
+        entity=row.entity_id,
+        item=row.item,
+        categories=json.loads(row.categories),
+        follow_up=row.follow_up,
+        inspection_start=row.inspection_start,
+        inspection_end=row.inspection_end,
+        inspectors=json.loads(row.inspectors),
+        recorded_by=row.recorded_by,
+        recorded_at=datetime.fromisoformat(row.recorded_at),
+        version=row.version,
+        correction_reason=row.correction_reason,
+        catalogue=catalogue,
+    )
 
 
 class Registry:
@@ -525,6 +549,246 @@ class Registry:
         return render_draw_record(
             bundle, extras=extras, printed_at=format_utc(self._now), agency=agency
         )
+
+    # -- results and publication ------------------------------------------------------------
+
+    def categories(self, *, session: Session | None = None) -> ResultCategories:
+        """The standard result categories plus the agency's own."""
+        catalogue = ResultCategories.standard()
+        with self.store.reading(session) as s:
+            for row in s.execute(
+                select(ResultCategoryRow).order_by(ResultCategoryRow.code)
+            ).scalars():
+                catalogue = catalogue.with_category(
+                    row.code, row.label_zh, row.label_en, kind=row.kind
+                )
+        return catalogue
+
+    def add_category(
+        self, code: str, label_zh: str, label_en: str, *, actor: str, kind: str = "problem"
+    ) -> None:
+        """Add an agency result category (e.g. a department's violation code)."""
+        with self.store.transaction() as s:
+            self.categories(session=s).with_category(code, label_zh, label_en, kind=kind)
+            s.add(ResultCategoryRow(code=code, label_zh=label_zh, label_en=label_en, kind=kind))
+            self.store.append_event(
+                s,
+                actor,
+                "category.change",
+                {"code": code, "label_zh": label_zh, "label_en": label_en, "kind": kind},
+            )
+
+    def _results(self, s: Session, task: str | None = None) -> list[InspectionResult]:
+        catalogue = self.categories(session=s)
+        query = select(ResultRow).order_by(ResultRow.id)
+        if task is not None:
+            query = query.where(ResultRow.task == task)
+        return [_result_of(r, catalogue) for r in s.execute(query).scalars()]
+
+    def results(self, task: str | None = None) -> list[InspectionResult]:
+        """Every stored result version (of one task), oldest first."""
+        with self.store.reading() as s:
+            return self._results(s, task)
+
+    def _store_result(self, s: Session, result: InspectionResult, actor: str) -> None:
+        s.add(
+            ResultRow(
+                task=result.task,
+                entity_id=result.entity,
+                item=result.item,
+                version=result.version,
+                categories=_json(list(result.categories)),
+                follow_up=result.follow_up,
+                inspection_start=result.inspection_start,
+                inspection_end=result.inspection_end,
+                inspectors=_json(list(result.inspectors)),
+                recorded_by=result.recorded_by,
+                recorded_at=result.recorded_at.isoformat(),
+                correction_reason=result.correction_reason,
+            )
+        )
+        kind = "result.record" if result.version == 1 else "result.correct"
+        self.store.append_event(s, actor, kind, result.to_dict())
+
+    def _check_result_targets(self, s: Session, results: Sequence[InspectionResult]) -> None:
+        policy = self.store.policy(session=s)
+        problems = []
+        selected: dict[str, set[str]] = {}
+        for r in results:
+            if r.task not in selected:
+                row = self._current(s, r.task)
+                draw, _, _ = self._rebuild(s, row)
+                selected[r.task] = {p.id for p in draw.active}
+            task = self.store.task(r.task, session=s)
+            if r.entity not in selected[r.task]:
+                problems.append(f"{r.entity} was not drawn for task {r.task}")
+            if r.item not in task.items:
+                problems.append(f"item {r.item} is not an item of task {r.task}")
+            if len(r.inspectors) < policy.team.size:
+                problems.append(
+                    f"{r.entity}: {len(r.inspectors)} inspector(s); the policy needs "
+                    f"{policy.team.size} (行政处罚法 art. 42)"
+                )
+        if problems:
+            raise StoreError("results refused, nothing recorded: " + "; ".join(problems[:20]))
+
+    def record_result(
+        self,
+        task: str,
+        entity: str,
+        item: str,
+        categories: Sequence[str] | str,
+        *,
+        inspection_start: date,
+        inspection_end: date,
+        inspectors: Sequence[str],
+        actor: str,
+        follow_up: str = "",
+        reason: str = "",
+    ) -> InspectionResult:
+        """Record the result of one inspected item; a second one is a correction (needs reason)."""
+        with self.store.transaction() as s:
+            earlier = [r for r in self._results(s, task) if r.entity == entity and r.item == item]
+            if earlier:
+                result = correct(
+                    max(earlier, key=lambda r: r.version),
+                    reason=reason,
+                    recorded_by=actor,
+                    recorded_at=self._now,
+                    categories=categories,
+                    follow_up=follow_up,
+                    inspection_start=inspection_start,
+                    inspection_end=inspection_end,
+                    inspectors=inspectors,
+                )
+            else:
+                result = InspectionResult(
+                    task=task,
+                    entity=entity,
+                    item=item,
+                    categories=categories,
+                    inspection_start=inspection_start,
+                    inspection_end=inspection_end,
+                    inspectors=inspectors,
+                    recorded_by=actor,
+                    recorded_at=self._now,
+                    follow_up=follow_up,
+                    catalogue=self.categories(session=s),
+                )
+            self._check_result_targets(s, [result])
+            self._store_result(s, result, actor)
+            return result
+
+    def import_results(self, source: Any, *, actor: str) -> list[InspectionResult]:
+        """Import results from CSV (``shuangsuiji.results.RESULT_COLUMNS``), all or nothing."""
+        with self.store.transaction() as s:
+            policy = self.store.policy(session=s)
+            tasks = self.store.tasks(session=s)
+            selected = {}
+            for t in tasks:
+                rows = [r for r in self._draw_rows(s, t.code) if r.state == "drawn"]
+                if rows:
+                    selected[t.code] = {p.id for p in self._rebuild(s, rows[-1])[0].active}
+            results = read_results_csv(
+                source,
+                self.categories(session=s),
+                recorded_at=self._now,
+                recorded_by=actor,
+                tasks=tasks,
+                selected=selected,
+                min_inspectors=policy.team.size,
+            )
+            existing = {r.key for r in self._results(s)}
+            clash = [r.key for r in results if r.key in existing]
+            if clash:
+                raise StoreError(
+                    f"{len(clash)} result(s) are already recorded, e.g. {clash[0]}; correct them "
+                    "one by one with a reason (record_result(..., reason=...)). Nothing imported."
+                )
+            for result in results:
+                self._store_result(s, result, actor)
+            return results
+
+    def _published(self, s: Session) -> dict[tuple[str, str], tuple[date, str]]:
+        rows = s.execute(select(PublicationRow).order_by(PublicationRow.id)).scalars()
+        return {(r.task, r.entity_id): (r.published, r.published_by) for r in rows}
+
+    def publications(
+        self, plan: str | None = None, *, estimate: bool = False
+    ) -> list[PublicationRecord]:
+        """Publication records (one per inspected entity per task) with their due dates."""
+        with self.store.reading() as s:
+            plans = self.store.plans(session=s)
+            chosen = [p for p in plans if plan is None or p.code == plan]
+            results = self._results(s)
+            names = self._entity_names(s, {r.entity for r in results})
+            out: list[PublicationRecord] = []
+            for p in chosen:
+                tasks = self.store.tasks(p.code, session=s)
+                codes = {t.code for t in tasks}
+                mine = [r for r in results if r.task in codes]
+                if not mine:
+                    continue
+                out += build_records(
+                    mine,
+                    plan=p,
+                    tasks=tasks,
+                    items=self.store.items(session=s),
+                    departments=self.store.departments(session=s),
+                    entity_names=names,
+                    policy=self.store.policy(session=s),
+                    estimate=estimate,
+                    published=self._published(s),
+                )
+            return out
+
+    def _entity_names(self, s: Session, ids: set[str]) -> dict[str, str]:
+        wanted = sorted(ids)
+        rows: list[tuple[str, str]] = []
+        for start in range(0, len(wanted), 5_000):
+            chunk = wanted[start : start + 5_000]
+            rows += [
+                (r[0], r[1])
+                for r in s.execute(
+                    select(EntityRow.id, EntityRow.name).where(EntityRow.id.in_(chunk))
+                )
+            ]
+        return dict(rows)
+
+    def publish(self, task: str, entity: str, *, on: date, actor: str) -> PublicationRecord:
+        """Publish (公示) one entity's results in one task on ``on``; the snapshot is kept."""
+        records = {r.key: r for r in self.publications()}
+        record = records.get((task, entity))
+        if record is None:
+            raise StoreError(f"no results recorded for {entity} in task {task}; nothing to publish")
+        done = record.publish(on, by=actor)
+        with self.store.transaction() as s:
+            if (task, entity) in self._published(s):
+                raise StoreError(f"{entity} in task {task} is already published")
+            snapshot = done.to_dict()
+            s.add(
+                PublicationRow(
+                    task=task,
+                    entity_id=entity,
+                    published=on,
+                    published_by=actor,
+                    snapshot=_json(snapshot),
+                    time=self._now.isoformat(),
+                )
+            )
+            self.store.append_event(
+                s,
+                actor,
+                "publication",
+                {
+                    "task": task,
+                    "entity": entity,
+                    "published": on.isoformat(),
+                    "due": snapshot.get("due"),
+                    "status": done.status(on).value,
+                },
+            )
+        return done
 
     def selected_ids(self, task: str) -> list[str]:
         """The task's current selection (replacements applied), in order."""

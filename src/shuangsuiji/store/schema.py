@@ -205,6 +205,7 @@ class DrawRow(Base):
     seed_record: Mapped[str] = mapped_column(Text, default="")
     seed: Mapped[str | None] = mapped_column(String(128), nullable=True)
     bundle: Mapped[str | None] = mapped_column(Text, nullable=True)
+    assignment: Mapped[str | None] = mapped_column(Text, nullable=True)
     actor: Mapped[str] = mapped_column(String(200))
     frozen_time: Mapped[str] = mapped_column(String(32))
     drawn_time: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -255,3 +256,49 @@ class TeamMemberRow(Base):
     entity_id: Mapped[str] = mapped_column(ID, primary_key=True)
     inspector_id: Mapped[str] = mapped_column(ID, primary_key=True)
     __table_args__ = (Index("ix_team_members_inspector", "inspector_id"),)
+
+
+class ResultCategoryRow(Base):
+    """An agency-defined result category (the nine standard ones are built in)."""
+
+    __tablename__ = "result_categories"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    label_zh: Mapped[str] = mapped_column(String(200))
+    label_en: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+
+
+class ResultRow(Base):
+    """One version of an inspection result (corrections are new versions)."""
+
+    __tablename__ = "results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(ForeignKey("tasks.code"))
+    entity_id: Mapped[str] = mapped_column(ID)
+    item: Mapped[str] = mapped_column(CODE)
+    version: Mapped[int] = mapped_column(Integer)
+    categories: Mapped[str] = mapped_column(Text)
+    follow_up: Mapped[str] = mapped_column(Text, default="")
+    inspection_start: Mapped[date] = mapped_column(Date)
+    inspection_end: Mapped[date] = mapped_column(Date)
+    inspectors: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[str] = mapped_column(String(40))
+    correction_reason: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (
+        UniqueConstraint("task", "entity_id", "item", "version", name="uq_results_version"),
+    )
+
+
+class PublicationRow(Base):
+    """A publication (公示) of one entity's results in one task, with what was published."""
+
+    __tablename__ = "publications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(ForeignKey("tasks.code"))
+    entity_id: Mapped[str] = mapped_column(ID)
+    published: Mapped[date] = mapped_column(Date)
+    published_by: Mapped[str] = mapped_column(String(200))
+    snapshot: Mapped[str] = mapped_column(Text)
+    time: Mapped[str] = mapped_column(String(40))
+    __table_args__ = (Index("ix_publications_task_entity", "task", "entity_id"),)
