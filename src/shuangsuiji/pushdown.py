@@ -208,8 +208,9 @@ def stratum_rules(
     >>> from shuangsuiji.synth import ITEMS
     >>> task = Task("T1", "P1", "公示信息抽查", ("SCJG",), ("SCJG-01",),
     ...             date(2026, 7, 1), date(2026, 9, 30))
+    >>> general = [i for i in ITEMS if i.code == "SCJG-01"]   # a general item: capped at 10%
     >>> rules = stratum_rules({"A|350102": 1000, "D|350102|经营异常名录": 40}, task,
-    ...                       Policy.default(), ITEMS)
+    ...                       Policy.default(), general)
     >>> {k: (str(r.ratio), r.size(1000 if k[0] == "A" else 40), r.alternates)
     ...  for k, r in rules.items()}
     {'A|350102': ('3/100', 30, 6), 'D|350102|经营异常名录': ('1/10', 4, 1)}
