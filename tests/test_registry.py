@@ -207,3 +207,42 @@ def test_results_corrections_and_publication(db_url: str) -> None:
     assert kinds.count("result.record") == 1 and kinds.count("result.correct") == 1
     assert kinds[-1] == "publication"
     assert reg.store.verify_log() == []
+
+
+def test_teams_are_drawn_checked_replayed_and_reassigned(db_url: str) -> None:
+    from shuangsuiji.bundle import verify_bundle
+    from shuangsuiji.teams import bundle_team_checker
+
+    reg = _registry(db_url)
+    reg.draw("T1", actor=DRAWER)
+    assignment = reg.assign_teams("T1", actor=DRAWER)
+    teams = reg.teams("T1")
+    assert set(teams) == set(reg.selected_ids("T1"))
+    assert all(len(members) == 2 for members in teams.values())
+    bundle = reg.bundle("T1")
+    assert verify_bundle(bundle, team_checker=bundle_team_checker).ok
+    # No team contains a declared conflict.
+    declared = {(c.inspector_id, c.entity_id) for c in CITY.conflicts}
+    assert not any((i, e) in declared for e, members in teams.items() for i in members)
+    with pytest.raises(DrawRefused, match="already assigned"):
+        reg.assign_teams("T1", actor=DRAWER)
+    entity, members = next(iter(teams.items()))
+    new_team = reg.reassign("T1", entity, members[0], "illness", actor=DRAWER)
+    assert members[0] not in new_team and members[1] in new_team
+    after = reg.teams("T1")
+    assert {e: t for e, t in after.items() if e != entity} == {
+        e: t for e, t in teams.items() if e != entity
+    }
+    bundle = reg.bundle("T1")
+    assert verify_bundle(bundle, team_checker=bundle_team_checker).ok
+    forged = dict(bundle)
+    forged["teams"] = [dict(t) for t in bundle["teams"]]
+    forged["teams"][0]["inspectors"] = list(reversed(CITY.inspectors.id_list()[-2:]))
+    problems = bundle_team_checker(forged)
+    assert problems and any("replayed" in p or "breaks" in p for p in problems)
+    assert assignment.stream.key_sha256
+    kinds = [e.kind for e in reg.store.audit_events()]
+    assert [k for k in kinds if k.startswith("teams")] == ["teams.assign", "teams.reassign"]
+    assert kinds[-2] == "draw.error"  # the refused second assignment is on record too
+    with pytest.raises(DrawRefused, match="teams are already assigned"):
+        reg.replace("T1", entity, "duplicate_record", actor=DRAWER)

@@ -92,6 +92,8 @@ _FIELDS = (
     "alternates",
     "replacements",
     "teams",
+    "staffing",
+    "assignment",
     "candidates",
     "record_digest",
 )
@@ -144,10 +146,14 @@ def make_bundle(
     policy_hash: str | None = None,
     exclusions: Mapping[str, int] | Sequence[Mapping[str, Any]] = (),
     library_version: str | None = None,
+    staffing: Mapping[str, Any] | None = None,
+    assignment: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The bundle of ``draw``, made from the same candidates (``ids``, ``strata``) it drew from.
 
-    ``teams`` is a list of ``{"entity": id, "inspectors": [id, ...]}``; ``exclusions`` counts
+    ``teams`` is a list of ``{"entity": id, "inspectors": [id, ...]}``; ``staffing`` and
+    ``assignment`` (when teams were drawn) are the records :mod:`shuangsuiji.teams` replays them
+    from; they appear in the bundle only when given. ``exclusions`` counts
     the candidates left out before the draw, by reason (``{"注销": 12}``). A provenance record
     must be for the same task, pool and seed (:class:`BundleError` otherwise).
     """
@@ -195,6 +201,10 @@ def make_bundle(
         "teams": [{**t, "inspectors": list(t["inspectors"])} for t in teams],
         "candidates": candidates,
     }
+    if staffing is not None:
+        bundle["staffing"] = dict(staffing)
+    if assignment is not None:
+        bundle["assignment"] = dict(assignment)
     bundle["record_digest"] = record_digest(bundle)
     return bundle
 

@@ -34,14 +34,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import attrs
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
+from shuangsuiji.assign import (
+    Assignment,
+    PastAssignments,
+    Recusal,
+    Staffing,
+    TaskNeeds,
+    assign_teams,
+    reassign,
+)
 from shuangsuiji.audit import canonical_json
 from shuangsuiji.bundle import make_bundle
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
@@ -64,6 +73,7 @@ from shuangsuiji.store.schema import (
     TeamMemberRow,
 )
 from shuangsuiji.synth import City
+from shuangsuiji.teams import conflict_table, staffing_from_record, staffing_record, team_config
 
 __all__ = ["DrawRefused", "DrawResult", "Registry"]
 
@@ -408,6 +418,7 @@ class Registry:
         exclusions = [
             {"reason": e["reason"], "count": e["count"]} for e in json.loads(row.exclusions)
         ]
+        assignment = json.loads(row.assignment) if row.assignment else None
         bundle = make_bundle(
             draw,
             ids,
@@ -416,6 +427,8 @@ class Registry:
             teams=self._teams_of(s, row),
             policy_hash=row.policy_hash,
             exclusions=exclusions,
+            staffing=assignment["staffing"] if assignment else None,
+            assignment=assignment["assignment"] if assignment else None,
         )
         row.bundle = _json(bundle)
         return bundle
@@ -438,6 +451,11 @@ class Registry:
         """Replace a selected entity by its stratum's next alternate; returns the alternate."""
         with self.store.transaction() as s:
             row = self._current(s, task)
+            if row.assignment:
+                raise DrawRefused(
+                    f"task {task}: teams are already assigned, so a selected entity can no longer "
+                    "be replaced; re-draw the task with a recorded reason"
+                )
             draw, ids, strata = self._rebuild(s, row)
             after = draw.replace(entity_id, ReplacementReason(reason), note)
             rep = after.replacements[-1]
@@ -550,6 +568,128 @@ class Registry:
             bundle, extras=extras, printed_at=format_utc(self._now), agency=agency
         )
 
+    # -- teams ----------------------------------------------------------------------------
+
+    def _staffing(self, s: Session, row: DrawRow, on: date | None) -> Staffing:
+        task = self.store.task(row.task, session=s)
+        policy = self.store.policy(session=s)
+        day = on or task.start
+        draw, _, _ = self._rebuild(s, row)
+        pool = self.store.load_entities(session=s)
+        active = [p.id for p in draw.active]
+        others = (
+            select(TeamMemberRow.inspector_id, TeamMemberRow.entity_id, TaskRow.start, TaskRow.end)
+            .join(DrawRow, DrawRow.id == TeamMemberRow.draw_id)
+            .join(TaskRow, TaskRow.code == DrawRow.task)
+            .where(DrawRow.task != row.task)
+        )
+        past = s.execute(others).all()
+        window = timedelta(days=policy.team.period_days)
+        load: dict[str, int] = {}
+        for inspector, _, start, _ in past:
+            if day - window < start <= day:
+                load[inspector] = load.get(inspector, 0) + 1
+        return Staffing(
+            entities=pool.take(pool.index_of(active)),
+            inspectors=self.store.load_inspectors(session=s),
+            needs=TaskNeeds.from_task(task, self.store.items(session=s), day),
+            config=team_config(policy),
+            conflicts=conflict_table(self.store.conflicts(session=s)),
+            history=PastAssignments.from_rows([(i, e, end) for i, e, _, end in past]),
+            prior_load=load,
+        )
+
+    def _save_teams(
+        self, s: Session, row: DrawRow, staffing: dict[str, Any], assignment: Assignment
+    ) -> dict[str, Any]:
+        s.execute(delete(TeamMemberRow).where(TeamMemberRow.draw_id == row.id))
+        members = [
+            {"draw_id": row.id, "entity_id": t.entity_id, "inspector_id": i}
+            for t in assignment.teams
+            for i in t.inspector_ids
+        ]
+        if members:
+            s.execute(insert(TeamMemberRow), members)
+        row.assignment = _json({"staffing": staffing, "assignment": assignment.to_dict()})
+        draw, ids, strata = self._rebuild(s, row)
+        return self._bundle(s, row, draw, ids, strata)
+
+    def assign_teams(self, task: str, *, actor: str, on: date | None = None) -> Assignment:
+        """Draw the inspection teams of the task's selected entities (SSJ-ASSIGN-1).
+
+        Randomness comes from the draw's key; eligibility from the policy's recusal rules, the
+        declared conflicts, certificates valid on ``on`` (default: the task's start), rotation
+        and workload. Raises :class:`~shuangsuiji.assign.InfeasibleAssignment` naming the
+        entities that cannot be staffed and why; nothing is kept then but an error event.
+        """
+        try:
+            with self.store.transaction() as s:
+                row = self._current(s, task)
+                if row.assignment:
+                    raise DrawRefused(
+                        f"task {task}: teams are already assigned; take an inspector off a team "
+                        "with reassign(..., reason=...)"
+                    )
+                staffing = self._staffing(s, row, on)
+                draw, _, _ = self._rebuild(s, row)
+                assignment = assign_teams(staffing, draw.key)
+                bundle = self._save_teams(s, row, staffing_record(staffing), assignment)
+                self.store.append_event(
+                    s,
+                    actor,
+                    "teams.assign",
+                    {
+                        "task": task,
+                        "attempt": row.attempt,
+                        "teams": len(assignment.teams),
+                        "team_size": assignment.team_size,
+                        "stream": attrs.asdict(assignment.stream),
+                        "exclusions": dict(assignment.exclusion_counts),
+                        "record_digest": bundle["record_digest"],
+                    },
+                )
+                return assignment
+        except ValueError as exc:
+            with self.store.transaction() as s:
+                self.store.append_event(
+                    s,
+                    actor,
+                    "draw.error",
+                    {"task": task, "step": "teams.assign", "error": str(exc)[:2000]},
+                )
+            raise
+
+    def teams(self, task: str) -> dict[str, tuple[str, ...]]:
+        """The task's current teams: entity → inspector IDs."""
+        with self.store.reading() as s:
+            row = self._current(s, task)
+            return {t["entity"]: tuple(t["inspectors"]) for t in self._teams_of(s, row)}
+
+    def reassign(
+        self, task: str, entity: str, inspector: str, reason: str, *, actor: str, text: str = ""
+    ) -> tuple[str, ...]:
+        """Take ``inspector`` off ``entity``'s team (recusal after the draw) and draw a
+        replacement from the same stream; other teams stay as they are. Returns the new team."""
+        with self.store.transaction() as s:
+            row = self._current(s, task)
+            if not row.assignment:
+                raise DrawRefused(f"task {task}: no teams assigned yet")
+            saved = json.loads(row.assignment)
+            staffing = staffing_from_record(saved["staffing"])
+            draw, _, _ = self._rebuild(s, row)
+            before = Assignment.from_dict(saved["assignment"])
+            after = reassign(staffing, before, draw.key, [Recusal(entity, inspector, reason, text)])
+            bundle = self._save_teams(s, row, saved["staffing"], after)
+            change = after.reassignments[-1]
+            self.store.append_event(
+                s,
+                actor,
+                "teams.reassign",
+                change.to_dict()
+                | {"task": task, "attempt": row.attempt, "record_digest": bundle["record_digest"]},
+            )
+            return after.team_of(entity).inspector_ids
+
     # -- results and publication ------------------------------------------------------------
 
     def categories(self, *, session: Session | None = None) -> ResultCategories:
@@ -624,6 +764,15 @@ class Registry:
                 problems.append(f"{r.entity} was not drawn for task {r.task}")
             if r.item not in task.items:
                 problems.append(f"item {r.item} is not an item of task {r.task}")
+            team = {
+                t["entity"]: set(t["inspectors"])
+                for t in self._teams_of(s, self._current(s, r.task))
+            }
+            if r.entity in team and not set(r.inspectors) <= team[r.entity]:
+                problems.append(
+                    f"{r.entity}: inspectors {sorted(set(r.inspectors) - team[r.entity])} are not "
+                    f"on its team {sorted(team[r.entity])}; change the team with reassign() first"
+                )
             if len(r.inspectors) < policy.team.size:
                 problems.append(
                     f"{r.entity}: {len(r.inspectors)} inspector(s); the policy needs "

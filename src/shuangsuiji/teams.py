@@ -1,0 +1,260 @@
+"""Teams in the draw record: the policy's team rules, a replayable staffing record, checks.
+
+:mod:`shuangsuiji.assign` draws teams from a :class:`~shuangsuiji.assign.Staffing` (the selected
+entities, the inspector pool, conflicts, history, workload) and the draw's key. This module
+connects it to the rest of the record:
+
+- :func:`team_config` maps the policy (一细则) to the assignment's :class:`TeamConfig`;
+- :func:`staffing_record` / :func:`staffing_from_record` write and read the part of a staffing
+  that the rules look at — for the selected entities: ID, region, industry; for the inspectors
+  of the task's departments: department, regions, qualifications, certificate expiry, active;
+  the declared conflicts, past inspections and prior workloads that touch them — so that a draw
+  bundle carries everything needed to re-check and replay the teams;
+- :func:`bundle_team_checker` re-checks every rule on a bundle's teams and replays the draw of
+  the teams (and their recorded re-assignments) from the bundle's key: ``shuangsuiji verify``
+  uses it. Agency rules written in Python (:class:`~shuangsuiji.assign.RecusalRule`) are not in
+  the record; a verifier passes them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from shuangsuiji.assign import (
+    Assignment,
+    AttributeRule,
+    ConflictTable,
+    PastAssignments,
+    Recusal,
+    RecusalRule,
+    Staffing,
+    TaskNeeds,
+    TeamConfig,
+    assign_teams,
+    check_teams,
+    reassign,
+)
+from shuangsuiji.draw import draw_key
+from shuangsuiji.model import Conflict
+from shuangsuiji.policy import Policy
+from shuangsuiji.pools import EntityPool, InspectorPool
+
+__all__ = [
+    "bundle_team_checker",
+    "staffing_from_record",
+    "staffing_record",
+    "team_config",
+]
+
+RECORD_FORMAT = 1
+
+
+def team_config(policy: Policy) -> TeamConfig:
+    """The assignment rules of ``policy``: size, caps, rotation, township rule, conflicts."""
+    digits = policy.recusal.same_home_region_digits
+    return TeamConfig(
+        size=policy.team.size,
+        legal_exception=policy.team.legal_exception,
+        max_per_task=policy.team.max_per_task,
+        max_per_period=policy.team.max_per_period,
+        rotation_days=policy.recusal.rotation_days,
+        attribute_rules=(AttributeRule(digits=digits),) if digits else (),
+        declared_conflicts=policy.recusal.declared_conflicts,
+    )
+
+
+def _decode(values: np.ndarray[Any, Any]) -> list[str]:
+    return [v.decode() for v in values.tolist()]
+
+
+def staffing_record(staffing: Staffing) -> dict[str, Any]:
+    """The JSON record of what the team rules of ``staffing`` look at (see module docstring)."""
+    ents, insp = staffing.entities, staffing.inspectors
+    keep = insp.in_departments(staffing.needs.departments)
+    insp = insp.take(keep)
+    selected = set(ents.id_list())
+    known = set(insp.id_list())
+    c = staffing.conflicts
+    conflicts = [
+        [i, e, r, s]
+        for i, e, r, s in zip(
+            _decode(c.inspector_ids), _decode(c.entity_ids), c.relation, c.source, strict=True
+        )
+        if e in selected and i in known
+    ]
+    h = staffing.history
+    history = [
+        [i, e, str(d)]
+        for i, e, d in zip(
+            _decode(h.inspector_ids), _decode(h.entity_ids), h.dates.tolist(), strict=True
+        )
+        if e in selected and i in known
+    ]
+    cfg = staffing.config
+    return {
+        "format": RECORD_FORMAT,
+        "needs": {
+            "label": staffing.needs.label,
+            "departments": list(staffing.needs.departments),
+            "on": staffing.needs.on.isoformat(),
+            "qualifications": sorted(staffing.needs.qualifications),
+        },
+        "config": {
+            "size": cfg.size,
+            "legal_exception": cfg.legal_exception,
+            "qualification_mode": cfg.qualification_mode,
+            "max_per_task": cfg.max_per_task,
+            "max_per_period": cfg.max_per_period,
+            "rotation_days": cfg.rotation_days,
+            "attribute_rules": [
+                {
+                    "name": r.name,
+                    "inspector_field": r.inspector_field,
+                    "entity_field": r.entity_field,
+                    "digits": r.digits,
+                    "reason": r.reason,
+                }
+                for r in cfg.attribute_rules
+            ],
+            "declared_conflicts": cfg.declared_conflicts,
+        },
+        "entities": [
+            [i, r, n]
+            for i, r, n in zip(
+                ents.id_list(), _decode(ents.region), _decode(ents.industry), strict=True
+            )
+        ],
+        "inspectors": [
+            {
+                "id": insp.ids[k].decode(),
+                "department": insp.department[k],
+                "region": insp.region[k].decode(),
+                "home_region": insp.home_region[k].decode(),
+                "qualifications": sorted(insp.qualifications[k]),
+                "certificate_expiry": str(insp.certificate_expiry[k]),
+                "active": bool(insp.active[k]),
+            }
+            for k in range(len(insp))
+        ],
+        "conflicts": conflicts,
+        "history": history,
+        "prior_load": {k: v for k, v in sorted(staffing.prior_load.items()) if k in known},
+    }
+
+
+def staffing_from_record(
+    record: Mapping[str, Any], extra_rules: Sequence[RecusalRule] = ()
+) -> Staffing:
+    """Rebuild a :class:`Staffing` from :func:`staffing_record` (plus any agency rules)."""
+    if record.get("format") != RECORD_FORMAT:
+        raise ValueError(f"staffing record format {record.get('format')!r} is not supported")
+    ents = record["entities"]
+    n = len(ents)
+    entities = EntityPool.from_columns(
+        ids=[e[0] for e in ents],
+        names=[e[0] for e in ents],
+        entity_type=["-"] * n,
+        industry=[e[2] for e in ents],
+        region=[e[1] for e in ents],
+        registered=np.zeros(n, dtype="datetime64[D]"),
+        tier=np.zeros(n, dtype=np.uint8),
+        status=["存续"] * n,
+        tags=[()] * n,
+    )
+    rows = record["inspectors"]
+    inspectors = InspectorPool.from_columns(
+        ids=[r["id"] for r in rows],
+        names=[r["id"] for r in rows],
+        department=[r["department"] for r in rows],
+        region=[r["region"] for r in rows],
+        home_region=[r["home_region"] for r in rows],
+        certificate_no=["-"] * len(rows),
+        certificate_expiry=[date.fromisoformat(r["certificate_expiry"]) for r in rows],
+        qualifications=[r["qualifications"] for r in rows],
+        active=[r["active"] for r in rows],
+    )
+    needs = record["needs"]
+    cfg = dict(record["config"])
+    cfg["attribute_rules"] = tuple(AttributeRule(**r) for r in cfg["attribute_rules"])
+    return Staffing(
+        entities=entities,
+        inspectors=inspectors,
+        needs=TaskNeeds(
+            needs["label"],
+            tuple(needs["departments"]),
+            date.fromisoformat(needs["on"]),
+            frozenset(needs["qualifications"]),
+        ),
+        config=TeamConfig(**cfg),
+        conflicts=ConflictTable.from_rows([tuple(c) for c in record["conflicts"]]),
+        history=PastAssignments.from_rows(
+            [(h[0], h[1], date.fromisoformat(h[2])) for h in record["history"]]
+        ),
+        prior_load=dict(record["prior_load"]),
+        extra_rules=tuple(extra_rules),
+    )
+
+
+def conflict_table(conflicts: Iterable[Conflict]) -> ConflictTable:
+    """Declared conflicts as the assignment's column table."""
+    return ConflictTable.from_rows(
+        [(c.inspector_id, c.entity_id, c.relation, c.source) for c in conflicts]
+    )
+
+
+def bundle_team_checker(
+    bundle: Mapping[str, Any], extra_rules: Sequence[RecusalRule] = ()
+) -> list[str]:
+    """Problems with a bundle's teams: every rule re-checked, the team draw replayed.
+
+    A bundle without teams has nothing to check; teams without a ``staffing`` record cannot be
+    checked and are reported as such.
+    """
+    teams = bundle.get("teams") or []
+    record = bundle.get("staffing")
+    if not teams and record is None:
+        return []
+    if record is None:
+        return ["teams: the bundle has teams but no staffing record to check them against"]
+    try:
+        staffing = staffing_from_record(record, extra_rules)
+        recorded = Assignment.from_dict(bundle["assignment"])
+    except (KeyError, TypeError, ValueError) as exc:
+        return [f"staffing/assignment: unreadable ({exc})"]
+    problems = [
+        f"teams: {p.entity_id} {p.inspector_id or ''} breaks {p.rule}: {p.message}".replace(
+            "  ", " "
+        )
+        for p in check_teams(staffing, [t for t in _teams_of(teams)])
+    ]
+    key = draw_key(str(bundle["task_label"]), str(bundle["seed"]))
+    replay = assign_teams(staffing, key)
+    if recorded.reassignments:
+        replay = reassign(
+            staffing,
+            replay,
+            key,
+            [
+                Recusal(r.entity_id, r.inspector_id, r.reason, r.text)
+                for r in recorded.reassignments
+            ],
+        )
+    derived = {t.entity_id: sorted(t.inspector_ids) for t in replay.teams}
+    given = {t.entity_id: sorted(t.inspector_ids) for t in _teams_of(teams)}
+    if derived != given:
+        wrong = sorted(e for e in set(derived) | set(given) if derived.get(e) != given.get(e))
+        problems.append(
+            f"teams: {len(wrong)} team(s) differ from the replayed SSJ-ASSIGN-1 draw, "
+            f"e.g. {wrong[0]}: recorded {given.get(wrong[0])}, replayed {derived.get(wrong[0])}"
+        )
+    return problems
+
+
+def _teams_of(teams: Iterable[Mapping[str, Any]]) -> list[Any]:
+    from shuangsuiji.assign import Team
+
+    return [Team(str(t["entity"]), tuple(t["inspectors"])) for t in teams]
