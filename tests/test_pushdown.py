@@ -451,6 +451,14 @@ def _nasty_pool() -> EntityPool:
     )
 
 
+@pytest.fixture(scope="module")
+def nasty_db(fresh_database: Any) -> CityDb:
+    """The pool of awkward values in a database that sorts text linguistically (ICU zh-CN)."""
+    store: Store = fresh_database(icu=True)
+    store.import_entities(_nasty_pool(), actor="测试")
+    return CityDb(store.engine, store.load_entities())
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize(
     "population",
@@ -465,12 +473,9 @@ def _nasty_pool() -> EntityPool:
 )
 @pytest.mark.parametrize("scheme", list(TicketScheme))
 def test_metacharacters_are_plain_values(
-    fresh_database: Any, population: PopulationFilter, scheme: TicketScheme
+    nasty_db: CityDb, population: PopulationFilter, scheme: TicketScheme
 ) -> None:
-    store: Store = fresh_database(icu=True)
-    pool = _nasty_pool()
-    store.import_entities(pool, actor="测试")
-    loaded = store.load_entities()
+    pool, engine = _nasty_pool(), nasty_db.engine
     policy = Policy.default()
     policy = attrs.evolve(
         policy,
@@ -479,25 +484,24 @@ def test_metacharacters_are_plain_values(
         ),
     )
     last = {"x'y": CUTOFF, "中文1": CUTOFF, "not-there": CUTOFF}
-    db = CityDb(store.engine, loaded)
-    memory, database = _both(db, _task(population, ratio=0.5), policy, last_inspected=last)
+    memory, database = _both(nasty_db, _task(population, ratio=0.5), policy, last_inspected=last)
     _assert_same_freeze(memory, database)
     seed = b"\x01" * 16
     expected = draw_entities(
         memory.ids, memory.strata, memory.rules, task_label="t", seed=seed, scheme=scheme
     )
     _assert_same_draw(
-        draw_in_database(store.engine, database, task_label="t", seed=seed, scheme=scheme),
+        draw_in_database(engine, database, task_label="t", seed=seed, scheme=scheme),
         expected,
     )
-    with store.engine.connect() as conn:
+    with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(EntityRow)).scalar_one() == len(pool)
 
 
 @pytest.mark.postgres
-def test_ids_are_ordered_by_utf8_bytes_not_by_collation(fresh_database: Any) -> None:
-    store: Store = fresh_database(icu=True)
-    with store.engine.connect() as conn:  # the database really sorts text another way
+def test_ids_are_ordered_by_utf8_bytes_not_by_collation(nasty_db: CityDb) -> None:
+    engine = nasty_db.engine
+    with engine.connect() as conn:  # the database really sorts text another way
         assert (
             conn.execute(
                 select(func.min(text("x"))).select_from(text("(VALUES ('a'), ('B')) AS v(x)"))
@@ -505,15 +509,14 @@ def test_ids_are_ordered_by_utf8_bytes_not_by_collation(fresh_database: Any) -> 
             == "a"
         )
     pool = _nasty_pool()
-    store.import_entities(pool, actor="测试")
     spec = CandidateSpec(region_digits=2)
     db_strata = {
         i: f"{TIERS[t]}|{r.decode()[:2]}"
         for i, t, r in zip(pool.id_list(), pool.tier.tolist(), pool.region.tolist(), strict=True)
     }
     expected = pool_digest(list(db_strata), list(db_strata.values()))
-    assert digest_in_database(store.engine, spec) == expected
-    assert digest_in_database(store.engine, spec, max_bytes=0) == expected
+    assert digest_in_database(engine, spec) == expected
+    assert digest_in_database(engine, spec, max_bytes=0) == expected
     # A one-stratum draw that ranks every candidate: the whole ticket order, IDs and ties.
     everyone = SizeRule(ratio="1")
     for scheme in TicketScheme:
@@ -522,7 +525,7 @@ def test_ids_are_ordered_by_utf8_bytes_not_by_collation(fresh_database: Any) -> 
             seed=b"\x02" * 16, scheme=scheme,
         )  # fmt: skip
         got = draw_in_database(
-            store.engine, spec, everyone, task_label="t", seed=b"\x02" * 16, scheme=scheme
+            engine, spec, everyone, task_label="t", seed=b"\x02" * 16, scheme=scheme
         )
         _assert_same_draw(got, expected_draw)
 

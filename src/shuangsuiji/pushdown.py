@@ -761,17 +761,24 @@ def _ranked(
     ).data([(s.label, s.code, s.take, bounds[s.code]) for s in strata])
     id_bytes = func.convert_to(c.c.id, _UTF8)
     prefix_param = bindparam("ticket_prefix", prefix, LargeBinary)
-    ticket_fn = (
-        func.sha256(prefix_param.op("||", return_type=LargeBinary)(id_bytes), type_=LargeBinary)
-        .table_valued(column("t", LargeBinary))
-        .render_derived(name="tickets")
-        .lateral()
+    digest = func.sha256(
+        prefix_param.op("||", return_type=LargeBinary)(id_bytes), type_=LargeBinary
     )
-    ticket = ticket_fn.c.t
+    joined = c.join(sizes, c.c.stratum == sizes.c.stratum)
+    ticket: ColumnElement[bytes]
     if scheme is TicketScheme.SSJ_DRAW_1:
+        # The filter hashes every row once; only the few rows that pass hash again for the
+        # ranking and the output, which is cheaper than a per-row function scan.
+        ticket = digest
         passes = ticket < sizes.c.threshold
         order: tuple[ColumnElement[Any], ...] = (ticket, id_bytes)
     else:
+        # The order key reads the ticket 32 times: a LATERAL function call hashes once per row
+        # (and, unlike a subquery with OFFSET 0, still runs in parallel workers).
+        tickets = digest.table_valued(column("t", LargeBinary)).render_derived(name="tickets")
+        ticket_fn = tickets.lateral()
+        joined = joined.join(ticket_fn, true())
+        ticket = ticket_fn.c.t
         passes = _cs_low_digits(ticket) < sizes.c.threshold
         order = (_cs_order_key(ticket), id_bytes)
     ranked = (
@@ -783,7 +790,7 @@ def _ranked(
             func.row_number().over(partition_by=sizes.c.code, order_by=order).label("rn"),
             func.count().over(partition_by=sizes.c.code).label("passed"),
         )
-        .select_from(c.join(sizes, c.c.stratum == sizes.c.stratum).join(ticket_fn, true()))
+        .select_from(joined)
         .where(passes)
         .subquery("ranked")
     )
