@@ -601,8 +601,10 @@ def _kill_child(
     target: Callable[..., None],
     args: tuple[Any, ...],
     delay: float,
+    after: int = 0,
 ) -> tuple[bool, int]:
-    """Start ``target``, wait until it is ready, sleep ``delay``, ``kill -9`` it.
+    """Start ``target``, wait until it is ready and its progress counter reaches ``after``,
+    sleep ``delay``, then ``kill -9`` it.
 
     Returns (whether the child had finished its step, its progress counter)."""
     ready, finished = ctx.Event(), ctx.Event()
@@ -612,6 +614,9 @@ def _kill_child(
     if not ready.wait(60):
         child.kill()
         raise RuntimeError("crash child did not start")
+    deadline = time.monotonic() + 60
+    while progress.value < after and not finished.is_set() and time.monotonic() < deadline:
+        time.sleep(0.001)
     time.sleep(delay)
     if child.pid is not None and child.exitcode is None:
         os.kill(child.pid, signal.SIGKILL)
@@ -660,8 +665,9 @@ def crash_draws(url: str, kills: int, *, entities: int = 800, seed: int = 3) -> 
     current = 1
     for _ in range(kills):
         task = tasks[current]
+        # Half the kills anywhere in the step, half once its transaction has begun.
         finished, begun = _kill_child(
-            ctx, crash_draw_child, (url, task), rng.uniform(0.0, span * 1.1)
+            ctx, crash_draw_child, (url, task), rng.uniform(0.0, span * 1.1), rng.randint(0, 1)
         )
         drawn = Registry(store).draws(task)
         after += bool(drawn)
@@ -705,9 +711,12 @@ def crash_imports(url: str, kills: int, *, rows: int = 3000, seed: int = 5) -> C
     mid = after = early = reruns = 0
     current = 1
     for _ in range(kills):
-        finished, sent = _kill_child(
-            ctx, crash_import_child, (url, chunks[current]), rng.uniform(0.0, span * 1.1)
-        )
+        # Half the kills anywhere in the import, half after a random number of rows were sent.
+        if rng.random() < 0.5:
+            delay, after = rng.uniform(0.0, span * 1.1), 0
+        else:
+            delay, after = 0.0, rng.randrange(1, rows)
+        finished, sent = _kill_child(ctx, crash_import_child, (url, chunks[current]), delay, after)
         count = store.count_entities()
         committed = count == expected + rows
         after += committed
@@ -800,3 +809,289 @@ def _tables(engine: Engine) -> set[str]:
     from sqlalchemy import inspect
 
     return set(inspect(engine).get_table_names())
+
+
+# -- bad input: generated CSV files and policies ---------------------------------------------
+
+
+REQUIRED_ENTITY_COLUMNS = ("id", "name", "entity_type", "industry", "region", "registered", "tier")
+FILE_FAULTS = (
+    "none",
+    "bom",
+    "crlf",
+    "gb18030",
+    "utf16",
+    "missing_column",
+    "duplicate_header",
+    "empty",
+    "header_only",
+)
+ROW_FAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    # fault: (column, replacement values; "{id}" variants are computed from the row's ID)
+    "check_character": ("id", ("{check}",)),
+    "forbidden_character": ("id", ("{forbidden}",)),
+    "short_id": ("id", ("{short}",)),
+    "duplicate_id": ("id", ("{first}",)),
+    "empty_name": ("name", ("",)),
+    "empty_entity_type": ("entity_type", ("",)),
+    "bad_industry": ("industry", ("Z99", "F51911", "5191", "")),
+    "bad_region": ("region", ("35A102", "", "1", "3501020011112")),
+    "date_out_of_range": ("registered", ("1900-01-01", "2101-01-01", "0001-01-01")),
+    "bad_date": ("registered", ("2024-02-30", "2024-1-1", "", "2024/01/01", "01/02/2024")),
+    "bad_tier": ("tier", ("E", "", "AB", "1")),
+    "bad_status": ("status", ("倒闭", "closed")),
+    "short_row": ("*", ("",)),
+}
+
+
+@dataclass(frozen=True)
+class BadFile:
+    """A generated entity CSV: its bytes, how it was damaged and what must be reported."""
+
+    data: bytes
+    file_fault: str
+    row_faults: tuple[tuple[int, str, str], ...]  # (file line, column, fault)
+    missing: str = ""
+
+    @property
+    def valid(self) -> bool:
+        return self.file_fault in ("none", "bom", "crlf") and not self.row_faults
+
+
+def _damaged_id(uscc: str, how: str, first: str, pick: int) -> str:
+    from shuangsuiji.ids import USCC_ALPHABET
+
+    if how == "{check}":
+        return uscc[:17] + next(c for c in USCC_ALPHABET[pick % 31 :] + "0" if c != uscc[17])
+    if how == "{forbidden}":
+        pos = pick % 17
+        return uscc[:pos] + "IOZSV"[pick % 5] + uscc[pos + 1 :]
+    if how == "{short}":
+        return uscc[:17]
+    return first
+
+
+def entity_file_cases(base: str) -> Any:
+    """A hypothesis strategy of damaged (or, sometimes, valid) versions of the CSV ``base``."""
+    from hypothesis import strategies as st
+
+    lines = base.strip("\n").split("\n")
+    header, rows = lines[0].split(","), [line.split(",") for line in lines[1:]]
+
+    @st.composite
+    def cases(draw: Any) -> BadFile:
+        fault = draw(st.sampled_from(FILE_FAULTS))
+        chosen = draw(
+            st.lists(st.integers(1, len(rows) - 1), unique=True, max_size=min(4, len(rows) - 1))
+        )
+        table = [list(r) for r in rows]
+        expected = []
+        for row in chosen:
+            name = draw(st.sampled_from(sorted(ROW_FAULTS)))
+            column, values = ROW_FAULTS[name]
+            value = draw(st.sampled_from(values))
+            if column == "*":
+                table[row] = table[row][:-1]
+            elif column == "id":
+                table[row][0] = _damaged_id(
+                    rows[row][0], value, rows[0][0], draw(st.integers(0, 99))
+                )
+            else:
+                table[row][header.index(column)] = value
+            expected.append((row + 2, column, name))
+        head = list(header)
+        missing = ""
+        if fault == "missing_column":
+            missing = draw(st.sampled_from(REQUIRED_ENTITY_COLUMNS))
+            index = head.index(missing)
+            head.pop(index)
+            table = [r[:index] + r[index + 1 :] if len(r) > index else r for r in table]
+        if fault == "duplicate_header":
+            head[-1] = draw(st.sampled_from(REQUIRED_ENTITY_COLUMNS))
+        body = [",".join(head)] + [",".join(r) for r in table]
+        if fault == "empty":
+            body = []
+        elif fault == "header_only":
+            body = body[:1]
+        newline = "\r\n" if fault == "crlf" else "\n"
+        text_ = newline.join(body) + (newline if body else "")
+        if fault == "bom":
+            text_ = "\ufeff" + text_
+        encoding = {"gb18030": "gb18030", "utf16": "utf-16"}.get(fault, "utf-8")
+        return BadFile(text_.encode(encoding), fault, tuple(expected), missing)
+
+    return cases()
+
+
+def check_entity_file(case: BadFile, store: Store, base: EntityPool) -> list[str]:
+    """Read ``case``; the error must name what and where; the store must not change."""
+    import io as _io
+
+    from shuangsuiji.io import CsvFormatError, ImportValidationError, read_entities_csv
+    from shuangsuiji.store import StoreError
+
+    before = snapshot(store)
+    problems: list[str] = []
+    where = f"{case.file_fault} {list(case.row_faults)}"
+    try:
+        pool = read_entities_csv(_io.BytesIO(case.data))
+    except CsvFormatError as exc:
+        message = str(exc)
+        hints = {
+            "gb18030": "GBK/GB18030",
+            "utf16": "cannot be decoded",
+            "missing_column": f"missing column(s) ['{case.missing}']",
+            "duplicate_header": "more than once",
+            "empty": "empty",
+            "header_only": "no rows",
+        }
+        hint = hints.get(case.file_fault)
+        if hint is None or hint not in message:
+            problems.append(f"{where}: CsvFormatError {message!r} does not say {hint!r}")
+        if case.file_fault == "gb18030" and not case.row_faults:
+            again = read_entities_csv(_io.BytesIO(case.data), encoding="gb18030")
+            if again.id_list() != base.id_list():
+                problems.append(f"{where}: following the hint did not read the file")
+    except ImportValidationError as exc:
+        reported = {(e.line, e.column) for e in exc.errors}
+        for line, column, name in case.row_faults:
+            if (line, column) not in reported:
+                problems.append(f"{where}: {name} at line {line} not reported ({exc.errors})")
+            elif f"line {line}, column {column!r}" not in str(exc):
+                problems.append(f"{where}: the message does not show line {line} {column!r}")
+        if case.valid or case.file_fault not in ("none", "bom", "crlf"):
+            problems.append(f"{where}: unexpected row errors {exc.errors}")
+        if "nothing was imported" not in str(exc):
+            problems.append(f"{where}: the message does not say that nothing was imported")
+    except Exception as exc:
+        problems.append(f"{where}: {type(exc).__name__}: {exc}")
+    else:
+        if not case.valid:
+            problems.append(f"{where}: accepted a damaged file")
+        elif pool.id_list() != base.id_list() or list(pool) != list(base):
+            problems.append(f"{where}: a valid file read back differently")
+        else:
+            try:  # the same IDs again: the store refuses them, all of them
+                store.import_entities(pool, actor=ADMIN, source="again")
+                problems.append(f"{where}: stored the same IDs twice")
+            except StoreError as exc:
+                if "already in the store" not in str(exc):
+                    problems.append(f"{where}: unclear refusal {exc}")
+    if snapshot(store) != before:
+        problems.append(f"{where}: the store changed")
+    return problems
+
+
+def policy_cases() -> Any:
+    """A hypothesis strategy of (mapping, table the error must name) for invalid policies."""
+    from hypothesis import strategies as st
+
+    not_ratio = st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True).filter(lambda x: not 0.0 <= x <= 1.0),
+        st.text(alphabet="abc中文 0.5%-", max_size=5),
+        st.booleans(),
+        st.lists(st.integers(), max_size=2),
+    )
+    ratio = st.floats(0.0, 1.0)
+    ratio_keys = st.sampled_from(
+        ["tier.A", "tier.D", "tags.经营异常名录", "general_item_cap", "floor", "alternates"]
+    )
+    int_keys = st.sampled_from(
+        [
+            ("team", "size", 1, 20),
+            ("team", "period_days", 1, 3660),
+            ("recusal", "rotation_days", 0, 3660),
+            ("ratios", "floor_region_digits", 2, 12),
+            ("deadline", "working_days", 1, 250),
+            ("exclusions", "recently_inspected_days", 0, 3660),
+        ]
+    )
+
+    def set_ratio(key: str, value: Any) -> tuple[dict[str, Any], str]:
+        if "." in key:
+            group, name = key.split(".")
+            tiers = {"A": 0.03, "B": 0.05, "C": 0.2, "D": 0.6} if group == "tier" else {}
+            return {"ratios": {group: {**tiers, name: value}}}, "[ratios]"
+        return {"ratios": {key: value}}, "[ratios]"
+
+    def set_int(spec: tuple[str, str, int, int], value: Any) -> tuple[dict[str, Any], str]:
+        return {spec[0]: {spec[1]: value}}, f"[{spec[0]}]"
+
+    bad_int = st.one_of(
+        st.integers(-(10**6), 10**7), st.floats(), st.text(alphabet="12a天", max_size=3)
+    )
+    decreasing = st.lists(ratio, min_size=4, max_size=4).filter(lambda v: v != sorted(v))
+    return st.one_of(
+        st.builds(set_ratio, ratio_keys, not_ratio),
+        st.tuples(int_keys, bad_int)
+        .filter(lambda s: not (isinstance(s[1], int) and s[0][2] <= s[1] <= s[0][3]))
+        .map(lambda s: set_int(*s)),
+        decreasing.map(
+            lambda v: ({"ratios": {"tier": dict(zip("ABCD", v, strict=True))}}, "[ratios] tier")
+        ),
+        st.tuples(ratio, ratio)
+        .filter(lambda fc: fc[0] > fc[1])
+        .map(
+            lambda fc: (
+                {"ratios": {"floor": fc[0], "general_item_cap": fc[1]}},
+                "[ratios] floor",
+            )
+        ),
+        st.tuples(st.integers(1, 100), st.integers(1, 100))
+        .filter(lambda wd: wd[1] > wd[0])
+        .map(
+            lambda wd: (
+                {"deadline": {"working_days": wd[0], "due_soon_working_days": wd[1]}},
+                "[deadline]",
+            )
+        ),
+        st.just(({"team": {"size": 1}}, "[team] size")),
+        st.sampled_from(["team", "ratios", "recusal"]).map(
+            lambda t: ({t: {"sizee": 2}}, f"[{t}] has unknown key")
+        ),
+        st.just(({"teams": {"size": 2}}, "unknown table")),
+    )
+
+
+def toml_text(mapping: dict[str, Any]) -> str:
+    """A policy mapping as TOML (``nan``/``inf`` included), for the file-reading path."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, float) and v != v:
+            return "nan"
+        if isinstance(v, float) and v in (float("inf"), float("-inf")):
+            return "inf" if v > 0 else "-inf"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items()) + " }"
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return json.dumps(v, ensure_ascii=False)
+
+    out = []
+    for table, keys in mapping.items():
+        out.append(f"[{table}]")
+        out += [f"{json.dumps(k, ensure_ascii=False)} = {value(v)}" for k, v in keys.items()]
+    return "\n".join(out) + "\n"
+
+
+def check_policy(mapping: dict[str, Any], where: str) -> list[str]:
+    """The invalid policy is refused by both paths with a message naming ``where``."""
+    from shuangsuiji.policy import Policy, PolicyError
+
+    problems = []
+    for path, load in (
+        ("mapping", lambda: Policy.from_mapping(mapping)),
+        ("toml", lambda: Policy.from_toml(toml_text(mapping), source="细则.toml")),
+    ):
+        try:
+            load()
+        except PolicyError as exc:
+            if where not in str(exc) or (path == "toml" and "细则.toml" not in str(exc)):
+                problems.append(f"{path} {mapping}: message {str(exc)!r} lacks {where!r}")
+        except Exception as exc:
+            problems.append(f"{path} {mapping}: {type(exc).__name__}: {exc}")
+        else:
+            problems.append(f"{path} {mapping}: accepted")
+    return problems
