@@ -307,7 +307,7 @@ def load_spread(quick: bool) -> None:
             )
         print(f"  {label:<11}correlation of (load - expected) with ID order: {corr:+.3f}")
     print("  (z sd ~1 and no correlation with ID order: no inspector is systematically favoured;")
-    print("   under tight caps the busiest officers are capped, so their z-scores go negative)")
+    print("   under tight caps loads are squeezed towards the cap: same mean, smaller spread)")
 
 
 def main() -> None:

@@ -280,20 +280,20 @@ def _compare_with_oracle(case: Case, key: bytes) -> None:
 # --------------------------------------------------------------------------- exactness
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(cases(), st.integers(0, 2**16))
 def test_found_exactly_when_an_assignment_exists(case: Case, k: int) -> None:
     _compare_with_oracle(case, key_of(k))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(cases(), st.integers(0, 2**16), st.booleans())
 def test_repair_by_flow_and_branch_and_bound_is_exact(case: Case, k: int, no_fill: bool) -> None:
     with forced_repair(no_fill):
         _compare_with_oracle(case, key_of(k))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(cases(), st.randoms(use_true_random=False))
 def test_flow_and_branch_and_bound_alone_decide_exactly(case: Case, rnd: Any) -> None:
     """From empty teams, in a random node order: the cold solve is exact, and its teams valid."""
@@ -385,10 +385,10 @@ def test_check_teams_names_entity_inspector_and_rule(case: Case, k: int) -> None
         return
     broken = [Team(team.entity_id, (bad, *team.inspector_ids[1:])), *result.teams[1:]]
     problems = check_teams(s, broken)
-    named = [p for p in problems if p.entity_id == "E0" and p.inspector_id == bad]
+    # an eligibility rule names (E0, bad); a used-up period cap names the inspector alone
+    named = [p for p in problems if p.inspector_id == bad and p.entity_id in ("E0", "")]
     assert named, problems
-    rules = {p.rule for p in named}
-    assert rules & {
+    assert {p.rule for p in named} & {
         "department",
         "inactive",
         "certificate",
@@ -396,7 +396,8 @@ def test_check_teams_names_entity_inspector_and_rule(case: Case, k: int) -> None
         "declared_conflict",
         "same_township",
         "rotation",
-    } or ("workload_period" in {p.rule for p in problems})
+        "workload_period",
+    }
 
 
 def test_check_teams_structure_and_workload() -> None:
@@ -460,6 +461,11 @@ def test_config_errors_say_how_to_fix() -> None:
         assign_teams(nobody, key_of(1))
     with pytest.raises(ValueError, match="at least 16"):
         assign_teams(s, b"short")
+    expired = attrs.evolve(s, needs=TaskNeeds("X", ("SCJG",), date(2040, 1, 1)))
+    with pytest.raises(InfeasibleAssignment, match=r"no inspector can be drawn at all.*执法证"):
+        assign_teams(expired, key_of(1))
+    none = attrs.evolve(s, entities=s.entities.take(np.arange(0)))
+    assert assign_teams(none, key_of(1)).teams == ()
 
 
 def test_needs_from_task_and_items() -> None:
@@ -693,7 +699,7 @@ def _fair_case(cap: int, joint: bool) -> Case:
 @pytest.mark.parametrize("repair", [False, True])
 def test_fairness_total_variation_within_the_documented_bound(joint: bool, repair: bool) -> None:
     s = _fair_case(cap=2, joint=joint).staffing()
-    keys = [key_of(f"fair-{j}") for j in range(1200)]
+    keys = [key_of(f"fair-{j}") for j in range(1000)]
     if repair:
         with mock.patch.object(A, "_rounds", lambda n, k: 1):
             report = fairness(s, keys)

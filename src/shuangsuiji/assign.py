@@ -1695,6 +1695,23 @@ def _smoothing_steps(n_e: int) -> int:
 def _check_inputs(inst: _Instance, staffing: Staffing, elig: Eligibility) -> None:
     """Raise for requirements no team can meet and for entities without any covering team."""
     k, needs = inst.k, staffing.needs
+    if inst.E.shape[1] == 0:
+        ins = staffing.inspectors
+        in_dept = ins.in_departments(needs.departments)
+        counts = [
+            (int((o.inspectors & in_dept).sum()), o.reason)
+            for o in elig.outcomes
+            if o.inspectors is not None and o.name != "department"
+        ]
+        why = [f"{n} {reason}" for n, reason in counts if n]
+        raise InfeasibleAssignment(
+            f"task {needs.label}: no inspector can be drawn at all: the pool has "
+            f"{int(in_dept.sum())} inspectors of {'/'.join(needs.departments)}"
+            + (f" ({'; '.join(why)})" if why else "")
+            + "; add or re-certify inspectors, or check the task's departments and date",
+            [],
+            {},
+        )
     if needs.joint and k < len(needs.departments):
         raise InfeasibleAssignment(
             f"task {needs.label}: a team of {k} cannot hold one inspector of each of the "
@@ -1973,11 +1990,14 @@ def assign_teams(staffing: Staffing, key: bytes) -> Assignment:
     key and the inputs (not on row order); teams follow the order of ``staffing.entities``.
     Raises :class:`InfeasibleAssignment` when no assignment satisfies every rule.
     """
+    stream = AssignStream(key)
     canon = staffing.canonical()
     elig = canon.eligibility()
     inst = _build_instance(elig)
+    if inst.n_e == 0:
+        info = StreamInfo(hashlib.sha256(key).hexdigest(), 0, 0, None)
+        return _result(canon, staffing, elig, inst, [], info)
     _check_inputs(inst, canon, elig)
-    stream = AssignStream(key)
     try:
         teams, info = _draw(inst, stream)
     except _Infeasible as exc:
