@@ -7,16 +7,20 @@ the library's capabilities grow, draw bundles, reports and publication exports.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import attrs
 from rich.console import Console
 
+from shuangsuiji.assign import ConflictTable, assign_teams
 from shuangsuiji.bundle import verify_bundle
+from shuangsuiji.exports import publication_html, records_csv, to_json
 from shuangsuiji.io import (
     read_conflicts_csv,
     read_entities_csv,
@@ -25,18 +29,23 @@ from shuangsuiji.io import (
     write_entities_csv,
     write_inspectors_csv,
 )
-from shuangsuiji.model import Plan, PopulationFilter, Task
+from shuangsuiji.model import Conflict, Plan, PopulationFilter, Task
 from shuangsuiji.policy import Policy
-from shuangsuiji.registry import Registry
+from shuangsuiji.publication import publication_report, statuses
+from shuangsuiji.registry import Registry, ResultEntry
 from shuangsuiji.seeds import party_commitment, random_seed
 from shuangsuiji.store import Store
 from shuangsuiji.synth import make_city
+from shuangsuiji.teams import bundle_team_checker
 
 __all__ = ["DEMO_ACTOR", "demo_tasks", "run_demo"]
 
 DEMO_ACTOR = "演示-张明（录入员）"
 DEMO_DRAWER = "演示-王芳（抽取人）"
 PLAN_CODE = "RC-2026"
+CHINA = timezone(timedelta(hours=8))
+DEMO_TODAY = date(2026, 12, 4)
+"""The demo simulates the year 2026 up to this day on its own clock."""
 
 
 def demo_tasks() -> list[Task]:
@@ -79,7 +88,7 @@ def demo_tasks() -> list[Task]:
             departments=("YJGL",),
             items=("YJGL-01",),
             start=date(2026, 9, 1),
-            end=date(2026, 12, 11),
+            end=date(2026, 11, 20),
             population=PopulationFilter(industry_prefixes=("C",)),
         ),
     ]
@@ -101,10 +110,132 @@ def _draw_all(registry: Registry, tasks: list[Task], out: Path) -> list[Path]:
             registry.select(task.code, actor=DEMO_DRAWER)
         else:
             registry.draw(task.code, actor=DEMO_DRAWER)
-        paths.append(registry.export_bundle(task.code, out / f"draw-{task.code}.json"))
-        record = registry.draw_record(task.code, agency="榕城市市场监督管理局")
-        (out / f"record-{task.code}.html").write_text(record, encoding="utf-8")
+        paths.append(out / f"draw-{task.code}.json")
     return paths
+
+
+def _declare_conflicts(registry: Registry, tasks: list[Task]) -> list[Conflict]:
+    """Conflicts that officers declare once the entity list is out (回避申报).
+
+    A dry run of the team draw *without* them shows whom the lottery would send where; for a
+    few selected entities, the officer it would send declares a conflict (a relative works
+    there, a former employer), so the real team draw must route around it.
+    """
+    declared: list[Conflict] = []
+    relations = ("近亲属任职", "曾任职", "持有股份")
+    for task in tasks:
+        staffing = registry.staffing(task.code)
+        dry = assign_teams(
+            attrs.evolve(staffing, conflicts=ConflictTable.from_rows(())),
+            registry.current_draw(task.code).draw.key,
+        )
+        for n, team in enumerate(dry.teams[:3]):
+            declared.append(
+                Conflict(
+                    team.inspector_ids[0], team.entity_id, relations[n % 3], "任务公布后本人申报"
+                )
+            )
+    registry.store.import_conflicts(declared, actor=DEMO_ACTOR, source="回避申报")
+    return declared
+
+
+def _hash_of(text: str) -> int:
+    """A stable pseudo-random number for the simulation (not an audited path)."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+class DemoClock:
+    """The demo's simulated clock: it starts on a given day and moves one second per reading,
+    or jumps forward when the story moves on (it never goes back: the audit log checks that)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+    def jump(self, day: date, hour: int) -> None:
+        target = datetime(day.year, day.month, day.day, hour, tzinfo=CHINA)
+        self.now = max(self.now, target)
+
+
+def _results_and_publication(
+    registry: Registry, tasks: list[Task], out: Path, clock: DemoClock
+) -> dict[str, Any]:
+    """Simulated inspection results, publications on time, late and outstanding, exports."""
+    outcomes = [("01",), ("01",), ("01",), ("05",), ("02",), ("04",), ("08",), ("09",)]
+    plan: list[tuple[date, int, str, Any]] = []
+    for task in sorted(tasks, key=lambda t: t.end):
+        entries = []
+        for entity, members in registry.teams(task.code).items():
+            h = _hash_of(task.code + entity)
+            if task.code == tasks[-1].code and h % 3 == 0:
+                continue  # the last task is still under way: some inspections not done
+            for item in task.items:
+                codes = outcomes[(h + _hash_of(item)) % len(outcomes)]
+                entries.append(
+                    ResultEntry(
+                        task.code,
+                        entity,
+                        item,
+                        codes,
+                        inspection_start=task.end - timedelta(days=h % 20 + 1),
+                        inspection_end=task.end,
+                        inspectors=members,
+                        follow_up="责令限期改正" if codes[0] in ("05", "02", "04", "08") else "",
+                    )
+                )
+        plan.append((task.end + timedelta(days=1), 10, "results", entries))
+    recorded = sum(len(p[3]) for p in plan)
+    published = 0
+    for day, hour, _, entries in plan:
+        clock.jump(day, hour)
+        registry.record_results(entries, actor="录入员-刘洋")
+    # Publish most records on time, some late, leave some overdue.
+    actions = []
+    for record in registry.publications():
+        h = _hash_of(record.task + record.entity)
+        if h % 10 < 8:
+            on = (
+                record.due - timedelta(days=h % 6) if h % 10 < 7 else record.due + timedelta(days=3)
+            )
+            on = max(on, record.completion_date + timedelta(days=1))
+            if on <= DEMO_TODAY:
+                actions.append((on, record.task, record.entity))
+    for on, task_code, entity in sorted(actions):
+        clock.jump(on, 15)
+        registry.publish(task_code, entity, on=on, actor="公示员-陈静")
+        published += 1
+    clock.jump(DEMO_TODAY, 18)
+    records = registry.publications()
+    report = publication_report(records, DEMO_TODAY)
+    (out / "publications.csv").write_text(records_csv(records, today=DEMO_TODAY), encoding="utf-8")
+    (out / "publications.json").write_text(
+        to_json([r.to_dict() for r in records]), encoding="utf-8"
+    )
+    (out / "publication.html").write_text(
+        publication_html(records, today=DEMO_TODAY, issuer="榕城市市场监督管理局"),
+        encoding="utf-8",
+    )
+    counts: dict[str, int] = {}
+    for status in statuses(records, DEMO_TODAY):
+        counts[status.label_zh] = counts.get(status.label_zh, 0) + 1
+    overdue = {d.department.name: len(d.overdue) for d in report.departments if d.overdue}
+    return {
+        "story": [
+            f"{recorded} item results recorded after the inspections; {len(records)} "
+            "publication records, each due 20 working days after its inspection ended",
+            f"on {DEMO_TODAY} (the simulated 'today'): {published} published; "
+            + ", ".join(f"{k} {v}" for k, v in counts.items())
+            + (f"; overdue by department: {overdue}" if overdue else ""),
+        ],
+        "files": {
+            "publications.csv": "publication records (UTF-8 with BOM, opens in Excel)",
+            "publications.json": "the same records as JSON",
+            "publication.html": "the public results page (抽查结果公示)",
+        },
+    }
 
 
 def _draw_line(registry: Registry, task: Task) -> str:
@@ -143,7 +274,8 @@ def run_demo(
         f"{len(city.inspectors):,} inspectors"
     )
 
-    store = Store.open(f"sqlite:///{out / 'shuangsuiji.db'}")
+    clock = DemoClock(datetime(2026, 6, 20, 9, tzinfo=CHINA))
+    store = Store.open(f"sqlite:///{out / 'shuangsuiji.db'}", clock=clock)
     store.save_policy(policy, actor=DEMO_ACTOR)
     store.put_departments(city.departments, actor=DEMO_ACTOR)
     for item in city.items:
@@ -172,8 +304,28 @@ def run_demo(
         store.put_task(task, actor=DEMO_ACTOR)
 
     registry = Registry(store)
+    clock.jump(date(2026, 6, 30), 9)
     bundles = _draw_all(registry, tasks, out)
-    verified = sum(verify_bundle(json.loads(p.read_text(encoding="utf-8"))).ok for p in bundles)
+    late_conflicts = _declare_conflicts(registry, tasks)
+    write_conflicts_csv(store.conflicts(), out / "conflicts.csv")
+    for task in tasks:
+        registry.assign_teams(task.code, actor=DEMO_DRAWER)
+    hit = sum(
+        c.inspector_id in registry.teams(t.code).get(c.entity_id, ())
+        for t in tasks
+        for c in late_conflicts
+    )
+    outcome = _results_and_publication(registry, tasks, out, clock)
+    for task, path in zip(tasks, bundles, strict=True):
+        registry.export_bundle(task.code, path)
+        record = registry.draw_record(task.code, agency="榕城市市场监督管理局")
+        (out / f"record-{task.code}.html").write_text(record, encoding="utf-8")
+    verified = sum(
+        verify_bundle(
+            json.loads(p.read_text(encoding="utf-8")), team_checker=bundle_team_checker
+        ).ok
+        for p in bundles
+    )
 
     tiers = {t: int((entities.tier == i).sum()) for i, t in enumerate("ABCD")}
     counts = store.counts()
@@ -187,7 +339,12 @@ def run_demo(
         f"plan {PLAN_CODE} with {len(tasks)} tasks: "
         + "; ".join(f"{t.code} {t.name}" for t in tasks),
         *(_draw_line(registry, t) for t in tasks),
-        f"wrote {len(bundles)} draw bundles; the verifier re-derived {verified} of them exactly",
+        f"teams of {policy.team.size} drawn for every selected entity under recusal rules; "
+        f"{len(late_conflicts)} conflicts declared after the entity draw would have put an "
+        f"officer on a team they must not join — {hit} of them ended up on one",
+        *outcome["story"],
+        f"wrote {len(bundles)} draw bundles; the verifier re-derived {verified} of them exactly "
+        "(entities and teams)",
         f"audit log: {counts['audit_events']} events, each attributed to a named person",
         f"done in {time.perf_counter() - started:.1f} s",
     ]
@@ -212,6 +369,7 @@ def run_demo(
                 f"record-{t.code}.html": "printable draw record (抽取记录) for the file"
                 for t in tasks[:1]
             },
+            **outcome["files"],
         },
         "bundles": [p.name for p in bundles],
         "verified": verified,

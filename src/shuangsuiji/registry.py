@@ -55,6 +55,7 @@ from shuangsuiji.audit import canonical_json
 from shuangsuiji.bundle import make_bundle
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
 from shuangsuiji.draw import Draw, ReplacementReason, SizeRule, Strata, draw_entities
+from shuangsuiji.model import Task
 from shuangsuiji.policy import Policy
 from shuangsuiji.publication import PublicationRecord, build_records
 from shuangsuiji.results import InspectionResult, ResultCategories, correct, read_results_csv
@@ -75,9 +76,24 @@ from shuangsuiji.store.schema import (
 from shuangsuiji.synth import City
 from shuangsuiji.teams import conflict_table, staffing_from_record, staffing_record, team_config
 
-__all__ = ["DrawRefused", "DrawResult", "Registry"]
+__all__ = ["DrawRefused", "DrawResult", "Registry", "ResultEntry"]
 
 SYSTEM_PARTY = "系统随机数"
+
+
+@attrs.frozen
+class ResultEntry:
+    """One result to record with :meth:`Registry.record_results` (``reason`` for corrections)."""
+
+    task: str
+    entity: str
+    item: str
+    categories: Sequence[str] | str
+    inspection_start: date
+    inspection_end: date
+    inspectors: Sequence[str]
+    follow_up: str = ""
+    reason: str = ""
 
 
 class DrawRefused(ValueError):
@@ -659,6 +675,11 @@ class Registry:
                 )
             raise
 
+    def staffing(self, task: str, *, on: date | None = None) -> Staffing:
+        """What a team draw of ``task`` would depend on now (for dry runs and analysis)."""
+        with self.store.reading() as s:
+            return self._staffing(s, self._current(s, task), on)
+
     def teams(self, task: str) -> dict[str, tuple[str, ...]]:
         """The task's current teams: entity → inspector IDs."""
         with self.store.reading() as s:
@@ -718,11 +739,15 @@ class Registry:
                 {"code": code, "label_zh": label_zh, "label_en": label_en, "kind": kind},
             )
 
-    def _results(self, s: Session, task: str | None = None) -> list[InspectionResult]:
+    def _results(
+        self, s: Session, task: str | None = None, entity: str | None = None
+    ) -> list[InspectionResult]:
         catalogue = self.categories(session=s)
         query = select(ResultRow).order_by(ResultRow.id)
         if task is not None:
             query = query.where(ResultRow.task == task)
+        if entity is not None:
+            query = query.where(ResultRow.entity_id == entity)
         return [_result_of(r, catalogue) for r in s.execute(query).scalars()]
 
     def results(self, task: str | None = None) -> list[InspectionResult]:
@@ -751,27 +776,25 @@ class Registry:
         self.store.append_event(s, actor, kind, result.to_dict())
 
     def _check_result_targets(self, s: Session, results: Sequence[InspectionResult]) -> None:
+        """Every result is for a drawn entity, an item of its task, by its team (≥ team size)."""
         policy = self.store.policy(session=s)
         problems = []
-        selected: dict[str, set[str]] = {}
+        context: dict[str, tuple[Task, set[str], dict[str, set[str]]]] = {}
         for r in results:
-            if r.task not in selected:
+            if r.task not in context:
                 row = self._current(s, r.task)
-                draw, _, _ = self._rebuild(s, row)
-                selected[r.task] = {p.id for p in draw.active}
-            task = self.store.task(r.task, session=s)
-            if r.entity not in selected[r.task]:
+                teams = {t["entity"]: set(t["inspectors"]) for t in self._teams_of(s, row)}
+                active = {p.id for p in self._rebuild(s, row)[0].active}
+                context[r.task] = (self.store.task(r.task, session=s), active, teams)
+            task, active, teams = context[r.task]
+            if r.entity not in active:
                 problems.append(f"{r.entity} was not drawn for task {r.task}")
             if r.item not in task.items:
                 problems.append(f"item {r.item} is not an item of task {r.task}")
-            team = {
-                t["entity"]: set(t["inspectors"])
-                for t in self._teams_of(s, self._current(s, r.task))
-            }
-            if r.entity in team and not set(r.inspectors) <= team[r.entity]:
+            if r.entity in teams and not set(r.inspectors) <= teams[r.entity]:
                 problems.append(
-                    f"{r.entity}: inspectors {sorted(set(r.inspectors) - team[r.entity])} are not "
-                    f"on its team {sorted(team[r.entity])}; change the team with reassign() first"
+                    f"{r.entity}: inspectors {sorted(set(r.inspectors) - teams[r.entity])} are "
+                    f"not on its team {sorted(teams[r.entity])}; change the team with reassign()"
                 )
             if len(r.inspectors) < policy.team.size:
                 problems.append(
@@ -796,37 +819,69 @@ class Registry:
         reason: str = "",
     ) -> InspectionResult:
         """Record the result of one inspected item; a second one is a correction (needs reason)."""
+        entry = ResultEntry(
+            task,
+            entity,
+            item,
+            categories,
+            inspection_start,
+            inspection_end,
+            inspectors,
+            follow_up,
+            reason,
+        )
+        return self.record_results([entry], actor=actor)[0]
+
+    def record_results(
+        self, entries: Sequence[ResultEntry], *, actor: str
+    ) -> list[InspectionResult]:
+        """Record many results in one transaction (all or none), each with its audit event.
+
+        An entry for a task × entity × item already recorded is a correction and needs its
+        ``reason``; the person recording is ``actor``.
+        """
         with self.store.transaction() as s:
-            earlier = [r for r in self._results(s, task) if r.entity == entity and r.item == item]
-            if earlier:
-                result = correct(
-                    max(earlier, key=lambda r: r.version),
-                    reason=reason,
-                    recorded_by=actor,
-                    recorded_at=self._now,
-                    categories=categories,
-                    follow_up=follow_up,
-                    inspection_start=inspection_start,
-                    inspection_end=inspection_end,
-                    inspectors=inspectors,
-                )
-            else:
-                result = InspectionResult(
-                    task=task,
-                    entity=entity,
-                    item=item,
-                    categories=categories,
-                    inspection_start=inspection_start,
-                    inspection_end=inspection_end,
-                    inspectors=inspectors,
-                    recorded_by=actor,
-                    recorded_at=self._now,
-                    follow_up=follow_up,
-                    catalogue=self.categories(session=s),
-                )
-            self._check_result_targets(s, [result])
-            self._store_result(s, result, actor)
-            return result
+            catalogue = self.categories(session=s)
+            latest: dict[tuple[str, str, str], InspectionResult] = {}
+            for task in sorted({e.task for e in entries}):
+                for r in self._results(s, task):
+                    if r.key not in latest or r.version > latest[r.key].version:
+                        latest[r.key] = r
+            out = []
+            for e in entries:
+                previous = latest.get((e.task, e.entity, e.item))
+                if previous is not None:
+                    result = correct(
+                        previous,
+                        reason=e.reason,
+                        recorded_by=actor,
+                        recorded_at=self._now,
+                        categories=e.categories,
+                        follow_up=e.follow_up,
+                        inspection_start=e.inspection_start,
+                        inspection_end=e.inspection_end,
+                        inspectors=e.inspectors,
+                    )
+                else:
+                    result = InspectionResult(
+                        task=e.task,
+                        entity=e.entity,
+                        item=e.item,
+                        categories=e.categories,
+                        inspection_start=e.inspection_start,
+                        inspection_end=e.inspection_end,
+                        inspectors=e.inspectors,
+                        recorded_by=actor,
+                        recorded_at=self._now,
+                        follow_up=e.follow_up,
+                        catalogue=catalogue,
+                    )
+                latest[result.key] = result
+                out.append(result)
+            self._check_result_targets(s, out)
+            for result in out:
+                self._store_result(s, result, actor)
+            return out
 
     def import_results(self, source: Any, *, actor: str) -> list[InspectionResult]:
         """Import results from CSV (``shuangsuiji.results.RESULT_COLUMNS``), all or nothing."""
@@ -858,18 +913,34 @@ class Registry:
                 self._store_result(s, result, actor)
             return results
 
-    def _published(self, s: Session) -> dict[tuple[str, str], tuple[date, str]]:
-        rows = s.execute(select(PublicationRow).order_by(PublicationRow.id)).scalars()
-        return {(r.task, r.entity_id): (r.published, r.published_by) for r in rows}
+    def _published(
+        self, s: Session, task: str | None = None, entity: str | None = None
+    ) -> dict[tuple[str, str], tuple[date, str]]:
+        query = select(
+            PublicationRow.task,
+            PublicationRow.entity_id,
+            PublicationRow.published,
+            PublicationRow.published_by,
+        ).order_by(PublicationRow.id)
+        if task is not None:
+            query = query.where(PublicationRow.task == task)
+        if entity is not None:
+            query = query.where(PublicationRow.entity_id == entity)
+        return {(t, e): (d, by) for t, e, d, by in s.execute(query)}
 
     def publications(
-        self, plan: str | None = None, *, estimate: bool = False
+        self,
+        plan: str | None = None,
+        *,
+        estimate: bool = False,
+        task: str | None = None,
+        entity: str | None = None,
     ) -> list[PublicationRecord]:
         """Publication records (one per inspected entity per task) with their due dates."""
         with self.store.reading() as s:
             plans = self.store.plans(session=s)
             chosen = [p for p in plans if plan is None or p.code == plan]
-            results = self._results(s)
+            results = self._results(s, task, entity)
             names = self._entity_names(s, {r.entity for r in results})
             out: list[PublicationRecord] = []
             for p in chosen:
@@ -887,7 +958,7 @@ class Registry:
                     entity_names=names,
                     policy=self.store.policy(session=s),
                     estimate=estimate,
-                    published=self._published(s),
+                    published=self._published(s, task, entity),
                 )
             return out
 
@@ -906,13 +977,13 @@ class Registry:
 
     def publish(self, task: str, entity: str, *, on: date, actor: str) -> PublicationRecord:
         """Publish (公示) one entity's results in one task on ``on``; the snapshot is kept."""
-        records = {r.key: r for r in self.publications()}
+        records = {r.key: r for r in self.publications(task=task, entity=entity)}
         record = records.get((task, entity))
         if record is None:
             raise StoreError(f"no results recorded for {entity} in task {task}; nothing to publish")
         done = record.publish(on, by=actor)
         with self.store.transaction() as s:
-            if (task, entity) in self._published(s):
+            if (task, entity) in self._published(s, task, entity):
                 raise StoreError(f"{entity} in task {task} is already published")
             snapshot = done.to_dict()
             s.add(
