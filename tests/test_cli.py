@@ -165,6 +165,85 @@ def test_the_whole_cycle_from_the_command_line(demo_dir: Path, tmp_path: Path) -
         main, ["replace", "T-food", first, "--reason", "not_found_at_address", *who]
     )
     assert result.exit_code == 0 and "replaced by" in result.stdout
+    second = bundle["selected"][1]["id"]
+    team = json.loads(RUNNER.invoke(main, ["teams", "assign", "T-food", *who, "--json"]).stdout)
+    members = {t["entity"]: t["inspectors"].split() for t in team}
+    assert all(len(m) == 2 for m in members.values()) and first not in members
+    reassigned = RUNNER.invoke(
+        main,
+        ["teams", "reassign", "T-food", second, members[second][0], "--reason", "illness", *who],
+    )
+    assert reassigned.exit_code == 0, reassigned.output
+    members = {
+        t["entity"]: t["inspectors"].split()
+        for t in json.loads(
+            RUNNER.invoke(main, ["teams", "show", "T-food", "--db", db, "--json"]).stdout
+        )
+    }
+    insp = [arg for m in members[second] for arg in ("--inspector", m)]
+    dates = ["--start", "2026-09-20", "--end", "2026-09-25"]
+    ok = RUNNER.invoke(
+        main,
+        [
+            "results",
+            "record",
+            "T-food",
+            second,
+            "SCJG-02",
+            "05",
+            "--follow-up",
+            "责令改正",
+            *dates,
+            *insp,
+            *who,
+        ],
+    )
+    assert ok.exit_code == 0 and "version 1" in ok.stdout, ok.output
+    wrong = RUNNER.invoke(
+        main, ["results", "record", "T-food", second, "SCJG-02", "05", *dates, *insp, *who]
+    )
+    assert wrong.exit_code == 2
+    late = RUNNER.invoke(
+        main, ["publications", "--db", db, "--today", "2026-11-02", "--overdue", "--json"]
+    )
+    rows = json.loads(late.stdout)
+    assert [(r["entity"], r["due"]) for r in rows] == [(second, "2026-10-29")]
+    pub = RUNNER.invoke(main, ["publish", "T-food", second, "--on", "2026-10-28", *who])
+    assert pub.exit_code == 0, pub.output
+    assert (
+        json.loads(
+            RUNNER.invoke(
+                main, ["publications", "--db", db, "--today", "2026-11-02", "--overdue", "--json"]
+            ).stdout
+        )
+        == []
+    )
+    exported = RUNNER.invoke(
+        main,
+        [
+            "export",
+            "publications",
+            "-o",
+            str(tmp_path / "pub"),
+            "--today",
+            "2026-11-02",
+            "--db",
+            db,
+        ],
+    )
+    assert exported.exit_code == 0
+    assert (tmp_path / "pub" / "publications.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    record = RUNNER.invoke(
+        main, ["export", "record", "T-food", "-o", str(tmp_path / "r.html"), "--db", db]
+    )
+    assert record.exit_code == 0 and "抽取记录" in (tmp_path / "r.html").read_text("utf-8")
+    assert (
+        RUNNER.invoke(
+            main, ["export", "bundle", "T-food", "-o", str(tmp_path / "b2.json"), "--db", db]
+        ).exit_code
+        == 0
+    )
+    assert RUNNER.invoke(main, ["verify", str(tmp_path / "b2.json")]).exit_code == 0
     lines = (tmp_path / "log.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) > 10 and json.loads(lines[0])["seq"] == 1
     listed = json.loads(RUNNER.invoke(main, ["items", "list", "--db", db, "--json"]).stdout)

@@ -460,6 +460,185 @@ def replace(
 
 
 @main.group()
+def teams() -> None:
+    """Inspection teams (the second random of 双随机)."""
+
+
+@teams.command(name="assign")
+@click.argument("task_code")
+@click.option("--on", type=click.DateTime(["%Y-%m-%d"]), help="Inspection date (certificates).")
+@db_option
+@actor_option
+@json_option
+@handle_errors
+def teams_assign(task_code: str, on: Any, db_url: str, actor: str, as_json: bool) -> None:
+    """Draw the teams of TASK_CODE's selected entities under the recusal rules."""
+    from shuangsuiji.registry import Registry
+
+    registry = Registry.open(db_url)
+    registry.assign_teams(task_code, actor=actor, on=on.date() if on else None)
+    _show_teams(registry.teams(task_code), as_json)
+
+
+@teams.command(name="show")
+@click.argument("task_code")
+@db_option
+@json_option
+@handle_errors
+def teams_show(task_code: str, db_url: str, as_json: bool) -> None:
+    """Show the current teams of TASK_CODE."""
+    from shuangsuiji.registry import Registry
+
+    _show_teams(Registry.open(db_url).teams(task_code), as_json)
+
+
+def _show_teams(current: dict[str, tuple[str, ...]], as_json: bool) -> None:
+    rows = [{"entity": e, "inspectors": " ".join(i)} for e, i in sorted(current.items())]
+    _output(rows, as_json, ["entity", "inspectors"])
+
+
+@teams.command(name="reassign")
+@click.argument("task_code")
+@click.argument("entity_id")
+@click.argument("inspector_id")
+@click.option(
+    "--reason",
+    required=True,
+    type=click.Choice(
+        ["conflict_declared", "illness", "leave", "certificate", "reassigned", "other"]
+    ),
+)
+@click.option("--text", default="", help="Explanation (required with --reason other).")
+@db_option
+@actor_option
+@handle_errors
+def teams_reassign(
+    task_code: str,
+    entity_id: str,
+    inspector_id: str,
+    reason: str,
+    text: str,
+    db_url: str,
+    actor: str,
+) -> None:
+    """Take INSPECTOR_ID off ENTITY_ID's team and draw a replacement (recorded)."""
+    from shuangsuiji.registry import Registry
+
+    team = Registry.open(db_url).reassign(
+        task_code, entity_id, inspector_id, reason, actor=actor, text=text
+    )
+    console.print(f"new team of {entity_id}: {', '.join(team)}")
+
+
+@main.group()
+def results() -> None:
+    """Inspection results (检查结果)."""
+
+
+@results.command(name="record")
+@click.argument("task_code")
+@click.argument("entity_id")
+@click.argument("item")
+@click.argument("categories")
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--inspector", "inspectors", multiple=True, required=True)
+@click.option("--follow-up", default="", help="后续处置 (required with a problem category).")
+@click.option("--reason", default="", help="Required to correct a recorded result.")
+@db_option
+@actor_option
+@handle_errors
+def results_record(
+    task_code: str,
+    entity_id: str,
+    item: str,
+    categories: str,
+    start: Any,
+    end: Any,
+    inspectors: tuple[str, ...],
+    follow_up: str,
+    reason: str,
+    db_url: str,
+    actor: str,
+) -> None:
+    """Record (or, with --reason, correct) one result; CATEGORIES like 05 or 05|08."""
+    from shuangsuiji.registry import Registry
+
+    result = Registry.open(db_url).record_result(
+        task_code,
+        entity_id,
+        item,
+        categories,
+        inspection_start=start.date(),
+        inspection_end=end.date(),
+        inspectors=inspectors,
+        actor=actor,
+        follow_up=follow_up,
+        reason=reason,
+    )
+    console.print(f"recorded version {result.version}: {'、'.join(result.labels())}")
+
+
+@results.command(name="import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@db_option
+@actor_option
+@handle_errors
+def results_import(csv_file: Path, db_url: str, actor: str) -> None:
+    """Import results from CSV (task,entity_id,item,categories,...), all rows or none."""
+    from shuangsuiji.registry import Registry
+
+    done = Registry.open(db_url).import_results(csv_file, actor=actor)
+    console.print(f"recorded {len(done)} results")
+
+
+@main.command()
+@db_option
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+@click.option("--overdue", is_flag=True, help="Only overdue records.")
+@click.option("--estimate", is_flag=True, help="Allow estimated due dates beyond the calendar.")
+@json_option
+@handle_errors
+def publications(db_url: str, today: Any, overdue: bool, estimate: bool, as_json: bool) -> None:
+    """Publication records with due dates and status; --overdue for what is late."""
+    from shuangsuiji.registry import Registry
+
+    day = today.date() if today else date.today()
+    rows = []
+    for record in Registry.open(db_url).publications(estimate=estimate):
+        status = record.status(day)
+        if overdue and status.value != "overdue":
+            continue
+        rows.append(
+            {
+                "task": record.task,
+                "entity": record.entity,
+                "name": record.entity_name,
+                "completed": record.completion_date.isoformat(),
+                "due": record.due.isoformat(),
+                "status": f"{status.value} {status.label_zh}",
+                "published": record.published.isoformat() if record.published else "",
+            }
+        )
+    _output(rows, as_json, ["task", "entity", "name", "completed", "due", "status", "published"])
+
+
+@main.command()
+@click.argument("task_code")
+@click.argument("entity_id")
+@click.option("--on", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@db_option
+@actor_option
+@handle_errors
+def publish(task_code: str, entity_id: str, on: Any, db_url: str, actor: str) -> None:
+    """Record the publication (公示) of ENTITY_ID's results in TASK_CODE on a date."""
+    from shuangsuiji.registry import Registry
+
+    record = Registry.open(db_url).publish(task_code, entity_id, on=on.date(), actor=actor)
+    console.print(f"published {entity_id} on {record.published} (due {record.due})")
+
+
+@main.group()
 def export() -> None:
     """Export draw bundles and the audit log."""
 
@@ -488,6 +667,46 @@ def export_log(out: Path, db_url: str) -> None:
 
     store = Store.open(db_url, upgrade=False)
     out.write_text(dumps_jsonl(store.audit_rows()), encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
+@export.command(name="publications")
+@click.option(
+    "-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True
+)
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+@click.option("--issuer", default="", help="The publishing authority's name.")
+@db_option
+@handle_errors
+def export_publications(out_dir: Path, today: Any, issuer: str, db_url: str) -> None:
+    """Write publications.csv (UTF-8 BOM), publications.json and publication.html."""
+    from shuangsuiji.exports import publication_html, records_csv, to_json
+    from shuangsuiji.registry import Registry
+
+    day = today.date() if today else date.today()
+    records = Registry.open(db_url).publications()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "publications.csv").write_text(records_csv(records, today=day), encoding="utf-8")
+    (out_dir / "publications.json").write_text(
+        to_json([r.to_dict() for r in records]), encoding="utf-8"
+    )
+    (out_dir / "publication.html").write_text(
+        publication_html(records, today=day, issuer=issuer), encoding="utf-8"
+    )
+    console.print(f"wrote {len(records)} records to {out_dir}")
+
+
+@export.command(name="record")
+@click.argument("task_code")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--agency", default="", help="The issuing authority's name.")
+@db_option
+@handle_errors
+def export_record(task_code: str, out: Path, agency: str, db_url: str) -> None:
+    """Write the printable HTML draw record (抽取记录) of TASK_CODE."""
+    from shuangsuiji.registry import Registry
+
+    out.write_text(Registry.open(db_url).draw_record(task_code, agency=agency), encoding="utf-8")
     console.print(f"wrote {out}")
 
 
