@@ -22,7 +22,7 @@ start)
     apt-get install -y -qq postgresql >&2
     bindir=$(find_bin)
   fi
-  port=${SSJ_PG_PORT:-55432}
+  port=${SSJ_PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
   dir=$(mktemp -d /tmp/ssj-pg.XXXXXX)
   chmod 755 "$dir"
   run_as=()
