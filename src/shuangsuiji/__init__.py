@@ -16,6 +16,18 @@ The public surface, by task:
 - the whole cycle on a database: :class:`Registry`, :class:`Store`
 """
 
+from shuangsuiji.assign import (
+    Assignment,
+    InfeasibleAssignment,
+    Recusal,
+    Staffing,
+    TaskNeeds,
+    Team,
+    TeamConfig,
+    assign_teams,
+    check_teams,
+    reassign,
+)
 from shuangsuiji.bundle import make_bundle, verify_bundle
 from shuangsuiji.draw import Draw, ReplacementReason, SizeRule, Strata, TicketScheme, draw_entities
 from shuangsuiji.ids import validate_uscc
@@ -31,7 +43,14 @@ from shuangsuiji.model import (
 )
 from shuangsuiji.policy import Policy, PolicyError, load_policy
 from shuangsuiji.pools import EntityPool, InspectorPool
-from shuangsuiji.registry import DrawRefused, Registry
+from shuangsuiji.publication import (
+    PublicationRecord,
+    PublicationStatus,
+    build_records,
+    publication_report,
+)
+from shuangsuiji.registry import DrawRefused, Registry, ResultEntry
+from shuangsuiji.results import InspectionResult, ResultCategories, correct, read_results_csv
 from shuangsuiji.seeds import Ceremony, party_commitment, random_seed
 from shuangsuiji.store import Store, StoreError
 from shuangsuiji.workdays import CalendarCoverageError, Deadline, WorkCalendar
@@ -39,6 +58,7 @@ from shuangsuiji.workdays import CalendarCoverageError, Deadline, WorkCalendar
 __version__ = "0.1.0"
 
 __all__ = [
+    "Assignment",
     "CalendarCoverageError",
     "Ceremony",
     "Conflict",
@@ -48,28 +68,46 @@ __all__ = [
     "DrawRefused",
     "Entity",
     "EntityPool",
+    "InfeasibleAssignment",
     "InspectionItem",
+    "InspectionResult",
     "Inspector",
     "InspectorPool",
     "Plan",
     "Policy",
     "PolicyError",
     "PopulationFilter",
+    "PublicationRecord",
+    "PublicationStatus",
+    "Recusal",
     "Registry",
     "ReplacementReason",
+    "ResultCategories",
+    "ResultEntry",
     "SizeRule",
+    "Staffing",
     "Store",
     "StoreError",
     "Strata",
     "Task",
+    "TaskNeeds",
+    "Team",
+    "TeamConfig",
     "TicketScheme",
     "WorkCalendar",
     "__version__",
+    "assign_teams",
+    "build_records",
+    "check_teams",
+    "correct",
     "draw_entities",
     "load_policy",
     "make_bundle",
     "party_commitment",
+    "publication_report",
     "random_seed",
+    "read_results_csv",
+    "reassign",
     "validate_uscc",
     "verify_bundle",
 ]
