@@ -155,6 +155,7 @@ def step_load(url: str, n: int) -> dict[str, Any]:
     with psycopg.connect(psycopg_url(url)) as conn, conn.cursor() as cur:
         # Bulk-load practice: no indexes during COPY, FREEZE into a table emptied in the same
         # transaction, then build the primary key and the indexes the migrations define.
+        cur.execute("SET maintenance_work_mem = '1GB'")  # for the index builds below
         cur.execute("TRUNCATE entities")
         cur.execute("ALTER TABLE entities DROP CONSTRAINT entities_pkey")
         for ix in ("ix_entities_region", "ix_entities_industry", "ix_entities_tier"):
@@ -431,11 +432,14 @@ def server_facts(url: str) -> str:
     return f"PostgreSQL {version}, shared_buffers {shared}, {workers} parallel workers per gather"
 
 
-def report(n: int, facts: str, load: dict[str, Any], results: dict[str, dict[str, Any]]) -> None:
+def report(
+    n: int, facts: str, load: dict[str, Any], results: dict[str, dict[str, Any]], busy: str
+) -> None:
     p, ms, ml = results["pushdown"], results["memory-store"], results["memory-lean"]
     print()
     print(f"Draw pushdown vs in-memory: {n:,} entities, 4 strata (tier), {RATIO} + {ALTERNATES}")
     print(f"alternates per stratum; {facts}; {os.cpu_count()} CPUs")
+    print(f"machine load average (1 min) at start and after each step: {busy}")
     print()
     rate = load["rows"] / load["copy_s"]
     total = load["copy_s"] + load["index_s"] + load["vacuum_s"]
@@ -553,11 +557,14 @@ def main() -> None:
     with server() as server_url, database(server_url) as url:
         facts = server_facts(url)
         print(f"loading {n:,} entities into a new database ({facts})", flush=True)
+        busy = [os.getloadavg()[0]]
         load = run_step("load", url, n)
-        results = {
-            step: run_step(step, url, n) for step in ("pushdown", "memory-store", "memory-lean")
-        }
-        report(n, facts, load, results)
+        busy.append(os.getloadavg()[0])
+        results = {}
+        for step in ("pushdown", "memory-store", "memory-lean"):
+            results[step] = run_step(step, url, n)
+            busy.append(os.getloadavg()[0])
+        report(n, facts, load, results, " ".join(f"{x:.1f}" for x in busy))
 
 
 if __name__ == "__main__":

@@ -105,6 +105,7 @@ from shuangsuiji.store.schema import DrawCandidateRow, EntityRow
 __all__ = [
     "BYTEA_MAX_BYTES",
     "DIGEST_IN_DATABASE_MAX_BYTES",
+    "CandidateSource",
     "CandidateSpec",
     "DatabaseCandidateSet",
     "FrozenCandidates",
