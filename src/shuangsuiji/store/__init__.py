@@ -47,7 +47,7 @@ from shuangsuiji.model import (
     Task,
 )
 from shuangsuiji.policy import Policy
-from shuangsuiji.pools import STRING, EntityPool, InspectorPool, Labels
+from shuangsuiji.pools import MAX_LABELS, STRING, EntityPool, InspectorPool, Labels
 from shuangsuiji.store.schema import (
     AuditEventRow,
     Base,
@@ -316,6 +316,19 @@ class Store:
         if mode not in ("add", "upsert"):
             raise StoreError(f"import mode {mode!r}: use 'add' or 'upsert'")
         digest = _entity_digest(pool)
+        with self.reading() as s:
+            stored_tags = {
+                tag
+                for text in s.execute(select(EntityRow.tags).distinct()).scalars()
+                for tag in _split(text)
+            }
+        tags = stored_tags | set(pool.tags.labels)
+        if len(tags) > MAX_LABELS:
+            raise StoreError(
+                f"the entity pool would carry {len(tags)} distinct tags, at most {MAX_LABELS} are "
+                f"supported; new tags: {sorted(set(pool.tags.labels) - stored_tags)[:10]}. "
+                "Tags mark lists such as 经营异常名录; merge rare ones. Nothing was imported."
+            )
         tiers = np.asarray(TIERS)[pool.tier]
         tag_text = _tag_texts(pool.tags)
         columns = {
@@ -763,12 +776,12 @@ def _tag_texts(labels: Labels) -> list[str]:
 
 
 def _labels_of(texts: list[str]) -> Labels:
+    """Stored ``|``-joined label texts as a :class:`Labels` column (distinct texts parsed once)."""
+    if not texts:
+        return Labels(np.zeros(0, np.uint64), ())
     uniques, inverse = np.unique(np.asarray(texts, dtype=STRING), return_inverse=True)
-    sets = [_split(str(u)) for u in uniques]
-    labels = tuple(sorted({x for s in sets for x in s}))
-    index = {label: i for i, label in enumerate(labels)}
-    bits = np.asarray([sum(1 << index[x] for x in s) for s in sets], dtype=np.uint64)
-    return Labels(bits[inverse.reshape(-1)] if len(texts) else np.zeros(0, np.uint64), labels)
+    distinct = Labels.from_sets(_split(str(u)) for u in uniques)
+    return Labels(distinct.bits[inverse.reshape(-1)], distinct.labels)
 
 
 def _upsert(dialect: str, table: type[EntityRow] | type[InspectorRow], names: Sequence[str]) -> Any:
