@@ -50,11 +50,17 @@ def main() -> None:
         f"  columns' bytes            {pool.nbytes / GB:6.2f} GB  ({pool.nbytes / n:.0f} B/entity)"
     )
     print(f"  resident memory growth    {held / GB:6.2f} GB  (budget < 2 GB for 10M)")
-    extrapolated = held / n * 10_000_000
-    print(
-        f"  -> per 10,000,000         {extrapolated / GB:6.2f} GB  "
-        f"({'within' if extrapolated < 2 * GB else 'OVER'} budget)"
-    )
+    if n == 10_000_000:
+        verdict = "within" if held < 2 * GB else "OVER"
+        print(f"  budget: < 2 GB for 10,000,000 entities: {verdict} ({held / GB:.2f} GB)")
+    else:
+        # At a small size resident memory is dominated by the allocator's fixed overhead;
+        # only the columns scale, so extrapolate those and judge the budget at full size.
+        columns = pool.nbytes / n * 10_000_000
+        print(
+            f"  columns at 10,000,000     {columns / GB:6.2f} GB  "
+            "(run without --quick for the resident-memory budget)"
+        )
     print(f"  synthetic build time      {build:6.1f} s")
     f = PopulationFilter(
         industry_prefixes=("H62", "F52"), tiers=("C", "D"), region_prefixes=("350102",)
