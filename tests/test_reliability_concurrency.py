@@ -39,6 +39,8 @@ BUG_REPL = "bug R4: concurrent replacements take the same alternate; the record 
 BUG_ISO = "bug R5: a host engine's REPEATABLE READ/SERIALIZABLE default makes writers fail"
 BUG_OPEN = "bug R6: processes opening a new PostgreSQL database at once collide in DDL"
 BUG_IMPORT = "bug R7: concurrent imports of the same IDs end in a raw IntegrityError"
+BUG_TEAMS = "bug R12: concurrent team assignments both succeed; teams assigned twice"
+BUG_RESULT = "bug R13: concurrent first results collide on uq_results_version (raw error)"
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +143,38 @@ def test_concurrent_replacements_take_distinct_alternates(
     current = reg.current_draw("T1")
     assert set(by) <= {p.id for p in current.draw.active}
     assert rel.check_draws(reg.store) == []
+
+
+def test_racing_team_assignments_one_wins_the_others_are_refused(
+    db_url: str, pool: Pool, request: pytest.FixtureRequest
+) -> None:
+    _pin(request, db_url, BUG_TEAMS)
+    rel.prepare(db_url, entities=400, tasks=["T1"])
+    reg = Registry(Store.open(db_url, upgrade=False))
+    reg.draw("T1", actor="抽取人")
+    results = _race(db_url, pool, rel.race_teams, [(db_url, "T1", k) for k in range(8)])
+    assert sorted(r[0] for r in results) == ["ok"] + ["refused"] * 7, results
+    assert all("already assigned" in r[2] for r in results if r[0] == "refused")
+    assert rel.check_teams_and_results(reg.store) == [] and reg.store.verify_log() == []
+
+
+def test_racing_first_results_one_is_recorded_the_others_need_a_reason(
+    db_url: str, pool: Pool, request: pytest.FixtureRequest
+) -> None:
+    # Eight clerks record the same inspected item at once: one result is version 1; every
+    # other is a correction of it and is refused without a reason (nothing overwritten).
+    _pin(request, db_url, BUG_RESULT)
+    rel.prepare(db_url, entities=400, tasks=["T1"])
+    reg = Registry(Store.open(db_url, upgrade=False))
+    reg.draw("T1", actor="抽取人")
+    reg.assign_teams("T1", actor="抽取人")
+    entity, team = min(reg.teams("T1").items())
+    args = [(db_url, "T1", entity, team, k) for k in range(8)]
+    results = _race(db_url, pool, rel.race_result, args)
+    assert sorted(r[0] for r in results) == ["ok"] + ["refused"] * 7, results
+    assert all("reason" in r[2] for r in results if r[0] == "refused"), results
+    assert [r.version for r in reg.results("T1")] == [1]
+    assert rel.check_teams_and_results(reg.store) == []
 
 
 @pytest.mark.postgres

@@ -120,17 +120,20 @@ def snapshot(store: Store) -> dict[str, Any]:
     return {"counts": store.counts(), "head": head}
 
 
+UNIQUE_VIOLATIONS = ("duplicate key value", "UNIQUE constraint failed")
+
+
 def outcome(exc: BaseException | None) -> tuple[str, str]:
     """Classify how a step ended: ok; refused (the library said no with one of its
-    ``ValueError`` subclasses, e.g. ``DrawRefused``, ``StoreError``); constraint (the
-    database's unique constraint on (task, attempt) said no, as a raw driver error); or
-    error (anything else)."""
+    ``ValueError`` subclasses, e.g. ``DrawRefused``, ``StoreError``); constraint (a unique
+    constraint of the database said no, as a raw driver error: a race the library did not
+    serialise, caught by the schema); or error (anything else)."""
     if exc is None:
         return "ok", ""
     message = str(exc).splitlines()[0][:300]
     if isinstance(exc, ValueError):
         return "refused", message
-    if isinstance(exc, IntegrityError) and "uq_draws_task_attempt" in str(exc):
+    if isinstance(exc, IntegrityError) and any(u in str(exc) for u in UNIQUE_VIOLATIONS):
         return "constraint", message
     return "error", f"{type(exc).__name__}: {message}"
 
@@ -164,7 +167,7 @@ class StressLog:
     seconds: float = 0.0
 
 
-def _draw_step(reg: Registry, log: StressLog, task: str, reason: str = "") -> None:
+def _draw_step(reg: Registry, log: StressLog, task: str, reason: str = "") -> bool:
     try:
         result = reg.draw(task, actor=log.actor, reason=reason)
     except Exception as exc:
@@ -172,11 +175,46 @@ def _draw_step(reg: Registry, log: StressLog, task: str, reason: str = "") -> No
         log.steps.append(("draw", task, kind, message))
         if kind == "refused":
             log.kinds["draw.error"] += 1
-        return
+        return False
     log.steps.append(("draw", task, "ok", ""))
     log.drawn.append((task, result.attempt))
     log.kinds.update(DRAW_KINDS)
     log.kinds["redraw" if result.attempt > 1 else "draw"] += 1
+    return True
+
+
+def _teams_step(reg: Registry, log: StressLog, task: str) -> None:
+    try:
+        reg.assign_teams(task, actor=log.actor)
+    except Exception as exc:
+        kind, message = outcome(exc)
+        log.steps.append(("teams", task, kind, message))
+        if kind == "refused":
+            log.kinds["draw.error"] += 1  # assign_teams records a refusal like draw() does
+        return
+    log.steps.append(("teams", task, "ok", ""))
+    log.kinds["teams.assign"] += 1
+
+
+def _result_step(reg: Registry, log: StressLog, task: str) -> None:
+    try:
+        teams = reg.teams(task)
+        entity = min(teams)
+        reg.record_result(
+            task,
+            entity,
+            "SCJG-01",
+            "01",
+            inspection_start=date(2026, 9, 1),
+            inspection_end=date(2026, 9, 25),
+            inspectors=teams[entity],
+            actor=log.actor,
+        )
+    except Exception as exc:
+        log.steps.append(("result", task, *outcome(exc)))
+        return
+    log.steps.append(("result", task, "ok", ""))
+    log.kinds["result.record"] += 1
 
 
 def stress_worker(job: StressJob) -> StressLog:
@@ -186,8 +224,12 @@ def stress_worker(job: StressJob) -> StressLog:
     reg = open_registry(job.url)
     try:
         for r, (shared, own) in enumerate(zip(job.shared, job.own, strict=True)):
-            _draw_step(reg, log, shared)
-            _draw_step(reg, log, own)
+            # Every worker races for the shared task; whoever draws a task staffs it and
+            # records a result (races for teams and results: see the gated tests).
+            for task in (shared, own):
+                if _draw_step(reg, log, task):
+                    _teams_step(reg, log, task)
+                    _result_step(reg, log, task)
             pool = EntityPool.from_columns(**job.imports[r])
             try:
                 reg.store.import_entities(pool, actor=log.actor, source=f"w{job.worker}r{r}")
@@ -323,6 +365,7 @@ def check_stress(
         firsts = [log.worker for log in logs for d in log.drawn if d == (task, 1)]
         if len(firsts) != 1:
             problems.append(f"shared task {task}: attempt 1 drawn by workers {firsts}")
+    problems += check_teams_and_results(store)
     imported = sum(log.imported for log in logs)
     if store.count_entities() != before["counts"]["entities"] + imported:
         problems.append(
@@ -386,6 +429,45 @@ def check_draws(
             problems.append(f"{n} {kind} events for {len(rows)} draw rows")
     if expected is not None and set(drawn) != expected:
         problems.append(f"draw rows {sorted(drawn)} but the workers drew {sorted(expected)}")
+    return problems
+
+
+def check_teams_and_results(store: Store) -> list[str]:
+    """Teams are whole and assigned once per draw; results once per version; all logged."""
+    from shuangsuiji.store.schema import ResultRow, TeamMemberRow
+
+    problems = []
+    with Session(store.engine) as s:
+        rows = s.execute(select(DrawRow)).scalars().all()
+        members = dict(
+            s.execute(
+                select(TeamMemberRow.draw_id, func.count()).group_by(TeamMemberRow.draw_id)
+            ).all()
+        )
+        versions = s.execute(select(ResultRow.version)).scalars().all()
+    events = store.audit_events()
+    for row in rows:
+        where = f"draw {row.task}#{row.attempt}"
+        if row.assignment is None:
+            if members.get(row.id):
+                problems.append(f"{where}: {members[row.id]} team members but no assignment")
+            continue
+        teams = json.loads(row.assignment)["assignment"]["teams"]
+        if members.get(row.id, 0) != sum(len(t["inspectors"]) for t in teams):
+            problems.append(f"{where}: team members stored do not match its assignment")
+    assigned = Counter(
+        (e.payload["task"], e.payload["attempt"]) for e in events if e.kind == "teams.assign"
+    )
+    with_teams = {(r.task, r.attempt) for r in rows if r.assignment is not None}
+    if set(assigned) != with_teams or any(n > 1 for n in assigned.values()):
+        problems.append(f"teams.assign events {dict(assigned)} vs draws with teams {with_teams}")
+    recorded = sum(e.kind == "result.record" for e in events)
+    corrected = sum(e.kind == "result.correct" for e in events)
+    if (recorded, corrected) != (versions.count(1), len(versions) - versions.count(1)):
+        problems.append(
+            f"{recorded} result.record and {corrected} result.correct events for result "
+            f"versions {sorted(versions)}"
+        )
     return problems
 
 
@@ -510,6 +592,40 @@ def seed_record(store: Store, task: str) -> str:
         if row is None:
             raise LookupError(f"task {task} has no draw row")
         return row.seed_record
+
+
+def race_teams(args: tuple[str, str, int]) -> tuple[str, str, str]:
+    """Worker: assign the teams of a drawn task."""
+    url, task, k = args
+    reg = open_registry(url)
+    try:
+        return _step(lambda: len(reg.assign_teams(task, actor=f"抽取人{k:02d}").teams))
+    finally:
+        reg.store.engine.dispose()
+
+
+def race_result(args: tuple[str, str, str, tuple[str, ...], int]) -> tuple[str, str, str]:
+    """Worker: record the first result of one entity and item (no correction reason)."""
+    url, task, entity, team, k = args
+    reg = open_registry(url)
+    try:
+        return _step(
+            lambda: (
+                reg.record_result(
+                    task,
+                    entity,
+                    "SCJG-01",
+                    "01" if k % 2 else "05",
+                    inspection_start=date(2026, 9, 1),
+                    inspection_end=date(2026, 9, 25),
+                    inspectors=team,
+                    follow_up="" if k % 2 else "责令改正",
+                    actor=f"录入员{k:02d}",
+                ).version
+            )
+        )
+    finally:
+        reg.store.engine.dispose()
 
 
 def open_fresh(url: str) -> tuple[str, str, str]:
