@@ -39,7 +39,7 @@ BUG_REPL = "bug R4: concurrent replacements take the same alternate; the record 
 BUG_ISO = "bug R5: a host engine's REPEATABLE READ/SERIALIZABLE default makes writers fail"
 BUG_OPEN = "bug R6: processes opening a new PostgreSQL database at once collide in DDL"
 BUG_IMPORT = "bug R7: concurrent imports of the same IDs end in a raw IntegrityError"
-BUG_TEAMS = "bug R12: concurrent team assignments both succeed; teams assigned twice"
+BUG_TEAMS = "bug R12: concurrent team assignments: raw IntegrityError, or assigned twice"
 BUG_RESULT = "bug R13: concurrent first results collide on uq_results_version (raw error)"
 
 
