@@ -515,7 +515,7 @@ def gated(
     with audit_gate(url, len(args)) as release:
         pending = pool.map_async(fn, args, chunksize=1)
         release()
-        return list(pending.get(timeout=120))
+        return [tuple(r) for r in pending.get(timeout=120)]  # type: ignore[misc]
 
 
 def _step(fn: Callable[[], Any]) -> tuple[str, str, str]:
@@ -1211,3 +1211,173 @@ def check_policy(mapping: dict[str, Any], where: str) -> list[str]:
         else:
             problems.append(f"{path} {mapping}: accepted")
     return problems
+
+
+# -- race scenarios (shared by the tests and report.py) ------------------------------------------
+
+Outcome = tuple[str, str, str]
+
+
+@dataclass
+class RaceResult:
+    """How the contenders of one race ended, and what broke (empty: the property held)."""
+
+    name: str
+    outcomes: Counter[str]
+    problems: list[str]
+
+
+def contend(
+    url: str, pool: Pool, fn: Callable[[Any], Outcome], args: Sequence[Any]
+) -> list[Outcome]:
+    """All contenders at once: held at the audit gate on PostgreSQL; SQLite queues them."""
+    if url.startswith("postgresql"):
+        return gated(url, pool, fn, args)
+    return [tuple(r) for r in pool.map(fn, args, chunksize=1)]  # type: ignore[misc]
+
+
+def _expect(results: Sequence[Outcome], ok: int, refused: int, says: str) -> list[str]:
+    """Exactly ``ok`` successes and ``refused`` clear refusals whose message says ``says``."""
+    got = sorted(r[0] for r in results)
+    problems = []
+    if got != sorted(["ok"] * ok + ["refused"] * refused):
+        problems.append(f"outcomes {Counter(got)}; expected {ok} ok, {refused} refused: {results}")
+    unclear = [r for r in results if r[0] == "refused" and says not in r[2]]
+    if unclear:
+        problems.append(f"refusals that do not say {says!r}: {unclear}")
+    return problems
+
+
+def race_same_task(url: str, pool: Pool, n: int = 8) -> RaceResult:
+    """``n`` processes draw the same task: one draws it, the others are refused clearly."""
+    prepare(url, entities=300, tasks=["T1"])
+    results = contend(url, pool, race_draw, [(url, "T1", k) for k in range(n)])
+    store = Store.open(url, upgrade=False)
+    problems = _expect(results, 1, n - 1, "already drawn") + check_draws(store)
+    kinds = Counter(e.kind for e in store.audit_events())
+    if (kinds["draw"], kinds["draw.error"]) != (1, n - 1):
+        problems.append(f"{kinds['draw']} draw and {kinds['draw.error']} draw.error events")
+    problems += [f"audit chain: {p}" for p in store.verify_log()]
+    store.engine.dispose()
+    return RaceResult("one task, many drawers", Counter(r[0] for r in results), problems)
+
+
+def race_exclusion_window(url: str, pool: Pool, n: int = 8) -> RaceResult:
+    """``n`` tasks drawn at once exclude each other's picks, as when drawn one by one."""
+    tasks = [f"T{k}" for k in range(n)]
+    prepare(url, entities=300, tasks=tasks)
+    results = contend(url, pool, race_draw, [(url, t, k) for k, t in enumerate(tasks)])
+    problems = _expect(results, n, 0, "")
+    reg = Registry(Store.open(url, upgrade=False))
+    picks = Counter(i for t in tasks for i in (reg.selected_ids(t) if reg.draws(t) else []))
+    twice = sorted(i for i, c in picks.items() if c > 1)
+    if twice:
+        problems.append(f"{len(twice)} entities selected by two tasks at once, e.g. {twice[:3]}")
+    reg.store.engine.dispose()
+    return RaceResult("exclusion window across tasks", Counter(r[0] for r in results), problems)
+
+
+def race_commitments(url: str, pool: Pool, n: int = 8) -> RaceResult:
+    """``n`` ceremony parties commit at once: every commitment is kept in the draw record."""
+    prepare(url, entities=300, tasks=["T1"])
+    reg = Registry(Store.open(url, upgrade=False))
+    frozen = reg.freeze("T1", actor="抽取人")
+    results = contend(url, pool, race_commit, commitment_args(url, "T1", frozen.digest, n))
+    problems = _expect(results, n, 0, "")
+    kept = sorted(c["party"] for c in json.loads(seed_record(reg.store, "T1"))["commitments"])
+    logged = sorted(e.payload["party"] for e in reg.store.audit_events() if e.kind == "seed.commit")
+    if kept != logged:
+        problems.append(f"{len(logged)} commitments logged, {len(kept)} kept in the record")
+    reg.store.engine.dispose()
+    return RaceResult("seed commitments", Counter(r[0] for r in results), problems)
+
+
+def race_replacements(url: str, pool: Pool, n: int = 4) -> RaceResult:
+    """Replacements of ``n`` entities of one stratum at once take distinct alternates."""
+    prepare(url, entities=1500, tasks=["T1"])
+    reg = Registry(Store.open(url, upgrade=False))
+    draw = reg.draw("T1", actor="抽取人").draw
+    strata = Counter(p.stratum for p in draw.selected)
+    stratum = max(strata, key=lambda s: (strata[s], s))
+    victims = [p.id for p in draw.selected if p.stratum == stratum][:n]
+    results = contend(url, pool, race_replace, [(url, "T1", v) for v in victims])
+    by = [r[2] for r in results if r[0] == "ok"]
+    problems = []
+    if not by or len(by) != len(set(by)):
+        problems.append(f"alternates taken: {by} (each must be taken once)")
+    if any(r[:2] != ("refused", "ReplacementError") for r in results if r[0] != "ok"):
+        problems.append(f"failures other than 'no alternate left': {results}")
+    try:
+        active = {p.id for p in reg.current_draw("T1").draw.active}
+        if not set(by) <= active:
+            problems.append("an acknowledged replacement is not in the current selection")
+    except ValueError as exc:
+        problems.append(f"the draw record no longer replays: {exc}")
+    problems += check_draws(reg.store)
+    reg.store.engine.dispose()
+    return RaceResult("replacements", Counter(r[0] for r in results), problems)
+
+
+def race_team_assignments(url: str, pool: Pool, n: int = 8) -> RaceResult:
+    """``n`` processes assign the teams of one draw: one does, the others are refused."""
+    prepare(url, entities=400, tasks=["T1"])
+    reg = Registry(Store.open(url, upgrade=False))
+    reg.draw("T1", actor="抽取人")
+    results = contend(url, pool, race_teams, [(url, "T1", k) for k in range(n)])
+    problems = _expect(results, 1, n - 1, "already assigned")
+    problems += check_teams_and_results(reg.store)
+    problems += [f"audit chain: {p}" for p in reg.store.verify_log()]
+    reg.store.engine.dispose()
+    return RaceResult("team assignment", Counter(r[0] for r in results), problems)
+
+
+def race_first_results(url: str, pool: Pool, n: int = 8) -> RaceResult:
+    """``n`` clerks record the same item at once: one version 1, the rest need a reason."""
+    prepare(url, entities=400, tasks=["T1"])
+    reg = Registry(Store.open(url, upgrade=False))
+    reg.draw("T1", actor="抽取人")
+    reg.assign_teams("T1", actor="抽取人")
+    entity, team = min(reg.teams("T1").items())
+    args = [(url, "T1", entity, team, k) for k in range(n)]
+    results = contend(url, pool, race_result, args)
+    problems = _expect(results, 1, n - 1, "reason")
+    if [r.version for r in reg.results("T1")] != [1]:
+        problems.append(f"result versions {[r.version for r in reg.results('T1')]}")
+    problems += check_teams_and_results(reg.store)
+    reg.store.engine.dispose()
+    return RaceResult("first results", Counter(r[0] for r in results), problems)
+
+
+def race_same_imports(url: str, pool: Pool, n: int = 6) -> RaceResult:
+    """``n`` imports of the same IDs at once: one is stored, the others refused clearly."""
+    Store.open(url).engine.dispose()
+    results = contend(url, pool, race_import, [(url, k) for k in range(n)])
+    store = Store.open(url, upgrade=False)
+    problems = _expect(results, 1, n - 1, "")
+    problems += [f"not a StoreError: {r}" for r in results if r[0] != "ok" and r[1] != "StoreError"]
+    problems += check_imports(store) + [f"audit chain: {p}" for p in store.verify_log()]
+    if store.count_entities() != RACE_IMPORT_ROWS:
+        problems.append(f"{store.count_entities()} entities stored, expected {RACE_IMPORT_ROWS}")
+    store.engine.dispose()
+    return RaceResult("imports of the same IDs", Counter(r[0] for r in results), problems)
+
+
+def race_host_isolation(url: str, pool: Pool, isolation: str, n: int = 8) -> RaceResult:
+    """PostgreSQL: writers through a host engine at ``isolation`` all succeed, in order."""
+    Store.open(url).engine.dispose()
+    args = [(url, isolation, f"D{k}") for k in range(n)]
+    results = contend(url, pool, race_department, args)
+    store = Store.open(url, upgrade=False)
+    problems = _expect(results, n, 0, "")
+    problems += [f"audit chain: {p}" for p in store.verify_log()]
+    if len(store.audit_events()) != n:
+        problems.append(f"{len(store.audit_events())} events for {n} changes")
+    store.engine.dispose()
+    return RaceResult(f"host engine at {isolation}", Counter(r[0] for r in results), problems)
+
+
+def race_first_open(url: str, pool: Pool, n: int = 8) -> RaceResult:
+    """``n`` processes open (and so create) a new, empty database at once."""
+    results = pool.map(open_fresh, [url] * n, chunksize=1)
+    problems = _expect(results, n, 0, "")
+    return RaceResult("first open of a new database", Counter(r[0] for r in results), problems)
