@@ -29,14 +29,15 @@ from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shuangsuiji.bundle import verify_bundle
-from shuangsuiji.model import Department, Plan, Task
-from shuangsuiji.pools import EntityPool
+from shuangsuiji.model import Conflict, Department, InspectionItem, Plan, Task
+from shuangsuiji.pools import EntityPool, InspectorPool
 from shuangsuiji.registry import Registry
 from shuangsuiji.seeds import party_commitment
 from shuangsuiji.store import _AUDIT_LOCK_KEY, Store
@@ -1406,3 +1407,92 @@ def race_first_open(url: str, pool: Pool, n: int = 8) -> RaceResult:
         engine.dispose()
     problems = _expect(results, n, 0, "")  # type: ignore[arg-type]
     return RaceResult("first open of a new database", Counter(r[0] for r in results), problems)
+
+
+# -- bad input: wrong API arguments ------------------------------------------------------------
+
+
+def _task(**changes: Any) -> Task:
+    return attrs.evolve(task_of("T9"), **changes)
+
+
+def api_cases(reg: Registry, city: City) -> list[tuple[str, Callable[[], object], str, bool]]:
+    """Wrong API arguments on :func:`api_store`'s registry: (label, call, what the message
+    must say, whether a draw.error event records the attempt)."""
+    s = reg.store
+    not_selected = next(i for i in city.entities.id_list() if i not in reg.selected_ids("T2"))
+    unknown = [Conflict("ZF-NOBODY", city.entities.id_list()[0], "近亲属任职", "本人申报")]
+    stored = [s.conflicts()[0]]
+    officer = attrs.evolve(city.inspectors.inspector(0), id="ZF-NEW", department="MARS")
+    martian = InspectorPool.from_inspectors([officer])
+    return [
+        ("task: unknown department", lambda: s.put_task(_task(departments=("MARS",)), actor=ADMIN), "unknown department", False),  # noqa: E501
+        ("task: unknown item", lambda: s.put_task(_task(items=("X-9",)), actor=ADMIN), "unknown inspection item", False),  # noqa: E501
+        ("task: unknown plan", lambda: s.put_task(_task(plan="NOPE"), actor=ADMIN), "unknown plan", False),  # noqa: E501
+        ("plan: unknown department", lambda: s.put_plan(Plan("P2", 2026, "计划", ("MARS",)), actor=ADMIN), "unknown department", False),  # noqa: E501
+        ("item: unknown department", lambda: s.put_item(InspectionItem("M-1", "MARS", "检查", "依据", "对象"), actor=ADMIN), "unknown department", False),  # noqa: E501
+        ("import: unknown mode", lambda: s.import_entities(city.entities, actor=ADMIN, mode="replace"), "'add' or 'upsert'", False),  # noqa: E501
+        ("import: IDs already stored", lambda: s.import_entities(city.entities, actor=ADMIN), "already in the store", False),  # noqa: E501
+        ("inspectors: unknown department", lambda: s.import_inspectors(martian, actor=ADMIN), "unknown department", False),  # noqa: E501
+        ("conflicts: unknown inspector", lambda: s.import_conflicts(unknown, actor=ADMIN), "ZF-NOBODY", False),  # noqa: E501
+        ("conflicts: already stored", lambda: s.import_conflicts(stored, actor=ADMIN), "already stored", False),  # noqa: E501
+        ("actor: blank", lambda: s.put_departments([Department("A1", "甲")], actor="  "), "actor", False),  # noqa: E501
+        ("actor: too long", lambda: s.put_departments([Department("A1", "甲")], actor="张" * 201), "at most 200", False),  # noqa: E501
+        ("actor: control character", lambda: s.put_departments([Department("A1", "甲")], actor="张\x00三"), "control character", False),  # noqa: E501
+        ("draw: unknown task", lambda: reg.draw("NOPE", actor="抽取人"), "no task 'NOPE'", True),
+        ("draw: short contribution", lambda: reg.draw("T1", actor="抽取人", contribution=b"short"), "at least 16", True),  # noqa: E501
+        ("draw: empty population", lambda: reg.draw("T1", actor="抽取人", cutoff=date(1990, 1, 1)), "no candidates", True),  # noqa: E501
+        ("draw: blank actor", lambda: reg.draw("T1", actor=""), "actor", False),
+        ("draw: again without reason", lambda: reg.draw("T2", actor="抽取人"), "needs a recorded reason", True),  # noqa: E501
+        ("draw: during a ceremony", lambda: reg.draw("T3", actor="抽取人"), "frozen draw", True),
+        ("freeze: again without reason", lambda: reg.freeze("T2", actor="抽取人"), "needs a recorded reason", False),  # noqa: E501
+        ("seed: malformed commitment", lambda: reg.commit_seed("T3", "甲", "xyz", actor="甲"), "commitment", False),  # noqa: E501
+        ("seed: commit to a task not frozen", lambda: reg.commit_seed("T1", "甲", "ab" * 32, actor="甲"), "no frozen draw", False),  # noqa: E501
+        ("seed: reveal without commitment", lambda: reg.reveal_seed("T3", "乙", bytes(16), actor="乙"), "never committed", False),  # noqa: E501
+        ("seed: select before any reveal", lambda: reg.select("T3", actor="抽取人"), "committed", False),  # noqa: E501
+        ("replace: entity not selected", lambda: reg.replace("T2", not_selected, "other", actor="抽取人", note="?"), not_selected, False),  # noqa: E501
+        ("replace: unknown reason", lambda: reg.replace("T2", reg.selected_ids("T2")[0], "because", actor="抽取人"), "because", False),  # noqa: E501
+        ("replace: task not drawn", lambda: reg.replace("T1", not_selected, "other", actor="抽取人", note="?"), "not been drawn", False),  # noqa: E501
+    ]  # fmt: skip
+
+
+def api_store(url: str, city: City) -> Registry:
+    """A city, a plan, task T1 (not drawn), T2 (drawn) and T3 (frozen, waiting for seeds)."""
+    reg = Registry.open(url)
+    reg.setup_city(city, actor=ADMIN)
+    reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG",)), actor=ADMIN)
+    for code in ("T1", "T2", "T3"):
+        reg.store.put_task(task_of(code), actor=ADMIN)
+    reg.draw("T2", actor="抽取人")
+    reg.freeze("T3", actor="抽取人")
+    return reg
+
+
+def check_api_cases(reg: Registry, city: City) -> tuple[int, list[str]]:
+    """Run every :func:`api_cases` call: each is refused saying what is wrong, and the store
+    is unchanged (but for the draw.error event of a refused draw). Returns (cases, problems)."""
+    failures = []
+    cases = api_cases(reg, city)
+    for label, call, fragment, error_event in cases:
+        before = snapshot(reg.store)
+        try:
+            call()
+        except ValueError as exc:
+            if fragment not in str(exc):
+                failures.append(f"{label}: {type(exc).__name__}: {exc} (expected {fragment!r})")
+        except Exception as exc:
+            failures.append(f"{label}: {type(exc).__name__}: {exc}")
+        else:
+            failures.append(f"{label}: accepted")
+        after = snapshot(reg.store)
+        if error_event:
+            last = reg.store.audit_events()[-1]
+            grew = after["counts"]["audit_events"] == before["counts"]["audit_events"] + 1
+            if not (grew and last.kind == "draw.error" and fragment in last.payload["error"]):
+                failures.append(f"{label}: the attempt is not on record as one draw.error event")
+            after["counts"]["audit_events"] -= 1
+            after["head"] = before["head"]
+        if after != before:
+            failures.append(f"{label}: the store changed")
+    failures += [f"audit chain: {p}" for p in reg.store.verify_log()]
+    return len(cases), failures
