@@ -127,8 +127,8 @@ def crashes(report: Report, engines: list[str], size: dict[str, int], tmp: Path)
             )  # fmt: skip
             report.totals["kill -9"] += r.kills
             report.problems(f"crash {r.scenario} {engine}", r.problems)
-    header = ["step killed", "engine", "kills", "inside the transaction", "after commit",
-              "before it began", "reruns", "seconds", "problems"]  # fmt: skip
+    header = ["step killed", "engine", "kills", "mid-step, not committed", "after commit",
+              "before its first write", "reruns", "seconds", "problems"]  # fmt: skip
     report.add("kill -9 at random moments", _table(header, rows))
 
 
