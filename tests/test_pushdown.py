@@ -428,7 +428,8 @@ def test_frozen_candidates_of_a_registry_draw(fresh_database: Any) -> None:
 
 # --- values that are SQL metacharacters, and IDs outside ASCII ---------------------------------
 
-NASTY_TAGS = ("'; DROP TABLE entities; --", "%", "_", "\\", "a|b", "标签")
+NASTY_TAGS = ("' OR '1'='1' --", "%", "_", "\\", "$1::text", "标签")
+INJECTION = "x'); DROP TABLE entities; --"  # a policy tag and filter value, on no entity
 
 
 def _nasty_pool() -> EntityPool:
@@ -467,7 +468,7 @@ def nasty_db(fresh_database: Any) -> CityDb:
         PopulationFilter(industry_prefixes=("%",)),
         PopulationFilter(industry_prefixes=("_", "'")),
         PopulationFilter(entity_types=("a'b", "%")),
-        PopulationFilter(tags_any=("'; DROP TABLE entities; --", "%")),
+        PopulationFilter(tags_any=(INJECTION, "' OR '1'='1' --", "%")),
         PopulationFilter(tags_any=("_",), region_prefixes=("3501",)),
     ],
 )
@@ -480,7 +481,10 @@ def test_metacharacters_are_plain_values(
     policy = attrs.evolve(
         policy,
         ratios=attrs.evolve(
-            policy.ratios, tags={t: 0.5 for t in NASTY_TAGS}, floor=0.0, floor_region_digits=9
+            policy.ratios,
+            tags={t: 0.5 for t in (*NASTY_TAGS, INJECTION)},
+            floor=0.0,
+            floor_region_digits=9,
         ),
     )
     last = {"x'y": CUTOFF, "中文1": CUTOFF, "not-there": CUTOFF}
