@@ -11,7 +11,6 @@ from alembic.runtime.migration import MigrationContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
-from sqlalchemy.exc import DataError
 
 from shuangsuiji.audit import verify_chain
 from shuangsuiji.model import Department, Plan, PopulationFilter, Task
@@ -83,34 +82,17 @@ def test_import_is_all_or_nothing(db_url: str) -> None:
     assert store.count_entities() == 800
 
 
-def test_failure_inside_a_batch_rolls_back_everything(db_url: str) -> None:
+def test_values_that_do_not_fit_are_refused_before_any_write(db_url: str) -> None:
     store = _seeded(db_url)
     pool = CITY.entities.take(np.arange(300))
     long_name = np.asarray(pool.names).copy()
-    long_name[250] = "名" * 400  # longer than the column: the database refuses batch 3
-    bad = EntityPool(
-        **{
-            **{
-                k: getattr(pool, k)
-                for k in (
-                    "ids",
-                    "entity_type",
-                    "industry",
-                    "region",
-                    "registered",
-                    "tier",
-                    "status",
-                    "tags",
-                )
-            },
-            "names": long_name,
-        }
-    )
-    if store.dialect == "sqlite":
-        pytest.skip("SQLite does not enforce VARCHAR lengths")
-    with pytest.raises(DataError):
+    long_name[250] = "名" * 400  # longer than the column (300)
+    columns = ("ids", "entity_type", "industry", "region", "registered", "tier", "status", "tags")
+    bad = EntityPool(**{k: getattr(pool, k) for k in columns}, names=long_name)
+    events = len(store.audit_events())
+    with pytest.raises(StoreError, match=r"column 'name' of '.*': longer than 300"):
         store.import_entities(bad, actor=ACTOR, batch_size=100)
-    assert store.count_entities() == 0
+    assert store.count_entities() == 0 and len(store.audit_events()) == events
 
 
 def test_references_are_checked(db_url: str) -> None:

@@ -798,7 +798,7 @@ def _short(value: str) -> str:
 
 def _hash_problems(rows: Sequence[_Row | None]) -> list[ChainProblem]:
     problems: list[ChainProblem] = []
-    for row, following in zip(rows, [*rows[1:], None], strict=True):
+    for row, following in zip(rows, [*rows[1:], None][: len(rows)], strict=True):
         if row is None or row.stored_hash is None or row.computed_hash is None:
             continue
         if row.stored_hash == row.computed_hash:

@@ -116,6 +116,12 @@ class Labels:
     def from_sets(cls, sets: Iterable[Iterable[str]]) -> Labels:
         rows = [frozenset(s) for s in sets]
         labels = tuple(sorted(set().union(*rows))) if rows else ()
+        for label in labels:
+            if not label.strip() or any(sep in label for sep in "|;"):
+                raise ValueError(
+                    f"label {label!r} is empty or contains '|' or ';', which separate labels in "
+                    "files and in the store; rename it"
+                )
         if len(labels) > MAX_LABELS:
             raise ValueError(f"at most {MAX_LABELS} distinct labels per column, got {len(labels)}")
         index = {label: np.uint64(1) << np.uint64(i) for i, label in enumerate(labels)}

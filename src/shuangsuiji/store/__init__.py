@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 import numpy as np
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text
+from sqlalchemy import Engine, String, create_engine, delete, event, func, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -68,6 +68,7 @@ DEFAULT_URL = "sqlite:///shuangsuiji.db"
 Progress = Callable[[int, int], None]
 Clock = Callable[[], datetime]
 _AUDIT_LOCK_KEY = 0x55A1_D17  # pg_advisory_xact_lock key that serialises audit appends
+_WRITE_LOCK_KEY = 0x55A1_D18  # pg_advisory_xact_lock key that serialises write transactions
 
 
 @event.listens_for(Session, "before_flush")
@@ -78,6 +79,33 @@ def _append_only(session: Session, _context: Any, _instances: Any) -> None:
                 f"audit event {obj.seq} cannot be changed or deleted: the log is append-only; "
                 "record a correction as a new event"
             )
+
+
+def check_fit(table: Any, columns: Mapping[str, Any], ids: Sequence[Any] | Any) -> None:
+    """Refuse text values that the table cannot hold as given: longer than their column, or
+    containing a NUL character (PostgreSQL refuses it, SQLite would store it silently).
+
+    The error names the column, the row's ID and the limit; nothing is written.
+    """
+    problems: list[str] = []
+    for name, values in columns.items():
+        column = table.__table__.c[name]
+        if not isinstance(column.type, String):
+            continue
+        arr = np.asarray(values, dtype=STRING) if not isinstance(values, np.ndarray) else values
+        if arr.dtype.kind not in "TU" and arr.dtype != STRING:
+            continue
+        arr = arr.astype(STRING)
+        limit = column.type.length
+        too_long = np.strings.str_len(arr) > limit if limit else np.zeros(len(arr), dtype=bool)
+        nul = np.fromiter(("\x00" in str(v) for v in arr.tolist()), dtype=bool, count=len(arr))
+        for i in np.flatnonzero(too_long | nul)[:5].tolist():
+            why = f"longer than {limit} characters" if too_long[i] else "contains a NUL character"
+            problems.append(f"column {name!r} of {str(ids[i])!r}: {why}")
+        if (too_long | nul).sum() > 5:
+            problems.append(f"... and {int((too_long | nul).sum()) - 5} more in column {name!r}")
+    if problems:
+        raise StoreError("values do not fit the store, nothing was written: " + "; ".join(problems))
 
 
 class StoreError(ValueError):
@@ -201,6 +229,10 @@ class Store:
 
         config = self._alembic_config()
         with self._lock, self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                # Several processes opening a new database at once: one migrates, the others
+                # wait and then find the schema at head.
+                conn.execute(select(func.pg_advisory_xact_lock(_WRITE_LOCK_KEY)))
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
 
@@ -222,10 +254,19 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One explicit transaction: commits on success, rolls back on any error."""
+        """One explicit write transaction: commits on success, rolls back on any error.
+
+        Writes are serialised by the database so that every check a write makes (is this task
+        drawn already? is this ID stored? which alternate is next?) still holds when it
+        commits: on SQLite by ``BEGIN IMMEDIATE``, on PostgreSQL by a transaction-level
+        advisory lock taken first, in READ COMMITTED (whatever a host engine's default), so
+        that each writer sees everything committed before it got the lock.
+        """
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             if self.dialect == "postgresql":
-                session.execute(text("SET LOCAL lock_timeout = '60s'"))
+                session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+                session.execute(text("SET LOCAL lock_timeout = '120s'"))
+                session.execute(select(func.pg_advisory_xact_lock(_WRITE_LOCK_KEY)))
             yield session
 
     # -- audit ----------------------------------------------------------------------------
@@ -280,6 +321,7 @@ class Store:
     def put_departments(self, departments: Iterable[Department], *, actor: str) -> None:
         """Add or rename departments."""
         deps = list(departments)
+        check_fit(DepartmentRow, {"name": [d.name for d in deps]}, [d.code for d in deps])
         with self.transaction() as s:
             for d in deps:
                 s.merge(DepartmentRow(code=d.code, name=d.name))
@@ -368,6 +410,9 @@ class Store:
         batch_size: int,
         progress: Progress | None,
     ) -> ImportReport:
+        if n == 0:
+            raise StoreError(f"the {kind} pool is empty: nothing to import (check the file)")
+        check_fit(table, columns, columns["id"])
         names = list(columns)
         lists = [
             columns[c].tolist() if isinstance(columns[c], np.ndarray) else list(columns[c])
