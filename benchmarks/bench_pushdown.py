@@ -21,8 +21,8 @@ tier × county × tag strata).
 
 The server: ``SSJ_BENCH_POSTGRES_URL`` (e.g. ``postgresql+psycopg://ssj@127.0.0.1:55432/x``;
 the benchmark creates and drops its own database there), otherwise a throw-away server
-started with ``scripts/pg-throwaway.sh`` on port ``SSJ_PG_PORT`` (default 55433) and stopped
-afterwards.
+started with ``scripts/pg-throwaway.sh`` on port ``SSJ_PG_PORT`` (default: a free port) and
+stopped afterwards.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import json
 import os
 import queue
 import resource
+import socket
 import subprocess
 import sys
 import threading
@@ -368,6 +369,13 @@ STEPS = {
 # -- orchestration ---------------------------------------------------------------------------
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on now (so parallel sessions do not collide)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @contextmanager
 def server() -> Iterator[str]:
     """A server URL (without database): the configured one, or a throw-away one."""
@@ -375,7 +383,7 @@ def server() -> Iterator[str]:
     if given:
         yield given.rsplit("/", 1)[0]
         return
-    env = dict(os.environ, SSJ_PG_PORT=os.environ.get("SSJ_PG_PORT", "55433"))
+    env = dict(os.environ, SSJ_PG_PORT=os.environ.get("SSJ_PG_PORT") or str(free_port()))
     script = ROOT / "scripts" / "pg-throwaway.sh"
     out = subprocess.run([str(script), "start"], env=env, capture_output=True, text=True)
     if out.returncode != 0:
