@@ -52,7 +52,15 @@ from shuangsuiji.model import InspectionItem, Task
 from shuangsuiji.policy import Policy
 from shuangsuiji.pools import STRING, EntityPool
 
-__all__ = ["EXCLUSION_REASONS", "CandidateSet", "Exclusion", "freeze_candidates"]
+__all__ = [
+    "EXCLUSION_REASONS",
+    "CandidateSet",
+    "Exclusion",
+    "UnknownTierError",
+    "freeze_candidates",
+    "stratum_rules",
+    "stratum_tag_order",
+]
 
 EXCLUSION_REASONS = {
     "deregistered_or_revoked": "已注销、吊销或撤销",
@@ -117,8 +125,79 @@ class CandidateSet:
         }
 
 
+class UnknownTierError(ValueError):
+    """A stratum names a credit-risk tier the policy has no ratio for."""
+
+
 def _fraction(value: float) -> Fraction:
     return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+
+
+def stratum_tag_order(policy: Policy) -> tuple[str, ...]:
+    """The policy's tags in the order they name a stratum: the first one an entity has wins.
+
+    :mod:`shuangsuiji.candidates` names a tagged stratum after the tag with the largest ratio
+    (on a tie, the tag listed later in the policy), so this is that order reversed.
+
+    >>> import attrs
+    >>> p = Policy.default()
+    >>> p = attrs.evolve(p, ratios=attrs.evolve(p.ratios, tags={"x": 0.5, "y": 0.9, "z": 0.5}))
+    >>> stratum_tag_order(p)
+    ('y', 'z', 'x')
+    """
+    ascending = sorted(policy.ratios.tags.items(), key=lambda kv: kv[1])
+    return tuple(tag for tag, _ in reversed(ascending))
+
+
+def stratum_rules(
+    counts: Mapping[str, int],
+    task: Task,
+    policy: Policy,
+    items: Sequence[InspectionItem],
+) -> dict[str, SizeRule]:
+    """The :class:`~shuangsuiji.draw.SizeRule` of every stratum ``TIER|region[|tag]``.
+
+    ``counts`` maps each stratum label to its number of candidates ``N_s``; ``items`` are the
+    task's inspection items. The rule is that of :mod:`shuangsuiji.candidates`: the task's
+    ratio or the tier's, raised to the stratum tag's ratio, capped for general items, raised
+    to the floor; ``alternates = max(1, ceil(alternates share × n))``. Labels come back in
+    UTF-8 byte order.
+
+    >>> from datetime import date
+    >>> from shuangsuiji.synth import ITEMS
+    >>> task = Task("T1", "P1", "公示信息抽查", ("SCJG",), ("SCJG-01",),
+    ...             date(2026, 7, 1), date(2026, 9, 30))
+    >>> general = [i for i in ITEMS if i.code == "SCJG-01"]   # a general item: capped at 10%
+    >>> rules = stratum_rules({"A|350102": 1000, "D|350102|经营异常名录": 40}, task,
+    ...                       Policy.default(), general)
+    >>> {k: (str(r.ratio), r.size(1000 if k[0] == "A" else 40), r.alternates)
+    ...  for k, r in rules.items()}
+    {'A|350102': ('3/100', 30, 6), 'D|350102|经营异常名录': ('1/10', 4, 1)}
+    """
+    r = policy.ratios
+    key_task = any(item.key for item in items)
+    rules: dict[str, SizeRule] = {}
+    for label in sorted(counts, key=str.encode):
+        tier = label.split("|", 1)[0]
+        if task.ratio is not None:
+            ratio = _fraction(task.ratio)
+        elif tier in r.tier:
+            ratio = _fraction(r.tier[tier])
+        else:
+            raise UnknownTierError(
+                f"stratum {label!r}: tier {tier!r} has no ratio in policy {policy.name!r}; "
+                "tiers are A, B, C, D — fix the entity's tier in the pool"
+            )
+        tag = label.split("|")[2] if label.count("|") >= 2 else ""
+        if tag:
+            ratio = max(ratio, _fraction(r.tags[tag]))
+        if not key_task:
+            ratio = min(ratio, _fraction(r.general_item_cap))
+        ratio = max(ratio, _fraction(r.floor))
+        n = SizeRule(ratio=ratio).size(int(counts[label]))
+        alternates = max(1, math.ceil(_fraction(r.alternates) * n)) if n else 0
+        rules[label] = SizeRule(ratio=ratio, alternates=alternates)
+    return rules
 
 
 def _exclude(
@@ -186,30 +265,17 @@ def freeze_candidates(
 def _strata_and_rules(
     pool: EntityPool, task: Task, policy: Policy, items: Sequence[InspectionItem]
 ) -> tuple[Strata, dict[str, SizeRule]]:
-    r = policy.ratios
-    digits = r.floor_region_digits
     labels = np.strings.add(pool.tier_labels(), "|")
-    labels = np.strings.add(labels, pool.region_at(digits))
-    # The tag with the largest ratio names the stratum (one tag per stratum keeps strata few).
+    labels = np.strings.add(labels, pool.region_at(policy.ratios.floor_region_digits))
+    # The first tag of stratum_tag_order an entity carries names its stratum (one tag per
+    # stratum keeps strata few): assign in reverse so that earlier tags overwrite later ones.
     tag_name: npt.NDArray[Any] = np.full(len(pool), "", dtype=STRING)
-    for tag, _ratio in sorted(r.tags.items(), key=lambda kv: kv[1]):
+    for tag in reversed(stratum_tag_order(policy)):
         if tag in pool.tags.labels:
             tag_name = np.where(pool.tags.any_of([tag]), np.strings.add("|", tag), tag_name)
-    labels = np.strings.add(labels, tag_name)
-    strata = Strata.from_labels(labels)
-    key_task = any(item.key for item in items)
-    rules: dict[str, SizeRule] = {}
+    strata = Strata.from_labels(np.strings.add(labels, tag_name))
     counts = np.bincount(strata.codes, minlength=len(strata.labels))
-    for code, label in enumerate(strata.labels):
-        tier = label.split("|", 1)[0]
-        ratio = _fraction(task.ratio) if task.ratio is not None else _fraction(r.tier[tier])
-        tag = label.split("|")[2] if label.count("|") >= 2 else ""
-        if tag:
-            ratio = max(ratio, _fraction(r.tags[tag]))
-        if not key_task:
-            ratio = min(ratio, _fraction(r.general_item_cap))
-        ratio = max(ratio, _fraction(r.floor))
-        n = SizeRule(ratio=ratio).size(int(counts[code]))
-        alternates = max(1, math.ceil(_fraction(r.alternates) * n)) if n else 0
-        rules[label] = SizeRule(ratio=ratio, alternates=alternates)
+    rules = stratum_rules(
+        dict(zip(strata.labels, counts.tolist(), strict=True)), task, policy, items
+    )
     return strata, rules

@@ -50,7 +50,6 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
-from fractions import Fraction
 from typing import Any, TypeAlias, cast
 
 import attrs
@@ -86,7 +85,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.engine import Connection, Engine
 
-from shuangsuiji.candidates import EXCLUSION_REASONS, Exclusion
+from shuangsuiji.candidates import (
+    EXCLUSION_REASONS,
+    Exclusion,
+    UnknownTierError,
+    stratum_rules,
+    stratum_tag_order,
+)
 from shuangsuiji.draw import (
     Draw,
     InvalidLabelError,
@@ -162,84 +167,6 @@ class UnsupportedDatabaseError(PushdownError):
 
 class PoolChangedError(PushdownError):
     """The candidates in the database no longer match the frozen counts of the draw."""
-
-
-class UnknownTierError(PushdownError):
-    """A stratum names a credit-risk tier the policy has no ratio for."""
-
-
-# -- the shared rules (pure) ----------------------------------------------------------------
-
-
-def _fraction(value: float) -> Fraction:
-    return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
-
-
-def stratum_tag_order(policy: Policy) -> tuple[str, ...]:
-    """The policy's tags in the order they name a stratum: the first one an entity has wins.
-
-    :mod:`shuangsuiji.candidates` names a tagged stratum after the tag with the largest ratio
-    (on a tie, the tag listed later in the policy), so this is that order reversed.
-
-    >>> import attrs
-    >>> p = Policy.default()
-    >>> p = attrs.evolve(p, ratios=attrs.evolve(p.ratios, tags={"x": 0.5, "y": 0.9, "z": 0.5}))
-    >>> stratum_tag_order(p)
-    ('y', 'z', 'x')
-    """
-    ascending = sorted(policy.ratios.tags.items(), key=lambda kv: kv[1])
-    return tuple(tag for tag, _ in reversed(ascending))
-
-
-def stratum_rules(
-    counts: Mapping[str, int],
-    task: Task,
-    policy: Policy,
-    items: Sequence[InspectionItem],
-) -> dict[str, SizeRule]:
-    """The :class:`~shuangsuiji.draw.SizeRule` of every stratum ``TIER|region[|tag]``.
-
-    ``counts`` maps each stratum label to its number of candidates ``N_s``; ``items`` are the
-    task's inspection items. The rule is that of :mod:`shuangsuiji.candidates`: the task's
-    ratio or the tier's, raised to the stratum tag's ratio, capped for general items, raised
-    to the floor; ``alternates = max(1, ceil(alternates share × n))``. Labels come back in
-    UTF-8 byte order.
-
-    >>> from datetime import date
-    >>> from shuangsuiji.synth import ITEMS
-    >>> task = Task("T1", "P1", "公示信息抽查", ("SCJG",), ("SCJG-01",),
-    ...             date(2026, 7, 1), date(2026, 9, 30))
-    >>> general = [i for i in ITEMS if i.code == "SCJG-01"]   # a general item: capped at 10%
-    >>> rules = stratum_rules({"A|350102": 1000, "D|350102|经营异常名录": 40}, task,
-    ...                       Policy.default(), general)
-    >>> {k: (str(r.ratio), r.size(1000 if k[0] == "A" else 40), r.alternates)
-    ...  for k, r in rules.items()}
-    {'A|350102': ('3/100', 30, 6), 'D|350102|经营异常名录': ('1/10', 4, 1)}
-    """
-    r = policy.ratios
-    key_task = any(item.key for item in items)
-    rules: dict[str, SizeRule] = {}
-    for label in sorted(counts, key=str.encode):
-        tier = label.split("|", 1)[0]
-        if task.ratio is not None:
-            ratio = _fraction(task.ratio)
-        elif tier in r.tier:
-            ratio = _fraction(r.tier[tier])
-        else:
-            raise UnknownTierError(
-                f"stratum {label!r}: tier {tier!r} has no ratio in policy {policy.name!r}; "
-                "tiers are A, B, C, D — fix the entity's tier in the pool"
-            )
-        tag = label.split("|")[2] if label.count("|") >= 2 else ""
-        if tag:
-            ratio = max(ratio, _fraction(r.tags[tag]))
-        if not key_task:
-            ratio = min(ratio, _fraction(r.general_item_cap))
-        ratio = max(ratio, _fraction(r.floor))
-        n = SizeRule(ratio=ratio).size(int(counts[label]))
-        alternates = max(1, math.ceil(_fraction(r.alternates) * n)) if n else 0
-        rules[label] = SizeRule(ratio=ratio, alternates=alternates)
-    return rules
 
 
 # -- candidate sources (structured, never SQL text) ------------------------------------------
