@@ -4,11 +4,10 @@ The load test runs eight ``spawn`` processes that race for shared tasks, draw th
 assign the teams and record a result of what they drew, re-draw with reasons, import entities
 and add departments, and then checks that no task was drawn twice, no audit event was lost or
 duplicated (per process, against what it did), the chain is valid and gap-free, and no draw,
-team or result is partial. The race tests hold every contender at a gate (PostgreSQL: the store's audit
-lock, released once all of them are blocked in the database) so that the interleaving that
-breaks a step happens every time rather than by luck. Tests marked ``xfail(strict=True)`` pin
-bugs whose fix is proposed in ``docs/reliability.md``; they start failing (XPASS) once the fix
-lands, and then the marker goes.
+team or result is partial. The race tests hold every contender at a gate (PostgreSQL: the
+store's audit lock, released once all of them are blocked in the database) so that the
+interleaving that breaks a step happens every time rather than by luck; they found bugs R1-R7,
+R12 and R13 of ``docs/reliability.md`` (now fixed).
 """
 
 from __future__ import annotations
@@ -30,16 +29,6 @@ from shuangsuiji.store import Store
 
 pytestmark = pytest.mark.slow
 
-BUG_RACE = "bug R1: concurrent draws of one task collide on uq_draws_task_attempt (raw error)"
-BUG_SKEW = "bug R2: concurrent draws do not see each other's picks (exclusion window skipped)"
-BUG_LOST = "bug R3: concurrent seed commitments overwrite each other (lost update)"
-BUG_REPL = "bug R4: concurrent replacements take the same alternate; the record breaks"
-BUG_ISO = "bug R5: a host engine's REPEATABLE READ/SERIALIZABLE default makes writers fail"
-BUG_OPEN = "bug R6: processes opening a new PostgreSQL database at once collide in DDL"
-BUG_IMPORT = "bug R7: concurrent imports of the same IDs end in a raw IntegrityError"
-BUG_TEAMS = "bug R12: concurrent team assignments: raw IntegrityError, or assigned twice"
-BUG_RESULT = "bug R13: concurrent first results collide on uq_results_version (raw error)"
-
 
 @pytest.fixture(scope="module")
 def pool() -> Iterator[Pool]:
@@ -50,44 +39,36 @@ def pool() -> Iterator[Pool]:
         yield workers
 
 
-def _pin(request: pytest.FixtureRequest, url: str, reason: str) -> None:
-    if url.startswith("postgresql"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 def test_eight_processes_draw_assign_record_and_import_at_once(db_url: str, pool: Pool) -> None:
     result = rel.run_stress(db_url, pool, workers=8, rounds=2, entities=400)
     assert result.problems == []
-    # Every step ended in a commit or a refusal: nothing failed in any other way.
-    assert result.committed + result.refused + result.constraint == result.steps
-    # Two shared tasks (one winner each), sixteen own tasks, and re-draws with reasons.
-    assert result.draws >= 18
-    assert result.refused + result.constraint >= 14
+    # Every step ended in a commit or a clear refusal: no raw database error, nothing else.
+    assert result.committed + result.refused == result.steps and result.constraint == 0
+    # Two shared tasks (one winner each, seven refused), sixteen own tasks, eight re-draws.
+    assert result.draws == 2 + 16 + 8
+    assert result.refused == 14
 
 
-RACES: dict[str, tuple[Callable[[str, Pool], rel.RaceResult], str]] = {
-    "one task, eight drawers": (rel.race_same_task, BUG_RACE),
-    "eight tasks, one exclusion window": (rel.race_exclusion_window, BUG_SKEW),
-    "eight seed commitments": (rel.race_commitments, BUG_LOST),
-    "four replacements in one stratum": (rel.race_replacements, BUG_REPL),
-    "eight team assignments": (rel.race_team_assignments, BUG_TEAMS),
-    "eight first results": (rel.race_first_results, BUG_RESULT),
-    "six imports of the same IDs": (rel.race_same_imports, BUG_IMPORT),
+# Each race pinned a PostgreSQL bug until the store serialised its writers (docs/reliability.md,
+# R1-R4, R7, R12, R13); SQLite's BEGIN IMMEDIATE held from the start.
+RACES: dict[str, Callable[[str, Pool], rel.RaceResult]] = {
+    "one task, eight drawers": rel.race_same_task,
+    "eight tasks, one exclusion window": rel.race_exclusion_window,
+    "eight seed commitments": rel.race_commitments,
+    "four replacements in one stratum": rel.race_replacements,
+    "eight team assignments": rel.race_team_assignments,
+    "eight first results": rel.race_first_results,
+    "six imports of the same IDs": rel.race_same_imports,
 }
 
 
 @pytest.mark.parametrize("race", sorted(RACES))
-def test_races_end_with_one_winner_and_clear_refusals(
-    db_url: str, pool: Pool, race: str, request: pytest.FixtureRequest
-) -> None:
-    scenario, bug = RACES[race]
-    _pin(request, db_url, bug)
-    result = scenario(db_url, pool)
+def test_races_end_with_one_winner_and_clear_refusals(db_url: str, pool: Pool, race: str) -> None:
+    result = RACES[race](db_url, pool)
     assert result.problems == []
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason=BUG_ISO)
 @pytest.mark.parametrize("isolation", ["REPEATABLE READ", "SERIALIZABLE"])
 def test_a_host_engine_with_stricter_isolation_still_serialises_writers(
     pg_url: str, pool: Pool, isolation: str
@@ -96,7 +77,6 @@ def test_a_host_engine_with_stricter_isolation_still_serialises_writers(
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason=BUG_OPEN)
 def test_eight_processes_open_a_new_database_at_once(pg_url: str, pool: Pool) -> None:
     assert rel.race_first_open(pg_url, pool).problems == []
     assert Store.open(pg_url).revision() is not None
