@@ -58,6 +58,7 @@ __all__ = [
     "Exclusion",
     "UnknownTierError",
     "freeze_candidates",
+    "freeze_summary",
     "stratum_rules",
     "stratum_tag_order",
 ]
@@ -112,17 +113,26 @@ class CandidateSet:
 
     def to_json(self) -> dict[str, Any]:
         """A summary for the audit log (the full list goes into the draw bundle)."""
-        return {
-            "task": self.task_code,
-            "pool_digest": self.digest,
-            "candidates": self.size,
-            "strata": {label: rule.to_json() for label, rule in self.rules.items()},
-            "population": dict(self.population),
-            "cutoff": self.cutoff.isoformat(),
-            "exclusions": [
-                {"reason": e.reason, "label": e.label, "count": e.count} for e in self.exclusions
-            ],
-        }
+        return freeze_summary(self)
+
+
+def freeze_summary(frozen: Any) -> dict[str, Any]:
+    """The audit-log summary of a frozen candidate set, in memory or in the database.
+
+    ``frozen`` has ``task_code``, ``digest``, ``size``, ``rules``, ``population``, ``cutoff``
+    and ``exclusions`` (:class:`CandidateSet` or ``pushdown.DatabaseCandidateSet``).
+    """
+    return {
+        "task": frozen.task_code,
+        "pool_digest": frozen.digest,
+        "candidates": frozen.size,
+        "strata": {label: rule.to_json() for label, rule in frozen.rules.items()},
+        "population": dict(frozen.population),
+        "cutoff": frozen.cutoff.isoformat(),
+        "exclusions": [
+            {"reason": e.reason, "label": e.label, "count": e.count} for e in frozen.exclusions
+        ],
+    }
 
 
 class UnknownTierError(ValueError):

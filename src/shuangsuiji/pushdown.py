@@ -89,6 +89,7 @@ from shuangsuiji.candidates import (
     EXCLUSION_REASONS,
     Exclusion,
     UnknownTierError,
+    freeze_summary,
     stratum_rules,
     stratum_tag_order,
 )
@@ -352,17 +353,7 @@ class DatabaseCandidateSet:
 
     def to_json(self) -> dict[str, Any]:
         """The same summary as ``CandidateSet.to_json`` (for the audit log)."""
-        return {
-            "task": self.task_code,
-            "pool_digest": self.digest,
-            "candidates": self.size,
-            "strata": {label: rule.to_json() for label, rule in self.rules.items()},
-            "population": dict(self.population),
-            "cutoff": self.cutoff.isoformat(),
-            "exclusions": [
-                {"reason": e.reason, "label": e.label, "count": e.count} for e in self.exclusions
-            ],
-        }
+        return freeze_summary(self)
 
 
 # -- connection handling -------------------------------------------------------------------
