@@ -30,6 +30,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
+from shuangsuiji._html import Html as _Html
+from shuangsuiji._html import escape as _e
 from shuangsuiji.publication import (
     PlanAnnouncement,
     PublicationRecord,
@@ -203,21 +205,6 @@ def write_text(text: str, path: str | Path) -> Path:
 
 
 # -- the HTML notice ------------------------------------------------------------------------------
-
-
-class _Html(str):
-    """Markup that is already safe; any other value goes through :func:`_e`."""
-
-    __slots__ = ()
-
-
-def _e(value: Any) -> _Html:
-    """HTML-escape a value for text or attribute context (``None`` and ``""`` become a dash)."""
-    if isinstance(value, _Html):
-        return value
-    if value is None or value == "":
-        return _Html("—")
-    return _Html(html.escape(str(value), quote=True))
 
 
 def _label(zh: str, en: str) -> _Html:

@@ -48,6 +48,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from shuangsuiji._html import Html as _Html
+from shuangsuiji._html import escape as _e
 from shuangsuiji.audit import EVENT_KINDS, CanonicalJsonError
 from shuangsuiji.bundle import record_digest
 
@@ -69,25 +71,6 @@ _EXTRA_KEYS = ("task", "seed_provenance", "events", "audit_head", "replacements"
 
 class ReportInputError(ValueError):
     """The bundle cannot be rendered (e.g. it is not JSON data); the message says why."""
-
-
-class _Html(str):
-    """Markup that is already safe; every other value is escaped by :func:`_e`."""
-
-    __slots__ = ()
-
-
-def _e(value: Any) -> _Html:
-    """Escape a value for HTML text or attribute context (``None`` becomes a dash)."""
-    if isinstance(value, _Html):
-        return value
-    if value is None or value == "":
-        return _Html("—")
-    if isinstance(value, list | tuple):
-        return _Html("、".join(_e(v) for v in value))
-    if isinstance(value, Mapping):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return _Html(html.escape(str(value), quote=True))
 
 
 def _label(zh: str, en: str) -> _Html:
