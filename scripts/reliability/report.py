@@ -14,6 +14,7 @@ bugs (see docs/reliability.md) show up as broken races until their fix lands.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import multiprocessing
 import os
@@ -119,7 +120,8 @@ def crashes(report: Report, engines: list[str], size: dict[str, int], tmp: Path)
             draws = rel.crash_draws(url, size["kills"], entities=500)
         with rel.database(engine, tmp) as url:
             imports = rel.crash_imports(url, size["kills"], rows=2000)
-        upgrades = rel.crash_upgrades(lambda e=engine: rel.database(e, tmp), size["upgrade_kills"])
+        fresh = functools.partial(rel.database, engine, tmp)
+        upgrades = rel.crash_upgrades(fresh, size["upgrade_kills"])
         for r in (draws, imports, upgrades):
             rows.append(
                 [r.scenario, engine, r.kills, r.mid_transaction, r.after_commit, r.before_start,

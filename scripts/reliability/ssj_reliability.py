@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from multiprocessing.context import BaseContext
+from multiprocessing.context import ForkServerContext
 from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
@@ -421,8 +421,8 @@ def check_draws(
             f"draw rows {sorted(drawn)}"
         )
     for task, attempt, logged_event in logged:
-        row = drawn.get((task, attempt))
-        if row is not None and logged_event.payload["seed"] != row.seed:
+        match = drawn.get((task, attempt))
+        if match is not None and logged_event.payload["seed"] != match.seed:
             problems.append(f"draw {task}#{attempt}: the stored seed differs from the logged one")
     for kind in DRAW_KINDS:
         n = sum(e.kind == kind for e in events)
@@ -726,7 +726,7 @@ class CrashResult:
 
 
 def _kill_child(
-    ctx: BaseContext,
+    ctx: ForkServerContext,
     target: Callable[..., None],
     args: tuple[Any, ...],
     delay: float,
@@ -753,7 +753,7 @@ def _kill_child(
     return finished.is_set(), int(progress.value)
 
 
-def _timed(ctx: BaseContext, target: Callable[..., None], args: tuple[Any, ...]) -> float:
+def _timed(ctx: ForkServerContext, target: Callable[..., None], args: tuple[Any, ...]) -> float:
     """How long ``target`` takes from ready to the end of its step when nobody kills it."""
     ready, finished = ctx.Event(), ctx.Event()
     progress = ctx.Value("i", 0)
@@ -769,7 +769,7 @@ def _timed(ctx: BaseContext, target: Callable[..., None], args: tuple[Any, ...])
     return span
 
 
-def crash_context() -> BaseContext:
+def crash_context() -> ForkServerContext:
     """A forkserver context with the library preloaded: children start in milliseconds."""
     import multiprocessing
 
@@ -1210,10 +1210,11 @@ def check_policy(mapping: dict[str, Any], where: str) -> list[str]:
     from shuangsuiji.policy import Policy, PolicyError
 
     problems = []
-    for path, load in (
+    loaders: list[tuple[str, Callable[[], Policy]]] = [
         ("mapping", lambda: Policy.from_mapping(mapping)),
         ("toml", lambda: Policy.from_toml(toml_text(mapping), source="细则.toml")),
-    ):
+    ]
+    for path, load in loaders:
         try:
             load()
         except PolicyError as exc:
