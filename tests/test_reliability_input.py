@@ -221,6 +221,24 @@ def _entity_csv(rows: list[tuple[str, str, str, str]]) -> str:
     return out.getvalue()
 
 
+# A pool holds at most 64 distinct tags and this test's store accumulates every example's
+# entities, so the tags come from a fixed hostile list rather than free text.
+HOSTILE_TAGS = [
+    "' OR 1=1 -- DROP TABLE entities",
+    "%",
+    "_",
+    "\\",
+    "O'Brien",
+    '"quoted"',
+    "--",
+    "/* */",
+    "$1",
+    "{x}",
+    "?:",
+    "经营异常名录 DROP",
+]
+
+
 def test_sql_metacharacters_are_stored_and_returned_verbatim(db_url: str) -> None:
     store = Store.open(db_url)
     store.put_departments(CITY.departments, actor=ADMIN)
@@ -228,9 +246,7 @@ def test_sql_metacharacters_are_stored_and_returned_verbatim(db_url: str) -> Non
     @SETTINGS
     @given(
         st.lists(
-            st.tuples(
-                meta_text, meta_text, meta_text, meta_text.filter(lambda t: not set(t) & set("|;,"))
-            ),
+            st.tuples(meta_text, meta_text, meta_text, st.sampled_from(HOSTILE_TAGS)),
             min_size=1,
             max_size=5,
             unique_by=lambda r: r[0],

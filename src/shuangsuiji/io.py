@@ -74,6 +74,7 @@ INSPECTOR_OPTIONAL = {"home_region", "qualifications", "active"}
 CONFLICT_COLUMNS = ("inspector_id", "entity_id", "relation", "source")
 MIN_DATE = date(1949, 10, 1)
 MAX_DATE = date(2100, 12, 31)
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _INDUSTRY = re.compile(r"^[A-T][0-9]{0,4}$")
 _REGION = re.compile(r"^[0-9]{2,12}$")
 _DEPARTMENT = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\-]{0,63}$")
@@ -246,6 +247,8 @@ def _parse_dates(
     def check(value: str) -> str | None:
         if not value:
             return "a date is required (YYYY-MM-DD)"
+        if not _ISO_DATE.match(value):
+            return "not a date; write YYYY-MM-DD, e.g. 2019-03-01"
         try:
             day = date.fromisoformat(value)
         except ValueError:

@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 import numpy as np
-from sqlalchemy import Engine, String, create_engine, delete, event, func, insert, select, text
+from sqlalchemy import Engine, String, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -792,11 +792,6 @@ class Store:
                     s.execute(select(func.count()).select_from(table)).scalar_one()
                 )
         return out
-
-    def _delete_all_for_tests(self) -> None:  # pragma: no cover - used by test fixtures only
-        with self.engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(delete(table))
 
 
 def _event_of(row: AuditEventRow) -> AuditEvent:
