@@ -103,10 +103,10 @@ class CsvFormatError(ValueError):
 
 
 class ImportValidationError(ValueError):
-    """Some rows are bad; ``errors`` lists every one. Nothing was imported."""
+    """Some rows are bad; ``errors`` lists every one, by line and column. Nothing was imported."""
 
     def __init__(self, what: str, errors: Sequence[RowError], shown: int = 20) -> None:
-        self.errors = list(errors)
+        self.errors = sorted(errors, key=lambda e: (e.line, e.column))
         lines = [str(e) for e in self.errors[:shown]]
         more = len(self.errors) - shown
         tail = f"\n  ... and {more} more" if more > 0 else ""
@@ -371,7 +371,7 @@ def entities_from_columns(table: Columns, id_scheme: str | IdScheme = "uscc") ->
     )
     registered = _parse_dates(cols["registered"], "registered", lines, errors)
     if errors:
-        raise ImportValidationError(what, sorted(errors, key=lambda e: (e.line, e.column)))
+        raise ImportValidationError(what, errors)
     return EntityPool.from_columns(
         ids=ids,
         names=cols["name"],
@@ -446,7 +446,7 @@ def read_inspectors_csv(
         errors.append(RowError(lines[i], "active", cols["active"][i], "use true/false (是/否)"))
     expiry = _parse_dates(cols["certificate_expiry"], "certificate_expiry", lines, errors)
     if errors:
-        raise ImportValidationError(name, sorted(errors, key=lambda e: (e.line, e.column)))
+        raise ImportValidationError(name, errors)
     return InspectorPool.from_columns(
         ids=ids,
         names=cols["name"],
@@ -478,7 +478,7 @@ def read_conflicts_csv(source: Source, encoding: str = "utf-8") -> list[Conflict
             )
         seen.setdefault(key, lines[i])
     if errors:
-        raise ImportValidationError(name, sorted(errors, key=lambda e: (e.line, e.column)))
+        raise ImportValidationError(name, errors)
     return [
         Conflict(i, e, r, s)
         for i, e, r, s in zip(
@@ -615,5 +615,5 @@ def read_items_csv(source: Source, encoding: str = "utf-8") -> list[InspectionIt
         except ValueError as exc:
             errors.append(RowError(line, "*", code, str(exc)))
     if errors:
-        raise ImportValidationError(table.name, sorted(errors, key=lambda e: (e.line, e.column)))
+        raise ImportValidationError(table.name, errors)
     return items

@@ -863,7 +863,7 @@ def read_results_csv(
         if result is not None and not row_errors and not bad:
             out.append(result)
     if errors:
-        raise ImportValidationError(name, sorted(errors, key=lambda e: (e.line, e.column)))
+        raise ImportValidationError(name, errors)
     return out
 
 
