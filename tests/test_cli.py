@@ -68,6 +68,19 @@ def test_verify_log_passes_then_names_a_tampered_event(demo_dir: Path, tmp_path:
     assert any("seq 3" in p or "row 2" in p for p in report["problems"]), report
 
 
+def test_verify_log_catches_a_seed_changed_in_the_tables(demo_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "seed.db"
+    copy.write_bytes((demo_dir / "shuangsuiji.db").read_bytes())
+    with sqlite3.connect(copy) as conn:  # the log is untouched, the draws table is not
+        conn.execute(
+            "UPDATE draws SET seed = ? WHERE attempt = 1 AND task = ?", ("00" * 32, "RC-2026-01")
+        )
+    result = RUNNER.invoke(main, ["verify-log", "--db", f"sqlite:///{copy}", "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert any("RC-2026-01" in p and "seed" in p for p in report["problems"]), report
+
+
 def test_due_command() -> None:
     result = RUNNER.invoke(main, ["due", "2024-09-20"])
     assert result.exit_code == 0 and result.stdout.strip() == "2024-10-23"

@@ -246,3 +246,21 @@ def test_teams_are_drawn_checked_replayed_and_reassigned(db_url: str) -> None:
     assert kinds[-2] == "draw.error"  # the refused second assignment is on record too
     with pytest.raises(DrawRefused, match="teams are already assigned"):
         reg.replace("T1", entity, "duplicate_record", actor=DRAWER)
+
+
+def test_draw_records_agree_with_the_log_until_someone_edits_a_table(db_url: str) -> None:
+    from sqlalchemy import text
+
+    reg = _registry(db_url)
+    reg.draw("T1", actor=DRAWER)
+    reg.replace("T1", reg.selected_ids("T1")[0], "duplicate_record", actor=DRAWER)
+    reg.assign_teams("T1", actor=DRAWER)
+    assert reg.verify_records() == []
+    bundle = reg.bundle("T1")
+    bundle["selected"] = bundle["selected"][1:]  # someone drops an entity from the record
+    import json as _json
+
+    with reg.store.engine.begin() as conn:
+        conn.execute(text("UPDATE draws SET bundle = :b"), {"b": _json.dumps(bundle)})
+    problems = reg.verify_records()
+    assert problems and "changed after it was logged" in problems[0]

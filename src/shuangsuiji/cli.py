@@ -817,12 +817,16 @@ def verify(bundle_file: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handle_errors
 def verify_log(db_url: str, as_json: bool) -> None:
-    """Check the audit log's hash chain; exit 1 naming every event and field that fails."""
+    """Check the audit log's hash chain and the draw records against it; exit 1 naming every
+    event, field or record that fails."""
+    from shuangsuiji.registry import Registry
     from shuangsuiji.store import Store
 
     store = Store.open(db_url, upgrade=False)
     rows = store.audit_rows()
-    problems = store.verify_log()
+    problems: list[Any] = list(store.verify_log())
+    if not problems:
+        problems += Registry(store).verify_records()
     if as_json:
         click.echo(
             json.dumps(
