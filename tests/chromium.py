@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["ARTIFACTS", "chromium_binary", "needs_chromium", "png_size", "screenshot"]
+__all__ = ["ARTIFACTS", "chromium_binary", "needs_chromium", "png_size", "run", "screenshot"]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 """Where rendered pages are kept for a person to look at (ignored by git)."""
@@ -64,20 +64,26 @@ def screenshot(
     Raises ``subprocess.CalledProcessError`` (with Chromium's output) if Chromium fails and
     ``AssertionError`` if no PNG was written.
     """
-    binary = chromium_binary()
-    assert binary is not None, "Chromium is not installed"
     png.unlink(missing_ok=True)
-    command = [
-        binary,
-        *FLAGS,
-        f"--user-data-dir={profile}",
+    run(
         f"--screenshot={png}",
         f"--window-size={window[0]},{window[1]}",
         page.resolve().as_uri(),
-    ]
-    subprocess.run(command, check=True, capture_output=True, timeout=180)
+        profile=profile,
+    )
     assert png.exists(), f"Chromium wrote no screenshot for {page}"
     return png
+
+
+def run(*args: str, profile: Path) -> None:
+    """Run headless Chromium with the offline flags, a fresh ``profile`` and ``args``.
+
+    Raises ``subprocess.CalledProcessError`` (with Chromium's output) if Chromium fails.
+    """
+    binary = chromium_binary()
+    assert binary is not None, "Chromium is not installed"
+    command = [binary, *FLAGS, f"--user-data-dir={profile}", *args]
+    subprocess.run(command, check=True, capture_output=True, timeout=180)
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import shutil
-import struct
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from chromium import ARTIFACTS, needs_chromium, png_size, run, screenshot
 from shuangsuiji.audit import canonical_json, next_event
 from shuangsuiji.report import ReportInputError, render_draw_record
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 EVIL = "<script>alert(\"x\")</script> & 'q'"
 
 
@@ -321,34 +319,7 @@ def test_bad_input() -> None:
         render_draw_record([BUNDLE])  # type: ignore[arg-type]
 
 
-def png_size(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()[:24]
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
-
-
-def chromium(*args: str, tmp_path: Path) -> None:
-    binary = shutil.which("chromium") or "/usr/bin/chromium"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
-    subprocess.run([binary, *flags, *args], check=True, capture_output=True, timeout=180)
-
-
-@pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists() and shutil.which("chromium") is None,
-    reason="Chromium is not installed (apt-get install -y chromium fonts-noto-cjk); "
-    "the page is still checked as text above",
-)
+@needs_chromium
 def test_renders_in_headless_chromium(tmp_path: Path) -> None:
     fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout
     assert fonts.strip(), "no Chinese font: apt-get install -y fonts-noto-cjk (else boxes)"
@@ -356,12 +327,11 @@ def test_renders_in_headless_chromium(tmp_path: Path) -> None:
     page = ARTIFACTS / "draw-record.html"
     page.write_text(PAGE, encoding="utf-8")
     png, pdf = ARTIFACTS / "draw-record.png", ARTIFACTS / "draw-record.pdf"
-    png.unlink(missing_ok=True)
     pdf.unlink(missing_ok=True)
-    chromium(f"--screenshot={png}", "--window-size=1240,1754", page.as_uri(), tmp_path=tmp_path)
-    assert png.exists() and png_size(png) == (1240, 1754)
+    screenshot(page, png, profile=tmp_path / "profile")
+    assert png_size(png) == (1240, 1754)
     assert png.stat().st_size > 50_000  # a blank page compresses to a few kB
-    chromium(f"--print-to-pdf={pdf}", "--no-pdf-header-footer", page.as_uri(), tmp_path=tmp_path)
+    run(f"--print-to-pdf={pdf}", "--no-pdf-header-footer", page.as_uri(), profile=tmp_path / "pdf")
     data = pdf.read_bytes()
     pages = [int(n) for n in re.findall(rb"/Count (\d+)", data)]
     assert data.startswith(b"%PDF") and pages and 3 <= max(pages) <= 8  # A4 pages
