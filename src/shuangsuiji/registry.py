@@ -262,39 +262,37 @@ class Registry:
     def commit_seed(self, task: str, party: str, commitment: str, *, actor: str) -> None:
         """Record a ceremony party's commitment (SSJ-SEED-1) to the frozen draw of ``task``."""
         with self.store.transaction() as s:
-            row = self._frozen(s, task)
-            ceremony = Ceremony.from_record(json.loads(row.seed_record))
-            row.seed_record = _json(ceremony.commit(party, commitment, self._now).to_record())
-            self.store.append_event(
-                s,
-                actor,
-                "seed.commit",
-                {
-                    "task": task,
-                    "attempt": row.attempt,
-                    "party": party,
-                    "commitment": commitment,
-                    "pool_digest": row.pool_digest,
-                },
-            )
+            self._commit(s, self._frozen(s, task), party, commitment, actor)
 
     def reveal_seed(self, task: str, party: str, contribution: bytes, *, actor: str) -> None:
         """Record a party's reveal; it is checked against that party's commitment."""
         with self.store.transaction() as s:
-            row = self._frozen(s, task)
-            ceremony = Ceremony.from_record(json.loads(row.seed_record))
-            row.seed_record = _json(ceremony.reveal(party, contribution, self._now).to_record())
-            self.store.append_event(
-                s,
-                actor,
-                "seed.reveal",
-                {
-                    "task": task,
-                    "attempt": row.attempt,
-                    "party": party,
-                    "contribution": contribution.hex(),
-                },
-            )
+            self._reveal(s, self._frozen(s, task), party, contribution, actor)
+
+    def _commit(self, s: Session, row: DrawRow, party: str, commitment: str, actor: str) -> None:
+        ceremony = Ceremony.from_record(json.loads(row.seed_record))
+        row.seed_record = _json(ceremony.commit(party, commitment, self._now).to_record())
+        payload = {
+            "task": row.task,
+            "attempt": row.attempt,
+            "party": party,
+            "commitment": commitment,
+            "pool_digest": row.pool_digest,
+        }
+        self.store.append_event(s, actor, "seed.commit", payload)
+
+    def _reveal(
+        self, s: Session, row: DrawRow, party: str, contribution: bytes, actor: str
+    ) -> None:
+        ceremony = Ceremony.from_record(json.loads(row.seed_record))
+        row.seed_record = _json(ceremony.reveal(party, contribution, self._now).to_record())
+        payload = {
+            "task": row.task,
+            "attempt": row.attempt,
+            "party": party,
+            "contribution": contribution.hex(),
+        }
+        self.store.append_event(s, actor, "seed.reveal", payload)
 
     def select(self, task: str, *, actor: str) -> DrawResult:
         """Draw the frozen candidates of ``task`` once every ceremony party has revealed."""
@@ -320,34 +318,9 @@ class Registry:
             with self.store.transaction() as s:
                 _, row = self._freeze(s, task, actor=actor, cutoff=cutoff, reason=reason)
                 value = random_seed() if contribution is None else contribution
-                ceremony = Ceremony.from_record(json.loads(row.seed_record))
                 digest = party_commitment(task, row.pool_digest, SYSTEM_PARTY, value)
-                ceremony = ceremony.commit(SYSTEM_PARTY, digest, self._now)
-                self.store.append_event(
-                    s,
-                    actor,
-                    "seed.commit",
-                    {
-                        "task": task,
-                        "attempt": row.attempt,
-                        "party": SYSTEM_PARTY,
-                        "commitment": digest,
-                        "pool_digest": row.pool_digest,
-                    },
-                )
-                ceremony = ceremony.reveal(SYSTEM_PARTY, value, self._now)
-                self.store.append_event(
-                    s,
-                    actor,
-                    "seed.reveal",
-                    {
-                        "task": task,
-                        "attempt": row.attempt,
-                        "party": SYSTEM_PARTY,
-                        "contribution": value.hex(),
-                    },
-                )
-                row.seed_record = _json(ceremony.to_record())
+                self._commit(s, row, SYSTEM_PARTY, digest, actor)
+                self._reveal(s, row, SYSTEM_PARTY, value, actor)
                 return self._select(s, row, actor=actor)
         except ValueError as exc:
             with self.store.transaction() as s:
