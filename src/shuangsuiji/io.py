@@ -316,6 +316,10 @@ def _required(values: list[str], column: str, lines: list[int], errors: list[Row
         errors.append(RowError(lines[i], column, "", "a value is required"))
 
 
+def _region_problem(value: str) -> str | None:
+    return None if _REGION.match(value) else "not a division code (6 or 9 digits)"
+
+
 def _split_labels(values: list[str]) -> list[frozenset[str]]:
     """Split ``|``/``;``-separated label lists, once per distinct text."""
     cache: dict[str, frozenset[str]] = {}
@@ -347,13 +351,7 @@ def entities_from_columns(table: Columns, id_scheme: str | IdScheme = "uscc") ->
         errors,
         lambda v: None if _INDUSTRY.match(v) else "not a GB/T 4754 industry code (e.g. F5191)",
     )
-    _check_unique_values(
-        cols["region"],
-        "region",
-        lines,
-        errors,
-        lambda v: None if _REGION.match(v) else "not a division code (6 or 9 digits)",
-    )
+    _check_unique_values(cols["region"], "region", lines, errors, _region_problem)
     _check_unique_values(
         cols["tier"],
         "tier",
@@ -427,13 +425,7 @@ def read_inspectors_csv(
         return None
 
     _check_unique_values(cols["department"], "department", lines, errors, dept)
-    _check_unique_values(
-        cols["region"],
-        "region",
-        lines,
-        errors,
-        lambda v: None if _REGION.match(v) else "not a division code (6 or 9 digits)",
-    )
+    _check_unique_values(cols["region"], "region", lines, errors, _region_problem)
     _check_unique_values(
         cols["home_region"],
         "home_region",
