@@ -315,6 +315,58 @@ def test_flow_and_branch_and_bound_alone_decide_exactly(case: Case, rnd: Any) ->
         assert (load <= inst.cap).all()
 
 
+def test_an_entity_that_no_team_can_cover_is_named_not_crashed_on() -> None:
+    """Found by CI: the relaxed flow staffs both entities, yet no two of the eligible
+    inspectors cover SCJG, WJW, 食品安全 and 药品 at once (only one WJW inspector, unqualified).
+    Every node order must report infeasible, naming an entity, not index an empty vector list."""
+    case = Case(
+        k=2,
+        departments=("SCJG", "WJW"),
+        quals=("食品安全", "药品"),
+        mode="any_member",
+        entity_region=("350102001", "350102001"),
+        dept=("SCJG", "SCJG", "SCJG", "WJW", "STHJ", "SCJG", "SCJG"),
+        held=(frozenset(),) * 5 + (frozenset({"食品安全"}), frozenset({"药品"})),
+        active=(True,) * 7,
+        certified=(True,) * 7,
+        home=("",) * 6 + ("350102001",),
+        conflicts=frozenset(),
+        history=(),
+        max_per_task=0,
+        max_per_period=0,
+        prior=(0,) * 7,
+    )
+    assert not case.exists(tuple(range(case.n_e)))
+    inst = A._build_instance(case.staffing().canonical().eligibility())
+    n_c = inst.E.shape[1]
+    for ins in itertools.permutations(range(n_c)):
+        for ent in itertools.permutations(range(inst.n_e)):
+            res = A._solve_exact(
+                inst,
+                list(range(inst.n_e)),
+                [[] for _ in range(inst.n_e)],
+                np.asarray(ins, dtype=np.int64),
+                np.asarray(ent, dtype=np.int64),
+            )
+            assert not res.ok and res.short
+    # a team SCJG/食品安全 + WJW/药品 exists, but the WJW 药品 inspector lives in E0's township
+    case = attrs.evolve(
+        case,
+        entity_region=("350102001", "350102002"),
+        dept=("SCJG", "WJW", "SCJG", "WJW"),
+        held=(frozenset({"食品安全"}), frozenset({"药品"}), frozenset(), frozenset()),
+        active=(True,) * 4,
+        certified=(True,) * 4,
+        home=("", "350102001", "", ""),
+        prior=(0,) * 4,
+    )
+    assert case.options(1) and not case.options(0)
+    with pytest.raises(InfeasibleAssignment) as err:
+        assign_teams(case.staffing(), key_of(1))
+    assert err.value.entity_ids == ("E0",)
+    assert "I1" in err.value.details["E0"], err.value
+
+
 def test_library_enumeration_agrees_with_the_oracle() -> None:
     case = Case(
         k=2,

@@ -1217,7 +1217,7 @@ class _FlowResult:
     teams: list[list[int]]
     short: list[int]  # entities left short (when not ok)
     reach: list[set[int]]  # per short entity: entities reachable in the residual graph
-    certified: bool = True  # a failure of the relaxation itself: ``reach`` sets are violators
+    certified: bool = True  # ``reach`` sets are proven violators (relaxation failed, or no vector)
 
 
 def _groups(inst: _Instance, mode: tuple[int, ...] | None) -> list[tuple[frozenset[int], int, int]]:
@@ -1436,6 +1436,9 @@ def _solve_exact(
         options = {
             local: _vectors_by_closeness(inst, int(rows[local]), res.teams[local]) for local in bad
         }
+        hopeless = [int(rows[x]) for x in bad if not options[x]]
+        if hopeless:  # no team of its eligible inspectors covers every requirement at once
+            return _FlowResult(False, list(res.teams), hopeless[:1], [set(hopeless[:1])])
         if len(bad) > 1:
             dive = {**modes, **{int(rows[x]): options[x][0] for x in bad}}
             start2 = [
@@ -1767,7 +1770,8 @@ def _hall_numbers(inst: _Instance, group: Sequence[int], ids: BytesArray) -> str
         have = int(supply[cols].sum()) if len(cols) else 0
         if have < len(group):
             lines.append(
-                f"they need {len(group)} places for {name} but the eligible such inspectors "
+                f"they need {len(group)} place{'s' if len(group) > 1 else ''} for {name} but "
+                "the eligible such inspectors "
                 f"({who(cols) or 'none'}) can take only {have}"
             )
     total = int(supply.sum())
