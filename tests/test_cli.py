@@ -36,6 +36,46 @@ def test_demo_writes_the_contracted_files(demo_dir: Path) -> None:
     assert len(list(demo_dir.glob("draw-*.json"))) == 4
 
 
+def test_announcements_agree_with_the_bundles_and_the_published_records(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{demo_dir / 'shuangsuiji.db'}"
+    out = tmp_path / "ann"
+    args = ["export", "announcements", "-o", str(out), "--issued", "2026-12-04", "--db", db]
+    assert RUNNER.invoke(main, args).exit_code == 0
+    raw = (out / "plan-RC-2026.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    plan_rows = raw.decode("utf-8-sig").splitlines()
+    assert plan_rows[0].startswith("序号,任务编号") and len(plan_rows) == 1 + 4
+    names = dict(
+        line.split(",")[:2]
+        for line in (demo_dir / "entities.csv").read_text(encoding="utf-8").splitlines()[1:]
+    )
+    records = json.loads((demo_dir / "publications.json").read_text(encoding="utf-8"))
+    for bundle_path in sorted(demo_dir.glob("draw-*.json")):
+        bundle = json.loads(bundle_path.read_text(encoding="utf-8"))
+        task = bundle["task_label"]
+        ann = json.loads((out / f"task-{task}.json").read_text(encoding="utf-8"))
+        assert ann["record_digest"] == bundle["record_digest"]
+        assert ann["pool_digest"] == bundle["pool_digest"]
+        assert ann["counts"]["candidates"] == len(bundle["candidates"])
+        assert ann["issued_on"] == "2026-12-04"
+        listed = [(e["id"], e["name"]) for e in ann["entities"]]
+        assert sorted(i for i, _ in listed) == sorted(t["entity"] for t in bundle["teams"])
+        assert all(names[i] == n for i, n in listed)
+        published = [r for r in records if r["task"] == task and r["published"]]
+        path = out / f"results-{task}.json"
+        assert path.exists() == bool(published)
+        if published:
+            result = json.loads(path.read_text(encoding="utf-8"))
+            assert result["entities"] == len(published)
+            assert {r["entity"] for r in result["records"]} == {r["entity"] for r in published}
+    missing = RUNNER.invoke(
+        main, ["export", "announcements", "-o", str(out), "--plan", "NO", *args[-2:]]
+    )
+    assert missing.exit_code == 2 and "no plan 'NO'" in missing.output
+
+
 def test_verify_passes_and_detects_tampering(demo_dir: Path, tmp_path: Path) -> None:
     bundle_path = sorted(demo_dir.glob("draw-*.json"))[0]
     ok = RUNNER.invoke(main, ["verify", str(bundle_path)])

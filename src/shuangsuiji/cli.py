@@ -640,7 +640,7 @@ def publish(task_code: str, entity_id: str, on: Any, db_url: str, actor: str) ->
 
 @main.group()
 def export() -> None:
-    """Export draw bundles and the audit log."""
+    """Export draw bundles, the audit log, publication records and announcements."""
 
 
 @export.command(name="bundle")
@@ -680,20 +680,34 @@ def export_log(out: Path, db_url: str) -> None:
 @handle_errors
 def export_publications(out_dir: Path, today: Any, issuer: str, db_url: str) -> None:
     """Write publications.csv (UTF-8 BOM), publications.json and publication.html."""
-    from shuangsuiji.exports import publication_html, records_csv, to_json
     from shuangsuiji.registry import Registry
 
     day = today.date() if today else date.today()
-    records = Registry.open(db_url).publications()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "publications.csv").write_text(records_csv(records, today=day), encoding="utf-8")
-    (out_dir / "publications.json").write_text(
-        to_json([r.to_dict() for r in records]), encoding="utf-8"
+    written = Registry.open(db_url).export_publications(out_dir, today=day, issuer=issuer)
+    console.print(f"wrote {', '.join(written)} to {out_dir}")
+
+
+@export.command(name="announcements")
+@click.option(
+    "-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True
+)
+@click.option("--plan", "plan_code", default=None, help="One plan's code (default: every plan).")
+@click.option("--issued", type=click.DateTime(["%Y-%m-%d"]), help="The issue date printed on them.")
+@db_option
+@handle_errors
+def export_announcements(out_dir: Path, plan_code: str | None, issued: Any, db_url: str) -> None:
+    """Write the plan (一表), task and result announcements as CSV (UTF-8 BOM) and JSON.
+
+    plan-CODE.csv/.json per plan, task-CODE.json per drawn task, results-CODE.json/.csv per
+    task with published results.
+    """
+    from shuangsuiji.registry import Registry
+
+    written = Registry.open(db_url).export_announcements(
+        out_dir, plan=plan_code, issued_on=issued.date() if issued else None
     )
-    (out_dir / "publication.html").write_text(
-        publication_html(records, today=day, issuer=issuer), encoding="utf-8"
-    )
-    console.print(f"wrote {len(records)} records to {out_dir}")
+    for name in written:
+        console.print(f"wrote {out_dir / name}")
 
 
 @export.command(name="record")

@@ -20,7 +20,6 @@ from rich.console import Console
 
 from shuangsuiji.assign import ConflictTable, assign_teams
 from shuangsuiji.bundle import verify_bundle
-from shuangsuiji.exports import publication_html, records_csv, to_json
 from shuangsuiji.io import (
     read_conflicts_csv,
     read_entities_csv,
@@ -210,14 +209,8 @@ def _results_and_publication(
     clock.jump(DEMO_TODAY, 18)
     records = registry.publications()
     report = publication_report(records, DEMO_TODAY)
-    (out / "publications.csv").write_text(records_csv(records, today=DEMO_TODAY), encoding="utf-8")
-    (out / "publications.json").write_text(
-        to_json([r.to_dict() for r in records]), encoding="utf-8"
-    )
-    (out / "publication.html").write_text(
-        publication_html(records, today=DEMO_TODAY, issuer="榕城市市场监督管理局"),
-        encoding="utf-8",
-    )
+    registry.export_publications(out, today=DEMO_TODAY, issuer="榕城市市场监督管理局")
+    announced = registry.export_announcements(out / "announcements", issued_on=DEMO_TODAY)
     counts: dict[str, int] = {}
     for status in statuses(records, DEMO_TODAY):
         counts[status.label_zh] = counts.get(status.label_zh, 0) + 1
@@ -234,6 +227,8 @@ def _results_and_publication(
             "publications.csv": "publication records (UTF-8 with BOM, opens in Excel)",
             "publications.json": "the same records as JSON",
             "publication.html": "the public results page (抽查结果公示)",
+            "announcements/": f"{len(announced)} plan (一表), task and result announcements "
+            "(CSV with BOM and JSON)",
         },
     }
 

@@ -55,9 +55,19 @@ from shuangsuiji.audit import canonical_json
 from shuangsuiji.bundle import make_bundle, record_digest
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
 from shuangsuiji.draw import Draw, ReplacementReason, SizeRule, Strata, draw_entities
+from shuangsuiji.exports import plan_csv, publication_html, records_csv, to_json, write_text
 from shuangsuiji.model import Task
 from shuangsuiji.policy import Policy
-from shuangsuiji.publication import PublicationRecord, build_records
+from shuangsuiji.publication import (
+    PlanAnnouncement,
+    PublicationRecord,
+    ResultAnnouncement,
+    TaskAnnouncement,
+    build_records,
+    plan_announcement,
+    result_announcements,
+    task_announcement,
+)
 from shuangsuiji.results import InspectionResult, ResultCategories, correct, read_results_csv
 from shuangsuiji.seeds import Ceremony, party_commitment, random_seed
 from shuangsuiji.store import Clock, Store, StoreError, utc_now
@@ -1027,3 +1037,98 @@ class Registry:
     def selected_ids(self, task: str) -> list[str]:
         """The task's current selection (replacements applied), in order."""
         return [p.id for p in self.current_draw(task).draw.active]
+
+    # -- exports and announcements (一公开) -----------------------------------------------------
+
+    def export_publications(
+        self, out_dir: str | Path, *, today: date, issuer: str = ""
+    ) -> dict[str, Path]:
+        """Write ``publications.csv`` (UTF-8 with BOM), ``publications.json`` and
+        ``publication.html`` (the public results page) for every publication record."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        records = self.publications()
+        texts = {
+            "publications.csv": records_csv(records, today=today),
+            "publications.json": to_json([r.to_dict() for r in records]),
+            "publication.html": publication_html(records, today=today, issuer=issuer),
+        }
+        return {name: write_text(text, out / name) for name, text in texts.items()}
+
+    def plan_announcement(self, plan: str, *, issued_on: date | None = None) -> PlanAnnouncement:
+        """The annual plan announcement (一表) of ``plan``: its tasks in order of their start."""
+        with self.store.reading() as s:
+            chosen = [p for p in self.store.plans(session=s) if p.code == plan]
+            if not chosen:
+                raise StoreError(f"no plan {plan!r}; `shuangsuiji plan show` lists the plans")
+            return plan_announcement(
+                chosen[0],
+                self.store.tasks(plan, session=s),
+                items=self.store.items(session=s),
+                departments=self.store.departments(session=s),
+                issued_on=issued_on,
+            )
+
+    def task_announcement(
+        self, task: str, *, list_entities: bool = True, issued_on: date | None = None
+    ) -> TaskAnnouncement:
+        """The task announcement of ``task`` from its current draw (counts, digests and, with
+        ``list_entities``, the drawn entities by name)."""
+        with self.store.reading() as s:
+            row = self._current(s, task)
+            the_task = self.store.task(task, session=s)
+            plan = next(p for p in self.store.plans(session=s) if p.code == the_task.plan)
+            bundle: dict[str, Any] = json.loads(row.bundle or "{}")
+            drawn = {p["id"] for p in bundle["selected"]}
+            drawn |= {r["by"] for r in bundle.get("replacements", [])}
+            names = self._entity_names(s, drawn) if list_entities else None
+            return task_announcement(
+                bundle,
+                plan=plan,
+                task=the_task,
+                items=self.store.items(session=s),
+                departments=self.store.departments(session=s),
+                draw_date=datetime.fromisoformat(str(row.drawn_time)).date(),
+                entity_names=names,
+                issued_on=issued_on,
+            )
+
+    def result_announcements(
+        self, plan: str | None = None, *, issued_on: date | None = None
+    ) -> list[ResultAnnouncement]:
+        """One result announcement per task, over the records already published (公示)."""
+        published = [r for r in self.publications(plan) if r.published is not None]
+        return result_announcements(published, issued_on=issued_on)
+
+    def export_announcements(
+        self, out_dir: str | Path, *, plan: str | None = None, issued_on: date | None = None
+    ) -> dict[str, Path]:
+        """Write every announcement of ``plan`` (default: all plans) into ``out_dir``:
+
+        ``plan-CODE.csv`` (the 一表, UTF-8 with BOM) and ``plan-CODE.json``; ``task-CODE.json``
+        for every drawn task; ``results-CODE.json`` and ``results-CODE.csv`` for every task with
+        published results. Returns the files written, by name.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        texts: dict[str, str] = {}
+        with self.store.reading() as s:
+            plans = [p.code for p in self.store.plans(session=s) if plan in (None, p.code)]
+            drawn = {t for (t,) in s.execute(select(DrawRow.task).where(DrawRow.state == "drawn"))}
+        if plan is not None and not plans:
+            raise StoreError(f"no plan {plan!r}; `shuangsuiji plan show` lists the plans")
+        for code in plans:
+            announcement = self.plan_announcement(code, issued_on=issued_on)
+            texts[f"plan-{code}.csv"] = plan_csv(announcement)
+            texts[f"plan-{code}.json"] = to_json(announcement)
+            for task in announcement.tasks:
+                if task.code in drawn:
+                    texts[f"task-{task.code}.json"] = to_json(
+                        self.task_announcement(task.code, issued_on=issued_on)
+                    )
+            for result in self.result_announcements(code, issued_on=issued_on):
+                texts[f"results-{result.task}.json"] = to_json(result)
+                texts[f"results-{result.task}.csv"] = records_csv(
+                    list(result.records), today=issued_on or self._now.date()
+                )
+        return {name: write_text(text, out / name) for name, text in texts.items()}
