@@ -59,7 +59,7 @@ True
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -118,6 +118,16 @@ class Lottery:
     ratios passed where ``n_s / N_s`` was meant. Build one with :meth:`stratified` (entity
     draws), :meth:`team` (one entity's team) or :meth:`from_bundle` (a draw bundle).
 
+    **Exclusion windows.** When a draw leaves out the entities selected by earlier draws of
+    the same period (the policy's ``recently_inspected_days``), its candidate set depends on
+    their outcomes, and counts are no longer sums of independent trials: an entity cannot be
+    drawn twice. Such a draw names those earlier draws' labels in ``blocked_by`` and lists the
+    units it left out for that reason in ``blocked``, with the probability each would have
+    had (``blocked_probabilities``); :func:`draw_health` then takes each unit's distribution
+    from the exact sequence (a trial is skipped once an earlier linked trial hit).
+    :meth:`Registry.draw_health <shuangsuiji.registry.Registry.draw_health>` builds them from
+    the store.
+
     >>> lot = Lottery.team("91350100M000100Y43", ["I1", "I2", "I3", "I4"], ["I2", "I4"])
     >>> lot.probabilities.tolist()
     [0.5, 0.5, 0.5, 0.5]
@@ -127,9 +137,33 @@ class Lottery:
     candidates: tuple[str, ...] = attrs.field(converter=_ids)
     probabilities: F64 = attrs.field(converter=_probabilities)
     selected: frozenset[str] = attrs.field(converter=_id_set)
+    blocked: tuple[str, ...] = attrs.field(default=(), converter=_ids, kw_only=True)
+    blocked_probabilities: F64 = attrs.field(
+        factory=lambda: np.zeros(0), converter=_probabilities, kw_only=True
+    )
+    blocked_by: frozenset[str] = attrs.field(default=frozenset(), converter=_id_set, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         where = f"lottery {self.label!r}"
+        if self.blocked_probabilities.shape != (len(self.blocked),):
+            raise HealthInputError(
+                f"{where}: {len(self.blocked)} blocked units but "
+                f"{self.blocked_probabilities.size} blocked probabilities"
+            )
+        if self.blocked and not self.blocked_by:
+            raise HealthInputError(
+                f"{where}: blocked units need blocked_by, the earlier draws whose selections "
+                "excluded them"
+            )
+        q = self.blocked_probabilities
+        if not np.all(np.isfinite(q) & (q >= 0) & (q <= 1)):
+            raise HealthInputError(f"{where}: blocked probabilities must lie in [0, 1]")
+        both = set(self.blocked).intersection(self.candidates)
+        if both or len(set(self.blocked)) != len(self.blocked):
+            raise HealthInputError(
+                f"{where}: a unit is both blocked and a candidate, or blocked twice "
+                f"({sorted(both)[:5]})"
+            )
         if self.probabilities.shape != (len(self.candidates),):
             raise HealthInputError(
                 f"{where}: {len(self.candidates)} candidates but "
@@ -426,23 +460,34 @@ def _collect(lotteries: Sequence[Lottery]) -> _Trials:
     return _Trials(tuple(names.tolist()), p[order], start, count, observed)
 
 
-def _distributions(trials: _Trials, bins: int) -> tuple[F64, F64, F64, F64, F64]:
-    """Exact tails and mid-p per unit, and the expected histogram of mid-p values."""
+def _fast_chunks(trials: _Trials) -> tuple[F64, Iterator[tuple[I64, F64]]]:
+    """Per-unit variance and the pmf of every unit, in chunks (independent trials)."""
     n = len(trials.ids)
-    mean = np.bincount(np.repeat(np.arange(n), trials.count), weights=trials.p, minlength=n)
-    var = np.bincount(
-        np.repeat(np.arange(n), trials.count), weights=trials.p * (1 - trials.p), minlength=n
-    )
+    unit = np.repeat(np.arange(n), trials.count)
+    mean = np.bincount(unit, weights=trials.p, minlength=n)
+    var = np.bincount(unit, weights=trials.p * (1 - trials.p), minlength=n).astype(np.float64)
     reach = np.ceil(mean + _TAIL_SIGMAS * np.sqrt(var) + _TAIL_SIGMAS).astype(np.int64)
     cap = np.minimum(trials.count, np.maximum(trials.observed + 1, reach))
+    order = np.argsort(-trials.count, kind="stable")
+
+    def chunks() -> Iterator[tuple[I64, F64]]:
+        for first in range(0, n, _CHUNK_UNITS):
+            units = order[first : first + _CHUNK_UNITS]
+            yield units, _pmf_chunk(trials, units, int(cap[units].max()))
+
+    return var, chunks()
+
+
+def _distributions(
+    chunks: Iterable[tuple[I64, F64]], observed: I64, var: F64, bins: int
+) -> tuple[F64, F64, F64, F64, F64]:
+    """Exact tails and mid-p per unit, and the expected histogram of mid-p values."""
+    n = len(observed)
     p_low, p_high, mid = np.ones(n), np.ones(n), np.full(n, 0.5)
     expected_bins = np.zeros(bins)
     gram = np.zeros((bins, bins))
-    order = np.argsort(-trials.count, kind="stable")
-    for first in range(0, n, _CHUNK_UNITS):
-        units = order[first : first + _CHUNK_UNITS]
-        pmf = _pmf_chunk(trials, units, int(cap[units].max()))
-        x = trials.observed[units][:, None]
+    for units, pmf in chunks:
+        x = observed[units][:, None]
         cdf = np.cumsum(pmf, axis=1)
         sf = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]
         p_low[units] = np.take_along_axis(cdf, x, axis=1)[:, 0]
@@ -460,6 +505,155 @@ def _distributions(trials: _Trials, bins: int) -> tuple[F64, F64, F64, F64, F64]
         expected_bins += share.sum(axis=0)
         gram += share.T @ share
     return np.minimum(p_low, 1.0), np.minimum(p_high, 1.0), mid, expected_bins, gram
+
+
+# -- draws linked by an exclusion window ------------------------------------------------------
+
+
+@attrs.frozen(eq=False)
+class _Linked:
+    """Units of a period whose draws exclude earlier draws' selections: exact pmfs."""
+
+    ids: tuple[str, ...]
+    trials: I64
+    observed: I64
+    mean: F64
+    var: F64
+    low_min: F64
+    high_min: F64
+    pmf: F64  # one row per unit, counts 0 .. most trials
+
+
+def _sequence_pmf(
+    lots: Sequence[int], probs: Sequence[float], blockers: Sequence[frozenset[int]]
+) -> list[float]:
+    """The count distribution of one unit's trials, in draw order, ``lots[t]`` the draw of
+    trial ``t``: a trial is skipped when an earlier trial of a draw in ``blockers[lots[t]]``
+    hit. The state is the count and the hits that can still block a later trial."""
+    m = len(lots)
+    block = [frozenset(u for u in range(t) if lots[u] in blockers[lots[t]]) for t in range(m)]
+    later = [frozenset().union(*block[t + 1 :]) for t in range(m)]
+    states: dict[tuple[int, frozenset[int]], float] = {(0, frozenset()): 1.0}
+    for t in range(m):
+        step: dict[tuple[int, frozenset[int]], float] = {}
+        for (count, hits), pr in states.items():
+            keep = (count, hits & later[t])
+            if hits & block[t]:
+                step[keep] = step.get(keep, 0.0) + pr
+                continue
+            hit = (count + 1, (hits | {t}) & later[t])
+            step[keep] = step.get(keep, 0.0) + pr * (1 - probs[t])
+            step[hit] = step.get(hit, 0.0) + pr * probs[t]
+        states = step
+    pmf = [0.0] * (m + 1)
+    for (count, _), pr in states.items():
+        pmf[count] += pr
+    return pmf
+
+
+def _check_links(draws: Sequence[Lottery]) -> list[frozenset[int]]:
+    """Each draw's blockers as indices of earlier draws; the blocked units must be exactly the
+    earlier selections that the window removed (none of them may still be a candidate)."""
+    index: dict[str, int] = {}
+    out: list[frozenset[int]] = []
+    for i, lot in enumerate(draws):
+        if lot.label in index:
+            raise HealthInputError(
+                f"lottery {lot.label!r} appears twice; draws linked by an exclusion window "
+                "need distinct labels"
+            )
+        missing = sorted(lot.blocked_by.difference(index))
+        if missing:
+            raise HealthInputError(
+                f"lottery {lot.label!r} is blocked by {missing}, which are not earlier draws "
+                "of the period; give the lotteries in the order they were drawn"
+            )
+        blockers = frozenset(index[b] for b in lot.blocked_by)
+        hit = frozenset().union(*(draws[j].selected for j in blockers))
+        stray = sorted(set(lot.blocked).difference(hit))
+        if stray:
+            raise HealthInputError(
+                f"lottery {lot.label!r}: blocked units {stray[:5]} were not selected by any "
+                f"of {sorted(lot.blocked_by)}"
+            )
+        again = sorted(hit.intersection(lot.candidates))
+        if again:
+            raise HealthInputError(
+                f"lottery {lot.label!r}: candidates {again[:5]} were selected by "
+                f"{sorted(lot.blocked_by)}, which should have excluded them"
+            )
+        index[lot.label] = i
+        out.append(blockers)
+    return out
+
+
+def _linked(draws: Sequence[Lottery]) -> _Linked:
+    """Exact per-unit distributions when some draws exclude earlier draws' selections.
+
+    Units with the same sequence of (draw, probability) share one distribution: the small
+    dynamic programme of :func:`_sequence_pmf` runs once per distinct sequence.
+    """
+    blockers = _check_links(draws)
+    ids = np.concatenate([np.asarray([*lot.candidates, *lot.blocked], dtype=str) for lot in draws])
+    p = np.concatenate(
+        [np.concatenate([lot.probabilities, lot.blocked_probabilities]) for lot in draws]
+    )
+    lot_of = np.concatenate(
+        [np.full(len(lot.candidates) + len(lot.blocked), i) for i, lot in enumerate(draws)]
+    )
+    hit = np.concatenate(
+        [
+            np.concatenate(
+                [
+                    np.isin(
+                        np.asarray(lot.candidates, dtype=str),
+                        np.asarray(sorted(lot.selected), dtype=str),
+                    ),
+                    np.zeros(len(lot.blocked), dtype=bool),
+                ]
+            )
+            for lot in draws
+        ]
+    )
+    names, unit = np.unique(ids, return_inverse=True)
+    n = len(names)
+    observed = np.bincount(unit, weights=hit, minlength=n).astype(np.int64)
+    order = np.lexsort((lot_of, unit))
+    unit, p, lot_of = unit[order], p[order], lot_of[order]
+    count = np.bincount(unit, minlength=n)
+    width = int(count.max(initial=0))
+    pos = np.arange(len(unit)) - np.repeat(np.cumsum(count) - count, count)
+    lots = np.full((n, width), -1, dtype=np.int64)
+    probs = np.zeros((n, width))
+    lots[unit, pos] = lot_of
+    probs[unit, pos] = p
+    signatures, inverse = np.unique(
+        np.concatenate([lots.astype(np.float64), probs], axis=1), axis=0, return_inverse=True
+    )
+    table = np.zeros((len(signatures), width + 1))
+    for g, row in enumerate(signatures):
+        size = int(np.count_nonzero(row[:width] >= 0))
+        table[g, : size + 1] = _sequence_pmf(
+            row[:size].astype(np.int64).tolist(), row[width : width + size].tolist(), blockers
+        )
+    pmf = table[inverse.reshape(-1)]
+    x = np.arange(width + 1)
+    mean = pmf @ x
+    var = np.maximum(pmf @ x**2 - mean**2, 0.0)
+    support = pmf > 0
+    first = np.argmax(support, axis=1)
+    last = width - np.argmax(support[:, ::-1], axis=1)
+    rows = np.arange(n)
+    return _Linked(
+        tuple(names.tolist()),
+        count.astype(np.int64),
+        observed,
+        mean,
+        var,
+        pmf[rows, first],
+        pmf[rows, last],
+        pmf,
+    )
 
 
 def _pmf_chunk(trials: _Trials, units: I64, cap: int) -> F64:
@@ -582,10 +776,9 @@ def _attainable(trials: _Trials) -> tuple[F64, F64]:
 
 
 def _unit_test(
-    trials: _Trials, units: UnitStats, varying: I64, level: float
+    units: UnitStats, low_min: F64, high_min: F64, varying: I64, level: float
 ) -> tuple[CheckResult, tuple[UnitFlag, ...]]:
     """One-sided exact tails in each direction, each family at ``level / 2`` (Tarone)."""
-    low_min, high_min = _attainable(trials)
     flags: list[UnitFlag] = []
     adjusted = 1.0
     smallest = 1.0
@@ -649,19 +842,30 @@ def draw_health(
         raise HealthInputError(f"alpha must be between 0 and 1, got {alpha}")
     strata = list(tickets)
     level = alpha / (3 if strata else 2)
-    trials = _collect(draws)
-    p_low, p_high, mid, expected_bins, gram = _distributions(trials, _SPREAD_BINS)
-    n = len(trials.ids)
-    units_of = np.repeat(np.arange(n), trials.count)
-    expected = np.bincount(units_of, weights=trials.p, minlength=n).astype(np.float64)
-    variance = np.bincount(units_of, weights=trials.p * (1 - trials.p), minlength=n).astype(
-        np.float64
+    if any(lot.blocked_by for lot in draws):
+        linked = _linked(draws)
+        ids, observed, expected, variance = linked.ids, linked.observed, linked.mean, linked.var
+        low_min, high_min = linked.low_min, linked.high_min
+        trial_counts = linked.trials
+        n = len(ids)
+        chunks: Iterable[tuple[I64, F64]] = (
+            (np.arange(a, min(a + _CHUNK_UNITS, n)), linked.pmf[a : a + _CHUNK_UNITS])
+            for a in range(0, n, _CHUNK_UNITS)
+        )
+    else:
+        trials = _collect(draws)
+        ids, observed, trial_counts = trials.ids, trials.observed, trials.count
+        n = len(ids)
+        units_of = np.repeat(np.arange(n), trials.count)
+        expected = np.bincount(units_of, weights=trials.p, minlength=n).astype(np.float64)
+        variance, chunks = _fast_chunks(trials)
+        low_min, high_min = _attainable(trials)
+    p_low, p_high, mid, expected_bins, gram = _distributions(
+        chunks, observed, variance, _SPREAD_BINS
     )
-    units = UnitStats(
-        trials.ids, trials.count, trials.observed, expected, variance, p_low, p_high, mid
-    )
+    units = UnitStats(ids, trial_counts, observed, expected, variance, p_low, p_high, mid)
     varying = np.flatnonzero(variance > 0)
-    unit_test, flagged = _unit_test(trials, units, varying, level)
+    unit_test, flagged = _unit_test(units, low_min, high_min, varying, level)
     tests = [unit_test, _spread_test(mid[variance > 0], expected_bins, gram, level, _SPREAD_BINS)]
     if strata:
         tests.append(ticket_uniformity(strata, level=level))

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
@@ -56,6 +57,7 @@ from shuangsuiji.bundle import make_bundle, record_digest
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
 from shuangsuiji.draw import Draw, ReplacementReason, SizeRule, Strata, draw_entities
 from shuangsuiji.exports import plan_csv, publication_html, records_csv, to_json, write_text
+from shuangsuiji.health import HealthReport, Lottery, StratumTickets, draw_health
 from shuangsuiji.model import Task
 from shuangsuiji.policy import Policy
 from shuangsuiji.publication import (
@@ -1132,3 +1134,90 @@ class Registry:
                     list(result.records), today=issued_on or self._now.date()
                 )
         return {name: write_text(text, out / name) for name, text in texts.items()}
+
+    # -- draw health (抽查健康度) ---------------------------------------------------------------
+
+    def draw_health(
+        self,
+        plan: str | None = None,
+        *,
+        tasks: Sequence[str] | None = None,
+        alpha: float = 0.01,
+    ) -> HealthReport:
+        """The health of a period's entity draws: the current draw of every task of ``plan``
+        (or of ``tasks``; default every drawn task), in the order they were drawn.
+
+        Each draw is a :class:`~shuangsuiji.health.Lottery` of its frozen candidates with
+        ``π = n_s / N_s`` and, when the policy's exclusion window left out entities that an
+        earlier draw of the period had selected, those entities as ``blocked`` with the
+        probability they would have had (their stratum's rule at ``N_s + 1``), found by
+        freezing the task again without the window. The recorded tickets feed the ``tickets``
+        test. See :func:`~shuangsuiji.health.draw_health` for the tests and their levels.
+        """
+        with self.store.reading() as s:
+            wanted = set(tasks) if tasks is not None else None
+            if plan is not None:
+                codes = {t.code for t in self.store.tasks(plan, session=s)}
+                wanted = codes if wanted is None else wanted & codes
+            rows: dict[str, DrawRow] = {}
+            for row in s.execute(
+                select(DrawRow).where(DrawRow.state == "drawn").order_by(DrawRow.id)
+            ).scalars():
+                if wanted is None or row.task in wanted:
+                    rows[row.task] = row
+            if not rows:
+                raise DrawRefused("no drawn task in that period: nothing to check")
+            chosen = sorted(rows.values(), key=lambda r: (str(r.drawn_time), r.id))
+            ends = {t.code: t.end for t in self.store.tasks(session=s)}
+            pool = self.store.load_entities(session=s)
+            items = self.store.items(session=s)
+            lotteries: list[Lottery] = []
+            tickets: list[StratumTickets] = []
+            for d, row in enumerate(chosen):
+                bundle: dict[str, Any] = json.loads(row.bundle or "{}")
+                plain = Lottery.from_bundle(bundle)
+                tickets += StratumTickets.from_bundle(bundle)
+                policy = self.store.policy(row.policy_hash, session=s)
+                window = policy.exclusions.recently_inspected_days
+                since = row.cutoff - timedelta(days=window)
+                linked = [
+                    e
+                    for e in chosen[:d]
+                    if window and str(e.drawn_time) < row.frozen_time and ends[e.task] >= since
+                ]
+                hit = {p["id"] for e in linked for p in json.loads(e.bundle or "{}")["selected"]}
+                blocked: list[str] = []
+                chances: list[float] = []
+                if hit:
+                    again = freeze_candidates(
+                        pool,
+                        self.store.task(row.task, session=s),
+                        policy,
+                        items,
+                        cutoff=row.cutoff,
+                    )
+                    sizes: dict[str, int] = {}
+                    for c in bundle["candidates"]:
+                        sizes[c["stratum"]] = sizes.get(c["stratum"], 0) + 1
+                    labels = again.strata.labels
+                    keys = np.asarray(sorted(hit), dtype=again.ids.dtype)
+                    out = np.flatnonzero(np.isin(again.ids, keys))
+                    for entity, code in zip(
+                        again.ids[out].tolist(), again.strata.codes[out].tolist(), strict=True
+                    ):
+                        stratum = labels[code]
+                        n_plus = sizes.get(stratum, 0) + 1
+                        blocked.append(entity.decode())
+                        chances.append(again.rules[stratum].size(n_plus) / n_plus)
+                lotteries.append(
+                    Lottery(
+                        row.task,
+                        plain.candidates,
+                        plain.probabilities,
+                        plain.selected,
+                        blocked=blocked,
+                        blocked_probabilities=chances,
+                        blocked_by=[e.task for e in linked] if blocked else [],
+                    )
+                )
+        return draw_health(lotteries, subject="entities", alpha=alpha, tickets=tickets)
