@@ -76,6 +76,28 @@ def test_announcements_agree_with_the_bundles_and_the_published_records(
     assert missing.exit_code == 2 and "no plan 'NO'" in missing.output
 
 
+def test_health_of_the_demo_period_raises_no_alarm(demo_dir: Path) -> None:
+    """Tasks 2 to 4 leave out the entities task 1 selected (the exclusion window): the
+    report models that, so an honest period stays quiet; every bundle's tickets are tested."""
+    db = f"sqlite:///{demo_dir / 'shuangsuiji.db'}"
+    result = RUNNER.invoke(main, ["health", "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["draws"] == 4 and not report["suspicious"]
+    assert [t["name"] for t in report["tests"]] == ["units", "spread", "tickets"]
+    bundles = [json.loads(p.read_text("utf-8")) for p in demo_dir.glob("draw-*.json")]
+    assert report["units"] == len({c["id"] for b in bundles for c in b["candidates"]})
+    excluded = sum(
+        e["count"]
+        for b in bundles
+        for e in b.get("exclusions", [])
+        if e["reason"] == "inspected_within_window"
+    )
+    assert excluded > 0
+    one = RUNNER.invoke(main, ["health", "--db", db, "--task", "RC-2026-02"])
+    assert one.exit_code == 0 and "1 draws" in one.stdout
+
+
 def test_verify_passes_and_detects_tampering(demo_dir: Path, tmp_path: Path) -> None:
     bundle_path = sorted(demo_dir.glob("draw-*.json"))[0]
     ok = RUNNER.invoke(main, ["verify", str(bundle_path)])

@@ -10,6 +10,7 @@ manipulation tests show what the statistics catch.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+import shuangsuiji.health as H
 from shuangsuiji.health import (
     HealthInputError,
     Lottery,
@@ -326,3 +328,158 @@ def test_other_input_errors() -> None:
         StratumTickets("s", 2, ["0" * 64] * 3)
     with pytest.raises(HealthInputError, match="stratum labels"):
         Lottery.stratified("T", ["a", "b"], ["s"], ["a"])
+
+
+# -- exclusion windows: draws that leave out earlier draws' selections -----------------------
+
+
+def windowed_period(
+    name: str, draws: int = 8, window: int = 2, skip: frozenset[str] = frozenset()
+) -> tuple[list[Lottery], list[Lottery]]:
+    """Each draw leaves out the entities selected by the ``window`` draws before it.
+
+    Returns the period described with its links (blocked units and their counterfactual
+    π = ceil(r (N + 1)) / (N + 1)) and the same draws without them (the naive model).
+    """
+    tier_of = dict(zip(POOL, TIERS, strict=True))
+    hits: list[set[str]] = []
+    linked, naive = [], []
+    for d in range(draws):
+        label = f"{name}-T{d}"
+        recent = set().union(*hits[max(0, d - window) : d])
+        candidates = [i for i in POOL if i not in recent]
+        t = ticket_map(label, candidates)
+        selected: list[str] = []
+        pi: dict[str, tuple[float, float]] = {}
+        for tier, ratio in RATIOS.items():
+            members = [i for i in candidates if tier_of[i] == tier]
+            n = math.ceil(ratio * len(members))
+            ranked = sorted((i for i in members if i not in skip), key=t.__getitem__)
+            selected += ranked[:n]
+            size = len(members)
+            pi[tier] = (n / size, math.ceil(ratio * (size + 1)) / (size + 1))
+        probabilities = [pi[tier_of[i]][0] for i in candidates]
+        blocked = sorted(recent)
+        linked.append(
+            Lottery(
+                label,
+                candidates,
+                probabilities,
+                selected,
+                blocked=blocked,
+                blocked_probabilities=[pi[tier_of[i]][1] for i in blocked],
+                blocked_by=[f"{name}-T{j}" for j in range(max(0, d - window), d)] if d else [],
+            )
+        )
+        naive.append(Lottery(label, candidates, probabilities, selected))
+        hits.append(set(selected))
+    return linked, naive
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.floats(0, 1), min_size=1, max_size=6),
+    st.lists(st.integers(0, 2**15 - 1), min_size=6, max_size=6),
+)
+def test_the_sequence_distribution_matches_every_outcome_enumerated(
+    probs: list[float], masks: list[int]
+) -> None:
+    """Trial ``t`` is skipped when an earlier trial in its blocker set hit: enumerate all."""
+    m = len(probs)
+    blockers = [frozenset(u for u in range(t) if masks[t] >> u & 1) for t in range(m)]
+    oracle = [0.0] * (m + 1)
+    for outcome in itertools.product((0, 1), repeat=m):
+        pr, count, hit = 1.0, 0, set()
+        for t in range(m):
+            if hit & blockers[t]:
+                if outcome[t]:
+                    pr = 0.0  # a skipped trial cannot hit
+                continue
+            pr *= probs[t] if outcome[t] else 1 - probs[t]
+            if outcome[t]:
+                count += 1
+                hit.add(t)
+        oracle[count] += pr
+    got = H._sequence_pmf(list(range(m)), probs, blockers)
+    assert got == pytest.approx(oracle, abs=1e-12)
+
+
+def test_windowed_honest_periods_rarely_alarm_where_the_naive_model_always_does() -> None:
+    """40 honest periods of 8 draws, each leaving out the last 2 draws' selections.
+
+    With the links the alarms stay under the bound for alpha = 0.05 (≤ 7 of 40); without
+    them, the counts look too even (nobody is drawn twice in a row) and every period alarms.
+    """
+    periods = [windowed_period(f"win{r}") for r in range(40)]
+    linked = sum(draw_health(lk, alpha=0.05).suspicious for lk, _ in periods)
+    naive = sum(draw_health(nv, alpha=0.05).suspicious for _, nv in periods)
+    assert linked <= 7 and naive >= 30
+    lotteries = periods[0][0]
+    report = draw_health(lotteries, alpha=0.05)
+    drawn_twice_in_a_row = set(lotteries[0].selected) & set(lotteries[1].selected)
+    assert not drawn_twice_in_a_row and report.units.trials.max() == 8
+
+
+def test_windowed_manipulations_are_still_caught() -> None:
+    group = frozenset([i for i, t in zip(POOL, TIERS, strict=True) if t == "C"][:40])
+    grouped, _ = windowed_period("wgroup", draws=12, skip=group)
+    assert draw_health(grouped, alpha=0.01).test("spread").rejected
+    favoured = next(i for i, t in zip(POOL, TIERS, strict=True) if t == "D")
+    lone, _ = windowed_period("wlone", draws=12, skip=frozenset({favoured}))
+    report = draw_health(lone, alpha=0.01)
+    assert [(f.id, f.observed, f.direction) for f in report.flagged] == [
+        (favoured, 0, "too rarely")
+    ]
+
+
+def test_links_must_match_the_earlier_selections() -> None:
+    first = Lottery("T1", ["a", "b", "c", "d"], [0.5] * 4, ["a", "b"])
+    ok = Lottery(
+        "T2",
+        ["c", "d"],
+        [0.5, 0.5],
+        ["c"],
+        blocked=["a"],
+        blocked_probabilities=[0.4],
+        blocked_by=["T1"],
+    )
+    report = draw_health([first, ok])
+    by_id = dict(zip(report.units.ids, report.units.expected.tolist(), strict=True))
+    assert by_id["a"] == pytest.approx(0.5 + 0.5 * 0.4)  # hit in T1, or else in T2 (π' = 0.4)
+    assert by_id["c"] == pytest.approx(0.5 + 0.5 * 0.5)  # its T2 trial happens only if T1 missed
+    cases = [
+        ({"blocked": ["c"], "candidates": ["a", "d"]}, "selected by"),
+        ({"blocked": ["z"]}, "were not selected by any"),
+        ({"blocked_by": ["T9"]}, "not earlier draws"),
+    ]
+    for change, fragment in cases:
+        values = {
+            "candidates": ["c", "d"],
+            "blocked": ["a"],
+            "blocked_by": ["T1"],
+        } | change
+        bad = Lottery(
+            "T2",
+            values["candidates"],
+            [0.5, 0.5],
+            [values["candidates"][1]],
+            blocked=values["blocked"],
+            blocked_probabilities=[0.4],
+            blocked_by=values["blocked_by"],
+        )
+        with pytest.raises(HealthInputError, match=fragment):
+            draw_health([first, bad])
+    with pytest.raises(HealthInputError, match="appears twice"):
+        draw_health([first, ok, ok])
+    with pytest.raises(HealthInputError, match="need blocked_by"):
+        Lottery("T2", ["c"], [1.0], ["c"], blocked=["a"], blocked_probabilities=[0.4])
+    with pytest.raises(HealthInputError, match="both blocked and a candidate"):
+        Lottery(
+            "T2",
+            ["a"],
+            [1.0],
+            ["a"],
+            blocked=["a"],
+            blocked_probabilities=[0.4],
+            blocked_by=["T1"],
+        )

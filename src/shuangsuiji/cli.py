@@ -859,6 +859,66 @@ def verify_log(db_url: str, as_json: bool) -> None:
 
 
 @main.command()
+@click.option("--plan", "plan_code", default=None, help="One plan's tasks (default: all).")
+@click.option("--task", "task_codes", multiple=True, help="Only these tasks (repeatable).")
+@click.option("--alpha", default=0.01, show_default=True, help="False-alarm rate of the report.")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the tests and flags as JSON.")
+@handle_errors
+def health(
+    plan_code: str | None, task_codes: tuple[str, ...], alpha: float, db_url: str, as_json: bool
+) -> None:
+    """Draw health of a period: were entities drawn as often as the design says?
+
+    Compares every entity's count over the current draws of the period with its exact
+    distribution (exclusion windows included) and checks the recorded tickets; exit 1 when a
+    test rejects (a false alarm happens with probability at most ALPHA).
+    """
+    from shuangsuiji.registry import Registry
+
+    report = Registry.open(db_url).draw_health(
+        plan_code, tasks=list(task_codes) or None, alpha=alpha
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "suspicious": report.suspicious,
+                    "draws": report.lotteries,
+                    "units": len(report.units.ids),
+                    "alpha": report.alpha,
+                    "tests": [
+                        {
+                            "name": t.name,
+                            "statistic": t.statistic,
+                            "p_value": t.p_value,
+                            "level": t.level,
+                            "rejected": t.rejected,
+                            "detail": t.detail,
+                        }
+                        for t in report.tests
+                    ],
+                    "flagged": [
+                        {
+                            "id": f.id,
+                            "observed": f.observed,
+                            "expected": f.expected,
+                            "p_value": f.p_value,
+                            "direction": f.direction,
+                        }
+                        for f in report.flagged
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        console.print(report.summary(), markup=False)
+    if report.suspicious:
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+@main.command()
 @click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
 @click.option("--days", default=20, show_default=True, help="Working days after DAY.")
 @click.option(
