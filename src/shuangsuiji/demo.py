@@ -321,6 +321,7 @@ def run_demo(
         ).ok
         for p in bundles
     )
+    health = registry.draw_health(PLAN_CODE)
 
     tiers = {t: int((entities.tier == i).sum()) for i, t in enumerate("ABCD")}
     counts = store.counts()
@@ -340,6 +341,11 @@ def run_demo(
         *outcome["story"],
         f"wrote {len(bundles)} draw bundles; the verifier re-derived {verified} of them exactly "
         "(entities and teams)",
+        f"draw health of the {health.lotteries} draws: "
+        + ("SUSPICIOUS" if health.suspicious else "no alarm")
+        + " ("
+        + ", ".join(f"{t.name} p = {t.p_value:.2g}" for t in health.tests)
+        + "; exclusion windows modelled)",
         f"audit log: {counts['audit_events']} events, each attributed to a named person",
         f"done in {time.perf_counter() - started:.1f} s",
     ]
@@ -371,5 +377,6 @@ def run_demo(
         "next": [
             f"shuangsuiji verify {bundles[0]}",
             f"shuangsuiji verify-log --db sqlite:///{out / 'shuangsuiji.db'}",
+            f"shuangsuiji health --db sqlite:///{out / 'shuangsuiji.db'}",
         ],
     }
