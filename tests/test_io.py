@@ -80,6 +80,16 @@ def test_gbk_file_gets_an_actionable_error() -> None:
     assert pool.entity(0).name == "福州某贸易有限公司"
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_file_gets_an_actionable_error(codec: str) -> None:
+    data = (HEADER + GOOD).encode(codec)
+    with pytest.raises(CsvFormatError, match="UTF-16.*encoding='utf-16'"):
+        read_entities_csv(io.BytesIO(data))
+    if codec == "utf-16":
+        pool = read_entities_csv(io.BytesIO(data), encoding="utf-16")
+        assert pool.entity(0).name == "福州某贸易有限公司"
+
+
 def test_missing_columns_and_empty_files() -> None:
     with pytest.raises(CsvFormatError, match=r"missing column\(s\) \['tier'\]"):
         read_entities_csv("id,name,entity_type,industry,region,registered\n")

@@ -116,25 +116,41 @@ class ImportValidationError(ValueError):
         )
 
 
+_UTF16_HINT = (
+    " The file is UTF-16 (Excel's 'Unicode text' export): re-save it as 'CSV UTF-8' or pass "
+    "encoding='utf-16'."
+)
+
+
 def _decode(raw: bytes, encoding: str, name: str) -> str:
+    utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff") or raw[:200].count(b"\x00") > 10
     try:
-        return raw.decode(
+        text = raw.decode(
             "utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding
         )
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         hint = ""
-        try:
-            raw.decode("gb18030")
-            hint = (
-                " The file looks like GBK/GB18030 (common for Excel exports in China): re-save it "
-                "as 'CSV UTF-8' or pass encoding='gb18030'."
-            )
-        except UnicodeDecodeError:
-            pass
+        if utf16:
+            hint = _UTF16_HINT
+        else:
+            try:
+                raw.decode("gb18030")
+                hint = (
+                    " The file looks like GBK/GB18030 (common for Excel exports in China): "
+                    "re-save it as 'CSV UTF-8' or pass encoding='gb18030'."
+                )
+            except UnicodeDecodeError:
+                pass
         raise CsvFormatError(
             f"{name}: not {encoding} text: byte {exc.start} (line {line}) cannot be decoded.{hint}"
         ) from exc
+    if "\x00" in text[:1000]:
+        raise CsvFormatError(
+            f"{name}: NUL characters in the text: it is not {encoding}."
+            + (_UTF16_HINT if utf16 else "")
+        )
+    return text
 
 
 def _text_of(source: Source, encoding: str) -> tuple[str, str]:
