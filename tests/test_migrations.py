@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.model import Plan, PopulationFilter, Task
 from shuangsuiji.registry import Registry
-from shuangsuiji.store import Store
+from shuangsuiji.store import Store, StoreError
 from shuangsuiji.store.schema import AuditEventRow, Base
 from shuangsuiji.synth import make_city
 
@@ -148,5 +148,8 @@ def test_a_database_from_a_newer_library_is_refused_clearly(db_url: str) -> None
     store = Store.open(db_url)
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
-    with pytest.raises(Exception, match="9999"):
+    with pytest.raises(StoreError, match="revision '9999'.*newer version") as info:
         Store.open(db_url)
+    assert "pip install -U shuangsuiji" in str(info.value)
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9999"

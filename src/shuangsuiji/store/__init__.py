@@ -234,7 +234,26 @@ class Store:
                 # wait and then find the schema at head.
                 conn.execute(select(func.pg_advisory_xact_lock(_WRITE_LOCK_KEY)))
             config.attributes["connection"] = conn
+            self._refuse_unknown_revision(config, conn)
             command.upgrade(config, revision)
+
+    @staticmethod
+    def _refuse_unknown_revision(config: Any, conn: Any) -> None:
+        """A schema written by a newer shuangsuiji: say so, instead of Alembic's riddle."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        current = MigrationContext.configure(conn).get_current_revision()
+        known = {r.revision for r in ScriptDirectory.from_config(config).walk_revisions()}
+        if current is not None and current not in known:
+            from shuangsuiji import __version__
+
+            raise StoreError(
+                f"the database's schema is at revision {current!r}, which shuangsuiji "
+                f"{__version__} does not know (it knows {', '.join(sorted(known))}): it was "
+                "written by a newer version. Upgrade shuangsuiji (pip install -U shuangsuiji) "
+                "to open it; nothing was changed."
+            )
 
     def revision(self) -> str | None:
         """The schema's current Alembic revision (``None`` on an empty database)."""
