@@ -83,7 +83,7 @@ def test_gbk_file_gets_an_actionable_error() -> None:
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
 def test_utf16_file_gets_an_actionable_error(codec: str) -> None:
     data = (HEADER + GOOD).encode(codec)
-    with pytest.raises(CsvFormatError, match="UTF-16.*encoding='utf-16'"):
+    with pytest.raises(CsvFormatError, match=r"UTF-16.*encoding='utf-16'"):
         read_entities_csv(io.BytesIO(data))
     if codec == "utf-16":
         pool = read_entities_csv(io.BytesIO(data), encoding="utf-16")

@@ -148,7 +148,7 @@ def test_a_database_from_a_newer_library_is_refused_clearly(db_url: str) -> None
     store = Store.open(db_url)
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
-    with pytest.raises(StoreError, match="revision '9999'.*newer version") as info:
+    with pytest.raises(StoreError, match=r"revision '9999'.*newer version") as info:
         Store.open(db_url)
     assert "pip install -U shuangsuiji" in str(info.value)
     with store.engine.connect() as conn:
