@@ -178,3 +178,35 @@ def test_audit_rows_cannot_be_changed(db_url: str) -> None:
             conn.execute(text(sql))
     assert store.verify_log() == []
     assert len(store.audit_events()) == 1 + len(CITY.items)
+
+
+def _tagged_pool(prefix: str, tags: list[str]) -> EntityPool:
+    n = len(tags)
+    return EntityPool.from_columns(
+        ids=[f"{prefix}{j:04d}" for j in range(n)],
+        names=["某某公司"] * n,
+        entity_type=["有限责任公司"] * n,
+        industry=["F5191"] * n,
+        region=["350102001"] * n,
+        registered=[date(2020, 1, 1)] * n,
+        tier=["B"] * n,
+        status=["存续"] * n,
+        tags=[(t,) for t in tags],
+        id_scheme="local",
+    )
+
+
+def test_the_64_tag_limit_counts_stored_and_new_tags_and_leaves_the_store_unchanged(
+    db_url: str,
+) -> None:
+    store = Store.open(db_url)
+    store.import_entities(_tagged_pool("A", [f"名录{j}" for j in range(60)]), actor="管理员")
+    before = store.counts()
+    with pytest.raises(StoreError, match="would carry 70 distinct tags, at most 64") as info:
+        store.import_entities(
+            _tagged_pool("B", [f"名录{j}" for j in range(50, 70)]), actor="管理员"
+        )
+    assert "名录60" in str(info.value) and "Nothing was imported" in str(info.value)
+    assert store.counts() == before
+    store.import_entities(_tagged_pool("C", [f"名录{j}" for j in range(60, 64)]), actor="管理员")
+    assert len(store.load_entities().tags.labels) == 64

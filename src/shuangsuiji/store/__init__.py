@@ -377,19 +377,23 @@ class Store:
         if mode not in ("add", "upsert"):
             raise StoreError(f"import mode {mode!r}: use 'add' or 'upsert'")
         digest = _entity_digest(pool)
-        with self.reading() as s:
+
+        def tag_room(s: Session) -> None:
+            """Inside the import's transaction, so a concurrent import cannot slip past it."""
             stored_tags = {
                 tag
                 for text in s.execute(select(EntityRow.tags).distinct()).scalars()
                 for tag in _split(text)
             }
-        tags = stored_tags | set(pool.tags.labels)
-        if len(tags) > MAX_LABELS:
-            raise StoreError(
-                f"the entity pool would carry {len(tags)} distinct tags, at most {MAX_LABELS} are "
-                f"supported; new tags: {sorted(set(pool.tags.labels) - stored_tags)[:10]}. "
-                "Tags mark lists such as 经营异常名录; merge rare ones. Nothing was imported."
-            )
+            tags = stored_tags | set(pool.tags.labels)
+            if len(tags) > MAX_LABELS:
+                raise StoreError(
+                    f"the entity pool would carry {len(tags)} distinct tags, at most "
+                    f"{MAX_LABELS} are supported; new tags: "
+                    f"{sorted(set(pool.tags.labels) - stored_tags)[:10]}. Tags mark lists such "
+                    "as 经营异常名录; merge rare ones. Nothing was imported."
+                )
+
         tiers = np.asarray(TIERS)[pool.tier]
         tag_text = _tag_texts(pool.tags)
         columns = {
@@ -414,6 +418,7 @@ class Store:
             digest,
             batch_size,
             progress,
+            precheck=tag_room,
         )
 
     def _import_rows(
@@ -428,6 +433,7 @@ class Store:
         digest: str,
         batch_size: int,
         progress: Progress | None,
+        precheck: Callable[[Session], None] | None = None,
     ) -> ImportReport:
         if n == 0:
             raise StoreError(f"the {kind} pool is empty: nothing to import (check the file)")
@@ -438,6 +444,8 @@ class Store:
             for c in names
         ]
         with self.transaction() as s:
+            if precheck is not None:
+                precheck(s)
             record = ImportRow(
                 kind=kind,
                 source=source[:500],
