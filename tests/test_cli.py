@@ -96,6 +96,11 @@ def test_health_of_the_demo_period_raises_no_alarm(demo_dir: Path) -> None:
     assert excluded > 0
     one = RUNNER.invoke(main, ["health", "--db", db, "--task", "RC-2026-02"])
     assert one.exit_code == 0 and "1 draws" in one.stdout
+    both = RUNNER.invoke(main, ["health", "--db", db, "--inspectors", "--replays", "100", "--json"])
+    assert both.exit_code == 0, both.output
+    teams = json.loads(both.stdout)["inspectors"]
+    assert teams["draws"] == 4 and [t["name"] for t in teams["tests"]] == ["units", "spread"]
+    assert "too few replays" in teams["tests"][0]["detail"]  # 50 null replays cannot reject
 
 
 def test_verify_passes_and_detects_tampering(demo_dir: Path, tmp_path: Path) -> None:

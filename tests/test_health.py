@@ -25,8 +25,10 @@ import shuangsuiji.health as H
 from shuangsuiji.health import (
     HealthInputError,
     Lottery,
+    ReplayedTask,
     StratumTickets,
     draw_health,
+    replay_health,
     ticket_uniformity,
 )
 
@@ -483,3 +485,65 @@ def test_links_must_match_the_earlier_selections() -> None:
             blocked_probabilities=[0.4],
             blocked_by=["T1"],
         )
+
+
+# -- team loads against replays of the engine ---------------------------------------------
+
+
+def random_loads(rng: np.random.Generator, units: int = 30, teams: int = 20, k: int = 2) -> Any:
+    """Loads of ``teams`` random ``k``-subsets of ``units`` (the simple design)."""
+    picks = np.argsort(rng.random((teams, units)), axis=1)[:, :k]
+    return np.bincount(picks.ravel(), minlength=units)
+
+
+def replayed_period(
+    seed: int, tasks: int = 6, replays: int = 800, rig: Any = None
+) -> list[ReplayedTask]:
+    rng = np.random.default_rng(seed)  # test data: simulated loads, not an audited draw
+    units = [f"I{j:02d}" for j in range(30)]
+    out = []
+    for t in range(tasks):
+        observed = random_loads(rng) if rig is None else rig(rng)
+        sims = np.stack([random_loads(rng) for _ in range(replays)])
+        out.append(ReplayedTask(f"T{t}", units, observed, sims))
+    return out
+
+
+def test_honest_team_loads_rarely_alarm() -> None:
+    alarms = sum(replay_health(replayed_period(seed), alpha=0.05).suspicious for seed in range(40))
+    assert alarms <= 7
+
+
+def test_an_inspector_put_on_extra_teams_is_flagged() -> None:
+    def rig(rng: np.random.Generator) -> Any:
+        loads = random_loads(rng)
+        loads[7] += 3  # three more teams than the lottery gave, every task
+        return loads
+
+    report = replay_health(replayed_period(1, rig=rig), alpha=0.01)
+    assert report.suspicious
+    assert [(f.id, f.direction) for f in report.flagged] == [("I07", "too often")]
+    assert report.flagged[0].observed > report.flagged[0].expected + 12
+
+
+def test_a_rota_passed_off_as_a_lottery_is_too_even_for_the_replays() -> None:
+    def rota(rng: np.random.Generator) -> Any:
+        loads = np.ones(30, dtype=np.int64)
+        loads[rng.permutation(30)[:10]] += 1  # 40 places spread as evenly as possible
+        return loads
+
+    report = replay_health(replayed_period(2, rig=rota), alpha=0.01)
+    spread = report.test("spread")
+    assert spread.rejected and spread.statistic < 0.5 * spread.dof  # Σ z² far below its mean
+    assert not report.flagged
+
+
+def test_replay_health_input_errors() -> None:
+    with pytest.raises(HealthInputError, match="no tasks"):
+        replay_health([])
+    with pytest.raises(HealthInputError, match="one load per unit"):
+        ReplayedTask("T", ["a", "b"], [1], np.zeros((50, 2)))
+    with pytest.raises(HealthInputError, match="appears twice"):
+        ReplayedTask("T", ["a", "a"], [1, 1], np.zeros((50, 2)))
+    with pytest.raises(HealthInputError, match="too few"):
+        replay_health([ReplayedTask("T", ["a", "b"], [1, 1], np.ones((10, 2)))])

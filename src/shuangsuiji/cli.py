@@ -858,63 +858,84 @@ def verify_log(db_url: str, as_json: bool) -> None:
         sys.exit(EXIT_CHECK_FAILED)
 
 
+def _health_json(report: Any) -> dict[str, Any]:
+    return {
+        "suspicious": report.suspicious,
+        "draws": report.lotteries,
+        "units": len(report.units.ids),
+        "alpha": report.alpha,
+        "tests": [
+            {
+                "name": t.name,
+                "statistic": t.statistic,
+                "p_value": t.p_value,
+                "level": t.level,
+                "rejected": t.rejected,
+                "detail": t.detail,
+            }
+            for t in report.tests
+        ],
+        "flagged": [
+            {
+                "id": f.id,
+                "observed": f.observed,
+                "expected": f.expected,
+                "p_value": f.p_value,
+                "direction": f.direction,
+            }
+            for f in report.flagged
+        ],
+    }
+
+
 @main.command()
 @click.option("--plan", "plan_code", default=None, help="One plan's tasks (default: all).")
 @click.option("--task", "task_codes", multiple=True, help="Only these tasks (repeatable).")
-@click.option("--alpha", default=0.01, show_default=True, help="False-alarm rate of the report.")
+@click.option("--alpha", default=0.01, show_default=True, help="False-alarm rate of each report.")
+@click.option(
+    "--inspectors", is_flag=True, help="Also check inspector loads against replays of the teams."
+)
+@click.option(
+    "--replays", default=800, show_default=True, help="Replays per task for --inspectors."
+)
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the tests and flags as JSON.")
 @handle_errors
 def health(
-    plan_code: str | None, task_codes: tuple[str, ...], alpha: float, db_url: str, as_json: bool
+    plan_code: str | None,
+    task_codes: tuple[str, ...],
+    alpha: float,
+    inspectors: bool,
+    replays: int,
+    db_url: str,
+    as_json: bool,
 ) -> None:
-    """Draw health of a period: were entities drawn as often as the design says?
+    """Draw health of a period: were entities (and inspectors) drawn as the design says?
 
     Compares every entity's count over the current draws of the period with its exact
-    distribution (exclusion windows included) and checks the recorded tickets; exit 1 when a
-    test rejects (a false alarm happens with probability at most ALPHA).
+    distribution (exclusion windows included) and checks the recorded tickets; with
+    --inspectors, compares every inspector's team load with replays of SSJ-ASSIGN-1 on the
+    recorded staffing. Exit 1 when a test rejects (a false alarm happens with probability at
+    most ALPHA per report).
     """
     from shuangsuiji.registry import Registry
 
-    report = Registry.open(db_url).draw_health(
-        plan_code, tasks=list(task_codes) or None, alpha=alpha
-    )
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "suspicious": report.suspicious,
-                    "draws": report.lotteries,
-                    "units": len(report.units.ids),
-                    "alpha": report.alpha,
-                    "tests": [
-                        {
-                            "name": t.name,
-                            "statistic": t.statistic,
-                            "p_value": t.p_value,
-                            "level": t.level,
-                            "rejected": t.rejected,
-                            "detail": t.detail,
-                        }
-                        for t in report.tests
-                    ],
-                    "flagged": [
-                        {
-                            "id": f.id,
-                            "observed": f.observed,
-                            "expected": f.expected,
-                            "p_value": f.p_value,
-                            "direction": f.direction,
-                        }
-                        for f in report.flagged
-                    ],
-                },
-                ensure_ascii=False,
-            )
+    registry = Registry.open(db_url)
+    chosen = list(task_codes) or None
+    reports = [registry.draw_health(plan_code, tasks=chosen, alpha=alpha)]
+    if inspectors:
+        reports.append(
+            registry.inspector_health(plan_code, tasks=chosen, replays=replays, alpha=alpha)
         )
+    if as_json:
+        data = _health_json(reports[0])
+        if inspectors:
+            data["inspectors"] = _health_json(reports[1])
+        click.echo(json.dumps(data, ensure_ascii=False))
     else:
-        console.print(report.summary(), markup=False)
-    if report.suspicious:
+        for report in reports:
+            console.print(report.summary(), markup=False)
+    if any(r.suspicious for r in reports):
         sys.exit(EXIT_CHECK_FAILED)
 
 

@@ -59,6 +59,7 @@ True
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -75,10 +76,12 @@ __all__ = [
     "HealthInputError",
     "HealthReport",
     "Lottery",
+    "ReplayedTask",
     "StratumTickets",
     "UnitFlag",
     "UnitStats",
     "draw_health",
+    "replay_health",
     "ticket_uniformity",
 ]
 
@@ -870,3 +873,149 @@ def draw_health(
     if strata:
         tests.append(ticket_uniformity(strata, level=level))
     return HealthReport(subject, len(draws), alpha, units, flagged, tuple(tests))
+
+
+# -- loads against replays of the real engine (team assignment) ------------------------------
+
+
+def _loads(value: Any) -> I64:
+    return np.asarray(value, dtype=np.int64)
+
+
+@attrs.frozen(eq=False)
+class ReplayedTask:
+    """One task's loads: how many teams each unit joined (``observed``) and how many it joined
+    in replays of the same draw with other keys (``replays``, one row per replay).
+
+    For team assignment, where workload caps, recusal and composition rules make the chance of
+    an inspector differ from ``k / |eligible|``, the replays of the real engine *are* the
+    design. ``units`` lists every unit that could be drawn (loads of 0 included).
+    """
+
+    label: str
+    units: tuple[str, ...] = attrs.field(converter=_ids)
+    observed: I64 = attrs.field(converter=_loads)
+    replays: I64 = attrs.field(converter=_loads)
+
+    def __attrs_post_init__(self) -> None:
+        n = len(self.units)
+        if self.observed.shape != (n,) or self.replays.ndim != 2 or self.replays.shape[1] != n:
+            raise HealthInputError(
+                f"task {self.label!r}: {n} units, observed {self.observed.shape}, replays "
+                f"{self.replays.shape}; give one load per unit and one row per replay"
+            )
+        if len(set(self.units)) != n:
+            raise HealthInputError(f"task {self.label!r}: a unit appears twice")
+
+
+def _period_loads(tasks: Sequence[ReplayedTask], rows: slice) -> tuple[tuple[str, ...], I64, I64]:
+    """Unit IDs, observed period loads, and period loads per replay (row r of every task)."""
+    names = np.unique(np.concatenate([np.asarray(t.units, dtype=str) for t in tasks]))
+    observed = np.zeros(len(names), dtype=np.int64)
+    count = min(t.replays[rows].shape[0] for t in tasks)
+    period = np.zeros((count, len(names)), dtype=np.int64)
+    for t in tasks:
+        at = np.searchsorted(names, np.asarray(t.units, dtype=str))
+        observed[at] += t.observed
+        period[:, at] += t.replays[rows][:count]
+    return tuple(names.tolist()), observed, period
+
+
+def replay_health(
+    tasks: Iterable[ReplayedTask], *, subject: str = "inspectors", alpha: float = 0.01
+) -> HealthReport:
+    """Compare a period's loads with replays of the same draws (a Monte Carlo test).
+
+    Tasks are independent (their keys are), so replay ``r`` of the period is row ``r`` of
+    every task. The first half of the replays estimates each unit's mean ``E`` and variance
+    ``V``; the second half, independent of it, is the null distribution of two statistics of
+    ``z = (X - E) / sqrt(V)``, each at ``alpha / 2``:
+
+    1. ``units`` — the largest and the smallest ``z`` (Westfall–Young max-T, each direction
+       at half the level): units beyond the critical value are flagged "too often" or
+       "too rarely". The p-values are ``(1 + #{replays at least as extreme}) / (R + 1)``.
+    2. ``spread`` — ``Σ z²``, two-sided: loads spread too wide (favoured and avoided
+       inspectors) or too even (a rota passed off as a lottery).
+
+    With ``R`` null replays a test can only reject when ``alpha / 4 ≥ 1 / (R + 1)``: give at
+    least ``2 · (4 / alpha)`` replays in all (800 for ``alpha = 0.01``).
+    """
+    todo = list(tasks)
+    if not todo:
+        raise HealthInputError("no tasks given: pass at least one ReplayedTask")
+    if not 0 < alpha < 1:
+        raise HealthInputError(f"alpha must be between 0 and 1, got {alpha}")
+    total = min(t.replays.shape[0] for t in todo)
+    if total < 40:
+        raise HealthInputError(f"{total} replays are too few: give at least 40 (800 for 0.01)")
+    half = total // 2
+    ids, observed, fit = _period_loads(todo, slice(0, half))
+    _, _, null = _period_loads(todo, slice(half, total))
+    mean = fit.mean(axis=0)
+    var = fit.var(axis=0, ddof=1)
+    varying = var > 0
+    scale = np.sqrt(np.where(varying, var, 1.0))
+    z_obs = np.where(varying, (observed - mean) / scale, 0.0)
+    z_null = np.where(varying, (null - mean) / scale, 0.0)
+    level = alpha / 2
+    r = null.shape[0]
+    blind = (
+        f"; too few replays to reject at this level (need {math.ceil(4 / alpha)} null replays)"
+        if 1 / (r + 1) > level / 2
+        else ""
+    )
+
+    def mc(extreme: npt.NDArray[np.bool_]) -> float:
+        return float((1 + np.count_nonzero(extreme)) / (r + 1))
+
+    hi_null, lo_null = z_null.max(axis=1), z_null.min(axis=1)
+    p_hi = mc(hi_null >= z_obs.max())
+    p_lo = mc(lo_null <= z_obs.min())
+    crit_hi = float(np.quantile(hi_null, 1 - level / 2))
+    crit_lo = float(np.quantile(lo_null, level / 2))
+    per_high = (1 + (null >= observed).sum(axis=0)) / (r + 1)
+    per_low = (1 + (null <= observed).sum(axis=0)) / (r + 1)
+    flags = [
+        UnitFlag(ids[j], int(observed[j]), float(mean[j]), mc(hi_null >= z_obs[j]), "too often")
+        for j in np.flatnonzero(varying & (z_obs > crit_hi) & (p_hi <= level / 2))
+    ] + [
+        UnitFlag(ids[j], int(observed[j]), float(mean[j]), mc(lo_null <= z_obs[j]), "too rarely")
+        for j in np.flatnonzero(varying & (z_obs < crit_lo) & (p_lo <= level / 2))
+    ]
+    flags.sort(key=lambda f: (f.p_value, f.id))
+    units_test = CheckResult(
+        "units",
+        float(np.abs(z_obs).max(initial=0.0)),
+        min(1.0, 2 * min(p_hi, p_lo)),
+        level,
+        None,
+        f"{int(varying.sum())} units, largest z {z_obs.max(initial=0):.2f} and smallest "
+        f"{z_obs.min(initial=0):.2f} against {r} replays (max-T); {len(flags)} flagged{blind}",
+    )
+    t_obs = float((z_obs[varying] ** 2).sum())
+    t_null = (z_null[:, varying] ** 2).sum(axis=1)
+    p_spread = min(1.0, 2 * min(mc(t_null >= t_obs), mc(t_null <= t_obs)))
+    spread_test = CheckResult(
+        "spread",
+        t_obs,
+        p_spread,
+        level,
+        int(varying.sum()),
+        f"sum of z² {t_obs:.1f}, replays {np.median(t_null):.1f} median "
+        f"({np.quantile(t_null, 0.025):.1f}–{np.quantile(t_null, 0.975):.1f}); two-sided{blind}",
+    )
+    trials = np.zeros(len(ids), dtype=np.int64)
+    names = np.asarray(ids, dtype=str)
+    for t in todo:
+        trials[np.searchsorted(names, np.asarray(t.units, dtype=str))] += 1
+    units = UnitStats(
+        ids,
+        trials,
+        observed,
+        mean.astype(np.float64),
+        var.astype(np.float64),
+        per_low.astype(np.float64),
+        per_high.astype(np.float64),
+        ((per_low + 1 - per_high) / 2).astype(np.float64),
+    )
+    return HealthReport(subject, len(todo), alpha, units, tuple(flags), (units_test, spread_test))

@@ -32,6 +32,7 @@ shuangsuiji.registry.DrawRefused: task T1 was already drawn (attempt 1); a re-dr
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -55,9 +56,23 @@ from shuangsuiji.assign import (
 from shuangsuiji.audit import canonical_json
 from shuangsuiji.bundle import make_bundle, record_digest
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
-from shuangsuiji.draw import Draw, ReplacementReason, SizeRule, Strata, draw_entities
+from shuangsuiji.draw import (
+    Draw,
+    ReplacementReason,
+    SizeRule,
+    Strata,
+    draw_entities,
+    draw_key,
+)
 from shuangsuiji.exports import plan_csv, publication_html, records_csv, to_json, write_text
-from shuangsuiji.health import HealthReport, Lottery, StratumTickets, draw_health
+from shuangsuiji.health import (
+    HealthReport,
+    Lottery,
+    ReplayedTask,
+    StratumTickets,
+    draw_health,
+    replay_health,
+)
 from shuangsuiji.model import Task
 from shuangsuiji.policy import Policy
 from shuangsuiji.publication import (
@@ -1221,3 +1236,55 @@ class Registry:
                     )
                 )
         return draw_health(lotteries, subject="entities", alpha=alpha, tickets=tickets)
+
+    def inspector_health(
+        self,
+        plan: str | None = None,
+        *,
+        tasks: Sequence[str] | None = None,
+        replays: int = 800,
+        alpha: float = 0.01,
+    ) -> HealthReport:
+        """The health of a period's team draws: each inspector's load against ``replays``
+        replays of SSJ-ASSIGN-1 on the same staffing records with other keys.
+
+        The observed teams are the draws as made (replayed from the recorded staffing and the
+        task's seed, before any re-assignment). Replay ``r`` of task ``T`` uses the key
+        ``SHA-256("SSJ-HEALTH-REPLAY" 0x00 T 0x00 seed 0x00 r)`` — simulations, not draws.
+        See :func:`~shuangsuiji.health.replay_health` for the tests.
+        """
+        with self.store.reading() as s:
+            wanted = set(tasks) if tasks is not None else None
+            if plan is not None:
+                codes = {t.code for t in self.store.tasks(plan, session=s)}
+                wanted = codes if wanted is None else wanted & codes
+            rows: dict[str, DrawRow] = {}
+            for row in s.execute(
+                select(DrawRow).where(DrawRow.state == "drawn").order_by(DrawRow.id)
+            ).scalars():
+                if (wanted is None or row.task in wanted) and row.assignment:
+                    rows[row.task] = row
+                elif wanted is None or row.task in wanted:
+                    rows.pop(row.task, None)
+        if not rows:
+            raise DrawRefused("no task of that period has teams: nothing to check")
+        out: list[ReplayedTask] = []
+        for task, row in sorted(rows.items()):
+            staffing = staffing_from_record(json.loads(row.assignment or "{}")["staffing"])
+            units = [i.decode() for i in staffing.inspectors.ids.tolist()]
+            col = {u: j for j, u in enumerate(units)}
+
+            def loads(key: bytes, staffing: Staffing = staffing, col: dict[str, int] = col) -> Any:
+                vector = np.zeros(len(col), dtype=np.int64)
+                for inspector, load in assign_teams(staffing, key).load().items():
+                    vector[col[inspector]] = load
+                return vector
+
+            seed = row.seed or ""
+            observed = loads(draw_key(task, seed))
+            prefix = b"SSJ-HEALTH-REPLAY\x00" + task.encode() + b"\x00" + seed.encode() + b"\x00"
+            sims = np.stack(
+                [loads(hashlib.sha256(prefix + str(r).encode()).digest()) for r in range(replays)]
+            )
+            out.append(ReplayedTask(task, units, observed, sims))
+        return replay_health(out, subject="inspectors", alpha=alpha)
