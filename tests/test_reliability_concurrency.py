@@ -46,7 +46,12 @@ def test_eight_processes_draw_assign_record_and_import_at_once(db_url: str, pool
     assert result.committed + result.refused == result.steps and result.constraint == 0
     # Two shared tasks (one winner each, seven refused), sixteen own tasks, eight re-draws.
     assert result.draws == 2 + 16 + 8
-    assert result.refused == 14
+    draws_refused = [r for r in result.refusals if r.startswith("draw ")]
+    assert len(draws_refused) == 14 and all("already drawn" in r for r in draws_refused)
+    # The eight re-draws of S00 may land between a winner's teams and its result: that
+    # result is then refused (its entity is no longer drawn, or the new draw has no teams).
+    others = [r for r in result.refusals if not r.startswith("draw ")]
+    assert all(r.startswith("result S00: ") for r in others), others
 
 
 # Each race pinned a PostgreSQL bug until the store serialised its writers (docs/reliability.md,

@@ -200,6 +200,9 @@ def _teams_step(reg: Registry, log: StressLog, task: str) -> None:
 def _result_step(reg: Registry, log: StressLog, task: str) -> None:
     try:
         teams = reg.teams(task)
+        if not teams:  # another worker re-drew the task since (its new draw has no teams yet)
+            log.steps.append(("result", task, "refused", "the current draw has no teams yet"))
+            return
         entity = min(teams)
         reg.record_result(
             task,
@@ -284,6 +287,7 @@ class StressResult:
     draws: int
     seconds: float
     problems: list[str]
+    refusals: list[str] = field(default_factory=list)  # "op target: message" of each refusal
 
 
 def run_stress(
@@ -336,6 +340,7 @@ def run_stress(
         sum(len(log.drawn) for log in logs),
         seconds,
         problems,
+        [f"{s[0]} {s[1]}: {s[3]}" for s in steps if s[2] == "refused"],
     )
     store.engine.dispose()
     return result

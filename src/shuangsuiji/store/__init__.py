@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+import sqlalchemy as sa
 from sqlalchemy import Engine, String, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -68,6 +69,7 @@ DEFAULT_URL = "sqlite:///shuangsuiji.db"
 Progress = Callable[[int, int], None]
 Clock = Callable[[], datetime]
 _AUDIT_LOCK_KEY = 0x55A1_D17  # pg_advisory_xact_lock key that serialises audit appends
+STAGED_IMPORT_FROM = 50_000  # PostgreSQL imports of this many rows are staged outside the lock
 _WRITE_LOCK_KEY = 0x55A1_D18  # pg_advisory_xact_lock key that serialises write transactions
 
 
@@ -281,7 +283,12 @@ class Store:
         advisory lock taken first, in READ COMMITTED (whatever a host engine's default), so
         that each writer sees everything committed before it got the lock.
         """
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with self._locked(self.engine) as session:
+            yield session
+
+    @contextmanager
+    def _locked(self, bind: Engine | Connection) -> Iterator[Session]:
+        with Session(bind, expire_on_commit=False) as session, session.begin():
             if self.dialect == "postgresql":
                 session.connection(execution_options={"isolation_level": "READ COMMITTED"})
                 session.execute(text("SET LOCAL lock_timeout = '120s'"))
@@ -443,6 +450,21 @@ class Store:
             columns[c].tolist() if isinstance(columns[c], np.ndarray) else list(columns[c])
             for c in names
         ]
+        if self.dialect == "postgresql" and n >= STAGED_IMPORT_FROM:
+            return self._import_staged(
+                table,
+                kind,
+                names,
+                lists,
+                n,
+                actor,
+                source,
+                mode,
+                digest,
+                batch_size,
+                progress,
+                precheck,
+            )
         with self.transaction() as s:
             if precheck is not None:
                 precheck(s)
@@ -483,6 +505,108 @@ class Store:
                 },
             )
             return ImportReport(record.id, kind, n, mode, digest, seq)
+
+    def _import_staged(
+        self,
+        table: type[EntityRow] | type[InspectorRow],
+        kind: str,
+        names: list[str],
+        lists: list[list[Any]],
+        n: int,
+        actor: str,
+        source: str,
+        mode: str,
+        digest: str,
+        batch_size: int,
+        progress: Progress | None,
+        precheck: Callable[[Session], None] | None,
+    ) -> ImportReport:
+        """A large import on PostgreSQL: rows go into a session-private TEMP table first,
+        without the write lock (other writers carry on); then one locked transaction checks,
+        copies them with ``INSERT … SELECT`` and logs the event. A crash at any point leaves
+        the store as it was: the TEMP table dies with the session."""
+        target = table.__table__
+        stage = sa.Table(
+            "ssj_import_stage",
+            sa.MetaData(),
+            *(sa.Column(c, target.c[c].type) for c in names),
+            prefixes=["TEMPORARY"],
+        )
+        with self.engine.connect() as conn:
+            try:
+                with conn.begin():
+                    stage.create(conn)
+                    for start in range(0, n, batch_size):
+                        stop = min(n, start + batch_size)
+                        rows = [
+                            dict(zip(names, r, strict=True))
+                            for r in zip(*(col[start:stop] for col in lists), strict=True)
+                        ]
+                        conn.execute(insert(stage), rows)
+                        if progress is not None:
+                            progress(stop, n)
+                with self._locked(conn) as s:
+                    if precheck is not None:
+                        precheck(s)
+                    record = ImportRow(
+                        kind=kind,
+                        source=source[:500],
+                        mode=mode,
+                        rows=n,
+                        digest=digest,
+                        actor=actor,
+                        time=format_utc(self.clock()),
+                    )
+                    s.add(record)
+                    s.flush()
+                    if mode == "add":
+                        existing = (
+                            s.execute(
+                                select(stage.c.id)
+                                .join(target, target.c.id == stage.c.id)
+                                .order_by(stage.c.id)
+                                .limit(20)
+                            )
+                            .scalars()
+                            .all()
+                        )
+                        if existing:
+                            raise StoreError(
+                                f"{len(existing)}+ ID(s) are already in the store, e.g. "
+                                f"{list(existing[:5])}; nothing was imported. Use mode='upsert' "
+                                "to replace stored rows."
+                            )
+                    moved = select(
+                        *(stage.c[c] for c in names), sa.literal(record.id).label("import_id")
+                    )
+                    stmt: Any = insert(table).from_select([*names, "import_id"], moved)
+                    if mode == "upsert":
+                        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                        up = pg_insert(table).from_select([*names, "import_id"], moved)
+                        stmt = up.on_conflict_do_update(
+                            index_elements=["id"],
+                            set_={c: up.excluded[c] for c in [*names, "import_id"] if c != "id"},
+                        )
+                    s.execute(stmt)
+                    seq = self.append_event(
+                        s,
+                        actor,
+                        "pool.import",
+                        {
+                            "kind": kind,
+                            "rows": n,
+                            "mode": mode,
+                            "digest": digest,
+                            "source": source,
+                            "import_id": record.id,
+                        },
+                    )
+                    report = ImportReport(record.id, kind, n, mode, digest, seq)
+            finally:
+                with conn.begin():
+                    conn.execute(text("DROP TABLE IF EXISTS pg_temp.ssj_import_stage"))
+        return report
 
     def _refuse_existing(
         self, s: Session, table: type[EntityRow] | type[InspectorRow], ids: Any
