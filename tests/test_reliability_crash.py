@@ -49,6 +49,15 @@ def test_killed_imports_are_all_or_nothing_and_can_be_rerun(db_url: str) -> None
     assert result.mid_transaction > 0, result
 
 
+@pytest.mark.postgres
+def test_killed_staged_imports_leave_nothing_behind(pg_url: str) -> None:
+    """The staged path (TEMP table outside the lock, then one locked INSERT … SELECT)."""
+    kills = KILLS["postgresql"] // 2
+    result = rel.crash_imports(pg_url, kills, rows=2000, staged=True)
+    assert result.problems == []
+    assert result.kills == kills and result.mid_transaction > 0, result
+
+
 @pytest.mark.parametrize(
     "engine", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )

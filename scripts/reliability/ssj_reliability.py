@@ -689,7 +689,7 @@ def crash_draw_child(url: str, task: str, ready: Any, begun: Any, finished: Any)
 
 
 def crash_import_child(
-    url: str, columns: dict[str, Any], ready: Any, done: Any, finished: Any
+    url: str, columns: dict[str, Any], staged: bool, ready: Any, done: Any, finished: Any
 ) -> None:
     """Child: connect, say ready, import a pool in small batches (``done`` counts rows sent)."""
     store = Store.open(url, upgrade=False)
@@ -700,7 +700,9 @@ def crash_import_child(
     def progress(sent: int, _total: int) -> None:
         done.value = sent  # rows sent to the database inside the import's transaction
 
-    store.import_entities(pool, actor="导入员", source="crash", batch_size=200, progress=progress)
+    store.import_entities(
+        pool, actor="导入员", source="crash", batch_size=200, progress=progress, staged=staged
+    )
     finished.set()
     store.engine.dispose()
 
@@ -827,8 +829,12 @@ def crash_draws(url: str, kills: int, *, entities: int = 800, seed: int = 3) -> 
     return result
 
 
-def crash_imports(url: str, kills: int, *, rows: int = 3000, seed: int = 5) -> CrashResult:
-    """Kill imports of ``rows`` entities at random moments; each import is all or nothing."""
+def crash_imports(
+    url: str, kills: int, *, rows: int = 3000, seed: int = 5, staged: bool = False
+) -> CrashResult:
+    """Kill imports of ``rows`` entities at random moments; each import is all or nothing.
+
+    ``staged``: on PostgreSQL, the imports stage their rows in a TEMP table first."""
     ctx = crash_context()
     rng = random.Random(seed)
     city = prepare(url, entities=200, tasks=[])
@@ -839,7 +845,7 @@ def crash_imports(url: str, kills: int, *, rows: int = 3000, seed: int = 5) -> C
         for j in range(kills + 2)
     ]
     began = time.perf_counter()
-    span = _timed(ctx, crash_import_child, (url, chunks[0]))
+    span = _timed(ctx, crash_import_child, (url, chunks[0], staged))
     problems: list[str] = []
     expected = len(city.entities) + rows
     mid = after = early = reruns = 0
@@ -850,7 +856,9 @@ def crash_imports(url: str, kills: int, *, rows: int = 3000, seed: int = 5) -> C
             delay, after = rng.uniform(0.0, span * 1.1), 0
         else:
             delay, after = 0.0, rng.randrange(1, rows)
-        finished, sent = _kill_child(ctx, crash_import_child, (url, chunks[current]), delay, after)
+        finished, sent = _kill_child(
+            ctx, crash_import_child, (url, chunks[current], staged), delay, after
+        )
         count = store.count_entities()
         committed = count == expected + rows
         after += committed

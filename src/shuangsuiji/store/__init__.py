@@ -375,11 +375,14 @@ class Store:
         mode: str = "add",
         batch_size: int = 10_000,
         progress: Progress | None = None,
+        staged: bool | None = None,
     ) -> ImportReport:
         """Store a validated pool, all or nothing.
 
         ``mode="add"`` refuses IDs already stored (listing them); ``"upsert"`` replaces them.
-        ``progress(done, total)`` is called after each batch.
+        ``progress(done, total)`` is called after each batch. On PostgreSQL an import of
+        :data:`STAGED_IMPORT_FROM` rows or more (or any, with ``staged=True``) is staged in a
+        TEMP table without the write lock and moved in one locked transaction.
         """
         if mode not in ("add", "upsert"):
             raise StoreError(f"import mode {mode!r}: use 'add' or 'upsert'")
@@ -426,6 +429,7 @@ class Store:
             batch_size,
             progress,
             precheck=tag_room,
+            staged=staged,
         )
 
     def _import_rows(
@@ -441,6 +445,7 @@ class Store:
         batch_size: int,
         progress: Progress | None,
         precheck: Callable[[Session], None] | None = None,
+        staged: bool | None = None,
     ) -> ImportReport:
         if n == 0:
             raise StoreError(f"the {kind} pool is empty: nothing to import (check the file)")
@@ -450,7 +455,9 @@ class Store:
             columns[c].tolist() if isinstance(columns[c], np.ndarray) else list(columns[c])
             for c in names
         ]
-        if self.dialect == "postgresql" and n >= STAGED_IMPORT_FROM:
+        if staged is None:
+            staged = n >= STAGED_IMPORT_FROM
+        if self.dialect == "postgresql" and staged:
             return self._import_staged(
                 table,
                 kind,
