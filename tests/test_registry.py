@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +10,7 @@ from shuangsuiji.draw import ReplacementError
 from shuangsuiji.model import Plan, PopulationFilter, Task
 from shuangsuiji.registry import DrawRefused, Registry
 from shuangsuiji.seeds import party_commitment
+from shuangsuiji.store import Store
 from shuangsuiji.synth import make_city
 
 CITY = make_city(1_200, seed=8)
@@ -264,3 +266,34 @@ def test_draw_records_agree_with_the_log_until_someone_edits_a_table(db_url: str
         conn.execute(text("UPDATE draws SET bundle = :b"), {"b": _json.dumps(bundle)})
     problems = reg.verify_records()
     assert problems and "changed after it was logged" in problems[0]
+
+
+@pytest.mark.postgres
+def test_a_large_pool_is_frozen_inside_postgresql_with_the_same_result(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The same city, tasks and seeds: frozen in Python on SQLite and inside PostgreSQL
+    (``pushdown_from=0``), the bundles are identical — candidates, exclusions with the
+    window, strata, selection, seed record and record digest."""
+
+    def fixed() -> datetime:
+        return datetime(2026, 6, 30, 9, 0, tzinfo=UTC)
+
+    bundles = []
+    for url, pushdown in ((f"sqlite:///{tmp_path / 'a.db'}", None), (pg_url, 0)):
+        reg = Registry(Store.open(url, clock=fixed), pushdown_from=pushdown)
+        reg.setup_city(CITY, actor=ADMIN)
+        reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG", "WJW")), actor=ADMIN)
+        reg.store.put_task(T1, actor=ADMIN)
+        reg.store.put_task(T2, actor=ADMIN)
+        reg.draw("T1", actor=DRAWER, contribution=b"seed one, sixteen bytes or more")
+        reg.draw("T2", actor=DRAWER, contribution=b"seed two, sixteen bytes or more")
+        reg.replace("T2", reg.selected_ids("T2")[0], "not_found_at_address", actor=DRAWER)
+        bundles.append([reg.bundle("T1"), reg.bundle("T2")])
+        freezes = [e["payload"] for e in reg.store.audit_rows() if e["kind"] == "candidates.freeze"]
+        bundles[-1].append(freezes)
+    in_python, in_database = bundles
+    assert in_python == in_database
+    t2 = in_database[1]
+    assert any(e["reason"] == "inspected_within_window" and e["count"] for e in t2["exclusions"])
+    assert verify_bundle(t2).ok

@@ -41,7 +41,7 @@ from typing import Any
 
 import attrs
 import numpy as np
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from shuangsuiji.assign import (
@@ -85,6 +85,7 @@ from shuangsuiji.publication import (
     result_announcements,
     task_announcement,
 )
+from shuangsuiji.pushdown import DatabaseCandidateSet, freeze_in_database, insert_candidates
 from shuangsuiji.results import InspectionResult, ResultCategories, correct, read_results_csv
 from shuangsuiji.seeds import Ceremony, party_commitment, random_seed
 from shuangsuiji.store import Clock, Store, StoreError, utc_now
@@ -106,6 +107,7 @@ from shuangsuiji.teams import conflict_table, staffing_from_record, staffing_rec
 __all__ = ["DrawRefused", "DrawResult", "Registry", "ResultEntry"]
 
 SYSTEM_PARTY = "系统随机数"
+PUSHDOWN_FROM = 1_000_000  # PostgreSQL pools this large are frozen inside the database
 
 
 @attrs.frozen
@@ -162,15 +164,34 @@ def _result_of(row: ResultRow, catalogue: ResultCategories) -> InspectionResult:
 class Registry:
     """The workflow over a :class:`~shuangsuiji.store.Store`; see the module docstring."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, pushdown_from: int | None = PUSHDOWN_FROM) -> None:
         self.store = store
+        self.pushdown_from = pushdown_from
 
     @classmethod
     def open(
-        cls, url: str | None = None, *, engine: Engine | None = None, clock: Clock = utc_now
+        cls,
+        url: str | None = None,
+        *,
+        engine: Engine | None = None,
+        clock: Clock = utc_now,
+        pushdown_from: int | None = PUSHDOWN_FROM,
     ) -> Registry:
-        """Open (creating or upgrading) the store at ``url`` or on a host's ``engine``."""
-        return cls(Store.open(url, engine=engine, clock=clock))
+        """Open (creating or upgrading) the store at ``url`` or on a host's ``engine``.
+
+        On PostgreSQL, a pool of ``pushdown_from`` entities or more is frozen inside the
+        database (:mod:`shuangsuiji.pushdown`): filters, exclusions, stratum counts and the
+        pool digest are computed there and the candidates copied into ``draw_candidates``
+        with ``INSERT … SELECT``, instead of loading the pool into Python. ``None`` never
+        pushes down. The result is the same candidate set either way.
+        """
+        return cls(Store.open(url, engine=engine, clock=clock), pushdown_from=pushdown_from)
+
+    def _pushdown(self, s: Session) -> bool:
+        if self.store.dialect != "postgresql" or self.pushdown_from is None:
+            return False
+        stored = s.execute(select(func.count()).select_from(EntityRow)).scalar_one()
+        return int(stored) >= self.pushdown_from
 
     @property
     def _now(self) -> datetime:
@@ -209,14 +230,14 @@ class Registry:
 
     def freeze(
         self, task: str, *, actor: str, cutoff: date | None = None, reason: str = ""
-    ) -> CandidateSet:
+    ) -> CandidateSet | DatabaseCandidateSet:
         """Freeze the task's candidate set and record its pool digest (before any seed)."""
         with self.store.transaction() as s:
             return self._freeze(s, task, actor=actor, cutoff=cutoff, reason=reason)[0]
 
     def _freeze(
         self, s: Session, task_code: str, *, actor: str, cutoff: date | None, reason: str
-    ) -> tuple[CandidateSet, DrawRow]:
+    ) -> tuple[CandidateSet | DatabaseCandidateSet, DrawRow]:
         task = self.store.task(task_code, session=s)
         previous = self._draw_rows(s, task_code)
         if previous and previous[-1].state != "drawn":
@@ -231,14 +252,26 @@ class Registry:
             )
         policy = self.store.policy(session=s)
         cut = cutoff or task.start
-        candidates = freeze_candidates(
-            self.store.load_entities(session=s),
-            task,
-            policy,
-            self.store.items(session=s),
-            cutoff=cut,
-            last_inspected=self._last_inspected(s, task_code),
-        )
+        pushed = self._pushdown(s)
+        candidates: CandidateSet | DatabaseCandidateSet
+        if pushed:
+            candidates = freeze_in_database(
+                s.connection(),
+                task,
+                policy,
+                self.store.items(session=s),
+                cutoff=cut,
+                last_inspected=self._last_inspected(s, task_code),
+            )
+        else:
+            candidates = freeze_candidates(
+                self.store.load_entities(session=s),
+                task,
+                policy,
+                self.store.items(session=s),
+                cutoff=cut,
+                last_inspected=self._last_inspected(s, task_code),
+            )
         if candidates.size == 0:
             raise DrawRefused(
                 f"task {task_code} has no candidates: its population is empty after exclusions "
@@ -263,16 +296,19 @@ class Registry:
         )
         s.add(row)
         s.flush()
-        labels = candidates.strata.labels
-        s.execute(
-            insert(DrawCandidateRow),
-            [
-                {"draw_id": row.id, "entity_id": i.decode(), "stratum": labels[c]}
-                for i, c in zip(
-                    candidates.ids.tolist(), candidates.strata.codes.tolist(), strict=True
-                )
-            ],
-        )
+        if isinstance(candidates, DatabaseCandidateSet):
+            insert_candidates(s.connection(), candidates.spec, row.id)
+        else:
+            labels = candidates.strata.labels
+            s.execute(
+                insert(DrawCandidateRow),
+                [
+                    {"draw_id": row.id, "entity_id": i.decode(), "stratum": labels[c]}
+                    for i, c in zip(
+                        candidates.ids.tolist(), candidates.strata.codes.tolist(), strict=True
+                    )
+                ],
+            )
         payload = candidates.to_json() | {
             "attempt": row.attempt,
             "policy_hash": policy.content_hash,
