@@ -115,6 +115,24 @@ def test_recently_drawn_entities_are_excluded_from_later_tasks(db_url: str) -> N
     assert excluded.get("inspected_within_window", 0) == len(restaurants_in_t1)
 
 
+def test_a_superseded_draw_does_not_shield_its_entities_from_later_tasks(db_url: str) -> None:
+    """A re-draw replaces the first draw: entities only the first one selected were never
+    inspected, so the exclusion window of a later task must not leave them out."""
+    reg = _registry(db_url)
+    seed = b"a fixed contribution for this test "
+    reg.draw("T1", actor=DRAWER, contribution=seed + b"1")
+    first = set(reg.selected_ids("T1"))
+    reason = "抽取时名录库未更新，经批准重新抽取"
+    reg.draw("T1", actor=DRAWER, reason=reason, contribution=seed + b"2")
+    second = set(reg.selected_ids("T1"))
+    reg.draw("T2", actor=DRAWER, contribution=seed + b"3")
+    candidates = {c["id"] for c in reg.bundle("T2")["candidates"]}
+    restaurants = set(CITY.entities.filter(T2.population).id_list())
+    only_first = (first - second) & restaurants
+    assert only_first and only_first <= candidates
+    assert not (second & candidates)
+
+
 def test_a_failed_draw_leaves_only_its_error_event(db_url: str) -> None:
     reg = _registry(db_url)
     empty = Task(

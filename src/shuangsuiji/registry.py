@@ -216,12 +216,26 @@ class Registry:
         return list(rows.scalars())
 
     def _last_inspected(self, s: Session, task: str) -> dict[str, date]:
-        """Entities selected in other tasks' draws, with those tasks' end dates."""
+        """Entities selected in other tasks' current draws, with those tasks' end dates.
+
+        Only the latest drawn attempt of a task counts: the entities of a draw that was
+        superseded by a re-draw are not inspected, so they are not shielded from other tasks.
+        """
+        current = (
+            select(DrawRow.task, func.max(DrawRow.attempt).label("attempt"))
+            .where(DrawRow.state == "drawn")
+            .group_by(DrawRow.task)
+            .subquery()
+        )
         rows = s.execute(
             select(DrawPickRow.entity_id, TaskRow.end)
             .join(DrawRow, DrawRow.id == DrawPickRow.draw_id)
+            .join(
+                current,
+                (current.c.task == DrawRow.task) & (current.c.attempt == DrawRow.attempt),
+            )
             .join(TaskRow, TaskRow.code == DrawRow.task)
-            .where(DrawRow.task != task, DrawRow.state == "drawn", DrawPickRow.role == "selected")
+            .where(DrawRow.task != task, DrawPickRow.role == "selected")
         )
         out: dict[str, date] = {}
         for entity, end in rows:
