@@ -1202,6 +1202,22 @@ class Registry:
 
     # -- draw health (抽查健康度) ---------------------------------------------------------------
 
+    def _period_draws(
+        self, s: Session, plan: str | None, tasks: Sequence[str] | None
+    ) -> list[DrawRow]:
+        """The current draw of each task of ``plan`` (and in ``tasks``), in drawing order."""
+        wanted = set(tasks) if tasks is not None else None
+        if plan is not None:
+            codes = {t.code for t in self.store.tasks(plan, session=s)}
+            wanted = codes if wanted is None else wanted & codes
+        rows: dict[str, DrawRow] = {}
+        for row in s.execute(
+            select(DrawRow).where(DrawRow.state == "drawn").order_by(DrawRow.id)
+        ).scalars():
+            if wanted is None or row.task in wanted:
+                rows[row.task] = row
+        return sorted(rows.values(), key=lambda r: (str(r.drawn_time), r.id))
+
     def draw_health(
         self,
         plan: str | None = None,
@@ -1220,19 +1236,9 @@ class Registry:
         test. See :func:`~shuangsuiji.health.draw_health` for the tests and their levels.
         """
         with self.store.reading() as s:
-            wanted = set(tasks) if tasks is not None else None
-            if plan is not None:
-                codes = {t.code for t in self.store.tasks(plan, session=s)}
-                wanted = codes if wanted is None else wanted & codes
-            rows: dict[str, DrawRow] = {}
-            for row in s.execute(
-                select(DrawRow).where(DrawRow.state == "drawn").order_by(DrawRow.id)
-            ).scalars():
-                if wanted is None or row.task in wanted:
-                    rows[row.task] = row
-            if not rows:
+            chosen = self._period_draws(s, plan, tasks)
+            if not chosen:
                 raise DrawRefused("no drawn task in that period: nothing to check")
-            chosen = sorted(rows.values(), key=lambda r: (str(r.drawn_time), r.id))
             ends = {t.code: t.end for t in self.store.tasks(session=s)}
             pool = self.store.load_entities(session=s)
             items = self.store.items(session=s)
@@ -1304,22 +1310,12 @@ class Registry:
         See :func:`~shuangsuiji.health.replay_health` for the tests.
         """
         with self.store.reading() as s:
-            wanted = set(tasks) if tasks is not None else None
-            if plan is not None:
-                codes = {t.code for t in self.store.tasks(plan, session=s)}
-                wanted = codes if wanted is None else wanted & codes
-            rows: dict[str, DrawRow] = {}
-            for row in s.execute(
-                select(DrawRow).where(DrawRow.state == "drawn").order_by(DrawRow.id)
-            ).scalars():
-                if (wanted is None or row.task in wanted) and row.assignment:
-                    rows[row.task] = row
-                elif wanted is None or row.task in wanted:
-                    rows.pop(row.task, None)
-        if not rows:
+            staffed = [r for r in self._period_draws(s, plan, tasks) if r.assignment]
+        if not staffed:
             raise DrawRefused("no task of that period has teams: nothing to check")
         out: list[ReplayedTask] = []
-        for task, row in sorted(rows.items()):
+        for row in staffed:
+            task = row.task
             staffing = staffing_from_record(json.loads(row.assignment or "{}")["staffing"])
             units = [i.decode() for i in staffing.inspectors.ids.tolist()]
             col = {u: j for j, u in enumerate(units)}

@@ -473,19 +473,7 @@ class Store:
                 precheck,
             )
         with self.transaction() as s:
-            if precheck is not None:
-                precheck(s)
-            record = ImportRow(
-                kind=kind,
-                source=source[:500],
-                mode=mode,
-                rows=n,
-                digest=digest,
-                actor=actor,
-                time=format_utc(self.clock()),
-            )
-            s.add(record)
-            s.flush()
+            record = self._begin_import(s, kind, n, actor, source, mode, digest, precheck)
             if mode == "add":
                 self._refuse_existing(s, table, columns["id"])
             for start in range(0, n, batch_size):
@@ -498,20 +486,50 @@ class Store:
                 s.execute(stmt, rows)
                 if progress is not None:
                     progress(stop, n)
-            seq = self.append_event(
-                s,
-                actor,
-                "pool.import",
-                {
-                    "kind": kind,
-                    "rows": n,
-                    "mode": mode,
-                    "digest": digest,
-                    "source": source,
-                    "import_id": record.id,
-                },
-            )
-            return ImportReport(record.id, kind, n, mode, digest, seq)
+            return self._log_import(s, record, actor)
+
+    def _begin_import(
+        self,
+        s: Session,
+        kind: str,
+        n: int,
+        actor: str,
+        source: str,
+        mode: str,
+        digest: str,
+        precheck: Callable[[Session], None] | None,
+    ) -> ImportRow:
+        """Inside the import's locked transaction: the last checks, then its ``imports`` row."""
+        if precheck is not None:
+            precheck(s)
+        record = ImportRow(
+            kind=kind,
+            source=source[:500],
+            mode=mode,
+            rows=n,
+            digest=digest,
+            actor=actor,
+            time=format_utc(self.clock()),
+        )
+        s.add(record)
+        s.flush()
+        return record
+
+    def _log_import(self, s: Session, record: ImportRow, actor: str) -> ImportReport:
+        seq = self.append_event(
+            s,
+            actor,
+            "pool.import",
+            {
+                "kind": record.kind,
+                "rows": record.rows,
+                "mode": record.mode,
+                "digest": record.digest,
+                "source": record.source,
+                "import_id": record.id,
+            },
+        )
+        return ImportReport(record.id, record.kind, record.rows, record.mode, record.digest, seq)
 
     def _import_staged(
         self,
@@ -553,19 +571,7 @@ class Store:
                         if progress is not None:
                             progress(stop, n)
                 with self._locked(conn) as s:
-                    if precheck is not None:
-                        precheck(s)
-                    record = ImportRow(
-                        kind=kind,
-                        source=source[:500],
-                        mode=mode,
-                        rows=n,
-                        digest=digest,
-                        actor=actor,
-                        time=format_utc(self.clock()),
-                    )
-                    s.add(record)
-                    s.flush()
+                    record = self._begin_import(s, kind, n, actor, source, mode, digest, precheck)
                     if mode == "add":
                         existing = (
                             s.execute(
@@ -577,12 +583,7 @@ class Store:
                             .scalars()
                             .all()
                         )
-                        if existing:
-                            raise StoreError(
-                                f"{len(existing)}+ ID(s) are already in the store, e.g. "
-                                f"{list(existing[:5])}; nothing was imported. Use mode='upsert' "
-                                "to replace stored rows."
-                            )
+                        _refuse_stored(list(existing))
                     moved = select(
                         *(stage.c[c] for c in names), sa.literal(record.id).label("import_id")
                     )
@@ -596,20 +597,7 @@ class Store:
                             set_={c: up.excluded[c] for c in [*names, "import_id"] if c != "id"},
                         )
                     s.execute(stmt)
-                    seq = self.append_event(
-                        s,
-                        actor,
-                        "pool.import",
-                        {
-                            "kind": kind,
-                            "rows": n,
-                            "mode": mode,
-                            "digest": digest,
-                            "source": source,
-                            "import_id": record.id,
-                        },
-                    )
-                    report = ImportReport(record.id, kind, n, mode, digest, seq)
+                    report = self._log_import(s, record, actor)
             finally:
                 with conn.begin():
                     conn.execute(text("DROP TABLE IF EXISTS pg_temp.ssj_import_stage"))
@@ -625,11 +613,7 @@ class Store:
             existing += s.execute(select(table.id).where(table.id.in_(chunk))).scalars().all()
             if len(existing) >= 20:
                 break
-        if existing:
-            raise StoreError(
-                f"{len(existing)}+ ID(s) are already in the store, e.g. {existing[:5]}; "
-                "nothing was imported. Use mode='upsert' to replace stored rows."
-            )
+        _refuse_stored(existing)
 
     def load_entities(
         self, population: PopulationFilter | None = None, *, session: Session | None = None
@@ -980,6 +964,14 @@ def _labels_of(texts: list[str]) -> Labels:
     uniques, inverse = np.unique(np.asarray(texts, dtype=STRING), return_inverse=True)
     distinct = Labels.from_sets(_split(str(u)) for u in uniques)
     return Labels(distinct.bits[inverse.reshape(-1)], distinct.labels)
+
+
+def _refuse_stored(existing: Sequence[str]) -> None:
+    if existing:
+        raise StoreError(
+            f"{len(existing)}+ ID(s) are already in the store, e.g. {list(existing[:5])}; "
+            "nothing was imported. Use mode='upsert' to replace stored rows."
+        )
 
 
 def _upsert(dialect: str, table: type[EntityRow] | type[InspectorRow], names: Sequence[str]) -> Any:
