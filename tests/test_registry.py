@@ -133,6 +133,24 @@ def test_a_superseded_draw_does_not_shield_its_entities_from_later_tasks(db_url:
     assert not (second & candidates)
 
 
+def test_promoted_alternates_count_as_inspected_for_later_tasks(db_url: str) -> None:
+    reg = _registry(db_url)
+    reg.draw("T1", actor=DRAWER, contribution=b"a fixed contribution for this test")
+    restaurants = set(CITY.entities.filter(T2.population).id_list())
+    promoted: set[str] = set()
+    for entity in reg.selected_ids("T1"):
+        try:
+            promoted.add(reg.replace("T1", entity, "not_found_at_address", actor=DRAWER))
+        except ReplacementError:
+            continue  # that stratum has no alternate left
+        if promoted & restaurants:
+            break
+    assert promoted & restaurants
+    reg.draw("T2", actor=DRAWER, contribution=b"another fixed contribution, T2")
+    candidates = {c["id"] for c in reg.bundle("T2")["candidates"]}
+    assert not (promoted & candidates)
+
+
 def test_a_failed_draw_leaves_only_its_error_event(db_url: str) -> None:
     reg = _registry(db_url)
     empty = Task(

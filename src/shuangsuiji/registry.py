@@ -220,6 +220,8 @@ class Registry:
 
         Only the latest drawn attempt of a task counts: the entities of a draw that was
         superseded by a re-draw are not inspected, so they are not shielded from other tasks.
+        Alternates promoted by a replacement count too (they are inspected); the entities they
+        replaced stay counted as drawn.
         """
         current = (
             select(DrawRow.task, func.max(DrawRow.attempt).label("attempt"))
@@ -227,16 +229,26 @@ class Registry:
             .group_by(DrawRow.task)
             .subquery()
         )
-        rows = s.execute(
-            select(DrawPickRow.entity_id, TaskRow.end)
-            .join(DrawRow, DrawRow.id == DrawPickRow.draw_id)
-            .join(
-                current,
-                (current.c.task == DrawRow.task) & (current.c.attempt == DrawRow.attempt),
+
+        def of_current(query: Any, draw_id: Any) -> Any:
+            return (
+                query.join(DrawRow, DrawRow.id == draw_id)
+                .join(
+                    current,
+                    (current.c.task == DrawRow.task) & (current.c.attempt == DrawRow.attempt),
+                )
+                .join(TaskRow, TaskRow.code == DrawRow.task)
+                .where(DrawRow.task != task)
             )
-            .join(TaskRow, TaskRow.code == DrawRow.task)
-            .where(DrawRow.task != task, DrawPickRow.role == "selected")
+
+        picks = of_current(select(DrawPickRow.entity_id, TaskRow.end), DrawPickRow.draw_id)
+        promoted = of_current(
+            select(ReplacementRow.replaced_by, TaskRow.end), ReplacementRow.draw_id
         )
+        rows = [
+            *s.execute(picks.where(DrawPickRow.role == "selected")),
+            *s.execute(promoted),
+        ]
         out: dict[str, date] = {}
         for entity, end in rows:
             out[entity] = max(end, out.get(entity, end))
