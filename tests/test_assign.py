@@ -367,6 +367,28 @@ def test_an_entity_that_no_team_can_cover_is_named_not_crashed_on() -> None:
     assert "I1" in err.value.details["E0"], err.value
 
 
+@settings(max_examples=60, deadline=None)
+@given(cases(), st.randoms(use_true_random=False))
+def test_sampled_loads_are_the_loads_of_assign_teams(case: Case, rnd: Any) -> None:
+    """One eligibility for many keys, in any inspector order: the same loads, or the same
+    refusal, as one assign_teams call per key."""
+    order = rnd.sample(range(case.n_e), case.n_e)
+    s = case.staffing(order)
+    shuffled = rnd.sample(range(case.n_i), case.n_i)
+    s = attrs.evolve(s, inspectors=s.inspectors.take(np.asarray(shuffled, dtype=np.int64)))
+    keys = [key_of(f"sample-{j}") for j in range(3)]
+    ids = [i.decode() for i in s.inspectors.ids.tolist()]
+    try:
+        expected = [assign_teams(s, k).load() for k in keys]
+    except InfeasibleAssignment as exc:
+        with pytest.raises(InfeasibleAssignment) as again:
+            A.sample_loads(s, keys)
+        assert again.value.entity_ids == exc.entity_ids
+        return
+    loads = A.sample_loads(s, keys)
+    assert loads.tolist() == [[e.get(i, 0) for i in ids] for e in expected]
+
+
 def test_library_enumeration_agrees_with_the_oracle() -> None:
     case = Case(
         k=2,

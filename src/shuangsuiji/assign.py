@@ -118,6 +118,7 @@ __all__ = [
     "enumerate_assignments",
     "fairness",
     "reassign",
+    "sample_loads",
 ]
 
 ALGORITHM = "SSJ-ASSIGN-1"
@@ -2009,6 +2010,49 @@ def assign_teams(staffing: Staffing, key: bytes) -> Assignment:
         _raise_infeasible(inst, canon, elig, group)
         raise AssertionError("unreachable") from exc
     return _result(canon, staffing, elig, inst, teams, info)
+
+
+def sample_loads(staffing: Staffing, keys: Iterable[bytes]) -> IntArray:
+    """Each inspector's number of teams under each key, exactly as
+    ``assign_teams(staffing, key).load()`` would give it, with the eligibility computed once.
+
+    Rows follow ``keys``, columns ``staffing.inspectors`` in its order. For replays of a draw
+    (draw health, plan simulation): many keys cost one eligibility and one draw each.
+    Raises :class:`InfeasibleAssignment` as :func:`assign_teams` does.
+
+    >>> from shuangsuiji.synth import make_city
+    >>> from datetime import date
+    >>> city = make_city(400, seed=3)
+    >>> s = Staffing(city.entities.take(np.arange(30)), city.inspectors,
+    ...              TaskNeeds("T", ("SCJG",), date(2026, 7, 1)), TeamConfig(size=2))
+    >>> keys = [bytes([i]) * 32 for i in range(3)]
+    >>> loads = sample_loads(s, keys)
+    >>> loads.sum(axis=1).tolist()
+    [60, 60, 60]
+    >>> ids = [i.decode() for i in city.inspectors.ids.tolist()]
+    >>> got = assign_teams(s, keys[1]).load()
+    >>> all(loads[1, j] == got.get(i, 0) for j, i in enumerate(ids))
+    True
+    """
+    wanted = list(keys)
+    out = np.zeros((len(wanted), len(staffing.inspectors)), dtype=np.int64)
+    canon = staffing.canonical()
+    elig = canon.eligibility()
+    inst = _build_instance(elig)
+    if inst.n_e == 0 or not wanted:
+        return out
+    _check_inputs(inst, canon, elig)
+    # canonical inspector row -> row in the caller's order (canonical() sorts by ID)
+    owner = np.argsort(staffing.inspectors.ids, kind="stable")[inst.col_row]
+    for r, key in enumerate(wanted):
+        try:
+            teams, _ = _draw(inst, AssignStream(key))
+        except _Infeasible as exc:
+            _raise_infeasible(inst, canon, elig, _violator(inst, exc.res))
+            raise AssertionError("unreachable") from exc
+        members = np.fromiter(itertools.chain.from_iterable(teams), dtype=np.int64)
+        out[r] = np.bincount(owner[members], minlength=out.shape[1])
+    return out
 
 
 def _result(

@@ -52,6 +52,7 @@ from shuangsuiji.assign import (
     TaskNeeds,
     assign_teams,
     reassign,
+    sample_loads,
 )
 from shuangsuiji.audit import canonical_json
 from shuangsuiji.bundle import make_bundle, record_digest
@@ -1330,19 +1331,11 @@ class Registry:
             task = row.task
             staffing = staffing_from_record(json.loads(row.assignment or "{}")["staffing"])
             units = [i.decode() for i in staffing.inspectors.ids.tolist()]
-            col = {u: j for j, u in enumerate(units)}
-
-            def loads(key: bytes, staffing: Staffing = staffing, col: dict[str, int] = col) -> Any:
-                vector = np.zeros(len(col), dtype=np.int64)
-                for inspector, load in assign_teams(staffing, key).load().items():
-                    vector[col[inspector]] = load
-                return vector
-
             seed = row.seed or ""
-            observed = loads(draw_key(task, seed))
             prefix = b"SSJ-HEALTH-REPLAY\x00" + task.encode() + b"\x00" + seed.encode() + b"\x00"
-            sims = np.stack(
-                [loads(hashlib.sha256(prefix + str(r).encode()).digest()) for r in range(replays)]
-            )
+            keys = [draw_key(task, seed)]
+            keys += [hashlib.sha256(prefix + str(r).encode()).digest() for r in range(replays)]
+            loads = sample_loads(staffing, keys)
+            observed, sims = loads[0], loads[1:]
             out.append(ReplayedTask(task, units, observed, sims))
         return replay_health(out, subject="inspectors", alpha=alpha)
