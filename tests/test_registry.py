@@ -333,3 +333,25 @@ def test_a_large_pool_is_frozen_inside_postgresql_with_the_same_result(
     t2 = in_database[1]
     assert any(e["reason"] == "inspected_within_window" and e["count"] for e in t2["exclusions"])
     assert verify_bundle(t2).ok
+
+
+def test_draw_health_links_the_window_even_when_timestamps_tie(tmp_path: Path) -> None:
+    """With a clock that never moves, the audit order still says T1 was drawn before T2 was
+    frozen: a T1 restaurant left out of T2 has a (blocked) trial there."""
+
+    def fixed() -> datetime:
+        return datetime(2026, 6, 30, 9, 0, tzinfo=UTC)
+
+    reg = Registry(Store.open(f"sqlite:///{tmp_path / 'h.db'}", clock=fixed))
+    reg.setup_city(CITY, actor=ADMIN)
+    reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG", "WJW")), actor=ADMIN)
+    reg.store.put_task(T1, actor=ADMIN)
+    reg.store.put_task(T2, actor=ADMIN)
+    reg.draw("T1", actor=DRAWER, contribution=b"a fixed contribution for health")
+    reg.draw("T2", actor=DRAWER, contribution=b"a second fixed contribution, T2")
+    restaurants = set(CITY.entities.filter(T2.population).id_list())
+    left_out = sorted(set(reg.selected_ids("T1")) & restaurants)
+    assert left_out
+    report = reg.draw_health("P")
+    trials = dict(zip(report.units.ids, report.units.trials.tolist(), strict=True))
+    assert all(trials[e] == 2 for e in left_out)

@@ -91,6 +91,7 @@ from shuangsuiji.results import InspectionResult, ResultCategories, correct, rea
 from shuangsuiji.seeds import Ceremony, party_commitment, random_seed
 from shuangsuiji.store import Clock, Store, StoreError, utc_now
 from shuangsuiji.store.schema import (
+    AuditEventRow,
     DrawCandidateRow,
     DrawPickRow,
     DrawRow,
@@ -1215,6 +1216,20 @@ class Registry:
 
     # -- draw health (抽查健康度) ---------------------------------------------------------------
 
+    def _step_order(self, s: Session) -> dict[tuple[str, str, int], int]:
+        """The audit sequence number of each draw's freeze and selection: which draws were
+        already made when another was frozen (timestamps can tie; the chain cannot)."""
+        steps = {"candidates.freeze": "freeze", "draw": "draw", "redraw": "draw"}
+        out: dict[tuple[str, str, int], int] = {}
+        for seq, kind, payload in s.execute(
+            select(AuditEventRow.seq, AuditEventRow.kind, AuditEventRow.payload).where(
+                AuditEventRow.kind.in_(sorted(steps))
+            )
+        ):
+            data = json.loads(payload)
+            out[(steps[kind], str(data["task"]), int(data["attempt"]))] = int(seq)
+        return out
+
     def _period_draws(
         self, s: Session, plan: str | None, tasks: Sequence[str] | None
     ) -> list[DrawRow]:
@@ -1253,6 +1268,7 @@ class Registry:
             if not chosen:
                 raise DrawRefused("no drawn task in that period: nothing to check")
             ends = {t.code: t.end for t in self.store.tasks(session=s)}
+            order = self._step_order(s)
             pool = self.store.load_entities(session=s)
             items = self.store.items(session=s)
             lotteries: list[Lottery] = []
@@ -1267,7 +1283,10 @@ class Registry:
                 linked = [
                     e
                     for e in chosen[:d]
-                    if window and str(e.drawn_time) < row.frozen_time and ends[e.task] >= since
+                    if window
+                    and order[("draw", e.task, e.attempt)]
+                    < order[("freeze", row.task, row.attempt)]
+                    and ends[e.task] > since
                 ]
                 hit = {p["id"] for e in linked for p in json.loads(e.bundle or "{}")["selected"]}
                 blocked: list[str] = []
