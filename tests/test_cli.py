@@ -74,6 +74,10 @@ def test_announcements_agree_with_the_bundles_and_the_published_records(
         main, ["export", "announcements", "-o", str(out), "--plan", "NO", *args[-2:]]
     )
     assert missing.exit_code == 2 and "no plan 'NO'" in missing.output
+    empty = RUNNER.invoke(
+        main, ["export", "announcements", "-o", str(out), "--db", f"sqlite:///{out / 'e.db'}"]
+    )
+    assert empty.exit_code == 2 and "nothing to announce" in empty.output
 
 
 def test_health_of_the_demo_period_raises_no_alarm(demo_dir: Path) -> None:

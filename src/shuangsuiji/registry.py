@@ -1198,6 +1198,10 @@ class Registry:
             drawn = {t for (t,) in s.execute(select(DrawRow.task).where(DrawRow.state == "drawn"))}
         if plan is not None and not plans:
             raise StoreError(f"no plan {plan!r}; `shuangsuiji plan show` lists the plans")
+        if not plans:
+            raise StoreError(
+                "no plan in the store: nothing to announce (`shuangsuiji plan create`)"
+            )
         for code in plans:
             announcement = self.plan_announcement(code, issued_on=issued_on)
             texts[f"plan-{code}.csv"] = plan_csv(announcement)
