@@ -2064,10 +2064,11 @@ def _result(
     info: StreamInfo,
     reassignments: Sequence[Reassignment] = (),
 ) -> Assignment:
-    ins_ids = canon.inspectors.ids
+    names = np.strings.decode(canon.inspectors.ids, "utf-8").tolist()
+    col_name = [names[r] for r in inst.col_row.tolist()]
     ent_ids = canon.entities.id_list()
     by_id = {
-        ent_ids[e]: Team(ent_ids[e], sorted(ins_ids[inst.col_row[c]].decode() for c in teams[e]))
+        ent_ids[e]: Team(ent_ids[e], sorted([col_name[c] for c in teams[e]]))
         for e in range(len(ent_ids))
     }
     counts = elig.eligible_counts()
@@ -2076,7 +2077,7 @@ def _result(
         team_size=inst.k,
         teams=[by_id[i] for i in original.entities.id_list()],
         stream=info,
-        eligible_counts={ent_ids[e]: int(counts[e]) for e in range(len(ent_ids))},
+        eligible_counts=dict(zip(ent_ids, np.asarray(counts).tolist(), strict=True)),
         exclusion_counts=elig.exclusion_counts(),
         reassignments=reassignments,
     )
