@@ -451,24 +451,18 @@ class Store:
             raise StoreError(f"the {kind} pool is empty: nothing to import (check the file)")
         check_fit(table, columns, columns["id"])
         names = list(columns)
-        lists = [
-            columns[c].tolist() if isinstance(columns[c], np.ndarray) else list(columns[c])
-            for c in names
-        ]
+        batches = _Batches(columns, n, batch_size)
         if staged is None:
             staged = n >= STAGED_IMPORT_FROM
         if self.dialect == "postgresql" and staged:
             return self._import_staged(
                 table,
                 kind,
-                names,
-                lists,
-                n,
+                batches,
                 actor,
                 source,
                 mode,
                 digest,
-                batch_size,
                 progress,
                 precheck,
             )
@@ -476,12 +470,9 @@ class Store:
             record = self._begin_import(s, kind, n, actor, source, mode, digest, precheck)
             if mode == "add":
                 self._refuse_existing(s, table, columns["id"])
-            for start in range(0, n, batch_size):
-                stop = min(n, start + batch_size)
-                rows = [
-                    dict(zip(names, r, strict=True), import_id=record.id)
-                    for r in zip(*(col[start:stop] for col in lists), strict=True)
-                ]
+            for stop, rows in batches:
+                for row in rows:
+                    row["import_id"] = record.id
                 stmt = insert(table) if mode == "add" else _upsert(self.dialect, table, names)
                 s.execute(stmt, rows)
                 if progress is not None:
@@ -535,14 +526,11 @@ class Store:
         self,
         table: type[EntityRow] | type[InspectorRow],
         kind: str,
-        names: list[str],
-        lists: list[list[Any]],
-        n: int,
+        batches: _Batches,
         actor: str,
         source: str,
         mode: str,
         digest: str,
-        batch_size: int,
         progress: Progress | None,
         precheck: Callable[[Session], None] | None,
     ) -> ImportReport:
@@ -550,6 +538,7 @@ class Store:
         without the write lock (other writers carry on); then one locked transaction checks,
         copies them with ``INSERT … SELECT`` and logs the event. A crash at any point leaves
         the store as it was: the TEMP table dies with the session."""
+        names, n = batches.names, batches.n
         target = table.__table__
         stage = sa.Table(
             "ssj_import_stage",
@@ -561,12 +550,7 @@ class Store:
             try:
                 with conn.begin():
                     stage.create(conn)
-                    for start in range(0, n, batch_size):
-                        stop = min(n, start + batch_size)
-                        rows = [
-                            dict(zip(names, r, strict=True))
-                            for r in zip(*(col[start:stop] for col in lists), strict=True)
-                        ]
+                    for stop, rows in batches:
                         conn.execute(insert(stage), rows)
                         if progress is not None:
                             progress(stop, n)
@@ -964,6 +948,24 @@ def _labels_of(texts: list[str]) -> Labels:
     uniques, inverse = np.unique(np.asarray(texts, dtype=STRING), return_inverse=True)
     distinct = Labels.from_sets(_split(str(u)) for u in uniques)
     return Labels(distinct.bits[inverse.reshape(-1)], distinct.labels)
+
+
+class _Batches:
+    """The rows of an import as dicts, ``size`` at a time: columns are turned into Python
+    values one batch at a time, so a ten-million-row import never holds them all at once."""
+
+    def __init__(self, columns: Mapping[str, Any], n: int, size: int) -> None:
+        self.columns, self.n, self.size = columns, n, max(1, size)
+        self.names = list(columns)
+
+    def __iter__(self) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+        for start in range(0, self.n, self.size):
+            stop = min(self.n, start + self.size)
+            cols = []
+            for c in self.names:
+                part = self.columns[c][start:stop]
+                cols.append(part.tolist() if isinstance(part, np.ndarray) else list(part))
+            yield stop, [dict(zip(self.names, r, strict=True)) for r in zip(*cols, strict=True)]
 
 
 def _refuse_stored(existing: Sequence[str]) -> None:
