@@ -393,7 +393,52 @@ def step_registry(url: str, pushdown: bool) -> dict[str, Any]:
     }
 
 
+def step_store_import(url: str, n: int, staged: bool) -> dict[str, Any]:
+    """``Store.import_entities`` of ``n`` entities into an empty database (the library's own
+    import path, audit event included), while another writer adds a department every 0.5 s:
+    its longest wait shows whether the import holds the write lock."""
+    from shuangsuiji.model import Department
+    from shuangsuiji.store import Store
+    from shuangsuiji.synth import make_city
+
+    store = Store.open(url)
+    pool = make_city(n, seed=2, n_inspectors=100).entities
+    base = peak_rss_mb()
+    waits: list[float] = []
+    running = threading.Event()
+    running.set()
+
+    def writer() -> None:
+        other = Store.open(url, upgrade=False)
+        j = 0
+        while running.is_set():
+            t0 = time.perf_counter()
+            other.put_departments([Department(f"W{j:04d}", f"科室{j}")], actor="另一科室")
+            waits.append(time.perf_counter() - t0)
+            j += 1
+            time.sleep(0.5)
+        other.engine.dispose()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    t0 = time.perf_counter()
+    report = store.import_entities(pool, actor="bench", batch_size=10_000, staged=staged)
+    seconds = time.perf_counter() - t0
+    running.clear()
+    thread.join()
+    return {
+        "rows": report.rows,
+        "seconds": seconds,
+        "writes": len(waits),
+        "max_wait_s": max(waits, default=0.0),
+        "base_rss_mb": base,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 STEPS = {
+    "store-import": lambda a: step_store_import(a.url, a.n, True),
+    "store-import-direct": lambda a: step_store_import(a.url, a.n, False),
     "load": lambda a: step_load(a.url, a.n),
     "pushdown": lambda a: step_pushdown(a.url),
     "memory-store": lambda a: step_memory_store(a.url),
@@ -584,6 +629,15 @@ def report(
         f"{p['freeze_s']:.1f} s for {p['freeze_candidates']:,} candidates; its draw "
         f"{p['task_draw_s']:.1f} s ({p['task_selected']:,} selected)"
     )
+    for step, label in (("store-import", "staged"), ("store-import-direct", "direct")):
+        if step in results:
+            r = results[step]
+            print(
+                f"Store.import_entities ({label}), {r['rows']:,} rows: {r['seconds']:.1f} s = "
+                f"{r['rows'] / r['seconds']:,.0f} rows/s, peak RSS {r['peak_rss_mb']:,.0f} MB "
+                f"(pool {r['base_rss_mb']:,.0f} MB); another writer's longest wait "
+                f"{r['max_wait_s']:.2f} s over {r['writes']} writes"
+            )
     rd, rp = results["registry-db"], results["registry-python"]
     print(
         f"Registry.freeze of a whole-pool task ({rd['candidates']:,} candidates, candidates "
@@ -618,6 +672,11 @@ def main() -> None:
         for step in ("pushdown", "memory-store", "memory-lean", "registry-db", "registry-python"):
             results[step] = run_step(step, url, n)
             busy.append(os.getloadavg()[0])
+        for step in ("store-import", "store-import-direct"):
+            if step == "store-import-direct" and n > 1_000_000:
+                continue  # holds the lock for the whole import: shown at 1,000,000 only
+            with database(server_url) as fresh:
+                results[step] = run_step(step, fresh, n)
         report(n, facts, load, results, " ".join(f"{x:.1f}" for x in busy))
 
 

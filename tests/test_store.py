@@ -253,3 +253,28 @@ def test_a_large_postgresql_import_is_staged_without_holding_the_write_lock(
     store.import_entities(city.entities, actor="管理员", mode="upsert")
     assert store.counts()["entities"] == 300
     assert store.counts()["audit_events"] == before["audit_events"] + 1
+
+
+def test_a_staged_import_keeps_hostile_text_verbatim(pg_url: str) -> None:
+    """The staged path streams rows with COPY: tabs, backslashes, quotes, NUL-free control
+    characters and SQL fragments come back byte for byte."""
+    names = ["a\tb", "back\\slash", "line\nbreak", "O'Brien; DROP TABLE entities; --", "\\N", "空"]
+    n = len(names)
+    pool = EntityPool.from_columns(
+        ids=[f"S{j}" for j in range(n)],
+        names=names,
+        entity_type=["有限责任公司"] * n,
+        industry=["F5191"] * n,
+        region=["350102001"] * n,
+        registered=[date(2020, 1, 1)] * n,
+        tier=["B"] * n,
+        status=["存续"] * n,
+        tags=[("经营异常名录",)] * n,
+        id_scheme="local",
+    )
+    store = Store.open(pg_url)
+    store.import_entities(pool, actor="管理员", staged=True)
+    loaded = store.load_entities()
+    got = dict(zip(loaded.id_list(), [str(x) for x in loaded.names], strict=True))
+    assert got == {f"S{j}": name for j, name in enumerate(names)}
+    assert all(loaded.tags[j] == frozenset({"经营异常名录"}) for j in range(n))

@@ -550,10 +550,13 @@ class Store:
             try:
                 with conn.begin():
                     stage.create(conn)
-                    for stop, rows in batches:
-                        conn.execute(insert(stage), rows)
-                        if progress is not None:
-                            progress(stop, n)
+                    if self.engine.dialect.driver == "psycopg":
+                        _copy_rows(conn, names, batches, progress)
+                    else:
+                        for stop, rows in batches:
+                            conn.execute(insert(stage), rows)
+                            if progress is not None:
+                                progress(stop, n)
                 with self._locked(conn) as s:
                     record = self._begin_import(s, kind, n, actor, source, mode, digest, precheck)
                     if mode == "add":
@@ -959,13 +962,32 @@ class _Batches:
         self.names = list(columns)
 
     def __iter__(self) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+        for stop, rows in self.tuples():
+            yield stop, [dict(zip(self.names, r, strict=True)) for r in rows]
+
+    def tuples(self) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
+        """The same batches as tuples in the order of ``names``."""
         for start in range(0, self.n, self.size):
             stop = min(self.n, start + self.size)
             cols = []
             for c in self.names:
                 part = self.columns[c][start:stop]
                 cols.append(part.tolist() if isinstance(part, np.ndarray) else list(part))
-            yield stop, [dict(zip(self.names, r, strict=True)) for r in zip(*cols, strict=True)]
+            yield stop, list(zip(*cols, strict=True))
+
+
+def _copy_rows(
+    conn: Connection, names: Sequence[str], batches: _Batches, progress: Progress | None
+) -> None:
+    """Stream the rows into the TEMP stage table with ``COPY … FROM STDIN`` (psycopg 3)."""
+    raw: Any = conn.connection.driver_connection
+    columns = ", ".join(f'"{c}"' for c in names)  # the table's own column names, not data
+    with raw.cursor() as cur, cur.copy(f"COPY ssj_import_stage ({columns}) FROM STDIN") as copy:
+        for stop, rows in batches.tuples():
+            for row in rows:
+                copy.write_row(row)
+            if progress is not None:
+                progress(stop, batches.n)
 
 
 def _refuse_stored(existing: Sequence[str]) -> None:
