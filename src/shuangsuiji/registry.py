@@ -76,6 +76,7 @@ from shuangsuiji.health import (
 )
 from shuangsuiji.model import Task
 from shuangsuiji.policy import Policy
+from shuangsuiji.pools import EntityPool
 from shuangsuiji.publication import (
     PlanAnnouncement,
     PublicationRecord,
@@ -1273,7 +1274,7 @@ class Registry:
                 raise DrawRefused("no drawn task in that period: nothing to check")
             ends = {t.code: t.end for t in self.store.tasks(session=s)}
             order = self._step_order(s)
-            pool = self.store.load_entities(session=s)
+            pools: list[EntityPool] = []  # loaded once, and only if a window links draws
             items = self.store.items(session=s)
             lotteries: list[Lottery] = []
             tickets: list[StratumTickets] = []
@@ -1296,8 +1297,10 @@ class Registry:
                 blocked: list[str] = []
                 chances: list[float] = []
                 if hit:
+                    if not pools:
+                        pools.append(self.store.load_entities(session=s))
                     again = freeze_candidates(
-                        pool,
+                        pools[0],
                         self.store.task(row.task, session=s),
                         policy,
                         items,
