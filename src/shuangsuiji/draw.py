@@ -683,8 +683,15 @@ def _order_keys(scheme: TicketScheme, digests: U8) -> tuple[U64, int, FullKey]:
 def _rules_for(rules: SizeRule | Mapping[str, SizeRule], s: Strata, counts: Rows) -> list[str]:
     """The strata of the draw: labels with candidates, plus every label a rule mapping names."""
     present = [label for label, c in zip(s.labels, counts.tolist(), strict=True) if c]
+    return labels_to_draw(rules, present)
+
+
+def labels_to_draw(rules: SizeRule | Mapping[str, SizeRule], present: Sequence[str]) -> list[str]:
+    """The strata of a draw, in UTF-8 order: the ``present`` labels (those with candidates),
+    plus every label a rule mapping names; every present label needs a rule.
+    (Shared by :func:`draw_entities` and the database draw.)"""
     if isinstance(rules, SizeRule):
-        return present
+        return sorted(present, key=str.encode)
     missing = [label for label in present if label not in rules]
     if missing:
         raise MissingRuleError(

@@ -168,6 +168,23 @@ def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+class _InspectionKind:
+    """``inspection_type`` and ``joint`` of a task as published (records and announcements)."""
+
+    directed: bool
+    departments: tuple[Department, ...]
+
+    @property
+    def inspection_type(self) -> str:
+        """定向 (directed) or 不定向 (undirected)."""
+        return INSPECTION_TYPES[self.directed]
+
+    @property
+    def joint(self) -> bool:
+        """Whether several departments take part (联合抽查)."""
+        return len(self.departments) > 1
+
+
 def _department_dict(d: Department) -> dict[str, str]:
     return {"code": d.code, "name": d.name}
 
@@ -230,7 +247,7 @@ class ItemResult:
 
 
 @attrs.frozen(kw_only=True)
-class PublicationRecord:
+class PublicationRecord(_InspectionKind):
     """What is published for one inspected entity in one task (公示记录).
 
     ``departments`` are all the task's departments (a joint task is published by each);
@@ -299,16 +316,6 @@ class PublicationRecord:
     def key(self) -> tuple[str, str]:
         """``(task, entity)``: one record per inspected entity per task."""
         return (self.task, self.entity)
-
-    @property
-    def inspection_type(self) -> str:
-        """定向 (directed) or 不定向 (undirected)."""
-        return INSPECTION_TYPES[self.directed]
-
-    @property
-    def joint(self) -> bool:
-        """Whether several departments inspected together (联合抽查)."""
-        return len(self.departments) > 1
 
     @property
     def authority(self) -> str:
@@ -725,7 +732,7 @@ def _item_dict(item: InspectionItem) -> dict[str, Any]:
 
 
 @attrs.frozen(kw_only=True)
-class PlannedTask:
+class PlannedTask(_InspectionKind):
     """One task as announced: a row of the plan table (一表) and the head of its announcements."""
 
     code: str
@@ -737,16 +744,6 @@ class PlannedTask:
     ratio: float | None
     start: date
     end: date
-
-    @property
-    def inspection_type(self) -> str:
-        """定向 or 不定向."""
-        return INSPECTION_TYPES[self.directed]
-
-    @property
-    def joint(self) -> bool:
-        """Whether several departments take part (联合抽查)."""
-        return len(self.departments) > 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able values."""
@@ -932,7 +929,7 @@ def task_announcement(
 
 
 @attrs.frozen(kw_only=True)
-class ResultAnnouncement:
+class ResultAnnouncement(_InspectionKind):
     """The result announcement of one task (抽查结果公告): every inspected entity's results."""
 
     plan: str
@@ -948,11 +945,6 @@ class ResultAnnouncement:
         strays = sorted({r.task for r in self.records} - {self.task})
         if strays:
             raise PublicationError(f"result announcement of {self.task} holds records of {strays}")
-
-    @property
-    def inspection_type(self) -> str:
-        """定向 or 不定向."""
-        return INSPECTION_TYPES[self.directed]
 
     def category_counts(self) -> dict[str, int]:
         """How many inspected items got each category code, in code order."""

@@ -96,12 +96,12 @@ from shuangsuiji.candidates import (
 from shuangsuiji.draw import (
     Draw,
     InvalidLabelError,
-    MissingRuleError,
     SizeRule,
     StratumSummary,
     TicketScheme,
     check_label,
     draw_key,
+    labels_to_draw,
     seed_bytes,
 )
 from shuangsuiji.model import InspectionItem, PopulationFilter, Task
@@ -728,21 +728,8 @@ def _strata_of_draw(
     rules: SizeRule | Mapping[str, SizeRule], counts: Mapping[str, int]
 ) -> list[StratumSummary]:
     """As ``draw_entities``: strata with candidates plus every label a rule mapping names."""
-    present = [label for label, n in counts.items() if n]
-    if isinstance(rules, SizeRule):
-        labels = present
-    else:
-        missing = [label for label in present if label not in rules]
-        if missing:
-            raise MissingRuleError(
-                f"no SizeRule for stratum/strata {missing}; add them to the rules mapping "
-                "or pass one SizeRule for all strata"
-            )
-        for label in rules:
-            check_label(label, "stratum label in rules")
-        labels = sorted(set(present) | set(rules), key=str.encode)
     out = []
-    for label in sorted(labels, key=str.encode):
+    for label in labels_to_draw(rules, [label for label, n in counts.items() if n]):
         rule = rules if isinstance(rules, SizeRule) else rules[label]
         size = counts.get(label, 0)
         n = rule.size(size)
