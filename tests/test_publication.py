@@ -10,7 +10,6 @@ import csv
 import io
 import json
 from datetime import date, datetime, timedelta, timezone
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chromium import ARTIFACTS, needs_chromium, png_size, screenshot
+from htmlpage import parse
 from shuangsuiji.bundle import make_bundle
 from shuangsuiji.draw import SizeRule, draw_entities
 from shuangsuiji.exports import (
@@ -535,38 +535,6 @@ def test_json_export_keeps_chinese_as_is(tmp_path: Path) -> None:
     assert json.loads(to_json(publication_report(RECORDS, TODAY)))["today"] == "2024-11-01"
 
 
-class _Collector(HTMLParser):
-    VOID = frozenset({"meta", "br", "col"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.text: list[str] = []
-        self.stack: list[str] = []
-        self.errors: list[str] = []
-        self.tags: set[str] = set()
-        self.attrs: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.add(tag)
-        self.attrs.update(name for name, _ in attrs)
-        if tag not in self.VOID:
-            self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack.pop() != tag:
-            self.errors.append(f"unbalanced </{tag}>")
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def parse(page: str) -> _Collector:
-    doc = _Collector()
-    doc.feed(page)
-    doc.close()
-    return doc
-
-
 PAGE = publication_html(RECORDS, today=TODAY, issuer="榕城市市场监督管理局")
 
 
@@ -580,7 +548,7 @@ def test_the_page_is_well_formed_self_contained_and_printable() -> None:
     for rule in ("@page", "size: A4", "@media print", "display: table-header-group",
                  "break-inside: avoid", "print-color-adjust: exact"):  # fmt: skip
         assert rule in PAGE
-    assert doc.attrs <= {"lang", "charset", "name", "content", "class", "rowspan", "colspan",
+    assert doc.attr_names <= {"lang", "charset", "name", "content", "class", "rowspan", "colspan",
                          "style", "title"}  # fmt: skip
 
 

@@ -11,13 +11,13 @@ import hashlib
 import math
 import re
 import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chromium import ARTIFACTS, needs_chromium, png_size, run, screenshot
+from htmlpage import parse
 from shuangsuiji.audit import canonical_json, next_event
 from shuangsuiji.report import ReportInputError, render_draw_record
 
@@ -141,40 +141,6 @@ BUNDLE, EXTRAS = sample_bundle()
 PAGE = render_draw_record(
     BUNDLE, extras=EXTRAS, printed_at="2025-03-03T02:00:00Z", agency="福州市市场监督管理局"
 )
-
-
-class _Collector(HTMLParser):
-    """Text and tag structure of the page, with entities decoded as a browser would."""
-
-    VOID = frozenset({"meta", "br"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.text: list[str] = []
-        self.stack: list[str] = []
-        self.errors: list[str] = []
-        self.tags: set[str] = set()
-        self.attrs: list[tuple[str, str | None]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.add(tag)
-        self.attrs.extend(attrs)
-        if tag not in self.VOID:
-            self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack.pop() != tag:
-            self.errors.append(f"unbalanced </{tag}>")
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def parse(page: str) -> _Collector:
-    collector = _Collector()
-    collector.feed(page)
-    collector.close()
-    return collector
 
 
 def test_page_is_well_formed_and_self_contained() -> None:
