@@ -278,3 +278,21 @@ def test_a_staged_import_keeps_hostile_text_verbatim(pg_url: str) -> None:
     got = dict(zip(loaded.id_list(), [str(x) for x in loaded.names], strict=True))
     assert got == {f"S{j}": name for j, name in enumerate(names)}
     assert all(loaded.tags[j] == frozenset({"经营异常名录"}) for j in range(n))
+
+
+def test_items_are_stored_all_or_none(db_url: str) -> None:
+    from shuangsuiji.synth import ITEMS
+
+    store = Store.open(db_url)
+    store.put_departments([Department("SCJG", "市场监督管理局")], actor="管理员")
+    scjg = [i for i in ITEMS if i.department == "SCJG"]
+    other = [i for i in ITEMS if i.department != "SCJG"]
+    assert scjg and other
+    before = store.counts()
+    with pytest.raises(StoreError, match="unknown departments") as info:
+        store.put_items([*scjg, *other], actor="管理员")
+    assert other[0].code in str(info.value) and "Nothing was stored" in str(info.value)
+    assert store.counts() == before and store.items() == []
+    store.put_items(scjg, actor="管理员")
+    assert [i.code for i in store.items()] == sorted(i.code for i in scjg)
+    assert store.counts()["audit_events"] == before["audit_events"] + len(scjg)

@@ -179,10 +179,8 @@ def items_import(csv_file: Path, db_url: str, actor: str) -> None:
     from shuangsuiji.io import read_items_csv
     from shuangsuiji.store import Store
 
-    store = Store.open(db_url)
     rows = read_items_csv(csv_file)
-    for item in rows:
-        store.put_item(item, actor=actor)
+    Store.open(db_url).put_items(rows, actor=actor)
     console.print(f"stored {len(rows)} inspection items")
 
 

@@ -273,8 +273,7 @@ def run_demo(
     store = Store.open(f"sqlite:///{out / 'shuangsuiji.db'}", clock=clock)
     store.save_policy(policy, actor=DEMO_ACTOR)
     store.put_departments(city.departments, actor=DEMO_ACTOR)
-    for item in city.items:
-        store.put_item(item, actor=DEMO_ACTOR)
+    store.put_items(city.items, actor=DEMO_ACTOR)
     # Import through the CSV files, exactly as an agency would.
     entities = read_entities_csv(out / "entities.csv")
     store.import_entities(entities, actor=DEMO_ACTOR, source="entities.csv")

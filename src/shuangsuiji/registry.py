@@ -206,8 +206,7 @@ class Registry:
         """Load a synthetic :class:`~shuangsuiji.synth.City` and the default policy."""
         self.store.save_policy(Policy.default(), actor=actor)
         self.store.put_departments(city.departments, actor=actor)
-        for item in city.items:
-            self.store.put_item(item, actor=actor)
+        self.store.put_items(city.items, actor=actor)
         self.store.import_entities(city.entities, actor=actor, source="synthetic city")
         self.store.import_inspectors(city.inspectors, actor=actor, source="synthetic city")
         self.store.import_conflicts(city.conflicts, actor=actor, source="synthetic city")

@@ -776,13 +776,26 @@ class Store:
 
     def put_item(self, item: InspectionItem, *, actor: str) -> None:
         """Add or change an inspection item (一单)."""
+        self.put_items([item], actor=actor)
+
+    def put_items(self, items: Iterable[InspectionItem], *, actor: str) -> None:
+        """Add or change several items in one transaction (all or none), one event each.
+
+        Every item of an unknown department is named, and then nothing is stored."""
+        todo = list(items)
         with self.transaction() as s:
-            if item.department not in self._known_departments(s):
-                raise StoreError(f"item {item.code}: unknown department {item.department!r}")
-            data = attrs.asdict(item)
-            data["required_qualifications"] = _labels_text(item.required_qualifications)
-            s.merge(ItemRow(**data))
-            self.append_event(s, actor, "item.change", _jsonable(attrs.asdict(item)))
+            known = self._known_departments(s)
+            unknown = [f"{i.code} ({i.department!r})" for i in todo if i.department not in known]
+            if unknown:
+                raise StoreError(
+                    f"item(s) of unknown departments: {', '.join(unknown)}; add the departments "
+                    "first (shuangsuiji departments add). Nothing was stored."
+                )
+            for item in todo:
+                data = attrs.asdict(item)
+                data["required_qualifications"] = _labels_text(item.required_qualifications)
+                s.merge(ItemRow(**data))
+                self.append_event(s, actor, "item.change", _jsonable(attrs.asdict(item)))
 
     def items(self, *, session: Session | None = None) -> list[InspectionItem]:
         """The inspection item list (一单)."""
