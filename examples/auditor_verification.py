@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from shuangsuiji.bundle import verify_bundle
+from shuangsuiji.health import StratumTickets, ticket_uniformity
 from shuangsuiji.model import Plan, Task
 from shuangsuiji.registry import Registry
 from shuangsuiji.synth import make_city
@@ -58,6 +59,10 @@ def main() -> None:
     library = verify_bundle(bundle)
     print(f"library verifier:  {library}")
     print(f"stdlib verifier:   exit {stdlib_verdict(path)} (0 = re-derived exactly)")
+    # Beyond re-deriving: are the recorded tickets the smallest of N uniform SHA-256 tickets?
+    # (A period's bundles together: shuangsuiji.health.draw_health, or `shuangsuiji health`.)
+    tickets = ticket_uniformity(StratumTickets.from_bundle(bundle))
+    print(f"ticket test:       KS p = {tickets.p_value:.2f} ({tickets.detail})")
 
     forged = dict(bundle)
     forged["selected"] = [dict(p) for p in bundle["selected"]]
