@@ -164,6 +164,16 @@ def _result_of(row: ResultRow, catalogue: ResultCategories) -> InspectionResult:
     )
 
 
+def _before(order: dict[tuple[str, str, int], int], earlier: DrawRow, row: DrawRow) -> bool:
+    """Was ``earlier`` drawn before ``row`` was frozen? By the audit order, or (for records
+    without those events) by their times."""
+    drawn = order.get(("draw", earlier.task, earlier.attempt))
+    frozen = order.get(("freeze", row.task, row.attempt))
+    if drawn is not None and frozen is not None:
+        return drawn < frozen
+    return str(earlier.drawn_time) <= row.frozen_time
+
+
 class Registry:
     """The workflow over a :class:`~shuangsuiji.store.Store`; see the module docstring."""
 
@@ -1287,10 +1297,7 @@ class Registry:
                 linked = [
                     e
                     for e in chosen[:d]
-                    if window
-                    and order[("draw", e.task, e.attempt)]
-                    < order[("freeze", row.task, row.attempt)]
-                    and ends[e.task] > since
+                    if window and _before(order, e, row) and ends[e.task] > since
                 ]
                 hit = {p["id"] for e in linked for p in json.loads(e.bundle or "{}")["selected"]}
                 blocked: list[str] = []
