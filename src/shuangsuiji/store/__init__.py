@@ -69,6 +69,7 @@ DEFAULT_URL = "sqlite:///shuangsuiji.db"
 Progress = Callable[[int, int], None]
 Clock = Callable[[], datetime]
 _AUDIT_LOCK_KEY = 0x55A1_D17  # pg_advisory_xact_lock key that serialises audit appends
+_LOAD_PARTITION = 100_000  # rows fetched at a time when loading a pool
 STAGED_IMPORT_FROM = 50_000  # PostgreSQL imports of this many rows are staged outside the lock
 _WRITE_LOCK_KEY = 0x55A1_D18  # pg_advisory_xact_lock key that serialises write transactions
 
@@ -617,9 +618,14 @@ class Store:
             EntityRow.status,
             EntityRow.tags,
         ).order_by(EntityRow.id)
+        cols: list[list[Any]] = [[] for _ in range(9)]
         with self.reading(session) as s:
-            rows = s.execute(query).all()
-        if not rows:
+            # streamed in partitions into per-column lists: no row objects for the whole pool
+            result = s.execute(query.execution_options(yield_per=_LOAD_PARTITION))
+            for part in result.partitions():
+                for column, values in zip(cols, zip(*part, strict=True), strict=True):
+                    column.extend(values)
+        if not cols[0]:
             return EntityPool.from_columns(
                 ids=[],
                 names=[],
@@ -631,17 +637,16 @@ class Store:
                 status=[],
                 tags=[],
             )
-        cols = list(zip(*rows, strict=True))
         pool = EntityPool.from_columns(
-            ids=list(cols[0]),
-            names=list(cols[1]),
-            entity_type=list(cols[2]),
-            industry=list(cols[3]),
-            region=list(cols[4]),
-            registered=list(cols[5]),
-            tier=list(cols[6]),
-            status=list(cols[7]),
-            tags=_labels_of(list(cols[8])),
+            ids=cols[0],
+            names=cols[1],
+            entity_type=cols[2],
+            industry=cols[3],
+            region=cols[4],
+            registered=cols[5],
+            tier=cols[6],
+            status=cols[7],
+            tags=_labels_of(cols[8]),
         )
         return pool if population is None else pool.filter(population)
 
