@@ -2003,13 +2003,19 @@ def assign_teams(staffing: Staffing, key: bytes) -> Assignment:
         info = StreamInfo(hashlib.sha256(key).hexdigest(), 0, 0, None)
         return _result(canon, staffing, elig, inst, [], info)
     _check_inputs(inst, canon, elig)
-    try:
-        teams, info = _draw(inst, stream)
-    except _Infeasible as exc:
-        group = _violator(inst, exc.res)
-        _raise_infeasible(inst, canon, elig, group)
-        raise AssertionError("unreachable") from exc
+    teams, info = _draw_or_explain(inst, canon, elig, stream)
     return _result(canon, staffing, elig, inst, teams, info)
+
+
+def _draw_or_explain(
+    inst: _Instance, canon: Staffing, elig: Eligibility, stream: AssignStream
+) -> tuple[list[list[int]], StreamInfo]:
+    """:func:`_draw`, turning a failure into the officer's :class:`InfeasibleAssignment`."""
+    try:
+        return _draw(inst, stream)
+    except _Infeasible as exc:
+        _raise_infeasible(inst, canon, elig, _violator(inst, exc.res))
+        raise AssertionError("unreachable") from exc
 
 
 def sample_loads(staffing: Staffing, keys: Iterable[bytes]) -> IntArray:
@@ -2045,11 +2051,7 @@ def sample_loads(staffing: Staffing, keys: Iterable[bytes]) -> IntArray:
     # canonical inspector row -> row in the caller's order (canonical() sorts by ID)
     owner = np.argsort(staffing.inspectors.ids, kind="stable")[inst.col_row]
     for r, key in enumerate(wanted):
-        try:
-            teams, _ = _draw(inst, AssignStream(key))
-        except _Infeasible as exc:
-            _raise_infeasible(inst, canon, elig, _violator(inst, exc.res))
-            raise AssertionError("unreachable") from exc
+        teams, _ = _draw_or_explain(inst, canon, elig, AssignStream(key))
         members = np.fromiter(itertools.chain.from_iterable(teams), dtype=np.int64)
         out[r] = np.bincount(owner[members], minlength=out.shape[1])
     return out
