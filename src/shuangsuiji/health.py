@@ -189,6 +189,14 @@ class Lottery:
                 "were selected; in a fixed-size draw π = n_s / N_s (not the ratio rule r_s)"
             )
 
+    @property
+    def hits(self) -> npt.NDArray[np.bool_]:
+        """Which candidates were selected (one flag per candidate)."""
+        out: npt.NDArray[np.bool_] = np.isin(
+            np.asarray(self.candidates, dtype=str), np.asarray(sorted(self.selected), dtype=str)
+        )
+        return out
+
     @classmethod
     def stratified(
         cls,
@@ -446,12 +454,7 @@ def _collect(lotteries: Sequence[Lottery]) -> _Trials:
         raise HealthInputError("no draws given: pass at least one Lottery")
     ids = np.concatenate([np.asarray(lot.candidates, dtype=str) for lot in lotteries])
     p = np.concatenate([lot.probabilities for lot in lotteries])
-    hit = np.concatenate(
-        [
-            np.isin(np.asarray(lot.candidates, dtype=str), np.asarray(sorted(lot.selected), str))
-            for lot in lotteries
-        ]
-    )
+    hit = np.concatenate([lot.hits for lot in lotteries])
     names, unit = np.unique(ids, return_inverse=True)
     n = len(names)
     observed = np.bincount(unit, weights=hit, minlength=n).astype(np.int64)
@@ -463,11 +466,11 @@ def _collect(lotteries: Sequence[Lottery]) -> _Trials:
     return _Trials(tuple(names.tolist()), p[order], start, count, observed)
 
 
-def _fast_chunks(trials: _Trials) -> tuple[F64, Iterator[tuple[I64, F64]]]:
-    """Per-unit variance and the pmf of every unit, in chunks (independent trials)."""
+def _fast_chunks(trials: _Trials) -> tuple[F64, F64, Iterator[tuple[I64, F64]]]:
+    """Per-unit mean and variance, and the pmf of every unit in chunks (independent trials)."""
     n = len(trials.ids)
     unit = np.repeat(np.arange(n), trials.count)
-    mean = np.bincount(unit, weights=trials.p, minlength=n)
+    mean = np.bincount(unit, weights=trials.p, minlength=n).astype(np.float64)
     var = np.bincount(unit, weights=trials.p * (1 - trials.p), minlength=n).astype(np.float64)
     reach = np.ceil(mean + _TAIL_SIGMAS * np.sqrt(var) + _TAIL_SIGMAS).astype(np.int64)
     cap = np.minimum(trials.count, np.maximum(trials.observed + 1, reach))
@@ -478,7 +481,7 @@ def _fast_chunks(trials: _Trials) -> tuple[F64, Iterator[tuple[I64, F64]]]:
             units = order[first : first + _CHUNK_UNITS]
             yield units, _pmf_chunk(trials, units, int(cap[units].max()))
 
-    return var, chunks()
+    return mean, var, chunks()
 
 
 def _distributions(
@@ -604,20 +607,7 @@ def _linked(draws: Sequence[Lottery]) -> _Linked:
     lot_of = np.concatenate(
         [np.full(len(lot.candidates) + len(lot.blocked), i) for i, lot in enumerate(draws)]
     )
-    hit = np.concatenate(
-        [
-            np.concatenate(
-                [
-                    np.isin(
-                        np.asarray(lot.candidates, dtype=str),
-                        np.asarray(sorted(lot.selected), dtype=str),
-                    ),
-                    np.zeros(len(lot.blocked), dtype=bool),
-                ]
-            )
-            for lot in draws
-        ]
-    )
+    hit = np.concatenate([np.r_[lot.hits, np.zeros(len(lot.blocked), dtype=bool)] for lot in draws])
     names, unit = np.unique(ids, return_inverse=True)
     n = len(names)
     observed = np.bincount(unit, weights=hit, minlength=n).astype(np.int64)
@@ -818,6 +808,11 @@ def _unit_test(
     return result, tuple(flags)
 
 
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise HealthInputError(f"alpha must be between 0 and 1, got {alpha}")
+
+
 def draw_health(
     lotteries: Iterable[Lottery],
     *,
@@ -841,8 +836,7 @@ def draw_health(
     (False, 1.2)
     """
     draws = list(lotteries)
-    if not 0 < alpha < 1:
-        raise HealthInputError(f"alpha must be between 0 and 1, got {alpha}")
+    _check_alpha(alpha)
     strata = list(tickets)
     level = alpha / (3 if strata else 2)
     if any(lot.blocked_by for lot in draws):
@@ -858,10 +852,7 @@ def draw_health(
     else:
         trials = _collect(draws)
         ids, observed, trial_counts = trials.ids, trials.observed, trials.count
-        n = len(ids)
-        units_of = np.repeat(np.arange(n), trials.count)
-        expected = np.bincount(units_of, weights=trials.p, minlength=n).astype(np.float64)
-        variance, chunks = _fast_chunks(trials)
+        expected, variance, chunks = _fast_chunks(trials)
         low_min, high_min = _attainable(trials)
     p_low, p_high, mid, expected_bins, gram = _distributions(
         chunks, observed, variance, _SPREAD_BINS
@@ -908,17 +899,20 @@ class ReplayedTask:
             raise HealthInputError(f"task {self.label!r}: a unit appears twice")
 
 
-def _period_loads(tasks: Sequence[ReplayedTask], rows: slice) -> tuple[tuple[str, ...], I64, I64]:
-    """Unit IDs, observed period loads, and period loads per replay (row r of every task)."""
+def _period_loads(tasks: Sequence[ReplayedTask]) -> tuple[tuple[str, ...], I64, I64, I64]:
+    """Unit IDs, the number of tasks each could join, observed period loads, and period loads
+    per replay (row ``r`` of every task), for as many replays as every task has."""
     names = np.unique(np.concatenate([np.asarray(t.units, dtype=str) for t in tasks]))
+    trials = np.zeros(len(names), dtype=np.int64)
     observed = np.zeros(len(names), dtype=np.int64)
-    count = min(t.replays[rows].shape[0] for t in tasks)
+    count = min(t.replays.shape[0] for t in tasks)
     period = np.zeros((count, len(names)), dtype=np.int64)
     for t in tasks:
         at = np.searchsorted(names, np.asarray(t.units, dtype=str))
+        trials[at] += 1
         observed[at] += t.observed
-        period[:, at] += t.replays[rows][:count]
-    return tuple(names.tolist()), observed, period
+        period[:, at] += t.replays[:count]
+    return tuple(names.tolist()), trials, observed, period
 
 
 def replay_health(
@@ -943,14 +937,12 @@ def replay_health(
     todo = list(tasks)
     if not todo:
         raise HealthInputError("no tasks given: pass at least one ReplayedTask")
-    if not 0 < alpha < 1:
-        raise HealthInputError(f"alpha must be between 0 and 1, got {alpha}")
-    total = min(t.replays.shape[0] for t in todo)
+    _check_alpha(alpha)
+    ids, trials, observed, period = _period_loads(todo)
+    total = period.shape[0]
     if total < 40:
         raise HealthInputError(f"{total} replays are too few: give at least 40 (800 for 0.01)")
-    half = total // 2
-    ids, observed, fit = _period_loads(todo, slice(0, half))
-    _, _, null = _period_loads(todo, slice(half, total))
+    fit, null = period[: total // 2], period[total // 2 :]
     mean = fit.mean(axis=0)
     var = fit.var(axis=0, ddof=1)
     varying = var > 0
@@ -1004,10 +996,6 @@ def replay_health(
         f"sum of z² {t_obs:.1f}, replays {np.median(t_null):.1f} median "
         f"({np.quantile(t_null, 0.025):.1f}–{np.quantile(t_null, 0.975):.1f}); two-sided{blind}",
     )
-    trials = np.zeros(len(ids), dtype=np.int64)
-    names = np.asarray(ids, dtype=str)
-    for t in todo:
-        trials[np.searchsorted(names, np.asarray(t.units, dtype=str))] += 1
     units = UnitStats(
         ids,
         trials,
