@@ -71,6 +71,7 @@ Clock = Callable[[], datetime]
 _AUDIT_LOCK_KEY = 0x55A1_D17  # pg_advisory_xact_lock key that serialises audit appends
 _LOAD_PARTITION = 100_000  # rows fetched at a time when loading a pool
 STAGED_IMPORT_FROM = 50_000  # PostgreSQL imports of this many rows are staged outside the lock
+_STAGE = "ssj_import_stage"  # the session-private TEMP table of a staged import
 _WRITE_LOCK_KEY = 0x55A1_D18  # pg_advisory_xact_lock key that serialises write transactions
 
 
@@ -542,7 +543,7 @@ class Store:
         names, n = batches.names, batches.n
         target = table.__table__
         stage = sa.Table(
-            "ssj_import_stage",
+            _STAGE,
             sa.MetaData(),
             *(sa.Column(c, target.c[c].type) for c in names),
             prefixes=["TEMPORARY"],
@@ -552,7 +553,7 @@ class Store:
                 with conn.begin():
                     stage.create(conn)
                     if self.engine.dialect.driver == "psycopg":
-                        _copy_rows(conn, names, batches, progress)
+                        _copy_rows(conn, batches, progress)
                     else:
                         for stop, rows in batches:
                             conn.execute(insert(stage), rows)
@@ -575,20 +576,15 @@ class Store:
                     moved = select(
                         *(stage.c[c] for c in names), sa.literal(record.id).label("import_id")
                     )
-                    stmt: Any = insert(table).from_select([*names, "import_id"], moved)
-                    if mode == "upsert":
-                        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-                        up = pg_insert(table).from_select([*names, "import_id"], moved)
-                        stmt = up.on_conflict_do_update(
-                            index_elements=["id"],
-                            set_={c: up.excluded[c] for c in [*names, "import_id"] if c != "id"},
-                        )
-                    s.execute(stmt)
+                    s.execute(
+                        insert(table).from_select([*names, "import_id"], moved)
+                        if mode == "add"
+                        else _upsert(self.dialect, table, names, moved)
+                    )
                     report = self._log_import(s, record, actor)
             finally:
                 with conn.begin():
-                    conn.execute(text("DROP TABLE IF EXISTS pg_temp.ssj_import_stage"))
+                    conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}"))
         return report
 
     def _refuse_existing(
@@ -994,13 +990,11 @@ class _Batches:
             yield stop, list(zip(*cols, strict=True))
 
 
-def _copy_rows(
-    conn: Connection, names: Sequence[str], batches: _Batches, progress: Progress | None
-) -> None:
+def _copy_rows(conn: Connection, batches: _Batches, progress: Progress | None) -> None:
     """Stream the rows into the TEMP stage table with ``COPY … FROM STDIN`` (psycopg 3)."""
     raw: Any = conn.connection.driver_connection
-    columns = ", ".join(f'"{c}"' for c in names)  # the table's own column names, not data
-    with raw.cursor() as cur, cur.copy(f"COPY ssj_import_stage ({columns}) FROM STDIN") as copy:
+    columns = ", ".join(f'"{c}"' for c in batches.names)  # the table's own columns, not data
+    with raw.cursor() as cur, cur.copy(f"COPY {_STAGE} ({columns}) FROM STDIN") as copy:
         for stop, rows in batches.tuples():
             for row in rows:
                 copy.write_row(row)
@@ -1016,12 +1010,20 @@ def _refuse_stored(existing: Sequence[str]) -> None:
         )
 
 
-def _upsert(dialect: str, table: type[EntityRow] | type[InspectorRow], names: Sequence[str]) -> Any:
-    """INSERT … ON CONFLICT (id) DO UPDATE, executed once per batch (executemany)."""
+def _upsert(
+    dialect: str,
+    table: type[EntityRow] | type[InspectorRow],
+    names: Sequence[str],
+    rows: Any = None,
+) -> Any:
+    """INSERT … ON CONFLICT (id) DO UPDATE of ``names`` and ``import_id``: executed once per
+    batch (executemany), or, given ``rows`` (a SELECT of those columns), in one statement."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     stmt: Any = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    if rows is not None:
+        stmt = stmt.from_select([*names, "import_id"], rows)
     cols = {c: stmt.excluded[c] for c in [*names, "import_id"] if c != "id"}
     return stmt.on_conflict_do_update(index_elements=["id"], set_=cols)
 
