@@ -74,7 +74,7 @@ from shuangsuiji.health import (
     draw_health,
     replay_health,
 )
-from shuangsuiji.model import Task
+from shuangsuiji.model import Plan, Task
 from shuangsuiji.policy import Policy
 from shuangsuiji.pools import EntityPool
 from shuangsuiji.publication import (
@@ -290,25 +290,17 @@ class Registry:
             )
         policy = self.store.policy(session=s)
         cut = cutoff or task.start
-        pushed = self._pushdown(s)
+        items = self.store.items(session=s)
+        last = self._last_inspected(s, task_code)
         candidates: CandidateSet | DatabaseCandidateSet
-        if pushed:
+        if self._pushdown(s):
             candidates = freeze_in_database(
-                s.connection(),
-                task,
-                policy,
-                self.store.items(session=s),
-                cutoff=cut,
-                last_inspected=self._last_inspected(s, task_code),
+                s.connection(), task, policy, items, cutoff=cut, last_inspected=last
             )
         else:
+            pool = self.store.load_entities(session=s)
             candidates = freeze_candidates(
-                self.store.load_entities(session=s),
-                task,
-                policy,
-                self.store.items(session=s),
-                cutoff=cut,
-                last_inspected=self._last_inspected(s, task_code),
+                pool, task, policy, items, cutoff=cut, last_inspected=last
             )
         if candidates.size == 0:
             raise DrawRefused(
@@ -1146,14 +1138,17 @@ class Registry:
         }
         return {name: write_text(text, out / name) for name, text in texts.items()}
 
+    def _plan(self, s: Session, code: str) -> Plan:
+        for plan in self.store.plans(session=s):
+            if plan.code == code:
+                return plan
+        raise StoreError(f"no plan {code!r}; `shuangsuiji plan show` lists the plans")
+
     def plan_announcement(self, plan: str, *, issued_on: date | None = None) -> PlanAnnouncement:
         """The annual plan announcement (一表) of ``plan``: its tasks in order of their start."""
         with self.store.reading() as s:
-            chosen = [p for p in self.store.plans(session=s) if p.code == plan]
-            if not chosen:
-                raise StoreError(f"no plan {plan!r}; `shuangsuiji plan show` lists the plans")
             return plan_announcement(
-                chosen[0],
+                self._plan(s, plan),
                 self.store.tasks(plan, session=s),
                 items=self.store.items(session=s),
                 departments=self.store.departments(session=s),
@@ -1168,7 +1163,7 @@ class Registry:
         with self.store.reading() as s:
             row = self._current(s, task)
             the_task = self.store.task(task, session=s)
-            plan = next(p for p in self.store.plans(session=s) if p.code == the_task.plan)
+            plan = self._plan(s, the_task.plan)
             bundle: dict[str, Any] = json.loads(row.bundle or "{}")
             drawn = {p["id"] for p in bundle["selected"]}
             drawn |= {r["by"] for r in bundle.get("replacements", [])}
@@ -1204,10 +1199,11 @@ class Registry:
         out.mkdir(parents=True, exist_ok=True)
         texts: dict[str, str] = {}
         with self.store.reading() as s:
-            plans = [p.code for p in self.store.plans(session=s) if plan in (None, p.code)]
+            if plan is not None:
+                plans = [self._plan(s, plan).code]
+            else:
+                plans = [p.code for p in self.store.plans(session=s)]
             drawn = {t for (t,) in s.execute(select(DrawRow.task).where(DrawRow.state == "drawn"))}
-        if plan is not None and not plans:
-            raise StoreError(f"no plan {plan!r}; `shuangsuiji plan show` lists the plans")
         if not plans:
             raise StoreError(
                 "no plan in the store: nothing to announce (`shuangsuiji plan create`)"
@@ -1283,12 +1279,12 @@ class Registry:
                 raise DrawRefused("no drawn task in that period: nothing to check")
             ends = {t.code: t.end for t in self.store.tasks(session=s)}
             order = self._step_order(s)
-            pools: list[EntityPool] = []  # loaded once, and only if a window links draws
+            bundles: list[dict[str, Any]] = [json.loads(r.bundle or "{}") for r in chosen]
+            pool: EntityPool | None = None  # loaded once, and only if a window links draws
             items = self.store.items(session=s)
             lotteries: list[Lottery] = []
             tickets: list[StratumTickets] = []
-            for d, row in enumerate(chosen):
-                bundle: dict[str, Any] = json.loads(row.bundle or "{}")
+            for d, (row, bundle) in enumerate(zip(chosen, bundles, strict=True)):
                 plain = Lottery.from_bundle(bundle)
                 tickets += StratumTickets.from_bundle(bundle)
                 policy = self.store.policy(row.policy_hash, session=s)
@@ -1296,25 +1292,18 @@ class Registry:
                 since = row.cutoff - timedelta(days=window)
                 linked = [
                     e
-                    for e in chosen[:d]
-                    if window and _before(order, e, row) and ends[e.task] > since
+                    for e in range(d)
+                    if window and _before(order, chosen[e], row) and ends[chosen[e].task] > since
                 ]
-                hit = {p["id"] for e in linked for p in json.loads(e.bundle or "{}")["selected"]}
+                hit = {p["id"] for e in linked for p in bundles[e]["selected"]}
                 blocked: list[str] = []
                 chances: list[float] = []
                 if hit:
-                    if not pools:
-                        pools.append(self.store.load_entities(session=s))
+                    if pool is None:
+                        pool = self.store.load_entities(session=s)
                     again = freeze_candidates(
-                        pools[0],
-                        self.store.task(row.task, session=s),
-                        policy,
-                        items,
-                        cutoff=row.cutoff,
+                        pool, self.store.task(row.task, session=s), policy, items, cutoff=row.cutoff
                     )
-                    sizes: dict[str, int] = {}
-                    for c in bundle["candidates"]:
-                        sizes[c["stratum"]] = sizes.get(c["stratum"], 0) + 1
                     labels = again.strata.labels
                     keys = np.asarray(sorted(hit), dtype=again.ids.dtype)
                     out = np.flatnonzero(np.isin(again.ids, keys))
@@ -1322,9 +1311,9 @@ class Registry:
                         again.ids[out].tolist(), again.strata.codes[out].tolist(), strict=True
                     ):
                         stratum = labels[code]
-                        n_plus = sizes.get(stratum, 0) + 1
+                        size = bundle["strata"].get(stratum, {}).get("size", 0)
                         blocked.append(entity.decode())
-                        chances.append(again.rules[stratum].size(n_plus) / n_plus)
+                        chances.append(again.rules[stratum].size(size + 1) / (size + 1))
                 lotteries.append(
                     Lottery(
                         row.task,
@@ -1333,7 +1322,7 @@ class Registry:
                         plain.selected,
                         blocked=blocked,
                         blocked_probabilities=chances,
-                        blocked_by=[e.task for e in linked] if blocked else [],
+                        blocked_by=[chosen[e].task for e in linked] if blocked else [],
                     )
                 )
         return draw_health(lotteries, subject="entities", alpha=alpha, tickets=tickets)
