@@ -856,36 +856,6 @@ def verify_log(db_url: str, as_json: bool) -> None:
         sys.exit(EXIT_CHECK_FAILED)
 
 
-def _health_json(report: Any) -> dict[str, Any]:
-    return {
-        "suspicious": report.suspicious,
-        "draws": report.lotteries,
-        "units": len(report.units.ids),
-        "alpha": report.alpha,
-        "tests": [
-            {
-                "name": t.name,
-                "statistic": t.statistic,
-                "p_value": t.p_value,
-                "level": t.level,
-                "rejected": t.rejected,
-                "detail": t.detail,
-            }
-            for t in report.tests
-        ],
-        "flagged": [
-            {
-                "id": f.id,
-                "observed": f.observed,
-                "expected": f.expected,
-                "p_value": f.p_value,
-                "direction": f.direction,
-            }
-            for f in report.flagged
-        ],
-    }
-
-
 @main.command()
 @click.option("--plan", "plan_code", default=None, help="One plan's tasks (default: all).")
 @click.option("--task", "task_codes", multiple=True, help="Only these tasks (repeatable).")
@@ -926,9 +896,9 @@ def health(
             registry.inspector_health(plan_code, tasks=chosen, replays=replays, alpha=alpha)
         )
     if as_json:
-        data = _health_json(reports[0])
+        data = reports[0].to_dict()
         if inspectors:
-            data["inspectors"] = _health_json(reports[1])
+            data["inspectors"] = reports[1].to_dict()
         click.echo(json.dumps(data, ensure_ascii=False))
     else:
         for report in reports:

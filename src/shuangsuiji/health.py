@@ -393,6 +393,21 @@ class HealthReport:
                 return t
         raise KeyError(f"no test {name!r} in this report; have {[t.name for t in self.tests]}")
 
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict, the tests and the flagged units as JSON-able values (for scripts)."""
+        return {
+            "suspicious": self.suspicious,
+            "draws": self.lotteries,
+            "units": len(self.units.ids),
+            "alpha": self.alpha,
+            "tests": [
+                attrs.asdict(t, filter=attrs.filters.exclude(attrs.fields(CheckResult).dof))
+                | {"rejected": t.rejected}
+                for t in self.tests
+            ],
+            "flagged": [attrs.asdict(f) for f in self.flagged],
+        }
+
     def summary(self) -> str:
         """A few lines for a log or a terminal."""
         verdict = "SUSPICIOUS 可疑" if self.suspicious else "no alarm 未见异常"
