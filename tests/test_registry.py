@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.draw import ReplacementError
 from shuangsuiji.model import Plan, PopulationFilter, Task
-from shuangsuiji.registry import DrawRefused, Registry
+from shuangsuiji.registry import PUSHDOWN_FROM, DrawRefused, Registry
 from shuangsuiji.seeds import party_commitment
 from shuangsuiji.store import Store
 from shuangsuiji.synth import make_city
@@ -29,8 +30,18 @@ T2 = Task(
 )
 
 
-def _registry(url: str) -> Registry:
-    reg = Registry.open(url)
+def _still() -> datetime:
+    """A clock that never moves (every record gets the same time)."""
+    return datetime(2026, 6, 30, 9, 0, tzinfo=UTC)
+
+
+def _registry(
+    url: str,
+    clock: Callable[[], datetime] | None = None,
+    pushdown_from: int | None = PUSHDOWN_FROM,
+) -> Registry:
+    store = Store.open(url) if clock is None else Store.open(url, clock=clock)
+    reg = Registry(store, pushdown_from=pushdown_from)
     reg.setup_city(CITY, actor=ADMIN)
     reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG", "WJW")), actor=ADMIN)
     reg.store.put_task(T1, actor=ADMIN)
@@ -311,17 +322,9 @@ def test_a_large_pool_is_frozen_inside_postgresql_with_the_same_result(
     """The same city, tasks and seeds: frozen in Python on SQLite and inside PostgreSQL
     (``pushdown_from=0``), the bundles are identical — candidates, exclusions with the
     window, strata, selection, seed record and record digest."""
-
-    def fixed() -> datetime:
-        return datetime(2026, 6, 30, 9, 0, tzinfo=UTC)
-
     bundles = []
     for url, pushdown in ((f"sqlite:///{tmp_path / 'a.db'}", None), (pg_url, 0)):
-        reg = Registry(Store.open(url, clock=fixed), pushdown_from=pushdown)
-        reg.setup_city(CITY, actor=ADMIN)
-        reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG", "WJW")), actor=ADMIN)
-        reg.store.put_task(T1, actor=ADMIN)
-        reg.store.put_task(T2, actor=ADMIN)
+        reg = _registry(url, _still, pushdown)
         reg.draw("T1", actor=DRAWER, contribution=b"seed one, sixteen bytes or more")
         reg.draw("T2", actor=DRAWER, contribution=b"seed two, sixteen bytes or more")
         reg.replace("T2", reg.selected_ids("T2")[0], "not_found_at_address", actor=DRAWER)
@@ -338,15 +341,7 @@ def test_a_large_pool_is_frozen_inside_postgresql_with_the_same_result(
 def test_draw_health_links_the_window_even_when_timestamps_tie(tmp_path: Path) -> None:
     """With a clock that never moves, the audit order still says T1 was drawn before T2 was
     frozen: a T1 restaurant left out of T2 has a (blocked) trial there."""
-
-    def fixed() -> datetime:
-        return datetime(2026, 6, 30, 9, 0, tzinfo=UTC)
-
-    reg = Registry(Store.open(f"sqlite:///{tmp_path / 'h.db'}", clock=fixed))
-    reg.setup_city(CITY, actor=ADMIN)
-    reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG", "WJW")), actor=ADMIN)
-    reg.store.put_task(T1, actor=ADMIN)
-    reg.store.put_task(T2, actor=ADMIN)
+    reg = _registry(f"sqlite:///{tmp_path / 'h.db'}", _still)
     reg.draw("T1", actor=DRAWER, contribution=b"a fixed contribution for health")
     reg.draw("T2", actor=DRAWER, contribution=b"a second fixed contribution, T2")
     restaurants = set(CITY.entities.filter(T2.population).id_list())
