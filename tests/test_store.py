@@ -180,11 +180,12 @@ def test_audit_rows_cannot_be_changed(db_url: str) -> None:
     assert len(store.audit_events()) == 1 + len(CITY.items)
 
 
-def _tagged_pool(prefix: str, tags: list[str]) -> EntityPool:
+def _tagged_pool(prefix: str, tags: list[str], names: list[str] | None = None) -> EntityPool:
+    """One entity per tag, IDs ``prefix0000``, ``prefix0001``, … (names optional)."""
     n = len(tags)
     return EntityPool.from_columns(
         ids=[f"{prefix}{j:04d}" for j in range(n)],
-        names=["某某公司"] * n,
+        names=names or ["某某公司"] * n,
         entity_type=["有限责任公司"] * n,
         industry=["F5191"] * n,
         region=["350102001"] * n,
@@ -260,23 +261,12 @@ def test_a_staged_import_keeps_hostile_text_verbatim(pg_url: str) -> None:
     characters and SQL fragments come back byte for byte."""
     names = ["a\tb", "back\\slash", "line\nbreak", "O'Brien; DROP TABLE entities; --", "\\N", "空"]
     n = len(names)
-    pool = EntityPool.from_columns(
-        ids=[f"S{j}" for j in range(n)],
-        names=names,
-        entity_type=["有限责任公司"] * n,
-        industry=["F5191"] * n,
-        region=["350102001"] * n,
-        registered=[date(2020, 1, 1)] * n,
-        tier=["B"] * n,
-        status=["存续"] * n,
-        tags=[("经营异常名录",)] * n,
-        id_scheme="local",
-    )
+    pool = _tagged_pool("S", ["经营异常名录"] * n, names)
     store = Store.open(pg_url)
     store.import_entities(pool, actor="管理员", staged=True)
     loaded = store.load_entities()
     got = dict(zip(loaded.id_list(), [str(x) for x in loaded.names], strict=True))
-    assert got == {f"S{j}": name for j, name in enumerate(names)}
+    assert got == {f"S{j:04d}": name for j, name in enumerate(names)}
     assert all(loaded.tags[j] == frozenset({"经营异常名录"}) for j in range(n))
 
 
