@@ -266,7 +266,8 @@ def _results_and_publication(
 def _draw_line(registry: Registry, task: Task) -> str:
     bundle = registry.bundle(task.code)
     excluded = sum(e["count"] for e in bundle["exclusions"])
-    seed = "3-party seed ceremony" if task.joint else "system seed"
+    parties = [c["party"] for c in bundle["seed_provenance"]["commitments"]]
+    seed = f"{len(parties)}-party seed ceremony: {' + '.join(parties)}"
     return (
         f"drew {task.code}: {len(bundle['selected'])} of {len(bundle['candidates']):,} candidates "
         f"in {len(bundle['strata'])} strata ({excluded} excluded by policy; {seed})"

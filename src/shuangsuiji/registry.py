@@ -97,10 +97,8 @@ from shuangsuiji.publication import (
 from shuangsuiji.pushdown import DatabaseCandidateSet, freeze_in_database, insert_candidates
 from shuangsuiji.results import InspectionResult, ResultCategories, correct, read_results_csv
 from shuangsuiji.seeds import (
-    SEED_SPEC,
     Ceremony,
     PublicAnnouncement,
-    PublicSeed,
     PublicSource,
     party_commitment,
     provenance_from_record,
@@ -170,22 +168,6 @@ class _Redraw:
     reason: str = ""
     text: str = ""
     approved_by: str = ""
-
-
-def _pending_public(declared: PublicAnnouncement) -> dict[str, Any]:
-    """A public-value declaration whose values do not exist yet (``public-declared``)."""
-    return {
-        "kind": "public-declared",
-        "spec": SEED_SPEC,
-        "task_label": declared.task_label,
-        "pool_digest": declared.pool_digest,
-        "frozen_at": declared.frozen_at.isoformat(),
-        "announced_at": declared.announced_at.isoformat(),
-        "sources": [
-            {"label": x.label, "reference": x.reference, "expected": x.expected.isoformat()}
-            for x in declared.sources
-        ],
-    }
 
 
 def _public_team_seed(frozen: dict[str, Any]) -> dict[str, Any]:
@@ -587,14 +569,12 @@ class Registry:
             problems = declared.problems()
             if problems:
                 raise DrawRefused(f"task {task}: public values refused: " + "; ".join(problems))
-            row.seed_record = _json(
-                {**_pending_public(declared), "announcement_digest": declared.digest()}
-            )
+            row.seed_record = _json(declared.to_record())
             self.store.append_event(
                 s,
                 actor,
                 "seed.public.declare",
-                {"task": task, "attempt": row.attempt} | _pending_public(declared),
+                {"task": task, "attempt": row.attempt} | declared.to_record(),
             )
             return declared.digest()
 
@@ -605,9 +585,7 @@ class Registry:
             record = json.loads(row.seed_record)
             if record.get("kind") != "public-declared":
                 raise DrawRefused(f"task {task}: no public values were declared for its seed")
-            declared = PublicSeed.from_record(
-                record | {"kind": "public", "values": [], "revealed_at": record["announced_at"]}
-            ).announcement
+            declared = PublicAnnouncement.from_record(record)
             try:
                 resolved = declared.resolve(values, self._now)
             except ValueError as exc:
