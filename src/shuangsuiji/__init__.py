@@ -16,6 +16,7 @@ The public surface, by task:
 - the whole cycle on a database: :class:`Registry`, :class:`Store`
 """
 
+from shuangsuiji._version import __version__
 from shuangsuiji.assign import (
     Assignment,
     InfeasibleAssignment,
@@ -54,8 +55,6 @@ from shuangsuiji.results import InspectionResult, ResultCategories, correct, rea
 from shuangsuiji.seeds import Ceremony, party_commitment, random_seed
 from shuangsuiji.store import Store, StoreError
 from shuangsuiji.workdays import CalendarCoverageError, Deadline, WorkCalendar
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Assignment",

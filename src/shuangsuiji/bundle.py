@@ -174,7 +174,7 @@ def make_bundle(
     if policy_hash is not None and not _HEX64.match(policy_hash):
         raise BundleError(f"policy_hash must be 64 lower-case hex characters, got {policy_hash!r}")
     if library_version is None:
-        from shuangsuiji import __version__ as library_version
+        from shuangsuiji._version import __version__ as library_version
     bundle: dict[str, Any] = {
         "spec": SPEC,
         "bundle_format": BUNDLE_FORMAT,

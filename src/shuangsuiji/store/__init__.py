@@ -250,7 +250,7 @@ class Store:
         current = MigrationContext.configure(conn).get_current_revision()
         known = {r.revision for r in ScriptDirectory.from_config(config).walk_revisions()}
         if current is not None and current not in known:
-            from shuangsuiji import __version__
+            from shuangsuiji._version import __version__
 
             raise StoreError(
                 f"the database's schema is at revision {current!r}, which shuangsuiji "
