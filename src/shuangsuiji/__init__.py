@@ -14,6 +14,8 @@ The public surface, by task:
   :func:`verify_bundle`, :func:`random_seed`, :class:`Ceremony`
 - deadlines: :class:`WorkCalendar`
 - the whole cycle on a database: :class:`Registry`, :class:`Store`
+- errors: :class:`ShuangsuijiError` and its families :class:`InvalidInputError`,
+  :class:`NotFoundError`, :class:`RefusedError`, :class:`IntegrityFailure`
 
 Importing the package is cheap: each public name is loaded from its module the first time it
 is used (PEP 562), so ``import shuangsuiji.draw`` or ``shuangsuiji --help`` does not load
@@ -48,6 +50,13 @@ if TYPE_CHECKING:
         Strata,
         TicketScheme,
         draw_entities,
+    )
+    from shuangsuiji.errors import (
+        IntegrityFailure,
+        InvalidInputError,
+        NotFoundError,
+        RefusedError,
+        ShuangsuijiError,
     )
     from shuangsuiji.ids import validate_uscc
     from shuangsuiji.model import (
@@ -91,6 +100,13 @@ _MODULES: dict[str, tuple[str, ...]] = {
     ),
     "bundle": ("make_bundle", "verify_bundle"),
     "draw": ("Draw", "ReplacementReason", "SizeRule", "Strata", "TicketScheme", "draw_entities"),
+    "errors": (
+        "IntegrityFailure",
+        "InvalidInputError",
+        "NotFoundError",
+        "RefusedError",
+        "ShuangsuijiError",
+    ),
     "ids": ("validate_uscc",),
     "model": (
         "Conflict",
@@ -134,6 +150,9 @@ __all__ = [
     "InspectionResult",
     "Inspector",
     "InspectorPool",
+    "IntegrityFailure",
+    "InvalidInputError",
+    "NotFoundError",
     "Plan",
     "Policy",
     "PolicyError",
@@ -141,10 +160,12 @@ __all__ = [
     "PublicationRecord",
     "PublicationStatus",
     "Recusal",
+    "RefusedError",
     "Registry",
     "ReplacementReason",
     "ResultCategories",
     "ResultEntry",
+    "ShuangsuijiError",
     "SizeRule",
     "Staffing",
     "Store",

@@ -85,6 +85,7 @@ import scipy
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
+from shuangsuiji.errors import InvalidInputError, RefusedError, UnknownKeyError
 from shuangsuiji.model import InspectionItem, Task
 from shuangsuiji.pools import EntityPool, InspectorPool
 
@@ -169,12 +170,12 @@ class AssignStream:
 
     def __init__(self, key: bytes, start_block: int = 0) -> None:
         if not isinstance(key, bytes) or len(key) < 16:
-            raise ValueError(
+            raise InvalidInputError(
                 "the draw key must be bytes of at least 16 (normally 32) bytes, as made by "
                 "shuangsuiji.draw.draw_key(task_label, seed)"
             )
         if start_block < 0:
-            raise ValueError(f"start_block must be >= 0, got {start_block}")
+            raise InvalidInputError(f"start_block must be >= 0, got {start_block}")
         self.key = key
         self.position = start_block * _WORDS_PER_BLOCK
         self._buf_start = 0
@@ -207,7 +208,7 @@ class AssignStream:
     def uniform(self, n: int) -> int:
         """A uniform integer in ``[0, n)`` by rejection sampling (see the module docstring)."""
         if n < 1:
-            raise ValueError(f"uniform(n) needs n >= 1, got {n}")
+            raise InvalidInputError(f"uniform(n) needs n >= 1, got {n}")
         m = max(1, -(-(n - 1).bit_length() // 64))
         span = 1 << (64 * m)
         limit = span - span % n
@@ -328,7 +329,7 @@ class ConflictTable:
     def __attrs_post_init__(self) -> None:
         n = len(self.inspector_ids)
         if not len(self.entity_ids) == len(self.relation) == len(self.source) == n:
-            raise ValueError("ConflictTable: columns differ in length")
+            raise InvalidInputError("ConflictTable: columns differ in length")
 
     @classmethod
     def from_rows(cls, rows: Iterable[_ConflictLike | tuple[str, str, str, str]]) -> ConflictTable:
@@ -365,7 +366,7 @@ class PastAssignments:
 
     def __attrs_post_init__(self) -> None:
         if not len(self.inspector_ids) == len(self.entity_ids) == len(self.dates):
-            raise ValueError("PastAssignments: columns differ in length")
+            raise InvalidInputError("PastAssignments: columns differ in length")
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str, date]]) -> PastAssignments:
@@ -408,9 +409,9 @@ class TaskNeeds:
 
     def __attrs_post_init__(self) -> None:
         if not self.departments:
-            raise ValueError(f"task {self.label}: name at least one department")
+            raise InvalidInputError(f"task {self.label}: name at least one department")
         if len(set(self.departments)) != len(self.departments):
-            raise ValueError(f"task {self.label}: a department is listed twice")
+            raise InvalidInputError(f"task {self.label}: a department is listed twice")
 
     @property
     def joint(self) -> bool:
@@ -428,7 +429,7 @@ class TaskNeeds:
         by_code = {item.code: item for item in items}
         missing = [code for code in task.items if code not in by_code]
         if missing:
-            raise ValueError(
+            raise InvalidInputError(
                 f"task {task.code}: item(s) {missing} are not in the item list (一单); "
                 "pass the list that defines them"
             )
@@ -507,7 +508,7 @@ class TeamConfig:
     >>> TeamConfig(size=1)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: team size 1: at least two inspectors are required (行政处罚法 art. 42); ...
+    shuangsuiji.errors.InvalidInputError: team size 1: at least two inspectors are required ...
     """
 
     size: int = attrs.field(default=2, validator=attrs.validators.ge(1))
@@ -525,7 +526,7 @@ class TeamConfig:
 
     def __attrs_post_init__(self) -> None:
         if self.size < 2 and not self.legal_exception.strip():
-            raise ValueError(
+            raise InvalidInputError(
                 f"team size {self.size}: at least two inspectors are required (行政处罚法 "
                 "art. 42); name the provision that permits fewer in legal_exception"
             )
@@ -577,9 +578,9 @@ class Exclusions:
 
     def __attrs_post_init__(self) -> None:
         if len(self.entity_rows) != len(self.inspector_rows):
-            raise ValueError("Exclusions: entity_rows and inspector_rows differ in length")
+            raise InvalidInputError("Exclusions: entity_rows and inspector_rows differ in length")
         if self.details is not None and len(self.details) != len(self.entity_rows):
-            raise ValueError("Exclusions: one detail per pair, or none")
+            raise InvalidInputError("Exclusions: one detail per pair, or none")
 
 
 @runtime_checkable
@@ -664,7 +665,7 @@ def _normalise(result: Any, n_e: int, n_i: int, name: str) -> Exclusions:
         out = result
     elif isinstance(result, np.ndarray) and result.dtype == bool:
         if result.shape != (n_e, n_i):
-            raise ValueError(
+            raise InvalidInputError(
                 f"rule {name!r} returned a matrix of shape {result.shape}; "
                 f"expected ({n_e}, {n_i}) = (entities, inspectors)"
             )
@@ -684,7 +685,7 @@ def _normalise(result: Any, n_e: int, n_i: int, name: str) -> Exclusions:
         | (out.inspector_rows >= n_i)
     )
     if bad.any():
-        raise ValueError(f"rule {name!r} returned rows outside the pools")
+        raise InvalidInputError(f"rule {name!r} returned rows outside the pools")
     return out
 
 
@@ -737,7 +738,7 @@ class Staffing:
         rules.extend(self.extra_rules)
         names = [r.name for r in rules]
         if len(set(names)) != len(names):
-            raise ValueError(f"recusal rule names must be unique, got {names}")
+            raise InvalidInputError(f"recusal rule names must be unique, got {names}")
         return tuple(rules)
 
     def canonical(self) -> Staffing:
@@ -940,7 +941,7 @@ class _Instance:
             return cached
         n_t = self.n_t
         if math.comb(r + n_t - 1, max(0, n_t - 1)) > _MAX_VECTORS:
-            raise ValueError(
+            raise InvalidInputError(
                 f"{math.comb(r + n_t - 1, n_t - 1):,} composition patterns for teams of {r}: "
                 "too many requirements (departments and qualifications) for this team size"
             )
@@ -1553,7 +1554,7 @@ class Recusal:
 
     def __attrs_post_init__(self) -> None:
         if self.reason is RecusalReason.OTHER and not self.text.strip():
-            raise ValueError("recusal reason 'other' needs an explanation in text")
+            raise InvalidInputError("recusal reason 'other' needs an explanation in text")
 
 
 @attrs.frozen
@@ -1618,7 +1619,7 @@ class Assignment:
         for team in self.teams:
             if team.entity_id == entity_id:
                 return team
-        raise KeyError(f"no team for entity {entity_id!r}")
+        raise UnknownKeyError(f"no team for entity {entity_id!r}")
 
     def load(self) -> dict[str, int]:
         """Teams per inspector in this task."""
@@ -1645,7 +1646,7 @@ class Assignment:
     def from_dict(cls, data: Mapping[str, Any]) -> Assignment:
         """Inverse of :meth:`to_dict` (e.g. from a draw bundle)."""
         if data.get("spec", ALGORITHM) != ALGORITHM:
-            raise ValueError(f"not an {ALGORITHM} assignment: spec {data.get('spec')!r}")
+            raise InvalidInputError(f"not an {ALGORITHM} assignment: spec {data.get('spec')!r}")
         return cls(
             task_label=str(data["task_label"]),
             team_size=int(data["team_size"]),
@@ -1669,7 +1670,7 @@ class Assignment:
         )
 
 
-class InfeasibleAssignment(ValueError):
+class InfeasibleAssignment(RefusedError):
     """No assignment satisfies every rule.
 
     ``entity_ids`` is the smallest set of entities that cannot all be staffed (a Hall violator:
@@ -2102,7 +2103,7 @@ def reassign(
     changing other teams (then re-draw the task with a recorded reason).
     """
     if hashlib.sha256(key).hexdigest() != assignment.stream.key_sha256:
-        raise ValueError(
+        raise InvalidInputError(
             "this key is not the one the assignment was drawn with (key_sha256 differs); "
             "re-assignment must continue the same stream"
         )
@@ -2117,7 +2118,9 @@ def reassign(
     for team in assignment.teams:
         e = row_of.get(team.entity_id)
         if e is None:
-            raise ValueError(f"assignment has a team for {team.entity_id!r}, not in the staffing")
+            raise InvalidInputError(
+                f"assignment has a team for {team.entity_id!r}, not in the staffing"
+            )
         teams[e] = [col_of[i] for i in team.inspector_ids if i in col_of]
     banned: set[tuple[int, int]] = set()
     for past in assignment.reassignments:
@@ -2131,11 +2134,11 @@ def reassign(
     for rec in recusals:
         e = row_of.get(rec.entity_id)
         if e is None:
-            raise ValueError(f"recusal names entity {rec.entity_id!r}, which has no team")
+            raise InvalidInputError(f"recusal names entity {rec.entity_id!r}, which has no team")
         team_ids = assignment.team_of(rec.entity_id).inspector_ids
         current = [ins_ids[inst.col_row[c]].decode() for c in teams[e]]
         if rec.inspector_id not in current:
-            raise ValueError(
+            raise InvalidInputError(
                 f"inspector {rec.inspector_id!r} is not on the team of {rec.entity_id!r} "
                 f"(team: {', '.join(current) or ', '.join(team_ids)})"
             )
@@ -2343,7 +2346,9 @@ def enumerate_assignments(staffing: Staffing, limit: int = 200_000) -> list[tupl
         if e == inst.n_e:
             out.append(list(chosen))
             if len(out) > limit:
-                raise ValueError(f"more than {limit} feasible assignments; use a smaller case")
+                raise InvalidInputError(
+                    f"more than {limit} feasible assignments; use a smaller case"
+                )
             return
         for team in options[e]:
             if all(load[c] < inst.cap[c] for c in team):

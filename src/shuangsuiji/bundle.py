@@ -56,6 +56,7 @@ from shuangsuiji.draw import (
     draw_entities,
     seed_bytes,
 )
+from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.seeds import Ceremony, PublicSeed, check_provenance
 
 __all__ = [
@@ -99,7 +100,7 @@ _FIELDS = (
 )
 
 
-class BundleError(ValueError):
+class BundleError(InvalidInputError):
     """A bundle cannot be made from these inputs (e.g. provenance for another pool)."""
 
 

@@ -1,7 +1,15 @@
 """The ``shuangsuiji`` command line.
 
-Exit codes: 0 success; 1 a check failed (``verify``, ``verify-log``); 2 bad input or usage
-(invalid file, unknown reference) — the message says what and where; 3 an unexpected error.
+Exit codes (the families are those of :mod:`shuangsuiji.errors`):
+
+- 0 success;
+- 1 a check failed (``verify``, ``verify-log``, ``health``);
+- 2 invalid input or usage (a bad file, ID, policy or option) — the message says what and where;
+- 3 not found (a task, plan or stored policy the command names);
+- 4 refused by the rules or the current state (a second draw without a reason, a duplicate);
+- 5 an integrity failure (records that must agree do not).
+
+Any other exception is a bug: it is not turned into a message, and Python prints its traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +28,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from shuangsuiji._version import __version__
+from shuangsuiji.errors import (
+    IntegrityFailure,
+    InvalidInputError,
+    NotFoundError,
+    RefusedError,
+    ShuangsuijiError,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console(highlight=False, soft_wrap=True)
@@ -27,6 +42,28 @@ err_console = Console(stderr=True, highlight=False)
 
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_NOT_FOUND = 3
+EXIT_REFUSED = 4
+EXIT_INTEGRITY = 5
+
+# The exit status of each error family; the first family an error belongs to decides, so a
+# ``NotStoredError`` (a refusal that is a not-found) exits 3.
+EXIT_CODES: tuple[tuple[type[ShuangsuijiError], int], ...] = (
+    (IntegrityFailure, EXIT_INTEGRITY),
+    (NotFoundError, EXIT_NOT_FOUND),
+    (InvalidInputError, EXIT_BAD_INPUT),
+    (RefusedError, EXIT_REFUSED),
+)
+
+
+def exit_code(error: ShuangsuijiError) -> int:
+    """The CLI's exit status for one of the library's errors.
+
+    >>> from shuangsuiji.store import NotStoredError
+    >>> exit_code(NotStoredError("no task 'T9'")), exit_code(InvalidInputError("bad ID"))
+    (3, 2)
+    """
+    return next((code for family, code in EXIT_CODES if isinstance(error, family)), EXIT_BAD_INPUT)
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
@@ -35,15 +72,19 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
 
 
 def handle_errors(func: F) -> F:
-    """Turn the library's input errors into a clear message and exit code 2."""
+    """Turn the library's errors into a clear message and the exit status of their family.
+
+    Only :class:`~shuangsuiji.errors.ShuangsuijiError` is caught: a ``KeyError`` or a
+    ``TypeError`` is a bug, and hiding it behind a one-line message would hide the bug.
+    """
     import functools
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (ValueError, KeyError, FileNotFoundError) as exc:
-            _fail(str(exc))
+        except ShuangsuijiError as exc:
+            _fail(str(exc), exit_code(exc))
         return None
 
     return wrapper  # type: ignore[return-value]

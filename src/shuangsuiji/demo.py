@@ -20,6 +20,7 @@ from rich.console import Console
 
 from shuangsuiji.assign import ConflictTable, assign_teams
 from shuangsuiji.bundle import verify_bundle
+from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.io import (
     read_conflicts_csv,
     read_entities_csv,
@@ -252,7 +253,7 @@ def run_demo(
     out = Path(out_dir)
     if out.exists():
         if not (out / "shuangsuiji.db").exists() and any(out.iterdir()):
-            raise ValueError(
+            raise InvalidInputError(
                 f"{out} exists and is not an earlier demo folder; choose another --dir"
             )
         shutil.rmtree(out)

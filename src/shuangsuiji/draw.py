@@ -51,6 +51,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from shuangsuiji.errors import InvalidInputError, RefusedError, UnknownKeyError
+
 __all__ = [
     "DEFAULT_STRATUM",
     "MIN_SEED_BYTES",
@@ -102,7 +104,7 @@ _CS_MIN_DIGITS = 64  # consistent_sampler zero-pads the decimal digest to 64 dig
 _CS_PREFIX_BITS = 30  # 10**9 - 1 < 2**30
 
 
-class DrawInputError(ValueError):
+class DrawInputError(InvalidInputError):
     """Bad input to a draw: the message says which value, where, and how to fix it."""
 
 
@@ -126,7 +128,7 @@ class DuplicateIdError(DrawInputError):
     """An ID occurs more than once in a candidate set."""
 
 
-class ReplacementError(ValueError):
+class ReplacementError(RefusedError):
     """A replacement is impossible: the entity is not in the selection, or no alternate is left."""
 
 
@@ -853,7 +855,7 @@ class Draw:
         for s in self.strata:
             if s.label == label:
                 return s
-        raise KeyError(f"stratum {label!r} is not in this draw")
+        raise UnknownKeyError(f"stratum {label!r} is not in this draw")
 
     def replace(self, entity_id: str, reason: ReplacementReason | str, note: str = "") -> Draw:
         """Replace a selected entity by the next unused alternate of its stratum.

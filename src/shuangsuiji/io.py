@@ -24,6 +24,7 @@ from typing import IO, Any
 import attrs
 import numpy as np
 
+from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.ids import LOCAL_ID, USCC, IdScheme, scheme_by_name, uscc_valid_mask, validate_uscc
 from shuangsuiji.model import STATUSES, TIERS, Conflict, InspectionItem
 from shuangsuiji.pools import STRING, EntityPool, InspectorPool
@@ -98,11 +99,11 @@ class RowError:
         return f"line {self.line}, column {self.column!r} ({self.value!r}): {self.reason}"
 
 
-class CsvFormatError(ValueError):
+class CsvFormatError(InvalidInputError):
     """The file as a whole cannot be read: wrong encoding, missing columns, empty file."""
 
 
-class ImportValidationError(ValueError):
+class ImportValidationError(InvalidInputError):
     """Some rows are bad; ``errors`` lists every one, by line and column. Nothing was imported."""
 
     def __init__(self, what: str, errors: Sequence[RowError], shown: int = 20) -> None:

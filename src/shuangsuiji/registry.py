@@ -65,6 +65,7 @@ from shuangsuiji.draw import (
     draw_entities,
     draw_key,
 )
+from shuangsuiji.errors import RefusedError
 from shuangsuiji.exports import plan_csv, publication_html, records_csv, to_json, write_text
 from shuangsuiji.health import (
     HealthReport,
@@ -128,7 +129,7 @@ class ResultEntry:
     reason: str = ""
 
 
-class DrawRefused(ValueError):
+class DrawRefused(RefusedError):
     """A draw step the rules forbid (re-draw without reason, steps out of order)."""
 
 

@@ -55,6 +55,7 @@ from typing import Any, Final
 
 import attrs
 
+from shuangsuiji.errors import IntegrityFailure, InvalidInputError, RefusedError, UnknownKeyError
 from shuangsuiji.ids import IdScheme, canonical_id, scheme_by_name
 from shuangsuiji.io import (
     MAX_DATE,
@@ -95,7 +96,7 @@ _CATEGORY_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\-]{0,31}$")
 _SPLIT = re.compile(r"[|;,，；、]")
 
 
-class CategoryError(ValueError):
+class CategoryError(InvalidInputError):
     """A result category that cannot be added, or a category set that is malformed."""
 
 
@@ -267,7 +268,7 @@ class ResultCategories:
         try:
             return self._by_code[code]
         except KeyError:
-            raise KeyError(f"unknown result category {code!r}; {self._known()}") from None
+            raise UnknownKeyError(f"unknown result category {code!r}; {self._known()}") from None
 
     def __contains__(self, code: object) -> bool:
         return code in self._by_code
@@ -295,7 +296,7 @@ class ResultCategories:
             return text
         if text in self._by_label:
             return self._by_label[text]
-        raise KeyError(f"unknown result category {text!r}; {self._known()}")
+        raise UnknownKeyError(f"unknown result category {text!r}; {self._known()}")
 
     def _known(self) -> str:
         return "known: " + ", ".join(f"{c.code} {c.label_zh}" for c in self.categories)
@@ -383,7 +384,7 @@ class ResultCategories:
 _STANDARD = ResultCategories(STANDARD_CATEGORIES)
 
 
-class InvalidResultError(ValueError):
+class InvalidResultError(InvalidInputError):
     """A result that breaks the rules; ``problems`` lists every :class:`ResultProblem`."""
 
     def __init__(self, where: str, problems: Sequence[ResultProblem]) -> None:
@@ -391,11 +392,11 @@ class InvalidResultError(ValueError):
         super().__init__(f"{where}: " + "; ".join(str(p) for p in self.problems))
 
 
-class CorrectionError(ValueError):
+class CorrectionError(RefusedError):
     """A correction that cannot be made (no reason, nothing changed, time going backwards)."""
 
 
-class ResultHistoryError(ValueError):
+class ResultHistoryError(IntegrityFailure):
     """Two different results claim the same task, entity, item and version."""
 
 

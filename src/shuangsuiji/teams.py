@@ -39,6 +39,7 @@ from shuangsuiji.assign import (
     reassign,
 )
 from shuangsuiji.draw import draw_key
+from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.model import Conflict
 from shuangsuiji.policy import Policy
 from shuangsuiji.pools import EntityPool, InspectorPool
@@ -151,7 +152,7 @@ def staffing_from_record(
 ) -> Staffing:
     """Rebuild a :class:`Staffing` from :func:`staffing_record` (plus any agency rules)."""
     if record.get("format") != RECORD_FORMAT:
-        raise ValueError(f"staffing record format {record.get('format')!r} is not supported")
+        raise InvalidInputError(f"staffing record format {record.get('format')!r} is not supported")
     ents = record["entities"]
     n = len(ents)
     entities = EntityPool.from_columns(

@@ -38,6 +38,7 @@ from shuangsuiji.audit import (
     next_event,
     verify_chain,
 )
+from shuangsuiji.errors import NotFoundError, RefusedError
 from shuangsuiji.model import (
     TIERS,
     Conflict,
@@ -63,7 +64,7 @@ from shuangsuiji.store.schema import (
     TaskRow,
 )
 
-__all__ = ["DEFAULT_URL", "ImportReport", "Store", "StoreError"]
+__all__ = ["DEFAULT_URL", "ImportReport", "NotStoredError", "Store", "StoreError"]
 
 DEFAULT_URL = "sqlite:///shuangsuiji.db"
 Progress = Callable[[int, int], None]
@@ -112,8 +113,12 @@ def check_fit(table: Any, columns: Mapping[str, Any], ids: Sequence[Any] | Any) 
         raise StoreError("values do not fit the store, nothing was written: " + "; ".join(problems))
 
 
-class StoreError(ValueError):
+class StoreError(RefusedError):
     """A request the store refuses (unknown reference, duplicate, integrity); nothing changed."""
+
+
+class NotStoredError(StoreError, NotFoundError):
+    """The task or stored policy a request names is not in the store; nothing changed."""
 
 
 @attrs.frozen
@@ -880,7 +885,7 @@ class Store:
         with self.reading(session) as s:
             r = s.get(TaskRow, code)
             if r is None:
-                raise StoreError(f"no task {code!r}")
+                raise NotStoredError(f"no task {code!r}")
             return _task_of(r)
 
     def tasks(self, plan: str | None = None, *, session: Session | None = None) -> list[Task]:
@@ -920,7 +925,7 @@ class Store:
             else:
                 row = s.get(PolicyRow, content_hash)
             if row is None:
-                raise StoreError(
+                raise NotStoredError(
                     f"no stored policy {content_hash or ''}: save the agency's 一细则 first "
                     "(Store.save_policy or a policy.toml)"
                 )
