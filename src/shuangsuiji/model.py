@@ -28,6 +28,7 @@ from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.ids import canonical_id
 
 __all__ = [
+    "CODE_RE",
     "DEREGISTERED_STATUSES",
     "METHODS",
     "STATUSES",
@@ -53,13 +54,14 @@ DEREGISTERED_STATUSES = frozenset({"注销", "吊销", "撤销"})
 METHODS = ("现场检查", "书面检查", "网络监测", "抽样检验")
 """Inspection methods: on site, documents, online monitoring, product sampling."""
 
-_CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\-]{0,63}$")
+CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\-]{0,63}$")
+"""A code (department, plan, task, item, category): 1-64 ASCII letters, digits, ``._-``."""
 _REGION_RE = re.compile(r"^[0-9]{2,12}$")
 _INDUSTRY_RE = re.compile(r"^[A-T]([0-9]{0,4})$")
 
 
 def _code(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not isinstance(value, str) or not _CODE_RE.match(value):
+    if not isinstance(value, str) or not CODE_RE.match(value):
         raise InvalidInputError(
             f"{attribute.name} {value!r} is not a valid code: use 1-64 ASCII letters, digits, "
             "'.', '_' or '-', starting with a letter or digit"

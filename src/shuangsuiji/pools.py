@@ -206,7 +206,8 @@ def _rows(pool_len: int, selector: Mask | npt.NDArray[np.intp]) -> npt.NDArray[n
 class EntityPool:
     """The entity pool, column by column.
 
-    Build it with :meth:`from_entities`, :meth:`from_columns`, :meth:`from_dataframe`,
+    Build it with :meth:`from_entities`, :meth:`from_columns`,
+    :func:`shuangsuiji.io.entities_from_dataframe`,
     :func:`shuangsuiji.io.read_entities_csv` or from the store. ``tier`` holds codes 0–3 for
     A–D. Filters return new pools; :meth:`mask` returns the boolean row mask.
     """
@@ -282,22 +283,6 @@ class EntityPool:
             tags=[e.tags for e in rows],
             id_scheme=id_scheme,
         )
-
-    @classmethod
-    def from_dataframe(cls, frame: pd.DataFrame, id_scheme: str = "uscc") -> EntityPool:
-        """Build a pool from a pandas DataFrame with the CSV's columns (validated like a CSV)."""
-        from shuangsuiji.io import ENTITY_COLUMNS, Columns, CsvFormatError, entities_from_columns
-
-        missing = [c for c in ENTITY_COLUMNS[:7] if c not in frame.columns]
-        if missing:
-            raise CsvFormatError(f"DataFrame: missing column(s) {missing}")
-        text = frame.astype(str).replace({"nan": "", "None": "", "NaT": "", "<NA>": ""})
-        cols = {
-            c: [v.strip() for v in text[c].tolist()] if c in text else [""] * len(text)
-            for c in ENTITY_COLUMNS
-        }
-        lines = list(range(2, len(text) + 2))  # as if written to CSV with a header line
-        return entities_from_columns(Columns("DataFrame", lines, cols, []), id_scheme)
 
     def to_dataframe(self) -> pd.DataFrame:
         """The pool as a pandas DataFrame (needs the ``pandas`` extra)."""

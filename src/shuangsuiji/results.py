@@ -55,21 +55,21 @@ from typing import Any, Final
 
 import attrs
 
-from shuangsuiji.errors import IntegrityFailure, InvalidInputError, RefusedError, UnknownKeyError
-from shuangsuiji.ids import IdScheme, canonical_id, scheme_by_name
-from shuangsuiji.io import (
+from shuangsuiji._tabular import (
     MAX_DATE,
     MIN_DATE,
     CsvFormatError,
     ImportValidationError,
     RowError,
     Source,
-    _canonical_ids,
-    _check_unique_values,
-    _parse_dates,
+    canonical_ids,
+    check_unique_values,
+    parse_dates,
     read_columns,
 )
-from shuangsuiji.model import _CODE_RE, Task
+from shuangsuiji.errors import IntegrityFailure, InvalidInputError, RefusedError, UnknownKeyError
+from shuangsuiji.ids import IdScheme, canonical_id, scheme_by_name
+from shuangsuiji.model import CODE_RE, Task
 
 __all__ = [
     "CHINA_STANDARD_TIME",
@@ -434,7 +434,7 @@ def _is_date(value: Any) -> bool:
 
 
 def _check_code(value: Any, field: str, what: str, out: list[ResultProblem]) -> None:
-    if not isinstance(value, str) or not _CODE_RE.match(value):
+    if not isinstance(value, str) or not CODE_RE.match(value):
         out.append(
             ResultProblem(
                 field,
@@ -777,7 +777,7 @@ def _resolve_cells(
             return str(exc.args[0])
         return None
 
-    _check_unique_values(values, "categories", lines, errors, check)
+    check_unique_values(values, "categories", lines, errors, check)
     return [resolved[v] for v in values]
 
 
@@ -818,17 +818,17 @@ def read_results_csv(
     ...     recorded_at=datetime(2025, 10, 9, tzinfo=timezone.utc))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    shuangsuiji.io.ImportValidationError: <text>: 3 bad value(s); nothing was imported. ...
+    shuangsuiji._tabular.ImportValidationError: <text>: 3 bad value(s); nothing was imported. ...
     """
     table = read_columns(source, RESULT_COLUMNS, _OPTIONAL, encoding)
     name, lines, cols, errors = table.name, table.lines, table.cols, list(table.errors)
     if not lines and not errors:
         raise CsvFormatError(f"{name}: no rows; a results file needs at least one result")
     scheme = scheme_by_name(id_scheme) if isinstance(id_scheme, str) else id_scheme
-    entities = _canonical_ids(cols["entity_id"], scheme, lines, errors, column="entity_id")
+    entities = canonical_ids(cols["entity_id"], scheme, lines, errors, column="entity_id")
     codes = _resolve_cells(cols["categories"], categories, lines, errors)
-    starts = _parse_dates(cols["inspection_start"], "inspection_start", lines, errors)
-    ends = _parse_dates(cols["inspection_end"], "inspection_end", lines, errors)
+    starts = parse_dates(cols["inspection_start"], "inspection_start", lines, errors)
+    ends = parse_dates(cols["inspection_end"], "inspection_end", lines, errors)
     failed: dict[int, set[str]] = {}
     for error in errors:
         failed.setdefault(error.line, set()).add(error.column)
