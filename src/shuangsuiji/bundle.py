@@ -153,8 +153,8 @@ def make_bundle(
     """The bundle of ``draw``, made from the same candidates (``ids``, ``strata``) it drew from.
 
     ``teams`` is a list of ``{"entity": id, "inspectors": [id, ...]}``; ``staffing`` and
-    ``assignment`` (when teams were drawn) are the records :mod:`shuangsuiji.teams` replays them
-    from; they appear in the bundle only when given. ``exclusions`` counts
+    ``assignment`` (when teams were drawn) are the records :mod:`shuangsuiji.assign.record`
+    replays them from; they appear in the bundle only when given. ``exclusions`` counts
     the candidates left out before the draw, by reason (``{"注销": 12}``). A provenance record
     must be for the same task, pool and seed (:class:`BundleError` otherwise).
     """

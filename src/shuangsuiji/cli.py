@@ -838,7 +838,7 @@ def verify(bundle_file: Path, as_json: bool) -> None:
         bundle = json.loads(bundle_file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         _fail(f"{bundle_file}: not a JSON draw bundle ({exc})", EXIT_CHECK_FAILED)
-    from shuangsuiji.teams import bundle_team_checker
+    from shuangsuiji.assign.record import bundle_team_checker
 
     report = verify_bundle(bundle, team_checker=bundle_team_checker)
     if as_json:

@@ -19,6 +19,7 @@ import attrs
 from rich.console import Console
 
 from shuangsuiji.assign import ConflictTable, assign_teams
+from shuangsuiji.assign.record import bundle_team_checker
 from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.io import (
@@ -36,7 +37,6 @@ from shuangsuiji.registry import Registry, ResultEntry
 from shuangsuiji.seeds import party_commitment, random_seed
 from shuangsuiji.store import Store
 from shuangsuiji.synth import make_city
-from shuangsuiji.teams import bundle_team_checker
 
 __all__ = ["DEMO_ACTOR", "demo_tasks", "run_demo"]
 

@@ -54,6 +54,8 @@ from shuangsuiji.assign import (
     reassign,
     sample_loads,
 )
+from shuangsuiji.assign.record import conflict_table, staffing_from_record, staffing_record
+from shuangsuiji.assign.rules import team_config
 from shuangsuiji.audit import canonical_json
 from shuangsuiji.bundle import make_bundle, record_digest
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
@@ -106,7 +108,6 @@ from shuangsuiji.store.schema import (
     TeamMemberRow,
 )
 from shuangsuiji.synth import City
-from shuangsuiji.teams import conflict_table, staffing_from_record, staffing_record, team_config
 
 __all__ = ["DrawRefused", "DrawResult", "Registry", "ResultEntry"]
 
