@@ -263,41 +263,50 @@ class TeamConfig:
             )
 
     @classmethod
-    def from_policy(cls, policy: Any) -> TeamConfig:
-        """Map a :class:`shuangsuiji.policy.Policy` (its ``team`` and ``recusal`` tables)."""
-        team, recusal = policy.team, policy.recusal
-        digits = int(recusal.same_home_region_digits)
-        rules = (AttributeRule(digits=digits),) if digits else ()
-        if digits and digits != 9:
-            rules = (
-                AttributeRule(
-                    name=f"same_region_{digits}",
-                    digits=digits,
-                    reason=f"inspector's home region shares the entity's first {digits} digits",
-                ),
-            )
-        return cls(
-            size=int(team.size),
-            legal_exception=str(team.legal_exception),
-            max_per_task=int(team.max_per_task),
-            max_per_period=int(team.max_per_period),
-            rotation_days=int(recusal.rotation_days),
-            attribute_rules=rules,
-            declared_conflicts=bool(recusal.declared_conflicts),
-        )
+    def from_policy(cls, policy: Policy) -> TeamConfig:
+        """The team rules of ``policy``: :func:`team_config`, the one mapping, as a constructor."""
+        return team_config(policy)
+
+
+def home_region_rule(digits: int) -> AttributeRule:
+    """The home-region recusal rule (住所地回避) on the first ``digits`` of the division code.
+
+    Nine digits is the township rule, the default; any other length is named after its digits,
+    so that the published record says which rule ran.
+
+    >>> home_region_rule(9).name, home_region_rule(6).name, home_region_rule(6).digits
+    ('same_township', 'same_region_6', 6)
+    """
+    if digits == AttributeRule().digits:
+        return AttributeRule()
+    return AttributeRule(
+        name=f"same_region_{digits}",
+        digits=digits,
+        reason=f"inspector's home region shares the entity's first {digits} digits (住所地回避)",
+    )
 
 
 def team_config(policy: Policy) -> TeamConfig:
-    """The assignment rules of ``policy``: size, caps, rotation, township rule, conflicts."""
-    digits = policy.recusal.same_home_region_digits
+    """The assignment rules of ``policy`` (一细则): size, caps, rotation, home region, conflicts.
+
+    The one mapping from a policy to :class:`TeamConfig`: the team draw, its replay from a bundle
+    and the plan simulation all use it.
+
+    >>> from shuangsuiji.policy import Policy
+    >>> config = team_config(Policy())
+    >>> config.size, [rule.name for rule in config.attribute_rules]
+    (2, ['same_township'])
+    """
+    team, recusal = policy.team, policy.recusal
+    digits = recusal.same_home_region_digits
     return TeamConfig(
-        size=policy.team.size,
-        legal_exception=policy.team.legal_exception,
-        max_per_task=policy.team.max_per_task,
-        max_per_period=policy.team.max_per_period,
-        rotation_days=policy.recusal.rotation_days,
-        attribute_rules=(AttributeRule(digits=digits),) if digits else (),
-        declared_conflicts=policy.recusal.declared_conflicts,
+        size=team.size,
+        legal_exception=team.legal_exception,
+        max_per_task=team.max_per_task,
+        max_per_period=team.max_per_period,
+        rotation_days=recusal.rotation_days,
+        attribute_rules=(home_region_rule(digits),) if digits else (),
+        declared_conflicts=recusal.declared_conflicts,
     )
 
 
