@@ -608,6 +608,123 @@ def _result(
     )
 
 
+class _Reassigning:
+    """The working state of :func:`reassign`: the teams as columns of the instance, the loads,
+    the (entity, inspector) pairs no longer allowed, and the stream that continues the draw's."""
+
+    def __init__(self, staffing: Staffing, assignment: Assignment, key: bytes) -> None:
+        self.assignment = assignment
+        self.canon = staffing.canonical()
+        self.elig = self.canon.eligibility()
+        self.inst = build_instance(self.elig)
+        self.ins_ids = self.canon.inspectors.ids
+        ent_ids = self.canon.entities.id_list()
+        self.row_of = {e: i for i, e in enumerate(ent_ids)}
+        self.col_of = {
+            self.ins_ids[int(r)].decode(): c for c, r in enumerate(self.inst.col_row.tolist())
+        }
+        self.teams: list[list[int]] = [[] for _ in ent_ids]
+        for team in assignment.teams:
+            e = self.row_of.get(team.entity_id)
+            if e is None:
+                raise InvalidInputError(
+                    f"assignment has a team for {team.entity_id!r}, not in the staffing"
+                )
+            self.teams[e] = [self.col_of[i] for i in team.inspector_ids if i in self.col_of]
+        self.banned: set[tuple[int, int]] = set()
+        for past in assignment.reassignments:
+            if past.entity_id in self.row_of and past.inspector_id in self.col_of:
+                self.banned.add((self.row_of[past.entity_id], self.col_of[past.inspector_id]))
+        self.stream = AssignStream(key, assignment.stream.next_block)
+        self.load = np.zeros(self.inst.E.shape[1], dtype=np.int64)
+        for t in self.teams:
+            self.load[t] += 1
+
+    def name(self, c: int) -> str:
+        return str(self.ins_ids[self.inst.col_row[c]].decode())
+
+    def allowed(self, e: int) -> BoolArray:
+        """Inspectors with spare capacity that ``e`` has not recused."""
+        allowed = self.load < self.inst.cap
+        for be, bc in self.banned:
+            if be == e:
+                allowed[bc] = False
+        return allowed
+
+    def replacement(self, e: int, remaining: list[int]) -> list[int] | None:
+        """Complete the remaining members; failing that, a whole new team (loads adjusted)."""
+        inst = self.inst
+        new = _draw_team(inst, self.stream, e, inst.k - len(remaining), remaining, self.allowed(e))
+        if new is not None:
+            return new
+        self.load[remaining] -= 1
+        new = _draw_team(inst, self.stream, e, inst.k, (), self.allowed(e))
+        if new is None:
+            self.load[remaining] += 1
+        return new
+
+    def why_none(self, e: int, remaining: list[int]) -> str:
+        """Why no inspector can take the place: their caps, or the rules."""
+        inst = self.inst
+        fits = [
+            c
+            for c in np.flatnonzero(inst.E[e]).tolist()
+            if (e, c) not in self.banned
+            and c not in remaining
+            and inst.cover([*remaining, c]) == inst.full
+        ]
+        full = [self.name(c) for c in fits if self.load[c] >= inst.cap[c]]
+        if not full:
+            return f"no eligible inspector can take the place ({self.elig.explain(e)})"
+        return (
+            f"the {len(full)} eligible inspector(s) who could take the place "
+            f"({', '.join(full[:8])}{', …' if len(full) > 8 else ''}) have reached "
+            "their workload cap"
+        )
+
+    def recuse(self, rec: Recusal) -> Reassignment:
+        """Take ``rec.inspector_id`` off the team of ``rec.entity_id`` and draw the replacement."""
+        e = self.row_of.get(rec.entity_id)
+        if e is None:
+            raise InvalidInputError(f"recusal names entity {rec.entity_id!r}, which has no team")
+        team_ids = self.assignment.team_of(rec.entity_id).inspector_ids
+        current = [self.name(c) for c in self.teams[e]]
+        if rec.inspector_id not in current:
+            raise InvalidInputError(
+                f"inspector {rec.inspector_id!r} is not on the team of {rec.entity_id!r} "
+                f"(team: {', '.join(current) or ', '.join(team_ids)})"
+            )
+        gone = self.col_of[rec.inspector_id]
+        self.banned.add((e, gone))
+        first = self.stream.start_phase()
+        remaining = [c for c in self.teams[e] if c != gone]
+        self.load[gone] -= 1
+        new = self.replacement(e, remaining)
+        if new is None:
+            why = self.why_none(e, remaining)
+            raise InfeasibleAssignment(
+                f"task {self.canon.needs.label}: no replacement for {rec.inspector_id} on "
+                f"{rec.entity_id} without changing other teams: {why}. Re-draw the task's "
+                "teams with a recorded reason, or raise the workload caps.",
+                [rec.entity_id],
+                {rec.entity_id: why},
+            )
+        self.load[new] += 1
+        old, self.teams[e] = self.teams[e], new
+        removed = sorted(self.name(c) for c in old if c not in new)
+        added = sorted(self.name(c) for c in new if c not in old)
+        return Reassignment(
+            rec.entity_id,
+            rec.inspector_id,
+            removed,
+            added,
+            rec.reason,
+            rec.text,
+            first,
+            self.stream.next_block,
+        )
+
+
 def reassign(
     staffing: Staffing, assignment: Assignment, key: bytes, recusals: Sequence[Recusal]
 ) -> Assignment:
@@ -626,98 +743,9 @@ def reassign(
             "this key is not the one the assignment was drawn with (key_sha256 differs); "
             "re-assignment must continue the same stream"
         )
-    canon = staffing.canonical()
-    elig = canon.eligibility()
-    inst = build_instance(elig)
-    ent_ids = canon.entities.id_list()
-    ins_ids = canon.inspectors.ids
-    row_of = {e: i for i, e in enumerate(ent_ids)}
-    col_of = {ins_ids[int(r)].decode(): c for c, r in enumerate(inst.col_row.tolist())}
-    teams: list[list[int]] = [[] for _ in ent_ids]
-    for team in assignment.teams:
-        e = row_of.get(team.entity_id)
-        if e is None:
-            raise InvalidInputError(
-                f"assignment has a team for {team.entity_id!r}, not in the staffing"
-            )
-        teams[e] = [col_of[i] for i in team.inspector_ids if i in col_of]
-    banned: set[tuple[int, int]] = set()
-    for past in assignment.reassignments:
-        if past.entity_id in row_of and past.inspector_id in col_of:
-            banned.add((row_of[past.entity_id], col_of[past.inspector_id]))
-    stream = AssignStream(key, assignment.stream.next_block)
-    load = np.zeros(inst.E.shape[1], dtype=np.int64)
-    for t in teams:
-        load[t] += 1
+    state = _Reassigning(staffing, assignment, key)
     done = list(assignment.reassignments)
     for rec in recusals:
-        e = row_of.get(rec.entity_id)
-        if e is None:
-            raise InvalidInputError(f"recusal names entity {rec.entity_id!r}, which has no team")
-        team_ids = assignment.team_of(rec.entity_id).inspector_ids
-        current = [ins_ids[inst.col_row[c]].decode() for c in teams[e]]
-        if rec.inspector_id not in current:
-            raise InvalidInputError(
-                f"inspector {rec.inspector_id!r} is not on the team of {rec.entity_id!r} "
-                f"(team: {', '.join(current) or ', '.join(team_ids)})"
-            )
-        gone = col_of[rec.inspector_id]
-        banned.add((e, gone))
-        first = stream.start_phase()
-        remaining = [c for c in teams[e] if c != gone]
-        load[gone] -= 1
-        allowed = load < inst.cap
-        for be, bc in banned:
-            if be == e:
-                allowed[bc] = False
-        new = _draw_team(inst, stream, e, inst.k - len(remaining), remaining, allowed)
-        if new is None:
-            load[remaining] -= 1
-            allowed = load < inst.cap
-            for be, bc in banned:
-                if be == e:
-                    allowed[bc] = False
-            new = _draw_team(inst, stream, e, inst.k, (), allowed)
-            if new is None:
-                load[remaining] += 1
-                fits = [
-                    c
-                    for c in np.flatnonzero(inst.E[e]).tolist()
-                    if (e, c) not in banned
-                    and c not in remaining
-                    and inst.cover([*remaining, c]) == inst.full
-                ]
-                full = [ins_ids[inst.col_row[c]].decode() for c in fits if load[c] >= inst.cap[c]]
-                why = (
-                    f"the {len(full)} eligible inspector(s) who could take the place "
-                    f"({', '.join(full[:8])}{', …' if len(full) > 8 else ''}) have reached "
-                    "their workload cap"
-                    if full
-                    else f"no eligible inspector can take the place ({elig.explain(e)})"
-                )
-                raise InfeasibleAssignment(
-                    f"task {canon.needs.label}: no replacement for {rec.inspector_id} on "
-                    f"{rec.entity_id} without changing other teams: {why}. Re-draw the task's "
-                    "teams with a recorded reason, or raise the workload caps.",
-                    [rec.entity_id],
-                    {rec.entity_id: why},
-                )
-        load[new] += 1
-        name = {c: ins_ids[inst.col_row[c]].decode() for c in [*teams[e], *new]}
-        removed = sorted(name[c] for c in teams[e] if c not in new)
-        added = sorted(name[c] for c in new if c not in teams[e])
-        teams[e] = new
-        done.append(
-            Reassignment(
-                rec.entity_id,
-                rec.inspector_id,
-                removed,
-                added,
-                rec.reason,
-                rec.text,
-                first,
-                stream.next_block,
-            )
-        )
-    info = attrs.evolve(assignment.stream, next_block=stream.next_block)
-    return _result(canon, staffing, elig, inst, teams, info, done)
+        done.append(state.recuse(rec))
+    info = attrs.evolve(assignment.stream, next_block=state.stream.next_block)
+    return _result(state.canon, staffing, state.elig, state.inst, state.teams, info, done)

@@ -31,6 +31,119 @@ class TeamProblem:
     message: str
 
 
+@attrs.frozen(eq=False)
+class _Checking:
+    """What every check of :func:`check_teams` looks up: rows by ID, rule hits, recusals."""
+
+    staffing: Staffing
+    entity_row: dict[str, int]
+    inspector_row: dict[str, int]
+    hits: dict[tuple[int, int], list[RuleOutcome]]  # (entity row, inspector row) -> rules broken
+    recused: dict[tuple[str, str], Reassignment]
+
+
+def _rule_hits(
+    staffing: Staffing,
+    teams: Sequence[Team],
+    entity_row: dict[str, int],
+    inspector_row: dict[str, int],
+) -> dict[tuple[int, int], list[RuleOutcome]]:
+    """The eligibility and recusal rules each (entity, member) pair breaks, vectorised."""
+    pair_e: list[int] = []
+    pair_i: list[int] = []
+    for team in teams:
+        if team.entity_id in entity_row:
+            for iid in dict.fromkeys(team.inspector_ids):
+                if iid in inspector_row:
+                    pair_e.append(entity_row[team.entity_id])
+                    pair_i.append(inspector_row[iid])
+    pe, pi = np.asarray(pair_e, dtype=np.int64), np.asarray(pair_i, dtype=np.int64)
+    n_i = max(1, len(staffing.inspectors))
+    hits: dict[tuple[int, int], list[RuleOutcome]] = {}
+    for o in staffing.eligibility().outcomes:
+        if o.name == "workload":
+            continue  # checked from the counts, with the numbers (_workload_problems)
+        if o.inspectors is not None:
+            hit = o.inspectors[pi]
+        else:
+            assert o.pairs is not None
+            hit = np.isin(pe * n_i + pi, o.pairs.entity_rows * n_i + o.pairs.inspector_rows)
+        for j in np.flatnonzero(hit).tolist():
+            hits.setdefault((int(pe[j]), int(pi[j])), []).append(o)
+    return hits
+
+
+def _shape_problems(team: Team, k: int, seen: set[str]) -> list[TeamProblem]:
+    """A second team for the entity, the wrong size, a member listed twice."""
+    eid, members = team.entity_id, list(team.inspector_ids)
+    problems = []
+    if eid in seen:
+        problems.append(TeamProblem(eid, "", "duplicate_team", "entity has two teams"))
+    if len(members) != k:
+        problems.append(
+            TeamProblem(eid, "", "team_size", f"team has {len(members)} members, needs {k}")
+        )
+    if len(set(members)) != len(members):
+        problems.append(TeamProblem(eid, "", "duplicate_member", "a member is listed twice"))
+    return problems
+
+
+def _member_problems(c: _Checking, team: Team) -> list[TeamProblem]:
+    """Members not in the pool, members a rule excludes, members recused after the draw."""
+    eid, problems = team.entity_id, []
+    for iid in dict.fromkeys(team.inspector_ids):
+        if iid not in c.inspector_row:
+            problems.append(TeamProblem(eid, iid, "unknown_inspector", "not in the pool"))
+            continue
+        for o in c.hits.get((c.entity_row[eid], c.inspector_row[iid]), []):
+            problems.append(TeamProblem(eid, iid, o.name, o.reason))
+        if (eid, iid) in c.recused:
+            why = c.recused[(eid, iid)].reason
+            problems.append(TeamProblem(eid, iid, "recused", f"recused after the draw ({why})"))
+    return problems
+
+
+def _cover_problems(c: _Checking, team: Team) -> list[TeamProblem]:
+    """A department of a joint task, or a required qualification, that no member brings."""
+    needs, ins = c.staffing.needs, c.staffing.inspectors
+    rows = [c.inspector_row[i] for i in dict.fromkeys(team.inspector_ids) if i in c.inspector_row]
+    depts = {ins.department[i] for i in rows}
+    quals: set[str] = set().union(*(ins.qualifications[i] for i in rows))
+    problems = []
+    if needs.joint:
+        problems += [
+            TeamProblem(team.entity_id, "", "department_cover", f"no member of department {d}")
+            for d in needs.departments
+            if d not in depts
+        ]
+    if c.staffing.config.qualification_mode == "any_member":
+        problems += [
+            TeamProblem(team.entity_id, "", "qualification_cover", f"no member holds {q}")
+            for q in sorted(needs.qualifications - quals)
+        ]
+    return problems
+
+
+def _workload_problems(staffing: Staffing, teams: Sequence[Team]) -> list[TeamProblem]:
+    """Inspectors over the task's cap or the period's, counting the teams of known entities."""
+    known = set(staffing.entities.id_list())
+    count: dict[str, int] = {}
+    for team in teams:
+        if team.entity_id in known:
+            for iid in dict.fromkeys(team.inspector_ids):
+                count[iid] = count.get(iid, 0) + 1
+    cfg, problems = staffing.config, []
+    for iid, n in sorted(count.items()):
+        before = int(staffing.prior_load.get(iid, 0))
+        if cfg.max_per_task and n > cfg.max_per_task:
+            why = f"{n} teams in the task, max {cfg.max_per_task}"
+            problems.append(TeamProblem("", iid, "workload_task", why))
+        if cfg.max_per_period and before + n > cfg.max_per_period:
+            why = f"{before} earlier + {n} teams in the period, max {cfg.max_per_period}"
+            problems.append(TeamProblem("", iid, "workload_period", why))
+    return problems
+
+
 def check_teams(staffing: Staffing, teams: Assignment | Sequence[Team]) -> list[TeamProblem]:
     """Re-check every rule on given teams (for ``verify`` on draw bundles).
 
@@ -43,97 +156,28 @@ def check_teams(staffing: Staffing, teams: Assignment | Sequence[Team]) -> list[
     if isinstance(teams, Assignment):
         reassignments = teams.reassignments
         teams = teams.teams
-    s = staffing
-    elig = s.eligibility()
-    k, needs, cfg = s.config.size, s.needs, s.config
-    ins = s.inspectors
-    ent_row = {e: i for i, e in enumerate(s.entities.id_list())}
-    ins_row = {e: i for i, e in enumerate(ins.id_list())}
-    recused = {(r.entity_id, r.inspector_id): r for r in reassignments}
-    pair_e: list[int] = []
-    pair_i: list[int] = []
-    for team in teams:
-        if team.entity_id in ent_row:
-            for iid in dict.fromkeys(team.inspector_ids):
-                if iid in ins_row:
-                    pair_e.append(ent_row[team.entity_id])
-                    pair_i.append(ins_row[iid])
-    pe, pi = np.asarray(pair_e, dtype=np.int64), np.asarray(pair_i, dtype=np.int64)
-    n_i = max(1, len(ins))
-    hits: dict[tuple[int, int], list[RuleOutcome]] = {}
-    for o in elig.outcomes:
-        if o.name == "workload":
-            continue  # checked below from the counts, with the numbers
-        if o.inspectors is not None:
-            hit = o.inspectors[pi]
-        else:
-            assert o.pairs is not None
-            hit = np.isin(pe * n_i + pi, o.pairs.entity_rows * n_i + o.pairs.inspector_rows)
-        for j in np.flatnonzero(hit).tolist():
-            hits.setdefault((int(pe[j]), int(pi[j])), []).append(o)
+    entity_row = {e: i for i, e in enumerate(staffing.entities.id_list())}
+    inspector_row = {e: i for i, e in enumerate(staffing.inspectors.id_list())}
+    c = _Checking(
+        staffing,
+        entity_row,
+        inspector_row,
+        _rule_hits(staffing, teams, entity_row, inspector_row),
+        {(r.entity_id, r.inspector_id): r for r in reassignments},
+    )
     problems: list[TeamProblem] = []
     seen: set[str] = set()
-    count: dict[str, int] = {}
     for team in teams:
-        eid = team.entity_id
-        if eid not in ent_row:
-            problems.append(TeamProblem(eid, "", "unknown_entity", "entity is not in the task"))
+        if team.entity_id not in entity_row:
+            why = "entity is not in the task"
+            problems.append(TeamProblem(team.entity_id, "", "unknown_entity", why))
             continue
-        if eid in seen:
-            problems.append(TeamProblem(eid, "", "duplicate_team", "entity has two teams"))
-        seen.add(eid)
-        members = list(team.inspector_ids)
-        if len(members) != k:
-            problems.append(
-                TeamProblem(eid, "", "team_size", f"team has {len(members)} members, needs {k}")
-            )
-        if len(set(members)) != len(members):
-            problems.append(TeamProblem(eid, "", "duplicate_member", "a member is listed twice"))
-        depts: set[str] = set()
-        quals: set[str] = set()
-        for iid in dict.fromkeys(members):
-            count[iid] = count.get(iid, 0) + 1
-            if iid not in ins_row:
-                problems.append(TeamProblem(eid, iid, "unknown_inspector", "not in the pool"))
-                continue
-            i = ins_row[iid]
-            for o in hits.get((ent_row[eid], i), []):
-                problems.append(TeamProblem(eid, iid, o.name, o.reason))
-            if (eid, iid) in recused:
-                why = recused[(eid, iid)].reason
-                problems.append(TeamProblem(eid, iid, "recused", f"recused after the draw ({why})"))
-            depts.add(ins.department[i])
-            quals |= ins.qualifications[i]
-        if needs.joint:
-            for d in needs.departments:
-                if d not in depts:
-                    problems.append(
-                        TeamProblem(eid, "", "department_cover", f"no member of department {d}")
-                    )
-        if cfg.qualification_mode == "any_member":
-            for q in sorted(needs.qualifications - quals):
-                problems.append(TeamProblem(eid, "", "qualification_cover", f"no member holds {q}"))
-    for eid in ent_row:
-        if eid not in seen:
-            problems.append(TeamProblem(eid, "", "missing_team", "entity has no team"))
-    for iid, n in sorted(count.items()):
-        before = int(s.prior_load.get(iid, 0))
-        if cfg.max_per_task and n > cfg.max_per_task:
-            problems.append(
-                TeamProblem(
-                    "", iid, "workload_task", f"{n} teams in the task, max {cfg.max_per_task}"
-                )
-            )
-        if cfg.max_per_period and before + n > cfg.max_per_period:
-            problems.append(
-                TeamProblem(
-                    "",
-                    iid,
-                    "workload_period",
-                    f"{before} earlier + {n} teams in the period, max {cfg.max_per_period}",
-                )
-            )
-    return problems
+        problems += _shape_problems(team, staffing.config.size, seen)
+        seen.add(team.entity_id)
+        problems += _member_problems(c, team) + _cover_problems(c, team)
+    missing = [e for e in entity_row if e not in seen]
+    problems += [TeamProblem(e, "", "missing_team", "entity has no team") for e in missing]
+    return problems + _workload_problems(staffing, teams)
 
 
 def enumerate_assignments(staffing: Staffing, limit: int = 200_000) -> list[tuple[Team, ...]]:
