@@ -48,12 +48,12 @@ from shuangsuiji.draw import (
     Strata,
     StrataLike,
     TicketScheme,
-    _check_no_duplicate,
-    _digest_sorted_lines,
-    _id_array,
-    _lines,
-    _strata,
+    as_strata,
+    candidate_lines,
+    check_no_duplicate,
+    digest_sorted_lines,
     draw_entities,
+    id_array,
     seed_bytes,
 )
 from shuangsuiji.errors import InvalidInputError
@@ -127,14 +127,14 @@ def _exclusions(value: Mapping[str, int] | Sequence[Mapping[str, Any]]) -> list[
 
 def _candidates(ids: IdsLike, strata: StrataLike) -> tuple[list[dict[str, str]], str]:
     """Candidates sorted by ``utf8(id)`` and the pool digest, from one sort of the lines."""
-    arr = _id_array(ids)
-    lines = np.sort(_lines(arr, _strata(strata, len(arr))))
-    _check_no_duplicate(lines)
+    arr = id_array(ids)
+    lines = np.sort(candidate_lines(arr, as_strata(strata, len(arr))))
+    check_no_duplicate(lines)
     out = []
     for line in lines.tolist():
         entity, stratum = line[:-1].decode().split("\t")
         out.append({"id": entity, "stratum": stratum})
-    return out, _digest_sorted_lines(lines)
+    return out, digest_sorted_lines(lines)
 
 
 def make_bundle(
@@ -278,15 +278,15 @@ def _parse_candidates(c: _Checker, cands: list[Any]) -> tuple[BytesArray, Strata
 
 
 def _check_digest(c: _Checker, arr: BytesArray, strata: Strata, recorded: Any) -> None:
-    lines = _lines(arr, strata)
+    lines = candidate_lines(arr, strata)
     if len(arr) > 1 and not bool(np.all(arr[1:] > arr[:-1])):
         c.add("candidates", "not listed in strictly increasing utf8(id) order (or an ID repeats)")
         lines = np.sort(lines)
     try:
-        _check_no_duplicate(lines)
+        check_no_duplicate(lines)
     except DrawInputError as exc:
         c.add("candidates", str(exc))
-    digest = _digest_sorted_lines(lines)
+    digest = digest_sorted_lines(lines)
     if recorded != digest:
         c.add("pool_digest", f"recorded {str(recorded)[:16]}..., candidates give {digest[:16]}...")
 
