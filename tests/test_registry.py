@@ -293,8 +293,8 @@ def test_results_corrections_and_publication(db_url: str) -> None:
 
 
 def test_teams_are_drawn_checked_replayed_and_reassigned(db_url: str) -> None:
+    from shuangsuiji.assign.record import bundle_team_checker
     from shuangsuiji.bundle import verify_bundle
-    from shuangsuiji.teams import bundle_team_checker
 
     reg = _registry(db_url)
     reg.draw("T1", actor=DRAWER)

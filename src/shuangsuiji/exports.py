@@ -386,7 +386,7 @@ def publication_html(
     >>> "&lt;b&gt;局&lt;/b&gt;" in page and "<b>" not in page
     True
     """
-    from shuangsuiji import __version__
+    from shuangsuiji._version import __version__
 
     announcements = result_announcements(records)
     draws = {a.task.code: a for a in task_announcements}

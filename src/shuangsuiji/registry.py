@@ -54,6 +54,8 @@ from shuangsuiji.assign import (
     reassign,
     sample_loads,
 )
+from shuangsuiji.assign.record import conflict_table, staffing_from_record, staffing_record
+from shuangsuiji.assign.rules import team_config
 from shuangsuiji.audit import canonical_json
 from shuangsuiji.bundle import make_bundle, record_digest
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
@@ -72,6 +74,7 @@ from shuangsuiji.draw import (
     Strata,
     draw_entities,
 )
+from shuangsuiji.errors import RefusedError
 from shuangsuiji.exports import plan_csv, publication_html, records_csv, to_json, write_text
 from shuangsuiji.health import (
     HealthReport,
@@ -119,7 +122,6 @@ from shuangsuiji.store.schema import (
     TeamMemberRow,
 )
 from shuangsuiji.synth import City
-from shuangsuiji.teams import conflict_table, staffing_from_record, staffing_record, team_config
 
 __all__ = ["DrawRefused", "DrawResult", "Registry", "ResultEntry"]
 
@@ -143,7 +145,7 @@ class ResultEntry:
     reason: str = ""
 
 
-class DrawRefused(ValueError):
+class DrawRefused(RefusedError):
     """A draw step the rules forbid (re-draw without reason, steps out of order)."""
 
 

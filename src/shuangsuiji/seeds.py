@@ -50,6 +50,7 @@ from typing import Any
 import attrs
 
 from shuangsuiji.draw import MIN_SEED_BYTES, check_label
+from shuangsuiji.errors import IntegrityFailure, InvalidInputError, RefusedError
 
 __all__ = [
     "SEED_SPEC",
@@ -83,11 +84,11 @@ SEED_SPEC = "SSJ-SEED-1"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class SeedRecordError(ValueError):
+class SeedRecordError(InvalidInputError):
     """A seed record is malformed (missing field, wrong type, bad hex or timestamp)."""
 
 
-class CeremonyError(ValueError):
+class CeremonyError(RefusedError):
     """A step of a seed ceremony is not allowed; the message names the party."""
 
 
@@ -103,7 +104,7 @@ class UnknownPartyError(CeremonyError):
     """A party revealed without having committed."""
 
 
-class RevealMismatchError(CeremonyError):
+class RevealMismatchError(CeremonyError, IntegrityFailure):
     """A revealed contribution does not hash to the party's commitment."""
 
 
@@ -115,7 +116,7 @@ class TimeOrderError(CeremonyError):
     """Timestamps do not run freeze ≤ commit ≤ reveal (or announce < value date ≤ reveal)."""
 
 
-class PublicSeedError(ValueError):
+class PublicSeedError(IntegrityFailure):
     """Public values do not match their announcement."""
 
 

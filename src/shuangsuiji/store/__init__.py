@@ -38,6 +38,7 @@ from shuangsuiji.audit import (
     next_event,
     verify_chain,
 )
+from shuangsuiji.errors import NotFoundError, RefusedError
 from shuangsuiji.model import (
     TIERS,
     Conflict,
@@ -64,7 +65,7 @@ from shuangsuiji.store.schema import (
     TaskRow,
 )
 
-__all__ = ["DEFAULT_URL", "ImportReport", "Store", "StoreError"]
+__all__ = ["DEFAULT_URL", "ImportReport", "NotStoredError", "Store", "StoreError"]
 
 DEFAULT_URL = "sqlite:///shuangsuiji.db"
 Progress = Callable[[int, int], None]
@@ -113,8 +114,12 @@ def check_fit(table: Any, columns: Mapping[str, Any], ids: Sequence[Any] | Any) 
         raise StoreError("values do not fit the store, nothing was written: " + "; ".join(problems))
 
 
-class StoreError(ValueError):
+class StoreError(RefusedError):
     """A request the store refuses (unknown reference, duplicate, integrity); nothing changed."""
+
+
+class NotStoredError(StoreError, NotFoundError):
+    """The task or stored policy a request names is not in the store; nothing changed."""
 
 
 @attrs.frozen
@@ -251,7 +256,7 @@ class Store:
         current = MigrationContext.configure(conn).get_current_revision()
         known = {r.revision for r in ScriptDirectory.from_config(config).walk_revisions()}
         if current is not None and current not in known:
-            from shuangsuiji import __version__
+            from shuangsuiji._version import __version__
 
             raise StoreError(
                 f"the database's schema is at revision {current!r}, which shuangsuiji "
@@ -926,7 +931,7 @@ class Store:
         with self.reading(session) as s:
             r = s.get(TaskRow, code)
             if r is None:
-                raise StoreError(f"no task {code!r}")
+                raise NotStoredError(f"no task {code!r}")
             return _task_of(r)
 
     def tasks(self, plan: str | None = None, *, session: Session | None = None) -> list[Task]:
@@ -966,7 +971,7 @@ class Store:
             else:
                 row = s.get(PolicyRow, content_hash)
             if row is None:
-                raise StoreError(
+                raise NotStoredError(
                     f"no stored policy {content_hash or ''}: save the agency's 一细则 first "
                     "(Store.save_policy or a policy.toml)"
                 )
