@@ -1,0 +1,771 @@
+"""Records integrity: every table that decides an outcome, checked against the audit log.
+
+The hash chain (:func:`shuangsuiji.audit.verify_chain`) proves that the log was not changed.
+This module proves that the *tables* were not changed around it: each stored row is compared
+with the event that logged it (or with a digest an event logged), both ways, and every
+difference is returned as a :class:`RecordProblem` naming the table, the row and what differs.
+The functions here are pure: the store (:mod:`shuangsuiji.store.integrity`) reads the rows
+and the log, this module compares them.
+
+**SSJ-POOL-STATE-1: the pool state digest.** The pools (``entities``, ``inspectors``,
+``conflicts``) are too large to log row by row, so every import event logs the *state* of the
+whole table after the import, an order-independent multiset hash of its rows:
+
+- a row's fields, in the order of :data:`POOL_FIELDS` for its table, are encoded as bytes:
+  text as UTF-8 exactly as stored (no normalisation), a date as ``YYYY-MM-DD``, a boolean as
+  ``1`` or ``0``, an integer in decimal;
+- ``line(row) = Σ_fields ( u32be(len(bytes)) || bytes )``, each field prefixed by its length
+  as 4 bytes big-endian (so no field value can imitate a separator);
+- ``h(row) = SHA-256( b"SSJ-POOL-STATE-1" || 0x00 || utf8(table) || 0x00 || line(row) )``;
+- ``state(table) = Σ_rows int_be(h(row)) mod 2^256``, written as 64 lower-case hex digits.
+  The empty table's state is 64 zeros.
+
+The sum does not depend on the order of the rows, so it is computed in chunks while the rows
+stream from the database, and an import updates it without reading the table:
+``state_after = state_before + Σ h(new rows) − Σ h(replaced rows)``. Adding a row and
+removing it again gives the same state; changing any field of any row changes it (as far as
+SHA-256 goes: finding a different multiset with the same sum takes about 2^128 work by the
+generalised birthday bound, far beyond any insider). The import digest of a pool import
+(``digest`` in its ``pool.import`` event) is the state of the imported rows alone.
+
+>>> state = PoolState.EMPTY.plus("conflicts", [("I1", "E1", "亲属", "申报")])
+>>> state.hex
+'72d2b920d74c82a1833b51e54f7b95132f39fcc9f5a659c2beacd76c3e24f906'
+>>> state.minus("conflicts", [("I1", "E1", "亲属", "申报")]) == PoolState.EMPTY
+True
+
+**The changes of an import.** An upsert that replaces stored rows logs, per changed field,
+``{"id", "field", "before", "after"}`` (values as the text above), sorted by ID and field. When
+there are more than :data:`CHANGES_LOGGED` of them, the event carries only the first ones,
+their total ``changes_count`` and ``changes_digest``: the SSJ-POOL-STATE-1 sum over the change
+rows ``(id, field, before, after)`` with the table name ``changes``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any, ClassVar, Final
+
+import attrs
+import numpy as np
+
+from shuangsuiji.audit import AuditEvent, canonical_json
+from shuangsuiji.bundle import record_digest
+from shuangsuiji.policy import Policy
+
+__all__ = [
+    "CHANGES_LOGGED",
+    "POOL_FIELDS",
+    "POOL_STATE_SPEC",
+    "Change",
+    "LogIndex",
+    "PoolState",
+    "RecordProblem",
+    "RecordTables",
+    "changes_of",
+    "check_records",
+    "field_bytes",
+    "row_digest",
+]
+
+POOL_STATE_SPEC: Final = b"SSJ-POOL-STATE-1"
+POOL_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
+    "entities": (
+        "id",
+        "name",
+        "entity_type",
+        "industry",
+        "region",
+        "registered",
+        "tier",
+        "status",
+        "tags",
+    ),
+    "inspectors": (
+        "id",
+        "name",
+        "department",
+        "region",
+        "home_region",
+        "certificate_no",
+        "certificate_expiry",
+        "qualifications",
+        "active",
+    ),
+    "conflicts": ("inspector_id", "entity_id", "relation", "source"),
+}
+"""The columns of each pool table that its state digest covers, in order (all but the
+surrogate keys and ``import_id``, which say where a row came from, not what it is)."""
+CHANGES_LOGGED: Final = 1_000
+"""At most this many field changes are written into one import event (all are counted)."""
+_MOD: Final = 1 << 256
+
+
+def field_bytes(value: Any) -> bytes:
+    """One field as SSJ-POOL-STATE-1 bytes.
+
+    >>> field_bytes("注销"), field_bytes(date(2024, 9, 29)), field_bytes(True), field_bytes(7)
+    (b'\\xe6\\xb3\\xa8\\xe9\\x94\\x80', b'2024-09-29', b'1', b'7')
+    """
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bool | np.bool_):
+        return b"1" if value else b"0"
+    if isinstance(value, date):
+        return value.isoformat().encode()
+    if isinstance(value, int | np.integer):
+        return str(int(value)).encode()
+    raise TypeError(f"a pool field must be text, a date, a boolean or an integer: {value!r}")
+
+
+def _prefix(table: str) -> hashlib._Hash:
+    return hashlib.sha256(POOL_STATE_SPEC + b"\x00" + table.encode() + b"\x00")
+
+
+def row_digest(table: str, row: Sequence[Any]) -> bytes:
+    """``h(row)`` of SSJ-POOL-STATE-1 (32 bytes)."""
+    h = _prefix(table)
+    for value in row:
+        b = field_bytes(value)
+        h.update(len(b).to_bytes(4, "big") + b)
+    return h.digest()
+
+
+def _sum(table: str, rows: Iterable[Sequence[Any]]) -> tuple[int, int]:
+    """``Σ int_be(h(row)) mod 2^256`` and the number of rows.
+
+    The 32-byte digests are added as eight 32-bit limbs in 64-bit accumulators (no carry is
+    lost below 2^32 rows per call), then the limbs are folded once: one SHA-256 per row is the
+    only Python loop.
+    """
+    base = _prefix(table)
+    digests = []
+    for row in rows:
+        h = base.copy()  # copying the prefixed state is cheaper than hashing the prefix again
+        for value in row:
+            b = field_bytes(value)
+            h.update(len(b).to_bytes(4, "big") + b)
+        digests.append(h.digest())
+    if not digests:
+        return 0, 0
+    limbs = np.frombuffer(b"".join(digests), dtype=">u4").reshape(-1, 8)
+    sums = limbs.sum(axis=0, dtype=np.uint64).tolist()
+    total = sum(int(v) << (32 * (7 - i)) for i, v in enumerate(sums))
+    return total % _MOD, len(digests)
+
+
+@attrs.frozen
+class PoolState:
+    """An SSJ-POOL-STATE-1 value (see the module docstring); ``plus``/``minus`` return new ones."""
+
+    value: int = 0
+    EMPTY: ClassVar[PoolState]
+
+    @property
+    def hex(self) -> str:
+        """The state as 64 lower-case hex digits."""
+        return f"{self.value:064x}"
+
+    @classmethod
+    def from_hex(cls, text: str) -> PoolState:
+        """Read a logged state back."""
+        return cls(int(text, 16) % _MOD)
+
+    def plus(self, table: str, rows: Iterable[Sequence[Any]]) -> PoolState:
+        """The state with ``rows`` of ``table`` added."""
+        return PoolState((self.value + _sum(table, rows)[0]) % _MOD)
+
+    def minus(self, table: str, rows: Iterable[Sequence[Any]]) -> PoolState:
+        """The state with ``rows`` of ``table`` taken away."""
+        return PoolState((self.value - _sum(table, rows)[0]) % _MOD)
+
+    def combined(self, other: PoolState) -> PoolState:
+        """The state of the union of two disjoint row multisets."""
+        return PoolState((self.value + other.value) % _MOD)
+
+
+PoolState.EMPTY = PoolState(0)
+
+
+@attrs.frozen
+class Change:
+    """One field of a stored row changed by an import: ``before`` and ``after`` as text."""
+
+    id: str
+    field: str
+    before: str
+    after: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"id": self.id, "field": self.field, "before": self.before, "after": self.after}
+
+
+def _text(value: Any) -> str:
+    return field_bytes(value).decode("utf-8")
+
+
+def changes_of(table: str, before: Sequence[Any], after: Sequence[Any]) -> list[Change]:
+    """The fields of one row that differ between its stored and its imported version.
+
+    >>> old = ("91350100M000100Y3", "某公司", "有限责任公司", "C13", "350102",
+    ...        date(2020, 1, 1), "B", "存续", "")
+    >>> new = old[:7] + ("注销",) + old[8:]
+    >>> changes_of("entities", old, new)
+    [Change(id='91350100M000100Y3', field='status', before='存续', after='注销')]
+    """
+    fields = POOL_FIELDS[table]
+    key = _text(before[0]) if table != "conflicts" else "|".join(map(_text, before[:3]))
+    return [
+        Change(key, name, _text(b), _text(a))
+        for name, b, a in zip(fields, before, after, strict=True)
+        if field_bytes(b) != field_bytes(a)
+    ]
+
+
+# -- the comparison ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class RecordProblem:
+    """A row that does not agree with the audit log: its ``table``, the row's ``key`` and what
+    differs (``message``)."""
+
+    table: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.table} [{self.key}]: {self.message}"
+
+
+@attrs.frozen
+class RecordTables:
+    """What the store read for the check, as plain values (rows as dicts of their columns).
+
+    ``candidate_digests`` maps a draw's id to the SSJ-DRAW-1 pool digest and count of its
+    ``draw_candidates`` rows; ``pool_states`` maps a pool table to its recomputed
+    :class:`PoolState` and row count. The other fields are the rows of the table of that name.
+    """
+
+    draws: Sequence[Mapping[str, Any]] = ()
+    candidate_digests: Mapping[int, tuple[str, int]] = attrs.field(factory=dict)
+    picks: Sequence[Mapping[str, Any]] = ()
+    replacements: Sequence[Mapping[str, Any]] = ()
+    team_members: Sequence[Mapping[str, Any]] = ()
+    results: Sequence[Mapping[str, Any]] = ()
+    publications: Sequence[Mapping[str, Any]] = ()
+    policies: Sequence[Mapping[str, Any]] = ()
+    categories: Sequence[Mapping[str, Any]] = ()
+    pool_states: Mapping[str, tuple[PoolState, int]] = attrs.field(factory=dict)
+
+
+DrawKey = tuple[str, int]
+
+
+def _draw_key(payload: Mapping[str, Any]) -> DrawKey:
+    return str(payload.get("task")), int(payload.get("attempt", 0) or 0)
+
+
+@attrs.frozen
+class LogIndex:
+    """The events the records are compared with, indexed by what they are about."""
+
+    freezes: Mapping[DrawKey, Mapping[str, Any]]
+    draws: Mapping[DrawKey, Mapping[str, Any]]
+    record_digests: Mapping[DrawKey, str]
+    replacements: Sequence[AuditEvent]
+    results: Mapping[tuple[str, str, str, int], AuditEvent]
+    publications: Mapping[tuple[str, str], AuditEvent]
+    policies: Mapping[str, AuditEvent]
+    categories: Mapping[str, AuditEvent]
+    pool_states: Mapping[str, AuditEvent]
+
+    @classmethod
+    def of(cls, events: Iterable[AuditEvent]) -> LogIndex:
+        """Index ``events`` (in log order: a later event of the same thing wins)."""
+        freezes: dict[DrawKey, Mapping[str, Any]] = {}
+        draws: dict[DrawKey, Mapping[str, Any]] = {}
+        digests: dict[DrawKey, str] = {}
+        replacements: list[AuditEvent] = []
+        results: dict[tuple[str, str, str, int], AuditEvent] = {}
+        publications: dict[tuple[str, str], AuditEvent] = {}
+        policies: dict[str, AuditEvent] = {}
+        categories: dict[str, AuditEvent] = {}
+        states: dict[str, AuditEvent] = {}
+        for e in events:
+            p = e.payload
+            if e.kind == "candidates.freeze":
+                freezes[_draw_key(p)] = p
+            elif e.kind in ("draw", "redraw"):
+                draws[_draw_key(p)] = p
+            elif e.kind == "replacement":
+                replacements.append(e)
+            elif e.kind in ("result.record", "result.correct"):
+                key = (str(p.get("task")), str(p.get("entity")), str(p.get("item")))
+                results[(*key, int(p.get("version", 0) or 0))] = e
+            elif e.kind == "publication":
+                publications[(str(p.get("task")), str(p.get("entity")))] = e
+            elif e.kind == "policy.version":
+                policies[str(p.get("hash"))] = e
+            elif e.kind == "category.change":
+                categories[str(p.get("code"))] = e
+            drawn = e.kind in ("draw", "redraw", "replacement") or e.kind.startswith("teams.")
+            if drawn and "record_digest" in p:
+                digests[_draw_key(p)] = str(p["record_digest"])
+            if e.kind in ("pool.import", "conflict.change") and "state" in p:
+                states[str(p.get("kind", "conflicts"))] = e
+        return cls(
+            freezes,
+            draws,
+            digests,
+            replacements,
+            results,
+            publications,
+            policies,
+            categories,
+            states,
+        )
+
+
+def check_records(tables: RecordTables, events: Iterable[AuditEvent]) -> list[RecordProblem]:
+    """Every difference between the tables and the log; an empty list means they agree."""
+    log = LogIndex.of(events)
+    return [
+        *draw_problems(tables, log),
+        *replacement_problems(tables, log),
+        *result_problems(tables, log),
+        *publication_problems(tables, log),
+        *policy_problems(tables, log),
+        *category_problems(tables, log),
+        *pool_problems(tables, log),
+    ]
+
+
+def _differ(a: Any, b: Any) -> str:
+    return f"the table has {a!r}, the log {b!r}"
+
+
+def draw_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
+    """``draws``, ``draw_candidates``, ``draw_picks`` and ``team_members`` against the freeze and
+    draw events and the stored bundle whose record digest the latest event of the draw logged."""
+    picks: dict[int, list[Mapping[str, Any]]] = {}
+    for r in tables.picks:
+        picks.setdefault(int(r["draw_id"]), []).append(r)
+    members: dict[int, dict[str, list[str]]] = {}
+    for r in tables.team_members:
+        members.setdefault(int(r["draw_id"]), {}).setdefault(r["entity_id"], []).append(
+            r["inspector_id"]
+        )
+    problems: list[RecordProblem] = []
+    for row in tables.draws:
+        key = (str(row["task"]), int(row["attempt"]))
+        where = f"task {key[0]} attempt {key[1]}"
+        problems += _freeze_problems(row, where, log.freezes.get(key))
+        problems += _candidate_problems(row, where, tables.candidate_digests.get(int(row["id"])))
+        if str(row["policy_hash"]) not in log.policies:
+            problems.append(
+                RecordProblem(
+                    "draws",
+                    where,
+                    f"policy hash {row['policy_hash']} was never logged by a policy.version event",
+                )
+            )
+        if row["state"] != "drawn":
+            continue
+        bundle, found = _bundle_problems(row, where, log)
+        problems += found
+        if bundle is not None:
+            problems += _pick_problems(where, bundle, picks.get(int(row["id"]), []))
+            problems += _team_problems(where, bundle, members.get(int(row["id"]), {}))
+    return problems
+
+
+def _freeze_problems(
+    row: Mapping[str, Any], where: str, event: Mapping[str, Any] | None
+) -> list[RecordProblem]:
+    if event is None:
+        return [RecordProblem("draws", where, "no candidates.freeze event in the audit log")]
+    return [
+        RecordProblem(
+            "draws",
+            where,
+            f"{field} differs from its freeze event: " + _differ(row[column], event.get(field)),
+        )
+        for field, column in (
+            ("pool_digest", "pool_digest"),
+            ("candidates", "candidates"),
+            ("policy_hash", "policy_hash"),
+        )
+        if field in event and event.get(field) != row[column]
+    ]
+
+
+def _candidate_problems(
+    row: Mapping[str, Any], where: str, computed: tuple[str, int] | None
+) -> list[RecordProblem]:
+    digest, count = computed or (None, 0)
+    if digest == row["pool_digest"] and count == row["candidates"]:
+        return []
+    return [
+        RecordProblem(
+            "draw_candidates",
+            where,
+            f"the stored candidates ({count} rows) have pool digest {digest}, but the draw "
+            f"committed to {row['pool_digest']} over {row['candidates']} candidates: rows were "
+            "added, deleted or changed after the freeze",
+        )
+    ]
+
+
+def _bundle_problems(
+    row: Mapping[str, Any], where: str, log: LogIndex
+) -> tuple[dict[str, Any] | None, list[RecordProblem]]:
+    entry = log.draws.get((str(row["task"]), int(row["attempt"])))
+    if entry is None:
+        return None, [RecordProblem("draws", where, "no draw event in the audit log")]
+    problems = [
+        RecordProblem("draws", where, f"{field} " + _differ(row[field], entry.get(field)))
+        for field in ("seed", "pool_digest", "policy_hash")
+        if entry.get(field) != row[field]
+    ]
+    try:
+        bundle: dict[str, Any] = json.loads(row["bundle"] or "{}")
+    except ValueError:
+        problems.append(RecordProblem("draws", where, "the stored bundle is not JSON"))
+        return None, problems
+    logged = log.record_digests.get((str(row["task"]), int(row["attempt"])))
+    if bundle.get("record_digest") != logged:
+        problems.append(
+            RecordProblem("draws", where, "the stored bundle is not the one the log recorded")
+        )
+    elif record_digest(bundle) != bundle.get("record_digest"):
+        problems.append(
+            RecordProblem("draws", where, "the stored bundle was changed after it was logged")
+        )
+    if [p.get("id") for p in bundle.get("selected", [])] != entry.get("selected"):
+        problems.append(
+            RecordProblem("draws", where, "the bundle's selection is not the draw event's")
+        )
+    return bundle, problems
+
+
+def _pick_problems(
+    where: str, bundle: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
+) -> list[RecordProblem]:
+    expected = {
+        p["id"]: (role, rank, p["stratum"], p["ticket"])
+        for role, group in (("selected", "selected"), ("alternate", "alternates"))
+        for rank, p in enumerate(bundle.get(group, []), start=1)
+    }
+    stored = {r["entity_id"]: (r["role"], r["rank"], r["stratum"], r["ticket"]) for r in rows}
+    problems = []
+    for entity in sorted(set(expected) | set(stored)):
+        have, want = stored.get(entity), expected.get(entity)
+        if have == want:
+            continue
+        what = (
+            "missing (the logged bundle has it)"
+            if have is None
+            else "not in the logged bundle"
+            if want is None
+            else "(role, rank, stratum, ticket) " + _differ(have, want)
+        )
+        problems.append(RecordProblem("draw_picks", f"{where} entity {entity}", what))
+    return problems
+
+
+def _team_problems(
+    where: str, bundle: Mapping[str, Any], members: Mapping[str, list[str]]
+) -> list[RecordProblem]:
+    expected = {t["entity"]: sorted(t["inspectors"]) for t in bundle.get("teams", [])}
+    stored = {e: sorted(i) for e, i in members.items()}
+    return [
+        RecordProblem(
+            "team_members",
+            f"{where} entity {entity}",
+            "team " + _differ(stored.get(entity, []), expected.get(entity, [])),
+        )
+        for entity in sorted(set(expected) | set(stored))
+        if stored.get(entity) != expected.get(entity)
+    ]
+
+
+def replacement_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
+    """Every ``replacements`` row has its ``replacement`` event and every event its row."""
+    keys = {int(r["id"]): (str(r["task"]), int(r["attempt"])) for r in tables.draws}
+
+    def what(task: str, attempt: int, e: Any, by: Any, reason: Any, note: Any, actor: Any) -> Any:
+        return (task, attempt, str(e), str(by), str(reason), str(note), str(actor))
+
+    rows = Counter(
+        what(
+            *keys.get(int(r["draw_id"]), ("?", 0)),
+            r["entity_id"],
+            r["replaced_by"],
+            r["reason"],
+            r["note"],
+            r["actor"],
+        )
+        for r in tables.replacements
+    )
+    logged = Counter(
+        what(
+            *_draw_key(e.payload),
+            e.payload.get("entity"),
+            e.payload.get("by"),
+            e.payload.get("reason"),
+            e.payload.get("note", ""),
+            e.actor,
+        )
+        for e in log.replacements
+    )
+    problems = []
+    for (task, attempt, entity, by, reason, *_), n in sorted((rows - logged).items()):
+        problems.append(
+            RecordProblem(
+                "replacements",
+                f"task {task} attempt {attempt} entity {entity}",
+                f"{n} row(s) replacing it by {by} ({reason}) that no replacement event logged",
+            )
+        )
+    for (task, attempt, entity, by, reason, *_), n in sorted((logged - rows).items()):
+        problems.append(
+            RecordProblem(
+                "replacements",
+                f"task {task} attempt {attempt} entity {entity}",
+                f"{n} logged replacement(s) by {by} ({reason}) missing from the table",
+            )
+        )
+    return problems
+
+
+def _result_dict(r: Mapping[str, Any]) -> dict[str, Any]:
+    def day(v: Any) -> str:
+        return v.isoformat() if isinstance(v, date) else str(v)
+
+    return {
+        "task": r["task"],
+        "entity": r["entity_id"],
+        "item": r["item"],
+        "categories": _loads(r["categories"]),
+        "follow_up": r["follow_up"],
+        "inspection_start": day(r["inspection_start"]),
+        "inspection_end": day(r["inspection_end"]),
+        "inspectors": _loads(r["inspectors"]),
+        "recorded_by": r["recorded_by"],
+        "recorded_at": r["recorded_at"],
+        "version": r["version"],
+        "correction_reason": r["correction_reason"],
+    }
+
+
+def _loads(text: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def result_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
+    """Every ``results`` row equals the payload of its ``result.record``/``result.correct``
+    event (field by field), and every such event has its row."""
+    problems = []
+    seen = set()
+    for r in tables.results:
+        stored = _result_dict(r)
+        key = (str(r["task"]), str(r["entity_id"]), str(r["item"]), int(r["version"]))
+        seen.add(key)
+        name = f"task {key[0]} entity {key[1]} item {key[2]} version {key[3]}"
+        event = log.results.get(key)
+        if event is None:
+            problems.append(RecordProblem("results", name, "no result event logged this row"))
+            continue
+        for field, value in stored.items():
+            if canonical_json(value) != canonical_json(event.payload.get(field)):
+                problems.append(
+                    RecordProblem(
+                        "results", name, f"{field} " + _differ(value, event.payload.get(field))
+                    )
+                )
+    for key, event in log.results.items():
+        if key not in seen:
+            name = f"task {key[0]} entity {key[1]} item {key[2]} version {key[3]}"
+            problems.append(
+                RecordProblem("results", name, f"logged by event {event.seq}, missing from table")
+            )
+    return problems
+
+
+def publication_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
+    """``publications`` rows against ``publication`` events both ways (date, person, due
+    date), and each published snapshot's items against the logged result versions."""
+    problems = []
+    seen = set()
+    for r in tables.publications:
+        key = (str(r["task"]), str(r["entity_id"]))
+        seen.add(key)
+        name = f"task {key[0]} entity {key[1]}"
+        event = log.publications.get(key)
+        if event is None:
+            problems.append(RecordProblem("publications", name, "no publication event logged it"))
+            continue
+        snapshot = _loads(r["snapshot"])
+        snapshot = snapshot if isinstance(snapshot, dict) else {}
+        published = r["published"]
+        stored = {
+            "published": published.isoformat() if isinstance(published, date) else published,
+            "published_by": r["published_by"],
+            "due": snapshot.get("due"),
+        }
+        logged = {
+            "published": event.payload.get("published"),
+            "published_by": event.actor,
+            "due": event.payload.get("due"),
+        }
+        problems += [
+            RecordProblem("publications", name, f"{f} " + _differ(stored[f], logged[f]))
+            for f in stored
+            if stored[f] != logged[f]
+        ]
+        problems += _snapshot_problems(name, key, snapshot, log)
+    for key, event in log.publications.items():
+        if key not in seen:
+            problems.append(
+                RecordProblem(
+                    "publications",
+                    f"task {key[0]} entity {key[1]}",
+                    f"published by event {event.seq}, missing from the table",
+                )
+            )
+    return problems
+
+
+def _snapshot_problems(
+    name: str, key: tuple[str, str], snapshot: Mapping[str, Any], log: LogIndex
+) -> list[RecordProblem]:
+    problems = []
+    for item in snapshot.get("items", []):
+        event = log.results.get((*key, str(item.get("item")), int(item.get("version", 0) or 0)))
+        if event is None:
+            problems.append(
+                RecordProblem(
+                    "publications",
+                    name,
+                    f"published item {item.get('item')} version {item.get('version')} "
+                    "has no result event",
+                )
+            )
+            continue
+        for field in ("categories", "follow_up", "inspection_start", "inspection_end"):
+            if canonical_json(item.get(field)) != canonical_json(event.payload.get(field)):
+                problems.append(
+                    RecordProblem(
+                        "publications",
+                        name,
+                        f"published {field} of item {item.get('item')} "
+                        + _differ(item.get(field), event.payload.get(field)),
+                    )
+                )
+    return problems
+
+
+def policy_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
+    """Each ``policies`` row: its TOML re-hashes to its key, a ``policy.version`` event logged
+    that hash (with the same name and version); each such event has its row."""
+    problems = []
+    seen = set()
+    for r in tables.policies:
+        name = str(r["hash"])
+        seen.add(name)
+        try:
+            computed = Policy.from_toml(r["toml"], source=f"policy {name[:12]}").content_hash
+        except ValueError as exc:
+            computed = f"(not a policy: {str(exc)[:200]})"
+        if computed != r["hash"]:
+            problems.append(
+                RecordProblem(
+                    "policies",
+                    name,
+                    f"the stored TOML hashes to {computed}, not to its key: the policy "
+                    "text was changed after it was saved",
+                )
+            )
+        event = log.policies.get(name)
+        if event is None:
+            problems.append(RecordProblem("policies", name, "no policy.version event logged it"))
+            continue
+        for field in ("name", "version"):
+            if field in event.payload and event.payload[field] != r[field]:
+                problems.append(
+                    RecordProblem(
+                        "policies", name, f"{field} " + _differ(r[field], event.payload[field])
+                    )
+                )
+    for key, event in log.policies.items():
+        if key not in seen:
+            problems.append(
+                RecordProblem("policies", key, f"logged by event {event.seq}, missing from table")
+            )
+    return problems
+
+
+def category_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
+    """``result_categories`` rows against ``category.change`` events, both ways."""
+    problems = []
+    seen = set()
+    fields = ("label_zh", "label_en", "kind")
+    for r in tables.categories:
+        code = str(r["code"])
+        seen.add(code)
+        event = log.categories.get(code)
+        if event is None:
+            problems.append(RecordProblem("result_categories", code, "no category.change event"))
+            continue
+        problems += [
+            RecordProblem("result_categories", code, f"{f} " + _differ(r[f], event.payload.get(f)))
+            for f in fields
+            if r[f] != event.payload.get(f)
+        ]
+    for code, event in log.categories.items():
+        if code not in seen:
+            problems.append(
+                RecordProblem(
+                    "result_categories", code, f"logged by event {event.seq}, missing from table"
+                )
+            )
+    return problems
+
+
+def pool_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
+    """Each pool table's recomputed SSJ-POOL-STATE-1 against the state its last import logged."""
+    problems = []
+    for table, (state, rows) in sorted(tables.pool_states.items()):
+        event = log.pool_states.get(table)
+        if event is None:
+            if rows:
+                problems.append(
+                    RecordProblem(
+                        table,
+                        "whole table",
+                        f"{rows} rows, but no import event logs the table's state (it was "
+                        "written by a version without pool state digests, or outside the "
+                        "library); re-import the pool to put its state on record",
+                    )
+                )
+            continue
+        logged, logged_rows = event.payload.get("state"), event.payload.get("state_rows")
+        if state.hex != logged or rows != logged_rows:
+            problems.append(
+                RecordProblem(
+                    table,
+                    "whole table",
+                    f"state {state.hex} over {rows} rows, but the last import (event "
+                    f"{event.seq}) left {logged} over {logged_rows} rows: rows were inserted, "
+                    "deleted or changed outside the library",
+                )
+            )
+    return problems
