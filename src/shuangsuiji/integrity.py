@@ -34,11 +34,13 @@ generalised birthday bound, far beyond any insider). The import digest of a pool
 >>> state.minus("conflicts", [("I1", "E1", "亲属", "申报")]) == PoolState.EMPTY
 True
 
-**The changes of an import.** An upsert that replaces stored rows logs, per changed field,
-``{"id", "field", "before", "after"}`` (values as the text above), sorted by ID and field. When
-there are more than :data:`CHANGES_LOGGED` of them, the event carries only the first ones,
-their total ``changes_count`` and ``changes_digest``: the SSJ-POOL-STATE-1 sum over the change
-rows ``(id, field, before, after)`` with the table name ``changes``.
+**The changes of an import.** An upsert that replaces stored rows logs how many it replaced
+(``replaced``) and, per changed field, ``{"id", "field", "before", "after"}`` (values as the
+text above) in ``changes``, in the order of the imported rows. All of them are counted
+(``changes_count``) and digested (``changes_digest``: the SSJ-POOL-STATE-1 sum over the change
+rows ``(id, field, before, after)`` with the table name ``changes``); only the first
+:data:`CHANGES_LOGGED` are written out, so an event stays small when a whole pool is
+re-imported with new values.
 """
 
 from __future__ import annotations
@@ -184,8 +186,12 @@ class PoolState:
         return PoolState((self.value - _sum(table, rows)[0]) % _MOD)
 
     def combined(self, other: PoolState) -> PoolState:
-        """The state of the union of two disjoint row multisets."""
+        """The state of the union of the two row multisets."""
         return PoolState((self.value + other.value) % _MOD)
+
+    def without(self, other: PoolState) -> PoolState:
+        """The state with the rows of ``other`` (a sub-multiset) taken away."""
+        return PoolState((self.value - other.value) % _MOD)
 
 
 PoolState.EMPTY = PoolState(0)
