@@ -103,7 +103,7 @@ def test_results_all_set_to_no_problem_found_are_named(reg: Registry) -> None:
 def test_a_result_row_deleted_is_named(reg: Registry) -> None:
     _sql(reg, "DELETE FROM results WHERE version = 2")
     [problem] = _named(reg, "results", "version 2")
-    assert "missing from table" in problem.message
+    assert "missing from the table" in problem.message
 
 
 def test_every_publication_deleted_is_named(reg: Registry) -> None:

@@ -585,7 +585,7 @@ def result_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
         stored = _result_dict(r)
         key = (str(r["task"]), str(r["entity_id"]), str(r["item"]), int(r["version"]))
         seen.add(key)
-        name = f"task {key[0]} entity {key[1]} item {key[2]} version {key[3]}"
+        name = _result_key(key)
         event = log.results.get(key)
         if event is None:
             problems.append(RecordProblem("results", name, "no result event logged this row"))
@@ -597,13 +597,22 @@ def result_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
                         "results", name, f"{field} " + _differ(value, event.payload.get(field))
                     )
                 )
-    for key, event in log.results.items():
-        if key not in seen:
-            name = f"task {key[0]} entity {key[1]} item {key[2]} version {key[3]}"
-            problems.append(
-                RecordProblem("results", name, f"logged by event {event.seq}, missing from table")
-            )
-    return problems
+    return problems + _missing_rows("results", log.results, seen, _result_key)
+
+
+def _result_key(k: tuple[str, str, str, int]) -> str:
+    return f"task {k[0]} entity {k[1]} item {k[2]} version {k[3]}"
+
+
+def _missing_rows(
+    table: str, logged: Mapping[Any, AuditEvent], seen: set[Any], name: Any = str
+) -> list[RecordProblem]:
+    """A problem for every logged key that has no row in ``table`` (``name`` renders a key)."""
+    return [
+        RecordProblem(table, name(key), f"logged by event {event.seq}, missing from the table")
+        for key, event in logged.items()
+        if key not in seen
+    ]
 
 
 def publication_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
@@ -638,16 +647,9 @@ def publication_problems(tables: RecordTables, log: LogIndex) -> list[RecordProb
             if stored[f] != logged[f]
         ]
         problems += _snapshot_problems(name, key, snapshot, log)
-    for key, event in log.publications.items():
-        if key not in seen:
-            problems.append(
-                RecordProblem(
-                    "publications",
-                    f"task {key[0]} entity {key[1]}",
-                    f"published by event {event.seq}, missing from the table",
-                )
-            )
-    return problems
+    return problems + _missing_rows(
+        "publications", log.publications, seen, lambda k: f"task {k[0]} entity {k[1]}"
+    )
 
 
 def _snapshot_problems(
@@ -711,12 +713,7 @@ def policy_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
                         "policies", name, f"{field} " + _differ(r[field], event.payload[field])
                     )
                 )
-    for key, event in log.policies.items():
-        if key not in seen:
-            problems.append(
-                RecordProblem("policies", key, f"logged by event {event.seq}, missing from table")
-            )
-    return problems
+    return problems + _missing_rows("policies", log.policies, seen)
 
 
 def category_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
@@ -736,14 +733,7 @@ def category_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem
             for f in fields
             if r[f] != event.payload.get(f)
         ]
-    for code, event in log.categories.items():
-        if code not in seen:
-            problems.append(
-                RecordProblem(
-                    "result_categories", code, f"logged by event {event.seq}, missing from table"
-                )
-            )
-    return problems
+    return problems + _missing_rows("result_categories", log.categories, seen)
 
 
 def pool_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:

@@ -179,21 +179,13 @@ def read_records(s: Session) -> tuple[RecordTables, list[AuditEvent]]:
         categories=_rows(s, ResultCategoryRow),
         pool_states={table: pool_state(s, table) for table in POOL_TABLES},
     )
-    rows = s.execute(select(AuditEventRow).order_by(AuditEventRow.seq)).scalars()
-    return tables, [e for e in map(_event, rows) if e is not None]
+    rows = s.execute(select(AuditEventRow.__table__).order_by(AuditEventRow.seq))
+    return tables, [e for e in (_event(dict(r._mapping)) for r in rows) if e is not None]
 
 
-def _event(r: AuditEventRow) -> AuditEvent | None:
+def _event(row: dict[str, Any]) -> AuditEvent | None:
     """The event of a row; ``None`` for a row that is not one (the chain check names it)."""
     try:
-        return AuditEvent(
-            seq=r.seq,
-            time=r.time,
-            actor=r.actor,
-            kind=r.kind,
-            payload=json.loads(r.payload),
-            prev_hash=r.prev_hash,
-            hash=r.hash,
-        )
-    except (TypeError, ValueError):
+        return AuditEvent.from_dict(row)
+    except ValueError:
         return None
