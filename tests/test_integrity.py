@@ -24,6 +24,7 @@ from sqlalchemy import text
 from shuangsuiji.cli import main
 from shuangsuiji.integrity import PoolState, RecordProblem, row_digest
 from shuangsuiji.model import Plan, Task
+from shuangsuiji.policy import Policy
 from shuangsuiji.pools import Categorical, EntityPool
 from shuangsuiji.registry import Registry
 from shuangsuiji.store import Store
@@ -249,6 +250,47 @@ def test_a_staged_upsert_on_postgresql_logs_its_changes_and_state(pg_url: str) -
     assert event.payload["replaced"] == 3
     assert {c["field"] for c in event.payload["changes"]} <= {"status"}
     assert reg.verify_records() == []
+
+
+@pytest.mark.postgres
+def test_a_draw_frozen_inside_postgresql_agrees_with_its_records(pg_url: str) -> None:
+    """The pushdown writes the candidates with SQL; their digest is the one the draw logged."""
+    reg = Registry(Store.open(pg_url), pushdown_from=0)
+    reg.setup_city(CITY, actor=ADMIN)
+    reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG",)), actor=ADMIN)
+    reg.store.put_task(T1, actor=ADMIN)
+    reg.draw("T1", actor=DRAWER)
+    assert reg.verify_records() == []
+    _sql(reg, "UPDATE draw_candidates SET stratum = 'A|000000' WHERE entity_id = :e",
+         e=reg.selected_ids("T1")[0])  # fmt: skip
+    _named(reg, "draw_candidates", "task T1 attempt 1")
+
+
+def test_a_table_no_import_ever_logged_is_named_until_an_import_logs_its_state(
+    db_url: str,
+) -> None:
+    """A store written before state digests (here: a conflict row put in by SQL before any
+    conflict import) is named as not covered; the next import reads the table whole and puts
+    its state on record (so it adopts what was there: docs/audit.md says so)."""
+    store = Store.open(db_url)
+    store.save_policy(Policy.default(), actor=ADMIN)
+    store.put_departments(CITY.departments, actor=ADMIN)
+    store.import_entities(CITY.entities, actor=ADMIN)
+    store.import_inspectors(CITY.inspectors, actor=ADMIN)
+    conflict = CITY.conflicts[0]
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO conflicts (inspector_id, entity_id, relation, source) "
+                "VALUES (:i, :e, '亲属', '口头')"
+            ),
+            {"i": conflict.inspector_id, "e": conflict.entity_id},
+        )
+    [problem] = Registry(store).verify_records()
+    assert problem.table == "conflicts" and "no import event logs" in problem.message
+    store.import_conflicts(CITY.conflicts, actor=ADMIN)
+    assert Registry(store).verify_records() == []
+    assert store.audit_events()[-1].payload["state_rows"] == len(CITY.conflicts) + 1
 
 
 def test_verify_log_names_every_problem_and_chain_only_skips_the_tables(

@@ -66,8 +66,11 @@ def _columns(table: str, source: Any = None) -> list[Any]:
 def pool_state(s: Session, table: str) -> tuple[PoolState, int]:
     """The SSJ-POOL-STATE-1 state of a pool table and its number of rows, streamed."""
     state, rows = PoolState.EMPTY, 0
-    result = s.execute(select(*_columns(table)).execution_options(yield_per=CHUNK))
-    for part in result.partitions():
+    # Core rows through the session's connection: the ORM's per-chunk machinery costs more
+    # than the hashing.
+    # (options on the statement: on the connection they would outlive this query)
+    query = select(*_columns(table)).execution_options(yield_per=CHUNK)
+    for part in s.connection().execute(query).partitions():
         state = state.plus(table, part)
         rows += len(part)
     return state, rows
