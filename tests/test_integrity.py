@@ -239,6 +239,27 @@ def _with_status(pool: EntityPool, status: str) -> EntityPool:
     return attrs.evolve(pool, status=Categorical.from_values([status] * len(pool)))
 
 
+def test_a_long_change_list_is_cut_but_counted_and_digested(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("shuangsuiji.store.CHANGES_LOGGED", 5)
+    store = Store.open(db_url)
+    store.put_departments(CITY.departments, actor=ADMIN)
+    store.import_entities(CITY.entities, actor=ADMIN)
+    store.import_entities(_with_status(CITY.entities, "吊销"), actor=ADMIN, mode="upsert")
+    event = store.audit_events()[-1].payload
+    before = CITY.entities.status.values()
+    changed = [
+        (i.decode(), "status", str(b), "吊销")
+        for i, b in zip(CITY.entities.ids.tolist(), before.tolist(), strict=True)
+        if b != "吊销"
+    ]
+    assert event["replaced"] == len(CITY.entities)
+    assert event["changes_count"] == len(changed) > 5 and len(event["changes"]) == 5
+    assert event["changes_digest"] == PoolState.EMPTY.plus("changes", changed).hex
+    assert Registry(store).verify_records() == []
+
+
 @pytest.mark.postgres
 def test_a_staged_upsert_on_postgresql_logs_its_changes_and_state(pg_url: str) -> None:
     store = Store.open(pg_url)
