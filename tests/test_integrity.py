@@ -127,14 +127,15 @@ def _query(reg: Registry, statement: str) -> list[tuple[object, ...]]:
         return [tuple(r) for r in conn.execute(text(statement))]
 
 
-def test_policy_text_lowered_under_an_untouched_hash_is_named_and_so_is_the_next_draw(
+def test_policy_text_lowered_under_an_untouched_hash_is_named_and_so_is_the_next_freeze(
     reg: Registry,
 ) -> None:
     [(key, toml)] = _query(reg, "SELECT hash, toml FROM policies")
     lowered = str(toml).replace('"C" = 0.2, "D" = 0.6', '"C" = 0.05, "D" = 0.05')
     assert lowered != toml
     _sql(reg, "UPDATE policies SET toml = :t", t=lowered)
-    reg.draw("T2", actor=DRAWER)  # the next draw uses the lowered ratios
+    # The next freeze sizes its strata with the lowered ratios and records their hash.
+    reg.freeze("T2", actor=DRAWER)
     [problem] = _named(reg, "policies", str(key))
     assert "changed after it was saved" in problem.message
     [drawn] = _named(reg, "draws", "task T2")

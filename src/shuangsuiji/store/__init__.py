@@ -62,6 +62,7 @@ from shuangsuiji.store.schema import (
     ItemRow,
     PlanRow,
     PolicyRow,
+    ResultRow,
     TaskRow,
 )
 
@@ -317,6 +318,29 @@ class Store:
         )
         session.flush()
         return ev.seq
+
+    def has_results(self, task: str, *, session: Session) -> bool:
+        """Whether any inspection result of ``task`` is recorded."""
+        found = session.execute(select(ResultRow.id).where(ResultRow.task == task).limit(1))
+        return found.first() is not None
+
+    def log_head(self, session: Session) -> dict[str, Any]:
+        """``{seq, hash}`` of the newest audit event (``{0, ""}`` for an empty log)."""
+        last = session.execute(
+            select(AuditEventRow.seq, AuditEventRow.hash)
+            .order_by(AuditEventRow.seq.desc())
+            .limit(1)
+        ).first()
+        return {"seq": int(last[0]), "hash": str(last[1])} if last else {"seq": 0, "hash": ""}
+
+    def events_of(self, kinds: Iterable[str], *, session: Session) -> list[AuditEvent]:
+        """The events of the given kinds, in sequence order."""
+        rows = session.execute(
+            select(AuditEventRow)
+            .where(AuditEventRow.kind.in_(sorted(set(kinds))))
+            .order_by(AuditEventRow.seq)
+        ).scalars()
+        return [_event_of(r) for r in rows]
 
     def audit_rows(self) -> list[dict[str, Any]]:
         """The raw rows of ``audit_events`` (payload as stored text), for verification."""
