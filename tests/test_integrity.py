@@ -180,6 +180,26 @@ def test_a_result_category_relabelled_is_named(reg: Registry) -> None:
     _named(reg, "result_categories", "S01")
 
 
+def test_a_task_population_or_an_item_ratio_changed_before_a_freeze_is_named(
+    reg: Registry,
+) -> None:
+    """The task (population filter, ratio) and the item list decide who is a candidate and
+    how many are drawn: a change in SQL before the freeze is named."""
+    population = json.dumps({"region_prefixes": ["350102"]}, ensure_ascii=False)
+    _sql(reg, "UPDATE tasks SET population = :p, ratio = 0.01 WHERE code = 'T2'", p=population)
+    _sql(reg, "UPDATE items SET default_ratio = 0.01 WHERE code = 'SCJG-01'")
+    found = _named(reg, "tasks", "T2")
+    assert {p.message.split()[0] for p in found} == {"population", "ratio"}
+    [item] = _named(reg, "items", "SCJG-01")
+    assert item.message.startswith("default_ratio")
+
+
+def test_an_import_record_rewritten_is_named(reg: Registry) -> None:
+    _sql(reg, "UPDATE imports SET rows = 1, source = '' WHERE kind = 'entities'")
+    found = _named(reg, "imports")
+    assert {p.message.split()[0] for p in found} == {"rows", "source"}
+
+
 def test_an_entity_status_flipped_in_sql_is_named(reg: Registry) -> None:
     friend = str(CITY.entities.ids[5].decode())
     _sql(reg, "UPDATE entities SET status = '注销' WHERE id = :e", e=friend)

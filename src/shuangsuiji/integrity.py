@@ -279,6 +279,9 @@ class RecordTables:
     publications: Sequence[Mapping[str, Any]] = ()
     policies: Sequence[Mapping[str, Any]] = ()
     categories: Sequence[Mapping[str, Any]] = ()
+    tasks: Sequence[Mapping[str, Any]] = ()
+    items: Sequence[Mapping[str, Any]] = ()
+    imports: Sequence[Mapping[str, Any]] = ()
     pool_states: Mapping[str, tuple[PoolState, int]] = attrs.field(factory=dict)
 
 
@@ -301,6 +304,9 @@ class LogIndex:
     publications: Mapping[tuple[str, str], AuditEvent]
     policies: Mapping[str, AuditEvent]
     categories: Mapping[str, AuditEvent]
+    tasks: Mapping[str, AuditEvent]
+    items: Mapping[str, AuditEvent]
+    imports: Mapping[int, AuditEvent]
     pool_states: Mapping[str, AuditEvent]
 
     @classmethod
@@ -314,6 +320,8 @@ class LogIndex:
         publications: dict[tuple[str, str], AuditEvent] = {}
         policies: dict[str, AuditEvent] = {}
         categories: dict[str, AuditEvent] = {}
+        codes: dict[str, dict[str, AuditEvent]] = {"task": {}, "item": {}}
+        imports: dict[int, AuditEvent] = {}
         states: dict[str, AuditEvent] = {}
         for e in events:
             p = e.payload
@@ -332,21 +340,28 @@ class LogIndex:
                 policies[str(p.get("hash"))] = e
             elif e.kind == "category.change":
                 categories[str(p.get("code"))] = e
+            elif e.kind in ("task.create", "task.change", "item.change"):
+                codes[e.kind.split(".")[0]][str(p.get("code"))] = e
+            if e.kind in ("pool.import", "conflict.change") and "import_id" in p:
+                imports[int(p["import_id"])] = e
             drawn = e.kind in ("draw", "redraw", "replacement") or e.kind.startswith("teams.")
             if drawn and "record_digest" in p:
                 digests[_draw_key(p)] = str(p["record_digest"])
             if e.kind in ("pool.import", "conflict.change") and "state" in p:
                 states[str(p.get("kind", "conflicts"))] = e
         return cls(
-            freezes,
-            draws,
-            digests,
-            replacements,
-            results,
-            publications,
-            policies,
-            categories,
-            states,
+            freezes=freezes,
+            draws=draws,
+            record_digests=digests,
+            replacements=replacements,
+            results=results,
+            publications=publications,
+            policies=policies,
+            categories=categories,
+            tasks=codes["task"],
+            items=codes["item"],
+            imports=imports,
+            pool_states=states,
         )
 
 
@@ -360,6 +375,9 @@ def check_records(tables: RecordTables, events: Iterable[AuditEvent]) -> list[Re
         *publication_problems(tables, log),
         *policy_problems(tables, log),
         *category_problems(tables, log),
+        *task_problems(tables, log),
+        *item_problems(tables, log),
+        *import_problems(tables, log),
         *pool_problems(tables, log),
     ]
 
@@ -747,6 +765,100 @@ def category_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem
             if r[f] != event.payload.get(f)
         ]
     return problems + _missing_rows("result_categories", log.categories, seen)
+
+
+def _field_problems(
+    table: str, key: str, stored: Mapping[str, Any], event: AuditEvent
+) -> list[RecordProblem]:
+    """A problem per field of ``stored`` whose canonical JSON differs from the event's."""
+    return [
+        RecordProblem(
+            table,
+            key,
+            f"{field} " + _differ(value, event.payload.get(field)) + f" (event {event.seq})",
+        )
+        for field, value in stored.items()
+        if canonical_json(value) != canonical_json(event.payload.get(field))
+    ]
+
+
+def _day(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def task_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
+    """Each ``tasks`` row (population, dates, ratio, items…) equals its latest
+    ``task.create``/``task.change`` event; each logged task has its row."""
+    problems, seen = [], set()
+    for r in tables.tasks:
+        seen.add(str(r["code"]))
+        event = log.tasks.get(str(r["code"]))
+        if event is None:
+            problems.append(RecordProblem("tasks", str(r["code"]), "no task event logged it"))
+            continue
+        stored = {
+            "code": r["code"],
+            "plan": r["plan"],
+            "name": r["name"],
+            "departments": _loads(r["departments"]),
+            "items": _loads(r["items"]),
+            "start": _day(r["start"]),
+            "end": _day(r["end"]),
+            "population": _loads(r["population"]),
+            "ratio": r["ratio"],
+        }
+        problems += _field_problems("tasks", str(r["code"]), stored, event)
+    return problems + _missing_rows("tasks", log.tasks, seen)
+
+
+def item_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
+    """Each ``items`` row (一单: key item, default ratio, frequency…) equals its latest
+    ``item.change`` event; each logged item has its row."""
+    problems, seen = [], set()
+    for r in tables.items:
+        seen.add(str(r["code"]))
+        event = log.items.get(str(r["code"]))
+        if event is None:
+            problems.append(RecordProblem("items", str(r["code"]), "no item.change event"))
+            continue
+        stored = {k: v for k, v in r.items() if k != "required_qualifications"}
+        wanted = sorted(q for q in str(r["required_qualifications"]).split("|") if q)
+        logged = event.payload.get("required_qualifications") or []
+        problems += _field_problems("items", str(r["code"]), stored, event)
+        if wanted != sorted(logged):
+            problems.append(
+                RecordProblem(
+                    "items", str(r["code"]), "required_qualifications " + _differ(wanted, logged)
+                )
+            )
+    return problems + _missing_rows("items", log.items, seen)
+
+
+def import_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
+    """Each ``imports`` row (what was imported, how many rows, its digest) equals its import
+    event; each import event has its row."""
+    problems, seen = [], set()
+    for r in tables.imports:
+        seen.add(int(r["id"]))
+        event = log.imports.get(int(r["id"]))
+        if event is None:
+            problems.append(RecordProblem("imports", str(r["id"]), "no import event logged it"))
+            continue
+        p = event.payload
+        logged = {
+            "kind": p.get("kind", "conflicts"),
+            "rows": p.get("rows"),
+            "mode": p.get("mode", "add"),
+            "digest": p.get("digest"),
+            "source": str(p.get("source", ""))[:500],
+            "actor": event.actor,
+        }
+        problems += [
+            RecordProblem("imports", str(r["id"]), f"{f} " + _differ(r[f], logged[f]))
+            for f in logged
+            if r[f] != logged[f]
+        ]
+    return problems + _missing_rows("imports", log.imports, seen)
 
 
 def pool_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:

@@ -991,7 +991,8 @@ class Registry:
         tables were not altered around it (:func:`shuangsuiji.integrity.check_records`): the
         draws, their candidates (re-digested), picks, teams and replacements against the freeze,
         draw and team events and the bundle they logged; results, publications, policies
-        (re-hashed) and result categories against their events, both ways; and each pool table
+        (re-hashed), result categories, tasks, items and import records against their
+        events, both ways; and each pool table
         (entities, inspectors, conflicts) against the SSJ-POOL-STATE-1 state its last import
         logged. Every difference is returned, naming the table, the row and what differs.
         """

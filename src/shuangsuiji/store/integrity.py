@@ -28,12 +28,15 @@ from shuangsuiji.store.schema import (
     DrawPickRow,
     DrawRow,
     EntityRow,
+    ImportRow,
     InspectorRow,
+    ItemRow,
     PolicyRow,
     PublicationRow,
     ReplacementRow,
     ResultCategoryRow,
     ResultRow,
+    TaskRow,
     TeamMemberRow,
 )
 
@@ -180,6 +183,9 @@ def read_records(s: Session) -> tuple[RecordTables, list[AuditEvent]]:
         publications=_rows(s, PublicationRow),
         policies=_rows(s, PolicyRow),
         categories=_rows(s, ResultCategoryRow),
+        tasks=_rows(s, TaskRow),
+        items=_rows(s, ItemRow),
+        imports=_rows(s, ImportRow),
         pool_states={table: pool_state(s, table) for table in POOL_TABLES},
     )
     rows = s.execute(select(AuditEventRow.__table__).order_by(AuditEventRow.seq))
