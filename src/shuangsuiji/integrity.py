@@ -48,7 +48,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, ClassVar, Final
 
@@ -610,25 +610,14 @@ def _loads(text: Any) -> Any:
 def result_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
     """Every ``results`` row equals the payload of its ``result.record``/``result.correct``
     event (field by field), and every such event has its row."""
-    problems = []
-    seen = set()
-    for r in tables.results:
-        stored = _result_dict(r)
-        key = (str(r["task"]), str(r["entity_id"]), str(r["item"]), int(r["version"]))
-        seen.add(key)
-        name = _result_key(key)
-        event = log.results.get(key)
-        if event is None:
-            problems.append(RecordProblem("results", name, "no result event logged this row"))
-            continue
-        for field, value in stored.items():
-            if canonical_json(value) != canonical_json(event.payload.get(field)):
-                problems.append(
-                    RecordProblem(
-                        "results", name, f"{field} " + _differ(value, event.payload.get(field))
-                    )
-                )
-    return problems + _missing_rows("results", log.results, seen, _result_key)
+
+    def compare(name: str, r: Mapping[str, Any], event: AuditEvent) -> list[RecordProblem]:
+        return _field_problems("results", name, _result_dict(r), event)
+
+    def key_of(r: Mapping[str, Any]) -> tuple[str, str, str, int]:
+        return str(r["task"]), str(r["entity_id"]), str(r["item"]), int(r["version"])
+
+    return _both_ways("results", tables.results, log.results, key_of, _result_key, compare)
 
 
 def _result_key(k: tuple[str, str, str, int]) -> str:
@@ -646,24 +635,40 @@ def _missing_rows(
     ]
 
 
+Compare = Callable[[str, Mapping[str, Any], AuditEvent], list[RecordProblem]]
+
+
+def _both_ways(
+    table: str,
+    rows: Iterable[Mapping[str, Any]],
+    logged: Mapping[Any, AuditEvent],
+    key_of: Callable[[Mapping[str, Any]], Any],
+    name_of: Callable[[Any], str],
+    compare: Compare,
+) -> list[RecordProblem]:
+    """Each row against the event logged for its key (``compare``), a row no event logged,
+    and a logged key without its row: the shape of every row-by-row check here."""
+    problems, seen = [], set()
+    for r in rows:
+        key = key_of(r)
+        seen.add(key)
+        event = logged.get(key)
+        if event is None:
+            problems.append(RecordProblem(table, name_of(key), "no event logged this row"))
+        else:
+            problems += compare(name_of(key), r, event)
+    return problems + _missing_rows(table, logged, seen, name_of)
+
+
 def publication_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
     """``publications`` rows against ``publication`` events both ways (date, person, due
     date), and each published snapshot's items against the logged result versions."""
-    problems = []
-    seen = set()
-    for r in tables.publications:
-        key = (str(r["task"]), str(r["entity_id"]))
-        seen.add(key)
-        name = f"task {key[0]} entity {key[1]}"
-        event = log.publications.get(key)
-        if event is None:
-            problems.append(RecordProblem("publications", name, "no publication event logged it"))
-            continue
+
+    def compare(name: str, r: Mapping[str, Any], event: AuditEvent) -> list[RecordProblem]:
         snapshot = _loads(r["snapshot"])
         snapshot = snapshot if isinstance(snapshot, dict) else {}
-        published = r["published"]
         stored = {
-            "published": published.isoformat() if isinstance(published, date) else published,
+            "published": _day(r["published"]),
             "published_by": r["published_by"],
             "due": snapshot.get("due"),
         }
@@ -672,14 +677,21 @@ def publication_problems(tables: RecordTables, log: LogIndex) -> list[RecordProb
             "published_by": event.actor,
             "due": event.payload.get("due"),
         }
-        problems += [
+        key = (str(r["task"]), str(r["entity_id"]))
+        return [
             RecordProblem("publications", name, f"{f} " + _differ(stored[f], logged[f]))
             for f in stored
             if stored[f] != logged[f]
-        ]
-        problems += _snapshot_problems(name, key, snapshot, log)
-    return problems + _missing_rows(
-        "publications", log.publications, seen, lambda k: f"task {k[0]} entity {k[1]}"
+        ] + _snapshot_problems(name, key, snapshot, log)
+
+    def key_of(r: Mapping[str, Any]) -> tuple[str, str]:
+        return str(r["task"]), str(r["entity_id"])
+
+    def name_of(k: tuple[str, str]) -> str:
+        return f"task {k[0]} entity {k[1]}"
+
+    return _both_ways(
+        "publications", tables.publications, log.publications, key_of, name_of, compare
     )
 
 
@@ -715,56 +727,45 @@ def _snapshot_problems(
 def policy_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
     """Each ``policies`` row: its TOML re-hashes to its key, a ``policy.version`` event logged
     that hash (with the same name and version); each such event has its row."""
-    problems = []
-    seen = set()
-    for r in tables.policies:
-        name = str(r["hash"])
-        seen.add(name)
-        try:
-            computed = Policy.from_toml(r["toml"], source=f"policy {name[:12]}").content_hash
-        except ValueError as exc:
-            computed = f"(not a policy: {str(exc)[:200]})"
-        if computed != r["hash"]:
-            problems.append(
-                RecordProblem(
-                    "policies",
-                    name,
-                    f"the stored TOML hashes to {computed}, not to its key: the policy "
-                    "text was changed after it was saved",
-                )
-            )
-        event = log.policies.get(name)
-        if event is None:
-            problems.append(RecordProblem("policies", name, "no policy.version event logged it"))
-            continue
-        for field in ("name", "version"):
-            if field in event.payload and event.payload[field] != r[field]:
-                problems.append(
-                    RecordProblem(
-                        "policies", name, f"{field} " + _differ(r[field], event.payload[field])
-                    )
-                )
-    return problems + _missing_rows("policies", log.policies, seen)
+
+    def compare(name: str, r: Mapping[str, Any], event: AuditEvent) -> list[RecordProblem]:
+        fields: dict[str, Any] = {f: r[f] for f in ("name", "version") if f in event.payload}
+        return _field_problems("policies", name, fields, event)
+
+    problems = [_rehash_problem(r) for r in tables.policies]
+    return [p for p in problems if p is not None] + _both_ways(
+        "policies", tables.policies, log.policies, lambda r: str(r["hash"]), str, compare
+    )
+
+
+def _rehash_problem(r: Mapping[str, Any]) -> RecordProblem | None:
+    key = str(r["hash"])
+    try:
+        computed = Policy.from_toml(r["toml"], source=f"policy {key[:12]}").content_hash
+    except ValueError as exc:
+        computed = f"(not a policy: {str(exc)[:200]})"
+    if computed == key:
+        return None
+    return RecordProblem(
+        "policies",
+        key,
+        f"the stored TOML hashes to {computed}, not to its key: the policy text was changed "
+        "after it was saved",
+    )
 
 
 def category_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
     """``result_categories`` rows against ``category.change`` events, both ways."""
-    problems = []
-    seen = set()
-    fields = ("label_zh", "label_en", "kind")
-    for r in tables.categories:
-        code = str(r["code"])
-        seen.add(code)
-        event = log.categories.get(code)
-        if event is None:
-            problems.append(RecordProblem("result_categories", code, "no category.change event"))
-            continue
-        problems += [
-            RecordProblem("result_categories", code, f"{f} " + _differ(r[f], event.payload.get(f)))
-            for f in fields
-            if r[f] != event.payload.get(f)
-        ]
-    return problems + _missing_rows("result_categories", log.categories, seen)
+
+    def compare(name: str, r: Mapping[str, Any], event: AuditEvent) -> list[RecordProblem]:
+        fields = {f: r[f] for f in ("label_zh", "label_en", "kind")}
+        return _field_problems("result_categories", name, fields, event)
+
+    return _both_ways("result_categories", tables.categories, log.categories, _code, str, compare)
+
+
+def _code(r: Mapping[str, Any]) -> str:
+    return str(r["code"])
 
 
 def _field_problems(
@@ -789,13 +790,8 @@ def _day(value: Any) -> Any:
 def task_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
     """Each ``tasks`` row (population, dates, ratio, items…) equals its latest
     ``task.create``/``task.change`` event; each logged task has its row."""
-    problems, seen = [], set()
-    for r in tables.tasks:
-        seen.add(str(r["code"]))
-        event = log.tasks.get(str(r["code"]))
-        if event is None:
-            problems.append(RecordProblem("tasks", str(r["code"]), "no task event logged it"))
-            continue
+
+    def compare(name: str, r: Mapping[str, Any], event: AuditEvent) -> list[RecordProblem]:
         stored = {
             "code": r["code"],
             "plan": r["plan"],
@@ -807,43 +803,33 @@ def task_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
             "population": _loads(r["population"]),
             "ratio": r["ratio"],
         }
-        problems += _field_problems("tasks", str(r["code"]), stored, event)
-    return problems + _missing_rows("tasks", log.tasks, seen)
+        return _field_problems("tasks", name, stored, event)
+
+    return _both_ways("tasks", tables.tasks, log.tasks, _code, str, compare)
 
 
 def item_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
     """Each ``items`` row (一单: key item, default ratio, frequency…) equals its latest
     ``item.change`` event; each logged item has its row."""
-    problems, seen = [], set()
-    for r in tables.items:
-        seen.add(str(r["code"]))
-        event = log.items.get(str(r["code"]))
-        if event is None:
-            problems.append(RecordProblem("items", str(r["code"]), "no item.change event"))
-            continue
+
+    def compare(name: str, r: Mapping[str, Any], event: AuditEvent) -> list[RecordProblem]:
         stored = {k: v for k, v in r.items() if k != "required_qualifications"}
+        problems = _field_problems("items", name, stored, event)
         wanted = sorted(q for q in str(r["required_qualifications"]).split("|") if q)
-        logged = event.payload.get("required_qualifications") or []
-        problems += _field_problems("items", str(r["code"]), stored, event)
-        if wanted != sorted(logged):
-            problems.append(
-                RecordProblem(
-                    "items", str(r["code"]), "required_qualifications " + _differ(wanted, logged)
-                )
-            )
-    return problems + _missing_rows("items", log.items, seen)
+        logged = sorted(event.payload.get("required_qualifications") or [])
+        if wanted != logged:
+            what = "required_qualifications " + _differ(wanted, logged)
+            problems.append(RecordProblem("items", name, what))
+        return problems
+
+    return _both_ways("items", tables.items, log.items, _code, str, compare)
 
 
 def import_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
     """Each ``imports`` row (what was imported, how many rows, its digest) equals its import
     event; each import event has its row."""
-    problems, seen = [], set()
-    for r in tables.imports:
-        seen.add(int(r["id"]))
-        event = log.imports.get(int(r["id"]))
-        if event is None:
-            problems.append(RecordProblem("imports", str(r["id"]), "no import event logged it"))
-            continue
+
+    def compare(name: str, r: Mapping[str, Any], event: AuditEvent) -> list[RecordProblem]:
         p = event.payload
         logged = {
             "kind": p.get("kind", "conflicts"),
@@ -853,12 +839,13 @@ def import_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
             "source": str(p.get("source", ""))[:500],
             "actor": event.actor,
         }
-        problems += [
-            RecordProblem("imports", str(r["id"]), f"{f} " + _differ(r[f], logged[f]))
+        return [
+            RecordProblem("imports", name, f"{f} " + _differ(r[f], logged[f]))
             for f in logged
             if r[f] != logged[f]
         ]
-    return problems + _missing_rows("imports", log.imports, seen)
+
+    return _both_ways("imports", tables.imports, log.imports, lambda r: int(r["id"]), str, compare)
 
 
 def pool_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
