@@ -152,12 +152,12 @@ def _rows(s: Session, model: Any) -> list[dict[str, Any]]:
 
 @contextmanager
 def snapshot(engine: Engine) -> Iterator[Session]:
-    """A read-only session that sees one state of the database for all its reads."""
-    with Session(engine) as s, s.begin():
+    """A session that sees one state of the database for all its reads; its transaction is
+    rolled back when the session closes (nothing it did is kept)."""
+    with Session(engine) as s:
         if engine.dialect.name == "postgresql":
             s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         yield s
-        s.rollback()
 
 
 def read_records(s: Session) -> tuple[RecordTables, list[AuditEvent]]:
