@@ -8,18 +8,21 @@ against the published announcements name it. Both engines.
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import UTC, date, datetime
 
 import attrs
+import numpy as np
 import pytest
 from sqlalchemy import text
 
 from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.commitments import log_problems, team_key
-from shuangsuiji.model import Plan, Task
+from shuangsuiji.model import Conflict, Plan, Task
 from shuangsuiji.policy import DrawRules, Policy
+from shuangsuiji.pools import Categorical, EntityPool
 from shuangsuiji.registry import SYSTEM_PARTY, DrawRefused, Registry
-from shuangsuiji.seeds import party_commitment
+from shuangsuiji.seeds import PublicSource, party_commitment
+from shuangsuiji.store import Store
 from shuangsuiji.synth import make_city
 from shuangsuiji.teams import bundle_team_checker
 
@@ -253,3 +256,69 @@ def test_a_small_task_that_shielded_a_friend_cannot_be_re_drawn_afterwards(db_ur
     assert set(shielded["inspected_within_window"]) & set(reg.selected_ids("T0"))
     with pytest.raises(DrawRefused, match="T1 attempt 1"):
         reg.draw("T0", actor=DRAWER, **WHY)
+
+
+def _with_status(index: int, status: str) -> EntityPool:
+    one = CITY.entities.take(np.asarray([index]))
+    return attrs.evolve(one, status=Categorical.from_values([status]))
+
+
+def test_a_status_flipped_around_the_freeze_shows_in_the_conduct_report(db_url: str) -> None:
+    """Attack 5 and 9: a friend set to 注销 before the freeze (excluded as deregistered) and
+    back afterwards; the exclusion is published by ID and the flip is listed by `health`."""
+    reg = _registry(db_url, independent=0)
+    friend = next(i for i, st in enumerate(CITY.entities.status.values()) if st == "存续")
+    friend_id = CITY.entities.id_list()[friend]
+    reg.store.import_entities(_with_status(friend, "注销"), actor=ADMIN, mode="upsert")
+    reg.draw("T1", actor=DRAWER)
+    excluded = {e["reason"]: e["ids"] for e in reg.bundle("T1")["excluded"]}
+    assert friend_id in excluded["deregistered_or_revoked"]
+    assert not [f for f in reg.conduct() if f.kind == "status_flip"]
+    reg.store.import_entities(_with_status(friend, "存续"), actor=ADMIN, mode="upsert")
+    flips = [f for f in reg.conduct() if f.kind == "status_flip"]
+    assert [f.task for f in flips] == ["T1"] and friend_id in flips[0].detail
+    kinds = {f.kind for f in reg.conduct()}
+    assert "system_seed_only" in kinds  # and the system-only seed is listed too
+
+
+def test_conflicts_declared_after_the_entity_draw_are_listed(db_url: str) -> None:
+    """Attack 4 and 9: every conflict declared once the names are out is in the report."""
+    reg = _registry(db_url)
+    _commit_and_announce(reg)
+    _reveal_and_select(reg)
+    entity = reg.selected_ids("T1")[0]
+    officer = CITY.inspectors.id_list()[0]
+    reg.store.import_conflicts(
+        [Conflict(officer, entity, "近亲属任职", "名单公布后申报")], actor=ADMIN, source="申报"
+    )
+    late = [f for f in reg.conduct() if f.kind == "late_conflict"]
+    assert len(late) == 1 and officer in late[0].detail and entity in late[0].detail
+    assert "system_seed_only" not in {f.kind for f in reg.conduct()}
+
+
+def test_a_seed_from_public_values_declared_before_they_exist(db_url: str) -> None:
+    """Public values (a lottery draw) declared before they exist are an independent source:
+    the announcement carries them, values for a date not yet come are refused."""
+    clock = {"now": datetime(2026, 6, 20, 9, tzinfo=UTC)}
+    store = Store.open(db_url, clock=lambda: clock["now"])
+    reg = Registry(store)
+    reg.setup_city(CITY, actor=ADMIN)
+    rules = DrawRules(independent_parties=1)
+    store.save_policy(attrs.evolve(Policy.default(), draw=rules), actor=ADMIN)
+    store.put_plan(Plan("P", 2026, "计划", ("SCJG",)), actor=ADMIN)
+    store.put_task(T1, actor=ADMIN)
+    reg.freeze("T1", actor=DRAWER)
+    past = PublicSource("中国福利彩票 双色球", "第2026060期", date(2026, 6, 19))
+    with pytest.raises(DrawRefused, match="not after the announcement date"):
+        reg.declare_public_seed("T1", [past], actor=DRAWER)
+    lottery = PublicSource("中国福利彩票 双色球", "第2026072期 开奖号码", date(2026, 6, 23))
+    reg.declare_public_seed("T1", [lottery], actor=DRAWER)
+    announcement = reg.announce("T1", actor=DRAWER)
+    assert announcement["seed"]["kind"] == "public"
+    with pytest.raises(DrawRefused, match="before its date"):
+        reg.reveal_public_values("T1", ["03 11 17 22 28 31 09"], actor=DRAWER)
+    clock["now"] = datetime(2026, 6, 23, 22, tzinfo=UTC)
+    reg.reveal_public_values("T1", ["03 11 17 22 28 31 09"], actor=DRAWER)
+    bundle = reg.select("T1", actor=DRAWER).bundle
+    assert bundle["seed_provenance"]["kind"] == "public"
+    assert verify_bundle(bundle, announcements=[announcement]).ok

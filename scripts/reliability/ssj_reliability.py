@@ -105,14 +105,27 @@ def task_of(code: str) -> Task:
     return Task(code, "P", f"公示信息抽查 {code}", ("SCJG",), ("SCJG-01",), START, END)
 
 
-def prepare(url: str, *, entities: int, tasks: Sequence[str], seed: int = 7) -> City:
-    """Create the schema, load a synthetic city, a plan and ``tasks``; returns the city."""
+def prepare(
+    url: str, *, entities: int, tasks: Sequence[str], seed: int = 7, window: bool = True
+) -> City:
+    """Create the schema, load a synthetic city, a plan and ``tasks``; returns the city.
+
+    The policy lifts the re-draw cap (the stress run re-draws one task from every worker);
+    ``window=False`` also turns the exclusion window (and rotation) off, because the library
+    refuses to re-draw a task on whose selection a later draw's window relied
+    (tests/test_threats.py), and without the window the tasks select the same entities again.
+    """
     city = make_city(entities, seed=seed)
     reg = Registry.open(url)
     reg.setup_city(city, actor=ADMIN)
-    # The stress runs re-draw one task from every worker: lift the policy's re-draw cap.
-    many = attrs.evolve(reg.store.policy(), draw=DrawRules(max_redraws=99))
-    reg.store.save_policy(many, actor=ADMIN)
+    policy = attrs.evolve(reg.store.policy(), draw=DrawRules(max_redraws=99))
+    if not window:
+        policy = attrs.evolve(
+            policy,
+            exclusions=attrs.evolve(policy.exclusions, recently_inspected_days=0),
+            recusal=attrs.evolve(policy.recusal, rotation_days=0),
+        )
+    reg.store.save_policy(policy, actor=ADMIN)
     reg.store.put_plan(Plan("P", 2026, "年度抽查计划", ("SCJG",)), actor=ADMIN)
     for code in tasks:
         reg.store.put_task(task_of(code), actor=ADMIN)
@@ -310,7 +323,8 @@ def run_stress(
     """Run ``workers`` processes at once against ``url`` and check every invariant."""
     shared = [f"S{r:02d}" for r in range(shared_tasks or rounds)]
     own = {k: [f"O{k:02d}R{r:02d}" for r in range(rounds)] for k in range(workers)}
-    city = prepare(url, entities=entities, tasks=[*shared, *(t for v in own.values() for t in v)])
+    every = [*shared, *(t for v in own.values() for t in v)]
+    city = prepare(url, entities=entities, tasks=every, window=False)
     store = Store.open(url, upgrade=False)
     before = snapshot(store)
     rng = np.random.default_rng(11)

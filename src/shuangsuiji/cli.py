@@ -1228,14 +1228,19 @@ def health(
         reports.append(
             registry.inspector_health(plan_code, tasks=chosen, replays=replays, alpha=alpha)
         )
+    findings = registry.conduct(plan_code, tasks=chosen)
     if as_json:
         data = reports[0].to_dict()
         if inspectors:
             data["inspectors"] = reports[1].to_dict()
+        data["conduct"] = [f.to_dict() for f in findings]
         click.echo(json.dumps(data, ensure_ascii=False))
     else:
         for report in reports:
             console.print(report.summary(), markup=False)
+        console.print(f"conduct of the draws (抽取过程): {len(findings)} act(s) to review")
+        for f in findings:
+            console.print(f"  {f.kind:<17} {f.task}: {f.detail}", markup=False)
     if any(r.suspicious for r in reports):
         sys.exit(EXIT_CHECK_FAILED)
 

@@ -64,6 +64,7 @@ from shuangsuiji.commitments import (
     staffing_digest,
     team_key,
 )
+from shuangsuiji.conduct import Finding, conduct_findings
 from shuangsuiji.draw import (
     Draw,
     ReplacementReason,
@@ -1873,6 +1874,54 @@ class Registry:
                     )
                 )
         return draw_health(lotteries, subject="entities", alpha=alpha, tickets=tickets)
+
+    def conduct(
+        self, plan: str | None = None, *, tasks: Sequence[str] | None = None
+    ) -> list[Finding]:
+        """The acts around the period's current draws that a supervisor reviews
+        (:mod:`shuangsuiji.conduct`): system-only seeds, re-draws and abandoned attempts,
+        re-assigned teams, conflicts declared after the entity list was drawn, and entities
+        excluded for a status that has since changed back."""
+        with self.store.reading() as s:
+            chosen = self._period_draws(s, plan, tasks)
+            bundles = [json.loads(r.bundle or "{}") for r in chosen]
+            drawn_at = {
+                (str(e.payload["task"]), int(e.payload["attempt"])): e.seq
+                for e in self.store.events_of(["draw", "redraw"], session=s)
+            }
+            imported_at = {
+                int(e.payload["import_id"]): e.seq
+                for e in self.store.events_of(["conflict.change"], session=s)
+                if "import_id" in e.payload
+            }
+            declared = self.store.conflict_imports(session=s)
+            late: dict[str, list[tuple[str, str, str]]] = {}
+            flips: dict[str, list[tuple[str, str, str]]] = {}
+            for row, bundle in zip(chosen, bundles, strict=True):
+                when = drawn_at.get((row.task, row.attempt), 0)
+                picked = {p["id"] for p in bundle.get("selected", [])}
+                late[row.task] = [
+                    (i, e, r)
+                    for i, e, r, batch in declared
+                    if e in picked and imported_at.get(batch or 0, 0) > when
+                ]
+                flips[row.task] = self._status_flips(s, row)
+        return conduct_findings(bundles, late_conflicts=late, status_flips=flips)
+
+    def _status_flips(self, s: Session, row: DrawRow) -> list[tuple[str, str, str]]:
+        """Entities the draw left out for their status whose stored status no longer is one
+        the policy excludes."""
+        excluded = [
+            e.get("ids", [])
+            for e in json.loads(row.exclusions)
+            if e["reason"] == "deregistered_or_revoked"
+        ]
+        ids = [i for group in excluded for i in group]
+        if not ids:
+            return []
+        statuses = self.store.policy(row.policy_hash, session=s).exclusions.statuses
+        now = self.store.statuses(ids, session=s)
+        return [(i, "注销/吊销/撤销", now[i]) for i in ids if i in now and now[i] not in statuses]
 
     def inspector_health(
         self,
