@@ -57,7 +57,7 @@ from shuangsuiji.assign import (
 from shuangsuiji.assign.record import conflict_table, staffing_from_record, staffing_record
 from shuangsuiji.assign.rules import team_config
 from shuangsuiji.audit import canonical_json
-from shuangsuiji.bundle import make_bundle, record_digest
+from shuangsuiji.bundle import make_bundle
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
 from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
@@ -84,6 +84,7 @@ from shuangsuiji.health import (
     draw_health,
     replay_health,
 )
+from shuangsuiji.integrity import RecordProblem, check_records
 from shuangsuiji.model import Plan, Task
 from shuangsuiji.policy import Policy
 from shuangsuiji.pools import EntityPool
@@ -108,6 +109,7 @@ from shuangsuiji.seeds import (
     random_seed,
 )
 from shuangsuiji.store import Clock, Store, StoreError, utc_now
+from shuangsuiji.store.integrity import read_records, snapshot
 from shuangsuiji.store.schema import (
     AuditEventRow,
     DrawCandidateRow,
@@ -962,46 +964,22 @@ class Registry:
             draw, _, _ = self._rebuild(s, row)
             return DrawResult(task, row.attempt, draw, json.loads(row.bundle or "{}"))
 
-    def verify_records(self) -> list[str]:
-        """Cross-check the draw records against the audit log; an empty list means they agree.
+    def verify_records(self) -> list[RecordProblem]:
+        """Check every table that decides an outcome against the audit log; an empty list
+        means they agree.
 
         The chain (:meth:`Store.verify_log`) proves the log was not altered; this proves the
-        tables were not altered around it: every drawn attempt has its ``draw``/``redraw``
-        event with the same seed, pool digest and policy hash, the stored bundle's record
-        digest is the one the latest event of that attempt logged, and the bundle still hashes
-        to its own record digest.
+        tables were not altered around it (:func:`shuangsuiji.integrity.check_records`): the
+        draws, their candidates (re-digested), picks, teams and replacements against the freeze,
+        draw and team events and the bundle they logged; results, publications, policies
+        (re-hashed), result categories, tasks, items and import records against their
+        events, both ways; and each pool table
+        (entities, inspectors, conflicts) against the SSJ-POOL-STATE-1 state its last import
+        logged. Every difference is returned, naming the table, the row and what differs.
         """
-        logged = {"draw", "redraw", "replacement", "teams.assign", "teams.reassign"}
-        latest: dict[tuple[str, int], dict[str, Any]] = {}
-        drawn: dict[tuple[str, int], dict[str, Any]] = {}
-        for event in self.store.audit_events():
-            if event.kind in logged:
-                key = (str(event.payload.get("task")), int(event.payload.get("attempt", 0)))
-                latest[key] = event.payload
-                if event.kind in ("draw", "redraw"):
-                    drawn[key] = event.payload
-        problems = []
-        with self.store.reading() as s:
-            rows = s.execute(select(DrawRow).where(DrawRow.state == "drawn")).scalars().all()
-            for row in rows:
-                where = f"draw of task {row.task} attempt {row.attempt}"
-                entry = drawn.get((row.task, row.attempt))
-                if entry is None:
-                    problems.append(f"{where}: no draw event in the audit log")
-                    continue
-                for field in ("seed", "pool_digest", "policy_hash"):
-                    if entry.get(field) != getattr(row, field):
-                        problems.append(
-                            f"{where}: {field} in the draws table differs from the audit log"
-                        )
-                bundle = json.loads(row.bundle or "{}")
-                if bundle.get("record_digest") != latest[(row.task, row.attempt)].get(
-                    "record_digest"
-                ):
-                    problems.append(f"{where}: the stored bundle is not the one the log recorded")
-                elif record_digest(bundle) != bundle.get("record_digest"):
-                    problems.append(f"{where}: the stored bundle was changed after it was logged")
-        return problems
+        with snapshot(self.store.engine) as s:
+            tables, events = read_records(s)
+        return check_records(tables, events)
 
     def draws(self, task: str) -> list[dict[str, Any]]:
         """Every draw of ``task`` (first and re-draws), oldest first, as summaries."""
