@@ -322,3 +322,20 @@ def test_a_seed_from_public_values_declared_before_they_exist(db_url: str) -> No
     bundle = reg.select("T1", actor=DRAWER).bundle
     assert bundle["seed_provenance"]["kind"] == "public"
     assert verify_bundle(bundle, announcements=[announcement]).ok
+
+
+def test_a_status_flipped_by_sql_around_the_freeze_is_named(db_url: str) -> None:
+    """Attack 5 by a DBA: `UPDATE entities SET status = '注销'` before the freeze and back after
+    it leaves the table equal to the import log; the freeze's own pool state does not."""
+    reg = _registry(db_url, independent=0)
+    friend = CITY.entities.id_list()[
+        next(i for i, st in enumerate(CITY.entities.status.values()) if st == "存续")
+    ]
+    flip = "UPDATE entities SET status = :status WHERE id = :id"
+    with reg.store.engine.begin() as conn:
+        conn.execute(text(flip), {"status": "注销", "id": friend})
+    reg.draw("T1", actor=DRAWER)
+    with reg.store.engine.begin() as conn:
+        conn.execute(text(flip), {"status": "存续", "id": friend})
+    problems = [str(p) for p in reg.verify_records()]
+    assert any("freeze of task T1 attempt 1" in p for p in problems), problems

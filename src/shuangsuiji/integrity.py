@@ -308,6 +308,7 @@ class LogIndex:
     items: Mapping[str, AuditEvent]
     imports: Mapping[int, AuditEvent]
     pool_states: Mapping[str, AuditEvent]
+    frozen_pools: Sequence[tuple[AuditEvent, AuditEvent | None]] = ()
 
     @classmethod
     def of(cls, events: Iterable[AuditEvent]) -> LogIndex:
@@ -323,10 +324,13 @@ class LogIndex:
         codes: dict[str, dict[str, AuditEvent]] = {"task": {}, "item": {}}
         imports: dict[int, AuditEvent] = {}
         states: dict[str, AuditEvent] = {}
+        frozen: list[tuple[AuditEvent, AuditEvent | None]] = []
         for e in events:
             p = e.payload
             if e.kind == "candidates.freeze":
                 freezes[_draw_key(p)] = p
+                if "pool_state" in p:  # the entity pool as the freeze read it
+                    frozen.append((e, states.get("entities")))
             elif e.kind in ("draw", "redraw"):
                 draws[_draw_key(p)] = p
             elif e.kind == "replacement":
@@ -362,6 +366,7 @@ class LogIndex:
             items=codes["item"],
             imports=imports,
             pool_states=states,
+            frozen_pools=frozen,
         )
 
 
@@ -379,6 +384,7 @@ def check_records(tables: RecordTables, events: Iterable[AuditEvent]) -> list[Re
         *item_problems(tables, log),
         *import_problems(tables, log),
         *pool_problems(tables, log),
+        *frozen_pool_problems(log),
     ]
 
 
@@ -846,6 +852,27 @@ def import_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:
         ]
 
     return _both_ways("imports", tables.imports, log.imports, lambda r: int(r["id"]), str, compare)
+
+
+def frozen_pool_problems(log: LogIndex) -> list[RecordProblem]:
+    """Each freeze's entity pool against the state the imports before it left: a status set by
+    SQL before a freeze and set back after it leaves the table matching the log again, but not
+    the freeze's own record of the pool it read."""
+    problems = []
+    for freeze, last in log.frozen_pools:
+        p = freeze.payload
+        logged = last.payload.get("state") if last is not None else None
+        if logged is not None and p["pool_state"] != logged:
+            problems.append(
+                RecordProblem(
+                    "entities",
+                    f"freeze of task {p.get('task')} attempt {p.get('attempt')}",
+                    f"the pool the freeze read (state {str(p['pool_state'])[:16]}…) is not the "
+                    f"pool the imports before it left (event {last.seq if last else 0}): "
+                    "entities were changed outside the library around the freeze",
+                )
+            )
+    return problems
 
 
 def pool_problems(tables: RecordTables, log: LogIndex) -> list[RecordProblem]:

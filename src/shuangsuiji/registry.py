@@ -109,7 +109,7 @@ from shuangsuiji.seeds import (
     random_seed,
 )
 from shuangsuiji.store import Clock, Store, StoreError, utc_now
-from shuangsuiji.store.integrity import read_records, snapshot
+from shuangsuiji.store.integrity import pool_state, read_records, snapshot
 from shuangsuiji.store.schema import (
     AuditEventRow,
     DrawCandidateRow,
@@ -477,6 +477,10 @@ class Registry:
             "policy_hash": policy.content_hash,
             "cutoff": cut.isoformat(),
         }
+        if not isinstance(candidates, DatabaseCandidateSet):
+            # The pool as this freeze read it (SSJ-POOL-STATE-1): a status flipped by SQL
+            # before the freeze and back after it no longer matches the import log.
+            payload["pool_state"] = pool_state(s, "entities")[0].hex
         if previous:
             payload |= {
                 "reason": row.reason,
