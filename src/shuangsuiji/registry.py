@@ -130,6 +130,7 @@ __all__ = ["DrawRefused", "DrawResult", "Registry", "ResultEntry"]
 _T = TypeVar("_T")
 SYSTEM_PARTY = "系统随机数"
 PUSHDOWN_FROM = 1_000_000  # PostgreSQL pools this large are frozen inside the database
+POOL_STATE_UP_TO = 1_000_000  # freezes of smaller pools log the pool state they read
 
 
 @attrs.frozen
@@ -477,9 +478,10 @@ class Registry:
             "policy_hash": policy.content_hash,
             "cutoff": cut.isoformat(),
         }
-        if not isinstance(candidates, DatabaseCandidateSet):
+        if self.store.count_entities(session=s) < POOL_STATE_UP_TO:
             # The pool as this freeze read it (SSJ-POOL-STATE-1): a status flipped by SQL
-            # before the freeze and back after it no longer matches the import log.
+            # before the freeze and back after it no longer matches the import log. Above the
+            # bound hashing every row again would double a freeze's time (docs/audit.md).
             payload["pool_state"] = pool_state(s, "entities")[0].hex
         if previous:
             payload |= {
