@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -11,6 +13,30 @@ from shuangsuiji.cli import main
 from shuangsuiji.registry import Registry
 
 RUNNER = CliRunner()
+
+
+class StoreTime:
+    """The time the command line's store reads (it takes the system clock, ``datetime.now``):
+    a test sets the day on which each step happens, as in an agency's calendar."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = datetime(2026, 6, 30, 9, tzinfo=UTC)
+        clock = self
+
+        class _Now(datetime):
+            @classmethod
+            def now(cls, tz: tzinfo | None = None) -> Any:
+                return clock.now.astimezone(tz)
+
+        monkeypatch.setattr("shuangsuiji.store.datetime", _Now)
+
+    def on(self, day: str) -> None:
+        self.now = datetime.fromisoformat(day).replace(hour=9, tzinfo=UTC)
+
+
+@pytest.fixture
+def store_time(monkeypatch: pytest.MonkeyPatch) -> StoreTime:
+    return StoreTime(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +218,9 @@ def test_import_reports_bad_rows_and_keeps_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "imported 1 entities" in result.stdout
 
 
-def test_the_whole_cycle_from_the_command_line(demo_dir: Path, tmp_path: Path) -> None:
+def test_the_whole_cycle_from_the_command_line(
+    demo_dir: Path, tmp_path: Path, store_time: StoreTime
+) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     who = ["--db", db, "--actor", "李科长"]
     items = tmp_path / "items.csv"
@@ -264,6 +292,7 @@ def test_the_whole_cycle_from_the_command_line(demo_dir: Path, tmp_path: Path) -
     )
     assert result.exit_code == 0 and "replaced by" in result.stdout
     second = bundle["selected"][1]["id"]
+    store_time.on("2026-07-01")
     team = json.loads(RUNNER.invoke(main, ["teams", "assign", "T-food", *who, "--json"]).stdout)
     members = {t["entity"]: t["inspectors"].split() for t in team}
     assert all(len(m) == 2 for m in members.values()) and first not in members
@@ -280,6 +309,7 @@ def test_the_whole_cycle_from_the_command_line(demo_dir: Path, tmp_path: Path) -
     }
     insp = [arg for m in members[second] for arg in ("--inspector", m)]
     dates = ["--start", "2026-09-20", "--end", "2026-09-25"]
+    store_time.on("2026-09-26")
     ok = RUNNER.invoke(
         main,
         [
@@ -306,6 +336,7 @@ def test_the_whole_cycle_from_the_command_line(demo_dir: Path, tmp_path: Path) -
     )
     rows = json.loads(late.stdout)
     assert [(r["entity"], r["due"]) for r in rows] == [(second, "2026-10-29")]
+    store_time.on("2026-10-28")
     pub = RUNNER.invoke(main, ["publish", "T-food", second, "--on", "2026-10-28", *who])
     assert pub.exit_code == 0, pub.output
     assert (

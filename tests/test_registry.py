@@ -205,10 +205,13 @@ def test_results_corrections_and_publication(db_url: str) -> None:
     from shuangsuiji.publication import PublicationStatus
     from shuangsuiji.store import StoreError
 
-    reg = _registry(db_url)
+    now = [datetime(2026, 6, 30, 9, 0, tzinfo=UTC)]
+    reg = _registry(db_url, clock=lambda: now[0])
     reg.draw("T1", actor=DRAWER)
+    reg.assign_teams("T1", actor=DRAWER)
     first, second = reg.selected_ids("T1")[:2]
-    pair = CITY.inspectors.id_list()[:2]
+    pair = reg.teams("T1")[first]
+    now[0] = datetime(2026, 9, 26, 9, 0, tzinfo=UTC)
     when = {"inspection_start": date(2026, 9, 1), "inspection_end": date(2026, 9, 25)}
     reg.record_result("T1", first, "SCJG-01", "01", inspectors=pair, actor="录入员", **when)
     with pytest.raises(ValueError, match="reason"):
@@ -242,6 +245,7 @@ def test_results_corrections_and_publication(db_url: str) -> None:
         reg.record_result(
             "T1", second, "SCJG-01", "01", inspectors=pair[:1], actor="录入员", **when
         )
+    now[0] = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
     records = reg.publications()
     assert [r.entity for r in records] == [first]
     record = records[0]

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from multiprocessing.context import ForkServerContext
 from multiprocessing.pool import Pool
 from pathlib import Path
@@ -90,11 +90,16 @@ def database(engine: str, workdir: Path) -> Iterator[str]:
         admin.dispose()
 
 
+def inspection_day() -> datetime:
+    """The workers' clock: every step happens on 2026-09-01 (a day inside the tasks' window),
+    whatever the real date, so that a result dated that day is recorded after its team was
+    drawn and never in the future."""
+    return datetime(2026, 9, 1, 1, 0, tzinfo=UTC)
+
+
 def open_registry(url: str, clock: Callable[[], datetime] | None = None) -> Registry:
     """A registry on an already migrated store (workers never migrate)."""
-    if clock is None:
-        return Registry(Store.open(url, upgrade=False))
-    return Registry(Store.open(url, upgrade=False, clock=clock))
+    return Registry(Store.open(url, upgrade=False, clock=clock or inspection_day))
 
 
 def task_of(code: str) -> Task:
@@ -105,7 +110,7 @@ def task_of(code: str) -> Task:
 def prepare(url: str, *, entities: int, tasks: Sequence[str], seed: int = 7) -> City:
     """Create the schema, load a synthetic city, a plan and ``tasks``; returns the city."""
     city = make_city(entities, seed=seed)
-    reg = Registry.open(url)
+    reg = Registry.open(url, clock=inspection_day)
     reg.setup_city(city, actor=ADMIN)
     reg.store.put_plan(Plan("P", 2026, "年度抽查计划", ("SCJG",)), actor=ADMIN)
     for code in tasks:
@@ -210,7 +215,7 @@ def _result_step(reg: Registry, log: StressLog, task: str) -> None:
             "SCJG-01",
             "01",
             inspection_start=date(2026, 9, 1),
-            inspection_end=date(2026, 9, 25),
+            inspection_end=date(2026, 9, 1),
             inspectors=teams[entity],
             actor=log.actor,
         )
@@ -304,7 +309,7 @@ def run_stress(
     shared = [f"S{r:02d}" for r in range(shared_tasks or rounds)]
     own = {k: [f"O{k:02d}R{r:02d}" for r in range(rounds)] for k in range(workers)}
     city = prepare(url, entities=entities, tasks=[*shared, *(t for v in own.values() for t in v)])
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     before = snapshot(store)
     rng = np.random.default_rng(11)
     jobs = [
@@ -578,7 +583,9 @@ def race_replace(args: tuple[str, str, str]) -> tuple[str, str, str]:
 def race_department(args: tuple[str, str, str]) -> tuple[str, str, str]:
     """Worker: add a department through a host engine with the given isolation level."""
     url, isolation, code = args
-    store = Store.open(engine=create_engine(url, isolation_level=isolation), upgrade=False)
+    store = Store.open(
+        engine=create_engine(url, isolation_level=isolation), upgrade=False, clock=inspection_day
+    )
     try:
         return _step(lambda: store.put_departments([Department(code, "科室")], actor="管理员"))
     finally:
@@ -591,7 +598,7 @@ RACE_IMPORT_ROWS = 200
 def race_import(args: tuple[str, int]) -> tuple[str, str, str]:
     """Worker: import the same 200 entities (mode "add") as every other contender."""
     url, k = args
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     pool = make_city(RACE_IMPORT_ROWS, seed=5).entities
     try:
         return _step(lambda: store.import_entities(pool, actor=f"导入员{k}").rows)
@@ -635,7 +642,7 @@ def race_result(args: tuple[str, str, str, tuple[str, ...], int]) -> tuple[str, 
                     "SCJG-01",
                     "01" if k % 2 else "05",
                     inspection_start=date(2026, 9, 1),
-                    inspection_end=date(2026, 9, 25),
+                    inspection_end=date(2026, 9, 1),
                     inspectors=team,
                     follow_up="" if k % 2 else "责令改正",
                     actor=f"录入员{k:02d}",
@@ -650,7 +657,7 @@ def open_fresh(url: str) -> tuple[str, str, str]:
     """Worker: open (and so create or upgrade) the store at ``url``."""
 
     def run() -> str | None:
-        store = Store.open(url)
+        store = Store.open(url, clock=inspection_day)
         store.engine.dispose()
         return store.revision()
 
@@ -692,7 +699,7 @@ def crash_import_child(
     url: str, columns: dict[str, Any], staged: bool, ready: Any, done: Any, finished: Any
 ) -> None:
     """Child: connect, say ready, import a pool in small batches (``done`` counts rows sent)."""
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     pool = EntityPool.from_columns(**columns)
     store.count_entities()
     ready.set()
@@ -709,7 +716,7 @@ def crash_import_child(
 
 def crash_upgrade_child(url: str, ready: Any, _unused: Any, finished: Any) -> None:
     """Child: create the schema of an empty database (the parent kills it midway)."""
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     store.revision()  # connect first
     ready.set()
     store.upgrade()
@@ -793,7 +800,7 @@ def crash_draws(url: str, kills: int, *, entities: int = 800, seed: int = 3) -> 
     rng = random.Random(seed)
     tasks = [f"K{i:03d}" for i in range(kills + 1)]
     prepare(url, entities=entities, tasks=tasks)
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     began = time.perf_counter()
     span = _timed(ctx, crash_draw_child, (url, tasks[0]))
     problems = check_draws(store)
@@ -839,7 +846,7 @@ def crash_imports(
     rng = random.Random(seed)
     city = prepare(url, entities=200, tasks=[])
     big = make_city(rows * 4, seed=seed + 100)
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     chunks = [
         _import_columns(big, np.arange(j * rows, (j + 1) * rows) % len(big.entities), f"C{j}")
         for j in range(kills + 2)
@@ -930,7 +937,7 @@ def crash_upgrades(make_url: Callable[[], Any], kills: int, *, seed: int = 9) ->
     for _ in range(kills):
         with make_url() as url:
             _kill_child(ctx, crash_upgrade_child, (url,), rng.uniform(0.0, span * 1.1))
-            store = Store.open(url, upgrade=False)
+            store = Store.open(url, upgrade=False, clock=inspection_day)
             dialect = store.dialect
             tables = _tables(store.engine)
             revision = store.revision() if "alembic_version" in tables else None
@@ -1279,7 +1286,7 @@ def race_same_task(url: str, pool: Pool, n: int = 8) -> RaceResult:
     """``n`` processes draw the same task: one draws it, the others are refused clearly."""
     prepare(url, entities=300, tasks=["T1"])
     results = contend(url, pool, race_draw, [(url, "T1", k) for k in range(n)])
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     problems = _expect(results, 1, n - 1, "already drawn") + check_draws(store)
     kinds = Counter(e.kind for e in store.audit_events())
     if (kinds["draw"], kinds["draw.error"]) != (1, n - 1):
@@ -1295,7 +1302,7 @@ def race_exclusion_window(url: str, pool: Pool, n: int = 8) -> RaceResult:
     prepare(url, entities=300, tasks=tasks)
     results = contend(url, pool, race_draw, [(url, t, k) for k, t in enumerate(tasks)])
     problems = _expect(results, n, 0, "")
-    reg = Registry(Store.open(url, upgrade=False))
+    reg = Registry(Store.open(url, upgrade=False, clock=inspection_day))
     picks = Counter(i for t in tasks for i in (reg.selected_ids(t) if reg.draws(t) else []))
     twice = sorted(i for i, c in picks.items() if c > 1)
     if twice:
@@ -1307,7 +1314,7 @@ def race_exclusion_window(url: str, pool: Pool, n: int = 8) -> RaceResult:
 def race_commitments(url: str, pool: Pool, n: int = 8) -> RaceResult:
     """``n`` ceremony parties commit at once: every commitment is kept in the draw record."""
     prepare(url, entities=300, tasks=["T1"])
-    reg = Registry(Store.open(url, upgrade=False))
+    reg = Registry(Store.open(url, upgrade=False, clock=inspection_day))
     frozen = reg.freeze("T1", actor="抽取人")
     results = contend(url, pool, race_commit, commitment_args(url, "T1", frozen.digest, n))
     problems = _expect(results, n, 0, "")
@@ -1322,7 +1329,7 @@ def race_commitments(url: str, pool: Pool, n: int = 8) -> RaceResult:
 def race_replacements(url: str, pool: Pool, n: int = 4) -> RaceResult:
     """Replacements of ``n`` entities of one stratum at once take distinct alternates."""
     prepare(url, entities=1500, tasks=["T1"])
-    reg = Registry(Store.open(url, upgrade=False))
+    reg = Registry(Store.open(url, upgrade=False, clock=inspection_day))
     draw = reg.draw("T1", actor="抽取人").draw
     strata = Counter(p.stratum for p in draw.selected)
     stratum = max(strata, key=lambda s: (strata[s], s))
@@ -1348,7 +1355,7 @@ def race_replacements(url: str, pool: Pool, n: int = 4) -> RaceResult:
 def race_team_assignments(url: str, pool: Pool, n: int = 8) -> RaceResult:
     """``n`` processes assign the teams of one draw: one does, the others are refused."""
     prepare(url, entities=400, tasks=["T1"])
-    reg = Registry(Store.open(url, upgrade=False))
+    reg = Registry(Store.open(url, upgrade=False, clock=inspection_day))
     reg.draw("T1", actor="抽取人")
     results = contend(url, pool, race_teams, [(url, "T1", k) for k in range(n)])
     problems = _expect(results, 1, n - 1, "already assigned")
@@ -1361,7 +1368,7 @@ def race_team_assignments(url: str, pool: Pool, n: int = 8) -> RaceResult:
 def race_first_results(url: str, pool: Pool, n: int = 8) -> RaceResult:
     """``n`` clerks record the same item at once: one version 1, the rest need a reason."""
     prepare(url, entities=400, tasks=["T1"])
-    reg = Registry(Store.open(url, upgrade=False))
+    reg = Registry(Store.open(url, upgrade=False, clock=inspection_day))
     reg.draw("T1", actor="抽取人")
     reg.assign_teams("T1", actor="抽取人")
     entity, team = min(reg.teams("T1").items())
@@ -1379,7 +1386,7 @@ def race_same_imports(url: str, pool: Pool, n: int = 6) -> RaceResult:
     """``n`` imports of the same IDs at once: one is stored, the others refused clearly."""
     Store.open(url).engine.dispose()
     results = contend(url, pool, race_import, [(url, k) for k in range(n)])
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     problems = _expect(results, 1, n - 1, "")
     problems += [f"not a StoreError: {r}" for r in results if r[0] != "ok" and r[1] != "StoreError"]
     problems += check_imports(store) + [f"audit chain: {p}" for p in store.verify_log()]
@@ -1394,7 +1401,7 @@ def race_host_isolation(url: str, pool: Pool, isolation: str, n: int = 8) -> Rac
     Store.open(url).engine.dispose()
     args = [(url, isolation, f"D{k}") for k in range(n)]
     results = contend(url, pool, race_department, args)
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     problems = _expect(results, n, 0, "")
     problems += [f"audit chain: {p}" for p in store.verify_log()]
     if len(store.audit_events()) != n:
@@ -1472,7 +1479,7 @@ def api_cases(reg: Registry, city: City) -> list[tuple[str, Callable[[], object]
 
 def api_store(url: str, city: City) -> Registry:
     """A city, a plan, task T1 (not drawn), T2 (drawn) and T3 (frozen, waiting for seeds)."""
-    reg = Registry.open(url)
+    reg = Registry.open(url, clock=inspection_day)
     reg.setup_city(city, actor=ADMIN)
     reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG",)), actor=ADMIN)
     for code in ("T1", "T2", "T3"):

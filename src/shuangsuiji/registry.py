@@ -74,7 +74,8 @@ from shuangsuiji.health import (
     draw_health,
     replay_health,
 )
-from shuangsuiji.model import Plan, Task
+from shuangsuiji.labels import recusal_label
+from shuangsuiji.model import Plan
 from shuangsuiji.policy import Policy
 from shuangsuiji.pools import EntityPool
 from shuangsuiji.publication import (
@@ -88,7 +89,15 @@ from shuangsuiji.publication import (
     task_announcement,
 )
 from shuangsuiji.pushdown import DatabaseCandidateSet, freeze_in_database, insert_candidates
-from shuangsuiji.results import InspectionResult, ResultCategories, correct, read_results_csv
+from shuangsuiji.results import (
+    CHINA_STANDARD_TIME,
+    InspectionResult,
+    ResultCategories,
+    ResultScope,
+    correct,
+    read_results_csv,
+    scope_problems,
+)
 from shuangsuiji.seeds import Ceremony, party_commitment, random_seed
 from shuangsuiji.store import Clock, Store, StoreError, utc_now
 from shuangsuiji.store.schema import (
@@ -882,34 +891,61 @@ class Registry:
         kind = "result.record" if result.version == 1 else "result.correct"
         self.store.append_event(s, actor, kind, result.to_dict())
 
-    def _check_result_targets(self, s: Session, results: Sequence[InspectionResult]) -> None:
-        """Every result is for a drawn entity, an item of its task, by its team (≥ team size)."""
-        policy = self.store.policy(session=s)
+    def _teams_drawn_on(self, s: Session, row: DrawRow) -> date | None:
+        """The day (China time) the teams of ``row`` were drawn, from its audit event."""
+        events = s.execute(
+            select(AuditEventRow.time, AuditEventRow.payload)
+            .where(AuditEventRow.kind == "teams.assign")
+            .order_by(AuditEventRow.seq)
+        ).all()
+        for time, payload in events:
+            data = json.loads(payload)
+            if data.get("task") == row.task and data.get("attempt") == row.attempt:
+                return datetime.fromisoformat(time).astimezone(CHINA_STANDARD_TIME).date()
+        return None
+
+    def _result_scopes(self, s: Session, wanted: set[str]) -> dict[str, ResultScope]:
+        """What the one result check needs to know about every task (in detail: ``wanted``)."""
+        size = self.store.policy(session=s).team.size
+        scopes = {}
+        for task in self.store.tasks(session=s):
+            rows = [r for r in self._draw_rows(s, task.code) if r.state == "drawn"]
+            if task.code not in wanted or not rows:
+                scopes[task.code] = ResultScope(task=task, team_size=size)
+                continue
+            row = rows[-1]
+            selected = frozenset(p.id for p in self._rebuild(s, row)[0].active)
+            if not row.assignment:
+                scopes[task.code] = ResultScope(task=task, selected=selected, team_size=size)
+                continue
+            changes = Assignment.from_dict(json.loads(row.assignment)["assignment"])
+            scopes[task.code] = ResultScope(
+                task=task,
+                selected=selected,
+                teams={t["entity"]: frozenset(t["inspectors"]) for t in self._teams_of(s, row)},
+                teams_drawn=self._teams_drawn_on(s, row),
+                recused={
+                    (r.entity_id, r.inspector_id): recusal_label(r.reason, r.text)
+                    for r in changes.reassignments
+                },
+                team_size=size,
+            )
+        return scopes
+
+    def _check_results(self, s: Session, results: Sequence[InspectionResult]) -> None:
+        """The one check of every recorded result (:func:`shuangsuiji.results.scope_problems`)."""
+        scopes = self._result_scopes(s, {r.task for r in results})
         problems = []
-        context: dict[str, tuple[Task, set[str], dict[str, set[str]]]] = {}
         for r in results:
-            if r.task not in context:
-                row = self._current(s, r.task)
-                teams = {t["entity"]: set(t["inspectors"]) for t in self._teams_of(s, row)}
-                active = {p.id for p in self._rebuild(s, row)[0].active}
-                context[r.task] = (self.store.task(r.task, session=s), active, teams)
-            task, active, teams = context[r.task]
-            if r.entity not in active:
-                problems.append(f"{r.entity} was not drawn for task {r.task}")
-            if r.item not in task.items:
-                problems.append(f"item {r.item} is not an item of task {r.task}")
-            if r.entity in teams and not set(r.inspectors) <= teams[r.entity]:
-                problems.append(
-                    f"{r.entity}: inspectors {sorted(set(r.inspectors) - teams[r.entity])} are "
-                    f"not on its team {sorted(teams[r.entity])}; change the team with reassign()"
-                )
-            if len(r.inspectors) < policy.team.size:
-                problems.append(
-                    f"{r.entity}: {len(r.inspectors)} inspector(s); the policy needs "
-                    f"{policy.team.size} (行政处罚法 art. 42)"
-                )
+            found = scope_problems(
+                *r.key, r.inspectors, (r.inspection_start, r.inspection_end), scopes
+            )
+            problems += [f"{r.task} / {r.entity} / {r.item}: {p}" for p in found]
         if problems:
-            raise StoreError("results refused, nothing recorded: " + "; ".join(problems[:20]))
+            raise StoreError(
+                f"results refused, nothing recorded ({len(problems)} problem(s)): "
+                + "; ".join(problems[:20])
+            )
 
     def record_result(
         self,
@@ -985,7 +1021,7 @@ class Registry:
                     )
                 latest[result.key] = result
                 out.append(result)
-            self._check_result_targets(s, out)
+            self._check_results(s, out)
             for result in out:
                 self._store_result(s, result, actor)
             return out
@@ -993,29 +1029,15 @@ class Registry:
     def import_results(self, source: Any, *, actor: str) -> list[InspectionResult]:
         """Import results from CSV (``shuangsuiji.results.RESULT_COLUMNS``), all or nothing."""
         with self.store.transaction() as s:
-            policy = self.store.policy(session=s)
-            tasks = self.store.tasks(session=s)
-            selected = {}
-            for t in tasks:
-                rows = [r for r in self._draw_rows(s, t.code) if r.state == "drawn"]
-                if rows:
-                    selected[t.code] = {p.id for p in self._rebuild(s, rows[-1])[0].active}
+            recorded = {r.key for r in self._results(s)}
             results = read_results_csv(
                 source,
                 self.categories(session=s),
                 recorded_at=self._now,
                 recorded_by=actor,
-                tasks=tasks,
-                selected=selected,
-                min_inspectors=policy.team.size,
+                scopes=self._result_scopes(s, {t.code for t in self.store.tasks(session=s)}),
+                recorded=recorded,
             )
-            existing = {r.key for r in self._results(s)}
-            clash = [r.key for r in results if r.key in existing]
-            if clash:
-                raise StoreError(
-                    f"{len(clash)} result(s) are already recorded, e.g. {clash[0]}; correct them "
-                    "one by one with a reason (record_result(..., reason=...)). Nothing imported."
-                )
             for result in results:
                 self._store_result(s, result, actor)
             return results
