@@ -337,7 +337,11 @@ def test_the_whole_cycle_from_the_command_line(
     rows = json.loads(late.stdout)
     assert [(r["entity"], r["due"]) for r in rows] == [(second, "2026-10-29")]
     store_time.on("2026-10-28")
-    pub = RUNNER.invoke(main, ["publish", "T-food", second, "--on", "2026-10-28", *who])
+    ahead = RUNNER.invoke(main, ["publish", "T-food", second, "--on", "2030-01-01", *who])
+    assert ahead.exit_code == 2 and "never in advance" in " ".join(ahead.output.split())
+    backdated = RUNNER.invoke(main, ["publish", "T-food", second, "--on", "2026-10-20", *who])
+    assert backdated.exit_code == 2 and "--approved-by" in " ".join(backdated.output.split())
+    pub = RUNNER.invoke(main, ["publish", "T-food", second, *who])
     assert pub.exit_code == 0, pub.output
     assert (
         json.loads(

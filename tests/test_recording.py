@@ -213,3 +213,58 @@ def test_a_good_result_is_recorded_the_same_way_on_both_paths(
     [two] = drawn.import_results(_csv(tmp_path, [_entry(drawn, 1)]), actor="录入员")
     assert (one.version, two.version) == (1, 1)
     assert [e.kind for e in drawn.store.audit_events()[-2:]] == ["result.record"] * 2
+
+
+# -- publication dates ----------------------------------------------------------------------------
+
+
+def _inspected(drawn: Registry) -> str:
+    entry = _entry(drawn)
+    drawn.record_results([entry], actor="录入员")
+    return entry.entity
+
+
+def test_a_publication_is_dated_the_day_it_is_recorded(drawn: Registry, clock: Clock) -> None:
+    entity = _inspected(drawn)
+    clock.on(date(2026, 4, 14))
+    record = drawn.publish("T1", entity, actor="公示员")
+    assert record.published == date(2026, 4, 14)
+    event = drawn.store.audit_events()[-1]
+    assert event.payload["published"] == "2026-04-14" and "correction" not in event.payload
+
+
+def test_a_publication_date_in_the_future_is_refused_and_changes_nothing(
+    drawn: Registry, clock: Clock
+) -> None:
+    entity = _inspected(drawn)
+    before = len(drawn.store.audit_events())
+    for day in (date(2026, 4, 11), date(2030, 1, 1)):
+        with pytest.raises(
+            ValueError, match=r"after today \(2026-04-10\): a publication is recorded"
+        ):
+            drawn.publish("T1", entity, on=day, actor="公示员", reason="x", approved_by="科长")
+    assert len(drawn.store.audit_events()) == before
+    assert drawn.publications()[0].published is None
+
+
+def test_an_earlier_publication_date_is_a_correction_with_reason_and_a_second_person(
+    drawn: Registry, clock: Clock
+) -> None:
+    entity = _inspected(drawn)
+    clock.on(date(2026, 6, 1))
+    before = len(drawn.store.audit_events())
+    earlier = date(2026, 4, 14)
+    with pytest.raises(ValueError) as refused:
+        drawn.publish("T1", entity, on=earlier, actor="公示员")
+    assert "give the reason (--reason)" in str(refused.value)
+    assert "second person" in str(refused.value)
+    with pytest.raises(ValueError, match="second person"):
+        drawn.publish("T1", entity, on=earlier, actor="公示员", reason="漏录", approved_by="公示员")
+    assert len(drawn.store.audit_events()) == before
+    record = drawn.publish(
+        "T1", entity, on=earlier, actor="公示员", reason="当日已公示，漏录", approved_by="科长"
+    )
+    assert record.published == earlier
+    event = drawn.store.audit_events()[-1].payload
+    assert event["entered_on"] == "2026-06-01"
+    assert event["correction"] == {"reason": "当日已公示，漏录", "approved_by": "科长"}

@@ -624,15 +624,36 @@ def publications(db_url: str, today: Any, overdue: bool, estimate: bool, as_json
 @main.command()
 @click.argument("task_code")
 @click.argument("entity_id")
-@click.option("--on", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option(
+    "--on",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Default: today. An earlier day is a correction: it needs --reason and --approved-by.",
+)
+@click.option("--reason", default="", help="Why the publication is entered with an earlier date.")
+@click.option("--approved-by", default="", help="The second person who approves an earlier date.")
 @db_option
 @actor_option
 @handle_errors
-def publish(task_code: str, entity_id: str, on: Any, db_url: str, actor: str) -> None:
-    """Record the publication (公示) of ENTITY_ID's results in TASK_CODE on a date."""
+def publish(
+    task_code: str,
+    entity_id: str,
+    on: Any,
+    reason: str,
+    approved_by: str,
+    db_url: str,
+    actor: str,
+) -> None:
+    """Record the publication (公示) of ENTITY_ID's results in TASK_CODE, today."""
     from shuangsuiji.registry import Registry
 
-    record = Registry.open(db_url).publish(task_code, entity_id, on=on.date(), actor=actor)
+    record = Registry.open(db_url).publish(
+        task_code,
+        entity_id,
+        on=on.date() if on else None,
+        reason=reason,
+        approved_by=approved_by,
+        actor=actor,
+    )
     console.print(f"published {entity_id} on {record.published} (due {record.due})")
 
 

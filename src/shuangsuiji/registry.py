@@ -83,6 +83,7 @@ from shuangsuiji.publication import (
     PublicationRecord,
     ResultAnnouncement,
     TaskAnnouncement,
+    backdate_problems,
     build_records,
     plan_announcement,
     result_announcements,
@@ -1104,13 +1105,34 @@ class Registry:
             ]
         return dict(rows)
 
-    def publish(self, task: str, entity: str, *, on: date, actor: str) -> PublicationRecord:
-        """Publish (公示) one entity's results in one task on ``on``; the snapshot is kept."""
+    def publish(
+        self,
+        task: str,
+        entity: str,
+        *,
+        actor: str,
+        on: date | None = None,
+        reason: str = "",
+        approved_by: str = "",
+    ) -> PublicationRecord:
+        """Record the publication (公示) of one entity's results in one task; the snapshot is kept.
+
+        The publication date is a fact: the day (China time) this call runs on the store's
+        clock. ``on`` may name that day, or an earlier one only as a recorded correction (the
+        publication happened but was not entered): then ``reason`` says why, and a second person,
+        ``approved_by`` (not ``actor``), approves it; both go into the audit event. A date after
+        today is refused.
+        """
+        today = self._now.astimezone(CHINA_STANDARD_TIME).date()
+        day = today if on is None else on
+        backdated = backdate_problems(day, today, actor=actor, reason=reason, approver=approved_by)
+        if backdated:
+            raise StoreError(f"{entity} in task {task}: " + "; ".join(backdated))
         records = {r.key: r for r in self.publications(task=task, entity=entity)}
         record = records.get((task, entity))
         if record is None:
             raise StoreError(f"no results recorded for {entity} in task {task}; nothing to publish")
-        done = record.publish(on, by=actor)
+        done = record.publish(day, by=actor)
         with self.store.transaction() as s:
             if (task, entity) in self._published(s, task, entity):
                 raise StoreError(f"{entity} in task {task} is already published")
@@ -1119,24 +1141,25 @@ class Registry:
                 PublicationRow(
                     task=task,
                     entity_id=entity,
-                    published=on,
+                    published=day,
                     published_by=actor,
                     snapshot=_json(snapshot),
                     time=self._now.isoformat(),
                 )
             )
-            self.store.append_event(
-                s,
-                actor,
-                "publication",
-                {
-                    "task": task,
-                    "entity": entity,
-                    "published": on.isoformat(),
-                    "due": snapshot.get("due"),
-                    "status": done.status(on).value,
-                },
-            )
+            event = {
+                "task": task,
+                "entity": entity,
+                "published": day.isoformat(),
+                "due": snapshot.get("due"),
+                "status": done.status(day).value,
+            }
+            if day != today:
+                event |= {
+                    "entered_on": today.isoformat(),
+                    "correction": {"reason": reason.strip(), "approved_by": approved_by.strip()},
+                }
+            self.store.append_event(s, actor, "publication", event)
         return done
 
     def selected_ids(self, task: str) -> list[str]:
