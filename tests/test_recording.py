@@ -268,3 +268,25 @@ def test_an_earlier_publication_date_is_a_correction_with_reason_and_a_second_pe
     event = drawn.store.audit_events()[-1].payload
     assert event["entered_on"] == "2026-06-01"
     assert event["correction"] == {"reason": "当日已公示，漏录", "approved_by": "科长"}
+
+
+# -- what is public and what is not --------------------------------------------------------------
+
+
+def test_the_public_page_has_only_published_records_and_the_internal_one_the_rest(
+    drawn: Registry, clock: Clock, tmp_path: Path
+) -> None:
+    published, pending = _entry(drawn, 0), _entry(drawn, 1)
+    drawn.record_results([published, pending], actor="录入员")
+    clock.on(date(2026, 4, 14))
+    drawn.publish("T1", published.entity, actor="公示员")
+    never = set(drawn.selected_ids("T1")) - {published.entity, pending.entity}
+    assert {u.entity for u in drawn.uninspected()} == never
+    files = drawn.export_publications(tmp_path, today=date(2026, 7, 1), issuer="榕城市局")
+    public = files["publication.html"].read_text(encoding="utf-8")
+    internal = files["publication-internal.html"].read_text(encoding="utf-8")
+    assert published.entity in public and pending.entity not in public
+    assert not any(e in public for e in never) and "内部" not in public
+    assert "<title>抽查结果公示工作情况（内部）</title>" in internal
+    assert pending.entity in internal and published.entity not in internal
+    assert all(e in internal for e in never) and "任务已结束，未检查" in internal

@@ -698,7 +698,9 @@ def export_log(out: Path, db_url: str) -> None:
 @db_option
 @handle_errors
 def export_publications(out_dir: Path, today: Any, issuer: str, db_url: str) -> None:
-    """Write publications.csv (UTF-8 BOM), publications.json and publication.html."""
+    """Write publication.html (public: published records only), publication-internal.html
+    (内部: unpublished records, deadlines, selected entities without a result), and
+    publications.csv (UTF-8 BOM) and .json (internal)."""
     from shuangsuiji.registry import Registry
 
     day = today.date() if today else date.today()

@@ -234,9 +234,12 @@ def _results_and_publication(
             + (f"; overdue by department: {overdue}" if overdue else ""),
         ],
         "files": {
-            "publications.csv": "publication records (UTF-8 with BOM, opens in Excel)",
-            "publications.json": "the same records as JSON",
-            "publication.html": "the public results page (抽查结果公示)",
+            "publications.csv": "internal: publication records with their status (UTF-8 "
+            "with BOM, opens in Excel)",
+            "publications.json": "internal: the same records as JSON",
+            "publication.html": "the public results page (抽查结果公示): published records only",
+            "publication-internal.html": "internal work page (内部): records not yet published, "
+            "their deadlines, and selected entities without a result",
             "announcements/": f"{len(announced)} plan (一表), task and result announcements "
             "(CSV with BOM and JSON)",
         },

@@ -82,6 +82,7 @@ __all__ = [
     "PublicationStatus",
     "ResultAnnouncement",
     "TaskAnnouncement",
+    "Uninspected",
     "backdate_problems",
     "build_records",
     "describe_population",
@@ -395,6 +396,28 @@ class PublicationRecord(_InspectionKind):
             return cls(**values)
         except (KeyError, TypeError) as exc:
             raise PublicationError(f"not a publication record: {exc!r}") from None
+
+
+@attrs.frozen
+class Uninspected:
+    """An entity a task's draw selected (after replacements) that has no result recorded:
+    still to be inspected, or — once ``task_end`` has passed — never inspected."""
+
+    task: str
+    task_name: str
+    task_end: date
+    entity: str
+    entity_name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able values."""
+        return {
+            "task": self.task,
+            "task_name": self.task_name,
+            "task_end": self.task_end.isoformat(),
+            "entity": self.entity,
+            "entity_name": self.entity_name,
+        }
 
 
 def backdate_problems(

@@ -65,7 +65,14 @@ from shuangsuiji.draw import (
     draw_entities,
     draw_key,
 )
-from shuangsuiji.exports import plan_csv, publication_html, records_csv, to_json, write_text
+from shuangsuiji.exports import (
+    internal_publication_html,
+    plan_csv,
+    publication_html,
+    records_csv,
+    to_json,
+    write_text,
+)
 from shuangsuiji.health import (
     HealthReport,
     Lottery,
@@ -83,6 +90,7 @@ from shuangsuiji.publication import (
     PublicationRecord,
     ResultAnnouncement,
     TaskAnnouncement,
+    Uninspected,
     backdate_problems,
     build_records,
     plan_announcement,
@@ -1168,11 +1176,37 @@ class Registry:
 
     # -- exports and announcements (一公开) -----------------------------------------------------
 
+    def uninspected(self, plan: str | None = None) -> list[Uninspected]:
+        """The entities that the current draws (of ``plan``'s tasks) selected and that have no
+        result recorded: still to be inspected, or never inspected once the task has ended."""
+        with self.store.reading() as s:
+            recorded = set(s.execute(select(ResultRow.task, ResultRow.entity_id).distinct()))
+            out = []
+            for task in self.store.tasks(plan, session=s):
+                rows = [r for r in self._draw_rows(s, task.code) if r.state == "drawn"]
+                if not rows:
+                    continue
+                active = [p.id for p in self._rebuild(s, rows[-1])[0].active]
+                missing = [e for e in active if (task.code, e) not in recorded]
+                names = self._entity_names(s, set(missing))
+                out += [
+                    Uninspected(task.code, task.name, task.end, e, names.get(e, ""))
+                    for e in missing
+                ]
+            return out
+
     def export_publications(
         self, out_dir: str | Path, *, today: date, issuer: str = ""
     ) -> dict[str, Path]:
-        """Write ``publications.csv`` (UTF-8 with BOM), ``publications.json`` and
-        ``publication.html`` (the public results page) for every publication record."""
+        """Write the publication files into ``out_dir``:
+
+        - ``publication.html``: the public results page (抽查结果公示), published records only;
+        - ``publication-internal.html``: the internal work page (内部) — the records not yet
+          published with their due dates and statuses, and the selected entities without a
+          result (:meth:`uninspected`);
+        - ``publications.csv`` (UTF-8 with BOM) and ``publications.json``: every record with its
+          status on ``today``, for the agency's own use (internal, like the page above).
+        """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         records = self.publications()
@@ -1180,6 +1214,9 @@ class Registry:
             "publications.csv": records_csv(records, today=today),
             "publications.json": to_json([r.to_dict() for r in records]),
             "publication.html": publication_html(records, today=today, issuer=issuer),
+            "publication-internal.html": internal_publication_html(
+                records, today=today, issuer=issuer, uninspected=self.uninspected()
+            ),
         }
         return {name: write_text(text, out / name) for name, text in texts.items()}
 
