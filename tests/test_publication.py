@@ -335,8 +335,9 @@ def test_estimate_mode_is_labelled_in_the_record_and_every_export() -> None:
     assert beyond.due_basis.startswith("ESTIMATE") and "2027" in beyond.due_basis
     assert beyond.to_dict()["due_estimated"] is True
     rows = list(csv.DictReader(io.StringIO(records_csv([inside, beyond], today=TODAY)[1:])))
-    assert rows[0]["截止日期依据"].startswith("official")
-    assert rows[1]["截止日期依据"].startswith("预计（ESTIMATE")
+    assert rows[0]["截止日期依据"] == "依据国务院办公厅2004—2026年节假日安排"
+    assert rows[1]["截止日期依据"].startswith("预计：2026-12-31 之后的节假日安排尚未公布")
+    assert not any(c.isascii() and c.isalpha() for r in rows for c in r["截止日期依据"])
     page = internal_publication_html([inside, beyond], today=date(2027, 1, 4))
     assert page.count('class="est"') == 1 and "标注“预计”的截止日期" in page
     assert "预计" not in internal_publication_html([inside], today=date(2027, 1, 4))

@@ -34,6 +34,7 @@ import attrs
 
 from shuangsuiji._html import Html as _Html
 from shuangsuiji._html import escape as _e
+from shuangsuiji.labels import due_basis_label
 from shuangsuiji.publication import (
     PlanAnnouncement,
     PublicationRecord,
@@ -111,7 +112,7 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 def _due_basis(record: PublicationRecord) -> str:
-    return "预计（" + record.due_basis + "）" if record.due_estimated else record.due_basis
+    return due_basis_label(record.due_basis, estimated=record.due_estimated)
 
 
 def records_csv(records: Sequence[PublicationRecord], *, today: date) -> str:
@@ -235,7 +236,8 @@ def _date(value: date | None) -> _Html:
 def _due(record: PublicationRecord) -> _Html:
     if not record.due_estimated:
         return _date(record.due)
-    return _Html(f'{_date(record.due)}<span class="est" title="{_e(record.due_basis)}">预计</span>')
+    basis = due_basis_label(record.due_basis, estimated=True)
+    return _Html(f'{_date(record.due)}<span class="est" title="{_e(basis)}">预计</span>')
 
 
 def _fields(pairs: Sequence[tuple[_Html, Any]]) -> str:
