@@ -101,6 +101,7 @@ def test_announcements_agree_with_the_bundles_and_the_published_records(
         main, ["export", "announcements", "-o", str(out), "--plan", "NO", *args[-2:]]
     )
     assert missing.exit_code == 2 and "no plan 'NO'" in missing.output
+    assert RUNNER.invoke(main, ["init", "--db", f"sqlite:///{out / 'e.db'}"]).exit_code == 0
     empty = RUNNER.invoke(
         main, ["export", "announcements", "-o", str(out), "--db", f"sqlite:///{out / 'e.db'}"]
     )
@@ -381,3 +382,53 @@ def test_the_whole_cycle_from_the_command_line(
     assert len(lines) > 10 and json.loads(lines[0])["seq"] == 1
     listed = json.loads(RUNNER.invoke(main, ["items", "list", "--db", db, "--json"]).stdout)
     assert [i["code"] for i in listed] == ["SCJG-01", "SCJG-02"]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("[]", "holds a JSON array, not a draw bundle"),
+        ("null", "holds a JSON null, not a draw bundle"),
+        ("[" * 10_000 + "]" * 10_000, "nests more than 64 levels deep"),
+        ('{"seed": ' + "9" * 5_000 + "}", "a number with 5,000 digits"),
+        ('{"seed": NaN}', "NaN, which is not a JSON number"),
+        ("{", "is not JSON"),
+    ],
+    ids=["array", "null", "deep", "long-number", "nan", "broken"],
+)
+def test_verify_refuses_what_is_not_a_bundle_with_a_clear_error(
+    tmp_path: Path, content: str, words: str
+) -> None:
+    path = tmp_path / "bundle.json"
+    path.write_text(content, encoding="utf-8")
+    result = RUNNER.invoke(main, ["verify", str(path)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    output = " ".join(result.output.split())
+    assert "is not a draw bundle" in output and words in output, output
+    assert "Traceback" not in output
+
+
+def test_read_commands_never_create_a_database_and_refuse_what_is_not_one(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "missing.db"
+    text = tmp_path / "notes.db"
+    text.write_text("not a database\n", encoding="utf-8")
+    for command in (["verify-log"], ["publications"], ["export", "log", "-o", "x.jsonl"]):
+        result = RUNNER.invoke(main, [*command, "--db", f"sqlite:///{missing}"])
+        assert result.exit_code == 2 and "no database at" in result.output, result.output
+        assert not missing.exists()
+        result = RUNNER.invoke(main, [*command, "--db", f"sqlite:///{text}"])
+        output = " ".join(result.output.split())
+        assert result.exit_code == 2 and "cannot be read as a database" in output, output
+        assert isinstance(result.exception, SystemExit)
+
+
+def test_draw_refuses_a_cutoff_out_of_range(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    result = RUNNER.invoke(
+        main, ["draw", "T1", "--cutoff", "0001-01-01", "--db", db, "--actor", "张三"]
+    )
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2 and "--cutoff 0001-01-01 is out of range" in output, output
+    assert not (tmp_path / "s.db").exists()
