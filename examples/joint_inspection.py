@@ -45,6 +45,8 @@ def main() -> None:
         registry.commit_seed(
             task.code, name, party_commitment(task.code, frozen.digest, name, value), actor=name
         )
+    announcement = registry.announce(task.code, actor="抽取人")  # publish it, then reveal
+    print(f"pre-draw announcement {announcement['digest'][:16]}… published")
     for name, value in parties.items():
         registry.reveal_seed(task.code, name, value, actor=name)
     result = registry.select(task.code, actor="抽取人")

@@ -60,7 +60,13 @@ def test_hostile_redraw_reasons_and_replacement_notes_are_refused(db_url: str, k
     reg = _registry(db_url)
     reg.draw("T1", actor="抽取人")
     text = HOSTILE[kind]
-    message = _refused(reg, "re-draw reason", lambda: reg.draw("T1", actor="抽取人", reason=text))
+    message = _refused(
+        reg,
+        "re-draw reason text",
+        lambda: reg.draw(
+            "T1", actor="抽取人", reason="system_failure", text=text, approved_by="科长"
+        ),
+    )
     assert ("NUL character" in message) == (kind == "NUL")
     assert [d["attempt"] for d in reg.draws("T1")] == [1]
     first = reg.selected_ids("T1")[0]

@@ -219,6 +219,90 @@ def test_import_reports_bad_rows_and_keeps_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "imported 1 entities" in result.stdout
 
 
+PARTIES = {"系统随机数": "抽取人-李", "派驻纪检监察组": "纪检-周"}
+
+
+def _ok(args: list[str]) -> str:
+    result = RUNNER.invoke(main, args)
+    assert result.exit_code == 0, (args, result.output)
+    return result.stdout
+
+
+def _contributions(task: str, digest: str) -> dict[str, dict[str, str]]:
+    """Each party makes its secret and commitment offline (`seed contribute`)."""
+    return {
+        party: json.loads(
+            _ok(["seed", "contribute", task, "--party", party, "--pool-digest", digest, "--json"])
+        )[0]
+        for party in PARTIES
+    }
+
+
+def _ceremony(db: str, task: str, published: Path, out: Path) -> None:
+    """freeze → each party commits → the announcement is published → reveals → select."""
+    drawer = ["--db", db, "--actor", PARTIES["系统随机数"]]
+    frozen = json.loads(_ok(["seed", "freeze", task, *drawer, "--json"]))[0]
+    made = _contributions(task, frozen["pool_digest"])
+    for party, person in PARTIES.items():
+        who = ["--db", db, "--actor", person]
+        _ok(
+            [
+                "seed",
+                "commit",
+                task,
+                "--party",
+                party,
+                "--commitment",
+                made[party]["commitment"],
+                *who,
+            ]
+        )
+    published.mkdir(exist_ok=True)
+    _ok(["seed", "announce", task, "--out", str(published / f"predraw-{task}-1.json"), *drawer])
+    early = RUNNER.invoke(main, ["seed", "select", task, *drawer])
+    assert early.exit_code == 2 and "not revealed" in early.output
+    for party, person in PARTIES.items():
+        who = ["--db", db, "--actor", person]
+        _ok(
+            [
+                "seed",
+                "reveal",
+                task,
+                "--party",
+                party,
+                "--contribution",
+                made[party]["contribution"],
+                *who,
+            ]
+        )
+    _ok(["seed", "select", task, "--out", str(out), *drawer])
+
+
+def _team_ceremony(db: str, task: str) -> list[dict[str, str]]:
+    """The staffing is frozen, then the team seed is committed and revealed."""
+    drawer = ["--db", db, "--actor", PARTIES["系统随机数"]]
+    digest = _ok(["teams", "freeze", task, *drawer]).split()[-1]
+    made = _contributions(task, digest)
+    for step, field in (("commit", "commitment"), ("reveal", "contribution")):
+        for party, person in PARTIES.items():
+            who = ["--db", db, "--actor", person]
+            _ok(
+                [
+                    "seed",
+                    step,
+                    task,
+                    "--teams",
+                    "--party",
+                    party,
+                    f"--{field}",
+                    made[party][field],
+                    *who,
+                ]
+            )
+    shown: list[dict[str, str]] = json.loads(_ok(["teams", "draw", task, *drawer, "--json"]))
+    return shown
+
+
 def test_the_whole_cycle_from_the_command_line(
     demo_dir: Path, tmp_path: Path, store_time: StoreTime
 ) -> None:
@@ -274,15 +358,24 @@ def test_the_whole_cycle_from_the_command_line(
             "H62",
             *who,
         ],
-        ["draw", "T-food", "--out", str(tmp_path / "b.json"), *who],
-        ["verify", str(tmp_path / "b.json")],
-        ["export", "log", "-o", str(tmp_path / "log.jsonl"), "--db", db],
-        ["verify-log", "--db", db],
     ]
     for args in steps:
         result = RUNNER.invoke(main, args)
         assert result.exit_code == 0, (args, result.output)
-    again = RUNNER.invoke(main, ["draw", "T-food", *who])
+    # The policy wants an independent seed party: a system-only draw is refused ...
+    alone = RUNNER.invoke(main, ["draw", "T-food", *who])
+    assert alone.exit_code == 2 and "independent" in alone.output
+    # ... so the drawer and the supervising office run the ceremony from the command line.
+    published = tmp_path / "announcements"
+    _ceremony(db, "T-food", published, tmp_path / "b.json")
+    for args in (
+        ["verify", str(tmp_path / "b.json"), "--announcements", str(published)],
+        ["export", "log", "-o", str(tmp_path / "log.jsonl"), "--db", db],
+        ["verify-log", "--db", db, "--announcements", str(published)],
+    ):
+        result = RUNNER.invoke(main, args)
+        assert result.exit_code == 0, (args, result.output)
+    again = RUNNER.invoke(main, ["seed", "freeze", "T-food", *who])
     assert again.exit_code == 2 and "reason" in again.output
     shown = json.loads(RUNNER.invoke(main, ["task", "show", "T-food", "--db", db, "--json"]).stdout)
     assert [d["attempt"] for d in shown["draws"]] == [1]
@@ -294,7 +387,7 @@ def test_the_whole_cycle_from_the_command_line(
     assert result.exit_code == 0 and "replaced by" in result.stdout
     second = bundle["selected"][1]["id"]
     store_time.on("2026-07-01")
-    team = json.loads(RUNNER.invoke(main, ["teams", "assign", "T-food", *who, "--json"]).stdout)
+    team = _team_ceremony(db, "T-food")
     members = {t["entity"]: t["inspectors"].split() for t in team}
     assert all(len(m) == 2 for m in members.values()) and first not in members
     reassigned = RUNNER.invoke(

@@ -112,7 +112,9 @@ def test_upgrade_from_the_first_revision_keeps_the_data(old_store: Store) -> Non
     reg = Registry(store)
     first = reg.draw("T1", actor="抽取人")
     joint = reg.draw("T2", actor="抽取人")
-    again = reg.draw("T1", actor="抽取人", reason="迁移后复核，经批准重新抽取")
+    again = reg.draw(
+        "T2", actor="抽取人", reason="system_failure", text="迁移后复核", approved_by="科长"
+    )
     assert again.attempt == 2 and all(verify_bundle(r.bundle).ok for r in (first, joint, again))
     with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET actor = 'x' WHERE seq = 1"))

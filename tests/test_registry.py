@@ -9,7 +9,7 @@ import pytest
 from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.draw import ReplacementError
 from shuangsuiji.model import Plan, PopulationFilter, Task
-from shuangsuiji.registry import PUSHDOWN_FROM, DrawRefused, Registry
+from shuangsuiji.registry import PUSHDOWN_FROM, SYSTEM_PARTY, DrawRefused, DrawResult, Registry
 from shuangsuiji.seeds import party_commitment
 from shuangsuiji.store import Store
 from shuangsuiji.synth import make_city
@@ -28,6 +28,24 @@ T2 = Task(
     date(2026, 11, 30),
     population=PopulationFilter(industry_prefixes=("H62",)),
 )
+
+
+APPROVER = "科长-王"
+WHY = {
+    "reason": "system_failure",
+    "text": "抽取记录未打印，经批准重新抽取",
+    "approved_by": APPROVER,
+}
+
+
+def _fixed_draw(reg: Registry, task: str, value: bytes, **redraw: str) -> DrawResult:
+    """A draw whose one seed party contributes ``value`` (tests need reproducible draws)."""
+    frozen = reg.freeze(task, actor=DRAWER, **redraw)
+    commitment = party_commitment(task, frozen.digest, SYSTEM_PARTY, value)
+    reg.commit_seed(task, SYSTEM_PARTY, commitment, actor=DRAWER)
+    reg.announce(task, actor=DRAWER)
+    reg.reveal_seed(task, SYSTEM_PARTY, value, actor=DRAWER)
+    return reg.select(task, actor=DRAWER)
 
 
 def _still() -> datetime:
@@ -56,7 +74,13 @@ def test_draw_persists_and_verifies(db_url: str) -> None:
     assert reg.bundle("T1") == result.bundle
     assert reg.selected_ids("T1") == [p.id for p in result.draw.selected]
     kinds = [e.kind for e in reg.store.audit_events()]
-    assert kinds[-4:] == ["candidates.freeze", "seed.commit", "seed.reveal", "draw"]
+    assert kinds[-5:] == [
+        "candidates.freeze",
+        "seed.commit",
+        "draw.announce",
+        "seed.reveal",
+        "draw",
+    ]
     assert reg.store.verify_log() == []
     # Every stratum meets the floor and its tier's ratio; deregistered entities are excluded.
     bundle = result.bundle
@@ -70,13 +94,15 @@ def test_redraw_needs_a_reason_and_keeps_the_first(db_url: str) -> None:
     first = reg.draw("T1", actor=DRAWER)
     with pytest.raises(DrawRefused, match="needs a recorded reason"):
         reg.draw("T1", actor=DRAWER)
-    second = reg.draw("T1", actor=DRAWER, reason="系统故障导致抽取记录未打印，经批准重新抽取")
+    second = reg.draw("T1", actor=DRAWER, **WHY)
     assert second.attempt == 2
     history = reg.draws("T1")
     assert [h["attempt"] for h in history] == [1, 2]
     assert reg.bundle("T1", attempt=1) == first.bundle
     last = reg.store.audit_events()[-1]
-    assert last.kind == "redraw" and "经批准" in last.payload["reason"]
+    assert last.kind == "redraw" and last.payload["reason"] == "system_failure"
+    assert last.payload["approved_by"] == APPROVER and "经批准" in last.payload["reason_text"]
+    assert [a["attempt"] for a in second.bundle["attempts"]] == [1, 2]
 
 
 def test_replacement_takes_the_next_alternate(db_url: str) -> None:
@@ -103,6 +129,12 @@ def test_ceremony_with_two_parties(db_url: str) -> None:
         )
     with pytest.raises(DrawRefused, match="frozen draw"):
         reg.draw("T2", actor=DRAWER)
+    with pytest.raises(DrawRefused, match="before the pre-draw announcement"):
+        reg.reveal_seed("T2", "市场监管局", b"\x01" * 16, actor="市场监管局")
+    announcement = reg.announce("T2", actor=DRAWER)
+    assert announcement["independent_parties"] == 2
+    with pytest.raises(DrawRefused, match="announcement is out"):
+        reg.commit_seed("T2", "第三方", "ab" * 32, actor="第三方")
     with pytest.raises(ValueError, match="commit"):
         reg.reveal_seed("T2", "市场监管局", b"\x09" * 16, actor="市场监管局")
     for party, value in parties.items():
@@ -111,6 +143,8 @@ def test_ceremony_with_two_parties(db_url: str) -> None:
     assert verify_bundle(result.bundle).ok
     assert result.bundle["pool_digest"] == frozen.digest
     assert len(result.bundle["seed_provenance"]["reveals"]) == 2
+    assert result.bundle["announcement"] == announcement
+    assert verify_bundle(result.bundle, announcements=[announcement]).ok
 
 
 def test_recently_drawn_entities_are_excluded_from_later_tasks(db_url: str) -> None:
@@ -131,12 +165,11 @@ def test_a_superseded_draw_does_not_shield_its_entities_from_later_tasks(db_url:
     inspected, so the exclusion window of a later task must not leave them out."""
     reg = _registry(db_url)
     seed = b"a fixed contribution for this test "
-    reg.draw("T1", actor=DRAWER, contribution=seed + b"1")
+    _fixed_draw(reg, "T1", seed + b"1")
     first = set(reg.selected_ids("T1"))
-    reason = "抽取时名录库未更新，经批准重新抽取"
-    reg.draw("T1", actor=DRAWER, reason=reason, contribution=seed + b"2")
+    _fixed_draw(reg, "T1", seed + b"2", **WHY)
     second = set(reg.selected_ids("T1"))
-    reg.draw("T2", actor=DRAWER, contribution=seed + b"3")
+    _fixed_draw(reg, "T2", seed + b"3")
     candidates = {c["id"] for c in reg.bundle("T2")["candidates"]}
     restaurants = set(CITY.entities.filter(T2.population).id_list())
     only_first = (first - second) & restaurants
@@ -146,7 +179,7 @@ def test_a_superseded_draw_does_not_shield_its_entities_from_later_tasks(db_url:
 
 def test_promoted_alternates_count_as_inspected_for_later_tasks(db_url: str) -> None:
     reg = _registry(db_url)
-    reg.draw("T1", actor=DRAWER, contribution=b"a fixed contribution for this test")
+    _fixed_draw(reg, "T1", b"a fixed contribution for this test")
     restaurants = set(CITY.entities.filter(T2.population).id_list())
     promoted: set[str] = set()
     for entity in reg.selected_ids("T1"):
@@ -157,7 +190,7 @@ def test_promoted_alternates_count_as_inspected_for_later_tasks(db_url: str) -> 
         if promoted & restaurants:
             break
     assert promoted & restaurants
-    reg.draw("T2", actor=DRAWER, contribution=b"another fixed contribution, T2")
+    _fixed_draw(reg, "T2", b"another fixed contribution, T2")
     candidates = {c["id"] for c in reg.bundle("T2")["candidates"]}
     assert not (promoted & candidates)
 
@@ -177,7 +210,8 @@ def test_a_failed_draw_leaves_only_its_error_event(db_url: str) -> None:
     reg.store.put_task(empty, actor=ADMIN)
     for task, kwargs, message in (
         ("T3", {}, "no candidates"),
-        ("T1", {"contribution": b"short"}, "at least 16 random bytes"),
+        ("T1", {"cutoff": date(2026, 7, 2)}, "cut-off 2026-07-02 is outside"),
+        ("T1", {"cutoff": date(1, 1, 1)}, "at most 31 days"),
     ):
         before = len(reg.store.audit_events())
         with pytest.raises(ValueError, match=message):
@@ -277,7 +311,7 @@ def test_teams_are_drawn_checked_replayed_and_reassigned(db_url: str) -> None:
     # No team contains a declared conflict.
     declared = {(c.inspector_id, c.entity_id) for c in CITY.conflicts}
     assert not any((i, e) in declared for e, members in teams.items() for i in members)
-    with pytest.raises(DrawRefused, match="already assigned"):
+    with pytest.raises(DrawRefused, match="already drawn"):
         reg.assign_teams("T1", actor=DRAWER)
     entity, members = next(iter(teams.items()))
     new_team = reg.reassign("T1", entity, members[0], "illness", actor=DRAWER)
@@ -295,7 +329,13 @@ def test_teams_are_drawn_checked_replayed_and_reassigned(db_url: str) -> None:
     assert problems and any("replayed" in p or "breaks" in p for p in problems)
     assert assignment.stream.key_sha256
     kinds = [e.kind for e in reg.store.audit_events()]
-    assert [k for k in kinds if k.startswith("teams")] == ["teams.assign", "teams.reassign"]
+    assert [k for k in kinds if k.startswith("teams")] == [
+        "teams.freeze",
+        "teams.seed.commit",
+        "teams.seed.reveal",
+        "teams.assign",
+        "teams.reassign",
+    ]
     assert kinds[-2] == "draw.error"  # the refused second assignment is on record too
     with pytest.raises(DrawRefused, match="teams are already assigned"):
         reg.replace("T1", entity, "duplicate_record", actor=DRAWER)
@@ -329,8 +369,8 @@ def test_a_large_pool_is_frozen_inside_postgresql_with_the_same_result(
     bundles = []
     for url, pushdown in ((f"sqlite:///{tmp_path / 'a.db'}", None), (pg_url, 0)):
         reg = _registry(url, _still, pushdown)
-        reg.draw("T1", actor=DRAWER, contribution=b"seed one, sixteen bytes or more")
-        reg.draw("T2", actor=DRAWER, contribution=b"seed two, sixteen bytes or more")
+        _fixed_draw(reg, "T1", b"seed one, sixteen bytes or more")
+        _fixed_draw(reg, "T2", b"seed two, sixteen bytes or more")
         reg.replace("T2", reg.selected_ids("T2")[0], "not_found_at_address", actor=DRAWER)
         bundles.append([reg.bundle("T1"), reg.bundle("T2")])
         freezes = [e["payload"] for e in reg.store.audit_rows() if e["kind"] == "candidates.freeze"]
@@ -346,8 +386,8 @@ def test_draw_health_links_the_window_even_when_timestamps_tie(tmp_path: Path) -
     """With a clock that never moves, the audit order still says T1 was drawn before T2 was
     frozen: a T1 restaurant left out of T2 has a (blocked) trial there."""
     reg = _registry(f"sqlite:///{tmp_path / 'h.db'}", _still)
-    reg.draw("T1", actor=DRAWER, contribution=b"a fixed contribution for health")
-    reg.draw("T2", actor=DRAWER, contribution=b"a second fixed contribution, T2")
+    _fixed_draw(reg, "T1", b"a fixed contribution for health")
+    _fixed_draw(reg, "T2", b"a second fixed contribution, T2")
     restaurants = set(CITY.entities.filter(T2.population).id_list())
     left_out = sorted(set(reg.selected_ids("T1")) & restaurants)
     assert left_out

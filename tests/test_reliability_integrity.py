@@ -28,7 +28,6 @@ from shuangsuiji.audit import canonical_json, next_event
 from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.registry import DrawRefused, Registry
 from shuangsuiji.seeds import (
-    CommitmentsClosedError,
     DuplicatePartyError,
     RevealMismatchError,
     combine_contributions,
@@ -68,12 +67,18 @@ def test_a_draw_cannot_be_rerun_silently(reg: Registry) -> None:
             reg.freeze("T1", actor=DRAWER, reason=reason)
     # Each refused draw() is on record as a draw.error event, and nothing else changed.
     assert _unchanged_but_for_error_events(reg, before, 3)
-    second = reg.draw("T1", actor=DRAWER, reason=REASON)
+    with pytest.raises(DrawRefused, match="second person"):
+        reg.draw("T1", actor=DRAWER, reason="system_failure", text=REASON, approved_by=DRAWER)
+    assert _unchanged_but_for_error_events(reg, before, 4)
+    second = reg.draw(
+        "T1", actor=DRAWER, reason="system_failure", text=REASON, approved_by="科长-王"
+    )
     assert second.attempt == 2
     assert reg.bundle("T1", attempt=1) == first.bundle and verify_bundle(first.bundle).ok
     assert [d["attempt"] for d in reg.draws("T1")] == [1, 2]
     last = reg.store.audit_events()[-1]
-    assert last.kind == "redraw" and last.payload["reason"] == REASON
+    assert last.kind == "redraw" and last.payload["reason"] == "system_failure"
+    assert last.payload["reason_text"] == REASON and last.payload["approved_by"] == "科长-王"
     assert last.payload["previous_attempt"] == 1
     assert rel.check_draws(reg.store) == [] and reg.store.verify_log() == []
 
@@ -84,15 +89,19 @@ def test_a_committed_seed_cannot_be_swapped(reg: Registry) -> None:
     commitments = {p: party_commitment("T1", frozen.digest, p, v) for p, v in values.items()}
     for party, digest in commitments.items():
         reg.commit_seed("T1", party, digest, actor=party)
+    # A second commitment by the same party: the first one stands.
+    with pytest.raises(DuplicatePartyError):
+        reg.commit_seed("T1", "市场监管局", "ab" * 32, actor="x")
+    reg.announce("T1", actor=DRAWER)
     before = rel.snapshot(reg.store)
     refused = [
-        # A second commitment by the same party: the first one stands.
-        (DuplicatePartyError, lambda: reg.commit_seed("T1", "市场监管局", "ab" * 32, actor="x")),
+        # No commitment at all once the announcement is out.
+        (DrawRefused, lambda: reg.commit_seed("T1", "第三方", "ab" * 32, actor="x")),
         # A reveal that does not match its commitment.
         (RevealMismatchError, lambda: reg.reveal_seed("T1", "市场监管局", b"\x33" * 32, actor="x")),
         # Another party's contribution does not pass either.
         (RevealMismatchError, lambda: reg.reveal_seed("T1", "纪检监察组", b"\x11" * 32, actor="x")),
-        (DrawRefused, lambda: reg.draw("T1", actor=DRAWER, contribution=b"\x44" * 32)),
+        (DrawRefused, lambda: reg.draw("T1", actor=DRAWER)),
     ]
     for error, call in refused:
         with pytest.raises(error):
@@ -100,7 +109,7 @@ def test_a_committed_seed_cannot_be_swapped(reg: Registry) -> None:
     assert _unchanged_but_for_error_events(reg, before, 1)
     reg.reveal_seed("T1", "市场监管局", values["市场监管局"], actor="市场监管局")
     before = rel.snapshot(reg.store)
-    with pytest.raises(CommitmentsClosedError):  # no new party once reveals began
+    with pytest.raises(DrawRefused, match="announcement is out"):  # no new party now
         reg.commit_seed("T1", "第三方", "cd" * 32, actor="第三方")
     with pytest.raises(DuplicatePartyError):  # a second reveal by the same party
         reg.reveal_seed("T1", "市场监管局", values["市场监管局"], actor="市场监管局")

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.model import Conflict, Department, InspectionItem, Plan, Task
+from shuangsuiji.policy import DrawRules
 from shuangsuiji.pools import EntityPool, InspectorPool
 from shuangsuiji.registry import Registry
 from shuangsuiji.seeds import party_commitment
@@ -54,7 +55,9 @@ from shuangsuiji.synth import City, make_city
 ADMIN = "管理员"
 START, END = date(2026, 7, 1), date(2026, 9, 30)
 PG_ENV = "SSJ_TEST_POSTGRES_URL"
-DRAW_KINDS = ("candidates.freeze", "seed.commit", "seed.reveal")
+DRAW_KINDS = ("candidates.freeze", "seed.commit", "draw.announce", "seed.reveal")
+TEAM_KINDS = ("teams.freeze", "teams.seed.commit", "teams.seed.reveal", "teams.assign")
+REDRAW = {"reason": "system_failure", "approved_by": "复核人-赵"}
 PRELOAD = [
     "shuangsuiji.registry",
     "shuangsuiji.io",
@@ -90,11 +93,18 @@ def database(engine: str, workdir: Path) -> Iterator[str]:
         admin.dispose()
 
 
+_REAL_EPOCH = datetime(2026, 12, 1, tzinfo=UTC)
+_SLOWER = 1_000
+
+
 def inspection_day() -> datetime:
-    """The workers' clock: every step happens on 2026-09-01 (a day inside the tasks' window),
-    whatever the real date, so that a result dated that day is recorded after its team was
-    drawn and never in the future."""
-    return datetime(2026, 9, 1, 1, 0, tzinfo=UTC)
+    """The workers' clock: 2026-09-01 (a day inside the tasks' window), whatever the real date,
+    so that a result dated that day is recorded after its team was drawn and never in the
+    future. It still moves — one microsecond per real millisecond since a fixed epoch, the same
+    in every process — so events keep their order and two saves of a policy their times. (It
+    stays on 2026-09-01, China time, until about 2028-08.)"""
+    elapsed = datetime.now(UTC) - _REAL_EPOCH
+    return datetime(2026, 9, 1, 1, 0, tzinfo=UTC) + elapsed / _SLOWER
 
 
 def open_registry(url: str, clock: Callable[[], datetime] | None = None) -> Registry:
@@ -107,11 +117,27 @@ def task_of(code: str) -> Task:
     return Task(code, "P", f"公示信息抽查 {code}", ("SCJG",), ("SCJG-01",), START, END)
 
 
-def prepare(url: str, *, entities: int, tasks: Sequence[str], seed: int = 7) -> City:
-    """Create the schema, load a synthetic city, a plan and ``tasks``; returns the city."""
+def prepare(
+    url: str, *, entities: int, tasks: Sequence[str], seed: int = 7, window: bool = True
+) -> City:
+    """Create the schema, load a synthetic city, a plan and ``tasks``; returns the city.
+
+    The policy lifts the re-draw cap (the stress run re-draws one task from every worker);
+    ``window=False`` also turns the exclusion window (and rotation) off, because the library
+    refuses to re-draw a task on whose selection a later draw's window relied
+    (tests/test_threats.py), and without the window the tasks select the same entities again.
+    """
     city = make_city(entities, seed=seed)
     reg = Registry.open(url, clock=inspection_day)
     reg.setup_city(city, actor=ADMIN)
+    policy = attrs.evolve(reg.store.policy(), draw=DrawRules(max_redraws=99))
+    if not window:
+        policy = attrs.evolve(
+            policy,
+            exclusions=attrs.evolve(policy.exclusions, recently_inspected_days=0),
+            recusal=attrs.evolve(policy.recusal, rotation_days=0),
+        )
+    reg.store.save_policy(policy, actor=ADMIN)
     reg.store.put_plan(Plan("P", 2026, "年度抽查计划", ("SCJG",)), actor=ADMIN)
     for code in tasks:
         reg.store.put_task(task_of(code), actor=ADMIN)
@@ -173,9 +199,9 @@ class StressLog:
     seconds: float = 0.0
 
 
-def _draw_step(reg: Registry, log: StressLog, task: str, reason: str = "") -> bool:
+def _draw_step(reg: Registry, log: StressLog, task: str, **redraw: str) -> bool:
     try:
-        result = reg.draw(task, actor=log.actor, reason=reason)
+        result = reg.draw(task, actor=log.actor, **redraw)
     except Exception as exc:
         kind, message = outcome(exc)
         log.steps.append(("draw", task, kind, message))
@@ -199,7 +225,7 @@ def _teams_step(reg: Registry, log: StressLog, task: str) -> None:
             log.kinds["draw.error"] += 1  # assign_teams records a refusal like draw() does
         return
     log.steps.append(("teams", task, "ok", ""))
-    log.kinds["teams.assign"] += 1
+    log.kinds.update(TEAM_KINDS)
 
 
 def _result_step(reg: Registry, log: StressLog, task: str) -> None:
@@ -238,7 +264,8 @@ def stress_worker(job: StressJob) -> StressLog:
             for task in (shared, own):
                 if _draw_step(reg, log, task):
                     _teams_step(reg, log, task)
-                    _result_step(reg, log, task)
+                    if task != job.redraw:  # a task with results may not be re-drawn
+                        _result_step(reg, log, task)
             pool = EntityPool.from_columns(**job.imports[r])
             try:
                 reg.store.import_entities(pool, actor=log.actor, source=f"w{job.worker}r{r}")
@@ -254,7 +281,7 @@ def stress_worker(job: StressJob) -> StressLog:
                 log.kinds["department.change"] += 1
             except Exception as exc:
                 log.steps.append(("department", code, *outcome(exc)))
-        _draw_step(reg, log, job.redraw, reason=f"复核需要重新抽取（{log.actor}，经批准）")
+        _draw_step(reg, log, job.redraw, text=f"复核需要重新抽取（{log.actor}，经批准）", **REDRAW)
     finally:
         reg.store.engine.dispose()
     log.seconds = time.perf_counter() - began
@@ -308,7 +335,8 @@ def run_stress(
     """Run ``workers`` processes at once against ``url`` and check every invariant."""
     shared = [f"S{r:02d}" for r in range(shared_tasks or rounds)]
     own = {k: [f"O{k:02d}R{r:02d}" for r in range(rounds)] for k in range(workers)}
-    city = prepare(url, entities=entities, tasks=[*shared, *(t for v in own.values() for t in v)])
+    every = [*shared, *(t for v in own.values() for t in v)]
+    city = prepare(url, entities=entities, tasks=every, window=False)
     store = Store.open(url, upgrade=False, clock=inspection_day)
     before = snapshot(store)
     rng = np.random.default_rng(11)
@@ -1358,7 +1386,7 @@ def race_team_assignments(url: str, pool: Pool, n: int = 8) -> RaceResult:
     reg = Registry(Store.open(url, upgrade=False, clock=inspection_day))
     reg.draw("T1", actor="抽取人")
     results = contend(url, pool, race_teams, [(url, "T1", k) for k in range(n)])
-    problems = _expect(results, 1, n - 1, "already assigned")
+    problems = _expect(results, 1, n - 1, "already drawn")
     problems += check_teams_and_results(reg.store)
     problems += [f"audit chain: {p}" for p in reg.store.verify_log()]
     reg.store.engine.dispose()
@@ -1461,16 +1489,19 @@ def api_cases(reg: Registry, city: City) -> list[tuple[str, Callable[[], object]
         ("actor: too long", lambda: s.put_departments([Department("A1", "甲")], actor="张" * 201), "at most 200", False),  # noqa: E501
         ("actor: control character", lambda: s.put_departments([Department("A1", "甲")], actor="张\x00三"), "control character", False),  # noqa: E501
         ("draw: unknown task", lambda: reg.draw("NOPE", actor="抽取人"), "no task 'NOPE'", True),
-        ("draw: short contribution", lambda: reg.draw("T1", actor="抽取人", contribution=b"short"), "at least 16", True),  # noqa: E501
-        ("draw: empty population", lambda: reg.draw("T1", actor="抽取人", cutoff=date(1990, 1, 1)), "no candidates", True),  # noqa: E501
+        ("draw: cut-off after the start", lambda: reg.draw("T1", actor="抽取人", cutoff=date(2026, 7, 5)), "is outside", True),  # noqa: E501
+        ("draw: cut-off long before", lambda: reg.draw("T1", actor="抽取人", cutoff=date(1990, 1, 1)), "cutoff_lead_days", True),  # noqa: E501
+        ("draw: re-draw approved by the drawer", lambda: reg.draw("T2", actor="抽取人", reason="system_failure", text="记录丢失", approved_by="抽取人"), "second person", True),  # noqa: E501
+        ("draw: re-draw with an unlisted reason", lambda: reg.draw("T2", actor="抽取人", reason="x", text="xxxx", approved_by="科长"), "one of", True),  # noqa: E501
         ("draw: blank actor", lambda: reg.draw("T1", actor=""), "actor", False),
         ("draw: again without reason", lambda: reg.draw("T2", actor="抽取人"), "needs a recorded reason", True),  # noqa: E501
         ("draw: during a ceremony", lambda: reg.draw("T3", actor="抽取人"), "frozen draw", True),
         ("freeze: again without reason", lambda: reg.freeze("T2", actor="抽取人"), "needs a recorded reason", False),  # noqa: E501
         ("seed: malformed commitment", lambda: reg.commit_seed("T3", "甲", "xyz", actor="甲"), "commitment", False),  # noqa: E501
         ("seed: commit to a task not frozen", lambda: reg.commit_seed("T1", "甲", "ab" * 32, actor="甲"), "no frozen draw", False),  # noqa: E501
-        ("seed: reveal without commitment", lambda: reg.reveal_seed("T3", "乙", bytes(16), actor="乙"), "never committed", False),  # noqa: E501
-        ("seed: select before any reveal", lambda: reg.select("T3", actor="抽取人"), "committed", False),  # noqa: E501
+        ("seed: reveal before the announcement", lambda: reg.reveal_seed("T3", "乙", bytes(16), actor="乙"), "announcement", False),  # noqa: E501
+        ("seed: select before the announcement", lambda: reg.select("T3", actor="抽取人"), "announcement", False),  # noqa: E501
+        ("seed: announce with no party committed", lambda: reg.announce("T3", actor="抽取人"), "no seed party", False),  # noqa: E501
         ("replace: entity not selected", lambda: reg.replace("T2", not_selected, "other", actor="抽取人", note="?"), not_selected, False),  # noqa: E501
         ("replace: unknown reason", lambda: reg.replace("T2", reg.selected_ids("T2")[0], "because", actor="抽取人"), "because", False),  # noqa: E501
         ("replace: task not drawn", lambda: reg.replace("T1", not_selected, "other", actor="抽取人", note="?"), "not been drawn", False),  # noqa: E501

@@ -36,6 +36,7 @@ import attrs
 import numpy as np
 
 from shuangsuiji.audit import canonical_json
+from shuangsuiji.commitments import announcement_problems
 from shuangsuiji.draw import (
     SPEC,
     BytesArray,
@@ -98,6 +99,12 @@ _FIELDS = (
     "teams",
     "staffing",
     "assignment",
+    "attempt",
+    "attempts",
+    "cutoff",
+    "announcement",
+    "excluded",
+    "team_seed",
     "candidates",
     "record_digest",
 )
@@ -152,12 +159,16 @@ def make_bundle(
     library_version: str | None = None,
     staffing: Mapping[str, Any] | None = None,
     assignment: Mapping[str, Any] | None = None,
+    process: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The bundle of ``draw``, made from the same candidates (``ids``, ``strata``) it drew from.
 
     ``teams`` is a list of ``{"entity": id, "inspectors": [id, ...]}``; ``staffing`` and
     ``assignment`` (when teams were drawn) are the records :mod:`shuangsuiji.teams` replays them
-    from; they appear in the bundle only when given. ``exclusions`` counts
+    from; they appear in the bundle only when given. ``process`` adds what the registry
+    records around the draw (``attempt``, ``attempts``, ``cutoff``, the pre-draw
+    ``announcement``, the ``excluded`` IDs by reason, the ``team_seed``); ``None`` values are
+    left out. ``exclusions`` counts
     the candidates left out before the draw, by reason (``{"注销": 12}``). A provenance record
     must be for the same task, pool and seed (:class:`BundleError` otherwise).
     """
@@ -209,6 +220,11 @@ def make_bundle(
         bundle["staffing"] = dict(staffing)
     if assignment is not None:
         bundle["assignment"] = dict(assignment)
+    for field, value in (process or {}).items():
+        if field not in _FIELDS:
+            raise BundleError(f"process field {field!r} is not a bundle field")
+        if value is not None:
+            bundle[field] = value
     bundle["record_digest"] = record_digest(bundle)
     return bundle
 
@@ -506,17 +522,26 @@ def _rederive(c: _Checker) -> tuple[Draw | None, bytes | None]:
 
 
 def verify_bundle(
-    bundle: Mapping[str, Any], *, team_checker: TeamChecker | None = None
+    bundle: Mapping[str, Any],
+    *,
+    team_checker: TeamChecker | None = None,
+    announcements: Sequence[Mapping[str, Any]] = (),
 ) -> VerificationReport:
     """Re-derive the draw from ``bundle`` alone; list every field that does not match.
 
     ``team_checker`` (e.g. from the assignment module) receives the bundle and returns
     problems with its ``teams``; without it only their shape and entities are checked.
+    ``announcements`` are the pre-draw announcements as the agency published them
+    (SSJ-ANNOUNCE-1): the bundle's own announcement must be among them and agree with the
+    draw, so a draw made in a copy of the store or re-rolled after the announcement fails.
     """
     if not isinstance(bundle, Mapping):
         kind = "null" if bundle is None else type(bundle).__name__
         return VerificationReport((Problem("bundle", f"is {kind}, not a JSON object"),))
     c = _Checker(bundle)
+    if "announcement" in bundle or announcements:
+        for message in announcement_problems(bundle, announcements):
+            c.add("announcement", message)
     _check_metadata(c, bundle)
     selected, alternates = c.get("selected", list), c.get("alternates", list)
     replacements, teams = c.get("replacements", list), c.get("teams", list)

@@ -413,11 +413,40 @@ def task_show(code: str, db_url: str, as_json: bool) -> None:
         console.print(f"[bold]{key}[/]: {value}")
 
 
+REDRAW_CHOICES = click.Choice(
+    [
+        "pool_data_error",
+        "policy_error",
+        "ceremony_abandoned",
+        "system_failure",
+        "supervisor_order",
+    ]
+)
+redraw_options = [
+    click.option(
+        "--reason",
+        default="",
+        type=click.Choice(["", *REDRAW_CHOICES.choices]),
+        help="Re-draws only: why (重新抽取原因), one of the listed codes.",
+    ),
+    click.option("--text", default="", help="Re-draws only: what happened (说明)."),
+    click.option(
+        "--approved-by", default="", help="Re-draws only: the second person who approved it."
+    ),
+]
+
+
+def _redraw(func: F) -> F:
+    for option in reversed(redraw_options):
+        func = option(func)
+    return func
+
+
 @main.command()
 @click.argument("task_code")
 @db_option
 @actor_option
-@click.option("--reason", default="", help="Required for a re-draw; recorded in the audit log.")
+@_redraw
 @click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), help="Default: the task's start.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the bundle.")
 @json_option
@@ -427,11 +456,14 @@ def draw(
     db_url: str,
     actor: str,
     reason: str,
+    text: str,
+    approved_by: str,
     cutoff: Any,
     out: Path | None,
     as_json: bool,
 ) -> None:
-    """Draw TASK_CODE: freeze candidates, commit and reveal a system seed, select."""
+    """Draw TASK_CODE with a seed made by the system alone (only where the policy allows it;
+    otherwise run the ceremony: `shuangsuiji seed --help`)."""
     from shuangsuiji.io import MAX_DATE, MIN_DATE
     from shuangsuiji.registry import Registry
 
@@ -442,8 +474,17 @@ def draw(
         )
     registry = Registry.open(db_url)
     result = registry.draw(
-        task_code, actor=actor, reason=reason, cutoff=cutoff.date() if cutoff else None
+        task_code,
+        actor=actor,
+        reason=reason,
+        text=text,
+        approved_by=approved_by,
+        cutoff=cutoff.date() if cutoff else None,
     )
+    _show_draw(registry, result, task_code, out, as_json)
+
+
+def _show_draw(registry: Any, result: Any, task_code: str, out: Path | None, as_json: bool) -> None:
     if out is not None:
         registry.export_bundle(task_code, out)
     rows = [
@@ -469,6 +510,213 @@ def draw(
     _output(rows[:20], False, ["rank", "entity", "stratum", "ticket"])
     if len(rows) > 20:
         console.print(f"… and {len(rows) - 20} more (use --json or --out)")
+
+
+@main.group()
+def seed() -> None:
+    """The seed ceremony (随机数仪式): freeze, commit, announce, reveal, select.
+
+    \b
+    1. seed freeze TASK                    the drawer freezes the candidates
+    2. seed contribute TASK --party P      each party makes its secret and commitment
+    3. seed commit TASK --party P --commitment HEX      (entered by that party)
+       or: seed public TASK --source "label|reference|YYYY-MM-DD" ...
+    4. seed announce TASK --out FILE       publish FILE before anything is revealed
+    5. seed reveal TASK --party P --contribution HEX    (each party)
+       or: seed values TASK VALUE ...      once the public values are out
+    6. seed select TASK                    the draw, from the combined seed
+    A party that never reveals: seed abandon TASK (a recorded, approved re-draw).
+    """
+
+
+@seed.command(name="freeze")
+@click.argument("task_code")
+@db_option
+@actor_option
+@_redraw
+@click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), help="Default: the task's start.")
+@json_option
+@handle_errors
+def seed_freeze(
+    task_code: str,
+    db_url: str,
+    actor: str,
+    reason: str,
+    text: str,
+    approved_by: str,
+    cutoff: Any,
+    as_json: bool,
+) -> None:
+    """Freeze TASK_CODE's candidates and print the pool digest the parties commit to."""
+    from shuangsuiji.registry import Registry
+
+    frozen = Registry.open(db_url).freeze(
+        task_code,
+        actor=actor,
+        reason=reason,
+        text=text,
+        approved_by=approved_by,
+        cutoff=cutoff.date() if cutoff else None,
+    )
+    data = {"task": task_code, "pool_digest": frozen.digest, "candidates": frozen.size}
+    _output([data], as_json, ["task", "pool_digest", "candidates"])
+
+
+@seed.command(name="contribute")
+@click.argument("task_code")
+@click.option("--party", required=True, help="The party's name, as it will commit.")
+@click.option("--pool-digest", required=True, help="From `seed freeze` (or the staffing digest).")
+@json_option
+@handle_errors
+def seed_contribute(task_code: str, party: str, pool_digest: str, as_json: bool) -> None:
+    """Make a party's secret contribution and its commitment (offline; nothing is stored).
+
+    Keep the contribution secret until the reveal; give the commitment to the drawer."""
+    from shuangsuiji.seeds import party_commitment, random_seed
+
+    value = random_seed()
+    data = {
+        "party": party,
+        "contribution": value.hex(),
+        "commitment": party_commitment(task_code, pool_digest, party, value),
+    }
+    _output([data], as_json, ["party", "contribution", "commitment"])
+
+
+@seed.command(name="commit")
+@click.argument("task_code")
+@click.option("--party", required=True)
+@click.option("--commitment", required=True, help="64 hex characters from `seed contribute`.")
+@click.option("--teams", is_flag=True, help="Commit to the team seed (after `teams freeze`).")
+@db_option
+@actor_option
+@handle_errors
+def seed_commit(
+    task_code: str, party: str, commitment: str, teams: bool, db_url: str, actor: str
+) -> None:
+    """Record PARTY's commitment (the person entering it is --actor)."""
+    from shuangsuiji.registry import Registry
+
+    registry = Registry.open(db_url)
+    step = registry.commit_team_seed if teams else registry.commit_seed
+    step(task_code, party, commitment, actor=actor)
+    console.print(f"{party} committed to {'the team seed' if teams else 'the seed'} of {task_code}")
+
+
+@seed.command(name="public")
+@click.argument("task_code")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    required=True,
+    help='A public value to come: "label|reference|YYYY-MM-DD" (e.g. a lottery draw).',
+)
+@db_option
+@actor_option
+@handle_errors
+def seed_public(task_code: str, sources: tuple[str, ...], db_url: str, actor: str) -> None:
+    """Declare public values that will make the seed; their dates must be after today."""
+    from shuangsuiji.registry import Registry
+    from shuangsuiji.seeds import PublicSource
+
+    parsed = []
+    for text in sources:
+        parts = text.split("|")
+        if len(parts) != 3:
+            _fail(f'--source {text!r}: write "label|reference|YYYY-MM-DD"')
+        parsed.append(PublicSource(parts[0], parts[1], date.fromisoformat(parts[2])))
+    digest = Registry.open(db_url).declare_public_seed(task_code, parsed, actor=actor)
+    console.print(f"public values declared for {task_code}: digest {digest}")
+
+
+@seed.command(name="announce")
+@click.argument("task_code")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@db_option
+@actor_option
+@handle_errors
+def seed_announce(task_code: str, out: Path, db_url: str, actor: str) -> None:
+    """Issue the pre-draw announcement and write it to OUT: publish it before any reveal."""
+    from shuangsuiji.exports import to_json, write_text
+    from shuangsuiji.registry import Registry
+
+    announcement = Registry.open(db_url).announce(task_code, actor=actor)
+    write_text(to_json(announcement), out)
+    console.print(f"pre-draw announcement of {task_code}: {out} (digest {announcement['digest']})")
+
+
+@seed.command(name="reveal")
+@click.argument("task_code")
+@click.option("--party", required=True)
+@click.option("--contribution", required=True, help="The hex contribution from `seed contribute`.")
+@click.option("--teams", is_flag=True, help="Reveal to the team seed instead.")
+@db_option
+@actor_option
+@handle_errors
+def seed_reveal(
+    task_code: str, party: str, contribution: str, teams: bool, db_url: str, actor: str
+) -> None:
+    """Reveal PARTY's contribution (checked against its commitment)."""
+    from shuangsuiji.registry import Registry
+
+    try:
+        value = bytes.fromhex(contribution)
+    except ValueError:
+        _fail(f"--contribution must be hex (from `seed contribute`), got {contribution[:20]!r}")
+    registry = Registry.open(db_url)
+    step = registry.reveal_team_seed if teams else registry.reveal_seed
+    step(task_code, party, value, actor=actor)
+    console.print(f"{party} revealed for {task_code}")
+
+
+@seed.command(name="values")
+@click.argument("task_code")
+@click.argument("values", nargs=-1, required=True)
+@db_option
+@actor_option
+@handle_errors
+def seed_values(task_code: str, values: tuple[str, ...], db_url: str, actor: str) -> None:
+    """Enter the declared public values as published, one per source, in order."""
+    from shuangsuiji.registry import Registry
+
+    Registry.open(db_url).reveal_public_values(task_code, list(values), actor=actor)
+    console.print(f"public values entered for {task_code}")
+
+
+@seed.command(name="select")
+@click.argument("task_code")
+@db_option
+@actor_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the bundle.")
+@json_option
+@handle_errors
+def seed_select(task_code: str, db_url: str, actor: str, out: Path | None, as_json: bool) -> None:
+    """Draw TASK_CODE from the combined seed once every party revealed."""
+    from shuangsuiji.registry import Registry
+
+    registry = Registry.open(db_url)
+    _show_draw(registry, registry.select(task_code, actor=actor), task_code, out, as_json)
+
+
+@seed.command(name="abandon")
+@click.argument("task_code")
+@click.option("--reason", required=True, type=REDRAW_CHOICES)
+@click.option("--text", required=True, help="What happened (说明).")
+@click.option("--approved-by", required=True, help="The second person who approved it.")
+@db_option
+@actor_option
+@handle_errors
+def seed_abandon(
+    task_code: str, reason: str, text: str, approved_by: str, db_url: str, actor: str
+) -> None:
+    """Abandon TASK_CODE's frozen attempt (e.g. a party never revealed); it counts as a draw."""
+    from shuangsuiji.registry import Registry
+
+    Registry.open(db_url).abandon(
+        task_code, reason=reason, text=text, approved_by=approved_by, actor=actor
+    )
+    console.print(f"attempt of {task_code} abandoned ({reason}); the next draw is a re-draw")
 
 
 @main.command()
@@ -514,11 +762,43 @@ def teams() -> None:
 @json_option
 @handle_errors
 def teams_assign(task_code: str, on: Any, db_url: str, actor: str, as_json: bool) -> None:
-    """Draw the teams of TASK_CODE's selected entities under the recusal rules."""
+    """Draw the teams with a team seed made by the system alone (where the policy allows it;
+    otherwise: teams freeze, seed commit/reveal --teams, teams draw)."""
     from shuangsuiji.registry import Registry
 
     registry = Registry.open(db_url)
     registry.assign_teams(task_code, actor=actor, on=on.date() if on else None)
+    _show_teams(registry.teams(task_code), as_json)
+
+
+@teams.command(name="freeze")
+@click.argument("task_code")
+@click.option("--on", type=click.DateTime(["%Y-%m-%d"]), help="Inspection date (certificates).")
+@db_option
+@actor_option
+@handle_errors
+def teams_freeze(task_code: str, on: Any, db_url: str, actor: str) -> None:
+    """Freeze the staffing of TASK_CODE's team draw; prints the digest team parties commit to."""
+    from shuangsuiji.registry import Registry
+
+    digest = Registry.open(db_url).freeze_staffing(
+        task_code, actor=actor, on=on.date() if on else None
+    )
+    console.print(f"staffing of {task_code} frozen: digest {digest}")
+
+
+@teams.command(name="draw")
+@click.argument("task_code")
+@db_option
+@actor_option
+@json_option
+@handle_errors
+def teams_draw(task_code: str, db_url: str, actor: str, as_json: bool) -> None:
+    """Draw the teams once every team-seed party revealed (`seed reveal --teams`)."""
+    from shuangsuiji.registry import Registry
+
+    registry = Registry.open(db_url)
+    registry.draw_teams(task_code, actor=actor)
     _show_teams(registry.teams(task_code), as_json)
 
 
@@ -845,12 +1125,39 @@ def _print_summary(summary: dict[str, Any]) -> None:
         console.print(f"  {line}")
 
 
+def _announcements(folder: Path | None) -> list[dict[str, Any]]:
+    """The pre-draw announcements (``predraw-*.json``) published in ``folder``."""
+    if folder is None:
+        return []
+    found = []
+    for path in sorted(folder.glob("predraw-*.json")):
+        try:
+            found.append(json.loads(path.read_text(encoding="utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            _fail(f"{path}: not a JSON announcement ({exc})", EXIT_CHECK_FAILED)
+    if not found:
+        _fail(f"{folder}: no published pre-draw announcement (predraw-*.json) in it")
+    return found
+
+
+announcements_option = click.option(
+    "--announcements",
+    "announcements_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of the published pre-draw announcements (predraw-*.json) to check against.",
+)
+
+
 @main.command()
 @click.argument("bundle_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@announcements_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handle_errors
-def verify(bundle_file: Path, as_json: bool) -> None:
-    """Re-derive a draw from its bundle alone; exit 1 naming every field that does not match."""
+def verify(bundle_file: Path, announcements_dir: Path | None, as_json: bool) -> None:
+    """Re-derive a draw from its bundle alone; exit 1 naming every field that does not match.
+
+    With --announcements, the draw must also match the announcement published before its
+    reveal (a draw made in a copy of the store, or re-rolled, fails)."""
     from shuangsuiji.bundle import BundleError, read_bundle, verify_bundle
 
     try:
@@ -859,7 +1166,8 @@ def verify(bundle_file: Path, as_json: bool) -> None:
         _fail(f"{bundle_file} is not a draw bundle: {exc}", EXIT_CHECK_FAILED)
     from shuangsuiji.teams import bundle_team_checker
 
-    report = verify_bundle(bundle, team_checker=bundle_team_checker)
+    published = _announcements(announcements_dir)
+    report = verify_bundle(bundle, team_checker=bundle_team_checker, announcements=published)
     if as_json:
         click.echo(
             json.dumps(
@@ -886,18 +1194,26 @@ def verify(bundle_file: Path, as_json: bool) -> None:
 
 @main.command(name="verify-log")
 @db_option
+@announcements_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handle_errors
-def verify_log(db_url: str, as_json: bool) -> None:
+def verify_log(db_url: str, announcements_dir: Path | None, as_json: bool) -> None:
     """Check the audit log's hash chain and the draw records against it; exit 1 naming every
-    event, field or record that fails."""
+    event, field or record that fails. With --announcements, also check the log against the
+    published pre-draw announcements: a log cut back or rewritten below a published head, an
+    announcement missing from the log, or a logged one never published, fails."""
+    from shuangsuiji.commitments import log_problems
     from shuangsuiji.registry import Registry
 
+    published = _announcements(announcements_dir)
     store = _existing(db_url)
     rows = store.audit_rows()
     problems: list[Any] = list(store.verify_log())
     if not problems:
         problems += Registry(store).verify_records()
+    if published:
+        events = [r | {"payload": json.loads(r["payload"])} for r in rows]
+        problems += log_problems(events, published)
     if as_json:
         click.echo(
             json.dumps(
@@ -953,14 +1269,19 @@ def health(
         reports.append(
             registry.inspector_health(plan_code, tasks=chosen, replays=replays, alpha=alpha)
         )
+    findings = registry.conduct(plan_code, tasks=chosen)
     if as_json:
         data = reports[0].to_dict()
         if inspectors:
             data["inspectors"] = reports[1].to_dict()
+        data["conduct"] = [f.to_dict() for f in findings]
         click.echo(json.dumps(data, ensure_ascii=False))
     else:
         for report in reports:
             console.print(report.summary(), markup=False)
+        console.print(f"conduct of the draws (抽取过程): {len(findings)} act(s) to review")
+        for f in findings:
+            console.print(f"  {f.kind:<17} {f.task}: {f.detail}", markup=False)
     if any(r.suspicious for r in reports):
         sys.exit(EXIT_CHECK_FAILED)
 

@@ -20,6 +20,8 @@ from rich.console import Console
 
 from shuangsuiji.assign import ConflictTable, assign_teams
 from shuangsuiji.bundle import verify_bundle
+from shuangsuiji.commitments import log_problems
+from shuangsuiji.exports import to_json, write_text
 from shuangsuiji.io import (
     read_conflicts_csv,
     read_entities_csv,
@@ -29,9 +31,9 @@ from shuangsuiji.io import (
     write_inspectors_csv,
 )
 from shuangsuiji.model import Conflict, Plan, PopulationFilter, Task
-from shuangsuiji.policy import Policy
+from shuangsuiji.policy import DrawRules, Policy
 from shuangsuiji.publication import publication_report, statuses
-from shuangsuiji.registry import Registry, ResultEntry
+from shuangsuiji.registry import SYSTEM_PARTY, Registry, ResultEntry
 from shuangsuiji.seeds import party_commitment, random_seed
 from shuangsuiji.store import Store
 from shuangsuiji.synth import make_city
@@ -93,24 +95,52 @@ def demo_tasks() -> list[Task]:
     ]
 
 
+SUPERVISOR = "派驻纪检监察组"
+"""The independent seed party of every demo draw: the discipline-inspection office."""
+
+
+def _ceremony_parties(task: Task) -> dict[str, str]:
+    """Seed parties → the person who enters each; the supervisor is never the drawer."""
+    parties = {SYSTEM_PARTY: DEMO_DRAWER, SUPERVISOR: "纪检监察员-周"}
+    if task.joint:
+        parties["榕城市卫生健康委员会"] = "卫健委-吴"
+    return parties
+
+
 def _draw_all(registry: Registry, tasks: list[Task], out: Path) -> list[Path]:
-    """Draw every task; the joint task's seed comes from a ceremony of three parties."""
+    """Draw every task by a ceremony: the system and the supervising office (and, for the joint
+    task, the other department) commit; the pre-draw announcement is written out before any
+    party reveals (``announcements/predraw-TASK-1.json``)."""
     paths = []
+    published = out / "announcements"
+    published.mkdir(exist_ok=True)
     for task in tasks:
-        if task.joint:
-            frozen = registry.freeze(task.code, actor=DEMO_ACTOR)
-            parties = ("榕城市市场监督管理局", "榕城市卫生健康委员会", "派驻纪检监察组")
-            values = {p: random_seed() for p in parties}
-            for party in parties:
-                digest = party_commitment(task.code, frozen.digest, party, values[party])
-                registry.commit_seed(task.code, party, digest, actor=party)
-            for party in parties:
-                registry.reveal_seed(task.code, party, values[party], actor=party)
-            registry.select(task.code, actor=DEMO_DRAWER)
-        else:
-            registry.draw(task.code, actor=DEMO_DRAWER)
+        frozen = registry.freeze(task.code, actor=DEMO_DRAWER)
+        parties = _ceremony_parties(task)
+        values = {p: random_seed() for p in parties}
+        for party, person in parties.items():
+            digest = party_commitment(task.code, frozen.digest, party, values[party])
+            registry.commit_seed(task.code, party, digest, actor=person)
+        announcement = registry.announce(task.code, actor=DEMO_DRAWER)
+        write_text(to_json(announcement), published / f"predraw-{task.code}-1.json")
+        for party, person in parties.items():
+            registry.reveal_seed(task.code, party, values[party], actor=person)
+        registry.select(task.code, actor=DEMO_DRAWER)
         paths.append(out / f"draw-{task.code}.json")
     return paths
+
+
+def _draw_teams(registry: Registry, task: Task) -> None:
+    """The team ceremony: staffing frozen (late conflicts included), then seeds revealed."""
+    digest = registry.freeze_staffing(task.code, actor=DEMO_DRAWER)
+    parties = {SYSTEM_PARTY: DEMO_DRAWER, SUPERVISOR: "纪检监察员-周"}
+    values = {p: random_seed() for p in parties}
+    for party, person in parties.items():
+        commitment = party_commitment(task.code, digest, party, values[party])
+        registry.commit_team_seed(task.code, party, commitment, actor=person)
+    for party, person in parties.items():
+        registry.reveal_team_seed(task.code, party, values[party], actor=person)
+    registry.draw_teams(task.code, actor=DEMO_DRAWER)
 
 
 def _declare_conflicts(registry: Registry, tasks: list[Task]) -> list[Conflict]:
@@ -275,7 +305,7 @@ def run_demo(
     write_entities_csv(city.entities, out / "entities.csv")
     write_inspectors_csv(city.inspectors, out / "inspectors.csv")
     write_conflicts_csv(city.conflicts, out / "conflicts.csv")
-    policy = Policy.default()
+    policy = attrs.evolve(Policy.default(), draw=DrawRules(independent_parties=1))
     (out / "policy.toml").write_text(policy.to_toml(), encoding="utf-8")
     say(
         f"generated {city.name}: {len(city.entities):,} entities, "
@@ -316,7 +346,7 @@ def run_demo(
     late_conflicts = _declare_conflicts(registry, tasks)
     write_conflicts_csv(store.conflicts(), out / "conflicts.csv")
     for task in tasks:
-        registry.assign_teams(task.code, actor=DEMO_DRAWER)
+        _draw_teams(registry, task)
     hit = sum(
         c.inspector_id in registry.teams(t.code).get(c.entity_id, ())
         for t in tasks
@@ -327,11 +357,24 @@ def run_demo(
         registry.export_bundle(task.code, path)
         record = registry.draw_record(task.code, agency="榕城市市场监督管理局")
         (out / f"record-{task.code}.html").write_text(record, encoding="utf-8")
+    published = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((out / "announcements").glob("predraw-*.json"))
+    ]
     verified = sum(
         verify_bundle(
-            json.loads(p.read_text(encoding="utf-8")), team_checker=bundle_team_checker
+            json.loads(p.read_text(encoding="utf-8")),
+            team_checker=bundle_team_checker,
+            announcements=published,
         ).ok
         for p in bundles
+    )
+    log_checked = log_problems(
+        (
+            {"seq": e.seq, "hash": e.hash, "kind": e.kind, "payload": e.payload}
+            for e in store.audit_events()
+        ),
+        published,
     )
     health = registry.draw_health(PLAN_CODE)
 
@@ -351,8 +394,12 @@ def run_demo(
         f"{len(late_conflicts)} conflicts declared after the entity draw would have put an "
         f"officer on a team they must not join — {hit} of them ended up on one",
         *outcome["story"],
+        f"every seed made by a ceremony with the supervising office ({SUPERVISOR}); "
+        f"{len(published)} pre-draw announcements written to announcements/ before any reveal",
         f"wrote {len(bundles)} draw bundles; the verifier re-derived {verified} of them exactly "
-        "(entities and teams)",
+        "(entities and teams), each against its published announcement",
+        "audit log against the published announcements: "
+        + ("consistent" if not log_checked else "; ".join(log_checked)),
         f"draw health of the {health.lotteries} draws: "
         + ("SUSPICIOUS" if health.suspicious else "no alarm")
         + " ("
@@ -387,8 +434,9 @@ def run_demo(
         "bundles": [p.name for p in bundles],
         "verified": verified,
         "next": [
-            f"shuangsuiji verify {bundles[0]}",
-            f"shuangsuiji verify-log --db sqlite:///{out / 'shuangsuiji.db'}",
+            f"shuangsuiji verify {bundles[0]} --announcements {out / 'announcements'}",
+            f"shuangsuiji verify-log --db sqlite:///{out / 'shuangsuiji.db'} "
+            f"--announcements {out / 'announcements'}",
             f"shuangsuiji health --db sqlite:///{out / 'shuangsuiji.db'}",
         ],
     }

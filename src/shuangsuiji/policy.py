@@ -51,6 +51,18 @@ defaults fill in) for tests and notebooks::
     working_days = 20
     after = "inspection_end"
     due_soon_working_days = 5
+
+    [draw]
+    independent_parties = 0     # seed parties besides the system, each entered by another person
+    max_redraws = 2             # re-draws of one task (listed reason, text, a second person)
+    cutoff_lead_days = 31       # the cut-off may lie this many days before the task's start
+    max_reassignments = 2       # re-draws of one entity's team after the team draw
+
+With ``independent_parties = 0`` a draw may rest on the system's seed alone; its records say
+so ("system seed only", not verifiable as un-steered). An agency that wants no single insider
+to control the randomness sets 1 or more: then every draw needs that many ceremony parties
+entered by people other than the drawer (e.g. the discipline-inspection office), or public
+values announced before they exist (``docs/threat-model.md``).
 """
 
 from __future__ import annotations
@@ -68,6 +80,7 @@ from shuangsuiji.model import STATUSES, TIERS
 
 __all__ = [
     "DeadlineRules",
+    "DrawRules",
     "ExclusionRules",
     "Policy",
     "PolicyError",
@@ -208,6 +221,16 @@ class DeadlineRules:
             )
 
 
+@attrs.frozen
+class DrawRules:
+    """Who controls the randomness and how often a draw may be repeated (see the module doc)."""
+
+    independent_parties: int = 0
+    max_redraws: int = 2
+    cutoff_lead_days: int = 31
+    max_reassignments: int = 2
+
+
 AFTER_CHOICES = ("inspection_end", "task_end")
 DEFAULT_NAME = "双随机抽查实施细则（默认）"
 
@@ -223,6 +246,7 @@ class Policy:
     exclusions: ExclusionRules = attrs.field(factory=ExclusionRules)
     ratios: RatioRules = attrs.field(factory=RatioRules)
     deadline: DeadlineRules = attrs.field(factory=DeadlineRules)
+    draw: DrawRules = attrs.field(factory=DrawRules)
 
     @classmethod
     def default(cls) -> Policy:
@@ -265,7 +289,7 @@ class Policy:
         data = self.to_dict()
         lines = ["[policy]", f"name = {json.dumps(self.name, ensure_ascii=False)}"]
         lines.append(f"version = {json.dumps(self.version)}")
-        for table in ("team", "recusal", "exclusions", "ratios", "deadline"):
+        for table in ("team", "recusal", "exclusions", "ratios", "deadline", "draw"):
             lines += ["", f"[{table}]"]
             for key, value in data[table].items():
                 lines.append(f"{key} = {_toml_value(value)}")
@@ -285,7 +309,7 @@ def _toml_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-_TABLES = {"policy", "team", "recusal", "exclusions", "ratios", "deadline"}
+_TABLES = {"policy", "team", "recusal", "exclusions", "ratios", "deadline", "draw"}
 
 
 def _table(data: Mapping[str, Any], name: str, known: set[str]) -> dict[str, Any]:
@@ -308,6 +332,7 @@ def _parse(data: Mapping[str, Any]) -> Policy:
     e = _table(data, "exclusions", {f.name for f in attrs.fields(ExclusionRules)})
     q = _table(data, "ratios", {f.name for f in attrs.fields(RatioRules)})
     d = _table(data, "deadline", {f.name for f in attrs.fields(DeadlineRules)})
+    w = _table(data, "draw", {f.name for f in attrs.fields(DrawRules)})
     team = TeamRules(
         size=_int("team", "size", t.get("size", 2), 1, 20),
         legal_exception=_text("team", "legal_exception", t.get("legal_exception", "")),
@@ -363,6 +388,14 @@ def _parse(data: Mapping[str, Any]) -> Policy:
             "deadline", "due_soon_working_days", d.get("due_soon_working_days", 5), 0, 250
         ),
     )
+    draw = DrawRules(
+        independent_parties=_int(
+            "draw", "independent_parties", w.get("independent_parties", 0), 0, 9
+        ),
+        max_redraws=_int("draw", "max_redraws", w.get("max_redraws", 2), 0, 99),
+        cutoff_lead_days=_int("draw", "cutoff_lead_days", w.get("cutoff_lead_days", 31), 0, 366),
+        max_reassignments=_int("draw", "max_reassignments", w.get("max_reassignments", 2), 0, 99),
+    )
     return Policy(
         name=_text("policy", "name", head.get("name", DEFAULT_NAME)),
         version=_text("policy", "version", str(head.get("version", "1"))),
@@ -371,6 +404,7 @@ def _parse(data: Mapping[str, Any]) -> Policy:
         exclusions=exclusions,
         ratios=ratios,
         deadline=deadline,
+        draw=draw,
     )
 
 

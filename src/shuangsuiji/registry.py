@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import numpy as np
@@ -57,13 +57,20 @@ from shuangsuiji.assign import (
 from shuangsuiji.audit import canonical_json
 from shuangsuiji.bundle import make_bundle, record_digest
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
+from shuangsuiji.commitments import (
+    ANNOUNCE_SPEC,
+    REDRAW_REASONS,
+    draw_announcement,
+    staffing_digest,
+    team_key,
+)
+from shuangsuiji.conduct import Finding, conduct_findings
 from shuangsuiji.draw import (
     Draw,
     ReplacementReason,
     SizeRule,
     Strata,
     draw_entities,
-    draw_key,
 )
 from shuangsuiji.exports import (
     internal_publication_html,
@@ -82,7 +89,7 @@ from shuangsuiji.health import (
     replay_health,
 )
 from shuangsuiji.labels import recusal_label
-from shuangsuiji.model import Plan
+from shuangsuiji.model import Plan, Task
 from shuangsuiji.policy import Policy
 from shuangsuiji.pools import EntityPool
 from shuangsuiji.publication import (
@@ -107,7 +114,16 @@ from shuangsuiji.results import (
     read_results_csv,
     scope_problems,
 )
-from shuangsuiji.seeds import Ceremony, party_commitment, random_seed
+from shuangsuiji.seeds import (
+    SEED_SPEC,
+    Ceremony,
+    PublicAnnouncement,
+    PublicSeed,
+    PublicSource,
+    party_commitment,
+    provenance_from_record,
+    random_seed,
+)
 from shuangsuiji.store import Clock, Store, StoreError, utc_now
 from shuangsuiji.store.schema import (
     AuditEventRow,
@@ -127,6 +143,7 @@ from shuangsuiji.teams import conflict_table, staffing_from_record, staffing_rec
 
 __all__ = ["DrawRefused", "DrawResult", "Registry", "ResultEntry"]
 
+_T = TypeVar("_T")
 SYSTEM_PARTY = "系统随机数"
 PUSHDOWN_FROM = 1_000_000  # PostgreSQL pools this large are frozen inside the database
 
@@ -162,6 +179,36 @@ class DrawResult:
 
 def _json(data: Any) -> str:
     return canonical_json(data).decode("utf-8")
+
+
+@attrs.frozen
+class _Redraw:
+    """Why a task is drawn again: a listed reason code, a text, the approving second person."""
+
+    reason: str = ""
+    text: str = ""
+    approved_by: str = ""
+
+
+def _pending_public(declared: PublicAnnouncement) -> dict[str, Any]:
+    """A public-value declaration whose values do not exist yet (``public-declared``)."""
+    return {
+        "kind": "public-declared",
+        "spec": SEED_SPEC,
+        "task_label": declared.task_label,
+        "pool_digest": declared.pool_digest,
+        "frozen_at": declared.frozen_at.isoformat(),
+        "announced_at": declared.announced_at.isoformat(),
+        "sources": [
+            {"label": x.label, "reference": x.reference, "expected": x.expected.isoformat()}
+            for x in declared.sources
+        ],
+    }
+
+
+def _public_team_seed(frozen: dict[str, Any]) -> dict[str, Any]:
+    """The team-seed record as published: the staffing digest, date and ceremony."""
+    return {k: frozen[k] for k in ("on", "staffing_digest", "ceremony", "frozen_by")}
 
 
 def _result_of(row: ResultRow, catalogue: ResultCategories) -> InspectionResult:
@@ -285,29 +332,127 @@ class Registry:
         return out
 
     def freeze(
-        self, task: str, *, actor: str, cutoff: date | None = None, reason: str = ""
+        self,
+        task: str,
+        *,
+        actor: str,
+        cutoff: date | None = None,
+        reason: str = "",
+        text: str = "",
+        approved_by: str = "",
     ) -> CandidateSet | DatabaseCandidateSet:
-        """Freeze the task's candidate set and record its pool digest (before any seed)."""
+        """Freeze the task's candidate set and record its pool digest (before any seed).
+
+        A second attempt is a re-draw: ``reason`` is one of
+        :data:`~shuangsuiji.commitments.REDRAW_REASONS`, ``text`` says what happened, and
+        ``approved_by`` names the second person who approved it; the policy bounds how many
+        re-draws a task may have (``[draw] max_redraws``).
+        """
         with self.store.transaction() as s:
-            return self._freeze(s, task, actor=actor, cutoff=cutoff, reason=reason)[0]
+            redraw = _Redraw(reason, text, approved_by)
+            return self._freeze(s, task, actor=actor, cutoff=cutoff, redraw=redraw)[0]
+
+    def _check_redraw(
+        self, s: Session, task: Task, previous: list[DrawRow], redraw: _Redraw, actor: str
+    ) -> None:
+        """A re-draw needs a listed reason, a text, a second person, and room under the cap."""
+        last = previous[-1]
+        if last.state == "frozen":
+            raise DrawRefused(
+                f"task {task.code} has a frozen draw (attempt {last.attempt}) waiting for its "
+                "seed; finish its ceremony (reveal, then select) or abandon it with a reason "
+                "(shuangsuiji draw abandon)"
+            )
+        codes = ", ".join(f"{k} ({v})" for k, v in REDRAW_REASONS.items())
+        if redraw.reason not in REDRAW_REASONS:
+            raise DrawRefused(
+                f"task {task.code} was already drawn (attempt {last.attempt}); a re-draw needs "
+                f"a recorded reason, one of: {codes}"
+            )
+        if len(redraw.text.strip()) < 4:
+            raise DrawRefused(
+                f"task {task.code}: re-draw reason {redraw.reason} needs a text of what "
+                "happened (at least 4 characters), for the record and the announcement"
+            )
+        if not redraw.approved_by.strip() or redraw.approved_by.strip() == actor.strip():
+            raise DrawRefused(
+                f"task {task.code}: a re-draw must be approved by a second person (approved_by), "
+                f"not by the drawer {actor!r}"
+            )
+        cap = self.store.policy(session=s).draw.max_redraws
+        if len(previous) > cap:
+            raise DrawRefused(
+                f"task {task.code} already has {len(previous)} attempts; the policy allows "
+                f"{cap} re-draw(s) ([draw] max_redraws): no further draw of this task"
+            )
+        shielded = self._shielded_by(s, previous)
+        if shielded:
+            raise DrawRefused(
+                f"task {task.code}: later draws left out entities because this draw selected "
+                f"them ({shielded}); a re-draw would leave them uninspected and unshielded. "
+                "Re-draw those tasks first, or open a new task"
+            )
+        if self.store.has_results(task.code, session=s):
+            raise DrawRefused(
+                f"task {task.code} already has inspection results; a re-draw would drop "
+                "inspected entities from the selection. Withdraw the results first (each with "
+                "a recorded reason), or open a new task"
+            )
+
+    def _shielded_by(self, s: Session, previous: list[DrawRow]) -> str:
+        """Later draws of other tasks whose exclusion window left out entities that the
+        task's current draw selected (``task: count`` text; empty if none). Such a draw may not
+        be replaced: a tiny task drawn first and then re-drawn would otherwise shield a friend
+        from the main task for good."""
+        drawn = [r for r in previous if r.state == "drawn"]
+        if not drawn:
+            return ""
+        current = drawn[-1]
+        picked = {p.id for p in self._rebuild(s, current)[0].active}
+        later = s.execute(
+            select(DrawRow).where(DrawRow.id > current.id, DrawRow.task != current.task)
+        ).scalars()
+        out = []
+        for row in later:
+            for e in json.loads(row.exclusions):
+                hit = (
+                    picked & set(e.get("ids", []))
+                    if e["reason"] == "inspected_within_window"
+                    else set()
+                )
+                if hit:
+                    out.append(f"{row.task} attempt {row.attempt}: {len(hit)}")
+        return ", ".join(out)
+
+    def _cutoff(self, policy: Policy, task: Task, cutoff: date | None) -> date:
+        """The cut-off date: the task's start by default, never after it, at most
+        ``[draw] cutoff_lead_days`` before it (it decides who is excluded)."""
+        if cutoff is None:
+            return task.start
+        earliest = task.start - timedelta(days=policy.draw.cutoff_lead_days)
+        if not earliest <= cutoff <= task.start:
+            raise DrawRefused(
+                f"cut-off {cutoff.isoformat()} is outside {earliest.isoformat()}.."
+                f"{task.start.isoformat()}: it may lie at most {policy.draw.cutoff_lead_days} "
+                f"days ([draw] cutoff_lead_days) before the start of task {task.code}"
+            )
+        return cutoff
 
     def _freeze(
-        self, s: Session, task_code: str, *, actor: str, cutoff: date | None, reason: str
+        self,
+        s: Session,
+        task_code: str,
+        *,
+        actor: str,
+        cutoff: date | None,
+        redraw: _Redraw = _Redraw(),
     ) -> tuple[CandidateSet | DatabaseCandidateSet, DrawRow]:
         task = self.store.task(task_code, session=s)
         previous = self._draw_rows(s, task_code)
-        if previous and previous[-1].state != "drawn":
-            raise DrawRefused(
-                f"task {task_code} has a frozen draw (attempt {previous[-1].attempt}) waiting "
-                "for its seed; finish its ceremony and call select()"
-            )
-        if previous and not reason.strip():
-            raise DrawRefused(
-                f"task {task_code} was already drawn (attempt {previous[-1].attempt}); a re-draw "
-                "needs a recorded reason (reason=...)"
-            )
+        if previous:
+            self._check_redraw(s, task, previous, redraw, actor)
         policy = self.store.policy(session=s)
-        cut = cutoff or task.start
+        cut = self._cutoff(policy, task, cutoff)
         items = self.store.items(session=s)
         last = self._last_inspected(s, task_code)
         candidates: CandidateSet | DatabaseCandidateSet
@@ -329,7 +474,9 @@ class Registry:
         row = DrawRow(
             task=task_code,
             attempt=len(previous) + 1,
-            reason=reason,
+            reason=redraw.reason if previous else "",
+            reason_text=redraw.text.strip() if previous else "",
+            approved_by=redraw.approved_by.strip() if previous else "",
             state="frozen",
             cutoff=cut,
             policy_hash=policy.content_hash,
@@ -360,7 +507,14 @@ class Registry:
         payload = candidates.to_json() | {
             "attempt": row.attempt,
             "policy_hash": policy.content_hash,
+            "cutoff": cut.isoformat(),
         }
+        if previous:
+            payload |= {
+                "reason": row.reason,
+                "reason_text": row.reason_text,
+                "approved_by": row.approved_by,
+            }
         self.store.append_event(s, actor, "candidates.freeze", payload)
         return candidates, row
 
@@ -371,14 +525,38 @@ class Registry:
         return rows[-1]
 
     def commit_seed(self, task: str, party: str, commitment: str, *, actor: str) -> None:
-        """Record a ceremony party's commitment (SSJ-SEED-1) to the frozen draw of ``task``."""
+        """Record a ceremony party's commitment (SSJ-SEED-1) to the frozen draw of ``task``.
+
+        ``actor`` is the person who enters it; parties entered by people other than the drawer
+        count as independent (``[draw] independent_parties``). Commitments close when the
+        pre-draw announcement is made.
+        """
         with self.store.transaction() as s:
-            self._commit(s, self._frozen(s, task), party, commitment, actor)
+            row = self._frozen(s, task)
+            if row.announcement:
+                raise DrawRefused(
+                    f"task {task}: the pre-draw announcement is out; no party may commit after "
+                    "it (a late commitment could be chosen knowing the others)"
+                )
+            if json.loads(row.seed_record).get("kind") != "ceremony":
+                raise DrawRefused(f"task {task}: its seed comes from declared public values")
+            self._commit(s, row, party, commitment, actor)
 
     def reveal_seed(self, task: str, party: str, contribution: bytes, *, actor: str) -> None:
-        """Record a party's reveal; it is checked against that party's commitment."""
+        """Record a party's reveal; it is checked against that party's commitment and is
+        refused before the pre-draw announcement (:meth:`announce`)."""
         with self.store.transaction() as s:
-            self._reveal(s, self._frozen(s, task), party, contribution, actor)
+            row = self._announced(s, task)
+            self._reveal(s, row, party, contribution, actor)
+
+    def _announced(self, s: Session, task: str) -> DrawRow:
+        row = self._frozen(s, task)
+        if not row.announcement:
+            raise DrawRefused(
+                f"task {task}: nothing may be revealed before the pre-draw announcement; "
+                "announce the commitments first (shuangsuiji draw announce)"
+            )
+        return row
 
     def _commit(self, s: Session, row: DrawRow, party: str, commitment: str, actor: str) -> None:
         ceremony = Ceremony.from_record(json.loads(row.seed_record))
@@ -405,10 +583,210 @@ class Registry:
         }
         self.store.append_event(s, actor, "seed.reveal", payload)
 
+    def declare_public_seed(self, task: str, sources: Sequence[PublicSource], *, actor: str) -> str:
+        """Declare the public values (lottery numbers, a beacon round) that will make the seed
+        of the frozen draw; every value's date must be after today. Returns the declaration's
+        digest, which the pre-draw announcement carries."""
+        with self.store.transaction() as s:
+            row = self._frozen(s, task)
+            record = json.loads(row.seed_record)
+            if record.get("kind") != "ceremony" or record.get("commitments"):
+                raise DrawRefused(
+                    f"task {task}: its seed source is already set (parties committed, or "
+                    "public values declared); abandon the attempt to choose another"
+                )
+            declared = PublicAnnouncement(
+                task,
+                row.pool_digest,
+                Ceremony.from_record(record).frozen_at,
+                self._now,
+                tuple(sources),
+            )
+            problems = declared.problems()
+            if problems:
+                raise DrawRefused(f"task {task}: public values refused: " + "; ".join(problems))
+            row.seed_record = _json(
+                {**_pending_public(declared), "announcement_digest": declared.digest()}
+            )
+            self.store.append_event(
+                s,
+                actor,
+                "seed.public.declare",
+                {"task": task, "attempt": row.attempt} | _pending_public(declared),
+            )
+            return declared.digest()
+
+    def reveal_public_values(self, task: str, values: Sequence[str], *, actor: str) -> None:
+        """Enter the declared public values, as published, once their date has come."""
+        with self.store.transaction() as s:
+            row = self._announced(s, task)
+            record = json.loads(row.seed_record)
+            if record.get("kind") != "public-declared":
+                raise DrawRefused(f"task {task}: no public values were declared for its seed")
+            declared = PublicSeed.from_record(
+                record | {"kind": "public", "values": [], "revealed_at": record["announced_at"]}
+            ).announcement
+            try:
+                resolved = declared.resolve(values, self._now)
+            except ValueError as exc:
+                raise DrawRefused(f"task {task}: {exc}") from exc
+            row.seed_record = _json(resolved.to_record())
+            self.store.append_event(
+                s,
+                actor,
+                "seed.public.values",
+                {"task": task, "attempt": row.attempt, "values": list(resolved.values)},
+            )
+
+    def announce(self, task: str, *, actor: str) -> dict[str, Any]:
+        """Issue the pre-draw announcement (SSJ-ANNOUNCE-1) of the frozen draw of ``task``.
+
+        It carries the pool digest, the policy hash, the candidate count, the cut-off, the
+        seed commitments (or declared public values), the earlier attempts, the audit log's
+        head and the previous announcement's digest. Publish it before any reveal; reveals
+        are refused until it exists. Refused when the seed sources fall short of the
+        policy's ``[draw] independent_parties``.
+        """
+        with self.store.transaction() as s:
+            return self._announce(s, self._frozen(s, task), actor)
+
+    def _independence(self, s: Session, row: DrawRow) -> tuple[list[dict[str, Any]], int]:
+        """The commitments with who entered them, and how many independent parties there
+        are: parties other than the system, entered by distinct people other than the drawer."""
+        entered: dict[str, str] = {}
+        for e in self.store.events_of(["seed.commit"], session=s):
+            if e.payload.get("task") == row.task and e.payload.get("attempt") == row.attempt:
+                entered[str(e.payload["party"])] = e.actor
+        record = json.loads(row.seed_record)
+        commitments = [
+            {
+                "party": c["party"],
+                "commitment": c["commitment"],
+                "entered_by": entered.get(c["party"], ""),
+            }
+            for c in record.get("commitments", [])
+        ]
+        people = {
+            c["entered_by"]
+            for c in commitments
+            if c["party"] != SYSTEM_PARTY and c["entered_by"] not in ("", row.actor)
+        }
+        return commitments, len(people)
+
+    def _announce(self, s: Session, row: DrawRow, actor: str) -> dict[str, Any]:
+        if row.announcement:
+            raise DrawRefused(f"task {row.task}: attempt {row.attempt} is already announced")
+        policy = self.store.policy(row.policy_hash, session=s)
+        record = json.loads(row.seed_record)
+        wanted = policy.draw.independent_parties
+        if record.get("kind") == "public-declared":
+            seed: dict[str, Any] = {
+                "kind": "public",
+                "announcement_digest": record["announcement_digest"],
+                "sources": record["sources"],
+            }
+            independent = wanted
+        else:
+            commitments, independent = self._independence(s, row)
+            if not commitments:
+                raise DrawRefused(
+                    f"task {row.task}: no seed party has committed; commit the parties "
+                    "(shuangsuiji draw commit) or declare public values first"
+                )
+            seed = {"kind": "ceremony", "commitments": commitments}
+        if independent < wanted:
+            raise DrawRefused(
+                f"task {row.task}: the policy needs {wanted} independent seed part(ies) "
+                f"([draw] independent_parties): parties other than {SYSTEM_PARTY}, entered by "
+                f"different people other than the drawer {row.actor!r}; found {independent}. "
+                "Have the supervising office commit its own contribution, or declare public "
+                "values (lottery numbers, a beacon round) that do not exist yet"
+            )
+        previous = [
+            e.payload["announcement"]["digest"]
+            for e in self.store.events_of(["draw.announce"], session=s)
+        ]
+        announcement = draw_announcement(
+            {
+                "spec": ANNOUNCE_SPEC,
+                "task": row.task,
+                "attempt": row.attempt,
+                "pool_digest": row.pool_digest,
+                "policy_hash": row.policy_hash,
+                "candidates": row.candidates,
+                "cutoff": row.cutoff.isoformat(),
+                "frozen_by": row.actor,
+                "seed": seed,
+                "independent_parties": independent,
+                "attempts": self._attempts(s, row),
+                "log_head": self.store.log_head(s),
+                "previous": previous[-1] if previous else None,
+            }
+        )
+        row.announcement = _json(announcement)
+        self.store.append_event(
+            s,
+            actor,
+            "draw.announce",
+            {"task": row.task, "attempt": row.attempt, "announcement": announcement},
+        )
+        return announcement
+
+    def _attempts(self, s: Session, row: DrawRow) -> list[dict[str, Any]]:
+        """The task's attempts up to ``row``: every one stays visible in the record."""
+        return [
+            {
+                "attempt": r.attempt,
+                "state": r.state,
+                "reason": r.reason,
+                "reason_text": r.reason_text,
+                "approved_by": r.approved_by,
+                "pool_digest": r.pool_digest,
+                "seed": r.seed,
+            }
+            for r in self._draw_rows(s, row.task)
+            if r.attempt <= row.attempt
+        ]
+
+    def abandon(self, task: str, *, reason: str, text: str, approved_by: str, actor: str) -> None:
+        """Abandon the frozen attempt of ``task`` (e.g. a party never revealed).
+
+        A visible act with a listed reason, a text and a second person; it counts as an
+        attempt, so the next draw of the task is a re-draw under ``[draw] max_redraws``.
+        """
+        with self.store.transaction() as s:
+            row = self._frozen(s, task)
+            redraw = _Redraw(reason, text, approved_by)
+            if redraw.reason not in REDRAW_REASONS or len(text.strip()) < 4:
+                raise DrawRefused(
+                    f"task {task}: abandoning an attempt needs a listed reason "
+                    f"({', '.join(REDRAW_REASONS)}) and a text of what happened"
+                )
+            if not approved_by.strip() or approved_by.strip() == actor.strip():
+                raise DrawRefused(
+                    f"task {task}: abandoning an attempt must be approved by a second person"
+                )
+            row.state = "abandoned"
+            row.reason_text = text.strip()
+            row.approved_by = approved_by.strip()
+            self.store.append_event(
+                s,
+                actor,
+                "draw.abandon",
+                {
+                    "task": task,
+                    "attempt": row.attempt,
+                    "reason": reason,
+                    "reason_text": text.strip(),
+                    "approved_by": approved_by.strip(),
+                    "announced": bool(row.announcement),
+                },
+            )
+
     def select(self, task: str, *, actor: str) -> DrawResult:
         """Draw the frozen candidates of ``task`` once every ceremony party has revealed."""
         with self.store.transaction() as s:
-            return self._select(s, self._frozen(s, task), actor=actor)
+            return self._select(s, self._announced(s, task), actor=actor)
 
     def draw(
         self,
@@ -417,20 +795,32 @@ class Registry:
         actor: str,
         cutoff: date | None = None,
         reason: str = "",
-        contribution: bytes | None = None,
+        text: str = "",
+        approved_by: str = "",
     ) -> DrawResult:
-        """Freeze, commit a system seed, reveal it and draw — in one transaction.
+        """Freeze, commit a system seed, announce, reveal and draw — in one transaction.
 
-        For seeds that nobody can steer, run a ceremony instead: :meth:`freeze`, then
-        :meth:`commit_seed` and :meth:`reveal_seed` for every party, then :meth:`select`.
+        The seed then rests on the system alone, and the record says so; a policy with
+        ``[draw] independent_parties`` above 0 refuses it. For seeds that nobody can steer run
+        the ceremony: :meth:`freeze`, :meth:`commit_seed` for every party, :meth:`announce`
+        (publish it), :meth:`reveal_seed` for every party, then :meth:`select`.
         If any step fails nothing is kept, and an error event records the attempt.
         """
         try:
             with self.store.transaction() as s:
-                _, row = self._freeze(s, task, actor=actor, cutoff=cutoff, reason=reason)
-                value = random_seed() if contribution is None else contribution
+                wanted = self.store.policy(session=s).draw.independent_parties
+                if wanted:
+                    raise DrawRefused(
+                        f"task {task}: the policy needs {wanted} independent seed part(ies), so "
+                        "a seed made by the system alone is refused; run the ceremony: "
+                        "freeze, commit (each party), announce, reveal (each party), select"
+                    )
+                redraw = _Redraw(reason, text, approved_by)
+                _, row = self._freeze(s, task, actor=actor, cutoff=cutoff, redraw=redraw)
+                value = random_seed()
                 digest = party_commitment(task, row.pool_digest, SYSTEM_PARTY, value)
                 self._commit(s, row, SYSTEM_PARTY, digest, actor)
+                self._announce(s, row, actor)
                 self._reveal(s, row, SYSTEM_PARTY, value, actor)
                 return self._select(s, row, actor=actor)
         except ValueError as exc:
@@ -463,8 +853,10 @@ class Registry:
         return draw, ids, strata
 
     def _select(self, s: Session, row: DrawRow, *, actor: str) -> DrawResult:
-        ceremony = Ceremony.from_record(json.loads(row.seed_record))
-        seed = ceremony.seed()
+        try:
+            seed = provenance_from_record(json.loads(row.seed_record)).seed()
+        except ValueError as exc:
+            raise DrawRefused(f"task {row.task}: no seed yet: {exc}") from exc
         row.seed = seed.hex()
         draw, ids, strata = self._rebuild(s, row)
         picks = [
@@ -497,7 +889,12 @@ class Registry:
             "record_digest": bundle["record_digest"],
         }
         if previous:
-            payload |= {"reason": row.reason, "previous_attempt": previous[-1].attempt}
+            payload |= {
+                "reason": row.reason,
+                "reason_text": row.reason_text,
+                "approved_by": row.approved_by,
+                "previous_attempt": previous[-1].attempt,
+            }
         self.store.append_event(s, actor, kind, payload)
         return DrawResult(row.task, row.attempt, draw, bundle)
 
@@ -515,10 +912,10 @@ class Registry:
     def _bundle(
         self, s: Session, row: DrawRow, draw: Draw, ids: Sequence[str], strata: Strata
     ) -> dict[str, Any]:
-        exclusions = [
-            {"reason": e["reason"], "count": e["count"]} for e in json.loads(row.exclusions)
-        ]
+        stored = json.loads(row.exclusions)
+        exclusions = [{"reason": e["reason"], "count": e["count"]} for e in stored]
         assignment = json.loads(row.assignment) if row.assignment else None
+        frozen_team = json.loads(row.team_seed) if row.team_seed else None
         bundle = make_bundle(
             draw,
             ids,
@@ -529,6 +926,14 @@ class Registry:
             exclusions=exclusions,
             staffing=assignment["staffing"] if assignment else None,
             assignment=assignment["assignment"] if assignment else None,
+            process={
+                "attempt": row.attempt,
+                "attempts": self._attempts(s, row),
+                "cutoff": row.cutoff.isoformat(),
+                "announcement": json.loads(row.announcement) if row.announcement else None,
+                "excluded": [{"reason": e["reason"], "ids": e.get("ids", [])} for e in stored],
+                "team_seed": _public_team_seed(frozen_team) if frozen_team else None,
+            },
         )
         row.bundle = _json(bundle)
         return bundle
@@ -713,7 +1118,7 @@ class Registry:
 
     def _staffing(self, s: Session, row: DrawRow, on: date | None) -> Staffing:
         task = self.store.task(row.task, session=s)
-        policy = self.store.policy(session=s)
+        policy = self.store.policy(row.policy_hash, session=s)
         day = on or task.start
         draw, _, _ = self._rebuild(s, row)
         pool = self.store.load_entities(session=s)
@@ -755,50 +1160,206 @@ class Registry:
         draw, ids, strata = self._rebuild(s, row)
         return self._bundle(s, row, draw, ids, strata)
 
-    def assign_teams(self, task: str, *, actor: str, on: date | None = None) -> Assignment:
-        """Draw the inspection teams of the task's selected entities (SSJ-ASSIGN-1).
+    def freeze_staffing(self, task: str, *, actor: str, on: date | None = None) -> str:
+        """Freeze what the team draw of ``task`` depends on and open its team-seed ceremony.
 
-        Randomness comes from the draw's key; eligibility from the policy's recusal rules, the
-        declared conflicts, certificates valid on ``on`` (default: the task's start), rotation
-        and workload. Raises :class:`~shuangsuiji.assign.InfeasibleAssignment` naming the
-        entities that cannot be staffed and why; nothing is kept then but an error event.
+        The staffing (officers of the task's departments, conflicts declared so far — also
+        those declared after seeing the entity list —, past inspections, loads) and the
+        inspection date ``on`` (default: the task's start; within the task's window) are fixed
+        and their SSJ-STAFFING-1 digest recorded before any team seed exists. Returns the
+        digest, to which every team-seed party commits (:meth:`commit_team_seed`).
         """
+        with self.store.transaction() as s:
+            return str(self._freeze_staffing(s, task, actor, on)["staffing_digest"])
+
+    def _freeze_staffing(
+        self, s: Session, task: str, actor: str, on: date | None
+    ) -> dict[str, Any]:
+        row = self._current(s, task)
+        if row.assignment:
+            raise DrawRefused(
+                f"task {task}: teams are already drawn; take an inspector off a team with "
+                "`shuangsuiji teams reassign` and a reason"
+            )
+        if row.team_seed:
+            raise DrawRefused(f"task {task}: the staffing is already frozen; reveal the team seed")
+        the_task = self.store.task(task, session=s)
+        day = on or the_task.start
+        if not the_task.start <= day <= the_task.end:
+            raise DrawRefused(
+                f"task {task}: inspection date {day.isoformat()} is outside the task's window "
+                f"{the_task.start.isoformat()}..{the_task.end.isoformat()}"
+            )
+        record = staffing_record(self._staffing(s, row, day))
+        digest = staffing_digest(record)
+        frozen = {
+            "on": day.isoformat(),
+            "staffing_digest": digest,
+            "staffing": record,
+            "frozen_by": actor,
+            "ceremony": Ceremony(task, digest, self._now).to_record(),
+        }
+        row.team_seed = _json(frozen)
+        self.store.append_event(
+            s,
+            actor,
+            "teams.freeze",
+            {
+                "task": task,
+                "attempt": row.attempt,
+                "on": day.isoformat(),
+                "staffing_digest": digest,
+                "conflicts": len(record.get("conflicts", [])),
+            },
+        )
+        return frozen
+
+    def _team_ceremony(self, s: Session, task: str) -> tuple[DrawRow, dict[str, Any]]:
+        row = self._current(s, task)
+        if not row.team_seed or row.assignment:
+            raise DrawRefused(
+                f"task {task}: no frozen staffing waiting for a team seed; freeze the staffing "
+                "first (shuangsuiji teams freeze)"
+            )
+        return row, json.loads(row.team_seed)
+
+    def commit_team_seed(self, task: str, party: str, commitment: str, *, actor: str) -> None:
+        """Record a team-seed party's commitment (SSJ-SEED-1, bound to the staffing digest)."""
+        with self.store.transaction() as s:
+            row, frozen = self._team_ceremony(s, task)
+            self._team_step(s, row, frozen, actor, party=party, commitment=commitment)
+
+    def reveal_team_seed(self, task: str, party: str, contribution: bytes, *, actor: str) -> None:
+        """Record a team-seed party's reveal (checked against its commitment)."""
+        with self.store.transaction() as s:
+            row, frozen = self._team_ceremony(s, task)
+            self._team_step(s, row, frozen, actor, party=party, contribution=contribution)
+
+    def _team_step(
+        self,
+        s: Session,
+        row: DrawRow,
+        frozen: dict[str, Any],
+        actor: str,
+        *,
+        party: str,
+        commitment: str | None = None,
+        contribution: bytes | None = None,
+    ) -> None:
+        ceremony = Ceremony.from_record(frozen["ceremony"])
+        if contribution is None:
+            ceremony = ceremony.commit(party, str(commitment), self._now)
+            kind, detail = "teams.seed.commit", {"commitment": commitment}
+        else:
+            ceremony = ceremony.reveal(party, contribution, self._now)
+            kind, detail = "teams.seed.reveal", {"contribution": contribution.hex()}
+        frozen["ceremony"] = ceremony.to_record()
+        row.team_seed = _json(frozen)
+        payload = {"task": row.task, "attempt": row.attempt, "party": party} | detail
+        self.store.append_event(s, actor, kind, payload)
+
+    def draw_teams(self, task: str, *, actor: str) -> Assignment:
+        """Draw the teams once every team-seed party revealed (SSJ-TEAM-1 key, SSJ-ASSIGN-1).
+
+        Refused when the team seed's independent parties fall short of the policy's
+        ``[draw] independent_parties``. Raises
+        :class:`~shuangsuiji.assign.InfeasibleAssignment` naming the entities that cannot be
+        staffed and why; nothing is kept then but an error event.
+        """
+        return self._logged_errors(
+            task, "teams.assign", actor, lambda s: self._draw_teams(s, task, actor)
+        )
+
+    def _draw_teams(self, s: Session, task: str, actor: str) -> Assignment:
+        row, frozen = self._team_ceremony(s, task)
+        ceremony = Ceremony.from_record(frozen["ceremony"])
+        wanted = self.store.policy(row.policy_hash, session=s).draw.independent_parties
+        people = {
+            e.actor
+            for e in self.store.events_of(["teams.seed.commit"], session=s)
+            if e.payload.get("task") == task
+            and e.payload.get("attempt") == row.attempt
+            and e.payload.get("party") != SYSTEM_PARTY
+            and e.actor != frozen["frozen_by"]
+        }
+        if len(people) < wanted:
+            raise DrawRefused(
+                f"task {task}: the policy needs {wanted} independent team-seed part(ies) "
+                f"([draw] independent_parties), entered by people other than "
+                f"{frozen['frozen_by']!r}; found {len(people)}"
+            )
+        try:
+            seed = ceremony.seed()
+        except ValueError as exc:
+            raise DrawRefused(f"task {task}: no team seed yet: {exc}") from exc
+        key = team_key(task, frozen["staffing_digest"], seed)
+        assignment = assign_teams(staffing_from_record(frozen["staffing"]), key)
+        bundle = self._save_teams(s, row, frozen["staffing"], assignment)
+        self.store.append_event(
+            s,
+            actor,
+            "teams.assign",
+            {
+                "task": task,
+                "attempt": row.attempt,
+                "teams": len(assignment.teams),
+                "team_size": assignment.team_size,
+                "team_seed": seed.hex(),
+                "staffing_digest": frozen["staffing_digest"],
+                "stream": attrs.asdict(assignment.stream),
+                "exclusions": dict(assignment.exclusion_counts),
+                "record_digest": bundle["record_digest"],
+            },
+        )
+        return assignment
+
+    def _logged_errors(self, task: str, step: str, actor: str, work: Callable[[Session], _T]) -> _T:
+        """Run ``work(session)`` in one transaction; on a refusal keep only an error event."""
         try:
             with self.store.transaction() as s:
-                row = self._current(s, task)
-                if row.assignment:
-                    raise DrawRefused(
-                        f"task {task}: teams are already assigned; take an inspector off a team "
-                        "with reassign(..., reason=...)"
-                    )
-                staffing = self._staffing(s, row, on)
-                draw, _, _ = self._rebuild(s, row)
-                assignment = assign_teams(staffing, draw.key)
-                bundle = self._save_teams(s, row, staffing_record(staffing), assignment)
-                self.store.append_event(
-                    s,
-                    actor,
-                    "teams.assign",
-                    {
-                        "task": task,
-                        "attempt": row.attempt,
-                        "teams": len(assignment.teams),
-                        "team_size": assignment.team_size,
-                        "stream": attrs.asdict(assignment.stream),
-                        "exclusions": dict(assignment.exclusion_counts),
-                        "record_digest": bundle["record_digest"],
-                    },
-                )
-                return assignment
+                return work(s)
         except ValueError as exc:
             with self.store.transaction() as s:
                 self.store.append_event(
-                    s,
-                    actor,
-                    "draw.error",
-                    {"task": task, "step": "teams.assign", "error": str(exc)[:2000]},
+                    s, actor, "draw.error", {"task": task, "step": step, "error": str(exc)[:2000]}
                 )
             raise
+
+    def assign_teams(self, task: str, *, actor: str, on: date | None = None) -> Assignment:
+        """Freeze the staffing, make a system team seed and draw the teams, in one transaction.
+
+        The team seed then rests on the system alone and the record says so; a policy with
+        ``[draw] independent_parties`` above 0 refuses it: run :meth:`freeze_staffing`,
+        :meth:`commit_team_seed` and :meth:`reveal_team_seed` for every party, then
+        :meth:`draw_teams`.
+        """
+
+        def work(s: Session) -> Assignment:
+            wanted = self.store.policy(session=s).draw.independent_parties
+            if wanted:
+                raise DrawRefused(
+                    f"task {task}: the policy needs {wanted} independent team-seed part(ies), "
+                    "so a team seed made by the system alone is refused; run the team "
+                    "ceremony: teams freeze, commit (each party), reveal (each party), draw"
+                )
+            frozen = self._freeze_staffing(s, task, actor, on)
+            row = self._current(s, task)
+            value = random_seed()
+            commitment = party_commitment(task, frozen["staffing_digest"], SYSTEM_PARTY, value)
+            self._team_step(s, row, frozen, actor, party=SYSTEM_PARTY, commitment=commitment)
+            self._team_step(s, row, frozen, actor, party=SYSTEM_PARTY, contribution=value)
+            return self._draw_teams(s, task, actor)
+
+        return self._logged_errors(task, "teams.assign", actor, work)
+
+    def _team_key(self, s: Session, row: DrawRow) -> bytes:
+        """The SSJ-ASSIGN-1 key of the task's teams: from its team seed (SSJ-TEAM-1), or the
+        entity draw's key for teams drawn before team seeds existed."""
+        if not row.team_seed:
+            return self._rebuild(s, row)[0].key
+        frozen = json.loads(row.team_seed)
+        seed = Ceremony.from_record(frozen["ceremony"]).seed()
+        return team_key(row.task, frozen["staffing_digest"], seed)
 
     def staffing(self, task: str, *, on: date | None = None) -> Staffing:
         """What a team draw of ``task`` would depend on now (for dry runs and analysis)."""
@@ -822,9 +1383,18 @@ class Registry:
                 raise DrawRefused(f"task {task}: no teams assigned yet")
             saved = json.loads(row.assignment)
             staffing = staffing_from_record(saved["staffing"])
-            draw, _, _ = self._rebuild(s, row)
             before = Assignment.from_dict(saved["assignment"])
-            after = reassign(staffing, before, draw.key, [Recusal(entity, inspector, reason, text)])
+            done = sum(1 for r in before.reassignments if r.entity_id == entity)
+            cap = self.store.policy(row.policy_hash, session=s).draw.max_reassignments
+            if done >= cap:
+                raise DrawRefused(
+                    f"task {task}: the team of {entity} was already re-drawn {done} time(s); the "
+                    f"policy allows {cap} ([draw] max_reassignments). Replace the entity or "
+                    "re-draw the task with a recorded reason and a second person's approval"
+                )
+            after = reassign(
+                staffing, before, self._team_key(s, row), [Recusal(entity, inspector, reason, text)]
+            )
             bundle = self._save_teams(s, row, saved["staffing"], after)
             change = after.reassignments[-1]
             self.store.append_event(
@@ -902,15 +1472,12 @@ class Registry:
 
     def _teams_drawn_on(self, s: Session, row: DrawRow) -> date | None:
         """The day (China time) the teams of ``row`` were drawn, from its audit event."""
-        events = s.execute(
-            select(AuditEventRow.time, AuditEventRow.payload)
-            .where(AuditEventRow.kind == "teams.assign")
-            .order_by(AuditEventRow.seq)
-        ).all()
-        for time, payload in events:
-            data = json.loads(payload)
-            if data.get("task") == row.task and data.get("attempt") == row.attempt:
-                return datetime.fromisoformat(time).astimezone(CHINA_STANDARD_TIME).date()
+        for event in self.store.events_of(["teams.assign"], session=s):
+            if (
+                event.payload.get("task") == row.task
+                and event.payload.get("attempt") == row.attempt
+            ):
+                return datetime.fromisoformat(event.time).astimezone(CHINA_STANDARD_TIME).date()
         return None
 
     def _result_scopes(self, s: Session, wanted: set[str]) -> dict[str, ResultScope]:
@@ -1409,6 +1976,54 @@ class Registry:
                 )
         return draw_health(lotteries, subject="entities", alpha=alpha, tickets=tickets)
 
+    def conduct(
+        self, plan: str | None = None, *, tasks: Sequence[str] | None = None
+    ) -> list[Finding]:
+        """The acts around the period's current draws that a supervisor reviews
+        (:mod:`shuangsuiji.conduct`): system-only seeds, re-draws and abandoned attempts,
+        re-assigned teams, conflicts declared after the entity list was drawn, and entities
+        excluded for a status that has since changed back."""
+        with self.store.reading() as s:
+            chosen = self._period_draws(s, plan, tasks)
+            bundles = [json.loads(r.bundle or "{}") for r in chosen]
+            drawn_at = {
+                (str(e.payload["task"]), int(e.payload["attempt"])): e.seq
+                for e in self.store.events_of(["draw", "redraw"], session=s)
+            }
+            imported_at = {
+                int(e.payload["import_id"]): e.seq
+                for e in self.store.events_of(["conflict.change"], session=s)
+                if "import_id" in e.payload
+            }
+            declared = self.store.conflict_imports(session=s)
+            late: dict[str, list[tuple[str, str, str]]] = {}
+            flips: dict[str, list[tuple[str, str, str]]] = {}
+            for row, bundle in zip(chosen, bundles, strict=True):
+                when = drawn_at.get((row.task, row.attempt), 0)
+                picked = {p["id"] for p in bundle.get("selected", [])}
+                late[row.task] = [
+                    (i, e, r)
+                    for i, e, r, batch in declared
+                    if e in picked and imported_at.get(batch or 0, 0) > when
+                ]
+                flips[row.task] = self._status_flips(s, row)
+        return conduct_findings(bundles, late_conflicts=late, status_flips=flips)
+
+    def _status_flips(self, s: Session, row: DrawRow) -> list[tuple[str, str, str]]:
+        """Entities the draw left out for their status whose stored status no longer is one
+        the policy excludes."""
+        excluded = [
+            e.get("ids", [])
+            for e in json.loads(row.exclusions)
+            if e["reason"] == "deregistered_or_revoked"
+        ]
+        ids = [i for group in excluded for i in group]
+        if not ids:
+            return []
+        statuses = self.store.policy(row.policy_hash, session=s).exclusions.statuses
+        now = self.store.statuses(ids, session=s)
+        return [(i, "注销/吊销/撤销", now[i]) for i in ids if i in now and now[i] not in statuses]
+
     def inspector_health(
         self,
         plan: str | None = None,
@@ -1427,6 +2042,7 @@ class Registry:
         """
         with self.store.reading() as s:
             staffed = [r for r in self._period_draws(s, plan, tasks) if r.assignment]
+            drawn_with = {r.id: self._team_key(s, r) for r in staffed}
         if not staffed:
             raise DrawRefused("no task of that period has teams: nothing to check")
         out: list[ReplayedTask] = []
@@ -1436,7 +2052,7 @@ class Registry:
             units = [i.decode() for i in staffing.inspectors.ids.tolist()]
             seed = row.seed or ""
             prefix = b"SSJ-HEALTH-REPLAY\x00" + task.encode() + b"\x00" + seed.encode() + b"\x00"
-            keys = [draw_key(task, seed)]
+            keys = [drawn_with[row.id]]
             keys += [hashlib.sha256(prefix + str(r).encode()).digest() for r in range(replays)]
             loads = sample_loads(staffing, keys)
             observed, sims = loads[0], loads[1:]

@@ -38,10 +38,12 @@ from shuangsuiji.assign import (
     check_teams,
     reassign,
 )
+from shuangsuiji.commitments import staffing_digest, team_key
 from shuangsuiji.draw import draw_key
 from shuangsuiji.model import Conflict
 from shuangsuiji.policy import Policy
 from shuangsuiji.pools import EntityPool, InspectorPool
+from shuangsuiji.seeds import Ceremony
 
 __all__ = [
     "bundle_team_checker",
@@ -231,7 +233,10 @@ def bundle_team_checker(
         )
         for p in check_teams(staffing, [t for t in _teams_of(teams)])
     ]
-    key = draw_key(str(bundle["task_label"]), str(bundle["seed"]))
+    try:
+        key = _team_key(bundle, record)
+    except (KeyError, TypeError, ValueError) as exc:
+        return [*problems, f"team_seed: {exc}"]
     replay = assign_teams(staffing, key)
     if recorded.reassignments:
         replay = reassign(
@@ -252,6 +257,25 @@ def bundle_team_checker(
             f"e.g. {wrong[0]}: recorded {given.get(wrong[0])}, replayed {derived.get(wrong[0])}"
         )
     return problems
+
+
+def _team_key(bundle: Mapping[str, Any], record: Mapping[str, Any]) -> bytes:
+    """The key the teams were drawn with: SSJ-TEAM-1 from the bundle's ``team_seed`` (its
+    staffing digest and ceremony checked), or the entity draw's key for older bundles."""
+    frozen = bundle.get("team_seed")
+    task = str(bundle["task_label"])
+    if frozen is None:
+        return draw_key(task, str(bundle["seed"]))
+    digest = staffing_digest(record)
+    if frozen["staffing_digest"] != digest:
+        raise ValueError("the staffing record does not hash to the committed staffing digest")
+    ceremony = Ceremony.from_record(frozen["ceremony"])
+    if ceremony.pool_digest != digest or ceremony.task_label != task:
+        raise ValueError("the team-seed ceremony is bound to another staffing or task")
+    problems = ceremony.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
+    return team_key(task, digest, ceremony.seed())
 
 
 def _teams_of(teams: Iterable[Mapping[str, Any]]) -> list[Any]:

@@ -60,6 +60,7 @@ from shuangsuiji.store.schema import (
     ItemRow,
     PlanRow,
     PolicyRow,
+    ResultRow,
     TaskRow,
 )
 
@@ -353,6 +354,51 @@ class Store:
         )
         session.flush()
         return ev.seq
+
+    def conflict_imports(self, *, session: Session) -> list[tuple[str, str, str, int | None]]:
+        """Every declared conflict as ``(inspector, entity, relation, import_id)``."""
+        rows = session.execute(
+            select(
+                ConflictRow.inspector_id,
+                ConflictRow.entity_id,
+                ConflictRow.relation,
+                ConflictRow.import_id,
+            ).order_by(ConflictRow.id)
+        )
+        return [(str(i), str(e), str(r), m) for i, e, r, m in rows]
+
+    def statuses(self, ids: Iterable[str], *, session: Session) -> dict[str, str]:
+        """The stored status of each of ``ids`` (chunked; unknown IDs are left out)."""
+        wanted = sorted(set(ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(wanted), 5_000):
+            chunk = wanted[start : start + 5_000]
+            query = select(EntityRow.id, EntityRow.status).where(EntityRow.id.in_(chunk))
+            out |= {str(i): str(st) for i, st in session.execute(query)}
+        return out
+
+    def has_results(self, task: str, *, session: Session) -> bool:
+        """Whether any inspection result of ``task`` is recorded."""
+        found = session.execute(select(ResultRow.id).where(ResultRow.task == task).limit(1))
+        return found.first() is not None
+
+    def log_head(self, session: Session) -> dict[str, Any]:
+        """``{seq, hash}`` of the newest audit event (``{0, ""}`` for an empty log)."""
+        last = session.execute(
+            select(AuditEventRow.seq, AuditEventRow.hash)
+            .order_by(AuditEventRow.seq.desc())
+            .limit(1)
+        ).first()
+        return {"seq": int(last[0]), "hash": str(last[1])} if last else {"seq": 0, "hash": ""}
+
+    def events_of(self, kinds: Iterable[str], *, session: Session) -> list[AuditEvent]:
+        """The events of the given kinds, in sequence order."""
+        rows = session.execute(
+            select(AuditEventRow)
+            .where(AuditEventRow.kind.in_(sorted(set(kinds))))
+            .order_by(AuditEventRow.seq)
+        ).scalars()
+        return [_event_of(r) for r in rows]
 
     def audit_rows(self) -> list[dict[str, Any]]:
         """The raw rows of ``audit_events`` (payload as stored text), for verification."""

@@ -186,9 +186,12 @@ class AuditEventRow(Base):
 class DrawRow(Base):
     """One draw of a task (attempt 1, or a re-draw with its reason); the first stays on record.
 
-    ``state`` runs frozen → drawn. ``seed_record`` is the seed's provenance (ceremony
-    commitments and reveals, or the public-value announcement) as canonical JSON; ``bundle``
-    the full draw bundle once drawn.
+    ``state`` runs frozen → drawn, or frozen → abandoned. A re-draw has a listed ``reason``
+    code, its ``reason_text`` and the second person who ``approved_by`` it. ``seed_record`` is
+    the seed's provenance (ceremony commitments and reveals, or the public-value announcement)
+    as canonical JSON; ``announcement`` the pre-draw announcement (SSJ-ANNOUNCE-1);
+    ``team_seed`` the frozen staffing and its team-seed ceremony; ``bundle`` the full draw
+    bundle once drawn.
     """
 
     __tablename__ = "draws"
@@ -198,6 +201,13 @@ class DrawRow(Base):
     reason: Mapped[str] = mapped_column(
         Text, default="", info={"label": "re-draw reason", "max_chars": TEXT_LIMIT}
     )
+    reason_text: Mapped[str] = mapped_column(
+        Text,
+        default="",
+        server_default="",
+        info={"label": "re-draw reason text", "max_chars": TEXT_LIMIT},
+    )
+    approved_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
     state: Mapped[str] = mapped_column(String(16))
     cutoff: Mapped[date] = mapped_column(Date)
     policy_hash: Mapped[str] = mapped_column(HASH)
@@ -210,6 +220,8 @@ class DrawRow(Base):
     seed: Mapped[str | None] = mapped_column(String(128), nullable=True)
     bundle: Mapped[str | None] = mapped_column(Text, nullable=True)
     assignment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    announcement: Mapped[str | None] = mapped_column(Text, nullable=True)
+    team_seed: Mapped[str | None] = mapped_column(Text, nullable=True)
     actor: Mapped[str] = mapped_column(String(200))
     frozen_time: Mapped[str] = mapped_column(String(32))
     drawn_time: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -1,0 +1,198 @@
+"""What is fixed and published before any randomness is revealed (SSJ-ANNOUNCE-1, SSJ-TEAM-1).
+
+A lottery can be steered without touching the lottery: by trying seeds until one suits, by
+changing an input once the outcome is predictable, or by repeating the draw. This module
+holds the rules that close those doors; ``docs/threat-model.md`` lists each attack.
+
+**The pre-draw announcement (抽取前公告).** Once a task's candidate set is frozen and every
+seed party has committed (or the public values to come are declared), the agency publishes an
+announcement before anything is revealed. It is a JSON object with the fields ``spec``
+(``"SSJ-ANNOUNCE-1"``), ``task``, ``attempt``, ``pool_digest``, ``policy_hash``,
+``candidates`` (how many), ``cutoff``, ``seed`` (the commitments ``[{party, commitment,
+entered_by}]`` of a ceremony, or the public-value announcement digest and sources),
+``independent_parties`` (how many parties other than the system, entered by distinct people
+other than the drawer), ``attempts`` (the earlier attempts of the task with their reasons),
+``log_head`` (``{seq, hash}`` of the audit log just before the announcement) and
+``previous`` (the digest of the store's previous announcement, or ``null``). Its digest is
+
+    announcement_digest = SHA-256( "SSJ-ANNOUNCE-1" || 0x00 || canonical_json(announcement) )
+
+with canonical JSON as in ``docs/audit.md`` (sorted keys, no spaces, UTF-8). Because each
+announcement names the previous one and the log head, the published announcements form a
+chain outside the database: a draw made in a copy of the store, a re-draw that was not
+announced, or a log cut back below a published head no longer matches them
+(:func:`announcement_problems`, :func:`log_problems`).
+
+**The team key (SSJ-TEAM-1).** Teams are drawn with randomness revealed only after their own
+inputs are frozen. The staffing record (officers, conflicts, history, loads, the inspection
+date) is frozen first; its digest is ``SHA-256("SSJ-STAFFING-1" || 0x00 ||
+canonical_json(record))``; a team seed is made by a ceremony bound to that digest (the
+ceremony's ``pool_digest`` is the staffing digest); and the key of SSJ-ASSIGN-1 is
+
+    team_key = SHA-256( "SSJ-TEAM-1" || 0x00 || utf8(task) || 0x00 || ascii(staffing_digest)
+                        || 0x00 || team_seed )
+
+A conflict declared after the entity list is public therefore cannot be used to aim the team
+draw: the key does not exist until the declarations are frozen.
+
+>>> team_key("T-1", "ab" * 32, bytes(32)).hex()[:16]
+'f5c983d348456308'
+>>> a = draw_announcement({"spec": ANNOUNCE_SPEC, "task": "T-1", "attempt": 1})
+>>> a["digest"] == announcement_digest(a)
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from shuangsuiji.audit import canonical_json
+
+__all__ = [
+    "ANNOUNCE_SPEC",
+    "REDRAW_REASONS",
+    "STAFFING_SPEC",
+    "TEAM_SPEC",
+    "announcement_digest",
+    "announcement_problems",
+    "draw_announcement",
+    "log_problems",
+    "staffing_digest",
+    "team_key",
+]
+
+ANNOUNCE_SPEC = "SSJ-ANNOUNCE-1"
+STAFFING_SPEC = "SSJ-STAFFING-1"
+TEAM_SPEC = "SSJ-TEAM-1"
+
+REDRAW_REASONS: dict[str, str] = {
+    "pool_data_error": "名录库数据错误（冻结的候选名单有误）",
+    "policy_error": "适用的实施细则有误",
+    "ceremony_abandoned": "随机数仪式未完成（有参与方未揭示）",
+    "system_failure": "系统故障导致抽取无法完成",
+    "supervisor_order": "上级机关或监督机关书面要求重新抽取",
+}
+"""The only reasons a task may be drawn again (code → 中文 label); each needs a text too."""
+
+
+def _digest(spec: str, body: Any) -> str:
+    return hashlib.sha256(spec.encode() + b"\x00" + canonical_json(body)).hexdigest()
+
+
+def announcement_digest(announcement: Mapping[str, Any]) -> str:
+    """The SSJ-ANNOUNCE-1 digest of an announcement (its ``digest`` field left out)."""
+    return _digest(ANNOUNCE_SPEC, {k: v for k, v in announcement.items() if k != "digest"})
+
+
+def draw_announcement(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The announcement with its ``digest`` field added."""
+    out = dict(fields)
+    out["digest"] = announcement_digest(out)
+    return out
+
+
+def staffing_digest(record: Mapping[str, Any]) -> str:
+    """The SSJ-STAFFING-1 digest of a staffing record (what the team seed is bound to)."""
+    return _digest(STAFFING_SPEC, record)
+
+
+def team_key(task: str, staffing: str, team_seed: bytes) -> bytes:
+    """The SSJ-ASSIGN-1 key of a team draw (see the module docstring)."""
+    body = b"\x00".join((TEAM_SPEC.encode(), task.encode(), staffing.encode(), team_seed))
+    return hashlib.sha256(body).digest()
+
+
+def announcement_problems(
+    bundle: Mapping[str, Any], published: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """Problems of a draw bundle against the announcements published before its reveal.
+
+    The bundle's own announcement must hash to its digest, be among ``published`` (the copies
+    the agency put out before the reveal), and agree with the bundle: task, pool digest,
+    policy hash, number of candidates, cut-off and the seed commitments.
+    """
+    own = bundle.get("announcement")
+    if not isinstance(own, Mapping):
+        return ["the bundle carries no pre-draw announcement: its seed was not committed publicly"]
+    out = []
+    if announcement_digest(own) != own.get("digest"):
+        out.append("announcement: its digest does not match its fields")
+    if published and own.get("digest") not in {a.get("digest") for a in published}:
+        out.append(
+            f"announcement {str(own.get('digest'))[:16]}… of task {own.get('task')} attempt "
+            f"{own.get('attempt')} is not among the published announcements: the draw was not "
+            "announced before its reveal (made in a copy, or re-rolled)"
+        )
+    checks = {
+        "task": bundle.get("task_label"),
+        "pool_digest": bundle.get("pool_digest"),
+        "policy_hash": bundle.get("policy_hash"),
+        "candidates": len(bundle.get("candidates") or []),
+        "cutoff": bundle.get("cutoff"),
+    }
+    out += [
+        f"announcement: {field} {own.get(field)!r} differs from the bundle's {value!r}"
+        for field, value in checks.items()
+        if own.get(field) != value
+    ]
+    out += _seed_problems(own.get("seed"), bundle.get("seed_provenance"))
+    return out
+
+
+def _seed_problems(announced: Any, provenance: Any) -> list[str]:
+    if not isinstance(announced, Mapping) or not isinstance(provenance, Mapping):
+        return ["announcement: no seed commitments to compare with the seed provenance"]
+    if provenance.get("kind") == "public":
+        if announced.get("announcement_digest") != provenance.get("announcement_digest"):
+            return ["announcement: the public-value sources differ from the seed provenance"]
+        return []
+    said = [(c.get("party"), c.get("commitment")) for c in announced.get("commitments", [])]
+    made = [(c.get("party"), c.get("commitment")) for c in provenance.get("commitments", [])]
+    if sorted(said) != sorted(made):
+        return [
+            "announcement: the seed commitments differ from those the seed was revealed "
+            "against (a commitment added or changed after the announcement)"
+        ]
+    return []
+
+
+def log_problems(
+    events: Iterable[Mapping[str, Any]], published: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """Problems of an audit log (rows with ``seq``, ``hash``, ``kind``, ``payload`` as dict)
+    against published announcements: each published log head must still be in the log, each
+    published announcement must be logged, every logged announcement must be published, and
+    the published announcements must link one to the next."""
+    by_seq: dict[int, str] = {}
+    logged: dict[str, Mapping[str, Any]] = {}
+    for e in events:
+        by_seq[int(e["seq"])] = str(e["hash"])
+        if e["kind"] == "draw.announce":
+            logged[str(e["payload"]["announcement"]["digest"])] = e["payload"]["announcement"]
+    out = []
+    digests = {str(a.get("digest")) for a in published}
+    for a in published:
+        name = f"announcement of task {a.get('task')} attempt {a.get('attempt')}"
+        if announcement_digest(a) != a.get("digest"):
+            out.append(f"{name}: its digest does not match its fields (the copy was altered)")
+        head = a.get("log_head") or {}
+        seq = head.get("seq")
+        if isinstance(seq, int) and seq > 0 and by_seq.get(seq) != head.get("hash"):
+            out.append(
+                f"{name}: the log head it published (event {seq}) is "
+                + ("missing: the log was cut back" if seq not in by_seq else "not in this log")
+            )
+        if a.get("digest") not in logged:
+            out.append(f"{name}: not in the audit log (removed, or published from a copy)")
+        previous = a.get("previous")
+        if previous is not None and previous not in digests:
+            out.append(f"{name}: the announcement before it ({str(previous)[:16]}…) is missing")
+    out += [
+        f"announcement of task {a.get('task')} attempt {a.get('attempt')} is in the log but "
+        "was not published"
+        for d, a in logged.items()
+        if d not in digests
+    ]
+    return out
