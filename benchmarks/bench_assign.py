@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import maximum_flow
 
-import shuangsuiji.assign as A
+import shuangsuiji.assign._engine as A  # the engine's steps, white-box
 from shuangsuiji.assign import (
     ConflictTable,
     Staffing,

@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import date
 
 from shuangsuiji import Plan, PopulationFilter, Registry, Task, party_commitment, random_seed
+from shuangsuiji.assign.record import bundle_team_checker
 from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.synth import make_city
-from shuangsuiji.teams import bundle_team_checker
 
 
 def main() -> None:

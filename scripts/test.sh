@@ -34,6 +34,9 @@ step "ruff"
 "$PY" -m ruff format --check src tests benchmarks examples docs || failed=1
 step "mypy --strict"
 "$PY" -m mypy || failed=1
+step "import contracts (lint-imports: floors, a core without adapters, no circles)"
+"$PY" -c 'import sys; from importlinter.cli import lint_imports_command as lint_imports
+sys.exit(lint_imports())' || failed=1
 step "pytest (SQLite and PostgreSQL)"
 "$PY" -m pytest -n 2 --doctest-modules --doctest-glob="*.md" src/shuangsuiji tests docs "$@"
 rc=$?

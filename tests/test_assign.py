@@ -23,7 +23,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-import shuangsuiji.assign as A
+import shuangsuiji.assign._engine as A  # the engine's steps, white-box
 from shuangsuiji.assign import (
     Assignment,
     AssignStream,
@@ -34,6 +34,8 @@ from shuangsuiji.assign import (
     PastAssignments,
     Recusal,
     RecusalReason,
+    RecusalRule,
+    RuleContext,
     Staffing,
     TaskNeeds,
     Team,
@@ -299,11 +301,11 @@ def test_flow_and_branch_and_bound_alone_decide_exactly(case: Case, rnd: Any) ->
     """From empty teams, in a random node order: the cold solve is exact, and its teams valid."""
     s = case.staffing().canonical()
     elig = s.eligibility()
-    inst = A._build_instance(elig)
+    inst = A.build_instance(elig)
     n_e, n_c = inst.n_e, inst.E.shape[1]
     ins_perm = np.asarray(rnd.sample(range(n_c), n_c), dtype=np.int64)
     ent_perm = np.asarray(rnd.sample(range(n_e), n_e), dtype=np.int64)
-    res = A._solve_exact(inst, list(range(n_e)), [[] for _ in range(n_e)], ins_perm, ent_perm)
+    res = A.solve_exact(inst, list(range(n_e)), [[] for _ in range(n_e)], ins_perm, ent_perm)
     assert res.ok == case.exists(tuple(range(n_e)))
     event("crossing requirements" if len(inst.disjoint) < len(inst.requirements) else "laminar")
     if res.ok:
@@ -337,11 +339,11 @@ def test_an_entity_that_no_team_can_cover_is_named_not_crashed_on() -> None:
         prior=(0,) * 7,
     )
     assert not case.exists(tuple(range(case.n_e)))
-    inst = A._build_instance(case.staffing().canonical().eligibility())
+    inst = A.build_instance(case.staffing().canonical().eligibility())
     n_c = inst.E.shape[1]
     for ins in itertools.permutations(range(n_c)):
         for ent in itertools.permutations(range(inst.n_e)):
-            res = A._solve_exact(
+            res = A.solve_exact(
                 inst,
                 list(range(inst.n_e)),
                 [[] for _ in range(inst.n_e)],
@@ -497,7 +499,7 @@ def test_custom_rule_through_the_protocol() -> None:
             odd = np.asarray([int(i.decode()[-1]) % 2 == 1 for i in inspectors.ids])
             return np.repeat(odd[None, :], len(entities), axis=0)
 
-    assert isinstance(NoOddInspectors(), A.RecusalRule)
+    assert isinstance(NoOddInspectors(), RecusalRule)
     s = attrs.evolve(_city_staffing(20), extra_rules=(NoOddInspectors(),))
     result = assign_teams(s, key_of(2))
     assert all(int(i[-1]) % 2 == 0 for t in result.teams for i in t.inspector_ids)
@@ -511,7 +513,7 @@ def test_attribute_rule_digits_and_pairs_form() -> None:
     s = _city_staffing(40)
     county = AttributeRule(name="same_county", digits=6, reason="lives in the entity's county")
     s6 = attrs.evolve(s, config=attrs.evolve(s.config, attribute_rules=(county,)))
-    ex = county.exclude(s.entities, s.inspectors, A.RuleContext(ON, "T", ("SCJG",)))
+    ex = county.exclude(s.entities, s.inspectors, RuleContext(ON, "T", ("SCJG",)))
     assert isinstance(ex, Exclusions) and len(ex.entity_rows) > 0
     for e, i in zip(ex.entity_rows[:50], ex.inspector_rows[:50], strict=True):
         assert s.entities.region[e][:6] == s.inspectors.home_region[i][:6]
@@ -735,7 +737,7 @@ def test_uniform_rejects_the_biased_tail() -> None:
 def test_vectorised_draws_equal_the_reference_definition(case: Case, k: int) -> None:
     s = case.staffing().canonical()
     elig = s.eligibility()
-    inst = A._build_instance(elig)
+    inst = A.build_instance(elig)
     try:
         A._check_inputs(inst, s, elig)
     except InfeasibleAssignment:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from shuangsuiji.cli import main
+from shuangsuiji.cli import EXIT_BAD_INPUT, EXIT_REFUSED, main
 from shuangsuiji.registry import Registry
 
 RUNNER = CliRunner()
@@ -100,12 +100,13 @@ def test_announcements_agree_with_the_bundles_and_the_published_records(
     missing = RUNNER.invoke(
         main, ["export", "announcements", "-o", str(out), "--plan", "NO", *args[-2:]]
     )
-    assert missing.exit_code == 2 and "no plan 'NO'" in missing.output
+    # The registry reports an unknown plan as a StoreError, a refusal (status 4).
+    assert missing.exit_code == EXIT_REFUSED and "no plan 'NO'" in missing.output
     assert RUNNER.invoke(main, ["init", "--db", f"sqlite:///{out / 'e.db'}"]).exit_code == 0
     empty = RUNNER.invoke(
         main, ["export", "announcements", "-o", str(out), "--db", f"sqlite:///{out / 'e.db'}"]
     )
-    assert empty.exit_code == 2 and "nothing to announce" in empty.output
+    assert empty.exit_code == EXIT_REFUSED and "nothing to announce" in empty.output
 
 
 def test_health_of_the_demo_period_raises_no_alarm(demo_dir: Path) -> None:
@@ -197,7 +198,7 @@ def test_due_command() -> None:
     result = RUNNER.invoke(main, ["due", "2024-09-20"])
     assert result.exit_code == 0 and result.stdout.strip() == "2024-10-23"
     beyond = RUNNER.invoke(main, ["due", "2026-12-20"])
-    assert beyond.exit_code == 2 and "2026-12-31" in beyond.output
+    assert beyond.exit_code == EXIT_BAD_INPUT and "2026-12-31" in beyond.output
     est = RUNNER.invoke(main, ["due", "2026-12-20", "--estimate"])
     assert est.exit_code == 0 and "ESTIMATE" in est.stdout
 
@@ -260,7 +261,7 @@ def _ceremony(db: str, task: str, published: Path, out: Path) -> None:
     published.mkdir(exist_ok=True)
     _ok(["seed", "announce", task, "--out", str(published / f"predraw-{task}-1.json"), *drawer])
     early = RUNNER.invoke(main, ["seed", "select", task, *drawer])
-    assert early.exit_code == 2 and "not revealed" in early.output
+    assert early.exit_code == EXIT_REFUSED and "not revealed" in early.output
     for party, person in PARTIES.items():
         who = ["--db", db, "--actor", person]
         _ok(
@@ -364,7 +365,7 @@ def test_the_whole_cycle_from_the_command_line(
         assert result.exit_code == 0, (args, result.output)
     # The policy wants an independent seed party: a system-only draw is refused ...
     alone = RUNNER.invoke(main, ["draw", "T-food", *who])
-    assert alone.exit_code == 2 and "independent" in alone.output
+    assert alone.exit_code == EXIT_REFUSED and "independent" in alone.output
     # ... so the drawer and the supervising office run the ceremony from the command line.
     published = tmp_path / "announcements"
     _ceremony(db, "T-food", published, tmp_path / "b.json")
@@ -376,7 +377,7 @@ def test_the_whole_cycle_from_the_command_line(
         result = RUNNER.invoke(main, args)
         assert result.exit_code == 0, (args, result.output)
     again = RUNNER.invoke(main, ["seed", "freeze", "T-food", *who])
-    assert again.exit_code == 2 and "reason" in again.output
+    assert again.exit_code == EXIT_REFUSED and "reason" in again.output
     shown = json.loads(RUNNER.invoke(main, ["task", "show", "T-food", "--db", db, "--json"]).stdout)
     assert [d["attempt"] for d in shown["draws"]] == [1]
     bundle = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
@@ -424,7 +425,7 @@ def test_the_whole_cycle_from_the_command_line(
     wrong = RUNNER.invoke(
         main, ["results", "record", "T-food", second, "SCJG-02", "05", *dates, *insp, *who]
     )
-    assert wrong.exit_code == 2
+    assert wrong.exit_code == EXIT_REFUSED  # already recorded: a correction needs a reason
     late = RUNNER.invoke(
         main, ["publications", "--db", db, "--today", "2026-11-02", "--overdue", "--json"]
     )
@@ -432,9 +433,10 @@ def test_the_whole_cycle_from_the_command_line(
     assert [(r["entity"], r["due"]) for r in rows] == [(second, "2026-10-29")]
     store_time.on("2026-10-28")
     ahead = RUNNER.invoke(main, ["publish", "T-food", second, "--on", "2030-01-01", *who])
-    assert ahead.exit_code == 2 and "never in advance" in " ".join(ahead.output.split())
+    assert ahead.exit_code == EXIT_REFUSED and "never in advance" in " ".join(ahead.output.split())
     backdated = RUNNER.invoke(main, ["publish", "T-food", second, "--on", "2026-10-20", *who])
-    assert backdated.exit_code == 2 and "--approved-by" in " ".join(backdated.output.split())
+    assert backdated.exit_code == EXIT_REFUSED
+    assert "--approved-by" in " ".join(backdated.output.split())
     pub = RUNNER.invoke(main, ["publish", "T-food", second, *who])
     assert pub.exit_code == 0, pub.output
     assert (

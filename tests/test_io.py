@@ -127,3 +127,19 @@ def test_large_import_is_vectorised(tmp_path: Path) -> None:
     pool = read_entities_csv(tmp_path / "big.csv")
     assert (pool.ids == city.entities.ids).all()
     assert np.array_equal(pool.registered, city.entities.registered)
+
+
+def test_a_dataframe_is_validated_like_a_csv_with_its_lines() -> None:
+    import pandas as pd
+
+    from shuangsuiji.io import entities_from_dataframe
+
+    good = dict(zip(HEADER.strip().split(","), GOOD.strip().split(","), strict=True))
+    bad = good | {"id": "91350100M000100Y44", "registered": "2019-13-01"}
+    pool = entities_from_dataframe(pd.DataFrame([good]))
+    assert list(pool) == list(read_entities_csv(HEADER + GOOD))
+    with pytest.raises(ImportValidationError) as caught:
+        entities_from_dataframe(pd.DataFrame([good, bad]))
+    assert {(e.line, e.column) for e in caught.value.errors} == {(3, "id"), (3, "registered")}
+    with pytest.raises(CsvFormatError, match=r"missing column\(s\) \['tier'\]"):
+        entities_from_dataframe(pd.DataFrame([good]).drop(columns="tier"))

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
+from shuangsuiji.assign.record import bundle_team_checker
 from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.commitments import log_problems, team_key
 from shuangsuiji.model import Conflict, Plan, Task
@@ -24,7 +25,6 @@ from shuangsuiji.registry import SYSTEM_PARTY, DrawRefused, Registry
 from shuangsuiji.seeds import PublicSource, party_commitment
 from shuangsuiji.store import Store
 from shuangsuiji.synth import make_city
-from shuangsuiji.teams import bundle_team_checker
 
 CITY = make_city(900, seed=12)
 ADMIN, DRAWER, SUPERVISOR, APPROVER = "管理员", "抽取人-李", "纪检-周", "科长-王"

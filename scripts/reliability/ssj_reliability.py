@@ -779,7 +779,9 @@ def _kill_child(
 
     Returns (whether the child had finished its step, its progress counter)."""
     ready, finished = ctx.Event(), ctx.Event()
-    progress = ctx.Value("i", 0)
+    # No lock: the child dies by SIGKILL at any moment, and a lock it held would stay held
+    # and block the parent's next read forever. One writer, one reader, one C int.
+    progress = ctx.Value("i", 0, lock=False)
     child = ctx.Process(target=target, args=(*args, ready, progress, finished), daemon=True)
     child.start()
     if not ready.wait(60):
@@ -798,7 +800,7 @@ def _kill_child(
 def _timed(ctx: ForkServerContext, target: Callable[..., None], args: tuple[Any, ...]) -> float:
     """How long ``target`` takes from ready to the end of its step when nobody kills it."""
     ready, finished = ctx.Event(), ctx.Event()
-    progress = ctx.Value("i", 0)
+    progress = ctx.Value("i", 0, lock=False)
     child = ctx.Process(target=target, args=(*args, ready, progress, finished), daemon=True)
     child.start()
     ready.wait(60)

@@ -84,6 +84,8 @@ from typing import Any, Literal
 
 import attrs
 
+from shuangsuiji.errors import InvalidInputError
+
 __all__ = [
     "EVENT_KINDS",
     "GENESIS_HASH",
@@ -171,7 +173,7 @@ ProblemCode = Literal[
 """What :func:`verify_chain` found wrong (see :class:`ChainProblem`)."""
 
 
-class AuditError(ValueError):
+class AuditError(InvalidInputError):
     """Base class of the audit module's errors (all are bad input, hence ``ValueError``)."""
 
 
@@ -296,14 +298,14 @@ def canonical_json(obj: Any) -> bytes:
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+    raise InvalidInputError(f"{name} is not a JSON number")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise ValueError(f"duplicate key {key!r} in one object")
+            raise InvalidInputError(f"duplicate key {key!r} in one object")
         result[key] = value
     return result
 

@@ -50,14 +50,15 @@ from shuangsuiji.draw import (
     Strata,
     StrataLike,
     TicketScheme,
-    _check_no_duplicate,
-    _digest_sorted_lines,
-    _id_array,
-    _lines,
-    _strata,
+    as_strata,
+    candidate_lines,
+    check_no_duplicate,
+    digest_sorted_lines,
     draw_entities,
+    id_array,
     seed_bytes,
 )
+from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.seeds import Ceremony, PublicSeed, check_provenance
 
 __all__ = [
@@ -110,7 +111,7 @@ _FIELDS = (
 )
 
 
-class BundleError(ValueError):
+class BundleError(InvalidInputError):
     """A bundle cannot be made from these inputs (e.g. provenance for another pool)."""
 
 
@@ -137,14 +138,14 @@ def _exclusions(value: Mapping[str, int] | Sequence[Mapping[str, Any]]) -> list[
 
 def _candidates(ids: IdsLike, strata: StrataLike) -> tuple[list[dict[str, str]], str]:
     """Candidates sorted by ``utf8(id)`` and the pool digest, from one sort of the lines."""
-    arr = _id_array(ids)
-    lines = np.sort(_lines(arr, _strata(strata, len(arr))))
-    _check_no_duplicate(lines)
+    arr = id_array(ids)
+    lines = np.sort(candidate_lines(arr, as_strata(strata, len(arr))))
+    check_no_duplicate(lines)
     out = []
     for line in lines.tolist():
         entity, stratum = line[:-1].decode().split("\t")
         out.append({"id": entity, "stratum": stratum})
-    return out, _digest_sorted_lines(lines)
+    return out, digest_sorted_lines(lines)
 
 
 def make_bundle(
@@ -164,9 +165,9 @@ def make_bundle(
     """The bundle of ``draw``, made from the same candidates (``ids``, ``strata``) it drew from.
 
     ``teams`` is a list of ``{"entity": id, "inspectors": [id, ...]}``; ``staffing`` and
-    ``assignment`` (when teams were drawn) are the records :mod:`shuangsuiji.teams` replays them
-    from; they appear in the bundle only when given. ``process`` adds what the registry
-    records around the draw (``attempt``, ``attempts``, ``cutoff``, the pre-draw
+    ``assignment`` (when teams were drawn) are the records :mod:`shuangsuiji.assign.record`
+    replays them from; they appear in the bundle only when given. ``process`` adds what the
+    registry records around the draw (``attempt``, ``attempts``, ``cutoff``, the pre-draw
     ``announcement``, the ``excluded`` IDs by reason, the ``team_seed``); ``None`` values are
     left out. ``exclusions`` counts
     the candidates left out before the draw, by reason (``{"注销": 12}``). A provenance record
@@ -189,7 +190,7 @@ def make_bundle(
     if policy_hash is not None and not _HEX64.match(policy_hash):
         raise BundleError(f"policy_hash must be 64 lower-case hex characters, got {policy_hash!r}")
     if library_version is None:
-        from shuangsuiji import __version__ as library_version
+        from shuangsuiji._version import __version__ as library_version
     bundle: dict[str, Any] = {
         "spec": SPEC,
         "bundle_format": BUNDLE_FORMAT,
@@ -372,15 +373,15 @@ def _parse_candidates(c: _Checker, cands: list[Any]) -> tuple[BytesArray, Strata
 
 
 def _check_digest(c: _Checker, arr: BytesArray, strata: Strata, recorded: Any) -> None:
-    lines = _lines(arr, strata)
+    lines = candidate_lines(arr, strata)
     if len(arr) > 1 and not bool(np.all(arr[1:] > arr[:-1])):
         c.add("candidates", "not listed in strictly increasing utf8(id) order (or an ID repeats)")
         lines = np.sort(lines)
     try:
-        _check_no_duplicate(lines)
+        check_no_duplicate(lines)
     except DrawInputError as exc:
         c.add("candidates", str(exc))
-    digest = _digest_sorted_lines(lines)
+    digest = digest_sorted_lines(lines)
     if recorded != digest:
         c.add("pool_digest", f"recorded {str(recorded)[:16]}..., candidates give {digest[:16]}...")
 

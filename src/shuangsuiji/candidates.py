@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shuangsuiji.draw import SizeRule, Strata, pool_digest
+from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.model import InspectionItem, Task
 from shuangsuiji.policy import Policy
 from shuangsuiji.pools import STRING, EntityPool
@@ -135,7 +136,7 @@ def freeze_summary(frozen: Any) -> dict[str, Any]:
     }
 
 
-class UnknownTierError(ValueError):
+class UnknownTierError(InvalidInputError):
     """A stratum names a credit-risk tier the policy has no ratio for."""
 
 
@@ -237,7 +238,7 @@ def freeze_candidates(
     by_code = {i.code: i for i in items}
     missing = [code for code in task.items if code not in by_code]
     if missing:
-        raise ValueError(f"task {task.code}: unknown inspection item(s) {missing}")
+        raise InvalidInputError(f"task {task.code}: unknown inspection item(s) {missing}")
     population = pool.take(pool.mask(task.population))
     keep = np.ones(len(population), dtype=bool)
     exclusions = []

@@ -19,8 +19,10 @@ import attrs
 from rich.console import Console
 
 from shuangsuiji.assign import ConflictTable, assign_teams
+from shuangsuiji.assign.record import bundle_team_checker
 from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.commitments import log_problems
+from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.exports import to_json, write_text
 from shuangsuiji.io import (
     read_conflicts_csv,
@@ -37,7 +39,6 @@ from shuangsuiji.registry import SYSTEM_PARTY, Registry, ResultEntry
 from shuangsuiji.seeds import party_commitment, random_seed
 from shuangsuiji.store import Store
 from shuangsuiji.synth import make_city
-from shuangsuiji.teams import bundle_team_checker
 
 __all__ = ["DEMO_ACTOR", "demo_tasks", "run_demo"]
 
@@ -279,7 +280,8 @@ def _results_and_publication(
 def _draw_line(registry: Registry, task: Task) -> str:
     bundle = registry.bundle(task.code)
     excluded = sum(e["count"] for e in bundle["exclusions"])
-    seed = "3-party seed ceremony" if task.joint else "system seed"
+    parties = [c["party"] for c in bundle["seed_provenance"]["commitments"]]
+    seed = f"{len(parties)}-party seed ceremony: {' + '.join(parties)}"
     return (
         f"drew {task.code}: {len(bundle['selected'])} of {len(bundle['candidates']):,} candidates "
         f"in {len(bundle['strata'])} strata ({excluded} excluded by policy; {seed})"
@@ -295,7 +297,7 @@ def run_demo(
     out = Path(out_dir)
     if out.exists():
         if not (out / "shuangsuiji.db").exists() and any(out.iterdir()):
-            raise ValueError(
+            raise InvalidInputError(
                 f"{out} exists and is not an earlier demo folder; choose another --dir"
             )
         shutil.rmtree(out)

@@ -51,6 +51,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from shuangsuiji.errors import InvalidInputError, RefusedError, UnknownKeyError
+
 __all__ = [
     "DEFAULT_STRATUM",
     "MIN_SEED_BYTES",
@@ -102,7 +104,7 @@ _CS_MIN_DIGITS = 64  # consistent_sampler zero-pads the decimal digest to 64 dig
 _CS_PREFIX_BITS = 30  # 10**9 - 1 < 2**30
 
 
-class DrawInputError(ValueError):
+class DrawInputError(InvalidInputError):
     """Bad input to a draw: the message says which value, where, and how to fix it."""
 
 
@@ -126,7 +128,7 @@ class DuplicateIdError(DrawInputError):
     """An ID occurs more than once in a candidate set."""
 
 
-class ReplacementError(ValueError):
+class ReplacementError(RefusedError):
     """A replacement is impossible: the entity is not in the selection, or no alternate is left."""
 
 
@@ -223,7 +225,7 @@ def _ticket_prefix(key: bytes, scheme: TicketScheme) -> bytes:
     return key
 
 
-def _id_array(ids: IdsLike) -> BytesArray:
+def id_array(ids: IdsLike) -> BytesArray:
     """IDs as a numpy ``S`` array of UTF-8 bytes, checked for empty IDs and control bytes."""
     if isinstance(ids, np.ndarray) and ids.dtype.kind == "S":
         arr = np.ascontiguousarray(ids.reshape(-1))
@@ -268,7 +270,7 @@ def tickets(key: bytes, ids: IdsLike, scheme: TicketScheme | str = TicketScheme.
     >>> t.shape, t[0].tobytes() == hashlib.sha256(key + b"A1").digest()
     ((2, 32), True)
     """
-    return _digests(_ticket_prefix(key, TicketScheme(scheme)), _id_array(ids))
+    return _digests(_ticket_prefix(key, TicketScheme(scheme)), id_array(ids))
 
 
 class _HasCodes(Protocol):
@@ -312,7 +314,7 @@ class Strata:
 StrataLike: TypeAlias = Strata | _HasCodes | Sequence[str] | npt.NDArray[Any] | None
 
 
-def _strata(strata: StrataLike, n: int) -> Strata:
+def as_strata(strata: StrataLike, n: int) -> Strata:
     """Normalise to :class:`Strata` with labels sorted by UTF-8 bytes and checked."""
     if strata is None:
         s = Strata.single(n)
@@ -344,7 +346,7 @@ def _label_bytes(s: Strata) -> BytesArray:
     return np.array([label.encode() for label in s.labels] or [b""], dtype=bytes)
 
 
-def _digest_sorted_lines(lines: BytesArray) -> str:
+def digest_sorted_lines(lines: BytesArray) -> str:
     """SHA-256 of the concatenated lines (NUL padding of the ``S`` array removed)."""
     if lines.size == 0:
         return hashlib.sha256(b"").hexdigest()
@@ -352,12 +354,13 @@ def _digest_sorted_lines(lines: BytesArray) -> str:
     return hashlib.sha256(view[view != 0].tobytes()).hexdigest()
 
 
-def _lines(ids: BytesArray, s: Strata) -> BytesArray:
+def candidate_lines(ids: BytesArray, s: Strata) -> BytesArray:
+    """The pool digest's lines ``utf8(id) || 0x09 || utf8(stratum) || 0x0A``, in input order."""
     labels = _label_bytes(s)[s.codes]
     return np.strings.add(np.strings.add(np.strings.add(ids, b"\t"), labels), b"\n")
 
 
-def _check_no_duplicate(lines: BytesArray) -> None:
+def check_no_duplicate(lines: BytesArray) -> None:
     """Raise if two adjacent sorted lines carry the same ID (the bytes before 0x09)."""
     if len(lines) < 2:
         return
@@ -382,19 +385,19 @@ def pool_digest(ids: IdsLike, strata: StrataLike = None) -> str:
     >>> pool_digest(["B", "A"], ["x", "y"]) == hashlib.sha256(b"A\\ty\\nB\\tx\\n").hexdigest()
     True
     """
-    arr = _id_array(ids)
-    s = _strata(strata, len(arr))
+    arr = id_array(ids)
+    s = as_strata(strata, len(arr))
     # No ID byte is below 0x20, so sorting whole lines sorts by ID (0x09 ends the ID).
-    lines = np.sort(_lines(arr, s))
-    _check_no_duplicate(lines)
-    return _digest_sorted_lines(lines)
+    lines = np.sort(candidate_lines(arr, s))
+    check_no_duplicate(lines)
+    return digest_sorted_lines(lines)
 
 
 def _digest_if_sorted(ids: BytesArray, s: Strata) -> str | None:
     """The pool digest when ``ids`` are already strictly increasing, else ``None``."""
     if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
         return None
-    return _digest_sorted_lines(_lines(ids, s))
+    return digest_sorted_lines(candidate_lines(ids, s))
 
 
 def _to_fraction(value: RatioLike) -> Fraction:
@@ -727,8 +730,8 @@ def draw_entities(
     """
     key = draw_key(task_label, seed)
     ticket_scheme = TicketScheme(scheme)
-    arr = _id_array(ids)
-    s = _strata(strata, len(arr))
+    arr = id_array(ids)
+    s = as_strata(strata, len(arr))
     digests = _digests(_ticket_prefix(key, ticket_scheme), arr)
     counts = np.bincount(s.codes, minlength=len(s.labels))
     labels = _rules_for(rules, s, counts)
@@ -853,7 +856,7 @@ class Draw:
         for s in self.strata:
             if s.label == label:
                 return s
-        raise KeyError(f"stratum {label!r} is not in this draw")
+        raise UnknownKeyError(f"stratum {label!r} is not in this draw")
 
     def replace(self, entity_id: str, reason: ReplacementReason | str, note: str = "") -> Draw:
         """Replace a selected entity by the next unused alternate of its stratum.

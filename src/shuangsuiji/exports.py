@@ -480,7 +480,7 @@ def publication_html(
     >>> "&lt;b&gt;局&lt;/b&gt;" in page and "<b>" not in page
     True
     """
-    from shuangsuiji import __version__
+    from shuangsuiji._version import __version__
 
     page = _Page(internal=False, bilingual=bilingual)
     public = [r for r in records if r.published is not None and r.published <= today]

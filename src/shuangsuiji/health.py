@@ -68,6 +68,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from shuangsuiji.errors import InvalidInputError, UnknownKeyError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -97,7 +99,7 @@ _TAIL_SIGMAS = 10.0
 _SUM_TOLERANCE = 1e-6
 
 
-class HealthInputError(ValueError):
+class HealthInputError(InvalidInputError):
     """The draws given to the health statistics are inconsistent; the message says where."""
 
 
@@ -391,7 +393,9 @@ class HealthReport:
         for t in self.tests:
             if t.name == name:
                 return t
-        raise KeyError(f"no test {name!r} in this report; have {[t.name for t in self.tests]}")
+        raise UnknownKeyError(
+            f"no test {name!r} in this report; have {[t.name for t in self.tests]}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The verdict, the tests and the flagged units as JSON-able values (for scripts)."""

@@ -8,10 +8,10 @@ first 17 positions, the check character has value ``(31 - sum(v_i * w_i) mod 31)
 
 >>> validate_uscc("91350100m000100y43")
 '91350100M000100Y43'
->>> validate_uscc("91350100M000100Y44")
+>>> validate_uscc("91350100M000100Y44")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: invalid USCC '91350100M000100Y44': position 18 (check character) is '4', expected '3'
+shuangsuiji.errors.InvalidInputError: invalid USCC '91350100M000100Y44': position 18 ...
 
 Pools that also hold older 15-digit registration numbers (注册号) or agency-local IDs use an
 :class:`IdScheme`; :data:`USCC`, :data:`REGNO15`, :data:`LOCAL_ID` and :class:`AnyOf` are
@@ -25,6 +25,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+
+from shuangsuiji.errors import InvalidInputError
 
 __all__ = [
     "LOCAL_ID",
@@ -63,12 +65,14 @@ def canonical_id(raw: str) -> str:
     """
     text = unicodedata.normalize("NFC", raw).strip()
     if not text:
-        raise ValueError("empty ID: every entity needs an identifier")
+        raise InvalidInputError("empty ID: every entity needs an identifier")
     if len(text) > MAX_ID_LENGTH:
-        raise ValueError(f"ID {text[:20]!r}... is {len(text)} characters, at most {MAX_ID_LENGTH}")
+        raise InvalidInputError(
+            f"ID {text[:20]!r}... is {len(text)} characters, at most {MAX_ID_LENGTH}"
+        )
     bad = next((c for c in text if unicodedata.category(c)[0] == "C"), None)
     if bad is not None:
-        raise ValueError(f"ID {text!r} contains the control character U+{ord(bad):04X}")
+        raise InvalidInputError(f"ID {text!r} contains the control character U+{ord(bad):04X}")
     return text
 
 
@@ -79,13 +83,15 @@ def uscc_check_char(first17: str) -> str:
     '3'
     """
     if len(first17) != 17:
-        raise ValueError(f"need the first 17 characters of a USCC, got {len(first17)}")
+        raise InvalidInputError(f"need the first 17 characters of a USCC, got {len(first17)}")
     total = sum(_VALUE[c] * w for c, w in zip(first17, _WEIGHTS, strict=True))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
 def validate_uscc(code: str) -> str:
-    """Return the canonical USCC or raise ``ValueError`` naming the position and character at fault.
+    """Return the canonical USCC, or raise ``InvalidInputError`` (a ``ValueError``) saying where.
+
+    The message names the position and the character at fault.
 
     Canonicalisation folds full-width characters (NFKC), strips whitespace and upper-cases.
     Positions in messages count from 1, as printed on a business licence.
@@ -95,23 +101,25 @@ def validate_uscc(code: str) -> str:
     >>> validate_uscc("91110108MA01ABCDIL")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: invalid USCC '91110108MA01ABCDIL': position 17 (organisation code) has ...
+    shuangsuiji.errors.InvalidInputError: invalid USCC '91110108MA01ABCDIL': position 17 ...
     """
     if not isinstance(code, str):
-        raise ValueError(f"a USCC must be a string, got {type(code).__name__}")
+        raise InvalidInputError(f"a USCC must be a string, got {type(code).__name__}")
     text = unicodedata.normalize("NFKC", code).strip().upper()
     if len(text) != 18:
-        raise ValueError(f"invalid USCC {code!r}: it has {len(text)} characters, a USCC has 18")
+        raise InvalidInputError(
+            f"invalid USCC {code!r}: it has {len(text)} characters, a USCC has 18"
+        )
     for pos, char in enumerate(text):
         if char not in _VALUE:
             hint = " (I, O, Z, S and V are never used)" if char in "IOZSV" else ""
-            raise ValueError(
+            raise InvalidInputError(
                 f"invalid USCC {code!r}: position {pos + 1} ({_FIELD[pos]}) has the character "
                 f"{char!r}, which is not allowed{hint}"
             )
     expected = uscc_check_char(text[:17])
     if text[17] != expected:
-        raise ValueError(
+        raise InvalidInputError(
             f"invalid USCC {code!r}: position 18 (check character) is {text[17]!r}, "
             f"expected {expected!r}"
         )
@@ -185,10 +193,10 @@ class RegNo15:
     def canonicalize(self, raw: str) -> str:
         text = unicodedata.normalize("NFKC", raw).strip()
         if len(text) != 15 or not text.isascii() or not text.isdigit():
-            raise ValueError(f"invalid registration number {raw!r}: need 15 digits")
+            raise InvalidInputError(f"invalid registration number {raw!r}: need 15 digits")
         expected = _regno_check_digit(text[:14])
         if text[14] != expected:
-            raise ValueError(
+            raise InvalidInputError(
                 f"invalid registration number {raw!r}: position 15 (check digit) is "
                 f"{text[14]!r}, expected {expected!r}"
             )
@@ -214,7 +222,7 @@ class AnyOf:
 
     def __init__(self, *schemes: IdScheme) -> None:
         if not schemes:
-            raise ValueError("AnyOf needs at least one scheme")
+            raise InvalidInputError("AnyOf needs at least one scheme")
         self.schemes = schemes
         self.name = "+".join(s.name for s in schemes)
 
@@ -225,7 +233,7 @@ class AnyOf:
                 return scheme.canonicalize(raw)
             except ValueError as exc:
                 errors.append(f"{scheme.name}: {exc}")
-        raise ValueError(f"ID {raw!r} matches no accepted scheme ({'; '.join(errors)})")
+        raise InvalidInputError(f"ID {raw!r} matches no accepted scheme ({'; '.join(errors)})")
 
 
 USCC: IdScheme = Uscc()
@@ -240,7 +248,7 @@ def scheme_by_name(name: str) -> IdScheme:
     parts = [p.strip() for p in name.split("+")]
     unknown = [p for p in parts if p not in SCHEMES]
     if unknown:
-        raise ValueError(f"unknown ID scheme {unknown[0]!r}; known: {', '.join(SCHEMES)}")
+        raise InvalidInputError(f"unknown ID scheme {unknown[0]!r}; known: {', '.join(SCHEMES)}")
     if len(parts) == 1:
         return SCHEMES[parts[0]]
     return AnyOf(*(SCHEMES[p] for p in parts))

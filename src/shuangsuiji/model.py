@@ -24,9 +24,11 @@ from typing import Any
 
 import attrs
 
+from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.ids import canonical_id
 
 __all__ = [
+    "CODE_RE",
     "DEREGISTERED_STATUSES",
     "METHODS",
     "STATUSES",
@@ -52,14 +54,15 @@ DEREGISTERED_STATUSES = frozenset({"注销", "吊销", "撤销"})
 METHODS = ("现场检查", "书面检查", "网络监测", "抽样检验")
 """Inspection methods: on site, documents, online monitoring, product sampling."""
 
-_CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\-]{0,63}$")
+CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\-]{0,63}$")
+"""A code (department, plan, task, item, category): 1-64 ASCII letters, digits, ``._-``."""
 _REGION_RE = re.compile(r"^[0-9]{2,12}$")
 _INDUSTRY_RE = re.compile(r"^[A-T]([0-9]{0,4})$")
 
 
 def _code(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not isinstance(value, str) or not _CODE_RE.match(value):
-        raise ValueError(
+    if not isinstance(value, str) or not CODE_RE.match(value):
+        raise InvalidInputError(
             f"{attribute.name} {value!r} is not a valid code: use 1-64 ASCII letters, digits, "
             "'.', '_' or '-', starting with a letter or digit"
         )
@@ -67,12 +70,12 @@ def _code(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
 
 def _nonempty(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{attribute.name} must be a non-empty text")
+        raise InvalidInputError(f"{attribute.name} must be a non-empty text")
 
 
 def _region(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not _REGION_RE.match(value):
-        raise ValueError(
+        raise InvalidInputError(
             f"{attribute.name} {value!r} is not an administrative division code: use 2-12 digits "
             "(6 for a county, 9 for a township)"
         )
@@ -80,7 +83,7 @@ def _region(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
 
 def _ratio(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
     if value is not None and not 0.0 <= value <= 1.0:
-        raise ValueError(f"{attribute.name} must be a ratio between 0 and 1, got {value!r}")
+        raise InvalidInputError(f"{attribute.name} must be a ratio between 0 and 1, got {value!r}")
 
 
 def _labels(values: Any) -> frozenset[str]:
@@ -144,7 +147,7 @@ class Inspector:
 
     def __attrs_post_init__(self) -> None:
         if self.home_region and not _REGION_RE.match(self.home_region):
-            raise ValueError(f"home_region {self.home_region!r} is not a division code")
+            raise InvalidInputError(f"home_region {self.home_region!r} is not a division code")
 
     def certified_on(self, day: date) -> bool:
         """True when the officer is active and the certificate is valid on ``day``."""
@@ -217,13 +220,15 @@ class PopulationFilter:
     def __attrs_post_init__(self) -> None:
         for prefix in self.region_prefixes:
             if not prefix.isdigit():
-                raise ValueError(f"region prefix {prefix!r} must be digits of a division code")
+                raise InvalidInputError(
+                    f"region prefix {prefix!r} must be digits of a division code"
+                )
         if (
             self.registered_before is not None
             and self.registered_after is not None
             and self.registered_after >= self.registered_before
         ):
-            raise ValueError(
+            raise InvalidInputError(
                 f"registered_after {self.registered_after} is not before registered_before "
                 f"{self.registered_before}: the population would be empty"
             )
@@ -259,7 +264,7 @@ class PopulationFilter:
         known = {f.name for f in attrs.fields(PopulationFilter)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(
+            raise InvalidInputError(
                 f"unknown population filter field(s) {unknown}; known: {sorted(known)}"
             )
         kwargs: dict[str, Any] = {}
@@ -292,13 +297,15 @@ class Task:
 
     def __attrs_post_init__(self) -> None:
         if not self.departments:
-            raise ValueError(f"task {self.code}: name at least one department")
+            raise InvalidInputError(f"task {self.code}: name at least one department")
         if len(set(self.departments)) != len(self.departments):
-            raise ValueError(f"task {self.code}: a department is listed twice")
+            raise InvalidInputError(f"task {self.code}: a department is listed twice")
         if not self.items:
-            raise ValueError(f"task {self.code}: name at least one inspection item (一单)")
+            raise InvalidInputError(f"task {self.code}: name at least one inspection item (一单)")
         if self.end < self.start:
-            raise ValueError(f"task {self.code}: end {self.end} is before start {self.start}")
+            raise InvalidInputError(
+                f"task {self.code}: end {self.end} is before start {self.start}"
+            )
 
     @property
     def joint(self) -> bool:

@@ -76,6 +76,7 @@ from typing import Any
 
 import attrs
 
+from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.model import STATUSES, TIERS
 
 __all__ = [
@@ -91,7 +92,7 @@ __all__ = [
 ]
 
 
-class PolicyError(ValueError):
+class PolicyError(InvalidInputError):
     """A policy file or value that cannot be used; the message names where and how to fix it."""
 
 

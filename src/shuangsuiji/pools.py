@@ -24,6 +24,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from shuangsuiji.errors import InvalidInputError, UnknownKeyError
 from shuangsuiji.model import TIERS, Entity, Inspector, PopulationFilter
 
 if TYPE_CHECKING:
@@ -77,7 +78,9 @@ class Categorical:
             return cls(np.zeros(0, dtype=np.uint16), ())
         labels, inverse = np.unique(arr.astype(str), return_inverse=True)
         if len(labels) > np.iinfo(np.uint16).max:
-            raise ValueError(f"too many distinct labels ({len(labels)}) for a categorical column")
+            raise InvalidInputError(
+                f"too many distinct labels ({len(labels)}) for a categorical column"
+            )
         return cls(inverse.astype(np.uint16).reshape(-1), tuple(str(x) for x in labels))
 
     def __len__(self) -> int:
@@ -118,12 +121,14 @@ class Labels:
         labels = tuple(sorted(set().union(*rows))) if rows else ()
         for label in labels:
             if not label.strip() or any(sep in label for sep in "|;"):
-                raise ValueError(
+                raise InvalidInputError(
                     f"label {label!r} is empty or contains '|' or ';', which separate labels in "
                     "files and in the store; rename it"
                 )
         if len(labels) > MAX_LABELS:
-            raise ValueError(f"at most {MAX_LABELS} distinct labels per column, got {len(labels)}")
+            raise InvalidInputError(
+                f"at most {MAX_LABELS} distinct labels per column, got {len(labels)}"
+            )
         index = {label: np.uint64(1) << np.uint64(i) for i, label in enumerate(labels)}
         bits = np.zeros(len(rows), dtype=np.uint64)
         for i, row in enumerate(rows):
@@ -167,7 +172,7 @@ class Labels:
 def _check_lengths(name: str, columns: Mapping[str, Any]) -> None:
     lengths = {key: len(col) for key, col in columns.items()}
     if len(set(lengths.values())) > 1:
-        raise ValueError(f"{name}: columns differ in length: {lengths}")
+        raise InvalidInputError(f"{name}: columns differ in length: {lengths}")
 
 
 def _check_unique(name: str, ids: BytesArray) -> None:
@@ -176,7 +181,7 @@ def _check_unique(name: str, ids: BytesArray) -> None:
     ordered = np.sort(ids)
     dup = ordered[1:][ordered[1:] == ordered[:-1]]
     if len(dup):
-        raise ValueError(
+        raise InvalidInputError(
             f"{name}: ID {dup[0].decode()!r} occurs more than once; IDs must be unique in a pool"
         )
 
@@ -192,7 +197,7 @@ def _rows(pool_len: int, selector: Mask | npt.NDArray[np.intp]) -> npt.NDArray[n
     sel = np.asarray(selector)
     if sel.dtype == bool:
         if len(sel) != pool_len:
-            raise ValueError(f"mask has {len(sel)} rows, pool has {pool_len}")
+            raise InvalidInputError(f"mask has {len(sel)} rows, pool has {pool_len}")
         return np.flatnonzero(sel)
     return sel.astype(np.intp)
 
@@ -201,7 +206,8 @@ def _rows(pool_len: int, selector: Mask | npt.NDArray[np.intp]) -> npt.NDArray[n
 class EntityPool:
     """The entity pool, column by column.
 
-    Build it with :meth:`from_entities`, :meth:`from_columns`, :meth:`from_dataframe`,
+    Build it with :meth:`from_entities`, :meth:`from_columns`,
+    :func:`shuangsuiji.io.entities_from_dataframe`,
     :func:`shuangsuiji.io.read_entities_csv` or from the store. ``tier`` holds codes 0–3 for
     A–D. Filters return new pools; :meth:`mask` returns the boolean row mask.
     """
@@ -221,7 +227,7 @@ class EntityPool:
         _check_lengths("EntityPool", attrs.asdict(self, recurse=False, filter=_is_column))
         _check_unique("EntityPool", self.ids)
         if len(self.tier) and int(self.tier.max()) >= len(TIERS):
-            raise ValueError("EntityPool: tier codes must be 0-3 (A-D)")
+            raise InvalidInputError("EntityPool: tier codes must be 0-3 (A-D)")
 
     @classmethod
     def from_columns(
@@ -244,7 +250,7 @@ class EntityPool:
             lookup = {t: i for i, t in enumerate(TIERS)}
             bad = sorted({str(t) for t in tier_arr.astype(str)} - set(lookup))
             if bad:
-                raise ValueError(f"unknown credit-risk tier(s) {bad}; use A, B, C or D")
+                raise InvalidInputError(f"unknown credit-risk tier(s) {bad}; use A, B, C or D")
             tier_codes = np.searchsorted(np.asarray(TIERS), tier_arr.astype(str)).astype(np.uint8)
         else:
             tier_codes = tier_arr.astype(np.uint8)
@@ -277,22 +283,6 @@ class EntityPool:
             tags=[e.tags for e in rows],
             id_scheme=id_scheme,
         )
-
-    @classmethod
-    def from_dataframe(cls, frame: pd.DataFrame, id_scheme: str = "uscc") -> EntityPool:
-        """Build a pool from a pandas DataFrame with the CSV's columns (validated like a CSV)."""
-        from shuangsuiji.io import ENTITY_COLUMNS, Columns, CsvFormatError, entities_from_columns
-
-        missing = [c for c in ENTITY_COLUMNS[:7] if c not in frame.columns]
-        if missing:
-            raise CsvFormatError(f"DataFrame: missing column(s) {missing}")
-        text = frame.astype(str).replace({"nan": "", "None": "", "NaT": "", "<NA>": ""})
-        cols = {
-            c: [v.strip() for v in text[c].tolist()] if c in text else [""] * len(text)
-            for c in ENTITY_COLUMNS
-        }
-        lines = list(range(2, len(text) + 2))  # as if written to CSV with a header line
-        return entities_from_columns(Columns("DataFrame", lines, cols, []), id_scheme)
 
     def to_dataframe(self) -> pd.DataFrame:
         """The pool as a pandas DataFrame (needs the ``pandas`` extra)."""
@@ -395,7 +385,7 @@ class EntityPool:
         rows = order[pos] if len(order) else pos
         missing = ~(self.ids[rows] == wanted) if len(order) else np.ones(len(wanted), dtype=bool)
         if missing.any():
-            raise KeyError(f"entity {wanted[missing][0].decode()!r} is not in the pool")
+            raise UnknownKeyError(f"entity {wanted[missing][0].decode()!r} is not in the pool")
         return rows.astype(np.intp)
 
     @property

@@ -64,6 +64,7 @@ from typing import Any, Final
 import attrs
 import numpy as np
 
+from shuangsuiji.errors import InvalidInputError, RefusedError, UnknownKeyError
 from shuangsuiji.model import Department, InspectionItem, Plan, PopulationFilter, Task
 from shuangsuiji.policy import Policy
 from shuangsuiji.results import InspectionResult, latest_results
@@ -99,11 +100,11 @@ INSPECTION_TYPES: Final = {True: "定向", False: "不定向"}
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class PublicationError(ValueError):
+class PublicationError(RefusedError):
     """A publication record or announcement that breaks a rule; the message says which."""
 
 
-class PublicationInputError(PublicationError):
+class PublicationInputError(PublicationError, InvalidInputError):
     """Inputs that cannot make publication records; ``problems`` lists every one."""
 
     def __init__(self, problems: Sequence[str], shown: int = 20) -> None:
@@ -708,7 +709,7 @@ class PublicationReport:
         for report in self.departments:
             if report.department.code == code:
                 return report
-        raise KeyError(f"no records for department {code!r}")
+        raise UnknownKeyError(f"no records for department {code!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able values."""

@@ -104,6 +104,7 @@ from shuangsuiji.draw import (
     labels_to_draw,
     seed_bytes,
 )
+from shuangsuiji.errors import IntegrityFailure, InvalidInputError, RefusedError
 from shuangsuiji.model import InspectionItem, PopulationFilter, Task
 from shuangsuiji.policy import Policy
 from shuangsuiji.store.schema import DrawCandidateRow, EntityRow
@@ -158,15 +159,15 @@ _EXCLUSION_CODES = {
 }
 
 
-class PushdownError(ValueError):
+class PushdownError(InvalidInputError):
     """Bad input to a pushed-down draw: the message says what, where and how to fix it."""
 
 
-class UnsupportedDatabaseError(PushdownError):
+class UnsupportedDatabaseError(PushdownError, RefusedError):
     """The connection is not PostgreSQL 11 or later (``sha256()`` appeared in 11)."""
 
 
-class PoolChangedError(PushdownError):
+class PoolChangedError(PushdownError, IntegrityFailure):
     """The candidates in the database no longer match the frozen counts of the draw."""
 
 

@@ -54,8 +54,10 @@ from shuangsuiji.assign import (
     reassign,
     sample_loads,
 )
+from shuangsuiji.assign.record import conflict_table, staffing_from_record, staffing_record
+from shuangsuiji.assign.rules import team_config
 from shuangsuiji.audit import canonical_json
-from shuangsuiji.bundle import make_bundle, record_digest
+from shuangsuiji.bundle import make_bundle
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
 from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
@@ -72,6 +74,7 @@ from shuangsuiji.draw import (
     Strata,
     draw_entities,
 )
+from shuangsuiji.errors import RefusedError
 from shuangsuiji.exports import (
     internal_publication_html,
     plan_csv,
@@ -88,6 +91,7 @@ from shuangsuiji.health import (
     draw_health,
     replay_health,
 )
+from shuangsuiji.integrity import RecordProblem, check_records
 from shuangsuiji.labels import recusal_label
 from shuangsuiji.model import Plan, Task
 from shuangsuiji.policy import Policy
@@ -115,16 +119,15 @@ from shuangsuiji.results import (
     scope_problems,
 )
 from shuangsuiji.seeds import (
-    SEED_SPEC,
     Ceremony,
     PublicAnnouncement,
-    PublicSeed,
     PublicSource,
     party_commitment,
     provenance_from_record,
     random_seed,
 )
 from shuangsuiji.store import Clock, Store, StoreError, utc_now
+from shuangsuiji.store.integrity import read_records, snapshot
 from shuangsuiji.store.schema import (
     AuditEventRow,
     DrawCandidateRow,
@@ -139,7 +142,6 @@ from shuangsuiji.store.schema import (
     TeamMemberRow,
 )
 from shuangsuiji.synth import City
-from shuangsuiji.teams import conflict_table, staffing_from_record, staffing_record, team_config
 
 __all__ = ["DrawRefused", "DrawResult", "Registry", "ResultEntry"]
 
@@ -163,7 +165,7 @@ class ResultEntry:
     reason: str = ""
 
 
-class DrawRefused(ValueError):
+class DrawRefused(RefusedError):
     """A draw step the rules forbid (re-draw without reason, steps out of order)."""
 
 
@@ -188,22 +190,6 @@ class _Redraw:
     reason: str = ""
     text: str = ""
     approved_by: str = ""
-
-
-def _pending_public(declared: PublicAnnouncement) -> dict[str, Any]:
-    """A public-value declaration whose values do not exist yet (``public-declared``)."""
-    return {
-        "kind": "public-declared",
-        "spec": SEED_SPEC,
-        "task_label": declared.task_label,
-        "pool_digest": declared.pool_digest,
-        "frozen_at": declared.frozen_at.isoformat(),
-        "announced_at": declared.announced_at.isoformat(),
-        "sources": [
-            {"label": x.label, "reference": x.reference, "expected": x.expected.isoformat()}
-            for x in declared.sources
-        ],
-    }
 
 
 def _public_team_seed(frozen: dict[str, Any]) -> dict[str, Any]:
@@ -605,14 +591,12 @@ class Registry:
             problems = declared.problems()
             if problems:
                 raise DrawRefused(f"task {task}: public values refused: " + "; ".join(problems))
-            row.seed_record = _json(
-                {**_pending_public(declared), "announcement_digest": declared.digest()}
-            )
+            row.seed_record = _json(declared.to_record())
             self.store.append_event(
                 s,
                 actor,
                 "seed.public.declare",
-                {"task": task, "attempt": row.attempt} | _pending_public(declared),
+                {"task": task, "attempt": row.attempt} | declared.to_record(),
             )
             return declared.digest()
 
@@ -623,9 +607,7 @@ class Registry:
             record = json.loads(row.seed_record)
             if record.get("kind") != "public-declared":
                 raise DrawRefused(f"task {task}: no public values were declared for its seed")
-            declared = PublicSeed.from_record(
-                record | {"kind": "public", "values": [], "revealed_at": record["announced_at"]}
-            ).announcement
+            declared = PublicAnnouncement.from_record(record)
             try:
                 resolved = declared.resolve(values, self._now)
             except ValueError as exc:
@@ -1000,46 +982,22 @@ class Registry:
             draw, _, _ = self._rebuild(s, row)
             return DrawResult(task, row.attempt, draw, json.loads(row.bundle or "{}"))
 
-    def verify_records(self) -> list[str]:
-        """Cross-check the draw records against the audit log; an empty list means they agree.
+    def verify_records(self) -> list[RecordProblem]:
+        """Check every table that decides an outcome against the audit log; an empty list
+        means they agree.
 
         The chain (:meth:`Store.verify_log`) proves the log was not altered; this proves the
-        tables were not altered around it: every drawn attempt has its ``draw``/``redraw``
-        event with the same seed, pool digest and policy hash, the stored bundle's record
-        digest is the one the latest event of that attempt logged, and the bundle still hashes
-        to its own record digest.
+        tables were not altered around it (:func:`shuangsuiji.integrity.check_records`): the
+        draws, their candidates (re-digested), picks, teams and replacements against the freeze,
+        draw and team events and the bundle they logged; results, publications, policies
+        (re-hashed), result categories, tasks, items and import records against their
+        events, both ways; and each pool table
+        (entities, inspectors, conflicts) against the SSJ-POOL-STATE-1 state its last import
+        logged. Every difference is returned, naming the table, the row and what differs.
         """
-        logged = {"draw", "redraw", "replacement", "teams.assign", "teams.reassign"}
-        latest: dict[tuple[str, int], dict[str, Any]] = {}
-        drawn: dict[tuple[str, int], dict[str, Any]] = {}
-        for event in self.store.audit_events():
-            if event.kind in logged:
-                key = (str(event.payload.get("task")), int(event.payload.get("attempt", 0)))
-                latest[key] = event.payload
-                if event.kind in ("draw", "redraw"):
-                    drawn[key] = event.payload
-        problems = []
-        with self.store.reading() as s:
-            rows = s.execute(select(DrawRow).where(DrawRow.state == "drawn")).scalars().all()
-            for row in rows:
-                where = f"draw of task {row.task} attempt {row.attempt}"
-                entry = drawn.get((row.task, row.attempt))
-                if entry is None:
-                    problems.append(f"{where}: no draw event in the audit log")
-                    continue
-                for field in ("seed", "pool_digest", "policy_hash"):
-                    if entry.get(field) != getattr(row, field):
-                        problems.append(
-                            f"{where}: {field} in the draws table differs from the audit log"
-                        )
-                bundle = json.loads(row.bundle or "{}")
-                if bundle.get("record_digest") != latest[(row.task, row.attempt)].get(
-                    "record_digest"
-                ):
-                    problems.append(f"{where}: the stored bundle is not the one the log recorded")
-                elif record_digest(bundle) != bundle.get("record_digest"):
-                    problems.append(f"{where}: the stored bundle was changed after it was logged")
-        return problems
+        with snapshot(self.store.engine) as s:
+            tables, events = read_records(s)
+        return check_records(tables, events)
 
     def draws(self, task: str) -> list[dict[str, Any]]:
         """Every draw of ``task`` (first and re-draws), oldest first, as summaries."""

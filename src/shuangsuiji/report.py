@@ -55,6 +55,7 @@ from shuangsuiji._html import Html as _Html
 from shuangsuiji._html import escape as _e
 from shuangsuiji.audit import EVENT_KINDS, CanonicalJsonError
 from shuangsuiji.bundle import record_digest
+from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.labels import (
     exclusion_label,
     payload_summary,
@@ -72,7 +73,7 @@ _TICKET_DIGITS = 12
 _EXTRA_KEYS = ("task", "seed_provenance", "events", "audit_head", "replacements", "names")
 
 
-class ReportInputError(ValueError):
+class ReportInputError(InvalidInputError):
     """The bundle cannot be rendered (e.g. it is not JSON data); the message says why."""
 
 

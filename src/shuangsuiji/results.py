@@ -55,20 +55,21 @@ from typing import Any, Final
 
 import attrs
 
-from shuangsuiji.ids import IdScheme, canonical_id, scheme_by_name
-from shuangsuiji.io import (
+from shuangsuiji._tabular import (
     MAX_DATE,
     MIN_DATE,
     CsvFormatError,
     ImportValidationError,
     RowError,
     Source,
-    _canonical_ids,
-    _check_unique_values,
-    _parse_dates,
+    canonical_ids,
+    check_unique_values,
+    parse_dates,
     read_columns,
 )
-from shuangsuiji.model import _CODE_RE, Task
+from shuangsuiji.errors import IntegrityFailure, InvalidInputError, RefusedError, UnknownKeyError
+from shuangsuiji.ids import IdScheme, canonical_id, scheme_by_name
+from shuangsuiji.model import CODE_RE, Task
 
 __all__ = [
     "CHINA_STANDARD_TIME",
@@ -97,7 +98,7 @@ _CATEGORY_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._\-]{0,31}$")
 _SPLIT = re.compile(r"[|;,，；、]")
 
 
-class CategoryError(ValueError):
+class CategoryError(InvalidInputError):
     """A result category that cannot be added, or a category set that is malformed."""
 
 
@@ -269,7 +270,7 @@ class ResultCategories:
         try:
             return self._by_code[code]
         except KeyError:
-            raise KeyError(f"unknown result category {code!r}; {self._known()}") from None
+            raise UnknownKeyError(f"unknown result category {code!r}; {self._known()}") from None
 
     def __contains__(self, code: object) -> bool:
         return code in self._by_code
@@ -297,7 +298,7 @@ class ResultCategories:
             return text
         if text in self._by_label:
             return self._by_label[text]
-        raise KeyError(f"unknown result category {text!r}; {self._known()}")
+        raise UnknownKeyError(f"unknown result category {text!r}; {self._known()}")
 
     def _known(self) -> str:
         return "known: " + ", ".join(f"{c.code} {c.label_zh}" for c in self.categories)
@@ -385,7 +386,7 @@ class ResultCategories:
 _STANDARD = ResultCategories(STANDARD_CATEGORIES)
 
 
-class InvalidResultError(ValueError):
+class InvalidResultError(InvalidInputError):
     """A result that breaks the rules; ``problems`` lists every :class:`ResultProblem`."""
 
     def __init__(self, where: str, problems: Sequence[ResultProblem]) -> None:
@@ -393,11 +394,11 @@ class InvalidResultError(ValueError):
         super().__init__(f"{where}: " + "; ".join(str(p) for p in self.problems))
 
 
-class CorrectionError(ValueError):
+class CorrectionError(RefusedError):
     """A correction that cannot be made (no reason, nothing changed, time going backwards)."""
 
 
-class ResultHistoryError(ValueError):
+class ResultHistoryError(IntegrityFailure):
     """Two different results claim the same task, entity, item and version."""
 
 
@@ -435,7 +436,7 @@ def _is_date(value: Any) -> bool:
 
 
 def _check_code(value: Any, field: str, what: str, out: list[ResultProblem]) -> None:
-    if not isinstance(value, str) or not _CODE_RE.match(value):
+    if not isinstance(value, str) or not CODE_RE.match(value):
         out.append(
             ResultProblem(
                 field,
@@ -778,7 +779,7 @@ def _resolve_cells(
             return str(exc.args[0])
         return None
 
-    _check_unique_values(values, "categories", lines, errors, check)
+    check_unique_values(values, "categories", lines, errors, check)
     return [resolved[v] for v in values]
 
 
@@ -819,17 +820,17 @@ def read_results_csv(
     ...     recorded_at=datetime(2025, 10, 9, tzinfo=timezone.utc))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    shuangsuiji.io.ImportValidationError: <text>: 3 bad value(s); nothing was imported. ...
+    shuangsuiji._tabular.ImportValidationError: <text>: 3 bad value(s); nothing was imported. ...
     """
     table = read_columns(source, RESULT_COLUMNS, _OPTIONAL, encoding)
     name, lines, cols, errors = table.name, table.lines, table.cols, list(table.errors)
     if not lines and not errors:
         raise CsvFormatError(f"{name}: no rows; a results file needs at least one result")
     scheme = scheme_by_name(id_scheme) if isinstance(id_scheme, str) else id_scheme
-    entities = _canonical_ids(cols["entity_id"], scheme, lines, errors, column="entity_id")
+    entities = canonical_ids(cols["entity_id"], scheme, lines, errors, column="entity_id")
     codes = _resolve_cells(cols["categories"], categories, lines, errors)
-    starts = _parse_dates(cols["inspection_start"], "inspection_start", lines, errors)
-    ends = _parse_dates(cols["inspection_end"], "inspection_end", lines, errors)
+    starts = parse_dates(cols["inspection_start"], "inspection_start", lines, errors)
+    ends = parse_dates(cols["inspection_end"], "inspection_end", lines, errors)
     failed: dict[int, set[str]] = {}
     for error in errors:
         failed.setdefault(error.line, set()).add(error.column)

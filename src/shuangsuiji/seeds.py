@@ -50,6 +50,7 @@ from typing import Any
 import attrs
 
 from shuangsuiji.draw import MIN_SEED_BYTES, check_label
+from shuangsuiji.errors import IntegrityFailure, InvalidInputError, RefusedError
 
 __all__ = [
     "SEED_SPEC",
@@ -83,11 +84,11 @@ SEED_SPEC = "SSJ-SEED-1"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class SeedRecordError(ValueError):
+class SeedRecordError(InvalidInputError):
     """A seed record is malformed (missing field, wrong type, bad hex or timestamp)."""
 
 
-class CeremonyError(ValueError):
+class CeremonyError(RefusedError):
     """A step of a seed ceremony is not allowed; the message names the party."""
 
 
@@ -103,7 +104,7 @@ class UnknownPartyError(CeremonyError):
     """A party revealed without having committed."""
 
 
-class RevealMismatchError(CeremonyError):
+class RevealMismatchError(CeremonyError, IntegrityFailure):
     """A revealed contribution does not hash to the party's commitment."""
 
 
@@ -115,7 +116,7 @@ class TimeOrderError(CeremonyError):
     """Timestamps do not run freeze ≤ commit ≤ reveal (or announce < value date ≤ reveal)."""
 
 
-class PublicSeedError(ValueError):
+class PublicSeedError(IntegrityFailure):
     """Public values do not match their announcement."""
 
 
@@ -429,6 +430,44 @@ class PublicAnnouncement:
         )
         return out
 
+    def to_record(self) -> dict[str, Any]:
+        """The declaration as JSON values (``kind`` = ``"public-declared"``): what a store
+        keeps while the values do not exist yet; :meth:`PublicSeed.to_record` extends it."""
+        return {
+            "kind": "public-declared",
+            "spec": SEED_SPEC,
+            "task_label": self.task_label,
+            "pool_digest": self.pool_digest,
+            "frozen_at": self.frozen_at.isoformat(),
+            "announced_at": self.announced_at.isoformat(),
+            "sources": [
+                {"label": s.label, "reference": s.reference, "expected": s.expected.isoformat()}
+                for s in self.sources
+            ],
+            "announcement_digest": self.digest(),
+        }
+
+    @classmethod
+    def from_record(
+        cls, record: Mapping[str, Any], what: str = "public-value declaration"
+    ) -> PublicAnnouncement:
+        """Load the declaration part of a record of either public kind."""
+        try:
+            return cls(
+                task_label=str(record["task_label"]),
+                pool_digest=str(record["pool_digest"]),
+                frozen_at=_time(record["frozen_at"], "frozen_at"),
+                announced_at=_time(record["announced_at"], "announced_at"),
+                sources=tuple(
+                    PublicSource(
+                        str(s["label"]), str(s["reference"]), date.fromisoformat(s["expected"])
+                    )
+                    for s in record["sources"]
+                ),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SeedRecordError(f"malformed {what}: {exc!r}") from None
+
     def resolve(self, values: Sequence[str], revealed_at: datetime) -> PublicSeed:
         """The seed record once the values are published, one per source in order."""
         record = PublicSeed(self, tuple(values), _aware(revealed_at, "revealed_at"))
@@ -478,19 +517,8 @@ class PublicSeed:
 
     def to_record(self) -> dict[str, Any]:
         """The record as JSON values (``kind`` = ``"public"``)."""
-        a = self.announcement
-        return {
+        return self.announcement.to_record() | {
             "kind": "public",
-            "spec": SEED_SPEC,
-            "task_label": a.task_label,
-            "pool_digest": a.pool_digest,
-            "frozen_at": a.frozen_at.isoformat(),
-            "announced_at": a.announced_at.isoformat(),
-            "sources": [
-                {"label": s.label, "reference": s.reference, "expected": s.expected.isoformat()}
-                for s in a.sources
-            ],
-            "announcement_digest": a.digest(),
             "values": list(self.values),
             "revealed_at": self.revealed_at.isoformat(),
         }
@@ -498,19 +526,8 @@ class PublicSeed:
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> PublicSeed:
         """Load a record written by :meth:`to_record` (raises :class:`SeedRecordError`)."""
+        announcement = PublicAnnouncement.from_record(record, "public-seed record")
         try:
-            announcement = PublicAnnouncement(
-                task_label=str(record["task_label"]),
-                pool_digest=str(record["pool_digest"]),
-                frozen_at=_time(record["frozen_at"], "frozen_at"),
-                announced_at=_time(record["announced_at"], "announced_at"),
-                sources=tuple(
-                    PublicSource(
-                        str(s["label"]), str(s["reference"]), date.fromisoformat(s["expected"])
-                    )
-                    for s in record["sources"]
-                ),
-            )
             return cls(
                 announcement,
                 tuple(str(v) for v in record["values"]),

@@ -25,6 +25,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.ids import USCC_ALPHABET
 from shuangsuiji.model import Conflict, Department, InspectionItem
 from shuangsuiji.pools import STRING, Categorical, EntityPool, InspectorPool, Labels
@@ -310,9 +311,9 @@ def make_city(n_entities: int, seed: int = 2026, n_inspectors: int | None = None
     ``n_inspectors`` defaults to one officer per 120 entities (at least 40, at most 20,000).
     """
     if not 1 <= n_entities <= 10_000_000:
-        raise ValueError(f"n_entities must be between 1 and 10,000,000, got {n_entities}")
+        raise InvalidInputError(f"n_entities must be between 1 and 10,000,000, got {n_entities}")
     if seed < 0:
-        raise ValueError("seed must be a non-negative integer")
+        raise InvalidInputError("seed must be a non-negative integer")
     rng = np.random.default_rng(seed)
     entities = _entities(rng, n_entities, seed)
     n_insp = n_inspectors if n_inspectors is not None else min(20_000, max(40, n_entities // 120))

@@ -49,6 +49,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from shuangsuiji.errors import InvalidInputError
+
 __all__ = [
     "DEFAULT_WORKING_DAYS",
     "CalendarCoverageError",
@@ -74,7 +76,7 @@ _NOTICE_KEYS: Final = frozenset({"year", "source", "references", "holidays", "wo
 _PERIOD_KEYS: Final = frozenset({"name", "start", "end"})
 
 
-class CalendarCoverageError(ValueError):
+class CalendarCoverageError(InvalidInputError):
     """A date outside the years whose State Council holiday notice the calendar holds.
 
     ``day`` is the offending date, ``covered_from`` and ``covered_through`` the calendar's
@@ -91,7 +93,7 @@ class CalendarCoverageError(ValueError):
         self.covered_through = covered_through
 
 
-class NoticeError(ValueError):
+class NoticeError(InvalidInputError):
     """A holiday notice that is malformed or does not fit the calendar it is added to."""
 
 
@@ -110,7 +112,7 @@ def _from_number(number: int) -> dt.date:
 
 def _check_n(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n = {n!r}: the number of working days must be an integer >= 1")
+        raise InvalidInputError(f"n = {n!r}: the number of working days must be an integer >= 1")
 
 
 def _period_name(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -601,7 +603,9 @@ class WorkCalendar:
         pos = int(np.flatnonzero(starts < first)[0])
         where = f"starts[{pos}]: " if starts.size > 1 else ""
         if np.isnat(starts.view("datetime64[D]").flat[pos]):
-            raise ValueError(f"{where}the start date is missing (NaT); give every record a date")
+            raise InvalidInputError(
+                f"{where}the start date is missing (NaT); give every record a date"
+            )
         day = _from_number(int(starts.flat[pos]))
         raise self._coverage_error(
             f"{where}{day} is before {self.covered_from}, where the working-day calendar "

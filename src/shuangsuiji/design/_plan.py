@@ -116,12 +116,13 @@ class _Teams:
     conflicts, the year's workload so far and its earlier pairings (for rotation)."""
 
     def __init__(self, inspectors: InspectorPool, policy: Policy, conflicts: Iterable[Any]) -> None:
-        from shuangsuiji.assign import ConflictTable, TeamConfig
+        from shuangsuiji.assign import ConflictTable
+        from shuangsuiji.assign.rules import team_config
 
         self.inspectors = inspectors
         self.order = np.argsort(inspectors.ids)
         self.table = ConflictTable.from_rows(conflicts)
-        self.config = TeamConfig.from_policy(policy)
+        self.config = team_config(policy)
 
     def staff(
         self,

@@ -7,19 +7,54 @@ notebook can restyle or save them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from shuangsuiji.design._sizes import detection_probability, z_value
+from shuangsuiji.design._strata import FloatArray, IntArray, Strata
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from shuangsuiji.design._allocate import Allocation
-    from shuangsuiji.design._coverage import Coverage
-
 __all__ = ["plot_allocation", "plot_coverage", "plot_power"]
+
+
+# What the plots read of an Allocation and a Coverage. They are protocols, not imports, because
+# Allocation.plot() and Coverage.plot() call into this module: the results know their plots,
+# and the plots need not know where the results are made.
+class Allocated(Protocol):
+    """The part of an :class:`~shuangsuiji.design.Allocation` that :func:`plot_allocation` reads."""
+
+    @property
+    def strata(self) -> Strata: ...
+    @property
+    def ratios(self) -> FloatArray: ...
+    @property
+    def floors(self) -> IntArray: ...
+    @property
+    def caps(self) -> IntArray: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def total(self) -> int: ...
+
+
+class Covered(Protocol):
+    """The part of a :class:`~shuangsuiji.design.Coverage` that :func:`plot_coverage` reads."""
+
+    @property
+    def strata(self) -> Strata: ...
+    @property
+    def years(self) -> int: ...
+    @property
+    def window(self) -> int: ...
+    @property
+    def covered(self) -> FloatArray: ...
+    @property
+    def overall_covered(self) -> FloatArray: ...
+    @property
+    def method(self) -> str: ...
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -33,7 +68,7 @@ def _axes(ax: Axes | None) -> Axes:
     return new
 
 
-def plot_allocation(allocation: Allocation, ax: Axes | None = None) -> Axes:
+def plot_allocation(allocation: Allocated, ax: Axes | None = None) -> Axes:
     """Bars: the sampling ratio ``n_h / N_h`` per stratum; ticks: floors and caps."""
     ax = _axes(ax)
     s = allocation.strata
@@ -58,7 +93,7 @@ def plot_allocation(allocation: Allocation, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_coverage(coverage: Coverage, ax: Axes | None = None, max_lines: int = 12) -> Axes:
+def plot_coverage(coverage: Covered, ax: Axes | None = None, max_lines: int = 12) -> Axes:
     """Expected share inspected at least once, by year: per stratum and overall."""
     ax = _axes(ax)
     years = np.arange(0, coverage.years + 1)

@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.model import TIERS
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def _int8(values: npt.ArrayLike) -> npt.NDArray[np.int8]:
     return np.asarray(values, dtype=np.int8)
 
 
-class DesignError(ValueError):
+class DesignError(InvalidInputError):
     """A design input that cannot be used; the message says which input, where, and the fix."""
 
 

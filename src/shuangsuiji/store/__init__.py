@@ -12,13 +12,13 @@ SCJG
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib import resources
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ from shuangsuiji.audit import (
     next_event,
     verify_chain,
 )
+from shuangsuiji.errors import NotFoundError, RefusedError
+from shuangsuiji.integrity import CHANGES_LOGGED, POOL_FIELDS, Change, PoolState, changes_of
 from shuangsuiji.model import (
     TIERS,
     Conflict,
@@ -49,6 +51,7 @@ from shuangsuiji.model import (
 )
 from shuangsuiji.policy import Policy
 from shuangsuiji.pools import MAX_LABELS, STRING, EntityPool, InspectorPool, Labels
+from shuangsuiji.store.integrity import last_logged_state, pool_state, staged_pairs, stored_rows
 from shuangsuiji.store.schema import (
     AuditEventRow,
     Base,
@@ -64,7 +67,7 @@ from shuangsuiji.store.schema import (
     TaskRow,
 )
 
-__all__ = ["DEFAULT_URL", "ImportReport", "Store", "StoreError"]
+__all__ = ["DEFAULT_URL", "ImportReport", "NotStoredError", "Store", "StoreError"]
 
 DEFAULT_URL = "sqlite:///shuangsuiji.db"
 Progress = Callable[[int, int], None]
@@ -113,8 +116,12 @@ def check_fit(table: Any, columns: Mapping[str, Any], ids: Sequence[Any] | Any) 
         raise StoreError("values do not fit the store, nothing was written: " + "; ".join(problems))
 
 
-class StoreError(ValueError):
+class StoreError(RefusedError):
     """A request the store refuses (unknown reference, duplicate, integrity); nothing changed."""
+
+
+class NotStoredError(StoreError, NotFoundError):
+    """The task or stored policy a request names is not in the store; nothing changed."""
 
 
 def _text_problem(column: sa.Column[Any], value: str) -> str | None:
@@ -195,16 +202,6 @@ def _split(value: str) -> list[str]:
     return [v for v in value.split("|") if v]
 
 
-def _entity_digest(pool: EntityPool) -> str:
-    """SHA-256 over ``id<TAB>tier<TAB>region<LF>`` lines sorted by ID: what a draw depends on."""
-    order = np.argsort(pool.ids, kind="stable")
-    h = hashlib.sha256()
-    tiers = np.asarray(TIERS)[pool.tier]
-    for i in order.tolist():
-        h.update(pool.ids[i] + b"\t" + tiers[i].encode() + b"\t" + pool.region[i] + b"\n")
-    return h.hexdigest()
-
-
 class Store:
     """Repositories for departments, pools, conflicts, items, plans, tasks, policies and audit.
 
@@ -279,7 +276,7 @@ class Store:
         current = MigrationContext.configure(conn).get_current_revision()
         known = {r.revision for r in ScriptDirectory.from_config(config).walk_revisions()}
         if current is not None and current not in known:
-            from shuangsuiji import __version__
+            from shuangsuiji._version import __version__
 
             raise StoreError(
                 f"the database's schema is at revision {current!r}, which shuangsuiji "
@@ -462,7 +459,6 @@ class Store:
         """
         if mode not in ("add", "upsert"):
             raise StoreError(f"import mode {mode!r}: use 'add' or 'upsert'")
-        digest = _entity_digest(pool)
 
         def tag_room(s: Session) -> None:
             """Inside the import's transaction, so a concurrent import cannot slip past it."""
@@ -501,7 +497,6 @@ class Store:
             actor,
             source,
             mode,
-            digest,
             batch_size,
             progress,
             precheck=tag_room,
@@ -517,7 +512,6 @@ class Store:
         actor: str,
         source: str,
         mode: str,
-        digest: str,
         batch_size: int,
         progress: Progress | None,
         precheck: Callable[[Session], None] | None = None,
@@ -528,6 +522,7 @@ class Store:
         check_fit(table, columns, columns["id"])
         names = list(columns)
         batches = _Batches(columns, n, batch_size)
+        digest = _imported_state(kind, batches).hex
         if staged is None:
             staged = n >= STAGED_IMPORT_FROM
         if self.dialect == "postgresql" and staged:
@@ -546,14 +541,17 @@ class Store:
             record = self._begin_import(s, kind, n, actor, source, mode, digest, precheck)
             if mode == "add":
                 self._refuse_existing(s, table, columns["id"])
+            replaced = _Replaced(kind)
             for stop, rows in batches:
+                if mode == "upsert":
+                    replaced.note(_pairs(kind, stored_rows(s, kind, [r["id"] for r in rows]), rows))
                 for row in rows:
                     row["import_id"] = record.id
                 stmt = insert(table) if mode == "add" else _upsert(self.dialect, table, names)
                 s.execute(stmt, rows)
                 if progress is not None:
                     progress(stop, n)
-            return self._log_import(s, record, actor)
+            return self._log_import(s, record, actor, replaced)
 
     def _begin_import(
         self,
@@ -582,7 +580,13 @@ class Store:
         s.flush()
         return record
 
-    def _log_import(self, s: Session, record: ImportRow, actor: str) -> ImportReport:
+    def _log_import(
+        self, s: Session, record: ImportRow, actor: str, replaced: _Replaced
+    ) -> ImportReport:
+        """Log the import with the table's state after it (SSJ-POOL-STATE-1) and the changes
+        it made to stored rows (see :mod:`shuangsuiji.integrity`)."""
+        imported = PoolState.from_hex(record.digest)
+        state, rows = _state_after(s, record.kind, imported, record.rows, replaced)
         seq = self.append_event(
             s,
             actor,
@@ -594,7 +598,10 @@ class Store:
                 "digest": record.digest,
                 "source": record.source,
                 "import_id": record.id,
-            },
+                "state": state.hex,
+                "state_rows": rows,
+            }
+            | replaced.to_json(),
         )
         return ImportReport(record.id, record.kind, record.rows, record.mode, record.digest, seq)
 
@@ -647,6 +654,9 @@ class Store:
                             .all()
                         )
                         _refuse_stored(list(existing))
+                    replaced = _Replaced(kind)
+                    if mode == "upsert":
+                        replaced.note(staged_pairs(s, kind, stage))
                     moved = select(
                         *(stage.c[c] for c in names), sa.literal(record.id).label("import_id")
                     )
@@ -655,7 +665,7 @@ class Store:
                         if mode == "add"
                         else _upsert(self.dialect, table, names, moved)
                     )
-                    report = self._log_import(s, record, actor)
+                    report = self._log_import(s, record, actor, replaced)
             finally:
                 with conn.begin():
                     conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}"))
@@ -737,10 +747,6 @@ class Store:
                 f"inspectors belong to unknown department(s) {unknown}; add them first "
                 f"(known: {sorted(known) or 'none'})"
             )
-        order = np.argsort(pool.ids, kind="stable")
-        h = hashlib.sha256()
-        for i in order.tolist():
-            h.update(pool.ids[i] + b"\t" + pool.department[i].encode() + b"\n")
         columns = {
             "id": np.strings.decode(pool.ids, "utf-8").astype(STRING),
             "name": pool.names,
@@ -760,7 +766,6 @@ class Store:
             actor,
             source,
             mode,
-            h.hexdigest(),
             10_000,
             None,
         )
@@ -806,11 +811,10 @@ class Store:
                     f"{len(bad)} conflict(s) name an unknown inspector or entity, e.g. "
                     f"{c.inspector_id} / {c.entity_id}; import the pools first. Nothing was stored."
                 )
-            digest = hashlib.sha256(
-                "".join(
-                    sorted(f"{c.inspector_id}\t{c.entity_id}\t{c.relation}\n" for c in rows)
-                ).encode()
-            ).hexdigest()
+            added = PoolState.EMPTY.plus(
+                "conflicts", ((c.inspector_id, c.entity_id, c.relation, c.source) for c in rows)
+            )
+            digest = added.hex
             record = ImportRow(
                 kind="conflicts",
                 source=source[:500],
@@ -833,11 +837,13 @@ class Store:
                     "a conflict with the same inspector, entity and relation is already stored; "
                     "nothing was stored"
                 ) from exc
+            state, total = _state_after(s, "conflicts", added, len(rows), _Replaced("conflicts"))
+            payload = {"kind": "conflicts", "rows": len(rows), "digest": digest, "source": source}
             seq = self.append_event(
                 s,
                 actor,
                 "conflict.change",
-                {"rows": len(rows), "digest": digest, "source": source, "import_id": record.id},
+                payload | {"import_id": record.id, "state": state.hex, "state_rows": total},
             )
             return ImportReport(record.id, "conflicts", len(rows), "add", digest, seq)
 
@@ -954,7 +960,7 @@ class Store:
         with self.reading(session) as s:
             r = s.get(TaskRow, code)
             if r is None:
-                raise StoreError(f"no task {code!r}")
+                raise NotStoredError(f"no task {code!r}")
             return _task_of(r)
 
     def tasks(self, plan: str | None = None, *, session: Session | None = None) -> list[Task]:
@@ -1011,7 +1017,7 @@ class Store:
             else:
                 row = s.get(PolicyRow, content_hash)
             if row is None:
-                raise StoreError(
+                raise NotStoredError(
                     f"no stored policy {content_hash or ''}: save the agency's 一细则 first "
                     "(Store.save_policy or a policy.toml)"
                 )
@@ -1142,3 +1148,70 @@ def _task_of(r: TaskRow) -> Task:
         population=PopulationFilter.from_dict(json.loads(r.population)),
         ratio=r.ratio,
     )
+
+
+def _imported_state(kind: str, batches: _Batches) -> PoolState:
+    """The import digest: the SSJ-POOL-STATE-1 state of the imported rows alone."""
+    if tuple(batches.names) != POOL_FIELDS[kind]:
+        raise AssertionError(f"{kind} columns {batches.names} are not {POOL_FIELDS[kind]}")
+    state = PoolState.EMPTY
+    for _, rows in batches.tuples():
+        state = state.plus(kind, rows)
+    return state
+
+
+def _pairs(
+    kind: str, stored: Sequence[Any], rows: Sequence[Mapping[str, Any]]
+) -> Iterator[tuple[Any, Any]]:
+    """``(stored row, imported row)`` for the rows of one batch that replace stored ones."""
+    new = {r["id"]: r for r in rows}
+    fields = POOL_FIELDS[kind]
+    for old in stored:
+        yield tuple(old), tuple(new[old[0]][f] for f in fields)
+
+
+class _Replaced:
+    """What an upsert replaced: the state of the stored rows it overwrote, their number and
+    the field changes (the first :data:`~shuangsuiji.integrity.CHANGES_LOGGED` kept)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.removed = PoolState.EMPTY
+        self.rows = 0
+        self.changes: list[Change] = []
+        self.count = 0
+        self.digest = PoolState.EMPTY
+
+    def note(self, pairs: Iterable[tuple[Any, Any]]) -> None:
+        """Account for ``(stored row, imported row)`` pairs, a chunk at a time."""
+        it = iter(pairs)
+        while chunk := list(islice(it, _LOAD_PARTITION)):
+            self.removed = self.removed.plus(self.kind, [old for old, _ in chunk])
+            self.rows += len(chunk)
+            found = [c for old, new in chunk for c in changes_of(self.kind, old, new)]
+            room = CHANGES_LOGGED - len(self.changes)
+            self.changes += found[: max(room, 0)]
+            self.count += len(found)
+            self.digest = self.digest.plus(
+                "changes", [(c.id, c.field, c.before, c.after) for c in found]
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "replaced": self.rows,
+            "changes": [c.to_json() for c in self.changes],
+            "changes_count": self.count,
+            "changes_digest": self.digest.hex,
+        }
+
+
+def _state_after(
+    s: Session, kind: str, added: PoolState, rows: int, replaced: _Replaced
+) -> tuple[PoolState, int]:
+    """The table's state after an import: the last logged state plus the imported rows minus
+    the stored rows they replaced; a table whose state was never logged is read whole."""
+    base = last_logged_state(s, kind)
+    if base is None:
+        return pool_state(s, kind)
+    state, count = base
+    return state.combined(added).without(replaced.removed), count + rows - replaced.rows

@@ -1,10 +1,9 @@
-"""Teams in the draw record: the policy's team rules, a replayable staffing record, checks.
+"""Teams in the draw record: a replayable staffing record, and the checks a verifier runs.
 
 :mod:`shuangsuiji.assign` draws teams from a :class:`~shuangsuiji.assign.Staffing` (the selected
 entities, the inspector pool, conflicts, history, workload) and the draw's key. This module
 connects it to the rest of the record:
 
-- :func:`team_config` maps the policy (一细则) to the assignment's :class:`TeamConfig`;
 - :func:`staffing_record` / :func:`staffing_from_record` write and read the part of a staffing
   that the rules look at — for the selected entities: ID, region, industry; for the inspectors
   of the task's departments: department, regions, qualifications, certificate expiry, active;
@@ -24,24 +23,21 @@ from typing import Any
 
 import numpy as np
 
-from shuangsuiji.assign import (
-    Assignment,
+from shuangsuiji.assign._engine import assign_teams, reassign
+from shuangsuiji.assign.assignment import Assignment, Recusal, Team
+from shuangsuiji.assign.check import check_teams
+from shuangsuiji.assign.eligibility import Staffing, TaskNeeds
+from shuangsuiji.assign.rules import (
     AttributeRule,
     ConflictTable,
     PastAssignments,
-    Recusal,
     RecusalRule,
-    Staffing,
-    TaskNeeds,
     TeamConfig,
-    assign_teams,
-    check_teams,
-    reassign,
 )
 from shuangsuiji.commitments import staffing_digest, team_key
 from shuangsuiji.draw import draw_key
+from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.model import Conflict
-from shuangsuiji.policy import Policy
 from shuangsuiji.pools import EntityPool, InspectorPool
 from shuangsuiji.seeds import Ceremony
 
@@ -49,24 +45,9 @@ __all__ = [
     "bundle_team_checker",
     "staffing_from_record",
     "staffing_record",
-    "team_config",
 ]
 
 RECORD_FORMAT = 1
-
-
-def team_config(policy: Policy) -> TeamConfig:
-    """The assignment rules of ``policy``: size, caps, rotation, township rule, conflicts."""
-    digits = policy.recusal.same_home_region_digits
-    return TeamConfig(
-        size=policy.team.size,
-        legal_exception=policy.team.legal_exception,
-        max_per_task=policy.team.max_per_task,
-        max_per_period=policy.team.max_per_period,
-        rotation_days=policy.recusal.rotation_days,
-        attribute_rules=(AttributeRule(digits=digits),) if digits else (),
-        declared_conflicts=policy.recusal.declared_conflicts,
-    )
 
 
 def _decode(values: np.ndarray[Any, Any]) -> list[str]:
@@ -153,7 +134,7 @@ def staffing_from_record(
 ) -> Staffing:
     """Rebuild a :class:`Staffing` from :func:`staffing_record` (plus any agency rules)."""
     if record.get("format") != RECORD_FORMAT:
-        raise ValueError(f"staffing record format {record.get('format')!r} is not supported")
+        raise InvalidInputError(f"staffing record format {record.get('format')!r} is not supported")
     ents = record["entities"]
     n = len(ents)
     entities = EntityPool.from_columns(
@@ -279,6 +260,4 @@ def _team_key(bundle: Mapping[str, Any], record: Mapping[str, Any]) -> bytes:
 
 
 def _teams_of(teams: Iterable[Mapping[str, Any]]) -> list[Any]:
-    from shuangsuiji.assign import Team
-
     return [Team(str(t["entity"]), tuple(t["inspectors"])) for t in teams]

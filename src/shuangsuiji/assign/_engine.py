@@ -1,0 +1,751 @@
+"""The draw of SSJ-ASSIGN-1: proposal rounds, repair by maximum flow, smoothing, re-assignment.
+
+The mathematics is in the docstring of :mod:`shuangsuiji.assign`; this module implements it
+step by step. The public entry points (:func:`~shuangsuiji.assign.assign_teams`,
+:func:`~shuangsuiji.assign.reassign`, :func:`~shuangsuiji.assign.sample_loads`) are re-exported
+by the package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from typing import cast
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+import scipy
+
+from shuangsuiji.assign._flow import FlowResult, solve_exact, solve_flow
+from shuangsuiji.assign._instance import Instance, build_instance, vector_weights
+from shuangsuiji.assign._stream import (
+    WORDS_PER_BLOCK,
+    AssignStream,
+    BoolArray,
+    BytesArray,
+    IntArray,
+    below_bounds,
+)
+from shuangsuiji.assign.assignment import (
+    Assignment,
+    InfeasibleAssignment,
+    Reassignment,
+    Recusal,
+    StreamInfo,
+    Team,
+)
+from shuangsuiji.assign.eligibility import Eligibility, Staffing
+from shuangsuiji.errors import InvalidInputError
+
+_ROUND_WORD_BUDGET = 1 << 16
+_MAX_ROUNDS = 64
+_EXACT_MINIMUM_UP_TO = 12
+_SHRINK_UP_TO = 200
+
+
+def _draw_team(
+    inst: Instance,
+    stream: AssignStream,
+    e: int,
+    r: int,
+    kept: Sequence[int] = (),
+    allowed: BoolArray | None = None,
+) -> list[int] | None:
+    """Complete ``kept`` with ``r`` members drawn uniformly among covering completions.
+
+    The reference definition of a team draw: candidates are the entity's eligible columns (and
+    ``allowed`` ones) not in ``kept``; a vector is drawn by ``uniform(W)`` over the covering
+    vectors in lexicographic order, then its members type by type. Returns None (consuming no
+    words) when no covering completion exists.
+    """
+    row = inst.E[e] if allowed is None else inst.E[e] & allowed
+    if kept:
+        row = row.copy()
+        row[list(kept)] = False
+    if r == 0:
+        return list(kept) if inst.cover(kept) == inst.full else None
+    cols = np.flatnonzero(row)
+    ct = inst.col_type[cols]
+    a = np.bincount(ct, minlength=inst.n_t).tolist()
+    residual = inst.full & ~inst.cover(kept)
+    vecs = inst.vectors(r, residual)
+    weights = vector_weights(inst, a, vecs)
+    total = sum(weights)
+    if total == 0:
+        return None
+    u = stream.uniform(total)
+    v = vecs[-1]
+    for v_, w in zip(vecs, weights, strict=True):
+        if u < w:
+            v = v_
+            break
+        u -= w
+    new: list[int] = []
+    for t, c in enumerate(v):
+        if not c:
+            continue
+        pool_t = cols[ct == t]
+        chosen: list[int] = []
+        for j in range(c):
+            pos = stream.uniform(len(pool_t) - j)
+            for taken in sorted(chosen):
+                if taken <= pos:
+                    pos += 1
+            chosen.append(pos)
+        new.extend(int(x) for x in pool_t[chosen])
+    return [*kept, *new]
+
+
+def _weight_matrix(inst: Instance) -> IntArray | None:
+    """``W[e, v]`` for every entity and covering vector, or None if it could overflow int64."""
+    cached = inst.cache.get("weights")
+    if cached is not None or "weights" in inst.cache:
+        return cast(IntArray | None, cached)
+    k, n_c = inst.k, int(inst.E.shape[1])
+    V = np.asarray(inst.vectors(k, inst.full), dtype=np.int64).reshape(-1, inst.n_t)
+    bound = max(math.comb(n_c, j) for j in range(k + 1)) * max(n_c, 1)
+    W: IntArray | None = None
+    if bound < (1 << 62):
+        A = inst.counts
+        W = np.ones((inst.n_e, len(V)), dtype=np.int64)
+        for t in range(inst.n_t):
+            for c in range(1, k + 1):
+                use = V[:, t] == c
+                if use.any():
+                    comb = np.ones(inst.n_e, dtype=np.int64)
+                    for j in range(c):
+                        comb = comb * np.maximum(A[:, t] - j, 0) // (j + 1)
+                    W[:, use] *= comb[:, None]
+    inst.cache["weights"] = W
+    return W
+
+
+def _eligible_lists(inst: Instance) -> tuple[IntArray, npt.NDArray[np.int32], IntArray]:
+    """Each entity's eligible columns (CSR: ``indptr``, ``indices``) and per-type offsets."""
+    cached = inst.cache.get("lists")
+    if cached is None:
+        flat = np.flatnonzero(inst.E)
+        n_c = max(1, int(inst.E.shape[1]))
+        indices = (flat % n_c).astype(np.int32)
+        per_row = inst.counts.sum(axis=1)
+        indptr = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64)
+        offset = np.zeros((inst.n_e, inst.n_t + 1), dtype=np.int64)
+        offset[:, 1:] = np.cumsum(inst.counts, axis=1)
+        cached = (indptr, indices, offset)
+        inst.cache["lists"] = cached
+    return cast(tuple[IntArray, npt.NDArray[np.int32], IntArray], cached)
+
+
+def _draw_vectorised(
+    inst: Instance, ents: IntArray, words: npt.NDArray[np.uint64]
+) -> IntArray | None:
+    """Teams for entities ``ents`` from ``k + 1`` words each, as :func:`_draw_team` would.
+
+    Returns None when a word would be rejected or weights may overflow (use the reference).
+    """
+    k = inst.k
+    W = _weight_matrix(inst)
+    if W is None or W.shape[1] == 0:
+        return None
+    V = np.asarray(inst.vectors(k, inst.full), dtype=np.int64)
+    cum = np.cumsum(W[ents], axis=1)
+    total = cum[:, -1].astype(np.uint64)
+    ok = below_bounds(words[:, 0], total)
+    u0 = (words[:, 0] % total).astype(np.int64)
+    vi = np.argmax(cum > u0[:, None], axis=1)
+    slot_type = np.zeros((len(V), k), dtype=np.int64)
+    slot_j = np.zeros((len(V), k), dtype=np.int64)
+    for i, v in enumerate(V.tolist()):
+        s = 0
+        for t, c in enumerate(v):
+            for j in range(c):
+                slot_type[i, s], slot_j[i, s] = t, j
+                s += 1
+    st, sj = slot_type[vi], slot_j[vi]
+    counts = inst.counts[ents]
+    rows = np.arange(len(ents))
+    ranks = np.zeros((len(ents), k), dtype=np.int64)
+    for s in range(k):
+        bound = (counts[rows, st[:, s]] - sj[:, s]).astype(np.uint64)
+        x = words[:, 1 + s]
+        ok &= below_bounds(x, bound)
+        pos = (x % bound).astype(np.int64)
+        if s:
+            same = st[:, :s] == st[:, s : s + 1]
+            prev = np.sort(np.where(same, ranks[:, :s], np.iinfo(np.int64).max), axis=1)
+            for c in range(s):
+                pos += prev[:, c] <= pos
+        ranks[:, s] = pos
+    if not ok.all():
+        return None
+    indptr, indices, offset = _eligible_lists(inst)
+    at = indptr[ents][:, None] + offset[ents[:, None], st] + ranks
+    out: IntArray = indices[at].astype(np.int64)
+    return out
+
+
+def _propose_round(inst: Instance, stream: AssignStream) -> IntArray:
+    """One proposal round: a uniform covering team per entity, in canonical entity order.
+
+    Vectorised; identical to calling :func:`_draw_team` for every entity in order, which it
+    falls back to when a word is rejected.
+    """
+    start = stream.start_phase() * WORDS_PER_BLOCK
+    n_e, k = inst.n_e, inst.k
+    words = stream.words(start, n_e * (k + 1)).reshape(n_e, k + 1)
+    out = _draw_vectorised(inst, np.arange(n_e), words)
+    if out is not None:
+        stream.position = start + n_e * (k + 1)
+        return out
+    rows = []
+    for e in range(n_e):
+        team = _draw_team(inst, stream, e, k)
+        assert team is not None
+        rows.append(team)
+    return np.asarray(rows, dtype=np.int64).reshape(n_e, k)
+
+
+def _rounds(n_e: int, k: int) -> int:
+    """Proposal rounds: as many as fit in 2**16 words, between 1 and 64."""
+    return max(1, min(_MAX_ROUNDS, _ROUND_WORD_BUDGET // max(1, n_e * (k + 1))))
+
+
+def _smoothing_steps(n_e: int) -> int:
+    """Metropolis steps after a repair: ``4 * n + 64`` for ``n`` entities."""
+    return 4 * n_e + 64
+
+
+def _check_inputs(inst: Instance, staffing: Staffing, elig: Eligibility) -> None:
+    """Raise for requirements no team can meet and for entities without any covering team."""
+    k, needs = inst.k, staffing.needs
+    if inst.E.shape[1] == 0:
+        ins = staffing.inspectors
+        in_dept = ins.in_departments(needs.departments)
+        counts = [
+            (int((o.inspectors & in_dept).sum()), o.reason)
+            for o in elig.outcomes
+            if o.inspectors is not None and o.name != "department"
+        ]
+        why = [f"{n} {reason}" for n, reason in counts if n]
+        raise InfeasibleAssignment(
+            f"task {needs.label}: no inspector can be drawn at all: the pool has "
+            f"{int(in_dept.sum())} inspectors of {'/'.join(needs.departments)}"
+            + (f" ({'; '.join(why)})" if why else "")
+            + "; add or re-certify inspectors, or check the task's departments and date",
+            [],
+            {},
+        )
+    if needs.joint and k < len(needs.departments):
+        raise InfeasibleAssignment(
+            f"task {needs.label}: a team of {k} cannot hold one inspector of each of the "
+            f"{len(needs.departments)} departments {', '.join(needs.departments)}; raise the team "
+            "size in the policy ([team] size) or split the joint task",
+            [],
+            {},
+        )
+    present = 0
+    for m in inst.type_masks:
+        present |= m
+    missing = [inst.requirements[j] for j in range(len(inst.requirements)) if not present >> j & 1]
+    if missing:
+        raise InfeasibleAssignment(
+            f"task {needs.label}: no eligible inspector at all for {', '.join(missing)} "
+            f"(certified and active on {needs.on}); add or re-certify such inspectors, or "
+            "change the task's items or departments",
+            [],
+            {},
+        )
+    if not inst.vectors(k, inst.full):
+        raise InfeasibleAssignment(
+            f"task {needs.label}: no team of {k} can cover {', '.join(inst.requirements)}; "
+            "raise the team size",
+            [],
+            {},
+        )
+    W = _weight_matrix(inst)
+    if W is not None:
+        empty = np.flatnonzero(W.sum(axis=1) == 0)
+    else:
+        vecs = inst.vectors(k, inst.full)
+        empty = np.asarray(
+            [e for e in range(inst.n_e) if not any(vector_weights(inst, inst.counts[e], vecs))]
+        )
+    if len(empty):
+        _raise_infeasible(inst, staffing, elig, [int(empty[0])])
+
+
+def _hall_numbers(inst: Instance, group: Sequence[int], ids: BytesArray) -> str:
+    """Demand and supply of a set of entities, per requirement and in total, with names."""
+    k = inst.k
+    deg = inst.E[list(group)].sum(axis=0)
+    supply = np.minimum(inst.cap, deg)
+
+    def who(cols: BoolArray) -> str:
+        named = [ids[inst.col_row[c]].decode() for c in np.flatnonzero(cols & (deg > 0))]
+        return ", ".join(named[:8]) + (", …" if len(named) > 8 else "")
+
+    lines = []
+    for j, name in enumerate(inst.requirements):
+        cols = np.asarray([bool(inst.type_masks[int(t)] >> j & 1) for t in inst.col_type])
+        have = int(supply[cols].sum()) if len(cols) else 0
+        if have < len(group):
+            lines.append(
+                f"they need {len(group)} place{'s' if len(group) > 1 else ''} for {name} but "
+                "the eligible such inspectors "
+                f"({who(cols) or 'none'}) can take only {have}"
+            )
+    total = int(supply.sum())
+    if total < k * len(group):
+        everyone = np.ones(len(deg), dtype=bool)
+        lines.append(
+            f"they need {k * len(group)} inspector places in all but their eligible inspectors "
+            f"({who(everyone) or 'none'}) can take only {total}"
+        )
+    if not lines:
+        lines.append(
+            "each requirement could be met on its own, but not all of them together within the "
+            "workload caps"
+        )
+    return "; ".join(lines)
+
+
+def _raise_infeasible(
+    inst: Instance, staffing: Staffing, elig: Eligibility, group: Sequence[int]
+) -> None:
+    ids = [staffing.entities.ids[e].decode() for e in group]
+    details = {ids[j]: elig.explain(e) for j, e in enumerate(group)}
+    cfg = staffing.config
+    caps = []
+    if cfg.max_per_task:
+        caps.append(f"max_per_task = {cfg.max_per_task}")
+    if cfg.max_per_period:
+        caps.append(f"max_per_period = {cfg.max_per_period}")
+    cap_text = f" (workload caps: {', '.join(caps)})" if caps else ""
+    lines = [
+        f"task {staffing.needs.label}: cannot staff {len(group)} entit"
+        f"{'y' if len(group) == 1 else 'ies'} with teams of {inst.k}{cap_text}. "
+        f"These entities cannot all be staffed even if no other entity needed inspectors: "
+        f"{_hall_numbers(inst, group, staffing.inspectors.ids)}.",
+    ]
+    for i in ids:
+        lines.append(f"  - {i}: {details[i]}")
+    lines.append(
+        "To fix: add or re-certify inspectors of the departments named, raise the workload caps "
+        "in the policy, review the recusal rules and conflicts listed above, or take these "
+        "entities out of the task with a recorded reason."
+    )
+    raise InfeasibleAssignment("\n".join(lines), ids, details)
+
+
+def _feasible_subset(inst: Instance, group: Sequence[int], exact: bool = True) -> bool:
+    """Can these entities alone be staffed? (``exact=False``: the flow relaxation only.)"""
+    empty: list[list[int]] = [[] for _ in group]
+    if exact:
+        return solve_exact(inst, list(group), empty).ok
+    return solve_flow(inst, list(group), empty, {}).ok
+
+
+def _violator(inst: Instance, res: FlowResult) -> list[int]:
+    """The entities to name when no assignment exists.
+
+    With at most 12 entities in play, the smallest unstaffable set (exhaustive, by size).
+    Otherwise, when the flow relaxation failed, the smallest of the residual-reachable sets of
+    the entities left short (Hall violators: demand above the capacity of their eligible
+    inspectors) after removing, one by one, every entity whose removal keeps the flow
+    infeasible, so no entity can be dropped from the set named. When only the branch-and-bound
+    failed (crossing requirements), all entities.
+    """
+    pool = list(range(inst.n_e))
+    if res.certified and inst.n_e > _EXACT_MINIMUM_UP_TO:
+        pool = sorted(set().union(*res.reach)) if res.reach else sorted(res.short)
+    if len(pool) <= _EXACT_MINIMUM_UP_TO:
+        for size in range(1, len(pool) + 1):
+            for combo in itertools.combinations(pool, size):
+                if not _feasible_subset(inst, combo):
+                    return list(combo)
+    if not res.certified:
+        return list(range(inst.n_e))
+    best: list[int] | None = None
+    for cand in sorted(res.reach or [{e} for e in res.short], key=len)[:3]:
+        group = sorted(cand)
+        if len(group) <= _SHRINK_UP_TO:
+            for e in list(group):
+                trial = [x for x in group if x != e]
+                if trial and not _feasible_subset(inst, trial, exact=False):
+                    group = trial
+        if best is None or len(group) < len(best):
+            best = group
+    assert best is not None
+    return best
+
+
+def _repair(
+    inst: Instance, stream: AssignStream, prop: IntArray
+) -> tuple[list[list[int]], int, bool]:
+    """Drop over-cap slots at random, refill at random, then by max flow. Returns teams."""
+    n_e, k = inst.n_e, inst.k
+    teams = [list(map(int, row)) for row in prop]
+    load = np.bincount(prop.ravel(), minlength=inst.E.shape[1]).astype(np.int64)
+    stream.start_phase()
+    over = np.flatnonzero(load > inst.cap)
+    over = over[np.argsort(inst.col_row[over], kind="stable")]
+    holders: dict[int, list[int]] = {}
+    for e in range(n_e):
+        for c in teams[e]:
+            if load[c] > inst.cap[c]:
+                holders.setdefault(c, []).append(e)
+    dropped = 0
+    for c in over.tolist():
+        have = holders[c]
+        chosen: list[int] = []
+        for j in range(int(load[c] - inst.cap[c])):
+            pos = stream.uniform(len(have) - j)
+            for taken in sorted(chosen):
+                if taken <= pos:
+                    pos += 1
+            chosen.append(pos)
+        for pos in chosen:
+            teams[have[pos]].remove(c)
+            dropped += 1
+        load[c] = inst.cap[c]
+    stream.start_phase()
+    for e in range(n_e):
+        if len(teams[e]) == k:
+            continue
+        allowed = load < inst.cap
+        new = _draw_team(inst, stream, e, k - len(teams[e]), teams[e], allowed)
+        if new is not None:
+            for c in new[len(teams[e]) :]:
+                load[c] += 1
+            teams[e] = new
+    if all(len(t) == k for t in teams):
+        return teams, dropped, False
+    stream.start_phase()
+    ins_perm = _permutation(stream, inst.E.shape[1])
+    ent_perm = _permutation(stream, n_e)
+    res = solve_exact(inst, list(range(n_e)), teams, ins_perm, ent_perm)
+    if not res.ok:
+        raise _Infeasible(res)
+    return res.teams, dropped, True
+
+
+class _Infeasible(Exception):
+    def __init__(self, res: FlowResult) -> None:
+        super().__init__("infeasible")
+        self.res = res
+
+
+def _permutation(stream: AssignStream, n: int) -> IntArray:
+    """Fisher-Yates from the stream: for j = n-1 .. 1 swap p[j] with p[uniform(j + 1)]."""
+    p = list(range(n))
+    for j in range(n - 1, 0, -1):
+        r = stream.uniform(j + 1)
+        p[j], p[r] = p[r], p[j]
+    return np.asarray(p, dtype=np.int64)
+
+
+def _smooth(inst: Instance, stream: AssignStream, teams: list[list[int]], steps: int) -> None:
+    """Metropolis steps: ``e = uniform(n)``, a uniform covering team for ``e``, accepted when
+    no new member is at its cap. Proposals do not depend on the state, so they are drawn
+    vectorised (``k + 2`` words per step) and only the acceptance runs step by step.
+    """
+    start = stream.start_phase() * WORDS_PER_BLOCK
+    n_e, k = inst.n_e, inst.k
+    words = stream.words(start, steps * (k + 2)).reshape(steps, k + 2)
+    n = np.uint64(n_e)
+    ents = (words[:, 0] % n).astype(np.int64)
+    props = _draw_vectorised(inst, ents, words[:, 1:])
+    if props is not None and below_bounds(words[:, 0], np.full(steps, n)).all():
+        stream.position = start + steps * (k + 2)
+        proposals = [(int(e), p) for e, p in zip(ents.tolist(), props.tolist(), strict=True)]
+    else:
+        stream.position = start
+        proposals = []
+        for _ in range(steps):
+            e = stream.uniform(n_e)
+            new = _draw_team(inst, stream, e, k)
+            assert new is not None
+            proposals.append((e, new))
+    load = np.zeros(inst.E.shape[1], dtype=np.int64)
+    for t in teams:
+        load[t] += 1
+    spare = (inst.cap - load).tolist()
+    for e, new in proposals:
+        old = teams[e]
+        if all(c in old or spare[c] > 0 for c in new):
+            for c in old:
+                spare[c] += 1
+            for c in new:
+                spare[c] -= 1
+            teams[e] = new
+
+
+def _draw(inst: Instance, stream: AssignStream) -> tuple[list[list[int]], StreamInfo]:
+    n_e, k = inst.n_e, inst.k
+    rounds = _rounds(n_e, k)
+    key_hash = hashlib.sha256(stream.key).hexdigest()
+    prop = np.zeros((n_e, k), dtype=np.int64)
+    for r in range(rounds):
+        prop = _propose_round(inst, stream)
+        load = np.bincount(prop.ravel(), minlength=inst.E.shape[1])
+        if (load <= inst.cap).all():
+            info = StreamInfo(key_hash, stream.next_block, r + 1, r)
+            return [list(map(int, row)) for row in prop], info
+    teams, dropped, used_flow = _repair(inst, stream, prop)
+    steps = _smoothing_steps(n_e)
+    _smooth(inst, stream, teams, steps)
+    info = StreamInfo(
+        key_hash,
+        stream.next_block,
+        rounds,
+        None,
+        repaired_slots=dropped,
+        flow=used_flow,
+        smoothing_steps=steps,
+        scipy_version=scipy.__version__ if used_flow else "",
+    )
+    return teams, info
+
+
+def assign_teams(staffing: Staffing, key: bytes) -> Assignment:
+    """Draw a team for every entity of ``staffing`` from the draw ``key`` (SSJ-ASSIGN-1).
+
+    ``key`` is the 32-byte SSJ-DRAW-1 key of the task's draw. The result depends only on the
+    key and the inputs (not on row order); teams follow the order of ``staffing.entities``.
+    Raises :class:`InfeasibleAssignment` when no assignment satisfies every rule.
+    """
+    stream = AssignStream(key)
+    canon = staffing.canonical()
+    elig = canon.eligibility()
+    inst = build_instance(elig)
+    if inst.n_e == 0:
+        info = StreamInfo(hashlib.sha256(key).hexdigest(), 0, 0, None)
+        return _result(canon, staffing, elig, inst, [], info)
+    _check_inputs(inst, canon, elig)
+    teams, info = _draw_or_explain(inst, canon, elig, stream)
+    return _result(canon, staffing, elig, inst, teams, info)
+
+
+def _draw_or_explain(
+    inst: Instance, canon: Staffing, elig: Eligibility, stream: AssignStream
+) -> tuple[list[list[int]], StreamInfo]:
+    """:func:`_draw`, turning a failure into the officer's :class:`InfeasibleAssignment`."""
+    try:
+        return _draw(inst, stream)
+    except _Infeasible as exc:
+        _raise_infeasible(inst, canon, elig, _violator(inst, exc.res))
+        raise AssertionError("unreachable") from exc
+
+
+def sample_loads(staffing: Staffing, keys: Iterable[bytes]) -> IntArray:
+    """Each inspector's number of teams under each key, exactly as
+    ``assign_teams(staffing, key).load()`` would give it, with the eligibility computed once.
+
+    Rows follow ``keys``, columns ``staffing.inspectors`` in its order. For replays of a draw
+    (draw health, plan simulation): many keys cost one eligibility and one draw each.
+    Raises :class:`InfeasibleAssignment` as :func:`assign_teams` does.
+
+    >>> from shuangsuiji.synth import make_city
+    >>> from shuangsuiji.assign import TaskNeeds, TeamConfig
+    >>> from datetime import date
+    >>> city = make_city(400, seed=3)
+    >>> s = Staffing(city.entities.take(np.arange(30)), city.inspectors,
+    ...              TaskNeeds("T", ("SCJG",), date(2026, 7, 1)), TeamConfig(size=2))
+    >>> keys = [bytes([i]) * 32 for i in range(3)]
+    >>> loads = sample_loads(s, keys)
+    >>> loads.sum(axis=1).tolist()
+    [60, 60, 60]
+    >>> ids = [i.decode() for i in city.inspectors.ids.tolist()]
+    >>> got = assign_teams(s, keys[1]).load()
+    >>> all(loads[1, j] == got.get(i, 0) for j, i in enumerate(ids))
+    True
+    """
+    wanted = list(keys)
+    out = np.zeros((len(wanted), len(staffing.inspectors)), dtype=np.int64)
+    canon = staffing.canonical()
+    elig = canon.eligibility()
+    inst = build_instance(elig)
+    if inst.n_e == 0 or not wanted:
+        return out
+    _check_inputs(inst, canon, elig)
+    # canonical inspector row -> row in the caller's order (canonical() sorts by ID)
+    owner = np.argsort(staffing.inspectors.ids, kind="stable")[inst.col_row]
+    for r, key in enumerate(wanted):
+        teams, _ = _draw_or_explain(inst, canon, elig, AssignStream(key))
+        members = np.fromiter(itertools.chain.from_iterable(teams), dtype=np.int64)
+        out[r] = np.bincount(owner[members], minlength=out.shape[1])
+    return out
+
+
+def _result(
+    canon: Staffing,
+    original: Staffing,
+    elig: Eligibility,
+    inst: Instance,
+    teams: Sequence[Sequence[int]],
+    info: StreamInfo,
+    reassignments: Sequence[Reassignment] = (),
+) -> Assignment:
+    names = np.strings.decode(canon.inspectors.ids, "utf-8").tolist()
+    col_name = [names[r] for r in inst.col_row.tolist()]
+    ent_ids = canon.entities.id_list()
+    by_id = {
+        ent_ids[e]: Team(ent_ids[e], sorted([col_name[c] for c in teams[e]]))
+        for e in range(len(ent_ids))
+    }
+    counts = elig.eligible_counts()
+    return Assignment(
+        task_label=canon.needs.label,
+        team_size=inst.k,
+        teams=[by_id[i] for i in original.entities.id_list()],
+        stream=info,
+        eligible_counts=dict(zip(ent_ids, np.asarray(counts).tolist(), strict=True)),
+        exclusion_counts=elig.exclusion_counts(),
+        reassignments=reassignments,
+    )
+
+
+class _Reassigning:
+    """The working state of :func:`reassign`: the teams as columns of the instance, the loads,
+    the (entity, inspector) pairs no longer allowed, and the stream that continues the draw's."""
+
+    def __init__(self, staffing: Staffing, assignment: Assignment, key: bytes) -> None:
+        self.assignment = assignment
+        self.canon = staffing.canonical()
+        self.elig = self.canon.eligibility()
+        self.inst = build_instance(self.elig)
+        self.ins_ids = self.canon.inspectors.ids
+        ent_ids = self.canon.entities.id_list()
+        self.row_of = {e: i for i, e in enumerate(ent_ids)}
+        self.col_of = {
+            self.ins_ids[int(r)].decode(): c for c, r in enumerate(self.inst.col_row.tolist())
+        }
+        self.teams: list[list[int]] = [[] for _ in ent_ids]
+        for team in assignment.teams:
+            e = self.row_of.get(team.entity_id)
+            if e is None:
+                raise InvalidInputError(
+                    f"assignment has a team for {team.entity_id!r}, not in the staffing"
+                )
+            self.teams[e] = [self.col_of[i] for i in team.inspector_ids if i in self.col_of]
+        self.banned: set[tuple[int, int]] = set()
+        for past in assignment.reassignments:
+            if past.entity_id in self.row_of and past.inspector_id in self.col_of:
+                self.banned.add((self.row_of[past.entity_id], self.col_of[past.inspector_id]))
+        self.stream = AssignStream(key, assignment.stream.next_block)
+        self.load = np.zeros(self.inst.E.shape[1], dtype=np.int64)
+        for t in self.teams:
+            self.load[t] += 1
+
+    def name(self, c: int) -> str:
+        return str(self.ins_ids[self.inst.col_row[c]].decode())
+
+    def allowed(self, e: int) -> BoolArray:
+        """Inspectors with spare capacity that ``e`` has not recused."""
+        allowed = self.load < self.inst.cap
+        for be, bc in self.banned:
+            if be == e:
+                allowed[bc] = False
+        return allowed
+
+    def replacement(self, e: int, remaining: list[int]) -> list[int] | None:
+        """Complete the remaining members; failing that, a whole new team (loads adjusted)."""
+        inst = self.inst
+        new = _draw_team(inst, self.stream, e, inst.k - len(remaining), remaining, self.allowed(e))
+        if new is not None:
+            return new
+        self.load[remaining] -= 1
+        new = _draw_team(inst, self.stream, e, inst.k, (), self.allowed(e))
+        if new is None:
+            self.load[remaining] += 1
+        return new
+
+    def why_none(self, e: int, remaining: list[int]) -> str:
+        """Why no inspector can take the place: their caps, or the rules."""
+        inst = self.inst
+        fits = [
+            c
+            for c in np.flatnonzero(inst.E[e]).tolist()
+            if (e, c) not in self.banned
+            and c not in remaining
+            and inst.cover([*remaining, c]) == inst.full
+        ]
+        full = [self.name(c) for c in fits if self.load[c] >= inst.cap[c]]
+        if not full:
+            return f"no eligible inspector can take the place ({self.elig.explain(e)})"
+        return (
+            f"the {len(full)} eligible inspector(s) who could take the place "
+            f"({', '.join(full[:8])}{', …' if len(full) > 8 else ''}) have reached "
+            "their workload cap"
+        )
+
+    def recuse(self, rec: Recusal) -> Reassignment:
+        """Take ``rec.inspector_id`` off the team of ``rec.entity_id`` and draw the replacement."""
+        e = self.row_of.get(rec.entity_id)
+        if e is None:
+            raise InvalidInputError(f"recusal names entity {rec.entity_id!r}, which has no team")
+        team_ids = self.assignment.team_of(rec.entity_id).inspector_ids
+        current = [self.name(c) for c in self.teams[e]]
+        if rec.inspector_id not in current:
+            raise InvalidInputError(
+                f"inspector {rec.inspector_id!r} is not on the team of {rec.entity_id!r} "
+                f"(team: {', '.join(current) or ', '.join(team_ids)})"
+            )
+        gone = self.col_of[rec.inspector_id]
+        self.banned.add((e, gone))
+        first = self.stream.start_phase()
+        remaining = [c for c in self.teams[e] if c != gone]
+        self.load[gone] -= 1
+        new = self.replacement(e, remaining)
+        if new is None:
+            why = self.why_none(e, remaining)
+            raise InfeasibleAssignment(
+                f"task {self.canon.needs.label}: no replacement for {rec.inspector_id} on "
+                f"{rec.entity_id} without changing other teams: {why}. Re-draw the task's "
+                "teams with a recorded reason, or raise the workload caps.",
+                [rec.entity_id],
+                {rec.entity_id: why},
+            )
+        self.load[new] += 1
+        old, self.teams[e] = self.teams[e], new
+        removed = sorted(self.name(c) for c in old if c not in new)
+        added = sorted(self.name(c) for c in new if c not in old)
+        return Reassignment(
+            rec.entity_id,
+            rec.inspector_id,
+            removed,
+            added,
+            rec.reason,
+            rec.text,
+            first,
+            self.stream.next_block,
+        )
+
+
+def reassign(
+    staffing: Staffing, assignment: Assignment, key: bytes, recusals: Sequence[Recusal]
+) -> Assignment:
+    """Take inspectors off teams after the draw and draw replacements from the same stream.
+
+    Recusals are handled in order; each starts a fresh phase at the assignment's
+    ``stream.next_block``. The replacement for ``inspector_id`` is drawn uniformly among the
+    entity's eligible inspectors with spare capacity that keep the team covering (one
+    ``_draw_team`` completion of the remaining members); if there is none, the whole team is
+    redrawn under the same conditions. Only the affected teams change. Earlier recusals stay
+    excluded. Raises :class:`InfeasibleAssignment` when even a new team cannot be found without
+    changing other teams (then re-draw the task with a recorded reason).
+    """
+    if hashlib.sha256(key).hexdigest() != assignment.stream.key_sha256:
+        raise InvalidInputError(
+            "this key is not the one the assignment was drawn with (key_sha256 differs); "
+            "re-assignment must continue the same stream"
+        )
+    state = _Reassigning(staffing, assignment, key)
+    done = list(assignment.reassignments)
+    for rec in recusals:
+        done.append(state.recuse(rec))
+    info = attrs.evolve(assignment.stream, next_block=state.stream.next_block)
+    return _result(state.canon, staffing, state.elig, state.inst, state.teams, info, done)
