@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import time
 import uuid
 from collections import Counter
@@ -791,8 +790,7 @@ def _kill_child(
     while progress.value < after and not finished.is_set() and time.monotonic() < deadline:
         time.sleep(0.001)
     time.sleep(delay)
-    if child.pid is not None and child.exitcode is None:
-        os.kill(child.pid, signal.SIGKILL)
+    child.kill()  # SIGKILL; a child that already ended on its own is left alone
     child.join(30)
     return finished.is_set(), int(progress.value)
 
