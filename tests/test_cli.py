@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -11,6 +13,30 @@ from shuangsuiji.cli import EXIT_BAD_INPUT, EXIT_REFUSED, main
 from shuangsuiji.registry import Registry
 
 RUNNER = CliRunner()
+
+
+class StoreTime:
+    """The time the command line's store reads (it takes the system clock, ``datetime.now``):
+    a test sets the day on which each step happens, as in an agency's calendar."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = datetime(2026, 6, 30, 9, tzinfo=UTC)
+        clock = self
+
+        class _Now(datetime):
+            @classmethod
+            def now(cls, tz: tzinfo | None = None) -> Any:
+                return clock.now.astimezone(tz)
+
+        monkeypatch.setattr("shuangsuiji.store.datetime", _Now)
+
+    def on(self, day: str) -> None:
+        self.now = datetime.fromisoformat(day).replace(hour=9, tzinfo=UTC)
+
+
+@pytest.fixture
+def store_time(monkeypatch: pytest.MonkeyPatch) -> StoreTime:
+    return StoreTime(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +102,7 @@ def test_announcements_agree_with_the_bundles_and_the_published_records(
     )
     # The registry reports an unknown plan as a StoreError, a refusal (status 4).
     assert missing.exit_code == EXIT_REFUSED and "no plan 'NO'" in missing.output
+    assert RUNNER.invoke(main, ["init", "--db", f"sqlite:///{out / 'e.db'}"]).exit_code == 0
     empty = RUNNER.invoke(
         main, ["export", "announcements", "-o", str(out), "--db", f"sqlite:///{out / 'e.db'}"]
     )
@@ -277,7 +304,9 @@ def _team_ceremony(db: str, task: str) -> list[dict[str, str]]:
     return shown
 
 
-def test_the_whole_cycle_from_the_command_line(demo_dir: Path, tmp_path: Path) -> None:
+def test_the_whole_cycle_from_the_command_line(
+    demo_dir: Path, tmp_path: Path, store_time: StoreTime
+) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     who = ["--db", db, "--actor", "李科长"]
     items = tmp_path / "items.csv"
@@ -358,6 +387,7 @@ def test_the_whole_cycle_from_the_command_line(demo_dir: Path, tmp_path: Path) -
     )
     assert result.exit_code == 0 and "replaced by" in result.stdout
     second = bundle["selected"][1]["id"]
+    store_time.on("2026-07-01")
     team = _team_ceremony(db, "T-food")
     members = {t["entity"]: t["inspectors"].split() for t in team}
     assert all(len(m) == 2 for m in members.values()) and first not in members
@@ -374,6 +404,7 @@ def test_the_whole_cycle_from_the_command_line(demo_dir: Path, tmp_path: Path) -
     }
     insp = [arg for m in members[second] for arg in ("--inspector", m)]
     dates = ["--start", "2026-09-20", "--end", "2026-09-25"]
+    store_time.on("2026-09-26")
     ok = RUNNER.invoke(
         main,
         [
@@ -400,7 +431,13 @@ def test_the_whole_cycle_from_the_command_line(demo_dir: Path, tmp_path: Path) -
     )
     rows = json.loads(late.stdout)
     assert [(r["entity"], r["due"]) for r in rows] == [(second, "2026-10-29")]
-    pub = RUNNER.invoke(main, ["publish", "T-food", second, "--on", "2026-10-28", *who])
+    store_time.on("2026-10-28")
+    ahead = RUNNER.invoke(main, ["publish", "T-food", second, "--on", "2030-01-01", *who])
+    assert ahead.exit_code == EXIT_REFUSED and "never in advance" in " ".join(ahead.output.split())
+    backdated = RUNNER.invoke(main, ["publish", "T-food", second, "--on", "2026-10-20", *who])
+    assert backdated.exit_code == EXIT_REFUSED
+    assert "--approved-by" in " ".join(backdated.output.split())
+    pub = RUNNER.invoke(main, ["publish", "T-food", second, *who])
     assert pub.exit_code == 0, pub.output
     assert (
         json.loads(
@@ -440,3 +477,53 @@ def test_the_whole_cycle_from_the_command_line(demo_dir: Path, tmp_path: Path) -
     assert len(lines) > 10 and json.loads(lines[0])["seq"] == 1
     listed = json.loads(RUNNER.invoke(main, ["items", "list", "--db", db, "--json"]).stdout)
     assert [i["code"] for i in listed] == ["SCJG-01", "SCJG-02"]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("[]", "holds a JSON array, not a draw bundle"),
+        ("null", "holds a JSON null, not a draw bundle"),
+        ("[" * 10_000 + "]" * 10_000, "nests more than 64 levels deep"),
+        ('{"seed": ' + "9" * 5_000 + "}", "a number with 5,000 digits"),
+        ('{"seed": NaN}', "NaN, which is not a JSON number"),
+        ("{", "is not JSON"),
+    ],
+    ids=["array", "null", "deep", "long-number", "nan", "broken"],
+)
+def test_verify_refuses_what_is_not_a_bundle_with_a_clear_error(
+    tmp_path: Path, content: str, words: str
+) -> None:
+    path = tmp_path / "bundle.json"
+    path.write_text(content, encoding="utf-8")
+    result = RUNNER.invoke(main, ["verify", str(path)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    output = " ".join(result.output.split())
+    assert "is not a draw bundle" in output and words in output, output
+    assert "Traceback" not in output
+
+
+def test_read_commands_never_create_a_database_and_refuse_what_is_not_one(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "missing.db"
+    text = tmp_path / "notes.db"
+    text.write_text("not a database\n", encoding="utf-8")
+    for command in (["verify-log"], ["publications"], ["export", "log", "-o", "x.jsonl"]):
+        result = RUNNER.invoke(main, [*command, "--db", f"sqlite:///{missing}"])
+        assert result.exit_code == 2 and "no database at" in result.output, result.output
+        assert not missing.exists()
+        result = RUNNER.invoke(main, [*command, "--db", f"sqlite:///{text}"])
+        output = " ".join(result.output.split())
+        assert result.exit_code == 2 and "cannot be read as a database" in output, output
+        assert isinstance(result.exception, SystemExit)
+
+
+def test_draw_refuses_a_cutoff_out_of_range(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    result = RUNNER.invoke(
+        main, ["draw", "T1", "--cutoff", "0001-01-01", "--db", db, "--actor", "张三"]
+    )
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2 and "--cutoff 0001-01-01 is out of range" in output, output
+    assert not (tmp_path / "s.db").exists()

@@ -91,6 +91,7 @@ def test_each_family_has_its_own_exit_status(error: errors.ShuangsuijiError, cod
 
 def test_a_task_that_is_not_there_exits_3_with_a_message(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 's.db'}"
+    assert RUNNER.invoke(main, ["init", "--db", db]).exit_code == 0  # reading creates no store
     result = RUNNER.invoke(main, ["task", "show", "NOPE", "--db", db])
     assert result.exit_code == EXIT_NOT_FOUND
     assert "no task 'NOPE'" in result.output

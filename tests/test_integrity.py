@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import attrs
@@ -38,10 +38,26 @@ T1 = Task("T1", "P", "公示信息抽查", ("SCJG",), ("SCJG-01",), date(2026, 7
 T2 = Task("T2", "P", "第二次抽查", ("SCJG",), ("SCJG-01",), date(2026, 10, 1), date(2026, 11, 30))
 
 
+class _Calendar:
+    """The store's clock: a second passes at each reading; ``on`` moves on to a later day
+    (results are recorded after the teams are drawn, publications dated when they happen)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 6, 30, 9, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+    def on(self, day: date) -> None:
+        self.now = max(self.now, datetime(day.year, day.month, day.day, 1, tzinfo=UTC))
+
+
 def _cycle(url: str) -> Registry:
     """A whole cycle: pools, a draw with a replacement, teams, results (one corrected), a
     publication and an agency result category."""
-    reg = Registry(Store.open(url))
+    calendar = _Calendar()
+    reg = Registry(Store.open(url, clock=calendar))
     reg.setup_city(CITY, actor=ADMIN)
     reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG",)), actor=ADMIN)
     reg.store.put_task(T1, actor=ADMIN)
@@ -53,6 +69,7 @@ def _cycle(url: str) -> Registry:
     teams = reg.teams("T1")
     first, second = reg.selected_ids("T1")[:2]
     day = date(2026, 7, 10)
+    calendar.on(day)
     for entity, categories in ((first, "05"), (second, "01")):
         reg.record_result(
             "T1", entity, "SCJG-01", categories, inspection_start=day, inspection_end=day,
@@ -64,6 +81,7 @@ def _cycle(url: str) -> Registry:
         inspectors=teams[first], actor=CLERK, follow_up="责令限期改正，移交稽查",
         reason="复核后补充",
     )  # fmt: skip
+    calendar.on(date(2026, 7, 20))
     reg.publish("T1", first, on=date(2026, 7, 20), actor=CLERK)
     reg.publish("T1", second, on=date(2026, 7, 20), actor=CLERK)
     return reg

@@ -24,6 +24,7 @@ from shuangsuiji.draw import SizeRule, draw_entities
 from shuangsuiji.exports import (
     PLAN_COLUMNS,
     RECORD_COLUMNS,
+    internal_publication_html,
     plan_csv,
     publication_html,
     records_csv,
@@ -38,6 +39,7 @@ from shuangsuiji.publication import (
     PublicationInputError,
     PublicationRecord,
     PublicationStatus,
+    Uninspected,
     build_records,
     describe_population,
     plan_announcement,
@@ -333,11 +335,12 @@ def test_estimate_mode_is_labelled_in_the_record_and_every_export() -> None:
     assert beyond.due_basis.startswith("ESTIMATE") and "2027" in beyond.due_basis
     assert beyond.to_dict()["due_estimated"] is True
     rows = list(csv.DictReader(io.StringIO(records_csv([inside, beyond], today=TODAY)[1:])))
-    assert rows[0]["截止日期依据"].startswith("official")
-    assert rows[1]["截止日期依据"].startswith("预计（ESTIMATE")
-    page = publication_html([inside, beyond], today=date(2027, 1, 4))
+    assert rows[0]["截止日期依据"] == "依据国务院办公厅2004—2026年节假日安排"
+    assert rows[1]["截止日期依据"].startswith("预计：2026-12-31 之后的节假日安排尚未公布")
+    assert not any(c.isascii() and c.isalpha() for r in rows for c in r["截止日期依据"])
+    page = internal_publication_html([inside, beyond], today=date(2027, 1, 4))
     assert page.count('class="est"') == 1 and "标注“预计”的截止日期" in page
-    assert "预计" not in publication_html([inside], today=date(2027, 1, 4))
+    assert "预计" not in internal_publication_html([inside], today=date(2027, 1, 4))
 
 
 def test_loading_the_next_notice_gives_the_official_answer() -> None:
@@ -481,7 +484,7 @@ def test_task_announcement_from_a_draw_bundle() -> None:
             bundle, plan=PLAN, task=JOINT, items=ITEMS, departments=DEPARTMENTS,
             draw_date=date(2024, 9, 2), entity_names={},
         )  # fmt: skip
-    page = publication_html(RECORDS, today=TODAY, task_announcements=[a])
+    page = internal_publication_html(RECORDS, today=TODAY, task_announcements=[a])
     assert bundle["record_digest"] in page and "候选 40 户，抽中 6 户（排除 7 户）" in page
 
 
@@ -536,27 +539,32 @@ def test_json_export_keeps_chinese_as_is(tmp_path: Path) -> None:
 
 
 PAGE = publication_html(RECORDS, today=TODAY, issuer="榕城市市场监督管理局")
+NEVER = Uninspected("T2024-09", JOINT.name, JOINT.end, uscc(6), "榕城未检餐馆")
+INTERNAL = internal_publication_html(
+    RECORDS, today=TODAY, issuer="榕城市市场监督管理局", uninspected=[NEVER]
+)
 
 
-def test_the_page_is_well_formed_self_contained_and_printable() -> None:
-    doc = parse(PAGE)
+@pytest.mark.parametrize("page", [PAGE, INTERNAL], ids=["public", "internal"])
+def test_the_page_is_well_formed_self_contained_and_printable(page: str) -> None:
+    doc = parse(page)
     assert doc.errors == [] and doc.stack == []
-    assert PAGE.startswith("<!DOCTYPE html>") and '<html lang="zh-CN">' in PAGE
+    assert page.startswith("<!DOCTYPE html>") and '<html lang="zh-CN">' in page
     assert "script" not in doc.tags and "img" not in doc.tags
     for external in ("http://", "https://", "src=", "<link", "@import", "url("):
-        assert external not in PAGE.replace("HYPERLINK(&quot;http://x", "")
+        assert external not in page.replace("HYPERLINK(&quot;http://x", "")
     for rule in ("@page", "size: A4", "@media print", "display: table-header-group",
                  "break-inside: avoid", "print-color-adjust: exact"):  # fmt: skip
-        assert rule in PAGE
+        assert rule in page
     assert doc.attr_names <= {"lang", "charset", "name", "content", "class", "rowspan", "colspan",
                          "style", "title"}  # fmt: skip
 
 
 def test_every_value_on_the_page_is_escaped() -> None:
-    doc = parse(PAGE)
+    doc = parse(INTERNAL)
     text = "".join(doc.text)
-    assert EVIL in text and "<script>" not in PAGE
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;餐饮店 &amp; &quot;q&quot;" in PAGE
+    assert EVIL in text and "<script>" not in INTERNAL
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;餐饮店 &amp; &quot;q&quot;" in INTERNAL
     hostile = [
         PublicationRecord.from_dict(
             {
@@ -574,21 +582,70 @@ def test_every_value_on_the_page_is_escaped() -> None:
     assert page.count("<style>") == 1 and page.count("</style>") == 1
 
 
-def test_the_page_shows_the_notice() -> None:
+def test_the_public_page_shows_only_published_records() -> None:
     text = "".join(parse(PAGE).text)
-    for words in ("抽查结果公示", "榕城市市场监督管理局", PLAN.name, SINGLE.name, JOINT.name,
-                  "定向、联合抽查", "检查结束后20个工作日内", "共 6 户", "状态截至 2024-11-01",
-                  "尚有 1 个检查事项未录入结果", "责令改正；移送立案调查"):  # fmt: skip
+    for words in ("抽查结果公示", "榕城市市场监督管理局", PLAN.name, SINGLE.name, "共 2 户",
+                  "公示截至 2024-11-01", NAMES[uscc(0)], "2024-10-12", "2024-10-25"):  # fmt: skip
         assert words in text, words
+    for n in (2, 3, 4, 5):
+        assert uscc(n) not in PAGE
+    for internal in (
+        "内部",
+        "逾期",
+        "待公示",
+        "即将到期",
+        "公示截止",
+        "状态",
+        "未录入",
+        JOINT.name,
+    ):
+        assert internal not in text, internal
+    assert 'class="badge' not in PAGE
+    assert "暂无已公示的抽查结果" in publication_html(RECORDS, today=date(2024, 10, 11))
+
+
+def test_the_internal_page_lists_what_is_not_yet_published_and_who_was_never_inspected() -> None:
+    text = "".join(parse(INTERNAL).text)
+    assert "<title>抽查结果公示工作情况（内部）</title>" in INTERNAL
+    for words in ("榕城市市场监督管理局", SINGLE.name, JOINT.name, "定向、联合抽查",
+                  "检查结束后20个工作日内", "共 6 户", "状态截至 2024-11-01", "不得对外公开",
+                  "尚有 1 个检查事项未录入结果", "责令改正；移送立案调查", "榕城未检餐馆",
+                  "已抽中、尚无检查结果的市场主体", "任务已结束，未检查"):  # fmt: skip
+        assert words in text, words
+    unpublished = [r for r in RECORDS if r.published is None]
     for record, status in zip(RECORDS, statuses(RECORDS, TODAY), strict=True):
-        assert record.entity in text and record.due.isoformat() in text
-        assert f'class="badge st-{status.value}"' in PAGE
-    assert "暂无抽查结果" in publication_html([], today=TODAY)
+        if record in unpublished:
+            assert record.entity in text and record.due.isoformat() in text
+            assert f'class="badge st-{status.value}"' in INTERNAL
+        else:
+            assert record.entity not in text
+    assert "没有待公示的记录" in internal_publication_html(RECORDS[:2], today=TODAY)
+
+
+def test_bidi_controls_in_names_are_shown_not_obeyed() -> None:
+    name = "榕城\u202e司公限有\u2066甲\u2069"
+    spoofed = PublicationRecord.from_dict({**RECORDS[0].to_dict(), "entity_name": name})
+    never = Uninspected("T2024-09", JOINT.name, JOINT.end, uscc(6), name)
+    for page in (
+        publication_html([spoofed], today=TODAY),
+        internal_publication_html([], today=TODAY, uninspected=[never]),
+    ):
+        assert not any(c in page for c in "\u202e\u2066\u2069")
+        assert "榕城[U+202E]司公限有[U+2066]甲[U+2069]" in page
+
+
+def test_official_pages_are_in_chinese_unless_asked_for_english() -> None:
+    for page in (PAGE, INTERNAL):
+        assert "Random inspection" not in page and 'class="en"' not in page
+        assert "Entity" not in "".join(parse(page).text)
+    bilingual = publication_html(RECORDS, today=TODAY, bilingual=True)
+    assert "Random inspection results" in bilingual and "Published" in bilingual
 
 
 @needs_chromium
 def test_the_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
+    write_text(INTERNAL, ARTIFACTS / "publication-internal.html")
     page = write_text(PAGE, ARTIFACTS / "publication.html")
     png = screenshot(page, ARTIFACTS / "publication.png", profile=tmp_path / "profile")
     assert png_size(png) == (1240, 1754)

@@ -239,10 +239,13 @@ def test_results_corrections_and_publication(db_url: str) -> None:
     from shuangsuiji.publication import PublicationStatus
     from shuangsuiji.store import StoreError
 
-    reg = _registry(db_url)
+    now = [datetime(2026, 6, 30, 9, 0, tzinfo=UTC)]
+    reg = _registry(db_url, clock=lambda: now[0])
     reg.draw("T1", actor=DRAWER)
+    reg.assign_teams("T1", actor=DRAWER)
     first, second = reg.selected_ids("T1")[:2]
-    pair = CITY.inspectors.id_list()[:2]
+    pair = reg.teams("T1")[first]
+    now[0] = datetime(2026, 9, 26, 9, 0, tzinfo=UTC)
     when = {"inspection_start": date(2026, 9, 1), "inspection_end": date(2026, 9, 25)}
     reg.record_result("T1", first, "SCJG-01", "01", inspectors=pair, actor="录入员", **when)
     with pytest.raises(ValueError, match="reason"):
@@ -276,6 +279,7 @@ def test_results_corrections_and_publication(db_url: str) -> None:
         reg.record_result(
             "T1", second, "SCJG-01", "01", inspectors=pair[:1], actor="录入员", **when
         )
+    now[0] = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
     records = reg.publications()
     assert [r.entity for r in records] == [first]
     record = records[0]
@@ -285,7 +289,7 @@ def test_results_corrections_and_publication(db_url: str) -> None:
     done = reg.publish("T1", first, on=date(2026, 10, 20), actor="公示员")
     assert done.status(date(2026, 10, 30)) == PublicationStatus.PUBLISHED
     with pytest.raises(ValueError, match="already published"):
-        reg.publish("T1", first, on=date(2026, 10, 21), actor="公示员")
+        reg.publish("T1", first, actor="公示员")
     kinds = [e.kind for e in reg.store.audit_events()]
     assert kinds.count("result.record") == 1 and kinds.count("result.correct") == 1
     assert kinds[-1] == "publication"

@@ -19,6 +19,7 @@ import pytest
 from chromium import ARTIFACTS, needs_chromium, png_size, run, screenshot
 from htmlpage import parse
 from shuangsuiji.audit import canonical_json, next_event
+from shuangsuiji.labels import stratum_label
 from shuangsuiji.report import ReportInputError, render_draw_record
 
 EVIL = "<script>alert(\"x\")</script> & 'q'"
@@ -185,23 +186,34 @@ def test_content_of_the_record() -> None:
         ("监督人", "Supervised by"),
         ("记录人", "Recorded by"),
     ]:
-        assert zh in text and en in text
+        assert zh in text and en not in text
+    bilingual = "".join(parse(render_draw_record(BUNDLE, extras=EXTRAS, bilingual=True)).text)
+    assert all(en in bilingual for en in ("Basis of the draw", "Signatures", "Drawn by"))
     for value in (BUNDLE["policy_hash"], BUNDLE["pool_digest"], BUNDLE["seed"]):
         assert value in text
     body = {k: v for k, v in BUNDLE.items() if k != "candidates"}
     digest = hashlib.sha256(canonical_json(body)).hexdigest()
     assert digest in text  # binds the paper to the electronic bundle (record digest)
-    assert "MISMATCH" not in text and "排除对象" in text
+    assert "不符" not in text and "排除对象" in text
     assert EXTRAS["audit_head"]["hash"] in text and "seq 9" in text
     for pick in BUNDLE["selected"] + BUNDLE["alternates"]:
         assert pick["id"] in text and pick["ticket"][:12] in text
     assert "张执法一（ZF0000）" in text  # team members with names
-    assert "抽取前已注销或吊销" in text and "已递补 used" in text and "已由" in text
+    assert "抽取前已注销" in text and "已递补" in text and "已由" in text
     assert "2025-03-03 09:00:00" in text  # UTC 01:00 shown as Beijing time
     assert "福州市市场监管局" in text and "c1c1c1c1" in text  # the ceremony's parties
     assert "食品经营许可情况检查、食品安全管理制度检查" in text
     assert "2025-03-10 至 2025-04-30" in text
-    assert "比例 ratio 0.2" in text and "候选 400" in text
+    assert "比例 0.2" in text and "候选 400" in text
+
+
+def test_the_record_speaks_chinese_not_machine_codes() -> None:
+    text = "".join(parse(PAGE.split("</style>", 1)[1]).text)  # the page without its CSS
+    assert "A类（信用风险低）" in text and "D类（信用风险高）" in text  # strata, not "A"
+    for code in ("deregistered_before_draw", "teams.assign", "seed.commit", "{\"", "ratio",
+                 "Printed", "Signature", "none"):  # fmt: skip
+        assert code not in text, code
+    assert "分配检查组" in text and "检查组数：" in text  # event kinds and payloads in words
 
 
 def test_print_css() -> None:
@@ -220,7 +232,7 @@ def test_minimal_contract_bundle_renders_with_placeholders() -> None:
     assert "未附过程记录" in text and "替补记录" not in text and "种子来源" not in text
     sizes = {s: v["size"] for s, v in BUNDLE["strata"].items()}
     for stratum, size in sizes.items():  # strata derived from the candidates
-        assert f"{stratum}{size}" in text.replace(" ", "")
+        assert f"{stratum_label(stratum)}{size}" in text.replace(" ", "")
 
 
 def test_strata_as_a_list_and_other_provenance_kinds() -> None:
@@ -241,7 +253,7 @@ def test_strata_as_a_list_and_other_provenance_kinds() -> None:
         ).text
     )
     assert "体彩大乐透" in text and "03 11 17 25 31 + 04 09" in text and "ad" * 32 in text
-    assert "比例 ratio 0.03" in text
+    assert "比例 0.03" in text
     generic = {"commitment": "ee" * 32, "committed_at": "2025-03-01T00:00:00Z"}
     text = "".join(parse(render_draw_record(BUNDLE, extras={"seed_provenance": generic})).text)
     assert "ee" * 32 in text and "2025-03-01 08:00:00" in text
@@ -250,7 +262,7 @@ def test_strata_as_a_list_and_other_provenance_kinds() -> None:
 def test_a_changed_bundle_shows_a_digest_mismatch() -> None:
     stated = {**BUNDLE, "record_digest": "00" * 32}
     text = "".join(parse(render_draw_record(stated)).text)
-    assert "MISMATCH" in text and "00" * 32 in text
+    assert "与电子记录所载摘要不符" in text and "00" * 32 in text
 
 
 def test_renders_a_bundle_made_by_the_library() -> None:
@@ -270,8 +282,8 @@ def test_renders_a_bundle_made_by_the_library() -> None:
         drawn, ids, strata, teams=teams, policy_hash="ef" * 32, exclusions={"注销": 12}
     )
     text = "".join(parse(render_draw_record(bundle)).text)
-    assert bundle["record_digest"] in text and "MISMATCH" not in text
-    assert "注销 12" in text and "抽取前已注销或吊销" in text and "已由" in text
+    assert bundle["record_digest"] in text and "不符" not in text
+    assert "注销 12" in text and "抽取前已注销" in text and "已由" in text
     for pick in bundle["selected"]:
         assert pick["id"] in text
 

@@ -24,6 +24,7 @@ from shuangsuiji.results import (
     ResultCategories,
     ResultCategory,
     ResultHistoryError,
+    ResultScope,
     correct,
     latest_results,
     read_results_csv,
@@ -320,6 +321,15 @@ TASKS = [
     )
 ]
 IMPORT_AT = datetime(2025, 10, 9, 9, 0, tzinfo=CST)
+OTHER = "91350100M000100Y44"  # not a valid code: the check character is wrong
+TEAM = frozenset({"ZF01", "ZF02"})
+SCOPE = ResultScope(
+    task=TASKS[0],
+    selected=frozenset({ENTITY, OTHER}),
+    teams={ENTITY: TEAM, OTHER: TEAM},
+    teams_drawn=date(2025, 9, 2),
+    recused={(ENTITY, "ZF03"): "因病"},
+)
 
 
 def read(text: str, **kwargs: Any) -> list[InspectionResult]:
@@ -357,8 +367,10 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_imported() -> No
         f"T9,{ENTITY},SCJG-09,03,,2025-09-22,2025-09-25,,林晓\n"  # line 8
     )
     with pytest.raises(ImportValidationError) as exc:
-        read(text, tasks=TASKS, min_inspectors=2)
-    found = {(e.line, e.column): e.reason for e in exc.value.errors}
+        read(text, scopes={"T1": SCOPE})
+    found: dict[tuple[int, str], str] = {}
+    for e in exc.value.errors:
+        found[e.line, e.column] = found.get((e.line, e.column), "") + e.reason
     expected = {
         (4, "categories"): "cannot be combined",
         (4, "inspection_end"): "before inspection_start",
@@ -378,20 +390,61 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_imported() -> No
     assert set(found) == set(expected), sorted(set(found) ^ set(expected))
     for key, words in expected.items():
         assert words in found[key], (key, found[key])
+    assert "after the task's window" in found[6, "inspection_end"]
     assert "2 " not in {str(e.line) for e in exc.value.errors}  # line 2 is good
-    assert str(exc.value).startswith("<text>: 14 bad value(s); nothing was imported")
+    assert str(exc.value).startswith("<text>: 15 bad value(s); nothing was imported")
 
 
-def test_scope_checks_against_tasks_and_draws() -> None:
-    row = f"T1,{ENTITY},SCJG-03,01,,2025-09-22,2025-09-25,ZF01|ZF02,林晓"
-    with pytest.raises(ImportValidationError, match="not an item of task T1"):
-        read(f"{HEADER}\n{row}\n", tasks=TASKS)
-    row = f"T1,{ENTITY},SCJG-01,01,,2025-09-22,2025-09-25,ZF01|ZF02,林晓"
-    with pytest.raises(ImportValidationError, match="was not drawn in task T1"):
-        read(f"{HEADER}\n{row}\n", selected={"T1": ["91350100MA00000041"]})
-    with pytest.raises(ImportValidationError, match="no draw is known for this task"):
-        read(f"{HEADER}\n{row}\n", selected={})
-    assert len(read(f"{HEADER}\n{row}\n", tasks=TASKS, selected={"T1": [ENTITY]})) == 1
+def _refusal(row: str, **kwargs: Any) -> str:
+    with pytest.raises(ImportValidationError) as exc:
+        read(f"{HEADER}\n{row}\n", **kwargs)
+    return " / ".join(f"{e.column}: {e.reason}" for e in exc.value.errors)
+
+
+def test_a_result_is_checked_against_the_task_its_draw_and_its_team() -> None:
+    good = f"T1,{ENTITY},SCJG-01,01,,2025-09-22,2025-09-25,ZF01|ZF02,林晓"
+    assert len(read(f"{HEADER}\n{good}\n", scopes={"T1": SCOPE})) == 1
+    assert "not an item of task T1" in _refusal(
+        good.replace("SCJG-01", "SCJG-03"), scopes={"T1": SCOPE}
+    )
+    drawn_other = attrs.evolve(SCOPE, selected=frozenset({"91350100MA00000041"}))
+    assert "was not drawn in task T1" in _refusal(good, scopes={"T1": drawn_other})
+    undrawn = ResultScope(task=TASKS[0])
+    assert "has not been drawn yet" in _refusal(good, scopes={"T1": undrawn})
+    no_teams = attrs.evolve(SCOPE, teams=None, teams_drawn=None)
+    assert "no inspection team has been drawn" in _refusal(good, scopes={"T1": no_teams})
+    stranger = _refusal(good.replace("ZF01|ZF02", "ZF01|ZF09"), scopes={"T1": SCOPE})
+    assert "ZF09 not on the entity's drawn team (ZF01, ZF02)" in stranger
+    assert "shuangsuiji teams reassign T1" in stranger and "reassign()" not in stranger
+    recused = _refusal(good.replace("ZF01|ZF02", "ZF01|ZF03"), scopes={"T1": SCOPE})
+    assert "ZF03 was taken off this entity's team (回避: 因病)" in recused
+    assert "requires at least 2" in _refusal(
+        good.replace("ZF01|ZF02", "ZF01"), scopes={"T1": SCOPE}
+    )
+    assert "unknown task; known: T1" in _refusal(good.replace("T1,", "T9,"), scopes={"T1": SCOPE})
+
+
+def test_an_inspection_lies_in_the_task_window_after_the_teams_were_drawn() -> None:
+    good = f"T1,{ENTITY},SCJG-01,01,,2025-09-22,2025-09-25,ZF01|ZF02,林晓"
+    early = _refusal(good.replace("2025-09-22", "2025-01-05"), scopes={"T1": SCOPE})
+    assert (
+        "inspection_start: 2025-01-05 is before the task's window (2025-09-01..2025-09-30)" in early
+    )
+    assert "amendment of the task" in early
+    before_teams = _refusal(good.replace("2025-09-22", "2025-09-01"), scopes={"T1": SCOPE})
+    assert "before the inspection teams were drawn (2025-09-02)" in before_teams
+    late = _refusal(good.replace("2025-09-25", "2025-10-02"), scopes={"T1": SCOPE})
+    assert "inspection_end: 2025-10-02 is after the task's window" in late
+    future = _refusal(good.replace("2025-09-25", "2025-10-10"), scopes={"T1": SCOPE})
+    assert "after the day the result was recorded (2025-10-09" in future
+    backwards = _refusal(good.replace("2025-09-22", "2025-09-26"), scopes={"T1": SCOPE})
+    assert "2025-09-25 is before inspection_start 2025-09-26" in backwards
+
+
+def test_a_file_adds_results_and_does_not_overwrite_recorded_ones() -> None:
+    good = f"T1,{ENTITY},SCJG-01,01,,2025-09-22,2025-09-25,ZF01|ZF02,林晓"
+    again = _refusal(good, scopes={"T1": SCOPE}, recorded={("T1", ENTITY, "SCJG-01")})
+    assert "already recorded" in again and "--reason" in again
 
 
 def test_file_level_problems() -> None:

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from multiprocessing.context import ForkServerContext
 from multiprocessing.pool import Pool
 from pathlib import Path
@@ -92,11 +92,23 @@ def database(engine: str, workdir: Path) -> Iterator[str]:
         admin.dispose()
 
 
+_REAL_EPOCH = datetime(2026, 12, 1, tzinfo=UTC)
+_SLOWER = 1_000
+
+
+def inspection_day() -> datetime:
+    """The workers' clock: 2026-09-01 (a day inside the tasks' window), whatever the real date,
+    so that a result dated that day is recorded after its team was drawn and never in the
+    future. It still moves — one microsecond per real millisecond since a fixed epoch, the same
+    in every process — so events keep their order and two saves of a policy their times. (It
+    stays on 2026-09-01, China time, until about 2028-08.)"""
+    elapsed = datetime.now(UTC) - _REAL_EPOCH
+    return datetime(2026, 9, 1, 1, 0, tzinfo=UTC) + elapsed / _SLOWER
+
+
 def open_registry(url: str, clock: Callable[[], datetime] | None = None) -> Registry:
     """A registry on an already migrated store (workers never migrate)."""
-    if clock is None:
-        return Registry(Store.open(url, upgrade=False))
-    return Registry(Store.open(url, upgrade=False, clock=clock))
+    return Registry(Store.open(url, upgrade=False, clock=clock or inspection_day))
 
 
 def task_of(code: str) -> Task:
@@ -115,7 +127,7 @@ def prepare(
     (tests/test_threats.py), and without the window the tasks select the same entities again.
     """
     city = make_city(entities, seed=seed)
-    reg = Registry.open(url)
+    reg = Registry.open(url, clock=inspection_day)
     reg.setup_city(city, actor=ADMIN)
     policy = attrs.evolve(reg.store.policy(), draw=DrawRules(max_redraws=99))
     if not window:
@@ -228,7 +240,7 @@ def _result_step(reg: Registry, log: StressLog, task: str) -> None:
             "SCJG-01",
             "01",
             inspection_start=date(2026, 9, 1),
-            inspection_end=date(2026, 9, 25),
+            inspection_end=date(2026, 9, 1),
             inspectors=teams[entity],
             actor=log.actor,
         )
@@ -324,7 +336,7 @@ def run_stress(
     own = {k: [f"O{k:02d}R{r:02d}" for r in range(rounds)] for k in range(workers)}
     every = [*shared, *(t for v in own.values() for t in v)]
     city = prepare(url, entities=entities, tasks=every, window=False)
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     before = snapshot(store)
     rng = np.random.default_rng(11)
     jobs = [
@@ -598,7 +610,9 @@ def race_replace(args: tuple[str, str, str]) -> tuple[str, str, str]:
 def race_department(args: tuple[str, str, str]) -> tuple[str, str, str]:
     """Worker: add a department through a host engine with the given isolation level."""
     url, isolation, code = args
-    store = Store.open(engine=create_engine(url, isolation_level=isolation), upgrade=False)
+    store = Store.open(
+        engine=create_engine(url, isolation_level=isolation), upgrade=False, clock=inspection_day
+    )
     try:
         return _step(lambda: store.put_departments([Department(code, "科室")], actor="管理员"))
     finally:
@@ -611,7 +625,7 @@ RACE_IMPORT_ROWS = 200
 def race_import(args: tuple[str, int]) -> tuple[str, str, str]:
     """Worker: import the same 200 entities (mode "add") as every other contender."""
     url, k = args
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     pool = make_city(RACE_IMPORT_ROWS, seed=5).entities
     try:
         return _step(lambda: store.import_entities(pool, actor=f"导入员{k}").rows)
@@ -655,7 +669,7 @@ def race_result(args: tuple[str, str, str, tuple[str, ...], int]) -> tuple[str, 
                     "SCJG-01",
                     "01" if k % 2 else "05",
                     inspection_start=date(2026, 9, 1),
-                    inspection_end=date(2026, 9, 25),
+                    inspection_end=date(2026, 9, 1),
                     inspectors=team,
                     follow_up="" if k % 2 else "责令改正",
                     actor=f"录入员{k:02d}",
@@ -670,7 +684,7 @@ def open_fresh(url: str) -> tuple[str, str, str]:
     """Worker: open (and so create or upgrade) the store at ``url``."""
 
     def run() -> str | None:
-        store = Store.open(url)
+        store = Store.open(url, clock=inspection_day)
         store.engine.dispose()
         return store.revision()
 
@@ -712,7 +726,7 @@ def crash_import_child(
     url: str, columns: dict[str, Any], staged: bool, ready: Any, done: Any, finished: Any
 ) -> None:
     """Child: connect, say ready, import a pool in small batches (``done`` counts rows sent)."""
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     pool = EntityPool.from_columns(**columns)
     store.count_entities()
     ready.set()
@@ -729,7 +743,7 @@ def crash_import_child(
 
 def crash_upgrade_child(url: str, ready: Any, _unused: Any, finished: Any) -> None:
     """Child: create the schema of an empty database (the parent kills it midway)."""
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     store.revision()  # connect first
     ready.set()
     store.upgrade()
@@ -814,7 +828,7 @@ def crash_draws(url: str, kills: int, *, entities: int = 800, seed: int = 3) -> 
     rng = random.Random(seed)
     tasks = [f"K{i:03d}" for i in range(kills + 1)]
     prepare(url, entities=entities, tasks=tasks)
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     began = time.perf_counter()
     span = _timed(ctx, crash_draw_child, (url, tasks[0]))
     problems = check_draws(store)
@@ -860,7 +874,7 @@ def crash_imports(
     rng = random.Random(seed)
     city = prepare(url, entities=200, tasks=[])
     big = make_city(rows * 4, seed=seed + 100)
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     chunks = [
         _import_columns(big, np.arange(j * rows, (j + 1) * rows) % len(big.entities), f"C{j}")
         for j in range(kills + 2)
@@ -951,7 +965,7 @@ def crash_upgrades(make_url: Callable[[], Any], kills: int, *, seed: int = 9) ->
     for _ in range(kills):
         with make_url() as url:
             _kill_child(ctx, crash_upgrade_child, (url,), rng.uniform(0.0, span * 1.1))
-            store = Store.open(url, upgrade=False)
+            store = Store.open(url, upgrade=False, clock=inspection_day)
             dialect = store.dialect
             tables = _tables(store.engine)
             revision = store.revision() if "alembic_version" in tables else None
@@ -1300,7 +1314,7 @@ def race_same_task(url: str, pool: Pool, n: int = 8) -> RaceResult:
     """``n`` processes draw the same task: one draws it, the others are refused clearly."""
     prepare(url, entities=300, tasks=["T1"])
     results = contend(url, pool, race_draw, [(url, "T1", k) for k in range(n)])
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     problems = _expect(results, 1, n - 1, "already drawn") + check_draws(store)
     kinds = Counter(e.kind for e in store.audit_events())
     if (kinds["draw"], kinds["draw.error"]) != (1, n - 1):
@@ -1316,7 +1330,7 @@ def race_exclusion_window(url: str, pool: Pool, n: int = 8) -> RaceResult:
     prepare(url, entities=300, tasks=tasks)
     results = contend(url, pool, race_draw, [(url, t, k) for k, t in enumerate(tasks)])
     problems = _expect(results, n, 0, "")
-    reg = Registry(Store.open(url, upgrade=False))
+    reg = Registry(Store.open(url, upgrade=False, clock=inspection_day))
     picks = Counter(i for t in tasks for i in (reg.selected_ids(t) if reg.draws(t) else []))
     twice = sorted(i for i, c in picks.items() if c > 1)
     if twice:
@@ -1328,7 +1342,7 @@ def race_exclusion_window(url: str, pool: Pool, n: int = 8) -> RaceResult:
 def race_commitments(url: str, pool: Pool, n: int = 8) -> RaceResult:
     """``n`` ceremony parties commit at once: every commitment is kept in the draw record."""
     prepare(url, entities=300, tasks=["T1"])
-    reg = Registry(Store.open(url, upgrade=False))
+    reg = Registry(Store.open(url, upgrade=False, clock=inspection_day))
     frozen = reg.freeze("T1", actor="抽取人")
     results = contend(url, pool, race_commit, commitment_args(url, "T1", frozen.digest, n))
     problems = _expect(results, n, 0, "")
@@ -1343,7 +1357,7 @@ def race_commitments(url: str, pool: Pool, n: int = 8) -> RaceResult:
 def race_replacements(url: str, pool: Pool, n: int = 4) -> RaceResult:
     """Replacements of ``n`` entities of one stratum at once take distinct alternates."""
     prepare(url, entities=1500, tasks=["T1"])
-    reg = Registry(Store.open(url, upgrade=False))
+    reg = Registry(Store.open(url, upgrade=False, clock=inspection_day))
     draw = reg.draw("T1", actor="抽取人").draw
     strata = Counter(p.stratum for p in draw.selected)
     stratum = max(strata, key=lambda s: (strata[s], s))
@@ -1369,7 +1383,7 @@ def race_replacements(url: str, pool: Pool, n: int = 4) -> RaceResult:
 def race_team_assignments(url: str, pool: Pool, n: int = 8) -> RaceResult:
     """``n`` processes assign the teams of one draw: one does, the others are refused."""
     prepare(url, entities=400, tasks=["T1"])
-    reg = Registry(Store.open(url, upgrade=False))
+    reg = Registry(Store.open(url, upgrade=False, clock=inspection_day))
     reg.draw("T1", actor="抽取人")
     results = contend(url, pool, race_teams, [(url, "T1", k) for k in range(n)])
     problems = _expect(results, 1, n - 1, "already drawn")
@@ -1382,7 +1396,7 @@ def race_team_assignments(url: str, pool: Pool, n: int = 8) -> RaceResult:
 def race_first_results(url: str, pool: Pool, n: int = 8) -> RaceResult:
     """``n`` clerks record the same item at once: one version 1, the rest need a reason."""
     prepare(url, entities=400, tasks=["T1"])
-    reg = Registry(Store.open(url, upgrade=False))
+    reg = Registry(Store.open(url, upgrade=False, clock=inspection_day))
     reg.draw("T1", actor="抽取人")
     reg.assign_teams("T1", actor="抽取人")
     entity, team = min(reg.teams("T1").items())
@@ -1400,7 +1414,7 @@ def race_same_imports(url: str, pool: Pool, n: int = 6) -> RaceResult:
     """``n`` imports of the same IDs at once: one is stored, the others refused clearly."""
     Store.open(url).engine.dispose()
     results = contend(url, pool, race_import, [(url, k) for k in range(n)])
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     problems = _expect(results, 1, n - 1, "")
     problems += [f"not a StoreError: {r}" for r in results if r[0] != "ok" and r[1] != "StoreError"]
     problems += check_imports(store) + [f"audit chain: {p}" for p in store.verify_log()]
@@ -1415,7 +1429,7 @@ def race_host_isolation(url: str, pool: Pool, isolation: str, n: int = 8) -> Rac
     Store.open(url).engine.dispose()
     args = [(url, isolation, f"D{k}") for k in range(n)]
     results = contend(url, pool, race_department, args)
-    store = Store.open(url, upgrade=False)
+    store = Store.open(url, upgrade=False, clock=inspection_day)
     problems = _expect(results, n, 0, "")
     problems += [f"audit chain: {p}" for p in store.verify_log()]
     if len(store.audit_events()) != n:
@@ -1496,7 +1510,7 @@ def api_cases(reg: Registry, city: City) -> list[tuple[str, Callable[[], object]
 
 def api_store(url: str, city: City) -> Registry:
     """A city, a plan, task T1 (not drawn), T2 (drawn) and T3 (frozen, waiting for seeds)."""
-    reg = Registry.open(url)
+    reg = Registry.open(url, clock=inspection_day)
     reg.setup_city(city, actor=ADMIN)
     reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG",)), actor=ADMIN)
     for code in ("T1", "T2", "T3"):

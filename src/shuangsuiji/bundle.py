@@ -16,16 +16,17 @@ that does not match and why. It does the same work as making the draw, once.
 >>> d = draw_entities(ids, strata, SizeRule(count=1, alternates=1), task_label="t",
 ...                   seed=bytes(range(32)))
 >>> b = make_bundle(d, ids, strata, library_version="0.1.0")
->>> verify_bundle(b).ok
-True
+>>> [p.field for p in verify_bundle(b).problems]  # re-derives, but nothing shows the seed's origin
+['seed_provenance']
 >>> b["seed"] = "00" * 32
 >>> [p.field for p in verify_bundle(b).problems]
-['record_digest', 'selected', 'alternates']
+['record_digest', 'selected', 'alternates', 'seed_provenance']
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
@@ -62,11 +63,14 @@ from shuangsuiji.seeds import Ceremony, PublicSeed, check_provenance
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "MAX_DIGITS",
+    "MAX_NESTING",
     "BundleError",
     "Problem",
     "TeamChecker",
     "VerificationReport",
     "make_bundle",
+    "read_bundle",
     "record_digest",
     "verify_bundle",
 ]
@@ -226,6 +230,81 @@ def make_bundle(
     return bundle
 
 
+MAX_NESTING = 64
+"""A bundle's JSON is at most this deep (its deepest part, the seed provenance, needs 5)."""
+MAX_DIGITS = 64
+"""No number in a bundle has more digits (counts and sizes; hashes are hex text)."""
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_DIGITS:
+        raise BundleError(
+            f"it holds a number with {digits:,} digits; no number in a draw bundle has more "
+            f"than {MAX_DIGITS}"
+        )
+    return int(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise BundleError(f"it holds {name}, which is not a JSON number")
+
+
+def _nesting(value: Any) -> int:
+    """How deep ``value`` nests (without recursion, so that any input is safe)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        if isinstance(item, dict):
+            stack += [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, depth + 1) for v in item]
+    return deepest
+
+
+def read_bundle(text: str | bytes) -> dict[str, Any]:
+    """The bundle in a file's ``text``, or :class:`BundleError` saying why it is none.
+
+    A draw bundle is one JSON object. Refused: text that is not JSON; a JSON array, ``null``
+    or other value at the top; nesting deeper than :data:`MAX_NESTING`; a number longer than
+    :data:`MAX_DIGITS` digits; ``NaN`` and ``Infinity``.
+
+    >>> read_bundle('{"spec": "SSJ-DRAW-1"}')
+    {'spec': 'SSJ-DRAW-1'}
+    >>> read_bundle("[]")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    shuangsuiji.bundle.BundleError: it holds a JSON array, not a draw bundle (a JSON object ...
+    >>> read_bundle("[" * 10_000 + "]" * 10_000)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    shuangsuiji.bundle.BundleError: it nests more than 64 levels deep; ...
+    """
+    deep = BundleError(
+        f"it nests more than {MAX_NESTING} levels deep; a draw bundle nests a few levels"
+    )
+    try:
+        data = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
+    except RecursionError:
+        raise deep from None
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"it is not JSON ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"it is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not isinstance(data, dict):
+        kind = {list: "JSON array", type(None): "JSON null"}.get(type(data), "single JSON value")
+        raise BundleError(
+            f"it holds a {kind}, not a draw bundle (a JSON object with spec, seed, candidates, "
+            "selected, …)"
+        )
+    if _nesting(data) > MAX_NESTING:
+        raise deep
+    return data
+
+
 @attrs.frozen
 class Problem:
     """One thing wrong with a bundle: the ``field`` at fault and why."""
@@ -383,6 +462,10 @@ def _check_teams(c: _Checker, teams: list[Any], active: tuple[Pick, ...]) -> Non
             c.add(f"teams[{i}]", f"entity {entity!r} has more than one team")
         else:
             seen.add(entity)
+    if teams:
+        for pick in active:
+            if pick.id not in seen:
+                c.add("teams", f"selected entity {pick.id!r} has no team")
 
 
 def _check_metadata(c: _Checker, b: Mapping[str, Any]) -> None:
@@ -453,6 +536,9 @@ def verify_bundle(
     (SSJ-ANNOUNCE-1): the bundle's own announcement must be among them and agree with the
     draw, so a draw made in a copy of the store or re-rolled after the announcement fails.
     """
+    if not isinstance(bundle, Mapping):
+        kind = "null" if bundle is None else type(bundle).__name__
+        return VerificationReport((Problem("bundle", f"is {kind}, not a JSON object"),))
     c = _Checker(bundle)
     if "announcement" in bundle or announcements:
         for message in announcement_problems(bundle, announcements):
@@ -473,7 +559,12 @@ def verify_bundle(
             _check_teams(c, teams, draw.active)
     provenance = bundle.get("seed_provenance")
     if provenance is None:
-        c.warnings.append("no seed provenance: the record cannot show how the seed was made")
+        c.add(
+            "seed_provenance",
+            "missing: the bundle does not show how its seed was made (the parties' "
+            "commitments and reveals, or the announced public values), so nothing shows that "
+            "nobody chose the seed after seeing the candidates",
+        )
     elif seed is not None and isinstance(bundle.get("task_label"), str):
         for message in check_provenance(
             provenance,

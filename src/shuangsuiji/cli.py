@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -36,6 +36,10 @@ from shuangsuiji.errors import (
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
+
+if TYPE_CHECKING:
+    from shuangsuiji.registry import Registry
+    from shuangsuiji.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,8 +88,10 @@ def exit_code(error: ShuangsuijiError) -> int:
     return next((code for family, code in EXIT_CODES if isinstance(error, family)), EXIT_BAD_INPUT)
 
 
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    _console(stderr=True).print(f"[bold red]error:[/] {message}")
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    from rich.markup import escape
+
+    _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")  # "[ratios]" is text
     sys.exit(code)
 
 
@@ -105,6 +111,43 @@ def handle_errors(func: F) -> F:
         return None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _existing(db_url: str) -> Store:
+    """The store at ``db_url`` for a command that only reads: it must exist and hold a
+    shuangsuiji schema. Nothing is created or upgraded (opening a missing SQLite file would
+    create it)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from shuangsuiji.store import Store, normalise_url
+
+    try:
+        url = make_url(normalise_url(db_url))
+    except ArgumentError as exc:
+        _fail(f"--db {db_url!r} is not a database URL ({exc})")
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    if file not in (None, "", ":memory:") and not Path(str(file)).is_file():
+        _fail(
+            f"no database at {url.database}: check --db (a command that only reads never "
+            "creates one; `shuangsuiji init --db URL` does)"
+        )
+    store = Store.open(db_url, upgrade=False)
+    try:
+        revision = store.revision()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        _fail(f"{db_url} cannot be read as a database ({reason})")
+    if revision is None:
+        _fail(f"{db_url} holds no shuangsuiji store; `shuangsuiji init --db URL` creates one")
+    return store
+
+
+def _reading(db_url: str) -> Registry:
+    """A registry over the existing store at ``db_url``, for a command that only reads."""
+    from shuangsuiji.registry import Registry
+
+    return Registry(_existing(db_url))
 
 
 def _progress() -> Progress:
@@ -256,9 +299,8 @@ def items_import(csv_file: Path, db_url: str, actor: str) -> None:
 @handle_errors
 def items_list(db_url: str, as_json: bool) -> None:
     """List the inspection items."""
-    from shuangsuiji.store import Store
 
-    rows = Store.open(db_url).items()
+    rows = _existing(db_url).items()
     data = [_plain(_fields(i)) for i in rows]
     _output(data, as_json, ["code", "department", "name", "key", "default_ratio", "method"])
 
@@ -307,9 +349,8 @@ def policy_set(toml_file: Path, db_url: str, actor: str) -> None:
 @handle_errors
 def policy_show(db_url: str) -> None:
     """Print the current policy as TOML with its hash."""
-    from shuangsuiji.store import Store
 
-    current = Store.open(db_url).policy()
+    current = _existing(db_url).policy()
     click.echo(f"# content hash {current.content_hash}\n{current.to_toml()}")
 
 
@@ -343,9 +384,8 @@ def plan_create(
 @handle_errors
 def plan_show(db_url: str, as_json: bool) -> None:
     """List plans with their tasks."""
-    from shuangsuiji.store import Store
 
-    store = Store.open(db_url)
+    store = _existing(db_url)
     data = [
         _plain(_fields(p)) | {"tasks": [t.code for t in store.tasks(p.code)]} for p in store.plans()
     ]
@@ -425,9 +465,8 @@ def task_create(
 @handle_errors
 def task_show(code: str, db_url: str, as_json: bool) -> None:
     """Show a task and its draws."""
-    from shuangsuiji.registry import Registry
 
-    registry = Registry.open(db_url)
+    registry = _reading(db_url)
     found = registry.store.task(code)
     data = _plain(_fields(found, recurse=False)) | {
         "population": found.population.to_dict(),
@@ -491,8 +530,14 @@ def draw(
 ) -> None:
     """Draw TASK_CODE with a seed made by the system alone (only where the policy allows it;
     otherwise run the ceremony: `shuangsuiji seed --help`)."""
+    from shuangsuiji._tabular import MAX_DATE, MIN_DATE
     from shuangsuiji.registry import Registry
 
+    if cutoff is not None and not MIN_DATE <= cutoff.date() <= MAX_DATE:
+        _fail(
+            f"--cutoff {cutoff.date()} is out of range: give the day the candidate set is taken "
+            f"on, between {MIN_DATE} and {MAX_DATE} (default: the task's start)"
+        )
     registry = Registry.open(db_url)
     result = registry.draw(
         task_code,
@@ -834,9 +879,8 @@ def teams_draw(task_code: str, db_url: str, actor: str, as_json: bool) -> None:
 @handle_errors
 def teams_show(task_code: str, db_url: str, as_json: bool) -> None:
     """Show the current teams of TASK_CODE."""
-    from shuangsuiji.registry import Registry
 
-    _show_teams(Registry.open(db_url).teams(task_code), as_json)
+    _show_teams(_reading(db_url).teams(task_code), as_json)
 
 
 def _show_teams(current: dict[str, tuple[str, ...]], as_json: bool) -> None:
@@ -948,11 +992,10 @@ def results_import(csv_file: Path, db_url: str, actor: str) -> None:
 @handle_errors
 def publications(db_url: str, today: Any, overdue: bool, estimate: bool, as_json: bool) -> None:
     """Publication records with due dates and status; --overdue for what is late."""
-    from shuangsuiji.registry import Registry
 
     day = today.date() if today else date.today()
     rows = []
-    for record in Registry.open(db_url).publications(estimate=estimate):
+    for record in _reading(db_url).publications(estimate=estimate):
         status = record.status(day)
         if overdue and status.value != "overdue":
             continue
@@ -973,15 +1016,36 @@ def publications(db_url: str, today: Any, overdue: bool, estimate: bool, as_json
 @main.command()
 @click.argument("task_code")
 @click.argument("entity_id")
-@click.option("--on", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option(
+    "--on",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Default: today. An earlier day is a correction: it needs --reason and --approved-by.",
+)
+@click.option("--reason", default="", help="Why the publication is entered with an earlier date.")
+@click.option("--approved-by", default="", help="The second person who approves an earlier date.")
 @db_option
 @actor_option
 @handle_errors
-def publish(task_code: str, entity_id: str, on: Any, db_url: str, actor: str) -> None:
-    """Record the publication (公示) of ENTITY_ID's results in TASK_CODE on a date."""
+def publish(
+    task_code: str,
+    entity_id: str,
+    on: Any,
+    reason: str,
+    approved_by: str,
+    db_url: str,
+    actor: str,
+) -> None:
+    """Record the publication (公示) of ENTITY_ID's results in TASK_CODE, today."""
     from shuangsuiji.registry import Registry
 
-    record = Registry.open(db_url).publish(task_code, entity_id, on=on.date(), actor=actor)
+    record = Registry.open(db_url).publish(
+        task_code,
+        entity_id,
+        on=on.date() if on else None,
+        reason=reason,
+        approved_by=approved_by,
+        actor=actor,
+    )
     _console().print(f"published {entity_id} on {record.published} (due {record.due})")
 
 
@@ -997,9 +1061,8 @@ def export() -> None:
 @handle_errors
 def export_bundle(task_code: str, out: Path, db_url: str) -> None:
     """Write the draw bundle of TASK_CODE (JSON) for `shuangsuiji verify`."""
-    from shuangsuiji.registry import Registry
 
-    Registry.open(db_url).export_bundle(task_code, out)
+    _reading(db_url).export_bundle(task_code, out)
     _console().print(f"wrote {out}")
 
 
@@ -1010,9 +1073,8 @@ def export_bundle(task_code: str, out: Path, db_url: str) -> None:
 def export_log(out: Path, db_url: str) -> None:
     """Write the audit log as JSON Lines (one canonical event per line)."""
     from shuangsuiji.audit import dumps_jsonl
-    from shuangsuiji.store import Store
 
-    store = Store.open(db_url, upgrade=False)
+    store = _existing(db_url)
     out.write_text(dumps_jsonl(store.audit_rows()), encoding="utf-8")
     _console().print(f"wrote {out}")
 
@@ -1026,11 +1088,12 @@ def export_log(out: Path, db_url: str) -> None:
 @db_option
 @handle_errors
 def export_publications(out_dir: Path, today: Any, issuer: str, db_url: str) -> None:
-    """Write publications.csv (UTF-8 BOM), publications.json and publication.html."""
-    from shuangsuiji.registry import Registry
+    """Write publication.html (public: published records only), publication-internal.html
+    (内部: unpublished records, deadlines, selected entities without a result), and
+    publications.csv (UTF-8 BOM) and .json (internal)."""
 
     day = today.date() if today else date.today()
-    written = Registry.open(db_url).export_publications(out_dir, today=day, issuer=issuer)
+    written = _reading(db_url).export_publications(out_dir, today=day, issuer=issuer)
     _console().print(f"wrote {', '.join(written)} to {out_dir}")
 
 
@@ -1048,9 +1111,8 @@ def export_announcements(out_dir: Path, plan_code: str | None, issued: Any, db_u
     plan-CODE.csv/.json per plan, task-CODE.json per drawn task, results-CODE.json/.csv per
     task with published results.
     """
-    from shuangsuiji.registry import Registry
 
-    written = Registry.open(db_url).export_announcements(
+    written = _reading(db_url).export_announcements(
         out_dir, plan=plan_code, issued_on=issued.date() if issued else None
     )
     for name in written:
@@ -1065,9 +1127,8 @@ def export_announcements(out_dir: Path, plan_code: str | None, issued: Any, db_u
 @handle_errors
 def export_record(task_code: str, out: Path, agency: str, db_url: str) -> None:
     """Write the printable HTML draw record (抽取记录) of TASK_CODE."""
-    from shuangsuiji.registry import Registry
 
-    out.write_text(Registry.open(db_url).draw_record(task_code, agency=agency), encoding="utf-8")
+    out.write_text(_reading(db_url).draw_record(task_code, agency=agency), encoding="utf-8")
     _console().print(f"wrote {out}")
 
 
@@ -1171,12 +1232,12 @@ def verify(bundle_file: Path, announcements_dir: Path | None, as_json: bool) -> 
 
     With --announcements, the draw must also match the announcement published before its
     reveal (a draw made in a copy of the store, or re-rolled, fails)."""
-    from shuangsuiji.bundle import verify_bundle
+    from shuangsuiji.bundle import BundleError, read_bundle, verify_bundle
 
     try:
-        bundle = json.loads(bundle_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        _fail(f"{bundle_file}: not a JSON draw bundle ({exc})", EXIT_CHECK_FAILED)
+        bundle = read_bundle(bundle_file.read_bytes())
+    except BundleError as exc:
+        _fail(f"{bundle_file} is not a draw bundle: {exc}", EXIT_CHECK_FAILED)
     from shuangsuiji.assign.record import bundle_team_checker
 
     published = _announcements(announcements_dir)
@@ -1228,10 +1289,9 @@ def verify_log(
 
     from shuangsuiji.commitments import log_problems
     from shuangsuiji.registry import Registry
-    from shuangsuiji.store import Store
 
     published = _announcements(announcements_dir)
-    store = Store.open(db_url, upgrade=False)
+    store = _existing(db_url)
     rows = store.audit_rows()
     problems: list[Any] = list(store.verify_log())
     if not chain_only:
@@ -1292,9 +1352,8 @@ def health(
     recorded staffing. Exit 1 when a test rejects (a false alarm happens with probability at
     most ALPHA per report).
     """
-    from shuangsuiji.registry import Registry
 
-    registry = Registry.open(db_url)
+    registry = _reading(db_url)
     chosen = list(task_codes) or None
     reports = [registry.draw_health(plan_code, tasks=chosen, alpha=alpha)]
     if inspectors:

@@ -190,6 +190,21 @@ class DemoClock:
         self.now = max(self.now, target)
 
 
+def _publications_before(registry: Registry, day: date) -> list[tuple[date, str, str]]:
+    """The simulated publications of recorded results that happen before ``day``, in order:
+    most on time, some late, some never (left overdue)."""
+    actions = []
+    for record in registry.publications():
+        h = _hash_of(record.task + record.entity)
+        if record.published is not None or h % 10 >= 8:
+            continue
+        on = record.due - timedelta(days=h % 6) if h % 10 < 7 else record.due + timedelta(days=3)
+        on = max(on, record.completion_date + timedelta(days=1))
+        if on < day and on <= DEMO_TODAY:
+            actions.append((on, record.task, record.entity))
+    return sorted(actions)
+
+
 def _results_and_publication(
     registry: Registry, tasks: list[Task], out: Path, clock: DemoClock
 ) -> dict[str, Any]:
@@ -219,23 +234,18 @@ def _results_and_publication(
         plan.append((task.end + timedelta(days=1), 10, "results", entries))
     recorded = sum(len(p[3]) for p in plan)
     published = 0
+    # A publication is dated the day it is entered, so the story runs in calendar order:
+    # each task's results, then the publications that follow them, day by day.
     for day, hour, _, entries in plan:
+        for on, task_code, entity in _publications_before(registry, day):
+            clock.jump(on, 15)
+            registry.publish(task_code, entity, actor="公示员-陈静")
+            published += 1
         clock.jump(day, hour)
         registry.record_results(entries, actor="录入员-刘洋")
-    # Publish most records on time, some late, leave some overdue.
-    actions = []
-    for record in registry.publications():
-        h = _hash_of(record.task + record.entity)
-        if h % 10 < 8:
-            on = (
-                record.due - timedelta(days=h % 6) if h % 10 < 7 else record.due + timedelta(days=3)
-            )
-            on = max(on, record.completion_date + timedelta(days=1))
-            if on <= DEMO_TODAY:
-                actions.append((on, record.task, record.entity))
-    for on, task_code, entity in sorted(actions):
+    for on, task_code, entity in _publications_before(registry, DEMO_TODAY + timedelta(days=1)):
         clock.jump(on, 15)
-        registry.publish(task_code, entity, on=on, actor="公示员-陈静")
+        registry.publish(task_code, entity, actor="公示员-陈静")
         published += 1
     clock.jump(DEMO_TODAY, 18)
     records = registry.publications()
@@ -255,9 +265,12 @@ def _results_and_publication(
             + (f"; overdue by department: {overdue}" if overdue else ""),
         ],
         "files": {
-            "publications.csv": "publication records (UTF-8 with BOM, opens in Excel)",
-            "publications.json": "the same records as JSON",
-            "publication.html": "the public results page (抽查结果公示)",
+            "publications.csv": "internal: publication records with their status (UTF-8 "
+            "with BOM, opens in Excel)",
+            "publications.json": "internal: the same records as JSON",
+            "publication.html": "the public results page (抽查结果公示): published records only",
+            "publication-internal.html": "internal work page (内部): records not yet published, "
+            "their deadlines, and selected entities without a result",
             "announcements/": f"{len(announced)} plan (一表), task and result announcements "
             "(CSV with BOM and JSON)",
         },

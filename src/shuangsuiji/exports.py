@@ -30,13 +30,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
+import attrs
+
 from shuangsuiji._html import Html as _Html
 from shuangsuiji._html import escape as _e
+from shuangsuiji.labels import due_basis_label
 from shuangsuiji.publication import (
     PlanAnnouncement,
     PublicationRecord,
     PublicationStatus,
     TaskAnnouncement,
+    Uninspected,
     result_announcements,
     statuses,
 )
@@ -44,6 +48,7 @@ from shuangsuiji.publication import (
 __all__ = [
     "PLAN_COLUMNS",
     "RECORD_COLUMNS",
+    "internal_publication_html",
     "plan_csv",
     "publication_html",
     "records_csv",
@@ -107,7 +112,7 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 def _due_basis(record: PublicationRecord) -> str:
-    return "预计（" + record.due_basis + "）" if record.due_estimated else record.due_basis
+    return due_basis_label(record.due_basis, estimated=record.due_estimated)
 
 
 def records_csv(records: Sequence[PublicationRecord], *, today: date) -> str:
@@ -207,8 +212,17 @@ def write_text(text: str, path: str | Path) -> Path:
 # -- the HTML notice ------------------------------------------------------------------------------
 
 
-def _label(zh: str, en: str) -> _Html:
-    return _Html(f'{html.escape(zh)}<span class="en">{html.escape(en)}</span>')
+@attrs.frozen
+class _Page:
+    """How one page is written: internal (statuses, due dates) or public, with English or not."""
+
+    internal: bool = False
+    bilingual: bool = False
+
+    def label(self, zh: str, en: str) -> _Html:
+        if not self.bilingual:
+            return _Html(html.escape(zh))
+        return _Html(f'{html.escape(zh)}<span class="en">{html.escape(en)}</span>')
 
 
 def _badge(status: PublicationStatus) -> _Html:
@@ -222,7 +236,8 @@ def _date(value: date | None) -> _Html:
 def _due(record: PublicationRecord) -> _Html:
     if not record.due_estimated:
         return _date(record.due)
-    return _Html(f'{_date(record.due)}<span class="est" title="{_e(record.due_basis)}">预计</span>')
+    basis = due_basis_label(record.due_basis, estimated=True)
+    return _Html(f'{_date(record.due)}<span class="est" title="{_e(basis)}">预计</span>')
 
 
 def _fields(pairs: Sequence[tuple[_Html, Any]]) -> str:
@@ -240,23 +255,25 @@ def _fields(pairs: Sequence[tuple[_Html, Any]]) -> str:
     return f'<table class="fields"><tbody>{"".join(rows)}</tbody></table>'
 
 
-def _entity_rows(number: int, record: PublicationRecord, status: PublicationStatus) -> str:
+def _entity_rows(
+    number: int, record: PublicationRecord, status: PublicationStatus, page: _Page
+) -> str:
     span = len(record.items)
     rowspan = f' rowspan="{span}"' if span > 1 else ""
     note = ""
-    if record.missing_items:
+    if record.missing_items and page.internal:
         note = f'<div class="note">尚有 {len(record.missing_items)} 个检查事项未录入结果</div>'
     entity = (
         f'<td{rowspan} class="num">{number}</td>'
         f'<td{rowspan} class="entity"><div class="name">{_e(record.entity_name)}</div>'
         f'<code class="id">{_e(record.entity)}</code>{note}</td>'
     )
-    tail = (
-        f"<td{rowspan}>{_date(record.completion_date)}</td>"
-        f"<td{rowspan}>{_due(record)}</td>"
-        f"<td{rowspan}>{_date(record.published)}</td>"
-        f'<td{rowspan} class="status">{_badge(status)}</td>'
-    )
+    tail = f"<td{rowspan}>{_date(record.completion_date)}</td>"
+    if page.internal:
+        tail += f"<td{rowspan}>{_due(record)}</td>"
+    tail += f"<td{rowspan}>{_date(record.published)}</td>"
+    if page.internal:
+        tail += f'<td{rowspan} class="status">{_badge(status)}</td>'
     rows = []
     for k, item in enumerate(record.items):
         cells = (
@@ -270,71 +287,77 @@ def _entity_rows(number: int, record: PublicationRecord, status: PublicationStat
     return f'<tbody class="entity">{"".join(rows)}</tbody>'
 
 
-_COLUMNS: Final = (
-    "<colgroup>"
-    + "".join(
-        f'<col style="width: {w}">'
-        for w in ("4%", "19%", "13%", "12.5%", "9.5%", "10.5%", "10.5%", "10.5%", "10.5%")
-    )
-    + "</colgroup>"
-)
+def _colgroup(widths: Sequence[str]) -> str:
+    return "<colgroup>" + "".join(f'<col style="width: {w}">' for w in widths) + "</colgroup>"
+
+
 _HEADERS: Final = (
-    ("序号", "No."),
-    ("市场主体", "Entity"),
-    ("检查事项", "Item"),
-    ("检查结果", "Result"),
-    ("后续处置", "Follow-up"),
-    ("完成日期", "Completed"),
-    ("公示截止", "Due"),
-    ("公示日期", "Published"),
-    ("状态", "Status"),
+    ("序号", "No.", "4%", "4%"),
+    ("市场主体", "Entity", "19%", "22%"),
+    ("检查事项", "Item", "13%", "16%"),
+    ("检查结果", "Result", "12.5%", "17%"),
+    ("后续处置", "Follow-up", "9.5%", "15%"),
+    ("完成日期", "Completed", "10.5%", "13%"),
+    ("公示截止", "Due", "10.5%", ""),
+    ("公示日期", "Published", "10.5%", "13%"),
+    ("状态", "Status", "10.5%", ""),
 )
+"""The columns of a task's table: label, English label, width internal, width public ("" =
+not on the public page)."""
 
 
 def _task_section(
     records: Sequence[PublicationRecord],
     status: Sequence[PublicationStatus],
     announcement: TaskAnnouncement | None,
+    page: _Page,
 ) -> str:
     head = records[0]
     items = dict.fromkeys(i.item_name for r in records for i in r.items)
     kind = head.inspection_type + ("、联合抽查" if head.joint else "")
     pairs: list[tuple[_Html, Any]] = [
-        (_label("所属计划", "Plan"), head.plan_name),
-        (_label("公示时限", "Deadline"), head.deadline_rule),
-        (_label("抽查类型", "Type"), kind),
-        (_label("抽查机关", "Authority"), head.authority),
+        (page.label("所属计划", "Plan"), head.plan_name),
+        (page.label("公示时限", "Deadline"), head.deadline_rule),
+        (page.label("抽查类型", "Type"), kind),
+        (page.label("抽查机关", "Authority"), head.authority),
     ]
     if announcement is not None:
         pairs += [
-            (_label("抽取日期", "Drawn on"), announcement.draw_date.isoformat()),
+            (page.label("抽取日期", "Drawn on"), announcement.draw_date.isoformat()),
             (
-                _label("抽取情况", "Draw"),
+                page.label("抽取情况", "Draw"),
                 f"候选 {announcement.candidates:,} 户，抽中 {announcement.selected:,} 户"
                 + (f"（排除 {announcement.excluded:,} 户）" if announcement.excluded else ""),
             ),
         ]
-    pairs.append((_label("抽查事项", "Items"), "、".join(items)))
+    pairs.append((page.label("抽查事项", "Items"), "、".join(items)))
     if announcement is not None:
         pairs.append(
             (
-                _label("抽取记录摘要", "Draw record digest"),
+                page.label("抽取记录摘要", "Draw record digest"),
                 _Html(f'<code class="hex">{_e(announcement.record_digest)}</code>'),
             )
         )
-    header = "".join(f"<th>{_label(zh, en)}</th>" for zh, en in _HEADERS)
+    columns = [c for c in _HEADERS if page.internal or c[3]]
+    widths = [c[2] if page.internal else c[3] for c in columns]
+    header = "".join(f"<th>{page.label(zh, en)}</th>" for zh, en, *_ in columns)
     body = "".join(
-        _entity_rows(n, r, s) for n, (r, s) in enumerate(zip(records, status, strict=True), 1)
+        _entity_rows(n, r, s, page) for n, (r, s) in enumerate(zip(records, status, strict=True), 1)
     )
     return (
         f'<section class="task"><h2>{_e(head.task_name)}'
         f'<code class="task-code">{_e(head.task)}</code></h2>{_fields(pairs)}'
-        f'<table class="results">{_COLUMNS}<thead><tr>{header}</tr></thead>{body}</table>'
-        "</section>"
+        f'<table class="results">{_colgroup(widths)}<thead><tr>{header}</tr></thead>{body}'
+        "</table></section>"
     )
 
 
-def _summary(status: Sequence[PublicationStatus], today: date) -> str:
+def _summary(status: Sequence[PublicationStatus], today: date, page: _Page) -> str:
+    if not page.internal:
+        return (
+            f'<div class="summary"><span>共 {len(status)} 户 · 公示截至 '
+            f"{_e(today.isoformat())}</span></div>"
+        )
     counts = {s: 0 for s in PublicationStatus}
     for s in status:
         counts[s] += 1
@@ -352,20 +375,87 @@ def _summary(status: Sequence[PublicationStatus], today: date) -> str:
     )
 
 
-def _notes(records: Sequence[PublicationRecord], generated: str) -> str:
-    notes = [
-        "抽查结果通过国家企业信用信息公示系统和部门网站向社会公示；公示截止日期按国务院办公厅"
-        "节假日安排（含调休上班日）计算工作日。",
-        "状态：已公示（截止日前公示）、逾期公示（截止日后公示）、即将到期（截止日在若干个"
-        "工作日内）、逾期未公示、待公示。",
-    ]
-    if any(r.due_estimated for r in records):
+def _notes(records: Sequence[PublicationRecord], generated: str, page: _Page) -> str:
+    notes = ["抽查结果通过国家企业信用信息公示系统和部门网站向社会公示。"]
+    if page.internal:
+        notes += [
+            "本页为内部工作页面，列出尚未公示的记录及其状态，不得对外公开。",
+            "公示截止日期按国务院办公厅节假日安排（含调休上班日）计算工作日。",
+            "状态：已公示（截止日前公示）、逾期公示（截止日后公示）、即将到期（截止日在若干个"
+            "工作日内）、逾期未公示、待公示。",
+        ]
+    if page.internal and any(r.due_estimated for r in records):
         notes.append(
             "标注“预计”的截止日期超出已公布的节假日安排，暂按周一至周五推算，"
             "待次年节假日安排公布后重新计算。"
         )
     items = "".join(f"<li>{_e(n)}</li>" for n in notes)
     return f"<footer><ol>{items}</ol><p>{_e(generated)}</p></footer>"
+
+
+def _uninspected_section(rows: Sequence[Uninspected], today: date, page: _Page) -> str:
+    if not rows:
+        return ""
+    header = "".join(
+        f"<th>{page.label(zh, en)}</th>"
+        for zh, en in (
+            ("序号", "No."),
+            ("抽查任务", "Task"),
+            ("市场主体", "Entity"),
+            ("任务结束日期", "Task ends"),
+            ("状态", "Status"),
+        )
+    )
+    body = "".join(
+        f'<tr><td class="num">{n}</td><td>{_e(u.task_name)}<div class="code">{_e(u.task)}'
+        f'</div></td><td class="entity"><div class="name">{_e(u.entity_name)}</div>'
+        f'<code class="id">{_e(u.entity)}</code></td><td>{_date(u.task_end)}</td>'
+        f"<td>{'任务已结束，未检查' if u.task_end < today else '尚未检查'}</td></tr>"
+        for n, u in enumerate(rows, 1)
+    )
+    return (
+        f'<section class="task"><h2>已抽中、尚无检查结果的市场主体'
+        f'<code class="task-code">{len(rows)} 户</code></h2>'
+        f'<table class="results"><thead><tr>{header}</tr></thead><tbody>{body}</tbody>'
+        "</table></section>"
+    )
+
+
+def _html_page(title: str, subtitle: str, issuer: str, body: str, page: _Page) -> str:
+    english = f'<span class="en">{_e(subtitle)}</span>' if page.bilingual and subtitle else ""
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+        '<div class="page"><header>'
+        f'<div class="issuer">{_e(issuer) if issuer else ""}</div>'
+        f"<h1>{_e(title)}{english}</h1>{body}</div></body></html>\n"
+    )
+
+
+def _records_body(
+    records: Sequence[PublicationRecord],
+    today: date,
+    task_announcements: Iterable[TaskAnnouncement],
+    page: _Page,
+    counted: Sequence[PublicationRecord] | None = None,
+) -> tuple[str, list[PublicationRecord]]:
+    """The sections of ``records``, under a summary of ``counted`` (default: the same)."""
+    announcements = result_announcements(records)
+    draws = {a.task.code: a for a in task_announcements}
+    ordered = [r for a in announcements for r in a.records]
+    status = statuses(ordered, today)
+    sections = []
+    start = 0
+    for a in announcements:
+        end = start + len(a.records)
+        sections.append(_task_section(a.records, status[start:end], draws.get(a.task), page))
+        start = end
+    plans = "、".join(dict.fromkeys(r.plan_name for r in ordered))
+    sub = f'<div class="sub">{_e(plans) if plans else ""}</div></header>'
+    summary = _summary(status if counted is None else statuses(counted, today), today, page)
+    return sub + summary + "".join(sections), ordered
 
 
 def publication_html(
@@ -375,12 +465,16 @@ def publication_html(
     issuer: str = "",
     title: str = "抽查结果公示",
     task_announcements: Iterable[TaskAnnouncement] = (),
+    bilingual: bool = False,
 ) -> str:
-    """The static results notice (抽查结果公示) of ``records``, statuses on ``today``.
+    """The public results notice (抽查结果公示): only the records published on or before
+    ``today``, with their results and publication dates — nothing unpublished, no due dates,
+    statuses or overdue counts (those are on :func:`internal_publication_html`).
 
     One section per task (tasks and entities in code order) with the task's facts and, when
     its :class:`~shuangsuiji.publication.TaskAnnouncement` is given, the draw's date, counts
-    and record digest. ``issuer`` (the publishing authority) heads the page.
+    and record digest. ``issuer`` (the publishing authority) heads the page; ``bilingual``
+    adds English subtitles to the labels.
 
     >>> page = publication_html([], today=date(2025, 1, 2), issuer="<b>局</b>")
     >>> "&lt;b&gt;局&lt;/b&gt;" in page and "<b>" not in page
@@ -388,30 +482,55 @@ def publication_html(
     """
     from shuangsuiji._version import __version__
 
-    announcements = result_announcements(records)
-    draws = {a.task.code: a for a in task_announcements}
-    ordered = [r for a in announcements for r in a.records]
-    status = statuses(ordered, today)
-    sections = []
-    start = 0
-    for a in announcements:
-        end = start + len(a.records)
-        sections.append(_task_section(a.records, status[start:end], draws.get(a.task)))
-        start = end
-    plans = "、".join(dict.fromkeys(r.plan_name for r in ordered))
+    page = _Page(internal=False, bilingual=bilingual)
+    public = [r for r in records if r.published is not None and r.published <= today]
+    body, ordered = _records_body(public, today, task_announcements, page)
     generated = f"shuangsuiji {__version__} 生成 · 数据截至 {today.isoformat()}"
-    empty = '<p class="empty">暂无抽查结果 No results yet</p>' if not sections else ""
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="zh-CN"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        '<div class="page"><header>'
-        f'<div class="issuer">{_e(issuer) if issuer else ""}</div>'
-        f'<h1>{_e(title)}<span class="en">Random inspection results</span></h1>'
-        f'<div class="sub">{_e(plans) if plans else ""}</div></header>'
-        f"{_summary(status, today)}{''.join(sections)}{empty}"
-        f"{_notes(ordered, generated)}</div></body></html>\n"
+    empty = '<p class="empty">暂无已公示的抽查结果</p>' if not ordered else ""
+    return _html_page(
+        title,
+        "Random inspection results",
+        issuer,
+        body + empty + _notes(ordered, generated, page),
+        page,
+    )
+
+
+def internal_publication_html(
+    records: Iterable[PublicationRecord],
+    *,
+    today: date,
+    issuer: str = "",
+    uninspected: Sequence[Uninspected] = (),
+    title: str = "抽查结果公示工作情况（内部）",
+    task_announcements: Iterable[TaskAnnouncement] = (),
+    bilingual: bool = False,
+) -> str:
+    """The internal page (内部, not for publication): every record not yet published on
+    ``today`` with its due date and status (逾期未公示, 即将到期, 待公示), the counts by status,
+    and the ``uninspected`` entities — selected by a draw but without any result.
+
+    >>> page = internal_publication_html([], today=date(2025, 1, 2))
+    >>> "（内部）" in page and "不得对外公开" in page
+    True
+    """
+    from shuangsuiji import __version__
+
+    page = _Page(internal=True, bilingual=bilingual)
+    every = list(records)
+    pending = [r for r in every if r.published is None or r.published > today]
+    body, ordered = _records_body(pending, today, task_announcements, page, every)
+    generated = f"shuangsuiji {__version__} 生成 · 数据截至 {today.isoformat()}"
+    empty = '<p class="empty">没有待公示的记录</p>' if not ordered else ""
+    return _html_page(
+        title,
+        "Publication work list (internal)",
+        issuer,
+        body
+        + empty
+        + _uninspected_section(uninspected, today, page)
+        + _notes(ordered, generated, page),
+        page,
     )
 
 

@@ -12,7 +12,11 @@ values, so comments and formatting do not change it.
 >>> len(policy.content_hash)
 64
 
-The file format (every table and key is optional; defaults shown)::
+The file format (defaults shown). A policy *file* (:func:`load_policy`, ``shuangsuiji policy
+set``) must state its ``[ratios]`` table with a ``tier`` for every credit-risk tier: the ratios
+decide who is inspected, so a file that lost them is refused rather than drawn with defaults.
+Every other table and key is optional, and :meth:`Policy.from_toml` accepts fragments (the
+defaults fill in) for tests and notebooks::
 
     [policy]
     name = "双随机抽查实施细则"
@@ -414,4 +418,23 @@ def load_policy(path: str | Path) -> Policy:
         raise PolicyError(f"policy file {p} does not exist") from exc
     except UnicodeDecodeError as exc:
         raise PolicyError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    return Policy.from_toml(text, source=str(p))
+    policy = Policy.from_toml(text, source=str(p))
+    _require_ratios(text, str(p))
+    return policy
+
+
+def _require_ratios(text: str, source: str) -> None:
+    """A policy file states its tier ratios: no default decides who is inspected.
+
+    >>> _require_ratios("[team]\\nsize = 2\\n", "policy.toml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    shuangsuiji.policy.PolicyError: policy.toml: the [ratios] table ... is missing; ...
+    """
+    ratios = tomllib.loads(text).get("ratios")
+    if not isinstance(ratios, dict) or "tier" not in ratios:
+        raise PolicyError(
+            f"{source}: the [ratios] table with its tier ratios is missing; a policy file states "
+            "the sampling ratio of every credit-risk tier, e.g. [ratios] tier = { A = 0.03, "
+            "B = 0.05, C = 0.2, D = 0.6 }, because no default may decide who is inspected"
+        )

@@ -83,6 +83,8 @@ __all__ = [
     "PublicationStatus",
     "ResultAnnouncement",
     "TaskAnnouncement",
+    "Uninspected",
+    "backdate_problems",
     "build_records",
     "describe_population",
     "plan_announcement",
@@ -395,6 +397,73 @@ class PublicationRecord(_InspectionKind):
             return cls(**values)
         except (KeyError, TypeError) as exc:
             raise PublicationError(f"not a publication record: {exc!r}") from None
+
+
+@attrs.frozen
+class Uninspected:
+    """An entity a task's draw selected (after replacements) that has no result recorded:
+    still to be inspected, or — once ``task_end`` has passed — never inspected."""
+
+    task: str
+    task_name: str
+    task_end: date
+    entity: str
+    entity_name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able values."""
+        return {
+            "task": self.task,
+            "task_name": self.task_name,
+            "task_end": self.task_end.isoformat(),
+            "entity": self.entity,
+            "entity_name": self.entity_name,
+        }
+
+
+def backdate_problems(
+    on: date, today: date, *, actor: str, reason: str = "", approver: str = ""
+) -> list[str]:
+    """Why ``on`` cannot be recorded as the publication date on ``today`` (empty: it can).
+
+    The publication date is when the publication happens, so it is ``today``. An earlier date
+    is a correction of the record (the results were published but not entered at the time):
+    it needs the ``reason`` and a second person, ``approver``, who is not the ``actor``. A
+    date after today is never accepted: it would count a publication that has not happened.
+
+    >>> today = date(2026, 12, 2)
+    >>> backdate_problems(today, today, actor="陈静")
+    []
+    >>> for p in backdate_problems(date(2026, 9, 10), today, actor="陈静", approver="陈静"):
+    ...     print(p)  # doctest: +NORMALIZE_WHITESPACE
+    the publication date 2026-09-10 is before today (2026-12-02): an earlier date is recorded
+      only as a correction; give the reason (--reason)
+    the correction of the publication date needs a second person to approve it
+      (--approved-by, not 陈静 who enters it)
+    >>> print(*backdate_problems(date(2030, 1, 1), today, actor="陈静", reason="补录",
+    ...                          approver="林晓"))  # doctest: +NORMALIZE_WHITESPACE
+    the publication date 2030-01-01 is after today (2026-12-02): a publication is recorded on
+      the day it happens, never in advance
+    """
+    if on > today:
+        return [
+            f"the publication date {on} is after today ({today}): a publication is recorded on "
+            "the day it happens, never in advance"
+        ]
+    if on == today:
+        return []
+    out = []
+    if not reason.strip():
+        out.append(
+            f"the publication date {on} is before today ({today}): an earlier date is recorded "
+            "only as a correction; give the reason (--reason)"
+        )
+    if not approver.strip() or approver.strip() == actor.strip():
+        out.append(
+            "the correction of the publication date needs a second person to approve it "
+            f"(--approved-by, not {actor} who enters it)"
+        )
+    return out
 
 
 def statuses(records: Sequence[PublicationRecord], today: date) -> list[PublicationStatus]:

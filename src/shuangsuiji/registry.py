@@ -75,7 +75,14 @@ from shuangsuiji.draw import (
     draw_entities,
 )
 from shuangsuiji.errors import RefusedError
-from shuangsuiji.exports import plan_csv, publication_html, records_csv, to_json, write_text
+from shuangsuiji.exports import (
+    internal_publication_html,
+    plan_csv,
+    publication_html,
+    records_csv,
+    to_json,
+    write_text,
+)
 from shuangsuiji.health import (
     HealthReport,
     Lottery,
@@ -85,6 +92,7 @@ from shuangsuiji.health import (
     replay_health,
 )
 from shuangsuiji.integrity import RecordProblem, check_records
+from shuangsuiji.labels import recusal_label
 from shuangsuiji.model import Plan, Task
 from shuangsuiji.policy import Policy
 from shuangsuiji.pools import EntityPool
@@ -93,13 +101,23 @@ from shuangsuiji.publication import (
     PublicationRecord,
     ResultAnnouncement,
     TaskAnnouncement,
+    Uninspected,
+    backdate_problems,
     build_records,
     plan_announcement,
     result_announcements,
     task_announcement,
 )
 from shuangsuiji.pushdown import DatabaseCandidateSet, freeze_in_database, insert_candidates
-from shuangsuiji.results import InspectionResult, ResultCategories, correct, read_results_csv
+from shuangsuiji.results import (
+    CHINA_STANDARD_TIME,
+    InspectionResult,
+    ResultCategories,
+    ResultScope,
+    correct,
+    read_results_csv,
+    scope_problems,
+)
 from shuangsuiji.seeds import (
     Ceremony,
     PublicAnnouncement,
@@ -1416,34 +1434,58 @@ class Registry:
         kind = "result.record" if result.version == 1 else "result.correct"
         self.store.append_event(s, actor, kind, result.to_dict())
 
-    def _check_result_targets(self, s: Session, results: Sequence[InspectionResult]) -> None:
-        """Every result is for a drawn entity, an item of its task, by its team (≥ team size)."""
-        policy = self.store.policy(session=s)
+    def _teams_drawn_on(self, s: Session, row: DrawRow) -> date | None:
+        """The day (China time) the teams of ``row`` were drawn, from its audit event."""
+        for event in self.store.events_of(["teams.assign"], session=s):
+            if (
+                event.payload.get("task") == row.task
+                and event.payload.get("attempt") == row.attempt
+            ):
+                return datetime.fromisoformat(event.time).astimezone(CHINA_STANDARD_TIME).date()
+        return None
+
+    def _result_scopes(self, s: Session, wanted: set[str]) -> dict[str, ResultScope]:
+        """What the one result check needs to know about every task (in detail: ``wanted``)."""
+        size = self.store.policy(session=s).team.size
+        scopes = {}
+        for task in self.store.tasks(session=s):
+            rows = [r for r in self._draw_rows(s, task.code) if r.state == "drawn"]
+            if task.code not in wanted or not rows:
+                scopes[task.code] = ResultScope(task=task, team_size=size)
+                continue
+            row = rows[-1]
+            selected = frozenset(p.id for p in self._rebuild(s, row)[0].active)
+            if not row.assignment:
+                scopes[task.code] = ResultScope(task=task, selected=selected, team_size=size)
+                continue
+            changes = Assignment.from_dict(json.loads(row.assignment)["assignment"])
+            scopes[task.code] = ResultScope(
+                task=task,
+                selected=selected,
+                teams={t["entity"]: frozenset(t["inspectors"]) for t in self._teams_of(s, row)},
+                teams_drawn=self._teams_drawn_on(s, row),
+                recused={
+                    (r.entity_id, r.inspector_id): recusal_label(r.reason, r.text)
+                    for r in changes.reassignments
+                },
+                team_size=size,
+            )
+        return scopes
+
+    def _check_results(self, s: Session, results: Sequence[InspectionResult]) -> None:
+        """The one check of every recorded result (:func:`shuangsuiji.results.scope_problems`)."""
+        scopes = self._result_scopes(s, {r.task for r in results})
         problems = []
-        context: dict[str, tuple[Task, set[str], dict[str, set[str]]]] = {}
         for r in results:
-            if r.task not in context:
-                row = self._current(s, r.task)
-                teams = {t["entity"]: set(t["inspectors"]) for t in self._teams_of(s, row)}
-                active = {p.id for p in self._rebuild(s, row)[0].active}
-                context[r.task] = (self.store.task(r.task, session=s), active, teams)
-            task, active, teams = context[r.task]
-            if r.entity not in active:
-                problems.append(f"{r.entity} was not drawn for task {r.task}")
-            if r.item not in task.items:
-                problems.append(f"item {r.item} is not an item of task {r.task}")
-            if r.entity in teams and not set(r.inspectors) <= teams[r.entity]:
-                problems.append(
-                    f"{r.entity}: inspectors {sorted(set(r.inspectors) - teams[r.entity])} are "
-                    f"not on its team {sorted(teams[r.entity])}; change the team with reassign()"
-                )
-            if len(r.inspectors) < policy.team.size:
-                problems.append(
-                    f"{r.entity}: {len(r.inspectors)} inspector(s); the policy needs "
-                    f"{policy.team.size} (行政处罚法 art. 42)"
-                )
+            found = scope_problems(
+                *r.key, r.inspectors, (r.inspection_start, r.inspection_end), scopes
+            )
+            problems += [f"{r.task} / {r.entity} / {r.item}: {p}" for p in found]
         if problems:
-            raise StoreError("results refused, nothing recorded: " + "; ".join(problems[:20]))
+            raise StoreError(
+                f"results refused, nothing recorded ({len(problems)} problem(s)): "
+                + "; ".join(problems[:20])
+            )
 
     def record_result(
         self,
@@ -1519,7 +1561,7 @@ class Registry:
                     )
                 latest[result.key] = result
                 out.append(result)
-            self._check_result_targets(s, out)
+            self._check_results(s, out)
             for result in out:
                 self._store_result(s, result, actor)
             return out
@@ -1527,29 +1569,15 @@ class Registry:
     def import_results(self, source: Any, *, actor: str) -> list[InspectionResult]:
         """Import results from CSV (``shuangsuiji.results.RESULT_COLUMNS``), all or nothing."""
         with self.store.transaction() as s:
-            policy = self.store.policy(session=s)
-            tasks = self.store.tasks(session=s)
-            selected = {}
-            for t in tasks:
-                rows = [r for r in self._draw_rows(s, t.code) if r.state == "drawn"]
-                if rows:
-                    selected[t.code] = {p.id for p in self._rebuild(s, rows[-1])[0].active}
+            recorded = {r.key for r in self._results(s)}
             results = read_results_csv(
                 source,
                 self.categories(session=s),
                 recorded_at=self._now,
                 recorded_by=actor,
-                tasks=tasks,
-                selected=selected,
-                min_inspectors=policy.team.size,
+                scopes=self._result_scopes(s, {t.code for t in self.store.tasks(session=s)}),
+                recorded=recorded,
             )
-            existing = {r.key for r in self._results(s)}
-            clash = [r.key for r in results if r.key in existing]
-            if clash:
-                raise StoreError(
-                    f"{len(clash)} result(s) are already recorded, e.g. {clash[0]}; correct them "
-                    "one by one with a reason (record_result(..., reason=...)). Nothing imported."
-                )
             for result in results:
                 self._store_result(s, result, actor)
             return results
@@ -1616,13 +1644,34 @@ class Registry:
             ]
         return dict(rows)
 
-    def publish(self, task: str, entity: str, *, on: date, actor: str) -> PublicationRecord:
-        """Publish (公示) one entity's results in one task on ``on``; the snapshot is kept."""
+    def publish(
+        self,
+        task: str,
+        entity: str,
+        *,
+        actor: str,
+        on: date | None = None,
+        reason: str = "",
+        approved_by: str = "",
+    ) -> PublicationRecord:
+        """Record the publication (公示) of one entity's results in one task; the snapshot is kept.
+
+        The publication date is a fact: the day (China time) this call runs on the store's
+        clock. ``on`` may name that day, or an earlier one only as a recorded correction (the
+        publication happened but was not entered): then ``reason`` says why, and a second person,
+        ``approved_by`` (not ``actor``), approves it; both go into the audit event. A date after
+        today is refused.
+        """
+        today = self._now.astimezone(CHINA_STANDARD_TIME).date()
+        day = today if on is None else on
+        backdated = backdate_problems(day, today, actor=actor, reason=reason, approver=approved_by)
+        if backdated:
+            raise StoreError(f"{entity} in task {task}: " + "; ".join(backdated))
         records = {r.key: r for r in self.publications(task=task, entity=entity)}
         record = records.get((task, entity))
         if record is None:
             raise StoreError(f"no results recorded for {entity} in task {task}; nothing to publish")
-        done = record.publish(on, by=actor)
+        done = record.publish(day, by=actor)
         with self.store.transaction() as s:
             if (task, entity) in self._published(s, task, entity):
                 raise StoreError(f"{entity} in task {task} is already published")
@@ -1631,24 +1680,25 @@ class Registry:
                 PublicationRow(
                     task=task,
                     entity_id=entity,
-                    published=on,
+                    published=day,
                     published_by=actor,
                     snapshot=_json(snapshot),
                     time=self._now.isoformat(),
                 )
             )
-            self.store.append_event(
-                s,
-                actor,
-                "publication",
-                {
-                    "task": task,
-                    "entity": entity,
-                    "published": on.isoformat(),
-                    "due": snapshot.get("due"),
-                    "status": done.status(on).value,
-                },
-            )
+            event = {
+                "task": task,
+                "entity": entity,
+                "published": day.isoformat(),
+                "due": snapshot.get("due"),
+                "status": done.status(day).value,
+            }
+            if day != today:
+                event |= {
+                    "entered_on": today.isoformat(),
+                    "correction": {"reason": reason.strip(), "approved_by": approved_by.strip()},
+                }
+            self.store.append_event(s, actor, "publication", event)
         return done
 
     def selected_ids(self, task: str) -> list[str]:
@@ -1657,11 +1707,37 @@ class Registry:
 
     # -- exports and announcements (一公开) -----------------------------------------------------
 
+    def uninspected(self, plan: str | None = None) -> list[Uninspected]:
+        """The entities that the current draws (of ``plan``'s tasks) selected and that have no
+        result recorded: still to be inspected, or never inspected once the task has ended."""
+        with self.store.reading() as s:
+            recorded = set(s.execute(select(ResultRow.task, ResultRow.entity_id).distinct()))
+            out = []
+            for task in self.store.tasks(plan, session=s):
+                rows = [r for r in self._draw_rows(s, task.code) if r.state == "drawn"]
+                if not rows:
+                    continue
+                active = [p.id for p in self._rebuild(s, rows[-1])[0].active]
+                missing = [e for e in active if (task.code, e) not in recorded]
+                names = self._entity_names(s, set(missing))
+                out += [
+                    Uninspected(task.code, task.name, task.end, e, names.get(e, ""))
+                    for e in missing
+                ]
+            return out
+
     def export_publications(
         self, out_dir: str | Path, *, today: date, issuer: str = ""
     ) -> dict[str, Path]:
-        """Write ``publications.csv`` (UTF-8 with BOM), ``publications.json`` and
-        ``publication.html`` (the public results page) for every publication record."""
+        """Write the publication files into ``out_dir``:
+
+        - ``publication.html``: the public results page (抽查结果公示), published records only;
+        - ``publication-internal.html``: the internal work page (内部) — the records not yet
+          published with their due dates and statuses, and the selected entities without a
+          result (:meth:`uninspected`);
+        - ``publications.csv`` (UTF-8 with BOM) and ``publications.json``: every record with its
+          status on ``today``, for the agency's own use (internal, like the page above).
+        """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         records = self.publications()
@@ -1669,6 +1745,9 @@ class Registry:
             "publications.csv": records_csv(records, today=today),
             "publications.json": to_json([r.to_dict() for r in records]),
             "publication.html": publication_html(records, today=today, issuer=issuer),
+            "publication-internal.html": internal_publication_html(
+                records, today=today, issuer=issuer, uninspected=self.uninspected()
+            ),
         }
         return {name: write_text(text, out / name) for name, text in texts.items()}
 

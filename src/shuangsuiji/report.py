@@ -3,8 +3,10 @@
 The page an agency prints, signs and hands to the discipline-inspection office (纪检监察): the
 task, the policy hash (一细则), the pool digest, the seed's commitment and reveal, the time line
 of the draw's audit events, the strata, the selected entities with their teams, the
-alternates, the replacements, and a signatures block (抽取人、监督人、记录人). Labels are Chinese
-with English subtitles; the CSS lays it out on A4 with sensible page breaks; there are no
+alternates, the replacements, and a signatures block (抽取人、监督人、记录人). Everything a
+person reads is in Chinese — exclusion and replacement reasons, strata (risk tiers), audit
+event kinds and their contents — through :mod:`shuangsuiji.labels`; ``bilingual=True`` adds
+English subtitles. The CSS lays it out on A4 with sensible page breaks; there are no
 external assets (fonts come from the system: Noto CJK, Source Han, SimSun, PingFang…), and
 every value from the bundle is HTML-escaped.
 
@@ -44,6 +46,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -53,17 +56,17 @@ from shuangsuiji._html import escape as _e
 from shuangsuiji.audit import EVENT_KINDS, CanonicalJsonError
 from shuangsuiji.bundle import record_digest
 from shuangsuiji.errors import InvalidInputError
+from shuangsuiji.labels import (
+    exclusion_label,
+    payload_summary,
+    replacement_label,
+    stratum_label,
+)
 
-__all__ = ["REPLACEMENT_REASONS", "ReportInputError", "render_draw_record"]
+__all__ = ["ReportInputError", "render_draw_record"]
 
-REPLACEMENT_REASONS: Mapping[str, str] = {
-    "deregistered_before_draw": "抽取前已注销或吊销 deregistered before the draw",
-    "not_found_at_address": "登记住所无法联系 not found at the registered address",
-    "duplicate_record": "重复记录 duplicate record",
-    "outside_jurisdiction": "不属本辖区 outside the jurisdiction",
-    "other": "其他 other",
-}
-"""Labels for the replacement reasons of :class:`shuangsuiji.draw.ReplacementReason`."""
+_EN_SPAN = re.compile(r'<span class="en">[^<]*</span>')
+"""An English subtitle: its text is escaped, so it holds no ``<``."""
 
 _BEIJING = timezone(timedelta(hours=8))
 _TICKET_DIGITS = 12
@@ -105,12 +108,13 @@ def _time(value: Any, compact: bool = False) -> _Html:
 
 
 def _table(
-    headers: Sequence[_Html], rows: Iterable[Sequence[Any]], cls: str = "", empty: str = "无 none"
+    headers: Sequence[_Html], rows: Iterable[Sequence[Any]], cls: str = "", empty: Any = None
 ) -> _Html:
     head = "".join(f"<th>{h}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
     if not body:
-        body = f'<tr><td colspan="{len(headers)}" class="empty">{_e(empty)}</td></tr>'
+        shown = _label("无", "none") if empty is None else empty
+        body = f'<tr><td colspan="{len(headers)}" class="empty">{_e(shown)}</td></tr>'
     return _Html(
         f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
     )
@@ -133,8 +137,9 @@ def _digest_cell(b: Mapping[str, Any], digest: str) -> _Html:
     if stated is None or stated == digest:
         return _hex(digest)
     return _Html(
-        f'{_hex(digest)}<br><strong class="alert">与电子记录所载摘要不符 MISMATCH: the bundle '
-        f"states {_hex(stated)}; it was changed after it was made</strong>"
+        f'{_hex(digest)}<br><strong class="alert">与电子记录所载摘要不符：电子记录载明 '
+        f"{_hex(stated)}，记录在生成后被改动"
+        '<span class="en">MISMATCH: the bundle was changed after it was made</span></strong>'
     )
 
 
@@ -170,13 +175,15 @@ def _basis_section(b: Mapping[str, Any], n_candidates: int) -> str:
     return _section(_label("抽取依据", "Basis of the draw"), _fields(pairs))
 
 
-def _exclusions_text(exclusions: Any) -> str:
+def _exclusions_text(exclusions: Any) -> Any:
     if not exclusions:
-        return "无 none"
+        return _label("无", "none")
     if isinstance(exclusions, Mapping):
         exclusions = [{"reason": k, "count": v} for k, v in exclusions.items()]
     return "；".join(
-        f"{e.get('reason')} {e.get('count')}" for e in exclusions if isinstance(e, Mapping)
+        f"{exclusion_label(str(e.get('reason')))} {e.get('count')} 户"
+        for e in exclusions
+        if isinstance(e, Mapping)
     )
 
 
@@ -262,7 +269,7 @@ def _strata_rows(b: Mapping[str, Any]) -> list[list[Any]]:
             rule = s
         rows.append(
             [
-                s.get("stratum", s.get("label")),
+                stratum_label(str(s.get("stratum", s.get("label")))),
                 s.get("size"),
                 s.get("sample"),
                 s.get("alternates"),
@@ -275,13 +282,13 @@ def _strata_rows(b: Mapping[str, Any]) -> list[list[Any]]:
 def _rule_text(rule: Mapping[str, Any]) -> str:
     parts = []
     if rule.get("count") is not None:
-        parts.append(f"定额 count {rule['count']}")
+        parts.append(f"定额 {rule['count']} 户")
     if rule.get("ratio") is not None:
-        parts.append(f"比例 ratio {rule['ratio']}")
+        parts.append(f"比例 {rule['ratio']}")
     if rule.get("minimum"):
-        parts.append(f"至少 min {rule['minimum']}")
+        parts.append(f"至少 {rule['minimum']} 户")
     if rule.get("maximum") is not None:
-        parts.append(f"至多 max {rule['maximum']}")
+        parts.append(f"至多 {rule['maximum']} 户")
     return "；".join(parts) or "—"
 
 
@@ -319,7 +326,7 @@ def _selected_section(b: Mapping[str, Any], names: Mapping[str, str]) -> str:
             number,
             ident,
             names.get(ident),
-            pick.get("stratum"),
+            stratum_label(str(pick.get("stratum"))),
             place,
             _hex(pick.get("ticket"), _TICKET_DIGITS),
             _team_text(teams.get(ident), names),
@@ -329,11 +336,11 @@ def _selected_section(b: Mapping[str, Any], names: Mapping[str, str]) -> str:
     for i, pick in enumerate(b.get("selected", []), start=1):
         ident, stratum = str(pick.get("id")), str(pick.get("stratum"))
         rank[stratum] = rank.get(stratum, 0) + 1
-        note = f"已由 {replaced[ident]} 替补 replaced" if ident in replaced else ""
+        note = f"已由 {replaced[ident]} 替补" if ident in replaced else ""
         rows.append(row(i, pick, rank[stratum], note))
     for old, new in replaced.items():
         pick = alternates.get(new, {"id": new})
-        rows.append(row("替补", pick, "—", f"替补 {old} replaces"))
+        rows.append(row("替补", pick, "—", f"替补 {old}"))
     headers = [
         _label("序号", "No."),
         _label("对象标识", "Entity ID"),
@@ -362,12 +369,12 @@ def _alternates_section(b: Mapping[str, Any], names: Mapping[str, str]) -> str:
         rank[stratum] = rank.get(stratum, 0) + 1
         rows.append(
             [
-                stratum,
+                stratum_label(stratum),
                 rank[stratum],
                 ident,
                 names.get(ident),
                 _hex(p.get("ticket"), _TICKET_DIGITS),
-                "已递补 used" if ident in used else "",
+                "已递补" if ident in used else "",
             ]
         )
     headers = [
@@ -386,10 +393,10 @@ def _alternates_section(b: Mapping[str, Any], names: Mapping[str, str]) -> str:
 def _replacements_section(b: Mapping[str, Any]) -> str:
     rows = [
         [
-            r.get("stratum"),
+            stratum_label(str(r.get("stratum"))),
             r.get("replaced"),
             r.get("by"),
-            REPLACEMENT_REASONS.get(str(r.get("reason")), r.get("reason")),
+            replacement_label(str(r.get("reason"))),
             r.get("note"),
         ]
         for r in b.get("replacements", [])
@@ -404,27 +411,21 @@ def _replacements_section(b: Mapping[str, Any]) -> str:
     return _section(_label("替补记录", "Replacements"), _table(headers, rows, "replacements"))
 
 
-def _payload_text(payload: Any, limit: int = 4) -> str:
+def _payload_text(payload: Any) -> str:
     if isinstance(payload, str):
         try:
             payload = json.loads(payload)
         except ValueError:
             return str(payload)[:120]
-    if not isinstance(payload, Mapping):
-        return ""
-    parts = []
-    for key in list(payload)[:limit]:
-        value = payload[key]
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        parts.append(f"{key}: {text[:48]}{'…' if len(text) > 48 else ''}")
-    if len(payload) > limit:
-        parts.append(f"…（共 {len(payload)} 项 fields）")
-    return "；".join(parts)
+    return payload_summary(payload) if isinstance(payload, Mapping) else ""
 
 
-def _kind_text(kind: Any) -> str:
+def _kind_text(kind: Any) -> Any:
     description = EVENT_KINDS.get(str(kind))
-    return f"{description.split(' ')[0]} {kind}" if description else str(kind)
+    if not description:
+        return str(kind)
+    zh, _, en = description.partition(" ")
+    return _label(zh, en)
 
 
 def _timeline_section(b: Mapping[str, Any]) -> str:
@@ -448,7 +449,7 @@ def _timeline_section(b: Mapping[str, Any]) -> str:
         _label("内容摘要", "Payload (summary)"),
         _label("事件哈希", "Hash"),
     ]
-    body = str(_table(headers, rows, "timeline", "未附过程记录 no events attached"))
+    body = str(_table(headers, rows, "timeline", _label("未附过程记录", "no events attached")))
     head = b.get("audit_head")
     if isinstance(head, Mapping):
         body += _fields(
@@ -465,11 +466,13 @@ def _timeline_section(b: Mapping[str, Any]) -> str:
 def _verify_section(b: Mapping[str, Any]) -> str:
     label = _e(b.get("task_label"))
     text = (
-        "<p>任何人可凭电子记录独立复核本次抽取 Anyone can re-derive this draw from the electronic "
-        'bundle: <code>key = SHA-256("SSJ-DRAW-1" ‖ 0x00 ‖ task_label ‖ 0x00 ‖ seed)</code>, '
-        "<code>ticket(id) = SHA-256(key ‖ id)</code>; in each stratum the smallest tickets are "
-        f"selected. <code>shuangsuiji verify draw-{label}.json</code> exits 0 only if the "
-        "record matches; the record digest above identifies the electronic file.</p>"
+        "<p>任何人可凭电子记录独立复核本次抽取："
+        '<code>key = SHA-256("SSJ-DRAW-1" ‖ 0x00 ‖ task_label ‖ 0x00 ‖ seed)</code>，'
+        "<code>ticket(id) = SHA-256(key ‖ id)</code>；各层内签号最小者中选。运行 "
+        f"<code>shuangsuiji verify draw-{label}.json</code>，仅当电子记录与本次抽取一致时返回 0；"
+        "上方的记录摘要标识该电子记录文件。"
+        '<span class="en">Anyone can re-derive this draw from the electronic bundle; in each '
+        "stratum the smallest tickets are selected.</span></p>"
     )
     return _section(_label("复核方法", "How to verify"), text)
 
@@ -478,8 +481,8 @@ def _signatures_section(footer: str) -> str:
     roles = [("抽取人", "Drawn by"), ("监督人", "Supervised by"), ("记录人", "Recorded by")]
     cells = "".join(
         f'<div class="sign"><div class="role">{_label(zh, en)}</div>'
-        '<div class="line">签名 Signature</div>'
-        '<div class="line">日期 Date：&emsp;&emsp;年&emsp;&emsp;月&emsp;&emsp;日</div></div>'
+        f'<div class="line">{_label("签名", "Signature")}</div>'
+        '<div class="line">日期：&emsp;&emsp;年&emsp;&emsp;月&emsp;&emsp;日</div></div>'
         for zh, en in roles
     )
     body = f'<div class="signatures">{cells}</div><footer>{footer}</footer>'
@@ -550,6 +553,7 @@ def render_draw_record(
     extras: Mapping[str, Any] | None = None,
     printed_at: str | None = None,
     agency: str = "",
+    bilingual: bool = False,
 ) -> str:
     """The printable HTML draw record (抽取记录) of one task's draw bundle.
 
@@ -557,8 +561,8 @@ def render_draw_record(
     ``audit_head``, ``replacements``, ``names``) when they are not in the bundle itself; the
     record digest is computed over ``bundle`` alone. ``printed_at`` (an ISO-8601 time the
     caller passes; nothing here reads a clock) and ``agency`` (the issuing authority's name)
-    appear in the header and under the signatures. Raises :class:`ReportInputError` if the
-    bundle is not JSON data.
+    appear in the header and under the signatures; ``bilingual`` adds English subtitles to the
+    Chinese labels. Raises :class:`ReportInputError` if the bundle is not JSON data.
     """
     if not isinstance(bundle, Mapping):
         raise ReportInputError(f"the draw bundle must be a mapping, got {type(bundle).__name__}")
@@ -575,8 +579,8 @@ def render_draw_record(
         f"备选 {len(b.get('alternates', []))} · 检查组 {len(b.get('teams', []))}"
     )
     footer = (
-        f"打印时间 Printed: {_time(printed_at, compact=True) if printed_at else '—'} 北京时间 · "
-        f"shuangsuiji {_e(b.get('library_version'))} · 记录摘要 Record digest {_hex(digest, 16)}"
+        f"打印时间：{_time(printed_at, compact=True) if printed_at else '—'} 北京时间 · "
+        f"shuangsuiji {_e(b.get('library_version'))} · 记录摘要 {_hex(digest, 16)}"
     )
     parts = [
         _task_section(b, digest),
@@ -590,7 +594,7 @@ def render_draw_record(
         _verify_section(b),
         _signatures_section(footer),
     ]
-    return (
+    page = (
         "<!DOCTYPE html>\n"
         '<html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -602,3 +606,4 @@ def render_draw_record(
         + "".join(parts)
         + "</div></body></html>\n"
     )
+    return page if bilingual else _EN_SPAN.sub("", page)

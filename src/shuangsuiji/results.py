@@ -84,9 +84,11 @@ __all__ = [
     "ResultCategory",
     "ResultHistoryError",
     "ResultProblem",
+    "ResultScope",
     "correct",
     "latest_results",
     "read_results_csv",
+    "scope_problems",
 ]
 
 CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8), "CST")
@@ -788,9 +790,8 @@ def read_results_csv(
     recorded_at: datetime,
     recorded_by: str = "",
     id_scheme: str | IdScheme = "uscc",
-    tasks: Iterable[Task] | None = None,
-    selected: Mapping[str, Collection[str]] | None = None,
-    min_inspectors: int = 1,
+    scopes: Mapping[str, ResultScope] | None = None,
+    recorded: Collection[tuple[str, str, str]] = (),
     encoding: str = "utf-8",
 ) -> list[InspectionResult]:
     """Read and validate a results CSV into version-1 results, all rows or none.
@@ -801,10 +802,11 @@ def read_results_csv(
     ``recorded_by`` falls back to the argument for rows that leave it empty; ``recorded_at``
     (the import time) applies to every row.
 
-    Optional checks against what the store knows: ``tasks`` (each row's task must be one of
-    them and its item one of the task's items), ``selected`` (task code -> the entity IDs
-    drawn in it; each row's entity must be among them) and ``min_inspectors`` (the policy's
-    team size, e.g. ``policy.team.size``). A task, entity and item may appear only once.
+    Optional checks against what the store knows: ``scopes`` (task code ->
+    :class:`ResultScope`; every row goes through :func:`scope_problems`, the check every way
+    of recording a result shares) and ``recorded`` (the task, entity and item keys already
+    recorded: a file adds new results; a correction is made one by one, with its reason).
+    A task, entity and item may appear only once.
 
     Every bad value is reported at once in an :class:`~shuangsuiji.io.ImportValidationError`
     (file line, column, value, reason); nothing is returned unless every row is good.
@@ -832,8 +834,7 @@ def read_results_csv(
     failed: dict[int, set[str]] = {}
     for error in errors:
         failed.setdefault(error.line, set()).add(error.column)
-    by_task = {t.code: t for t in tasks} if tasks is not None else None
-    drawn = {k: frozenset(v) for k, v in selected.items()} if selected is not None else None
+    done = set(recorded)
     start_days = starts.astype(object).tolist()
     end_days = ends.astype(object).tolist()
     seen: dict[tuple[str, str, str], int] = {}
@@ -852,8 +853,19 @@ def read_results_csv(
             "recorded_by": cols["recorded_by"][i] or recorded_by,
         }
         result, row_errors = _try_build(values, categories, recorded_at, bad)
-        row_errors += _scope_problems(values, by_task, drawn, min_inspectors)
         key = (values["task"], values["entity"], values["item"])
+        if scopes is not None:
+            dates = (values["inspection_start"], values["inspection_end"])
+            found = scope_problems(*key, _ids(values["inspectors"]), dates, scopes)
+            row_errors += [(p.field, p.reason) for p in found]
+        if key in done:
+            row_errors.append(
+                (
+                    "item",
+                    "a result of this task, entity and item is already recorded; correct it "
+                    "with `shuangsuiji results record ... --reason` (a file adds new results)",
+                )
+            )
         if key in seen:
             row_errors.append(("item", f"the same task, entity and item is on line {seen[key]}"))
         seen.setdefault(key, line)
@@ -884,39 +896,155 @@ def _try_build(
         return None, problems
 
 
-def _scope_problems(
-    values: Mapping[str, Any],
-    tasks: Mapping[str, Task] | None,
-    drawn: Mapping[str, frozenset[str]] | None,
-    min_inspectors: int,
-) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    task_code = values["task"]
-    if tasks is not None:
-        task = tasks.get(task_code)
-        if task is None:
-            out.append(("task", f"unknown task; known: {', '.join(sorted(tasks)) or 'none'}"))
-        elif values["item"] not in task.items:
-            out.append(
-                ("item", f"not an item of task {task_code}; its items: {', '.join(task.items)}")
-            )
-    if drawn is not None and task_code in drawn and values["entity"] not in drawn[task_code]:
+def scope_problems(
+    task: str,
+    entity: str,
+    item: str,
+    inspectors: Sequence[str],
+    dates: tuple[date | None, date | None],
+    scopes: Mapping[str, ResultScope],
+) -> list[ResultProblem]:
+    """What is wrong with recording a result of ``task`` × ``entity`` × ``item`` signed by
+    ``inspectors`` for an inspection on ``dates`` (start, end), given what the store knows.
+
+    This is the one check every way of recording a result goes through (one result, many, a
+    CSV file). A date that could not be read is ``None`` and is not checked again.
+
+    >>> t = Task("T1", "P", "抽查", ("SCJG",), ("SCJG-01",), date(2026, 7, 1), date(2026, 9, 30))
+    >>> scope = ResultScope(task=t, selected=frozenset({"E1"}), teams={"E1": frozenset({"A", "B"})},
+    ...                     teams_drawn=date(2026, 7, 3), recused={("E1", "C"): "illness"})
+    >>> for p in scope_problems("T1", "E1", "SCJG-01", ["A", "C"],
+    ...                         (date(2026, 7, 2), date(2026, 7, 2)), {"T1": scope}):
+    ...     print(p)  # doctest: +NORMALIZE_WHITESPACE
+    inspectors: C was taken off this entity's team (回避: illness) and may not sign its result
+    inspection_start: 2026-07-02 is before the inspection teams were drawn (2026-07-03): an
+      inspection is done by a drawn team; check the date
+    """
+    scope = scopes.get(task)
+    if scope is None:
+        known = ", ".join(sorted(scopes)) or "none"
+        return [ResultProblem("task", f"unknown task; known: {known}")]
+    out = scope.item_problems(item)
+    if scope.selected is None:
         out.append(
-            (
+            ResultProblem(
+                "task",
+                f"task {task} has not been drawn yet: draw it (`shuangsuiji draw {task}`) and "
+                f"its teams (`shuangsuiji teams assign {task}`) before recording results",
+            )
+        )
+        return out
+    if entity not in scope.selected:
+        out.append(
+            ResultProblem(
                 "entity",
-                f"was not drawn in task {task_code}: results are recorded only for the "
-                "entities the draw selected (after replacements)",
+                f"was not drawn in task {task}: results are recorded only for the entities "
+                "currently selected (after replacements)",
             )
         )
-    elif drawn is not None and task_code not in drawn:
-        out.append(("task", "no draw is known for this task: draw it before recording results"))
-    inspectors = [v for v in _SPLIT.split(values["inspectors"]) if v.strip()]
-    if inspectors and len(inspectors) < min_inspectors:
-        out.append(
-            (
-                "inspectors",
-                f"{len(inspectors)} inspector(s); the policy requires at least {min_inspectors} "
-                "(行政处罚法 art. 42: 执法人员不得少于两人)",
-            )
-        )
+    out += scope.team_problems(entity, inspectors)
+    out += scope.date_problems(*dates)
     return out
+
+
+@attrs.frozen(kw_only=True)
+class ResultScope:
+    """What the store knows about one task when a result of it is recorded.
+
+    ``task`` gives the items and the window; ``selected`` the entities currently selected
+    (``None``: not drawn yet); ``teams`` each selected entity's current team, after
+    re-assignments (``None``: no teams drawn yet); ``teams_drawn`` the day the teams were
+    drawn (China time); ``recused`` the officers taken off a team, ``(entity, inspector) ->
+    reason``; ``team_size`` the policy's minimum number of inspectors (行政处罚法 art. 42).
+    """
+
+    task: Task
+    selected: frozenset[str] | None = None
+    teams: Mapping[str, frozenset[str]] | None = None
+    teams_drawn: date | None = None
+    recused: Mapping[tuple[str, str], str] = attrs.field(factory=dict)
+    team_size: int = 2
+
+    def item_problems(self, item: str) -> list[ResultProblem]:
+        """The item must be one of the task's items."""
+        if item in self.task.items:
+            return []
+        items = ", ".join(self.task.items)
+        return [ResultProblem("item", f"not an item of task {self.task.code}; its items: {items}")]
+
+    def team_problems(self, entity: str, inspectors: Sequence[str]) -> list[ResultProblem]:
+        """The inspectors must be the entity's drawn team (at least ``team_size`` of them)."""
+        code = self.task.code
+        if self.teams is None:
+            return [
+                ResultProblem(
+                    "inspectors",
+                    f"no inspection team has been drawn for task {code} yet: draw the teams "
+                    f"(`shuangsuiji teams assign {code}`) first; results signed by officers "
+                    "chosen by hand are not accepted",
+                )
+            ]
+        out = []
+        team = self.teams.get(entity, frozenset())
+        recused = [i for i in inspectors if (entity, i) in self.recused]
+        out += [
+            ResultProblem(
+                "inspectors",
+                f"{i} was taken off this entity's team (回避: {self.recused[entity, i]}) and "
+                "may not sign its result",
+            )
+            for i in recused
+        ]
+        strangers = sorted(set(inspectors) - team - set(recused))
+        if strangers and team:
+            out.append(
+                ResultProblem(
+                    "inspectors",
+                    f"{', '.join(strangers)} not on the entity's drawn team "
+                    f"({', '.join(sorted(team))}); if an officer had to be changed, take them "
+                    f"off the team first (`shuangsuiji teams reassign {code}`)",
+                )
+            )
+        elif strangers:
+            out.append(ResultProblem("inspectors", f"the entity has no drawn team in task {code}"))
+        if inspectors and len(inspectors) < self.team_size:
+            out.append(
+                ResultProblem(
+                    "inspectors",
+                    f"{len(inspectors)} inspector(s); the policy requires at least "
+                    f"{self.team_size} (行政处罚法 art. 42: 执法人员不得少于两人)",
+                )
+            )
+        return out
+
+    def date_problems(self, start: date | None, end: date | None) -> list[ResultProblem]:
+        """The inspection lies in the task's window, and not before its team was drawn."""
+        task = self.task
+        window = f"{task.start}..{task.end}"
+        amend = (
+            "correct the date; if the task's window was really changed, record that amendment "
+            f"of the task first (`shuangsuiji task create {task.code}` with the new dates)"
+        )
+        out = []
+        if start is not None and start < task.start:
+            out.append(
+                ResultProblem(
+                    "inspection_start",
+                    f"{start} is before the task's window ({window}): {amend}",
+                )
+            )
+        elif start is not None and self.teams_drawn is not None and start < self.teams_drawn:
+            out.append(
+                ResultProblem(
+                    "inspection_start",
+                    f"{start} is before the inspection teams were drawn ({self.teams_drawn}): "
+                    "an inspection is done by a drawn team; check the date",
+                )
+            )
+        if end is not None and end > task.end:
+            out.append(
+                ResultProblem(
+                    "inspection_end", f"{end} is after the task's window ({window}): {amend}"
+                )
+            )
+        return out

@@ -124,6 +124,34 @@ class NotStoredError(StoreError, NotFoundError):
     """The task or stored policy a request names is not in the store; nothing changed."""
 
 
+def _text_problem(column: sa.Column[Any], value: str) -> str | None:
+    """Why ``value`` cannot be stored in ``column`` (NUL, or longer than it may be)."""
+    label = column.info.get("label", f"{column.table.name}.{column.name}")
+    if "\x00" in value:
+        return (
+            f"{label}: contains a NUL character (U+0000) at position {value.index(chr(0)) + 1}; "
+            "remove it (no database keeps it as text)"
+        )
+    limit = column.info.get("max_chars") or getattr(column.type, "length", None)
+    if limit is not None and len(value) > limit:
+        return f"{label}: {len(value):,} characters; at most {limit:,} are kept, shorten it"
+    return None
+
+
+@event.listens_for(Base, "before_insert", propagate=True)
+@event.listens_for(Base, "before_update", propagate=True)
+def _check_text(mapper: Any, connection: Connection, row: Any) -> None:
+    """Refuse, the same way on SQLite and PostgreSQL, a text PostgreSQL would reject with a raw
+    DataError (a NUL character, more than a ``String(n)`` holds) or that no person writes (a
+    megabyte as a reason): the flush fails, so the transaction writes nothing."""
+    for column in mapper.columns:
+        if isinstance(column.type, String):
+            value = getattr(row, mapper.get_property_by_column(column).key, None)
+            problem = _text_problem(column, value) if isinstance(value, str) else None
+            if problem is not None:
+                raise StoreError(f"refused, nothing was stored: {problem}")
+
+
 @attrs.frozen
 class ImportReport:
     """What an import stored: kind, rows, mode, the content digest and the audit sequence."""
@@ -944,25 +972,42 @@ class Store:
             return [_task_of(r) for r in s.execute(query).scalars()]
 
     def save_policy(self, policy: Policy, *, actor: str) -> str:
-        """Store a policy version (一细则); returns its content hash. Saving twice is a no-op."""
+        """Store a policy version (一细则) and make it the current one; returns its content hash.
+
+        Saving the current policy again changes nothing. Saving one equal to an earlier version
+        (same content hash) makes that version current again: its row's ``time`` becomes now
+        (the policy in force is the one saved last) and a ``policy.version`` event records the
+        change, so going back to earlier rules is never silent.
+        """
         with self.transaction() as s:
-            if s.get(PolicyRow, policy.content_hash) is None:
+            row = s.get(PolicyRow, policy.content_hash)
+            now = format_utc(self.clock())
+            payload: dict[str, Any] = {
+                "hash": policy.content_hash,
+                "name": policy.name,
+                "version": policy.version,
+            }
+            if row is None:
                 s.add(
                     PolicyRow(
                         hash=policy.content_hash,
                         name=policy.name,
                         version=policy.version,
                         toml=policy.to_toml(),
-                        time=format_utc(self.clock()),
+                        time=now,
                     )
                 )
-                self.append_event(
-                    s,
-                    actor,
-                    "policy.version",
-                    {"hash": policy.content_hash, "name": policy.name, "version": policy.version},
-                )
+            elif self._current_policy_hash(s) == policy.content_hash:
+                return policy.content_hash
+            else:
+                row.time = now
+                payload["again"] = True
+            self.append_event(s, actor, "policy.version", payload)
         return policy.content_hash
+
+    def _current_policy_hash(self, s: Session) -> str | None:
+        latest = select(PolicyRow.hash).order_by(PolicyRow.time.desc()).limit(1)
+        return s.execute(latest).scalar()
 
     def policy(self, content_hash: str | None = None, *, session: Session | None = None) -> Policy:
         """A stored policy by hash (default: the latest saved)."""

@@ -40,6 +40,8 @@ __all__ = [
 ID = String(64)
 CODE = String(64)
 HASH = String(64)
+TEXT_LIMIT = 4_000
+"""Most characters of a free text a person writes (a reason, a note); the store refuses more."""
 
 
 class Base(DeclarativeBase):
@@ -138,7 +140,7 @@ class PlanRow(Base):
     __tablename__ = "plans"
     code: Mapped[str] = mapped_column(CODE, primary_key=True)
     year: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str] = mapped_column(String(300), info={"label": "plan name"})
     departments: Mapped[str] = mapped_column(Text)
 
 
@@ -148,7 +150,7 @@ class TaskRow(Base):
     __tablename__ = "tasks"
     code: Mapped[str] = mapped_column(CODE, primary_key=True)
     plan: Mapped[str] = mapped_column(ForeignKey("plans.code"))
-    name: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str] = mapped_column(String(300), info={"label": "task name"})
     departments: Mapped[str] = mapped_column(Text)
     items: Mapped[str] = mapped_column(Text)
     start: Mapped[date] = mapped_column(Date)
@@ -196,8 +198,15 @@ class DrawRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     task: Mapped[str] = mapped_column(ForeignKey("tasks.code"))
     attempt: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(Text, default="")
-    reason_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    reason: Mapped[str] = mapped_column(
+        Text, default="", info={"label": "re-draw reason", "max_chars": TEXT_LIMIT}
+    )
+    reason_text: Mapped[str] = mapped_column(
+        Text,
+        default="",
+        server_default="",
+        info={"label": "re-draw reason text", "max_chars": TEXT_LIMIT},
+    )
     approved_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
     state: Mapped[str] = mapped_column(String(16))
     cutoff: Mapped[date] = mapped_column(Date)
@@ -250,7 +259,9 @@ class ReplacementRow(Base):
     entity_id: Mapped[str] = mapped_column(ID)
     replaced_by: Mapped[str] = mapped_column(ID)
     reason: Mapped[str] = mapped_column(String(64))
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(
+        Text, default="", info={"label": "replacement note", "max_chars": TEXT_LIMIT}
+    )
     actor: Mapped[str] = mapped_column(String(200))
     time: Mapped[str] = mapped_column(String(32))
 
