@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from shuangsuiji.cli import EXIT_BAD_INPUT, EXIT_REFUSED, main
+from shuangsuiji.cli import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_REFUSED, main
 from shuangsuiji.registry import Registry
 
 RUNNER = CliRunner()
@@ -101,7 +101,7 @@ def test_announcements_agree_with_the_bundles_and_the_published_records(
         main, ["export", "announcements", "-o", str(out), "--plan", "NO", *args[-2:]]
     )
     # The registry reports an unknown plan as a StoreError, a refusal (status 4).
-    assert missing.exit_code == EXIT_REFUSED and "no plan 'NO'" in missing.output
+    assert missing.exit_code == EXIT_NOT_FOUND and "no plan 'NO'" in missing.output
     assert RUNNER.invoke(main, ["init", "--db", f"sqlite:///{out / 'e.db'}"]).exit_code == 0
     empty = RUNNER.invoke(
         main, ["export", "announcements", "-o", str(out), "--db", f"sqlite:///{out / 'e.db'}"]

@@ -339,3 +339,31 @@ def test_a_status_flipped_by_sql_around_the_freeze_is_named(db_url: str) -> None
         conn.execute(text(flip), {"status": "存续", "id": friend})
     problems = [str(p) for p in reg.verify_records()]
     assert any("freeze of task T1 attempt 1" in p for p in problems), problems
+
+
+def test_selected_entities_never_inspected_are_listed_once_the_task_ended(db_url: str) -> None:
+    """Drawn, then quietly not visited: `health` lists every selected entity of an ended task
+    that has no result."""
+    clock = {"now": datetime(2026, 6, 20, 9, tzinfo=UTC)}
+    reg = Registry(Store.open(db_url, clock=lambda: clock["now"]))
+    reg.setup_city(CITY, actor=ADMIN)
+    reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG",)), actor=ADMIN)
+    reg.store.put_task(T1, actor=ADMIN)
+    reg.draw("T1", actor=DRAWER)
+    reg.assign_teams("T1", actor=DRAWER)
+    visited, team = sorted(reg.teams("T1").items())[0]
+    clock["now"] = datetime(2026, 8, 10, 9, tzinfo=UTC)
+    reg.record_result(
+        "T1",
+        visited,
+        "SCJG-01",
+        "01",
+        inspection_start=date(2026, 8, 3),
+        inspection_end=date(2026, 8, 4),
+        inspectors=team,
+        actor="录入员",
+    )
+    assert not [f for f in reg.conduct() if f.kind == "never_inspected"]  # still running
+    clock["now"] = datetime(2026, 10, 9, 9, tzinfo=UTC)
+    never = {f.detail.split()[0] for f in reg.conduct() if f.kind == "never_inspected"}
+    assert never == set(reg.selected_ids("T1")) - {visited}

@@ -13,7 +13,9 @@ bundles and the store's facts, so that ``shuangsuiji health`` shows them togethe
   entity on that list (回避申报 after seeing the names: legitimate, and the classic lever for
   aiming a team);
 - ``status_flip`` — an entity excluded from a draw for its status whose status changed again
-  afterwards (e.g. set to 注销 before the freeze and back after it).
+  afterwards (e.g. set to 注销 before the freeze and back after it);
+- ``never_inspected`` — an entity the draw selected, of a task that has ended, with no result
+  (drawn, then quietly not visited).
 
 >>> bundle = {"task_label": "T1", "attempts": [
 ...     {"attempt": 1, "state": "abandoned", "reason": "ceremony_abandoned",
@@ -88,10 +90,12 @@ def conduct_findings(
     *,
     late_conflicts: Mapping[str, Sequence[tuple[str, str, str]]] | None = None,
     status_flips: Mapping[str, Sequence[tuple[str, str, str]]] | None = None,
+    never_inspected: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Finding]:
     """Every finding of the current draws (their bundles), plus the store's facts:
-    ``late_conflicts`` (task → ``(inspector, entity, relation)``) and ``status_flips``
-    (task → ``(entity, status at the freeze, status now)``)."""
+    ``late_conflicts`` (task → ``(inspector, entity, relation)``), ``status_flips``
+    (task → ``(entity, status at the freeze, status now)``) and ``never_inspected`` (task →
+    selected entities without a result once the task has ended)."""
     out: list[Finding] = []
     for bundle in bundles:
         task = str(bundle.get("task_label"))
@@ -103,5 +107,9 @@ def conduct_findings(
         out += [
             Finding("status_flip", task, f"{e} excluded as {before}, now {now}")
             for e, before, now in (status_flips or {}).get(task, ())
+        ]
+        out += [
+            Finding("never_inspected", task, f"{e} was selected; the task ended without a result")
+            for e in (never_inspected or {}).get(task, ())
         ]
     return out

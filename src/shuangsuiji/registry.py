@@ -126,7 +126,7 @@ from shuangsuiji.seeds import (
     provenance_from_record,
     random_seed,
 )
-from shuangsuiji.store import Clock, Store, StoreError, utc_now
+from shuangsuiji.store import Clock, NotStoredError, Store, StoreError, utc_now
 from shuangsuiji.store.integrity import pool_state, read_records, snapshot
 from shuangsuiji.store.schema import (
     AuditEventRow,
@@ -1755,7 +1755,7 @@ class Registry:
         for plan in self.store.plans(session=s):
             if plan.code == code:
                 return plan
-        raise StoreError(f"no plan {code!r}; `shuangsuiji plan show` lists the plans")
+        raise NotStoredError(f"no plan {code!r}; `shuangsuiji plan show` lists the plans")
 
     def plan_announcement(self, plan: str, *, issued_on: date | None = None) -> PlanAnnouncement:
         """The annual plan announcement (一表) of ``plan``: its tasks in order of their start."""
@@ -1945,8 +1945,9 @@ class Registry:
     ) -> list[Finding]:
         """The acts around the period's current draws that a supervisor reviews
         (:mod:`shuangsuiji.conduct`): system-only seeds, re-draws and abandoned attempts,
-        re-assigned teams, conflicts declared after the entity list was drawn, and entities
-        excluded for a status that has since changed back."""
+        re-assigned teams, conflicts declared after the entity list was drawn, entities
+        excluded for a status that has since changed back, and selected entities of ended tasks
+        without a result."""
         with self.store.reading() as s:
             chosen = self._period_draws(s, plan, tasks)
             bundles = [json.loads(r.bundle or "{}") for r in chosen]
@@ -1971,7 +1972,14 @@ class Registry:
                     if e in picked and imported_at.get(batch or 0, 0) > when
                 ]
                 flips[row.task] = self._status_flips(s, row)
-        return conduct_findings(bundles, late_conflicts=late, status_flips=flips)
+        today = self._now.date()
+        missing: dict[str, list[str]] = {}
+        for u in self.uninspected(plan):
+            if u.task_end < today:
+                missing.setdefault(u.task, []).append(u.entity)
+        return conduct_findings(
+            bundles, late_conflicts=late, status_flips=flips, never_inspected=missing
+        )
 
     def _status_flips(self, s: Session, row: DrawRow) -> list[tuple[str, str, str]]:
         """Entities the draw left out for their status whose stored status no longer is one
