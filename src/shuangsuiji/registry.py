@@ -440,24 +440,7 @@ class Registry:
             self._check_redraw(s, task, previous, redraw, actor)
         policy = self.store.policy(session=s)
         cut = self._cutoff(policy, task, cutoff)
-        items = self.store.items(session=s)
-        last = self._last_inspected(s, task_code)
-        candidates: CandidateSet | DatabaseCandidateSet
-        if self._pushdown(s):
-            candidates = freeze_in_database(
-                s.connection(), task, policy, items, cutoff=cut, last_inspected=last
-            )
-        else:
-            pool = self.store.load_entities(session=s)
-            candidates = freeze_candidates(
-                pool, task, policy, items, cutoff=cut, last_inspected=last
-            )
-        if candidates.size == 0:
-            raise DrawRefused(
-                f"task {task_code} has no candidates: its population is empty after exclusions "
-                f"({', '.join(f'{e.label} {e.count}' for e in candidates.exclusions)})"
-            )
-        digest = candidates.digest
+        candidates = self._candidates(s, task, policy, cut)
         row = DrawRow(
             task=task_code,
             attempt=len(previous) + 1,
@@ -467,30 +450,18 @@ class Registry:
             state="frozen",
             cutoff=cut,
             policy_hash=policy.content_hash,
-            pool_digest=digest,
+            pool_digest=candidates.digest,
             candidates=candidates.size,
             ticket_scheme="ssj-draw-1",
             strata=_json({k: v.to_json() for k, v in candidates.rules.items()}),
             exclusions=_json([e.to_json() for e in candidates.exclusions]),
-            seed_record=_json(Ceremony(task_code, digest, self._now).to_record()),
+            seed_record=_json(Ceremony(task_code, candidates.digest, self._now).to_record()),
             actor=actor,
             frozen_time=self._now.isoformat(),
         )
         s.add(row)
         s.flush()
-        if isinstance(candidates, DatabaseCandidateSet):
-            insert_candidates(s.connection(), candidates.spec, row.id)
-        else:
-            labels = candidates.strata.labels
-            s.execute(
-                insert(DrawCandidateRow),
-                [
-                    {"draw_id": row.id, "entity_id": i.decode(), "stratum": labels[c]}
-                    for i, c in zip(
-                        candidates.ids.tolist(), candidates.strata.codes.tolist(), strict=True
-                    )
-                ],
-            )
+        self._store_candidates(s, candidates, row)
         payload = candidates.to_json() | {
             "attempt": row.attempt,
             "policy_hash": policy.content_hash,
@@ -509,6 +480,47 @@ class Registry:
             }
         self.store.append_event(s, actor, "candidates.freeze", payload)
         return candidates, row
+
+    def _candidates(
+        self, s: Session, task: Task, policy: Policy, cut: date
+    ) -> CandidateSet | DatabaseCandidateSet:
+        """The task's candidate set, frozen in Python or (large PostgreSQL pools) in SQL."""
+        items = self.store.items(session=s)
+        last = self._last_inspected(s, task.code)
+        candidates: CandidateSet | DatabaseCandidateSet
+        if self._pushdown(s):
+            candidates = freeze_in_database(
+                s.connection(), task, policy, items, cutoff=cut, last_inspected=last
+            )
+        else:
+            pool = self.store.load_entities(session=s)
+            candidates = freeze_candidates(
+                pool, task, policy, items, cutoff=cut, last_inspected=last
+            )
+        if candidates.size == 0:
+            raise DrawRefused(
+                f"task {task.code} has no candidates: its population is empty after exclusions "
+                f"({', '.join(f'{e.label} {e.count}' for e in candidates.exclusions)})"
+            )
+        return candidates
+
+    def _store_candidates(
+        self, s: Session, candidates: CandidateSet | DatabaseCandidateSet, row: DrawRow
+    ) -> None:
+        """The frozen candidates into ``draw_candidates`` (the rows the pool digest covers)."""
+        if isinstance(candidates, DatabaseCandidateSet):
+            insert_candidates(s.connection(), candidates.spec, row.id)
+            return
+        labels = candidates.strata.labels
+        s.execute(
+            insert(DrawCandidateRow),
+            [
+                {"draw_id": row.id, "entity_id": i.decode(), "stratum": labels[c]}
+                for i, c in zip(
+                    candidates.ids.tolist(), candidates.strata.codes.tolist(), strict=True
+                )
+            ],
+        )
 
     def _frozen(self, s: Session, task: str) -> DrawRow:
         rows = self._draw_rows(s, task)
