@@ -514,7 +514,7 @@ def internal_publication_html(
     >>> "（内部）" in page and "不得对外公开" in page
     True
     """
-    from shuangsuiji import __version__
+    from shuangsuiji._version import __version__
 
     page = _Page(internal=True, bilingual=bilingual)
     every = list(records)
