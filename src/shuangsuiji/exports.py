@@ -34,6 +34,7 @@ import attrs
 
 from shuangsuiji._html import Html as _Html
 from shuangsuiji._html import escape as _e
+from shuangsuiji._version import __version__
 from shuangsuiji.labels import due_basis_label
 from shuangsuiji.publication import (
     PlanAnnouncement,
@@ -480,8 +481,6 @@ def publication_html(
     >>> "&lt;b&gt;局&lt;/b&gt;" in page and "<b>" not in page
     True
     """
-    from shuangsuiji._version import __version__
-
     page = _Page(internal=False, bilingual=bilingual)
     public = [r for r in records if r.published is not None and r.published <= today]
     body, ordered = _records_body(public, today, task_announcements, page)
@@ -514,8 +513,6 @@ def internal_publication_html(
     >>> "（内部）" in page and "不得对外公开" in page
     True
     """
-    from shuangsuiji._version import __version__
-
     page = _Page(internal=True, bilingual=bilingual)
     every = list(records)
     pending = [r for r in every if r.published is None or r.published > today]
