@@ -646,7 +646,11 @@ def test_official_pages_are_in_chinese_unless_asked_for_english() -> None:
 def test_the_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     write_text(INTERNAL, ARTIFACTS / "publication-internal.html")
-    page = write_text(PAGE, ARTIFACTS / "publication.html")
+    # The public page lists published records only: publish every record for a full page.
+    every = [r if r.published else r.publish(TODAY, by="公示员") for r in RECORDS]
+    full = publication_html(every, today=TODAY, issuer="榕城市市场监督管理局")
+    assert len(parse(full).text) > len(parse(PAGE).text)
+    page = write_text(full, ARTIFACTS / "publication.html")
     png = screenshot(page, ARTIFACTS / "publication.png", profile=tmp_path / "profile")
     assert png_size(png) == (1240, 1754)
     assert png.stat().st_size > 50_000  # a blank page compresses to a few kB
