@@ -279,27 +279,19 @@ def _ceremony(db: str, task: str, published: Path, out: Path) -> None:
     _ok(["seed", "select", task, "--out", str(out), *drawer])
 
 
-def _team_ceremony(db: str, task: str) -> list[dict[str, str]]:
-    """The staffing is frozen, then the team seed is committed and revealed."""
+def _team_ceremony(db: str, task: str, published: Path) -> list[dict[str, str]]:
+    """The staffing is frozen, the team seed committed, announced (published), revealed."""
     drawer = ["--db", db, "--actor", PARTIES["系统随机数"]]
     digest = _ok(["teams", "freeze", task, *drawer]).split()[-1]
     made = _contributions(task, digest)
     for step, field in (("commit", "commitment"), ("reveal", "contribution")):
+        if step == "reveal":
+            out = str(published / f"predraw-{task}-teams-1.json")
+            _ok(["seed", "announce", task, "--teams", "--out", out, *drawer])
         for party, person in PARTIES.items():
             who = ["--db", db, "--actor", person]
-            _ok(
-                [
-                    "seed",
-                    step,
-                    task,
-                    "--teams",
-                    "--party",
-                    party,
-                    f"--{field}",
-                    made[party][field],
-                    *who,
-                ]
-            )
+            value = made[party][field]
+            _ok(["seed", step, task, "--teams", "--party", party, f"--{field}", value, *who])
     shown: list[dict[str, str]] = json.loads(_ok(["teams", "draw", task, *drawer, "--json"]))
     return shown
 
@@ -388,7 +380,7 @@ def test_the_whole_cycle_from_the_command_line(
     assert result.exit_code == 0 and "replaced by" in result.stdout
     second = bundle["selected"][1]["id"]
     store_time.on("2026-07-01")
-    team = _team_ceremony(db, "T-food")
+    team = _team_ceremony(db, "T-food", published)
     members = {t["entity"]: t["inspectors"].split() for t in team}
     assert all(len(m) == 2 for m in members.values()) and first not in members
     reassigned = RUNNER.invoke(

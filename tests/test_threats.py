@@ -213,10 +213,22 @@ def test_teams_are_keyed_by_a_seed_revealed_after_the_staffing_is_frozen(db_url:
     for party, person in PARTIES.items():
         commitment = party_commitment("T1", digest, party, values[party])
         reg.commit_team_seed("T1", party, commitment, actor=person)
+    with pytest.raises(DrawRefused, match="before the team announcement"):
+        reg.reveal_team_seed("T1", SYSTEM_PARTY, values[SYSTEM_PARTY], actor=DRAWER)
+    announced = reg.announce_teams("T1", actor=DRAWER)
+    assert announced["stage"] == "teams" and announced["staffing_digest"] == digest
+    with pytest.raises(DrawRefused, match="after the team announcement"):
+        reg.commit_team_seed("T1", "第三方", "ab" * 32, actor="第三方")
     for party, person in PARTIES.items():
         reg.reveal_team_seed("T1", party, values[party], actor=person)
     assignment = reg.draw_teams("T1", actor=DRAWER)
     bundle = reg.bundle("T1")
+    assert bundle["team_seed"]["announcement"] == announced
+    published = [bundle["announcement"], announced]
+    assert verify_bundle(bundle, announcements=published).ok
+    hidden = verify_bundle(bundle, announcements=[bundle["announcement"]])
+    assert any("team announcement" in str(p) for p in hidden.problems)
+    assert log_problems(_events(reg), published) == []
     assert bundle["team_seed"]["staffing_digest"] == digest
     assert bundle["team_seed"]["on"] == "2026-08-03"
     seed = reg.store.audit_events()[-1].payload["team_seed"]

@@ -701,15 +701,18 @@ def seed_public(task_code: str, sources: tuple[str, ...], db_url: str, actor: st
 @seed.command(name="announce")
 @click.argument("task_code")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--teams", is_flag=True, help="Announce the team seed (after `teams freeze`).")
 @db_option
 @actor_option
 @handle_errors
-def seed_announce(task_code: str, out: Path, db_url: str, actor: str) -> None:
+def seed_announce(task_code: str, out: Path, teams: bool, db_url: str, actor: str) -> None:
     """Issue the pre-draw announcement and write it to OUT: publish it before any reveal."""
     from shuangsuiji.exports import to_json, write_text
     from shuangsuiji.registry import Registry
 
-    announcement = Registry.open(db_url).announce(task_code, actor=actor)
+    registry = Registry.open(db_url)
+    step = registry.announce_teams if teams else registry.announce
+    announcement = step(task_code, actor=actor)
     write_text(to_json(announcement), out)
     _console().print(
         f"pre-draw announcement of {task_code}: {out} (digest {announcement['digest']})"

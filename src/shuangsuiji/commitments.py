@@ -27,7 +27,10 @@ announced, or a log cut back below a published head no longer matches them
 inputs are frozen. The staffing record (officers, conflicts, history, loads, the inspection
 date) is frozen first; its digest is ``SHA-256("SSJ-STAFFING-1" || 0x00 ||
 canonical_json(record))``; a team seed is made by a ceremony bound to that digest (the
-ceremony's ``pool_digest`` is the staffing digest); and the key of SSJ-ASSIGN-1 is
+ceremony's ``pool_digest`` is the staffing digest), whose commitments are published in a
+second announcement before any reveal (``stage: "teams"``, with ``staffing_digest``, ``on``,
+``frozen_by``, ``seed``, ``independent_parties``, ``log_head`` and ``previous``); and the key
+of SSJ-ASSIGN-1 is
 
     team_key = SHA-256( "SSJ-TEAM-1" || 0x00 || utf8(task) || 0x00 || ascii(staffing_digest)
                         || 0x00 || team_seed )
@@ -138,6 +141,26 @@ def announcement_problems(
         if own.get(field) != value
     ]
     out += _seed_problems(own.get("seed"), bundle.get("seed_provenance"))
+    return out + _team_problems(bundle.get("team_seed"), published)
+
+
+def _team_problems(frozen: Any, published: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The team announcement (stage ``teams``) against the bundle's team seed: its digest, its
+    publication, the staffing digest and the commitments the team seed was revealed against."""
+    if not isinstance(frozen, Mapping) or "announcement" not in frozen:
+        return []
+    own = frozen["announcement"]
+    out = []
+    if announcement_digest(own) != own.get("digest"):
+        out.append("team announcement: its digest does not match its fields")
+    if published and own.get("digest") not in {a.get("digest") for a in published}:
+        out.append(
+            f"team announcement {str(own.get('digest'))[:16]}… of task {own.get('task')} is "
+            "not among the published announcements"
+        )
+    if own.get("staffing_digest") != frozen.get("staffing_digest"):
+        out.append("team announcement: its staffing digest differs from the team seed's")
+    out += [f"team {p}" for p in _seed_problems(own.get("seed"), frozen.get("ceremony"))]
     return out
 
 

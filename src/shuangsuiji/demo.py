@@ -131,14 +131,17 @@ def _draw_all(registry: Registry, tasks: list[Task], out: Path) -> list[Path]:
     return paths
 
 
-def _draw_teams(registry: Registry, task: Task) -> None:
-    """The team ceremony: staffing frozen (late conflicts included), then seeds revealed."""
+def _draw_teams(registry: Registry, task: Task, published: Path) -> None:
+    """The team ceremony: the staffing frozen (late conflicts included), the team-seed
+    commitments announced (``announcements/predraw-TASK-teams-1.json``), then the reveals."""
     digest = registry.freeze_staffing(task.code, actor=DEMO_DRAWER)
     parties = {SYSTEM_PARTY: DEMO_DRAWER, SUPERVISOR: "纪检监察员-周"}
     values = {p: random_seed() for p in parties}
     for party, person in parties.items():
         commitment = party_commitment(task.code, digest, party, values[party])
         registry.commit_team_seed(task.code, party, commitment, actor=person)
+    announcement = registry.announce_teams(task.code, actor=DEMO_DRAWER)
+    write_text(to_json(announcement), published / f"predraw-{task.code}-teams-1.json")
     for party, person in parties.items():
         registry.reveal_team_seed(task.code, party, values[party], actor=person)
     registry.draw_teams(task.code, actor=DEMO_DRAWER)
@@ -348,7 +351,7 @@ def run_demo(
     late_conflicts = _declare_conflicts(registry, tasks)
     write_conflicts_csv(store.conflicts(), out / "conflicts.csv")
     for task in tasks:
-        _draw_teams(registry, task)
+        _draw_teams(registry, task, out / "announcements")
     hit = sum(
         c.inspector_id in registry.teams(t.code).get(c.entity_id, ())
         for t in tasks

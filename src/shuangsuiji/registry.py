@@ -194,8 +194,9 @@ class _Redraw:
 
 
 def _public_team_seed(frozen: dict[str, Any]) -> dict[str, Any]:
-    """The team-seed record as published: the staffing digest, date and ceremony."""
-    return {k: frozen[k] for k in ("on", "staffing_digest", "ceremony", "frozen_by")}
+    """The team-seed record as published: the staffing digest, date, ceremony, announcement."""
+    keys = ("on", "staffing_digest", "ceremony", "frozen_by", "announcement")
+    return {k: frozen[k] for k in keys if k in frozen}
 
 
 def _result_of(row: ResultRow, catalogue: ResultCategories) -> InspectionResult:
@@ -650,14 +651,16 @@ class Registry:
         with self.store.transaction() as s:
             return self._announce(s, self._frozen(s, task), actor)
 
-    def _independence(self, s: Session, row: DrawRow) -> tuple[list[dict[str, Any]], int]:
-        """The commitments with who entered them, and how many independent parties there
-        are: parties other than the system, entered by distinct people other than the drawer."""
+    def _independence(
+        self, s: Session, row: DrawRow, record: dict[str, Any], *, kind: str, drawer: str
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The commitments of a ceremony ``record`` with who entered them (from its ``kind``
+        of commit events), and how many independent parties there are: parties other than the
+        system, entered by distinct people other than the ``drawer``."""
         entered: dict[str, str] = {}
-        for e in self.store.events_of(["seed.commit"], session=s):
+        for e in self.store.events_of([kind], session=s):
             if e.payload.get("task") == row.task and e.payload.get("attempt") == row.attempt:
                 entered[str(e.payload["party"])] = e.actor
-        record = json.loads(row.seed_record)
         commitments = [
             {
                 "party": c["party"],
@@ -669,9 +672,30 @@ class Registry:
         people = {
             c["entered_by"]
             for c in commitments
-            if c["party"] != SYSTEM_PARTY and c["entered_by"] not in ("", row.actor)
+            if c["party"] != SYSTEM_PARTY and c["entered_by"] not in ("", drawer)
         }
         return commitments, len(people)
+
+    def _publish_announcement(
+        self, s: Session, row: DrawRow, fields: dict[str, Any], actor: str
+    ) -> dict[str, Any]:
+        """The announcement of ``fields`` with the log head and the previous announcement's
+        digest, logged as a ``draw.announce`` event (entity and team stages alike)."""
+        previous = [
+            e.payload["announcement"]["digest"]
+            for e in self.store.events_of(["draw.announce"], session=s)
+        ]
+        announcement = draw_announcement(
+            fields
+            | {"log_head": self.store.log_head(s), "previous": previous[-1] if previous else None}
+        )
+        self.store.append_event(
+            s,
+            actor,
+            "draw.announce",
+            {"task": row.task, "attempt": row.attempt, "announcement": announcement},
+        )
+        return announcement
 
     def _announce(self, s: Session, row: DrawRow, actor: str) -> dict[str, Any]:
         if row.announcement:
@@ -687,7 +711,9 @@ class Registry:
             }
             independent = wanted
         else:
-            commitments, independent = self._independence(s, row)
+            commitments, independent = self._independence(
+                s, row, record, kind="seed.commit", drawer=row.actor
+            )
             if not commitments:
                 raise DrawRefused(
                     f"task {row.task}: no seed party has committed; commit the parties "
@@ -702,34 +728,21 @@ class Registry:
                 "Have the supervising office commit its own contribution, or declare public "
                 "values (lottery numbers, a beacon round) that do not exist yet"
             )
-        previous = [
-            e.payload["announcement"]["digest"]
-            for e in self.store.events_of(["draw.announce"], session=s)
-        ]
-        announcement = draw_announcement(
-            {
-                "spec": ANNOUNCE_SPEC,
-                "task": row.task,
-                "attempt": row.attempt,
-                "pool_digest": row.pool_digest,
-                "policy_hash": row.policy_hash,
-                "candidates": row.candidates,
-                "cutoff": row.cutoff.isoformat(),
-                "frozen_by": row.actor,
-                "seed": seed,
-                "independent_parties": independent,
-                "attempts": self._attempts(s, row),
-                "log_head": self.store.log_head(s),
-                "previous": previous[-1] if previous else None,
-            }
-        )
+        fields = {
+            "spec": ANNOUNCE_SPEC,
+            "task": row.task,
+            "attempt": row.attempt,
+            "pool_digest": row.pool_digest,
+            "policy_hash": row.policy_hash,
+            "candidates": row.candidates,
+            "cutoff": row.cutoff.isoformat(),
+            "frozen_by": row.actor,
+            "seed": seed,
+            "independent_parties": independent,
+            "attempts": self._attempts(s, row),
+        }
+        announcement = self._publish_announcement(s, row, fields, actor)
         row.announcement = _json(announcement)
-        self.store.append_event(
-            s,
-            actor,
-            "draw.announce",
-            {"task": row.task, "attempt": row.attempt, "announcement": announcement},
-        )
         return announcement
 
     def _attempts(self, s: Session, row: DrawRow) -> list[dict[str, Any]]:
@@ -1206,10 +1219,55 @@ class Registry:
             self._team_step(s, row, frozen, actor, party=party, commitment=commitment)
 
     def reveal_team_seed(self, task: str, party: str, contribution: bytes, *, actor: str) -> None:
-        """Record a team-seed party's reveal (checked against its commitment)."""
+        """Record a team-seed party's reveal (checked against its commitment); refused before
+        the team announcement (:meth:`announce_teams`)."""
         with self.store.transaction() as s:
             row, frozen = self._team_ceremony(s, task)
             self._team_step(s, row, frozen, actor, party=party, contribution=contribution)
+
+    def announce_teams(self, task: str, *, actor: str) -> dict[str, Any]:
+        """Issue the team announcement (SSJ-ANNOUNCE-1, stage ``teams``): the staffing digest,
+        the inspection date and the team-seed commitments with who entered them, the log head
+        and the previous announcement. Publish it before any team-seed reveal. Refused when
+        the independent parties fall short of ``[draw] independent_parties``."""
+        with self.store.transaction() as s:
+            row, frozen = self._team_ceremony(s, task)
+            return self._announce_teams(s, row, frozen, actor)
+
+    def _announce_teams(
+        self, s: Session, row: DrawRow, frozen: dict[str, Any], actor: str
+    ) -> dict[str, Any]:
+        if frozen.get("announcement"):
+            raise DrawRefused(f"task {row.task}: the team seed is already announced")
+        commitments, independent = self._independence(
+            s, row, frozen["ceremony"], kind="teams.seed.commit", drawer=frozen["frozen_by"]
+        )
+        if not commitments:
+            raise DrawRefused(
+                f"task {row.task}: no team-seed party has committed (shuangsuiji seed commit "
+                "--teams)"
+            )
+        wanted = self.store.policy(row.policy_hash, session=s).draw.independent_parties
+        if independent < wanted:
+            raise DrawRefused(
+                f"task {row.task}: the policy needs {wanted} independent team-seed part(ies) "
+                f"([draw] independent_parties), entered by people other than "
+                f"{frozen['frozen_by']!r}; found {independent}"
+            )
+        fields = {
+            "spec": ANNOUNCE_SPEC,
+            "stage": "teams",
+            "task": row.task,
+            "attempt": row.attempt,
+            "staffing_digest": frozen["staffing_digest"],
+            "on": frozen["on"],
+            "frozen_by": frozen["frozen_by"],
+            "seed": {"kind": "ceremony", "commitments": commitments},
+            "independent_parties": independent,
+        }
+        frozen["announcement"] = self._publish_announcement(s, row, fields, actor)
+        row.team_seed = _json(frozen)
+        return dict(frozen["announcement"])
 
     def _team_step(
         self,
@@ -1223,6 +1281,13 @@ class Registry:
         contribution: bytes | None = None,
     ) -> None:
         ceremony = Ceremony.from_record(frozen["ceremony"])
+        if (contribution is None) == bool(frozen.get("announcement")):
+            raise DrawRefused(
+                f"task {row.task}: no team-seed party may commit after the team announcement"
+                if contribution is None
+                else f"task {row.task}: nothing may be revealed before the team announcement; "
+                "announce the team-seed commitments first (shuangsuiji seed announce --teams)"
+            )
         if contribution is None:
             ceremony = ceremony.commit(party, str(commitment), self._now)
             kind, detail = "teams.seed.commit", {"commitment": commitment}
@@ -1249,21 +1314,6 @@ class Registry:
     def _draw_teams(self, s: Session, task: str, actor: str) -> Assignment:
         row, frozen = self._team_ceremony(s, task)
         ceremony = Ceremony.from_record(frozen["ceremony"])
-        wanted = self.store.policy(row.policy_hash, session=s).draw.independent_parties
-        people = {
-            e.actor
-            for e in self.store.events_of(["teams.seed.commit"], session=s)
-            if e.payload.get("task") == task
-            and e.payload.get("attempt") == row.attempt
-            and e.payload.get("party") != SYSTEM_PARTY
-            and e.actor != frozen["frozen_by"]
-        }
-        if len(people) < wanted:
-            raise DrawRefused(
-                f"task {task}: the policy needs {wanted} independent team-seed part(ies) "
-                f"([draw] independent_parties), entered by people other than "
-                f"{frozen['frozen_by']!r}; found {len(people)}"
-            )
         try:
             seed = ceremony.seed()
         except ValueError as exc:
@@ -1323,6 +1373,7 @@ class Registry:
             value = random_seed()
             commitment = party_commitment(task, frozen["staffing_digest"], SYSTEM_PARTY, value)
             self._team_step(s, row, frozen, actor, party=SYSTEM_PARTY, commitment=commitment)
+            self._announce_teams(s, row, frozen, actor)
             self._team_step(s, row, frozen, actor, party=SYSTEM_PARTY, contribution=value)
             return self._draw_teams(s, task, actor)
 
