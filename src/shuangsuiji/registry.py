@@ -56,7 +56,7 @@ from shuangsuiji.assign import (
 )
 from shuangsuiji.assign.record import conflict_table, staffing_from_record, staffing_record
 from shuangsuiji.assign.rules import team_config
-from shuangsuiji.audit import canonical_json
+from shuangsuiji.audit import AuditEvent, canonical_json
 from shuangsuiji.bundle import make_bundle
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
 from shuangsuiji.commitments import (
@@ -657,10 +657,7 @@ class Registry:
         """The commitments of a ceremony ``record`` with who entered them (from its ``kind``
         of commit events), and how many independent parties there are: parties other than the
         system, entered by distinct people other than the ``drawer``."""
-        entered: dict[str, str] = {}
-        for e in self.store.events_of([kind], session=s):
-            if e.payload.get("task") == row.task and e.payload.get("attempt") == row.attempt:
-                entered[str(e.payload["party"])] = e.actor
+        entered = {str(e.payload["party"]): e.actor for e in self._events_of(s, kind, row)}
         commitments = [
             {
                 "party": c["party"],
@@ -675,6 +672,14 @@ class Registry:
             if c["party"] != SYSTEM_PARTY and c["entered_by"] not in ("", drawer)
         }
         return commitments, len(people)
+
+    def _events_of(self, s: Session, kind: str, row: DrawRow) -> list[AuditEvent]:
+        """The ``kind`` events of the draw ``row`` (its task and attempt), in log order."""
+        return [
+            e
+            for e in self.store.events_of([kind], session=s)
+            if e.payload.get("task") == row.task and e.payload.get("attempt") == row.attempt
+        ]
 
     def _publish_announcement(
         self, s: Session, row: DrawRow, fields: dict[str, Any], actor: str
@@ -819,29 +824,25 @@ class Registry:
         (publish it), :meth:`reveal_seed` for every party, then :meth:`select`.
         If any step fails nothing is kept, and an error event records the attempt.
         """
-        try:
-            with self.store.transaction() as s:
-                wanted = self.store.policy(session=s).draw.independent_parties
-                if wanted:
-                    raise DrawRefused(
-                        f"task {task}: the policy needs {wanted} independent seed part(ies), so "
-                        "a seed made by the system alone is refused; run the ceremony: "
-                        "freeze, commit (each party), announce, reveal (each party), select"
-                    )
-                redraw = _Redraw(reason, text, approved_by)
-                _, row = self._freeze(s, task, actor=actor, cutoff=cutoff, redraw=redraw)
-                value = random_seed()
-                digest = party_commitment(task, row.pool_digest, SYSTEM_PARTY, value)
-                self._commit(s, row, SYSTEM_PARTY, digest, actor)
-                self._announce(s, row, actor)
-                self._reveal(s, row, SYSTEM_PARTY, value, actor)
-                return self._select(s, row, actor=actor)
-        except ValueError as exc:
-            with self.store.transaction() as s:
-                self.store.append_event(
-                    s, actor, "draw.error", {"task": task, "error": str(exc)[:2000]}
+
+        def work(s: Session) -> DrawResult:
+            wanted = self.store.policy(session=s).draw.independent_parties
+            if wanted:
+                raise DrawRefused(
+                    f"task {task}: the policy needs {wanted} independent seed part(ies), so "
+                    "a seed made by the system alone is refused; run the ceremony: "
+                    "freeze, commit (each party), announce, reveal (each party), select"
                 )
-            raise
+            redraw = _Redraw(reason, text, approved_by)
+            _, row = self._freeze(s, task, actor=actor, cutoff=cutoff, redraw=redraw)
+            value = random_seed()
+            digest = party_commitment(task, row.pool_digest, SYSTEM_PARTY, value)
+            self._commit(s, row, SYSTEM_PARTY, digest, actor)
+            self._announce(s, row, actor)
+            self._reveal(s, row, SYSTEM_PARTY, value, actor)
+            return self._select(s, row, actor=actor)
+
+        return self._logged_errors(task, None, actor, work)
 
     def _candidates_of(self, s: Session, row: DrawRow) -> tuple[list[str], Strata]:
         rows = s.execute(
@@ -951,11 +952,16 @@ class Registry:
         row.bundle = _json(bundle)
         return bundle
 
-    def _current(self, s: Session, task: str) -> DrawRow:
+    def _latest_drawn(self, s: Session, task: str) -> DrawRow | None:
+        """The task's current draw (its latest drawn attempt), or ``None``."""
         rows = [r for r in self._draw_rows(s, task) if r.state == "drawn"]
-        if not rows:
+        return rows[-1] if rows else None
+
+    def _current(self, s: Session, task: str) -> DrawRow:
+        row = self._latest_drawn(s, task)
+        if row is None:
             raise DrawRefused(f"task {task} has not been drawn yet")
-        return rows[-1]
+        return row
 
     def replace(
         self,
@@ -1339,15 +1345,19 @@ class Registry:
         )
         return assignment
 
-    def _logged_errors(self, task: str, step: str, actor: str, work: Callable[[Session], _T]) -> _T:
-        """Run ``work(session)`` in one transaction; on a refusal keep only an error event."""
+    def _logged_errors(
+        self, task: str, step: str | None, actor: str, work: Callable[[Session], _T]
+    ) -> _T:
+        """Run ``work(session)`` in one transaction; on a refusal keep only a ``draw.error``
+        event (naming the ``step`` unless it is the entity draw itself)."""
         try:
             with self.store.transaction() as s:
                 return work(s)
         except ValueError as exc:
+            payload = {"task": task} | ({"step": step} if step else {})
             with self.store.transaction() as s:
                 self.store.append_event(
-                    s, actor, "draw.error", {"task": task, "step": step, "error": str(exc)[:2000]}
+                    s, actor, "draw.error", payload | {"error": str(exc)[:2000]}
                 )
             raise
 
@@ -1499,12 +1509,8 @@ class Registry:
 
     def _teams_drawn_on(self, s: Session, row: DrawRow) -> date | None:
         """The day (China time) the teams of ``row`` were drawn, from its audit event."""
-        for event in self.store.events_of(["teams.assign"], session=s):
-            if (
-                event.payload.get("task") == row.task
-                and event.payload.get("attempt") == row.attempt
-            ):
-                return datetime.fromisoformat(event.time).astimezone(CHINA_STANDARD_TIME).date()
+        for event in self._events_of(s, "teams.assign", row):
+            return datetime.fromisoformat(event.time).astimezone(CHINA_STANDARD_TIME).date()
         return None
 
     def _result_scopes(self, s: Session, wanted: set[str]) -> dict[str, ResultScope]:
@@ -1512,11 +1518,10 @@ class Registry:
         size = self.store.policy(session=s).team.size
         scopes = {}
         for task in self.store.tasks(session=s):
-            rows = [r for r in self._draw_rows(s, task.code) if r.state == "drawn"]
-            if task.code not in wanted or not rows:
+            row = self._latest_drawn(s, task.code) if task.code in wanted else None
+            if row is None:
                 scopes[task.code] = ResultScope(task=task, team_size=size)
                 continue
-            row = rows[-1]
             selected = frozenset(p.id for p in self._rebuild(s, row)[0].active)
             if not row.assignment:
                 scopes[task.code] = ResultScope(task=task, selected=selected, team_size=size)
@@ -1777,10 +1782,10 @@ class Registry:
             recorded = set(s.execute(select(ResultRow.task, ResultRow.entity_id).distinct()))
             out = []
             for task in self.store.tasks(plan, session=s):
-                rows = [r for r in self._draw_rows(s, task.code) if r.state == "drawn"]
-                if not rows:
+                row = self._latest_drawn(s, task.code)
+                if row is None:
                     continue
-                active = [p.id for p in self._rebuild(s, rows[-1])[0].active]
+                active = [p.id for p in self._rebuild(s, row)[0].active]
                 missing = [e for e in active if (task.code, e) not in recorded]
                 names = self._entity_names(s, set(missing))
                 out += [
