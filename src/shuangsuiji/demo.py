@@ -100,10 +100,11 @@ SUPERVISOR = "派驻纪检监察组"
 """The independent seed party of every demo draw: the discipline-inspection office."""
 
 
-def _ceremony_parties(task: Task) -> dict[str, str]:
-    """Seed parties → the person who enters each; the supervisor is never the drawer."""
+def _ceremony_parties(task: Task | None = None) -> dict[str, str]:
+    """Seed parties → the person who enters each; the supervisor is never the drawer. The
+    joint task's entity seed has the other department as a third party."""
     parties = {SYSTEM_PARTY: DEMO_DRAWER, SUPERVISOR: "纪检监察员-周"}
-    if task.joint:
+    if task is not None and task.joint:
         parties["榕城市卫生健康委员会"] = "卫健委-吴"
     return parties
 
@@ -135,7 +136,7 @@ def _draw_teams(registry: Registry, task: Task, published: Path) -> None:
     """The team ceremony: the staffing frozen (late conflicts included), the team-seed
     commitments announced (``announcements/predraw-TASK-teams-1.json``), then the reveals."""
     digest = registry.freeze_staffing(task.code, actor=DEMO_DRAWER)
-    parties = {SYSTEM_PARTY: DEMO_DRAWER, SUPERVISOR: "纪检监察员-周"}
+    parties = _ceremony_parties()
     values = {p: random_seed() for p in parties}
     for party, person in parties.items():
         commitment = party_commitment(task.code, digest, party, values[party])
