@@ -1,0 +1,890 @@
+"""The entity draw: freeze, seed ceremony, announcement, select, re-draw, replace, bundles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from shuangsuiji.bundle import make_bundle
+from shuangsuiji.candidates import CandidateSet, freeze_candidates
+from shuangsuiji.commitments import (
+    ANNOUNCE_SPEC,
+    REDRAW_REASONS,
+    draw_announcement,
+)
+from shuangsuiji.draw import (
+    Draw,
+    ReplacementReason,
+    SizeRule,
+    Strata,
+    draw_entities,
+)
+from shuangsuiji.integrity import RecordProblem, check_records
+from shuangsuiji.model import Task
+from shuangsuiji.policy import Policy
+from shuangsuiji.pushdown import DatabaseCandidateSet, freeze_in_database, insert_candidates
+from shuangsuiji.registry._base import (
+    POOL_STATE_UP_TO,
+    SYSTEM_PARTY,
+    DrawRefused,
+    DrawResult,
+    _json,
+    _RegistryBase,
+)
+from shuangsuiji.seeds import (
+    Ceremony,
+    PublicAnnouncement,
+    PublicSource,
+    party_commitment,
+    provenance_from_record,
+    random_seed,
+)
+from shuangsuiji.store.integrity import pool_state, read_records, snapshot
+from shuangsuiji.store.schema import (
+    DrawCandidateRow,
+    DrawPickRow,
+    DrawRow,
+    ReplacementRow,
+    TaskRow,
+    TeamMemberRow,
+)
+
+
+@attrs.frozen
+class _Redraw:
+    """Why a task is drawn again: a listed reason code, a text, the approving second person."""
+
+    reason: str = ""
+    text: str = ""
+    approved_by: str = ""
+
+
+def _public_team_seed(frozen: dict[str, Any]) -> dict[str, Any]:
+    """The team-seed record as published: the staffing digest, date, ceremony, announcement."""
+    keys = ("on", "staffing_digest", "ceremony", "frozen_by", "announcement")
+    return {k: frozen[k] for k in keys if k in frozen}
+
+
+class _Draws(_RegistryBase):
+    """The entity draw: freeze, seed ceremony, announcement, select, re-draw, replace, bundles."""
+
+    def _last_inspected(self, s: Session, task: str) -> dict[str, date]:
+        """Entities selected in other tasks' current draws, with those tasks' end dates.
+
+        Only the latest drawn attempt of a task counts: the entities of a draw that was
+        superseded by a re-draw are not inspected, so they are not shielded from other tasks.
+        Alternates promoted by a replacement count too (they are inspected); the entities they
+        replaced stay counted as drawn.
+        """
+        current = (
+            select(DrawRow.task, func.max(DrawRow.attempt).label("attempt"))
+            .where(DrawRow.state == "drawn")
+            .group_by(DrawRow.task)
+            .subquery()
+        )
+
+        def of_current(query: Any, draw_id: Any) -> Any:
+            return (
+                query.join(DrawRow, DrawRow.id == draw_id)
+                .join(
+                    current,
+                    (current.c.task == DrawRow.task) & (current.c.attempt == DrawRow.attempt),
+                )
+                .join(TaskRow, TaskRow.code == DrawRow.task)
+                .where(DrawRow.task != task)
+            )
+
+        picks = of_current(select(DrawPickRow.entity_id, TaskRow.end), DrawPickRow.draw_id)
+        promoted = of_current(
+            select(ReplacementRow.replaced_by, TaskRow.end), ReplacementRow.draw_id
+        )
+        rows = [
+            *s.execute(picks.where(DrawPickRow.role == "selected")),
+            *s.execute(promoted),
+        ]
+        out: dict[str, date] = {}
+        for entity, end in rows:
+            out[entity] = max(end, out.get(entity, end))
+        return out
+
+    def freeze(
+        self,
+        task: str,
+        *,
+        actor: str,
+        cutoff: date | None = None,
+        reason: str = "",
+        text: str = "",
+        approved_by: str = "",
+    ) -> CandidateSet | DatabaseCandidateSet:
+        """Freeze the task's candidate set and record its pool digest (before any seed).
+
+        A second attempt is a re-draw: ``reason`` is one of
+        :data:`~shuangsuiji.commitments.REDRAW_REASONS`, ``text`` says what happened, and
+        ``approved_by`` names the second person who approved it; the policy bounds how many
+        re-draws a task may have (``[draw] max_redraws``).
+        """
+        with self.store.transaction() as s:
+            redraw = _Redraw(reason, text, approved_by)
+            return self._freeze(s, task, actor=actor, cutoff=cutoff, redraw=redraw)[0]
+
+    def _check_redraw(
+        self, s: Session, task: Task, previous: list[DrawRow], redraw: _Redraw, actor: str
+    ) -> None:
+        """A re-draw needs a listed reason, a text, a second person, and room under the cap."""
+        last = previous[-1]
+        if last.state == "frozen":
+            raise DrawRefused(
+                f"task {task.code} has a frozen draw (attempt {last.attempt}) waiting for its "
+                "seed; finish its ceremony (reveal, then select) or abandon it with a reason "
+                "(shuangsuiji draw abandon)"
+            )
+        codes = ", ".join(f"{k} ({v})" for k, v in REDRAW_REASONS.items())
+        if redraw.reason not in REDRAW_REASONS:
+            raise DrawRefused(
+                f"task {task.code} was already drawn (attempt {last.attempt}); a re-draw needs "
+                f"a recorded reason, one of: {codes}"
+            )
+        if len(redraw.text.strip()) < 4:
+            raise DrawRefused(
+                f"task {task.code}: re-draw reason {redraw.reason} needs a text of what "
+                "happened (at least 4 characters), for the record and the announcement"
+            )
+        if not redraw.approved_by.strip() or redraw.approved_by.strip() == actor.strip():
+            raise DrawRefused(
+                f"task {task.code}: a re-draw must be approved by a second person (approved_by), "
+                f"not by the drawer {actor!r}"
+            )
+        cap = self.store.policy(session=s).draw.max_redraws
+        if len(previous) > cap:
+            raise DrawRefused(
+                f"task {task.code} already has {len(previous)} attempts; the policy allows "
+                f"{cap} re-draw(s) ([draw] max_redraws): no further draw of this task"
+            )
+        shielded = self._shielded_by(s, previous)
+        if shielded:
+            raise DrawRefused(
+                f"task {task.code}: later draws left out entities because this draw selected "
+                f"them ({shielded}); a re-draw would leave them uninspected and unshielded. "
+                "Re-draw those tasks first, or open a new task"
+            )
+        if self.store.has_results(task.code, session=s):
+            raise DrawRefused(
+                f"task {task.code} already has inspection results; a re-draw would drop "
+                "inspected entities from the selection. Withdraw the results first (each with "
+                "a recorded reason), or open a new task"
+            )
+
+    def _shielded_by(self, s: Session, previous: list[DrawRow]) -> str:
+        """Later draws of other tasks whose exclusion window left out entities that the
+        task's current draw selected (``task: count`` text; empty if none). Such a draw may not
+        be replaced: a tiny task drawn first and then re-drawn would otherwise shield a friend
+        from the main task for good."""
+        drawn = [r for r in previous if r.state == "drawn"]
+        if not drawn:
+            return ""
+        current = drawn[-1]
+        picked = {p.id for p in self._rebuild(s, current)[0].active}
+        later = s.execute(
+            select(DrawRow).where(DrawRow.id > current.id, DrawRow.task != current.task)
+        ).scalars()
+        out = []
+        for row in later:
+            for e in json.loads(row.exclusions):
+                hit = (
+                    picked & set(e.get("ids", []))
+                    if e["reason"] == "inspected_within_window"
+                    else set()
+                )
+                if hit:
+                    out.append(f"{row.task} attempt {row.attempt}: {len(hit)}")
+        return ", ".join(out)
+
+    def _cutoff(self, policy: Policy, task: Task, cutoff: date | None) -> date:
+        """The cut-off date: the task's start by default, never after it, at most
+        ``[draw] cutoff_lead_days`` before it (it decides who is excluded)."""
+        if cutoff is None:
+            return task.start
+        earliest = task.start - timedelta(days=policy.draw.cutoff_lead_days)
+        if not earliest <= cutoff <= task.start:
+            raise DrawRefused(
+                f"cut-off {cutoff.isoformat()} is outside {earliest.isoformat()}.."
+                f"{task.start.isoformat()}: it may lie at most {policy.draw.cutoff_lead_days} "
+                f"days ([draw] cutoff_lead_days) before the start of task {task.code}"
+            )
+        return cutoff
+
+    def _freeze(
+        self,
+        s: Session,
+        task_code: str,
+        *,
+        actor: str,
+        cutoff: date | None,
+        redraw: _Redraw = _Redraw(),
+    ) -> tuple[CandidateSet | DatabaseCandidateSet, DrawRow]:
+        task = self.store.task(task_code, session=s)
+        previous = self._draw_rows(s, task_code)
+        if previous:
+            self._check_redraw(s, task, previous, redraw, actor)
+        policy = self.store.policy(session=s)
+        cut = self._cutoff(policy, task, cutoff)
+        candidates = self._candidates(s, task, policy, cut)
+        row = DrawRow(
+            task=task_code,
+            attempt=len(previous) + 1,
+            reason=redraw.reason if previous else "",
+            reason_text=redraw.text.strip() if previous else "",
+            approved_by=redraw.approved_by.strip() if previous else "",
+            state="frozen",
+            cutoff=cut,
+            policy_hash=policy.content_hash,
+            pool_digest=candidates.digest,
+            candidates=candidates.size,
+            ticket_scheme="ssj-draw-1",
+            strata=_json({k: v.to_json() for k, v in candidates.rules.items()}),
+            exclusions=_json([e.to_json() for e in candidates.exclusions]),
+            seed_record=_json(Ceremony(task_code, candidates.digest, self._now).to_record()),
+            actor=actor,
+            frozen_time=self._now.isoformat(),
+        )
+        s.add(row)
+        s.flush()
+        self._store_candidates(s, candidates, row)
+        payload = candidates.to_json() | {
+            "attempt": row.attempt,
+            "policy_hash": policy.content_hash,
+            "cutoff": cut.isoformat(),
+        }
+        if self.store.count_entities(session=s) < POOL_STATE_UP_TO:
+            # The pool as this freeze read it (SSJ-POOL-STATE-1): a status flipped by SQL
+            # before the freeze and back after it no longer matches the import log. Above the
+            # bound hashing every row again would double a freeze's time (docs/audit.md).
+            payload["pool_state"] = pool_state(s, "entities")[0].hex
+        if previous:
+            payload |= {
+                "reason": row.reason,
+                "reason_text": row.reason_text,
+                "approved_by": row.approved_by,
+            }
+        self.store.append_event(s, actor, "candidates.freeze", payload)
+        return candidates, row
+
+    def _candidates(
+        self, s: Session, task: Task, policy: Policy, cut: date
+    ) -> CandidateSet | DatabaseCandidateSet:
+        """The task's candidate set, frozen in Python or (large PostgreSQL pools) in SQL."""
+        items = self.store.items(session=s)
+        last = self._last_inspected(s, task.code)
+        candidates: CandidateSet | DatabaseCandidateSet
+        if self._pushdown(s):
+            candidates = freeze_in_database(
+                s.connection(), task, policy, items, cutoff=cut, last_inspected=last
+            )
+        else:
+            pool = self.store.load_entities(session=s)
+            candidates = freeze_candidates(
+                pool, task, policy, items, cutoff=cut, last_inspected=last
+            )
+        if candidates.size == 0:
+            raise DrawRefused(
+                f"task {task.code} has no candidates: its population is empty after exclusions "
+                f"({', '.join(f'{e.label} {e.count}' for e in candidates.exclusions)})"
+            )
+        return candidates
+
+    def _store_candidates(
+        self, s: Session, candidates: CandidateSet | DatabaseCandidateSet, row: DrawRow
+    ) -> None:
+        """The frozen candidates into ``draw_candidates`` (the rows the pool digest covers)."""
+        if isinstance(candidates, DatabaseCandidateSet):
+            insert_candidates(s.connection(), candidates.spec, row.id)
+            return
+        labels = candidates.strata.labels
+        s.execute(
+            insert(DrawCandidateRow),
+            [
+                {"draw_id": row.id, "entity_id": i.decode(), "stratum": labels[c]}
+                for i, c in zip(
+                    candidates.ids.tolist(), candidates.strata.codes.tolist(), strict=True
+                )
+            ],
+        )
+
+    def _frozen(self, s: Session, task: str) -> DrawRow:
+        rows = self._draw_rows(s, task)
+        if not rows or rows[-1].state != "frozen":
+            raise DrawRefused(f"task {task} has no frozen draw waiting for a seed; freeze() first")
+        return rows[-1]
+
+    def commit_seed(self, task: str, party: str, commitment: str, *, actor: str) -> None:
+        """Record a ceremony party's commitment (SSJ-SEED-1) to the frozen draw of ``task``.
+
+        ``actor`` is the person who enters it; parties entered by people other than the drawer
+        count as independent (``[draw] independent_parties``). Commitments close when the
+        pre-draw announcement is made.
+        """
+        with self.store.transaction() as s:
+            row = self._frozen(s, task)
+            if row.announcement:
+                raise DrawRefused(
+                    f"task {task}: the pre-draw announcement is out; no party may commit after "
+                    "it (a late commitment could be chosen knowing the others)"
+                )
+            if json.loads(row.seed_record).get("kind") != "ceremony":
+                raise DrawRefused(f"task {task}: its seed comes from declared public values")
+            self._commit(s, row, party, commitment, actor)
+
+    def reveal_seed(self, task: str, party: str, contribution: bytes, *, actor: str) -> None:
+        """Record a party's reveal; it is checked against that party's commitment and is
+        refused before the pre-draw announcement (:meth:`announce`)."""
+        with self.store.transaction() as s:
+            row = self._announced(s, task)
+            self._reveal(s, row, party, contribution, actor)
+
+    def _announced(self, s: Session, task: str) -> DrawRow:
+        row = self._frozen(s, task)
+        if not row.announcement:
+            raise DrawRefused(
+                f"task {task}: nothing may be revealed before the pre-draw announcement; "
+                "announce the commitments first (shuangsuiji draw announce)"
+            )
+        return row
+
+    def _commit(self, s: Session, row: DrawRow, party: str, commitment: str, actor: str) -> None:
+        ceremony = Ceremony.from_record(json.loads(row.seed_record))
+        row.seed_record = _json(ceremony.commit(party, commitment, self._now).to_record())
+        payload = {
+            "task": row.task,
+            "attempt": row.attempt,
+            "party": party,
+            "commitment": commitment,
+            "pool_digest": row.pool_digest,
+        }
+        self.store.append_event(s, actor, "seed.commit", payload)
+
+    def _reveal(
+        self, s: Session, row: DrawRow, party: str, contribution: bytes, actor: str
+    ) -> None:
+        ceremony = Ceremony.from_record(json.loads(row.seed_record))
+        row.seed_record = _json(ceremony.reveal(party, contribution, self._now).to_record())
+        payload = {
+            "task": row.task,
+            "attempt": row.attempt,
+            "party": party,
+            "contribution": contribution.hex(),
+        }
+        self.store.append_event(s, actor, "seed.reveal", payload)
+
+    def declare_public_seed(self, task: str, sources: Sequence[PublicSource], *, actor: str) -> str:
+        """Declare the public values (lottery numbers, a beacon round) that will make the seed
+        of the frozen draw; every value's date must be after today. Returns the declaration's
+        digest, which the pre-draw announcement carries."""
+        with self.store.transaction() as s:
+            row = self._frozen(s, task)
+            record = json.loads(row.seed_record)
+            if record.get("kind") != "ceremony" or record.get("commitments"):
+                raise DrawRefused(
+                    f"task {task}: its seed source is already set (parties committed, or "
+                    "public values declared); abandon the attempt to choose another"
+                )
+            declared = PublicAnnouncement(
+                task,
+                row.pool_digest,
+                Ceremony.from_record(record).frozen_at,
+                self._now,
+                tuple(sources),
+            )
+            problems = declared.problems()
+            if problems:
+                raise DrawRefused(f"task {task}: public values refused: " + "; ".join(problems))
+            row.seed_record = _json(declared.to_record())
+            self.store.append_event(
+                s,
+                actor,
+                "seed.public.declare",
+                {"task": task, "attempt": row.attempt} | declared.to_record(),
+            )
+            return declared.digest()
+
+    def reveal_public_values(self, task: str, values: Sequence[str], *, actor: str) -> None:
+        """Enter the declared public values, as published, once their date has come."""
+        with self.store.transaction() as s:
+            row = self._announced(s, task)
+            record = json.loads(row.seed_record)
+            if record.get("kind") != "public-declared":
+                raise DrawRefused(f"task {task}: no public values were declared for its seed")
+            declared = PublicAnnouncement.from_record(record)
+            try:
+                resolved = declared.resolve(values, self._now)
+            except ValueError as exc:
+                raise DrawRefused(f"task {task}: {exc}") from exc
+            row.seed_record = _json(resolved.to_record())
+            self.store.append_event(
+                s,
+                actor,
+                "seed.public.values",
+                {"task": task, "attempt": row.attempt, "values": list(resolved.values)},
+            )
+
+    def announce(self, task: str, *, actor: str) -> dict[str, Any]:
+        """Issue the pre-draw announcement (SSJ-ANNOUNCE-1) of the frozen draw of ``task``.
+
+        It carries the pool digest, the policy hash, the candidate count, the cut-off, the
+        seed commitments (or declared public values), the earlier attempts, the audit log's
+        head and the previous announcement's digest. Publish it before any reveal; reveals
+        are refused until it exists. Refused when the seed sources fall short of the
+        policy's ``[draw] independent_parties``.
+        """
+        with self.store.transaction() as s:
+            return self._announce(s, self._frozen(s, task), actor)
+
+    def _independence(
+        self, s: Session, row: DrawRow, record: dict[str, Any], *, kind: str, drawer: str
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The commitments of a ceremony ``record`` with who entered them (from its ``kind``
+        of commit events), and how many independent parties there are: parties other than the
+        system, entered by distinct people other than the ``drawer``."""
+        entered = {str(e.payload["party"]): e.actor for e in self._events_of(s, kind, row)}
+        commitments = [
+            {
+                "party": c["party"],
+                "commitment": c["commitment"],
+                "entered_by": entered.get(c["party"], ""),
+            }
+            for c in record.get("commitments", [])
+        ]
+        people = {
+            c["entered_by"]
+            for c in commitments
+            if c["party"] != SYSTEM_PARTY and c["entered_by"] not in ("", drawer)
+        }
+        return commitments, len(people)
+
+    def _publish_announcement(
+        self, s: Session, row: DrawRow, fields: dict[str, Any], actor: str
+    ) -> dict[str, Any]:
+        """The announcement of ``fields`` with the log head and the previous announcement's
+        digest, logged as a ``draw.announce`` event (entity and team stages alike)."""
+        previous = [
+            e.payload["announcement"]["digest"]
+            for e in self.store.events_of(["draw.announce"], session=s)
+        ]
+        announcement = draw_announcement(
+            fields
+            | {"log_head": self.store.log_head(s), "previous": previous[-1] if previous else None}
+        )
+        self.store.append_event(
+            s,
+            actor,
+            "draw.announce",
+            {"task": row.task, "attempt": row.attempt, "announcement": announcement},
+        )
+        return announcement
+
+    def _announce(self, s: Session, row: DrawRow, actor: str) -> dict[str, Any]:
+        if row.announcement:
+            raise DrawRefused(f"task {row.task}: attempt {row.attempt} is already announced")
+        policy = self.store.policy(row.policy_hash, session=s)
+        record = json.loads(row.seed_record)
+        wanted = policy.draw.independent_parties
+        if record.get("kind") == "public-declared":
+            seed: dict[str, Any] = {
+                "kind": "public",
+                "announcement_digest": record["announcement_digest"],
+                "sources": record["sources"],
+            }
+            independent = wanted
+        else:
+            commitments, independent = self._independence(
+                s, row, record, kind="seed.commit", drawer=row.actor
+            )
+            if not commitments:
+                raise DrawRefused(
+                    f"task {row.task}: no seed party has committed; commit the parties "
+                    "(shuangsuiji draw commit) or declare public values first"
+                )
+            seed = {"kind": "ceremony", "commitments": commitments}
+        if independent < wanted:
+            raise DrawRefused(
+                f"task {row.task}: the policy needs {wanted} independent seed part(ies) "
+                f"([draw] independent_parties): parties other than {SYSTEM_PARTY}, entered by "
+                f"different people other than the drawer {row.actor!r}; found {independent}. "
+                "Have the supervising office commit its own contribution, or declare public "
+                "values (lottery numbers, a beacon round) that do not exist yet"
+            )
+        fields = {
+            "spec": ANNOUNCE_SPEC,
+            "task": row.task,
+            "attempt": row.attempt,
+            "pool_digest": row.pool_digest,
+            "policy_hash": row.policy_hash,
+            "candidates": row.candidates,
+            "cutoff": row.cutoff.isoformat(),
+            "frozen_by": row.actor,
+            "seed": seed,
+            "independent_parties": independent,
+            "attempts": self._attempts(s, row),
+        }
+        announcement = self._publish_announcement(s, row, fields, actor)
+        row.announcement = _json(announcement)
+        return announcement
+
+    def _attempts(self, s: Session, row: DrawRow) -> list[dict[str, Any]]:
+        """The task's attempts up to ``row``: every one stays visible in the record."""
+        return [
+            {
+                "attempt": r.attempt,
+                "state": r.state,
+                "reason": r.reason,
+                "reason_text": r.reason_text,
+                "approved_by": r.approved_by,
+                "pool_digest": r.pool_digest,
+                "seed": r.seed,
+            }
+            for r in self._draw_rows(s, row.task)
+            if r.attempt <= row.attempt
+        ]
+
+    def abandon(self, task: str, *, reason: str, text: str, approved_by: str, actor: str) -> None:
+        """Abandon the frozen attempt of ``task`` (e.g. a party never revealed).
+
+        A visible act with a listed reason, a text and a second person; it counts as an
+        attempt, so the next draw of the task is a re-draw under ``[draw] max_redraws``.
+        """
+        with self.store.transaction() as s:
+            row = self._frozen(s, task)
+            redraw = _Redraw(reason, text, approved_by)
+            if redraw.reason not in REDRAW_REASONS or len(text.strip()) < 4:
+                raise DrawRefused(
+                    f"task {task}: abandoning an attempt needs a listed reason "
+                    f"({', '.join(REDRAW_REASONS)}) and a text of what happened"
+                )
+            if not approved_by.strip() or approved_by.strip() == actor.strip():
+                raise DrawRefused(
+                    f"task {task}: abandoning an attempt must be approved by a second person"
+                )
+            row.state = "abandoned"
+            row.reason_text = text.strip()
+            row.approved_by = approved_by.strip()
+            self.store.append_event(
+                s,
+                actor,
+                "draw.abandon",
+                {
+                    "task": task,
+                    "attempt": row.attempt,
+                    "reason": reason,
+                    "reason_text": text.strip(),
+                    "approved_by": approved_by.strip(),
+                    "announced": bool(row.announcement),
+                },
+            )
+
+    def select(self, task: str, *, actor: str) -> DrawResult:
+        """Draw the frozen candidates of ``task`` once every ceremony party has revealed."""
+        with self.store.transaction() as s:
+            return self._select(s, self._announced(s, task), actor=actor)
+
+    def draw(
+        self,
+        task: str,
+        *,
+        actor: str,
+        cutoff: date | None = None,
+        reason: str = "",
+        text: str = "",
+        approved_by: str = "",
+    ) -> DrawResult:
+        """Freeze, commit a system seed, announce, reveal and draw — in one transaction.
+
+        The seed then rests on the system alone, and the record says so; a policy with
+        ``[draw] independent_parties`` above 0 refuses it. For seeds that nobody can steer run
+        the ceremony: :meth:`freeze`, :meth:`commit_seed` for every party, :meth:`announce`
+        (publish it), :meth:`reveal_seed` for every party, then :meth:`select`.
+        If any step fails nothing is kept, and an error event records the attempt.
+        """
+
+        def work(s: Session) -> DrawResult:
+            wanted = self.store.policy(session=s).draw.independent_parties
+            if wanted:
+                raise DrawRefused(
+                    f"task {task}: the policy needs {wanted} independent seed part(ies), so "
+                    "a seed made by the system alone is refused; run the ceremony: "
+                    "freeze, commit (each party), announce, reveal (each party), select"
+                )
+            redraw = _Redraw(reason, text, approved_by)
+            _, row = self._freeze(s, task, actor=actor, cutoff=cutoff, redraw=redraw)
+            value = random_seed()
+            digest = party_commitment(task, row.pool_digest, SYSTEM_PARTY, value)
+            self._commit(s, row, SYSTEM_PARTY, digest, actor)
+            self._announce(s, row, actor)
+            self._reveal(s, row, SYSTEM_PARTY, value, actor)
+            return self._select(s, row, actor=actor)
+
+        return self._logged_errors(task, None, actor, work)
+
+    def _candidates_of(self, s: Session, row: DrawRow) -> tuple[list[str], Strata]:
+        rows = s.execute(
+            select(DrawCandidateRow.entity_id, DrawCandidateRow.stratum)
+            .where(DrawCandidateRow.draw_id == row.id)
+            .order_by(DrawCandidateRow.entity_id)
+        ).all()
+        return [r[0] for r in rows], Strata.from_labels([r[1] for r in rows])
+
+    def _rebuild(self, s: Session, row: DrawRow) -> tuple[Draw, list[str], Strata]:
+        ids, strata = self._candidates_of(s, row)
+        rules = {k: SizeRule.from_json(v) for k, v in json.loads(row.strata).items()}
+        draw = draw_entities(
+            ids, strata, rules, task_label=row.task, seed=row.seed or "", scheme=row.ticket_scheme
+        )
+        for rep in s.execute(
+            select(ReplacementRow)
+            .where(ReplacementRow.draw_id == row.id)
+            .order_by(ReplacementRow.id)
+        ).scalars():
+            draw = draw.replace(rep.entity_id, ReplacementReason(rep.reason), rep.note)
+        return draw, ids, strata
+
+    def _select(self, s: Session, row: DrawRow, *, actor: str) -> DrawResult:
+        try:
+            seed = provenance_from_record(json.loads(row.seed_record)).seed()
+        except ValueError as exc:
+            raise DrawRefused(f"task {row.task}: no seed yet: {exc}") from exc
+        row.seed = seed.hex()
+        draw, ids, strata = self._rebuild(s, row)
+        picks = [
+            {
+                "draw_id": row.id,
+                "entity_id": p.id,
+                "stratum": p.stratum,
+                "rank": rank,
+                "role": role,
+                "ticket": p.ticket,
+            }
+            for role, group in (("selected", draw.selected), ("alternate", draw.alternates))
+            for rank, p in enumerate(group, start=1)
+        ]
+        if picks:
+            s.execute(insert(DrawPickRow), picks)
+        row.state = "drawn"
+        row.drawn_time = self._now.isoformat()
+        bundle = self._bundle(s, row, draw, ids, strata)
+        previous = [r for r in self._draw_rows(s, row.task) if r.id != row.id]
+        kind = "redraw" if previous else "draw"
+        payload: dict[str, Any] = {
+            "task": row.task,
+            "attempt": row.attempt,
+            "seed": row.seed,
+            "pool_digest": row.pool_digest,
+            "policy_hash": row.policy_hash,
+            "selected": [p.id for p in draw.selected],
+            "alternates": len(draw.alternates),
+            "record_digest": bundle["record_digest"],
+        }
+        if previous:
+            payload |= {
+                "reason": row.reason,
+                "reason_text": row.reason_text,
+                "approved_by": row.approved_by,
+                "previous_attempt": previous[-1].attempt,
+            }
+        self.store.append_event(s, actor, kind, payload)
+        return DrawResult(row.task, row.attempt, draw, bundle)
+
+    def _teams_of(self, s: Session, row: DrawRow) -> list[dict[str, Any]]:
+        members = s.execute(
+            select(TeamMemberRow.entity_id, TeamMemberRow.inspector_id)
+            .where(TeamMemberRow.draw_id == row.id)
+            .order_by(TeamMemberRow.entity_id, TeamMemberRow.inspector_id)
+        ).all()
+        teams: dict[str, list[str]] = {}
+        for entity, inspector in members:
+            teams.setdefault(entity, []).append(inspector)
+        return [{"entity": e, "inspectors": i} for e, i in teams.items()]
+
+    def _bundle(
+        self, s: Session, row: DrawRow, draw: Draw, ids: Sequence[str], strata: Strata
+    ) -> dict[str, Any]:
+        stored = json.loads(row.exclusions)
+        exclusions = [{"reason": e["reason"], "count": e["count"]} for e in stored]
+        assignment = json.loads(row.assignment) if row.assignment else None
+        frozen_team = json.loads(row.team_seed) if row.team_seed else None
+        bundle = make_bundle(
+            draw,
+            ids,
+            strata,
+            seed_provenance=json.loads(row.seed_record),
+            teams=self._teams_of(s, row),
+            policy_hash=row.policy_hash,
+            exclusions=exclusions,
+            staffing=assignment["staffing"] if assignment else None,
+            assignment=assignment["assignment"] if assignment else None,
+            process={
+                "attempt": row.attempt,
+                "attempts": self._attempts(s, row),
+                "cutoff": row.cutoff.isoformat(),
+                "announcement": json.loads(row.announcement) if row.announcement else None,
+                "excluded": [{"reason": e["reason"], "ids": e.get("ids", [])} for e in stored],
+                "team_seed": _public_team_seed(frozen_team) if frozen_team else None,
+            },
+        )
+        row.bundle = _json(bundle)
+        return bundle
+
+    def replace(
+        self,
+        task: str,
+        entity_id: str,
+        reason: ReplacementReason | str,
+        *,
+        actor: str,
+        note: str = "",
+    ) -> str:
+        """Replace a selected entity by its stratum's next alternate; returns the alternate."""
+        with self.store.transaction() as s:
+            row = self._current(s, task)
+            if row.assignment:
+                raise DrawRefused(
+                    f"task {task}: teams are already assigned, so a selected entity can no longer "
+                    "be replaced; re-draw the task with a recorded reason"
+                )
+            draw, ids, strata = self._rebuild(s, row)
+            after = draw.replace(entity_id, ReplacementReason(reason), note)
+            rep = after.replacements[-1]
+            s.add(
+                ReplacementRow(
+                    draw_id=row.id,
+                    entity_id=rep.replaced,
+                    replaced_by=rep.by,
+                    reason=rep.reason.value,
+                    note=note,
+                    actor=actor,
+                    time=self._now.isoformat(),
+                )
+            )
+            bundle = self._bundle(s, row, after, ids, strata)
+            self.store.append_event(
+                s,
+                actor,
+                "replacement",
+                {
+                    "task": task,
+                    "attempt": row.attempt,
+                    "entity": rep.replaced,
+                    "by": rep.by,
+                    "stratum": rep.stratum,
+                    "reason": rep.reason.value,
+                    "note": note,
+                    "record_digest": bundle["record_digest"],
+                },
+            )
+            return rep.by
+
+    def current_draw(self, task: str) -> DrawResult:
+        """The task's latest draw, rebuilt from its record (with replacements applied)."""
+        with Session(self.store.engine) as s:
+            row = self._current(s, task)
+            draw, _, _ = self._rebuild(s, row)
+            return DrawResult(task, row.attempt, draw, json.loads(row.bundle or "{}"))
+
+    def verify_records(self) -> list[RecordProblem]:
+        """Check every table that decides an outcome against the audit log; an empty list
+        means they agree.
+
+        The chain (:meth:`Store.verify_log`) proves the log was not altered; this proves the
+        tables were not altered around it (:func:`shuangsuiji.integrity.check_records`): the
+        draws, their candidates (re-digested), picks, teams and replacements against the freeze,
+        draw and team events and the bundle they logged; results, publications, policies
+        (re-hashed), result categories, tasks, items and import records against their
+        events, both ways; and each pool table
+        (entities, inspectors, conflicts) against the SSJ-POOL-STATE-1 state its last import
+        logged. Every difference is returned, naming the table, the row and what differs.
+        """
+        with snapshot(self.store.engine) as s:
+            tables, events = read_records(s)
+        return check_records(tables, events)
+
+    def draws(self, task: str) -> list[dict[str, Any]]:
+        """Every draw of ``task`` (first and re-draws), oldest first, as summaries."""
+        with Session(self.store.engine) as s:
+            return [
+                {
+                    "attempt": r.attempt,
+                    "state": r.state,
+                    "reason": r.reason,
+                    "pool_digest": r.pool_digest,
+                    "seed": r.seed,
+                    "candidates": r.candidates,
+                    "frozen": r.frozen_time,
+                    "drawn": r.drawn_time,
+                }
+                for r in self._draw_rows(s, task)
+            ]
+
+    def bundle(self, task: str, attempt: int | None = None) -> dict[str, Any]:
+        """The draw bundle of the task's latest (or a given) draw."""
+        with Session(self.store.engine) as s:
+            rows = [r for r in self._draw_rows(s, task) if r.state == "drawn"]
+            chosen = rows if attempt is None else [r for r in rows if r.attempt == attempt]
+            if not chosen or chosen[-1].bundle is None:
+                raise DrawRefused(f"task {task} has no drawn attempt {attempt or ''}".strip())
+            result: dict[str, Any] = json.loads(chosen[-1].bundle)
+            return result
+
+    def export_bundle(self, task: str, path: str | Path) -> Path:
+        """Write the task's draw bundle as UTF-8 JSON; returns the path."""
+        out = Path(path)
+        out.write_text(
+            json.dumps(self.bundle(task), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
+        return out
+
+    def draw_record(self, task: str, *, agency: str = "") -> str:
+        """The printable HTML draw record (抽取记录) of the task's latest draw.
+
+        It carries the task, the policy hash, the pool digest, the seed's commitments and
+        reveals, the time line of the task's audit events, the selected entities (with names)
+        and their teams, the alternates, and the audit log's head at printing time.
+        """
+        from shuangsuiji.audit import format_utc
+        from shuangsuiji.report import render_draw_record
+
+        bundle = self.bundle(task)
+        found = self.store.task(task)
+        plan = {p.code: p.name for p in self.store.plans()}.get(found.plan, found.plan)
+        departments = {d.code: d.name for d in self.store.departments()}
+        events = [e for e in self.store.audit_events() if e.payload.get("task") == task]
+        head = self.store.audit_events()[-1]
+        picked = [p["id"] for p in (*bundle["selected"], *bundle["alternates"])]
+        pool = self.store.load_entities()
+        names = {pool.ids[r].decode(): str(pool.names[r]) for r in pool.index_of(picked).tolist()}
+        inspectors = self.store.load_inspectors()
+        names |= {i: str(n) for i, n in zip(inspectors.id_list(), inspectors.names, strict=True)}
+        extras = {
+            "task": {
+                "name": found.name,
+                "plan": plan,
+                "departments": "、".join(departments.get(d, d) for d in found.departments),
+                "items": "、".join(found.items),
+                "start": found.start.isoformat(),
+                "end": found.end.isoformat(),
+            },
+            "events": [e.to_dict() for e in events],
+            "audit_head": {"seq": head.seq, "hash": head.hash},
+            "names": names,
+        }
+        return render_draw_record(
+            bundle, extras=extras, printed_at=format_utc(self._now), agency=agency
+        )
+
+    def selected_ids(self, task: str) -> list[str]:
+        """The task's current selection (replacements applied), in order."""
+        return [p.id for p in self.current_draw(task).draw.active]

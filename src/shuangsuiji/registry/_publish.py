@@ -1,0 +1,291 @@
+"""Publication: the 20-working-day records, publishing, announcements, exports."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shuangsuiji.exports import (
+    internal_publication_html,
+    plan_csv,
+    publication_html,
+    records_csv,
+    to_json,
+    write_text,
+)
+from shuangsuiji.publication import (
+    PlanAnnouncement,
+    PublicationRecord,
+    ResultAnnouncement,
+    TaskAnnouncement,
+    Uninspected,
+    backdate_problems,
+    build_records,
+    plan_announcement,
+    result_announcements,
+    task_announcement,
+)
+from shuangsuiji.registry._base import _json
+from shuangsuiji.registry._results import _Results
+from shuangsuiji.results import (
+    CHINA_STANDARD_TIME,
+)
+from shuangsuiji.store import StoreError
+from shuangsuiji.store.schema import (
+    DrawRow,
+    EntityRow,
+    PublicationRow,
+    ResultRow,
+)
+
+
+class _Publish(_Results):
+    """Publication: the 20-working-day records, publishing, announcements, exports."""
+
+    def _published(
+        self, s: Session, task: str | None = None, entity: str | None = None
+    ) -> dict[tuple[str, str], tuple[date, str]]:
+        query = select(
+            PublicationRow.task,
+            PublicationRow.entity_id,
+            PublicationRow.published,
+            PublicationRow.published_by,
+        ).order_by(PublicationRow.id)
+        if task is not None:
+            query = query.where(PublicationRow.task == task)
+        if entity is not None:
+            query = query.where(PublicationRow.entity_id == entity)
+        return {(t, e): (d, by) for t, e, d, by in s.execute(query)}
+
+    def publications(
+        self,
+        plan: str | None = None,
+        *,
+        estimate: bool = False,
+        task: str | None = None,
+        entity: str | None = None,
+    ) -> list[PublicationRecord]:
+        """Publication records (one per inspected entity per task) with their due dates."""
+        with self.store.reading() as s:
+            plans = self.store.plans(session=s)
+            chosen = [p for p in plans if plan is None or p.code == plan]
+            results = self._results(s, task, entity)
+            names = self._entity_names(s, {r.entity for r in results})
+            out: list[PublicationRecord] = []
+            for p in chosen:
+                tasks = self.store.tasks(p.code, session=s)
+                codes = {t.code for t in tasks}
+                mine = [r for r in results if r.task in codes]
+                if not mine:
+                    continue
+                out += build_records(
+                    mine,
+                    plan=p,
+                    tasks=tasks,
+                    items=self.store.items(session=s),
+                    departments=self.store.departments(session=s),
+                    entity_names=names,
+                    policy=self.store.policy(session=s),
+                    estimate=estimate,
+                    published=self._published(s, task, entity),
+                )
+            return out
+
+    def _entity_names(self, s: Session, ids: set[str]) -> dict[str, str]:
+        wanted = sorted(ids)
+        rows: list[tuple[str, str]] = []
+        for start in range(0, len(wanted), 5_000):
+            chunk = wanted[start : start + 5_000]
+            rows += [
+                (r[0], r[1])
+                for r in s.execute(
+                    select(EntityRow.id, EntityRow.name).where(EntityRow.id.in_(chunk))
+                )
+            ]
+        return dict(rows)
+
+    def publish(
+        self,
+        task: str,
+        entity: str,
+        *,
+        actor: str,
+        on: date | None = None,
+        reason: str = "",
+        approved_by: str = "",
+    ) -> PublicationRecord:
+        """Record the publication (公示) of one entity's results in one task; the snapshot is kept.
+
+        The publication date is a fact: the day (China time) this call runs on the store's
+        clock. ``on`` may name that day, or an earlier one only as a recorded correction (the
+        publication happened but was not entered): then ``reason`` says why, and a second person,
+        ``approved_by`` (not ``actor``), approves it; both go into the audit event. A date after
+        today is refused.
+        """
+        today = self._now.astimezone(CHINA_STANDARD_TIME).date()
+        day = today if on is None else on
+        backdated = backdate_problems(day, today, actor=actor, reason=reason, approver=approved_by)
+        if backdated:
+            raise StoreError(f"{entity} in task {task}: " + "; ".join(backdated))
+        records = {r.key: r for r in self.publications(task=task, entity=entity)}
+        record = records.get((task, entity))
+        if record is None:
+            raise StoreError(f"no results recorded for {entity} in task {task}; nothing to publish")
+        done = record.publish(day, by=actor)
+        with self.store.transaction() as s:
+            if (task, entity) in self._published(s, task, entity):
+                raise StoreError(f"{entity} in task {task} is already published")
+            snapshot = done.to_dict()
+            s.add(
+                PublicationRow(
+                    task=task,
+                    entity_id=entity,
+                    published=day,
+                    published_by=actor,
+                    snapshot=_json(snapshot),
+                    time=self._now.isoformat(),
+                )
+            )
+            event = {
+                "task": task,
+                "entity": entity,
+                "published": day.isoformat(),
+                "due": snapshot.get("due"),
+                "status": done.status(day).value,
+            }
+            if day != today:
+                event |= {
+                    "entered_on": today.isoformat(),
+                    "correction": {"reason": reason.strip(), "approved_by": approved_by.strip()},
+                }
+            self.store.append_event(s, actor, "publication", event)
+        return done
+
+    def uninspected(self, plan: str | None = None) -> list[Uninspected]:
+        """The entities that the current draws (of ``plan``'s tasks) selected and that have no
+        result recorded: still to be inspected, or never inspected once the task has ended."""
+        with self.store.reading() as s:
+            recorded = set(s.execute(select(ResultRow.task, ResultRow.entity_id).distinct()))
+            out = []
+            for task in self.store.tasks(plan, session=s):
+                row = self._latest_drawn(s, task.code)
+                if row is None:
+                    continue
+                active = [p.id for p in self._rebuild(s, row)[0].active]
+                missing = [e for e in active if (task.code, e) not in recorded]
+                names = self._entity_names(s, set(missing))
+                out += [
+                    Uninspected(task.code, task.name, task.end, e, names.get(e, ""))
+                    for e in missing
+                ]
+            return out
+
+    def export_publications(
+        self, out_dir: str | Path, *, today: date, issuer: str = ""
+    ) -> dict[str, Path]:
+        """Write the publication files into ``out_dir``:
+
+        - ``publication.html``: the public results page (抽查结果公示), published records only;
+        - ``publication-internal.html``: the internal work page (内部) — the records not yet
+          published with their due dates and statuses, and the selected entities without a
+          result (:meth:`uninspected`);
+        - ``publications.csv`` (UTF-8 with BOM) and ``publications.json``: every record with its
+          status on ``today``, for the agency's own use (internal, like the page above).
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        records = self.publications()
+        texts = {
+            "publications.csv": records_csv(records, today=today),
+            "publications.json": to_json([r.to_dict() for r in records]),
+            "publication.html": publication_html(records, today=today, issuer=issuer),
+            "publication-internal.html": internal_publication_html(
+                records, today=today, issuer=issuer, uninspected=self.uninspected()
+            ),
+        }
+        return {name: write_text(text, out / name) for name, text in texts.items()}
+
+    def plan_announcement(self, plan: str, *, issued_on: date | None = None) -> PlanAnnouncement:
+        """The annual plan announcement (一表) of ``plan``: its tasks in order of their start."""
+        with self.store.reading() as s:
+            return plan_announcement(
+                self._plan(s, plan),
+                self.store.tasks(plan, session=s),
+                items=self.store.items(session=s),
+                departments=self.store.departments(session=s),
+                issued_on=issued_on,
+            )
+
+    def task_announcement(
+        self, task: str, *, list_entities: bool = True, issued_on: date | None = None
+    ) -> TaskAnnouncement:
+        """The task announcement of ``task`` from its current draw (counts, digests and, with
+        ``list_entities``, the drawn entities by name)."""
+        with self.store.reading() as s:
+            row = self._current(s, task)
+            the_task = self.store.task(task, session=s)
+            plan = self._plan(s, the_task.plan)
+            bundle: dict[str, Any] = json.loads(row.bundle or "{}")
+            drawn = {p["id"] for p in bundle["selected"]}
+            drawn |= {r["by"] for r in bundle.get("replacements", [])}
+            names = self._entity_names(s, drawn) if list_entities else None
+            return task_announcement(
+                bundle,
+                plan=plan,
+                task=the_task,
+                items=self.store.items(session=s),
+                departments=self.store.departments(session=s),
+                draw_date=datetime.fromisoformat(str(row.drawn_time)).date(),
+                entity_names=names,
+                issued_on=issued_on,
+            )
+
+    def result_announcements(
+        self, plan: str | None = None, *, issued_on: date | None = None
+    ) -> list[ResultAnnouncement]:
+        """One result announcement per task, over the records already published (公示)."""
+        published = [r for r in self.publications(plan) if r.published is not None]
+        return result_announcements(published, issued_on=issued_on)
+
+    def export_announcements(
+        self, out_dir: str | Path, *, plan: str | None = None, issued_on: date | None = None
+    ) -> dict[str, Path]:
+        """Write every announcement of ``plan`` (default: all plans) into ``out_dir``:
+
+        ``plan-CODE.csv`` (the 一表, UTF-8 with BOM) and ``plan-CODE.json``; ``task-CODE.json``
+        for every drawn task; ``results-CODE.json`` and ``results-CODE.csv`` for every task with
+        published results. Returns the files written, by name.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        texts: dict[str, str] = {}
+        with self.store.reading() as s:
+            if plan is not None:
+                plans = [self._plan(s, plan).code]
+            else:
+                plans = [p.code for p in self.store.plans(session=s)]
+            drawn = {t for (t,) in s.execute(select(DrawRow.task).where(DrawRow.state == "drawn"))}
+        if not plans:
+            raise StoreError(
+                "no plan in the store: nothing to announce (`shuangsuiji plan create`)"
+            )
+        for code in plans:
+            announcement = self.plan_announcement(code, issued_on=issued_on)
+            texts[f"plan-{code}.csv"] = plan_csv(announcement)
+            texts[f"plan-{code}.json"] = to_json(announcement)
+            for task in announcement.tasks:
+                if task.code in drawn:
+                    texts[f"task-{task.code}.json"] = to_json(
+                        self.task_announcement(task.code, issued_on=issued_on)
+                    )
+            for result in self.result_announcements(code, issued_on=issued_on):
+                texts[f"results-{result.task}.json"] = to_json(result)
+                texts[f"results-{result.task}.csv"] = records_csv(
+                    list(result.records), today=issued_on or self._now.date()
+                )
+        return {name: write_text(text, out / name) for name, text in texts.items()}
