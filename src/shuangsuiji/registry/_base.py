@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Self, TypeVar
 
 import attrs
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from shuangsuiji.audit import AuditEvent, canonical_json
@@ -18,9 +18,9 @@ from shuangsuiji.errors import RefusedError
 from shuangsuiji.model import Plan
 from shuangsuiji.policy import Policy
 from shuangsuiji.store import Clock, NotStoredError, Store, utc_now
+from shuangsuiji.store import draws as draws_sql
 from shuangsuiji.store.schema import (
     DrawRow,
-    EntityRow,
 )
 from shuangsuiji.synth import City
 
@@ -83,8 +83,7 @@ class _RegistryBase:
     def _pushdown(self, s: Session) -> bool:
         if self.store.dialect != "postgresql" or self.pushdown_from is None:
             return False
-        stored = s.execute(select(func.count()).select_from(EntityRow)).scalar_one()
-        return int(stored) >= self.pushdown_from
+        return self.store.count_entities(session=s) >= self.pushdown_from
 
     @property
     def _now(self) -> datetime:
@@ -100,8 +99,7 @@ class _RegistryBase:
         self.store.import_conflicts(city.conflicts, actor=actor, source="synthetic city")
 
     def _draw_rows(self, s: Session, task: str) -> list[DrawRow]:
-        rows = s.execute(select(DrawRow).where(DrawRow.task == task).order_by(DrawRow.attempt))
-        return list(rows.scalars())
+        return draws_sql.draw_rows(s, task)
 
     def _events_of(self, s: Session, kind: str, row: DrawRow) -> list[AuditEvent]:
         """The ``kind`` events of the draw ``row`` (its task and attempt), in log order."""

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from shuangsuiji.bundle import make_bundle
@@ -46,14 +45,11 @@ from shuangsuiji.seeds import (
     provenance_from_record,
     random_seed,
 )
+from shuangsuiji.store import draws as draws_sql
 from shuangsuiji.store.integrity import pool_state, read_records, snapshot
 from shuangsuiji.store.schema import (
-    DrawCandidateRow,
-    DrawPickRow,
     DrawRow,
     ReplacementRow,
-    TaskRow,
-    TeamMemberRow,
 )
 
 
@@ -76,43 +72,9 @@ class _Draws(_RegistryBase):
     """The entity draw: freeze, seed ceremony, announcement, select, re-draw, replace, bundles."""
 
     def _last_inspected(self, s: Session, task: str) -> dict[str, date]:
-        """Entities selected in other tasks' current draws, with those tasks' end dates.
-
-        Only the latest drawn attempt of a task counts: the entities of a draw that was
-        superseded by a re-draw are not inspected, so they are not shielded from other tasks.
-        Alternates promoted by a replacement count too (they are inspected); the entities they
-        replaced stay counted as drawn.
-        """
-        current = (
-            select(DrawRow.task, func.max(DrawRow.attempt).label("attempt"))
-            .where(DrawRow.state == "drawn")
-            .group_by(DrawRow.task)
-            .subquery()
-        )
-
-        def of_current(query: Any, draw_id: Any) -> Any:
-            return (
-                query.join(DrawRow, DrawRow.id == draw_id)
-                .join(
-                    current,
-                    (current.c.task == DrawRow.task) & (current.c.attempt == DrawRow.attempt),
-                )
-                .join(TaskRow, TaskRow.code == DrawRow.task)
-                .where(DrawRow.task != task)
-            )
-
-        picks = of_current(select(DrawPickRow.entity_id, TaskRow.end), DrawPickRow.draw_id)
-        promoted = of_current(
-            select(ReplacementRow.replaced_by, TaskRow.end), ReplacementRow.draw_id
-        )
-        rows = [
-            *s.execute(picks.where(DrawPickRow.role == "selected")),
-            *s.execute(promoted),
-        ]
-        out: dict[str, date] = {}
-        for entity, end in rows:
-            out[entity] = max(end, out.get(entity, end))
-        return out
+        """Each entity's latest task end among the other tasks' current draws (they are
+        inspected: the exclusion window counts them); see :func:`store.draws.last_inspected`."""
+        return draws_sql.last_inspected(s, task)
 
     def freeze(
         self,
@@ -192,11 +154,8 @@ class _Draws(_RegistryBase):
             return ""
         current = drawn[-1]
         picked = {p.id for p in self._rebuild(s, current)[0].active}
-        later = s.execute(
-            select(DrawRow).where(DrawRow.id > current.id, DrawRow.task != current.task)
-        ).scalars()
         out = []
-        for row in later:
+        for row in draws_sql.draws_after(s, current):
             for e in json.loads(row.exclusions):
                 hit = (
                     picked & set(e.get("ids", []))
@@ -255,8 +214,7 @@ class _Draws(_RegistryBase):
             actor=actor,
             frozen_time=self._now.isoformat(),
         )
-        s.add(row)
-        s.flush()
+        draws_sql.add_draw(s, row)
         self._store_candidates(s, candidates, row)
         payload = candidates.to_json() | {
             "attempt": row.attempt,
@@ -308,14 +266,11 @@ class _Draws(_RegistryBase):
             insert_candidates(s.connection(), candidates.spec, row.id)
             return
         labels = candidates.strata.labels
-        s.execute(
-            insert(DrawCandidateRow),
-            [
-                {"draw_id": row.id, "entity_id": i.decode(), "stratum": labels[c]}
-                for i, c in zip(
-                    candidates.ids.tolist(), candidates.strata.codes.tolist(), strict=True
-                )
-            ],
+        draws_sql.put_candidates(
+            s,
+            row.id,
+            [i.decode() for i in candidates.ids.tolist()],
+            [labels[c] for c in candidates.strata.codes.tolist()],
         )
 
     def _frozen(self, s: Session, task: str) -> DrawRow:
@@ -632,11 +587,7 @@ class _Draws(_RegistryBase):
         return self._logged_errors(task, None, actor, work)
 
     def _candidates_of(self, s: Session, row: DrawRow) -> tuple[list[str], Strata]:
-        rows = s.execute(
-            select(DrawCandidateRow.entity_id, DrawCandidateRow.stratum)
-            .where(DrawCandidateRow.draw_id == row.id)
-            .order_by(DrawCandidateRow.entity_id)
-        ).all()
+        rows = draws_sql.candidates_of(s, row.id)
         return [r[0] for r in rows], Strata.from_labels([r[1] for r in rows])
 
     def _rebuild(self, s: Session, row: DrawRow) -> tuple[Draw, list[str], Strata]:
@@ -645,11 +596,7 @@ class _Draws(_RegistryBase):
         draw = draw_entities(
             ids, strata, rules, task_label=row.task, seed=row.seed or "", scheme=row.ticket_scheme
         )
-        for rep in s.execute(
-            select(ReplacementRow)
-            .where(ReplacementRow.draw_id == row.id)
-            .order_by(ReplacementRow.id)
-        ).scalars():
+        for rep in draws_sql.replacements_of(s, row.id):
             draw = draw.replace(rep.entity_id, ReplacementReason(rep.reason), rep.note)
         return draw, ids, strata
 
@@ -672,8 +619,7 @@ class _Draws(_RegistryBase):
             for role, group in (("selected", draw.selected), ("alternate", draw.alternates))
             for rank, p in enumerate(group, start=1)
         ]
-        if picks:
-            s.execute(insert(DrawPickRow), picks)
+        draws_sql.add_picks(s, picks)
         row.state = "drawn"
         row.drawn_time = self._now.isoformat()
         bundle = self._bundle(s, row, draw, ids, strata)
@@ -700,13 +646,8 @@ class _Draws(_RegistryBase):
         return DrawResult(row.task, row.attempt, draw, bundle)
 
     def _teams_of(self, s: Session, row: DrawRow) -> list[dict[str, Any]]:
-        members = s.execute(
-            select(TeamMemberRow.entity_id, TeamMemberRow.inspector_id)
-            .where(TeamMemberRow.draw_id == row.id)
-            .order_by(TeamMemberRow.entity_id, TeamMemberRow.inspector_id)
-        ).all()
         teams: dict[str, list[str]] = {}
-        for entity, inspector in members:
+        for entity, inspector in draws_sql.team_members(s, row.id):
             teams.setdefault(entity, []).append(inspector)
         return [{"entity": e, "inspectors": i} for e, i in teams.items()]
 
@@ -759,7 +700,8 @@ class _Draws(_RegistryBase):
             draw, ids, strata = self._rebuild(s, row)
             after = draw.replace(entity_id, ReplacementReason(reason), note)
             rep = after.replacements[-1]
-            s.add(
+            draws_sql.add_replacement(
+                s,
                 ReplacementRow(
                     draw_id=row.id,
                     entity_id=rep.replaced,
@@ -768,7 +710,7 @@ class _Draws(_RegistryBase):
                     note=note,
                     actor=actor,
                     time=self._now.isoformat(),
-                )
+                ),
             )
             bundle = self._bundle(s, row, after, ids, strata)
             self.store.append_event(
@@ -790,7 +732,7 @@ class _Draws(_RegistryBase):
 
     def current_draw(self, task: str) -> DrawResult:
         """The task's latest draw, rebuilt from its record (with replacements applied)."""
-        with Session(self.store.engine) as s:
+        with self.store.reading() as s:
             row = self._current(s, task)
             draw, _, _ = self._rebuild(s, row)
             return DrawResult(task, row.attempt, draw, json.loads(row.bundle or "{}"))
@@ -814,7 +756,7 @@ class _Draws(_RegistryBase):
 
     def draws(self, task: str) -> list[dict[str, Any]]:
         """Every draw of ``task`` (first and re-draws), oldest first, as summaries."""
-        with Session(self.store.engine) as s:
+        with self.store.reading() as s:
             return [
                 {
                     "attempt": r.attempt,
@@ -831,7 +773,7 @@ class _Draws(_RegistryBase):
 
     def bundle(self, task: str, attempt: int | None = None) -> dict[str, Any]:
         """The draw bundle of the task's latest (or a given) draw."""
-        with Session(self.store.engine) as s:
+        with self.store.reading() as s:
             rows = [r for r in self._draw_rows(s, task) if r.state == "drawn"]
             chosen = rows if attempt is None else [r for r in rows if r.attempt == attempt]
             if not chosen or chosen[-1].bundle is None:

@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shuangsuiji.assign import (
@@ -29,8 +28,8 @@ from shuangsuiji.health import (
 from shuangsuiji.pools import EntityPool
 from shuangsuiji.registry._base import DrawRefused
 from shuangsuiji.registry._publish import _Publish
+from shuangsuiji.store import draws as draws_sql
 from shuangsuiji.store.schema import (
-    AuditEventRow,
     DrawRow,
 )
 
@@ -53,11 +52,7 @@ class _Health(_Publish):
         already made when another was frozen (timestamps can tie; the chain cannot)."""
         steps = {"candidates.freeze": "freeze", "draw": "draw", "redraw": "draw"}
         out: dict[tuple[str, str, int], int] = {}
-        for seq, kind, payload in s.execute(
-            select(AuditEventRow.seq, AuditEventRow.kind, AuditEventRow.payload).where(
-                AuditEventRow.kind.in_(sorted(steps))
-            )
-        ):
+        for seq, kind, payload in draws_sql.step_events(s, steps):
             data = json.loads(payload)
             out[(steps[kind], str(data["task"]), int(data["attempt"]))] = int(seq)
         return out
@@ -71,9 +66,7 @@ class _Health(_Publish):
             codes = {t.code for t in self.store.tasks(plan, session=s)}
             wanted = codes if wanted is None else wanted & codes
         rows: dict[str, DrawRow] = {}
-        for row in s.execute(
-            select(DrawRow).where(DrawRow.state == "drawn").order_by(DrawRow.id)
-        ).scalars():
+        for row in draws_sql.drawn_rows(s):
             if wanted is None or row.task in wanted:
                 rows[row.task] = row
         return sorted(rows.values(), key=lambda r: (str(r.drawn_time), r.id))

@@ -7,7 +7,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shuangsuiji.exports import (
@@ -36,11 +35,10 @@ from shuangsuiji.results import (
     CHINA_STANDARD_TIME,
 )
 from shuangsuiji.store import StoreError
+from shuangsuiji.store import draws as draws_sql
+from shuangsuiji.store import results as results_sql
 from shuangsuiji.store.schema import (
-    DrawRow,
-    EntityRow,
     PublicationRow,
-    ResultRow,
 )
 
 
@@ -50,17 +48,7 @@ class _Publish(_Results):
     def _published(
         self, s: Session, task: str | None = None, entity: str | None = None
     ) -> dict[tuple[str, str], tuple[date, str]]:
-        query = select(
-            PublicationRow.task,
-            PublicationRow.entity_id,
-            PublicationRow.published,
-            PublicationRow.published_by,
-        ).order_by(PublicationRow.id)
-        if task is not None:
-            query = query.where(PublicationRow.task == task)
-        if entity is not None:
-            query = query.where(PublicationRow.entity_id == entity)
-        return {(t, e): (d, by) for t, e, d, by in s.execute(query)}
+        return results_sql.published(s, task, entity)
 
     def publications(
         self,
@@ -97,17 +85,7 @@ class _Publish(_Results):
             return out
 
     def _entity_names(self, s: Session, ids: set[str]) -> dict[str, str]:
-        wanted = sorted(ids)
-        rows: list[tuple[str, str]] = []
-        for start in range(0, len(wanted), 5_000):
-            chunk = wanted[start : start + 5_000]
-            rows += [
-                (r[0], r[1])
-                for r in s.execute(
-                    select(EntityRow.id, EntityRow.name).where(EntityRow.id.in_(chunk))
-                )
-            ]
-        return dict(rows)
+        return results_sql.entity_names(s, ids)
 
     def publish(
         self,
@@ -141,7 +119,8 @@ class _Publish(_Results):
             if (task, entity) in self._published(s, task, entity):
                 raise StoreError(f"{entity} in task {task} is already published")
             snapshot = done.to_dict()
-            s.add(
+            results_sql.add_publication(
+                s,
                 PublicationRow(
                     task=task,
                     entity_id=entity,
@@ -149,7 +128,7 @@ class _Publish(_Results):
                     published_by=actor,
                     snapshot=_json(snapshot),
                     time=self._now.isoformat(),
-                )
+                ),
             )
             event = {
                 "task": task,
@@ -170,7 +149,7 @@ class _Publish(_Results):
         """The entities that the current draws (of ``plan``'s tasks) selected and that have no
         result recorded: still to be inspected, or never inspected once the task has ended."""
         with self.store.reading() as s:
-            recorded = set(s.execute(select(ResultRow.task, ResultRow.entity_id).distinct()))
+            recorded = results_sql.recorded_pairs(s)
             out = []
             for task in self.store.tasks(plan, session=s):
                 row = self._latest_drawn(s, task.code)
@@ -269,7 +248,7 @@ class _Publish(_Results):
                 plans = [self._plan(s, plan).code]
             else:
                 plans = [p.code for p in self.store.plans(session=s)]
-            drawn = {t for (t,) in s.execute(select(DrawRow.task).where(DrawRow.state == "drawn"))}
+            drawn = draws_sql.drawn_tasks(s)
         if not plans:
             raise StoreError(
                 "no plan in the store: nothing to announce (`shuangsuiji plan create`)"

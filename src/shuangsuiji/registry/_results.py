@@ -8,14 +8,12 @@ from datetime import date, datetime
 from typing import Any
 
 import attrs
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shuangsuiji.assign import (
     Assignment,
 )
 from shuangsuiji.labels import recusal_label
-from shuangsuiji.registry._base import _json
 from shuangsuiji.registry._teams import _Teams
 from shuangsuiji.results import (
     CHINA_STANDARD_TIME,
@@ -27,10 +25,9 @@ from shuangsuiji.results import (
     scope_problems,
 )
 from shuangsuiji.store import StoreError
+from shuangsuiji.store import results as results_sql
 from shuangsuiji.store.schema import (
     DrawRow,
-    ResultCategoryRow,
-    ResultRow,
 )
 
 
@@ -49,38 +46,13 @@ class ResultEntry:
     reason: str = ""
 
 
-def _result_of(row: ResultRow, catalogue: ResultCategories) -> InspectionResult:
-    return InspectionResult(
-        task=row.task,
-        entity=row.entity_id,
-        item=row.item,
-        categories=json.loads(row.categories),
-        follow_up=row.follow_up,
-        inspection_start=row.inspection_start,
-        inspection_end=row.inspection_end,
-        inspectors=json.loads(row.inspectors),
-        recorded_by=row.recorded_by,
-        recorded_at=datetime.fromisoformat(row.recorded_at),
-        version=row.version,
-        correction_reason=row.correction_reason,
-        catalogue=catalogue,
-    )
-
-
 class _Results(_Teams):
     """Inspection results: categories, recording, CSV import, one scope check for every path."""
 
     def categories(self, *, session: Session | None = None) -> ResultCategories:
         """The standard result categories plus the agency's own."""
-        catalogue = ResultCategories.standard()
         with self.store.reading(session) as s:
-            for row in s.execute(
-                select(ResultCategoryRow).order_by(ResultCategoryRow.code)
-            ).scalars():
-                catalogue = catalogue.with_category(
-                    row.code, row.label_zh, row.label_en, kind=row.kind
-                )
-        return catalogue
+            return results_sql.categories(s)
 
     def add_category(
         self, code: str, label_zh: str, label_en: str, *, actor: str, kind: str = "problem"
@@ -88,7 +60,7 @@ class _Results(_Teams):
         """Add an agency result category (e.g. a department's violation code)."""
         with self.store.transaction() as s:
             self.categories(session=s).with_category(code, label_zh, label_en, kind=kind)
-            s.add(ResultCategoryRow(code=code, label_zh=label_zh, label_en=label_en, kind=kind))
+            results_sql.add_category(s, code, label_zh, label_en, kind)
             self.store.append_event(
                 s,
                 actor,
@@ -99,13 +71,7 @@ class _Results(_Teams):
     def _results(
         self, s: Session, task: str | None = None, entity: str | None = None
     ) -> list[InspectionResult]:
-        catalogue = self.categories(session=s)
-        query = select(ResultRow).order_by(ResultRow.id)
-        if task is not None:
-            query = query.where(ResultRow.task == task)
-        if entity is not None:
-            query = query.where(ResultRow.entity_id == entity)
-        return [_result_of(r, catalogue) for r in s.execute(query).scalars()]
+        return results_sql.results(s, task, entity)
 
     def results(self, task: str | None = None) -> list[InspectionResult]:
         """Every stored result version (of one task), oldest first."""
@@ -113,22 +79,7 @@ class _Results(_Teams):
             return self._results(s, task)
 
     def _store_result(self, s: Session, result: InspectionResult, actor: str) -> None:
-        s.add(
-            ResultRow(
-                task=result.task,
-                entity_id=result.entity,
-                item=result.item,
-                version=result.version,
-                categories=_json(list(result.categories)),
-                follow_up=result.follow_up,
-                inspection_start=result.inspection_start,
-                inspection_end=result.inspection_end,
-                inspectors=_json(list(result.inspectors)),
-                recorded_by=result.recorded_by,
-                recorded_at=result.recorded_at.isoformat(),
-                correction_reason=result.correction_reason,
-            )
-        )
+        results_sql.add_result(s, result)
         kind = "result.record" if result.version == 1 else "result.correct"
         self.store.append_event(s, actor, kind, result.to_dict())
 

@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import attrs
-from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from shuangsuiji.assign import (
@@ -33,10 +32,9 @@ from shuangsuiji.seeds import (
     party_commitment,
     random_seed,
 )
+from shuangsuiji.store import draws as draws_sql
 from shuangsuiji.store.schema import (
     DrawRow,
-    TaskRow,
-    TeamMemberRow,
 )
 
 
@@ -50,13 +48,7 @@ class _Teams(_Draws):
         draw, _, _ = self._rebuild(s, row)
         pool = self.store.load_entities(session=s)
         active = [p.id for p in draw.active]
-        others = (
-            select(TeamMemberRow.inspector_id, TeamMemberRow.entity_id, TaskRow.start, TaskRow.end)
-            .join(DrawRow, DrawRow.id == TeamMemberRow.draw_id)
-            .join(TaskRow, TaskRow.code == DrawRow.task)
-            .where(DrawRow.task != row.task)
-        )
-        past = s.execute(others).all()
+        past = draws_sql.teams_of_other_tasks(s, row.task)
         window = timedelta(days=policy.team.period_days)
         load: dict[str, int] = {}
         for inspector, _, start, _ in past:
@@ -75,14 +67,8 @@ class _Teams(_Draws):
     def _save_teams(
         self, s: Session, row: DrawRow, staffing: dict[str, Any], assignment: Assignment
     ) -> dict[str, Any]:
-        s.execute(delete(TeamMemberRow).where(TeamMemberRow.draw_id == row.id))
-        members = [
-            {"draw_id": row.id, "entity_id": t.entity_id, "inspector_id": i}
-            for t in assignment.teams
-            for i in t.inspector_ids
-        ]
-        if members:
-            s.execute(insert(TeamMemberRow), members)
+        members = [(t.entity_id, i) for t in assignment.teams for i in t.inspector_ids]
+        draws_sql.put_team_members(s, row.id, members)
         row.assignment = _json({"staffing": staffing, "assignment": assignment.to_dict()})
         draw, ids, strata = self._rebuild(s, row)
         return self._bundle(s, row, draw, ids, strata)
