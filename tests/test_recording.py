@@ -270,6 +270,27 @@ def test_an_earlier_publication_date_is_a_correction_with_reason_and_a_second_pe
     assert event["correction"] == {"reason": "当日已公示，漏录", "approved_by": "科长"}
 
 
+def test_publishing_several_is_all_or_nothing_and_names_every_problem(
+    drawn: Registry, clock: Clock
+) -> None:
+    first, second = _entry(drawn, 0), _entry(drawn, 1)
+    drawn.record_results([first, second], actor="录入员")
+    clock.on(date(2026, 4, 14))
+    drawn.publish("T1", first.entity, actor="公示员")
+    before = len(drawn.store.audit_events())
+    never = sorted(set(drawn.selected_ids("T1")) - {first.entity, second.entity})[0]
+    keys = [("T1", second.entity), ("T1", first.entity), ("T1", never)]
+    with pytest.raises(ValueError) as refused:
+        drawn.publish_many(keys, actor="公示员")
+    assert f"{first.entity} in task T1 is already published" in str(refused.value)
+    assert f"no results recorded for {never} in task T1" in str(refused.value)
+    assert len(drawn.store.audit_events()) == before
+    assert {r.entity for r in drawn.publications() if r.published} == {first.entity}
+    done = drawn.publish_many([("T1", second.entity)] * 2, actor="公示员")
+    assert [r.published for r in done] == [date(2026, 4, 14)]
+    assert [e.kind for e in drawn.store.audit_events()[before:]] == ["publication"]
+
+
 # -- what is public and what is not --------------------------------------------------------------
 
 

@@ -209,6 +209,17 @@ def _publications_before(registry: Registry, day: date) -> list[tuple[date, str,
     return sorted(actions)
 
 
+def _publish_until(registry: Registry, clock: DemoClock, day: date) -> int:
+    """The publications due before ``day``, entered day by day (one batch per day)."""
+    by_day: dict[date, list[tuple[str, str]]] = {}
+    for on, task_code, entity in _publications_before(registry, day):
+        by_day.setdefault(on, []).append((task_code, entity))
+    for on, keys in sorted(by_day.items()):
+        clock.jump(on, 15)
+        registry.publish_many(keys, actor="公示员-陈静")
+    return sum(len(keys) for keys in by_day.values())
+
+
 def _results_and_publication(
     registry: Registry, tasks: list[Task], out: Path, clock: DemoClock
 ) -> dict[str, Any]:
@@ -241,16 +252,10 @@ def _results_and_publication(
     # A publication is dated the day it is entered, so the story runs in calendar order:
     # each task's results, then the publications that follow them, day by day.
     for day, hour, _, entries in plan:
-        for on, task_code, entity in _publications_before(registry, day):
-            clock.jump(on, 15)
-            registry.publish(task_code, entity, actor="公示员-陈静")
-            published += 1
+        published += _publish_until(registry, clock, day)
         clock.jump(day, hour)
         registry.record_results(entries, actor="录入员-刘洋")
-    for on, task_code, entity in _publications_before(registry, DEMO_TODAY + timedelta(days=1)):
-        clock.jump(on, 15)
-        registry.publish(task_code, entity, actor="公示员-陈静")
-        published += 1
+    published += _publish_until(registry, clock, DEMO_TODAY + timedelta(days=1))
     clock.jump(DEMO_TODAY, 18)
     records = registry.publications()
     report = publication_report(records, DEMO_TODAY)

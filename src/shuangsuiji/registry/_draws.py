@@ -46,6 +46,7 @@ from shuangsuiji.seeds import (
     random_seed,
 )
 from shuangsuiji.store import draws as draws_sql
+from shuangsuiji.store import results as results_sql
 from shuangsuiji.store.integrity import pool_state, read_records, snapshot
 from shuangsuiji.store.schema import (
     DrawRow,
@@ -803,11 +804,12 @@ class _Draws(_RegistryBase):
         found = self.store.task(task)
         plan = {p.code: p.name for p in self.store.plans()}.get(found.plan, found.plan)
         departments = {d.code: d.name for d in self.store.departments()}
-        events = [e for e in self.store.audit_events() if e.payload.get("task") == task]
-        head = self.store.audit_events()[-1]
+        log = self.store.audit_events()
+        events = [e for e in log if e.payload.get("task") == task]
+        head = log[-1]
         picked = [p["id"] for p in (*bundle["selected"], *bundle["alternates"])]
-        pool = self.store.load_entities()
-        names = {pool.ids[r].decode(): str(pool.names[r]) for r in pool.index_of(picked).tolist()}
+        with self.store.reading() as s:
+            names = results_sql.entity_names(s, picked)
         inspectors = self.store.load_inspectors()
         names |= {i: str(n) for i, n in zip(inspectors.id_list(), inspectors.names, strict=True)}
         extras = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -60,29 +61,40 @@ class _Publish(_Results):
     ) -> list[PublicationRecord]:
         """Publication records (one per inspected entity per task) with their due dates."""
         with self.store.reading() as s:
-            plans = self.store.plans(session=s)
-            chosen = [p for p in plans if plan is None or p.code == plan]
-            results = self._results(s, task, entity)
-            names = self._entity_names(s, {r.entity for r in results})
-            out: list[PublicationRecord] = []
-            for p in chosen:
-                tasks = self.store.tasks(p.code, session=s)
-                codes = {t.code for t in tasks}
-                mine = [r for r in results if r.task in codes]
-                if not mine:
-                    continue
-                out += build_records(
-                    mine,
-                    plan=p,
-                    tasks=tasks,
-                    items=self.store.items(session=s),
-                    departments=self.store.departments(session=s),
-                    entity_names=names,
-                    policy=self.store.policy(session=s),
-                    estimate=estimate,
-                    published=self._published(s, task, entity),
-                )
-            return out
+            return self._records(s, plan, estimate=estimate, task=task, entity=entity)
+
+    def _records(
+        self,
+        s: Session,
+        plan: str | None = None,
+        *,
+        estimate: bool = False,
+        task: str | None = None,
+        entity: str | None = None,
+    ) -> list[PublicationRecord]:
+        plans = self.store.plans(session=s)
+        chosen = [p for p in plans if plan is None or p.code == plan]
+        results = self._results(s, task, entity)
+        names = self._entity_names(s, {r.entity for r in results})
+        out: list[PublicationRecord] = []
+        for p in chosen:
+            tasks = self.store.tasks(p.code, session=s)
+            codes = {t.code for t in tasks}
+            mine = [r for r in results if r.task in codes]
+            if not mine:
+                continue
+            out += build_records(
+                mine,
+                plan=p,
+                tasks=tasks,
+                items=self.store.items(session=s),
+                departments=self.store.departments(session=s),
+                entity_names=names,
+                policy=self.store.policy(session=s),
+                estimate=estimate,
+                published=self._published(s, task, entity),
+            )
+        return out
 
     def _entity_names(self, s: Session, ids: set[str]) -> dict[str, str]:
         return results_sql.entity_names(s, ids)
@@ -105,45 +117,95 @@ class _Publish(_Results):
         ``approved_by`` (not ``actor``), approves it; both go into the audit event. A date after
         today is refused.
         """
+        done = self.publish_many(
+            [(task, entity)], actor=actor, on=on, reason=reason, approved_by=approved_by
+        )
+        return done[0]
+
+    def publish_many(
+        self,
+        keys: Sequence[tuple[str, str]],
+        *,
+        actor: str,
+        on: date | None = None,
+        reason: str = "",
+        approved_by: str = "",
+    ) -> list[PublicationRecord]:
+        """Publish several ``(task, entity)`` results at once, all or nothing, as
+        :meth:`publish` does one: one transaction, one ``publication`` event each.
+
+        Every problem is listed in the refusal (nothing is then stored): a result not recorded,
+        one already published, a key given twice, or the date rules of :meth:`publish`.
+        """
         today = self._now.astimezone(CHINA_STANDARD_TIME).date()
         day = today if on is None else on
         backdated = backdate_problems(day, today, actor=actor, reason=reason, approver=approved_by)
         if backdated:
-            raise StoreError(f"{entity} in task {task}: " + "; ".join(backdated))
-        records = {r.key: r for r in self.publications(task=task, entity=entity)}
-        record = records.get((task, entity))
-        if record is None:
-            raise StoreError(f"no results recorded for {entity} in task {task}; nothing to publish")
-        done = record.publish(day, by=actor)
+            raise StoreError("; ".join(backdated))
+        wanted = list(dict.fromkeys(keys))
+        tasks = {t for t, _ in wanted}
         with self.store.transaction() as s:
-            if (task, entity) in self._published(s, task, entity):
-                raise StoreError(f"{entity} in task {task} is already published")
-            snapshot = done.to_dict()
-            results_sql.add_publication(
-                s,
-                PublicationRow(
-                    task=task,
-                    entity_id=entity,
-                    published=day,
-                    published_by=actor,
-                    snapshot=_json(snapshot),
-                    time=self._now.isoformat(),
-                ),
-            )
-            event = {
-                "task": task,
-                "entity": entity,
-                "published": day.isoformat(),
-                "due": snapshot.get("due"),
-                "status": done.status(day).value,
-            }
-            if day != today:
-                event |= {
-                    "entered_on": today.isoformat(),
-                    "correction": {"reason": reason.strip(), "approved_by": approved_by.strip()},
-                }
-            self.store.append_event(s, actor, "publication", event)
+            records = self._records_to_publish(s, tasks, wanted)
+            done = [records[k].publish(day, by=actor) for k in wanted]
+            for record in done:
+                self._store_publication(s, record, day, today, actor, (reason, approved_by))
         return done
+
+    def _records_to_publish(
+        self, s: Session, tasks: set[str], wanted: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], PublicationRecord]:
+        """The publication records of ``wanted``, or a refusal listing every key that cannot
+        be published (not recorded, already published)."""
+        records: dict[tuple[str, str], PublicationRecord] = {}
+        for task in sorted(tasks):
+            records |= {r.key: r for r in self._records(s, task=task)}
+        problems = []
+        for task, entity in wanted:
+            record = records.get((task, entity))
+            if record is None:
+                problems.append(f"no results recorded for {entity} in task {task}")
+            elif record.published is not None:
+                problems.append(f"{entity} in task {task} is already published")
+        if problems:
+            raise StoreError("nothing published: " + "; ".join(problems))
+        return records
+
+    def _store_publication(
+        self,
+        s: Session,
+        done: PublicationRecord,
+        day: date,
+        today: date,
+        actor: str,
+        correction: tuple[str, str],
+    ) -> None:
+        """One publication row with its snapshot, and its ``publication`` event."""
+        snapshot = done.to_dict()
+        results_sql.add_publication(
+            s,
+            PublicationRow(
+                task=done.task,
+                entity_id=done.entity,
+                published=day,
+                published_by=actor,
+                snapshot=_json(snapshot),
+                time=self._now.isoformat(),
+            ),
+        )
+        event = {
+            "task": done.task,
+            "entity": done.entity,
+            "published": day.isoformat(),
+            "due": snapshot.get("due"),
+            "status": done.status(day).value,
+        }
+        if day != today:
+            reason, approved_by = correction
+            event |= {
+                "entered_on": today.isoformat(),
+                "correction": {"reason": reason.strip(), "approved_by": approved_by.strip()},
+            }
+        self.store.append_event(s, actor, "publication", event)
 
     def uninspected(self, plan: str | None = None) -> list[Uninspected]:
         """The entities that the current draws (of ``plan``'s tasks) selected and that have no
