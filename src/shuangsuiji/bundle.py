@@ -99,6 +99,7 @@ _FIELDS = (
     "replacements",
     "teams",
     "staffing",
+    "sealed_staffing",
     "assignment",
     "attempt",
     "attempts",
@@ -168,8 +169,10 @@ def make_bundle(
     ``assignment`` (when teams were drawn) are the records :mod:`shuangsuiji.assign.record`
     replays them from; they appear in the bundle only when given. ``process`` adds what the
     registry records around the draw (``attempt``, ``attempts``, ``cutoff``, the pre-draw
-    ``announcement``, the ``excluded`` IDs by reason, the ``team_seed``); ``None`` values are
-    left out. ``exclusions`` counts
+    ``announcement``, the ``excluded`` IDs by reason, the ``team_seed``, the
+    ``sealed_staffing`` commitments of :mod:`shuangsuiji.annex`); ``None`` values are left out.
+    A public bundle passes no ``staffing`` (it names officers' personal data): the staffing
+    goes into the sealed annex. ``exclusions`` counts
     the candidates left out before the draw, by reason (``{"注销": 12}``). A provenance record
     must be for the same task, pool and seed (:class:`BundleError` otherwise).
     """
