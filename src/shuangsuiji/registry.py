@@ -44,6 +44,7 @@ import numpy as np
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from shuangsuiji.annex import SealedStaffing, fresh_salts, seal_staffing
 from shuangsuiji.assign import (
     Assignment,
     PastAssignments,
@@ -63,7 +64,6 @@ from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
     REDRAW_REASONS,
     draw_announcement,
-    staffing_digest,
     team_key,
 )
 from shuangsuiji.conduct import Finding, conduct_findings
@@ -197,6 +197,17 @@ def _public_team_seed(frozen: dict[str, Any]) -> dict[str, Any]:
     """The team-seed record as published: the staffing digest, date, ceremony, announcement."""
     keys = ("on", "staffing_digest", "ceremony", "frozen_by", "announcement")
     return {k: frozen[k] for k in keys if k in frozen}
+
+
+def _sealed(frozen: dict[str, Any] | None) -> SealedStaffing:
+    """The sealed staffing of a frozen team seed (its record and stored salts)."""
+    if not frozen or "salts" not in frozen:
+        raise DrawRefused(
+            "the staffing of this draw was frozen before sealed annexes (SSJ-STAFFING-1): it "
+            "has no salted commitments, so no public bundle or annex can be made from it; "
+            "re-draw the task with a recorded reason"
+        )
+    return seal_staffing(frozen["staffing"], [bytes.fromhex(h) for h in frozen["salts"]])
 
 
 def _result_of(row: ResultRow, catalogue: ResultCategories) -> InspectionResult:
@@ -930,6 +941,7 @@ class Registry:
         exclusions = [{"reason": e["reason"], "count": e["count"]} for e in stored]
         assignment = json.loads(row.assignment) if row.assignment else None
         frozen_team = json.loads(row.team_seed) if row.team_seed else None
+        sealable = bool(assignment and frozen_team and "salts" in frozen_team)
         bundle = make_bundle(
             draw,
             ids,
@@ -938,7 +950,6 @@ class Registry:
             teams=self._teams_of(s, row),
             policy_hash=row.policy_hash,
             exclusions=exclusions,
-            staffing=assignment["staffing"] if assignment else None,
             assignment=assignment["assignment"] if assignment else None,
             process={
                 "attempt": row.attempt,
@@ -947,6 +958,7 @@ class Registry:
                 "announcement": json.loads(row.announcement) if row.announcement else None,
                 "excluded": [{"reason": e["reason"], "ids": e.get("ids", [])} for e in stored],
                 "team_seed": _public_team_seed(frozen_team) if frozen_team else None,
+                "sealed_staffing": _sealed(frozen_team).section() if sealable else None,
             },
         )
         row.bundle = _json(bundle)
@@ -1056,12 +1068,15 @@ class Registry:
     def bundle(self, task: str, attempt: int | None = None) -> dict[str, Any]:
         """The draw bundle of the task's latest (or a given) draw."""
         with Session(self.store.engine) as s:
-            rows = [r for r in self._draw_rows(s, task) if r.state == "drawn"]
-            chosen = rows if attempt is None else [r for r in rows if r.attempt == attempt]
-            if not chosen or chosen[-1].bundle is None:
-                raise DrawRefused(f"task {task} has no drawn attempt {attempt or ''}".strip())
-            result: dict[str, Any] = json.loads(chosen[-1].bundle)
+            result: dict[str, Any] = json.loads(self._drawn_attempt(s, task, attempt).bundle or "")
             return result
+
+    def _drawn_attempt(self, s: Session, task: str, attempt: int | None) -> DrawRow:
+        rows = [r for r in self._draw_rows(s, task) if r.state == "drawn"]
+        chosen = rows if attempt is None else [r for r in rows if r.attempt == attempt]
+        if not chosen or chosen[-1].bundle is None:
+            raise DrawRefused(f"task {task} has no drawn attempt {attempt or ''}".strip())
+        return chosen[-1]
 
     def export_bundle(self, task: str, path: str | Path) -> Path:
         """Write the task's draw bundle as UTF-8 JSON; returns the path."""
@@ -1069,6 +1084,46 @@ class Registry:
         out.write_text(
             json.dumps(self.bundle(task), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
         )
+        return out
+
+    def staffing_annex(self, task: str, attempt: int | None = None) -> dict[str, Any]:
+        """The sealed staffing annex (SSJ-ANNEX-1) of the task's latest (or a given) draw.
+
+        **For the supervising office only**: it holds the officers' personal data (home
+        regions, certificates, qualifications, declared relations) and the secret salts that
+        open the public bundle's staffing commitments, so that the teams can be replayed
+        (``shuangsuiji verify BUNDLE --annex ANNEX``). Never publish it; hand it out with
+        :meth:`export_staffing_annex`, which leaves an ``annex.export`` audit event.
+        """
+        with self.store.reading() as s:
+            row = self._drawn_attempt(s, task, attempt)
+            if not row.assignment:
+                raise DrawRefused(f"task {task}: no teams drawn yet, so there is no annex")
+            frozen = json.loads(row.team_seed) if row.team_seed else None
+            return _sealed(frozen).annex(row.task, row.attempt)
+
+    def export_staffing_annex(
+        self, task: str, path: str | Path, *, actor: str, recipient: str = ""
+    ) -> Path:
+        """Write the sealed staffing annex (:meth:`staffing_annex`, supervising office only)
+        as UTF-8 JSON and log an ``annex.export`` event naming ``actor`` and ``recipient``."""
+        annex = self.staffing_annex(task)
+        out = Path(path)
+        with self.store.transaction() as s:
+            self.store.append_event(
+                s,
+                actor,
+                "annex.export",
+                {
+                    "task": task,
+                    "attempt": annex["attempt"],
+                    "staffing_digest": annex["staffing_digest"],
+                    "records": len(annex["records"]),
+                    "recipient": recipient,
+                    "file": out.name,
+                },
+            )
+            out.write_text(json.dumps(annex, ensure_ascii=False, indent=1) + "\n", "utf-8")
         return out
 
     def draw_record(self, task: str, *, agency: str = "") -> str:
@@ -1186,11 +1241,13 @@ class Registry:
                 f"{the_task.start.isoformat()}..{the_task.end.isoformat()}"
             )
         record = staffing_record(self._staffing(s, row, day))
-        digest = staffing_digest(record)
+        sealed = seal_staffing(record, fresh_salts(record))
+        digest = sealed.digest
         frozen = {
             "on": day.isoformat(),
             "staffing_digest": digest,
             "staffing": record,
+            "salts": [salt.hex() for salt in sealed.salts],
             "frozen_by": actor,
             "ceremony": Ceremony(task, digest, self._now).to_record(),
         }
