@@ -328,3 +328,34 @@ def test_real_bundles_and_annexes_are_rfc_8785_canonical(reg: Registry) -> None:
 
     for value in (reg.bundle("T1"), reg.staffing_annex("T1")):
         assert canonical_json(value) == _jcs(value).encode("utf-8")
+
+
+def test_a_bundle_of_the_format_before_sealed_annexes_is_still_replayed(reg: Registry) -> None:
+    """Older bundles carry the staffing record in the clear (``staffing``) and, before team
+    seeds, drew their teams with the entity draw's key: verify still replays them."""
+    from shuangsuiji.assign import assign_teams
+    from shuangsuiji.assign.record import staffing_from_record, staffing_record
+    from shuangsuiji.bundle import make_bundle
+
+    public, draw = reg.bundle("T1"), reg.current_draw("T1").draw
+    record = staffing_record(reg.staffing("T1"))
+    drawn = assign_teams(staffing_from_record(record), draw.key)
+    cands = public["candidates"]
+    legacy = make_bundle(
+        draw,
+        [c["id"] for c in cands],
+        [c["stratum"] for c in cands],
+        seed_provenance=public["seed_provenance"],
+        teams=[t.to_dict() for t in drawn.teams],
+        staffing=record,
+        assignment=drawn.to_dict(),
+    )
+    report = verify_draw(legacy)
+    assert report.ok and not any("not replayed" in w for w in report.warnings)
+    from shuangsuiji.bundle import record_digest
+
+    legacy["teams"][0]["inspectors"] = list(reversed(CITY.inspectors.id_list()[-2:]))
+    legacy["record_digest"] = record_digest(legacy)
+    problems = [str(p) for p in verify_draw(legacy).problems]
+    assert problems and all(p.startswith("teams:") for p in problems)
+    assert any("replayed" in p or "breaks" in p for p in problems)
