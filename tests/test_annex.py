@@ -359,3 +359,31 @@ def test_a_bundle_of_the_format_before_sealed_annexes_is_still_replayed(reg: Reg
     problems = [str(p) for p in verify_draw(legacy).problems]
     assert problems and all(p.startswith("teams:") for p in problems)
     assert any("replayed" in p or "breaks" in p for p in problems)
+
+
+def test_an_annex_with_a_record_too_many_or_twice_is_refused() -> None:
+    from shuangsuiji.annex import annex_problems
+
+    record = {
+        "format": 1,
+        "needs": {},
+        "config": {},
+        "entities": [],
+        "inspectors": [],
+        "conflicts": [["I1", "E1", "曾任职", "declared"]],
+        "history": [],
+        "prior_load": {"I1": 1},
+    }
+    sealed = seal_staffing(record, [bytes(32), bytes([7]) * 32])
+    bundle = {"task_label": "T", "sealed_staffing": sealed.section()}
+    annex = sealed.annex("T", 1)
+    assert annex_problems(bundle, annex) == []
+    extra = copy.deepcopy(annex)
+    extra["records"].append(dict(annex["records"][0], index=2))
+    assert annex_problems(bundle, extra) == [
+        "annex: records [2] are not committed in the bundle; remove them"
+    ]
+    twice = copy.deepcopy(annex)
+    twice["records"].append(annex["records"][1])
+    assert "repeated" in annex_problems(bundle, twice)[0]
+    assert open_annex(bundle, annex) == record

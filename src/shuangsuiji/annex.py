@@ -287,7 +287,9 @@ def annex_problems(bundle: Mapping[str, Any], annex: Mapping[str, Any]) -> list[
     entries = annex.get("records")
     if not isinstance(entries, list):
         return ["annex: 'records' must be a list of {'index', 'salt', 'record'}"]
-    by_index = {e.get("index"): e for e in entries if isinstance(e, Mapping)}
+    by_index = {
+        e["index"]: e for e in entries if isinstance(e, Mapping) and isinstance(e.get("index"), int)
+    }
     out = [] if annex.get("public") == section["public"] else ["annex: its public part differs"]
     for i, commitment in enumerate(commitments):
         if i not in by_index:
@@ -299,10 +301,13 @@ def annex_problems(bundle: Mapping[str, Any], annex: Mapping[str, Any]) -> list[
         problem = _record_problem(i, by_index[i], commitment)
         if problem:
             out.append(problem)
-    extra = sorted(repr(k) for k in set(by_index) - set(range(len(commitments))))
-    if extra or len(by_index) != len(entries):
+    extra = sorted(k for k in by_index if not 0 <= k < len(commitments))
+    if extra:
+        out.append(f"annex: records {extra} are not committed in the bundle; remove them")
+    if len(by_index) != len(entries):
         out.append(
-            f"annex: records {', '.join(extra) or '(repeated)'} are not committed in the bundle"
+            f"annex: {len(entries) - len(by_index)} entries are repeated or have no integer "
+            "'index'; an annex lists each record once"
         )
     return out
 

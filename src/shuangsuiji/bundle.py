@@ -2,9 +2,11 @@
 
 A bundle is a JSON object (format in ``docs/ssj-draw-1.md``): the spec and ticket scheme, the
 task label and seed, the candidate set and its pool digest, every stratum's size rule and
-sizes, the selected entities and ordered alternates with their tickets, replacements, teams,
-the seed's provenance (ceremony or public values), the policy hash, the library version, a
-summary of exclusions, and ``record_digest``, the SHA-256 of the canonical JSON of every other
+sizes, the selected entities and ordered alternates with their tickets, replacements, teams
+with the commitments of their sealed staffing (``sealed_staffing``: no officer's personal
+data; the records are in the sealed annex of :mod:`shuangsuiji.annex`), the seed's
+provenance (ceremony or public values), the policy hash, the library version, a summary of
+exclusions, and ``record_digest``, the SHA-256 of the canonical JSON of every other
 field except ``candidates`` (which ``pool_digest`` commits to), for the audit log to anchor.
 
 :func:`verify_bundle` re-derives the key, every ticket, the pool digest, the sizes, the
