@@ -1109,6 +1109,8 @@ class Registry:
         as UTF-8 JSON and log an ``annex.export`` event naming ``actor`` and ``recipient``."""
         annex = self.staffing_annex(task)
         out = Path(path)
+        # The file is written inside the transaction that logs it: a failed write leaves no
+        # event, and no annex leaves the store without an ``annex.export`` event.
         with self.store.transaction() as s:
             self.store.append_event(
                 s,
