@@ -166,6 +166,54 @@ def test_verify_passes_and_detects_tampering(demo_dir: Path, tmp_path: Path) -> 
     assert RUNNER.invoke(main, ["verify", str(junk)]).exit_code == 1
 
 
+def test_verify_replays_the_teams_only_with_the_sealed_annex_and_names_a_bad_record(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    bundle_path = sorted(demo_dir.glob("draw-*.json"))[0]
+    task = json.loads(bundle_path.read_text(encoding="utf-8"))["task_label"]
+    annex_path = demo_dir / "sealed" / f"annex-{task}.json"
+    assert not list(demo_dir.glob("annex-*.json"))  # annexes live apart from the bundles
+    alone = RUNNER.invoke(main, ["verify", str(bundle_path)])
+    assert alone.exit_code == 0 and "not replayed" in " ".join(alone.output.split())
+    both = RUNNER.invoke(main, ["verify", str(bundle_path), "--annex", str(annex_path)])
+    assert both.exit_code == 0 and "teams replayed" in " ".join(both.stdout.split())
+    annex = json.loads(annex_path.read_text(encoding="utf-8"))
+    target = next(e for e in annex["records"] if e["record"]["kind"] == "conflict")
+    target["record"]["relation"] = "无利害关系"
+    bad = tmp_path / "bad-annex.json"
+    bad.write_text(json.dumps(annex, ensure_ascii=False), encoding="utf-8")
+    result = RUNNER.invoke(main, ["verify", str(bundle_path), "--annex", str(bad), "--json"])
+    assert result.exit_code == 1
+    (problem,) = json.loads(result.stdout)["problems"]
+    assert f"annex record {target['index']} (conflict" in problem and "ask the agency" in problem
+    other = next(p for p in sorted((demo_dir / "sealed").glob("annex-*.json")) if p != annex_path)
+    foreign = RUNNER.invoke(main, ["verify", str(bundle_path), "--annex", str(other)])
+    assert foreign.exit_code == 1 and "not of this bundle" in " ".join(foreign.output.split())
+
+
+def test_the_demo_publishes_no_officer_personal_data(demo_dir: Path) -> None:
+    import csv
+
+    with (demo_dir / "inspectors.csv").open(encoding="utf-8-sig") as f:
+        officers = list(csv.DictReader(f))
+    with (demo_dir / "conflicts.csv").open(encoding="utf-8-sig") as f:
+        relations = {row["relation"] for row in csv.DictReader(f)}
+    assert officers and relations
+    names = {row["name"] for row in officers} | {row["certificate_no"] for row in officers}
+    expiries = {row["certificate_expiry"] for row in officers}
+    # Whole JSON strings only: a task's dates may equal some officer's certificate expiry, and
+    # entities are registered in the same townships the officers live in.
+    public = [*demo_dir.glob("draw-*.json"), *(demo_dir / "announcements").glob("*.json")]
+    for path in public:
+        text = path.read_text(encoding="utf-8")
+        for value in (*relations, *names):
+            assert f'"{value}"' not in text, (path.name, value)
+        for key in ("home_region", "certificate_expiry", "certificate_no", "relation"):
+            assert f'"{key}":' not in text, (path.name, key)
+    sealed = "".join(p.read_text(encoding="utf-8") for p in (demo_dir / "sealed").glob("*.json"))
+    assert any(r in sealed for r in relations) and any(e in sealed for e in expiries)
+
+
 def test_verify_log_passes_then_names_a_tampered_event(demo_dir: Path, tmp_path: Path) -> None:
     db = demo_dir / "shuangsuiji.db"
     ok = RUNNER.invoke(main, ["verify-log", "--db", f"sqlite:///{db}"])

@@ -325,7 +325,8 @@ def test_teams_are_drawn_checked_replayed_and_reassigned(db_url: str) -> None:
     forged = dict(bundle)
     forged["teams"] = [dict(t) for t in bundle["teams"]]
     forged["teams"][0]["inspectors"] = list(reversed(CITY.inspectors.id_list()[-2:]))
-    problems = bundle_team_checker(forged)
+    assert bundle_team_checker(forged) == []  # the public bundle alone cannot replay teams
+    problems = bundle_team_checker(forged, annex=reg.staffing_annex("T1"))
     assert problems and any("replayed" in p or "breaks" in p for p in problems)
     assert assignment.stream.key_sha256
     kinds = [e.kind for e in reg.store.audit_events()]

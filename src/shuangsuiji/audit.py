@@ -139,6 +139,7 @@ EVENT_KINDS: Mapping[str, str] = {
     "teams.seed.reveal": "检查组种子公开 a team-seed party's contribution",
     "teams.assign": "分配检查组 inspectors assigned to the selected entities",
     "teams.reassign": "调整检查组 a team changed after assignment, with reason",
+    "annex.export": "导出检查人员附件 the sealed staffing annex (personal data) was handed out",
     "category.change": "结果类别变更 an agency result category was added",
     "result.record": "录入检查结果 an inspection result was recorded",
     "result.correct": "更正检查结果 a recorded result was corrected, with reason",

@@ -2,9 +2,11 @@
 
 A bundle is a JSON object (format in ``docs/ssj-draw-1.md``): the spec and ticket scheme, the
 task label and seed, the candidate set and its pool digest, every stratum's size rule and
-sizes, the selected entities and ordered alternates with their tickets, replacements, teams,
-the seed's provenance (ceremony or public values), the policy hash, the library version, a
-summary of exclusions, and ``record_digest``, the SHA-256 of the canonical JSON of every other
+sizes, the selected entities and ordered alternates with their tickets, replacements, teams
+with the commitments of their sealed staffing (``sealed_staffing``: no officer's personal
+data; the records are in the sealed annex of :mod:`shuangsuiji.annex`), the seed's
+provenance (ceremony or public values), the policy hash, the library version, a summary of
+exclusions, and ``record_digest``, the SHA-256 of the canonical JSON of every other
 field except ``candidates`` (which ``pool_digest`` commits to), for the audit log to anchor.
 
 :func:`verify_bundle` re-derives the key, every ticket, the pool digest, the sizes, the
@@ -99,6 +101,7 @@ _FIELDS = (
     "replacements",
     "teams",
     "staffing",
+    "sealed_staffing",
     "assignment",
     "attempt",
     "attempts",
@@ -168,8 +171,10 @@ def make_bundle(
     ``assignment`` (when teams were drawn) are the records :mod:`shuangsuiji.assign.record`
     replays them from; they appear in the bundle only when given. ``process`` adds what the
     registry records around the draw (``attempt``, ``attempts``, ``cutoff``, the pre-draw
-    ``announcement``, the ``excluded`` IDs by reason, the ``team_seed``); ``None`` values are
-    left out. ``exclusions`` counts
+    ``announcement``, the ``excluded`` IDs by reason, the ``team_seed``, the
+    ``sealed_staffing`` commitments of :mod:`shuangsuiji.annex`); ``None`` values are left out.
+    A public bundle passes no ``staffing`` (it names officers' personal data): the staffing
+    goes into the sealed annex. ``exclusions`` counts
     the candidates left out before the draw, by reason (``{"注销": 12}``). A provenance record
     must be for the same task, pool and seed (:class:`BundleError` otherwise).
     """

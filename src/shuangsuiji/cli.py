@@ -1069,6 +1069,23 @@ def export_bundle(task_code: str, out: Path, db_url: str) -> None:
     _console().print(f"wrote {out}")
 
 
+@export.command(name="annex")
+@click.argument("task_code")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--to", "recipient", default="", help="Who receives it (recorded in the log).")
+@db_option
+@actor_option
+@handle_errors
+def export_annex(task_code: str, out: Path, recipient: str, db_url: str, actor: str) -> None:
+    """Write the sealed staffing annex of TASK_CODE (personal data: for the supervising office
+    only, never published); `shuangsuiji verify BUNDLE --annex ANNEX` replays the teams with
+    it. Writing it is logged (annex.export)."""
+    from shuangsuiji.registry import Registry
+
+    Registry.open(db_url).export_staffing_annex(task_code, out, actor=actor, recipient=recipient)
+    _console().print(f"wrote {out} (sealed annex: supervising office only, do not publish)")
+
+
 @export.command(name="log")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @db_option
@@ -1228,23 +1245,40 @@ announcements_option = click.option(
 @main.command()
 @click.argument("bundle_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @announcements_option
+@click.option(
+    "--annex",
+    "annex_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The sealed staffing annex (supervising office): check it and replay the teams.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handle_errors
-def verify(bundle_file: Path, announcements_dir: Path | None, as_json: bool) -> None:
+def verify(
+    bundle_file: Path, announcements_dir: Path | None, annex_file: Path | None, as_json: bool
+) -> None:
     """Re-derive a draw from its bundle alone; exit 1 naming every field that does not match.
 
-    With --announcements, the draw must also match the announcement published before its
-    reveal (a draw made in a copy of the store, or re-rolled, fails)."""
-    from shuangsuiji.bundle import BundleError, read_bundle, verify_bundle
+    The public bundle alone checks the entity draw, the seed and team-seed ceremonies and the
+    staffing commitments; with --annex, every annex record is checked against its commitment
+    and the team draw is replayed. With --announcements, the draw must also match the
+    announcement published before its reveal (a draw made in a copy of the store, or
+    re-rolled, fails)."""
+    from shuangsuiji.bundle import BundleError, read_bundle
 
     try:
         bundle = read_bundle(bundle_file.read_bytes())
     except BundleError as exc:
         _fail(f"{bundle_file} is not a draw bundle: {exc}", EXIT_CHECK_FAILED)
-    from shuangsuiji.assign.record import bundle_team_checker
+    annex = None
+    if annex_file is not None:
+        try:
+            annex = read_bundle(annex_file.read_bytes())
+        except BundleError as exc:
+            _fail(f"{annex_file} is not a staffing annex: {exc}", EXIT_CHECK_FAILED)
+    from shuangsuiji.assign.record import verify_draw
 
     published = _announcements(announcements_dir)
-    report = verify_bundle(bundle, team_checker=bundle_team_checker, announcements=published)
+    report = verify_draw(bundle, annex=annex, announcements=published)
     if as_json:
         click.echo(
             json.dumps(
@@ -1262,6 +1296,7 @@ def verify(bundle_file: Path, announcements_dir: Path | None, as_json: bool) -> 
             if not report.ok
             else f"OK: {bundle_file} re-derives exactly "
             f"({len(bundle.get('selected', []))} selected, task {bundle.get('task_label')})"
+            + (f"; teams replayed with the annex {annex_file}" if annex is not None else "")
         )
         for warning in report.warnings:
             _console(stderr=True).print(f"[yellow]warning:[/] {warning}")

@@ -23,14 +23,43 @@ chain outside the database: a draw made in a copy of the store, a re-draw that w
 announced, or a log cut back below a published head no longer matches them
 (:func:`announcement_problems`, :func:`log_problems`).
 
+**The sealed staffing (SSJ-ANNEX-1, SSJ-STAFFING-2).** The staffing record a team draw
+depends on names officers' home regions, certificates, qualifications and declared relations:
+personal data that is not published. It is split into records
+(:mod:`shuangsuiji.annex`): a public part ``public`` (the format, the task's needs, the team
+rules and the selected entities' ID, region and industry) and one record per officer, declared
+conflict, past inspection and prior load. Each record ``r_i`` gets its own secret random
+32-byte salt ``salt_i`` when the staffing is frozen, and its commitment is
+
+    commitment_i = SHA-256( "SSJ-ANNEX-1" || 0x00 || salt_i || canonical_json(r_i) )
+
+The staffing digest (SSJ-STAFFING-2) commits to the public part and the commitments in order:
+
+    staffing_digest = SHA-256( "SSJ-STAFFING-2" || 0x00 ||
+                               canonical_json({"commitments": [hex(commitment_i), ...],
+                                               "public": public}) )
+
+The bundle publishes ``public``, the commitments and the digest; the salts and records stay in
+the sealed annex. Without a salt, a guess at a record (an officer's home county among a few
+thousand codes) cannot be checked against its commitment; with the annex, each record is
+checked against its commitment and the teams are replayed. The digest of an old staffing
+record (before sealed annexes) was ``SHA-256("SSJ-STAFFING-1" || 0x00 ||
+canonical_json(record))``; bundles of that format are still read (:func:`legacy_staffing_digest`).
+
+>>> public = {"format": 1, "needs": {}, "config": {}, "entities": []}
+>>> c = record_commitment(bytes(32), {"kind": "prior_load", "inspector": "I1", "count": 2})
+>>> c[:16]
+'d62cc2db3a2ec7da'
+>>> staffing_digest(public, [c])[:16]
+'48d99013a4df9fbf'
+
 **The team key (SSJ-TEAM-1).** Teams are drawn with randomness revealed only after their own
-inputs are frozen. The staffing record (officers, conflicts, history, loads, the inspection
-date) is frozen first; its digest is ``SHA-256("SSJ-STAFFING-1" || 0x00 ||
-canonical_json(record))``; a team seed is made by a ceremony bound to that digest (the
-ceremony's ``pool_digest`` is the staffing digest), whose commitments are published in a
-second announcement before any reveal (``stage: "teams"``, with ``staffing_digest``, ``on``,
-``frozen_by``, ``seed``, ``independent_parties``, ``log_head`` and ``previous``); and the key
-of SSJ-ASSIGN-1 is
+inputs are frozen. The staffing (officers, conflicts, history, loads, the inspection date) is
+frozen and sealed first, and its SSJ-STAFFING-2 digest recorded; a team seed is made by a
+ceremony bound to that digest (the ceremony's ``pool_digest`` is the staffing digest), whose
+commitments are published in a second announcement before any reveal (``stage: "teams"``,
+with ``staffing_digest``, ``on``, ``frozen_by``, ``seed``, ``independent_parties``,
+``log_head`` and ``previous``); and the key of SSJ-ASSIGN-1 is
 
     team_key = SHA-256( "SSJ-TEAM-1" || 0x00 || utf8(task) || 0x00 || ascii(staffing_digest)
                         || 0x00 || team_seed )
@@ -52,22 +81,31 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from shuangsuiji.audit import canonical_json
+from shuangsuiji.errors import InvalidInputError
 
 __all__ = [
+    "ANNEX_SPEC",
     "ANNOUNCE_SPEC",
+    "LEGACY_STAFFING_SPEC",
     "REDRAW_REASONS",
+    "SALT_BYTES",
     "STAFFING_SPEC",
     "TEAM_SPEC",
     "announcement_digest",
     "announcement_problems",
     "draw_announcement",
+    "legacy_staffing_digest",
     "log_problems",
+    "record_commitment",
     "staffing_digest",
     "team_key",
 ]
 
 ANNOUNCE_SPEC = "SSJ-ANNOUNCE-1"
-STAFFING_SPEC = "SSJ-STAFFING-1"
+ANNEX_SPEC = "SSJ-ANNEX-1"
+STAFFING_SPEC = "SSJ-STAFFING-2"
+LEGACY_STAFFING_SPEC = "SSJ-STAFFING-1"
+SALT_BYTES = 32
 TEAM_SPEC = "SSJ-TEAM-1"
 
 REDRAW_REASONS: dict[str, str] = {
@@ -96,9 +134,22 @@ def draw_announcement(fields: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def staffing_digest(record: Mapping[str, Any]) -> str:
-    """The SSJ-STAFFING-1 digest of a staffing record (what the team seed is bound to)."""
-    return _digest(STAFFING_SPEC, record)
+def record_commitment(salt: bytes, record: Mapping[str, Any]) -> str:
+    """The SSJ-ANNEX-1 commitment (hex) of one staffing record under its secret ``salt``."""
+    if len(salt) != SALT_BYTES:
+        raise InvalidInputError(f"a record's salt is {SALT_BYTES} bytes, got {len(salt)}")
+    body = ANNEX_SPEC.encode() + b"\x00" + salt + canonical_json(record)
+    return hashlib.sha256(body).hexdigest()
+
+
+def staffing_digest(public: Mapping[str, Any], commitments: Sequence[str]) -> str:
+    """The SSJ-STAFFING-2 digest of a sealed staffing (what the team seed is bound to)."""
+    return _digest(STAFFING_SPEC, {"commitments": list(commitments), "public": public})
+
+
+def legacy_staffing_digest(record: Mapping[str, Any]) -> str:
+    """The SSJ-STAFFING-1 digest of a whole staffing record (bundles before sealed annexes)."""
+    return _digest(LEGACY_STAFFING_SPEC, record)
 
 
 def team_key(task: str, staffing: str, team_seed: bytes) -> bytes:

@@ -19,8 +19,7 @@ import attrs
 from rich.console import Console
 
 from shuangsuiji.assign import ConflictTable, assign_teams
-from shuangsuiji.assign.record import bundle_team_checker
-from shuangsuiji.bundle import verify_bundle
+from shuangsuiji.assign.record import verify_draw
 from shuangsuiji.commitments import log_problems
 from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.exports import to_json, write_text
@@ -130,6 +129,22 @@ def _draw_all(registry: Registry, tasks: list[Task], out: Path) -> list[Path]:
         registry.select(task.code, actor=DEMO_DRAWER)
         paths.append(out / f"draw-{task.code}.json")
     return paths
+
+
+SEALED_DIR = "sealed"
+"""Where the demo writes the sealed staffing annexes, apart from the public bundles."""
+
+
+def _export_annexes(registry: Registry, tasks: list[Task], folder: Path) -> list[Path]:
+    """Each task's sealed staffing annex as ``sealed/annex-TASK.json``, handed to the
+    supervising office (each export is an ``annex.export`` audit event)."""
+    folder.mkdir(exist_ok=True)
+    return [
+        registry.export_staffing_annex(
+            t.code, folder / f"annex-{t.code}.json", actor=DEMO_DRAWER, recipient=SUPERVISOR
+        )
+        for t in tasks
+    ]
 
 
 def _draw_teams(registry: Registry, task: Task, published: Path) -> None:
@@ -372,13 +387,14 @@ def run_demo(
         json.loads(p.read_text(encoding="utf-8"))
         for p in sorted((out / "announcements").glob("predraw-*.json"))
     ]
+    annexes = _export_annexes(registry, tasks, out / SEALED_DIR)
     verified = sum(
-        verify_bundle(
+        verify_draw(
             json.loads(p.read_text(encoding="utf-8")),
-            team_checker=bundle_team_checker,
+            annex=json.loads(a.read_text(encoding="utf-8")),
             announcements=published,
         ).ok
-        for p in bundles
+        for p, a in zip(bundles, annexes, strict=True)
     )
     log_checked = log_problems(
         (
@@ -407,8 +423,10 @@ def run_demo(
         *outcome["story"],
         f"every seed made by a ceremony with the supervising office ({SUPERVISOR}); "
         f"{len(published)} pre-draw announcements written to announcements/ before any reveal",
-        f"wrote {len(bundles)} draw bundles; the verifier re-derived {verified} of them exactly "
-        "(entities and teams), each against its published announcement",
+        f"wrote {len(bundles)} public draw bundles (draw-*.json, no officer's personal data) "
+        f"and their sealed staffing annexes into {SEALED_DIR}/ (supervising office only); the "
+        f"verifier re-derived {verified} of them exactly (entities, and teams replayed with the "
+        "annex), each against its published announcement",
         "audit log against the published announcements: "
         + ("consistent" if not log_checked else "; ".join(log_checked)),
         f"draw health of the {health.lotteries} draws: "
@@ -435,7 +453,15 @@ def run_demo(
             "inspectors.csv": "the inspector pool (执法检查人员名录库)",
             "conflicts.csv": "declared conflicts: inspector_id,entity_id,relation,source",
             "policy.toml": "the implementation rules (一细则) used",
-            **{p.name: "draw bundle: re-derive it with `shuangsuiji verify`" for p in bundles},
+            **{
+                p.name: "public draw bundle: re-derive it with `shuangsuiji verify`"
+                for p in bundles
+            },
+            **{
+                f"{SEALED_DIR}/{a.name}": "sealed staffing annex (内部, personal data): for the "
+                "supervising office only, never published; `verify --annex` replays the teams"
+                for a in annexes
+            },
             **{
                 f"record-{t.code}.html": "printable draw record (抽取记录) for the file"
                 for t in tasks[:1]
@@ -446,6 +472,7 @@ def run_demo(
         "verified": verified,
         "next": [
             f"shuangsuiji verify {bundles[0]} --announcements {out / 'announcements'}",
+            f"shuangsuiji verify {bundles[0]} --annex {annexes[0]}",
             f"shuangsuiji verify-log --db sqlite:///{out / 'shuangsuiji.db'} "
             f"--announcements {out / 'announcements'}",
             f"shuangsuiji health --db sqlite:///{out / 'shuangsuiji.db'}",

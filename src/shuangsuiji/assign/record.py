@@ -7,12 +7,15 @@ connects it to the rest of the record:
 - :func:`staffing_record` / :func:`staffing_from_record` write and read the part of a staffing
   that the rules look at — for the selected entities: ID, region, industry; for the inspectors
   of the task's departments: department, regions, qualifications, certificate expiry, active;
-  the declared conflicts, past inspections and prior workloads that touch them — so that a draw
-  bundle carries everything needed to re-check and replay the teams;
+  the declared conflicts, past inspections and prior workloads that touch them — so that the
+  draw bundle (its public commitments) and the sealed annex (its records) carry everything
+  needed to re-check and replay the teams;
 - :func:`bundle_team_checker` re-checks every rule on a bundle's teams and replays the draw of
-  the teams (and their recorded re-assignments) from the bundle's key: ``shuangsuiji verify``
-  uses it. Agency rules written in Python (:class:`~shuangsuiji.assign.RecusalRule`) are not in
-  the record; a verifier passes them again.
+  the teams (and their recorded re-assignments) from the bundle's key and the staffing opened
+  from its sealed annex (:mod:`shuangsuiji.annex`); :func:`verify_draw` is the whole check of
+  a bundle, with or without the annex: ``shuangsuiji verify`` uses it. Agency rules written
+  in Python (:class:`~shuangsuiji.assign.RecusalRule`) are not in the record; a verifier
+  passes them again.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import attrs
 import numpy as np
 
+from shuangsuiji.annex import annex_problems, open_annex, section_problems
 from shuangsuiji.assign._engine import assign_teams, reassign
 from shuangsuiji.assign.assignment import Assignment, Recusal, Team
 from shuangsuiji.assign.check import check_teams
@@ -34,7 +39,8 @@ from shuangsuiji.assign.rules import (
     RecusalRule,
     TeamConfig,
 )
-from shuangsuiji.commitments import staffing_digest, team_key
+from shuangsuiji.bundle import VerificationReport, verify_bundle
+from shuangsuiji.commitments import legacy_staffing_digest, team_key
 from shuangsuiji.draw import draw_key
 from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.model import Conflict
@@ -45,6 +51,7 @@ __all__ = [
     "bundle_team_checker",
     "staffing_from_record",
     "staffing_record",
+    "verify_draw",
 ]
 
 RECORD_FORMAT = 1
@@ -190,19 +197,64 @@ def conflict_table(conflicts: Iterable[Conflict]) -> ConflictTable:
 
 
 def bundle_team_checker(
-    bundle: Mapping[str, Any], extra_rules: Sequence[RecusalRule] = ()
+    bundle: Mapping[str, Any],
+    extra_rules: Sequence[RecusalRule] = (),
+    annex: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Problems with a bundle's teams: every rule re-checked, the team draw replayed.
 
-    A bundle without teams has nothing to check; teams without a ``staffing`` record cannot be
-    checked and are reported as such.
+    A public bundle carries the staffing sealed (``sealed_staffing``, :mod:`shuangsuiji.annex`):
+    without the ``annex`` only its commitments, its digest and the team seed's ceremony are
+    checked; with it, every annex record is checked against its commitment and the teams are
+    replayed. A bundle of the format before sealed annexes carries its ``staffing`` record
+    itself (SSJ-STAFFING-1) and is replayed from it. A bundle without teams has nothing to
+    check; teams without either are reported.
     """
     teams = bundle.get("teams") or []
+    if "sealed_staffing" in bundle:
+        return _sealed_problems(bundle, extra_rules, annex)
     record = bundle.get("staffing")
     if not teams and record is None:
         return []
     if record is None:
         return ["teams: the bundle has teams but no staffing record to check them against"]
+    try:
+        key = _team_key(bundle, legacy_staffing_digest(record))
+    except (KeyError, TypeError, ValueError) as exc:
+        key, problem = None, f"team_seed: {exc}"
+    problems = _replay_problems(bundle, record, key, extra_rules)
+    return problems if key is not None else [*problems, problem]
+
+
+def _sealed_problems(
+    bundle: Mapping[str, Any], extra_rules: Sequence[RecusalRule], annex: Mapping[str, Any] | None
+) -> list[str]:
+    problems = section_problems(bundle)
+    if problems:
+        return problems
+    if not isinstance(bundle.get("team_seed"), Mapping):
+        return ["team_seed: missing; a sealed staffing is bound to a team seed"]
+    try:
+        key = _team_key(bundle, bundle["sealed_staffing"]["digest"])
+    except (KeyError, TypeError, ValueError) as exc:
+        return [f"team_seed: {exc}"]
+    if annex is None:
+        return []
+    problems = annex_problems(bundle, annex)
+    if problems:
+        return problems
+    return _replay_problems(bundle, open_annex(bundle, annex), key, extra_rules)
+
+
+def _replay_problems(
+    bundle: Mapping[str, Any],
+    record: Mapping[str, Any],
+    key: bytes | None,
+    extra_rules: Sequence[RecusalRule],
+) -> list[str]:
+    """Every rule re-checked on the bundle's teams, and (given the ``key``) the team draw and
+    its re-assignments replayed from ``record``."""
+    teams = _teams_of(bundle.get("teams") or [])
     try:
         staffing = staffing_from_record(record, extra_rules)
         recorded = Assignment.from_dict(bundle["assignment"])
@@ -212,12 +264,10 @@ def bundle_team_checker(
         f"teams: {p.entity_id} {p.inspector_id or ''} breaks {p.rule}: {p.message}".replace(
             "  ", " "
         )
-        for p in check_teams(staffing, [t for t in _teams_of(teams)])
+        for p in check_teams(staffing, teams)
     ]
-    try:
-        key = _team_key(bundle, record)
-    except (KeyError, TypeError, ValueError) as exc:
-        return [*problems, f"team_seed: {exc}"]
+    if key is None:
+        return problems
     replay = assign_teams(staffing, key)
     if recorded.reassignments:
         replay = reassign(
@@ -230,7 +280,7 @@ def bundle_team_checker(
             ],
         )
     derived = {t.entity_id: sorted(t.inspector_ids) for t in replay.teams}
-    given = {t.entity_id: sorted(t.inspector_ids) for t in _teams_of(teams)}
+    given = {t.entity_id: sorted(t.inspector_ids) for t in teams}
     if derived != given:
         wrong = sorted(e for e in set(derived) | set(given) if derived.get(e) != given.get(e))
         problems.append(
@@ -240,14 +290,40 @@ def bundle_team_checker(
     return problems
 
 
-def _team_key(bundle: Mapping[str, Any], record: Mapping[str, Any]) -> bytes:
-    """The key the teams were drawn with: SSJ-TEAM-1 from the bundle's ``team_seed`` (its
-    staffing digest and ceremony checked), or the entity draw's key for older bundles."""
+def verify_draw(
+    bundle: Mapping[str, Any],
+    *,
+    annex: Mapping[str, Any] | None = None,
+    announcements: Sequence[Mapping[str, Any]] = (),
+    extra_rules: Sequence[RecusalRule] = (),
+) -> VerificationReport:
+    """:func:`~shuangsuiji.bundle.verify_bundle` with the teams checked too: the entity draw,
+    the seed and team-seed ceremonies and the staffing commitments from the public bundle
+    alone; given the sealed ``annex``, every annex record against its commitment and the team
+    draw replayed. Without the annex a bundle with teams gets a warning that its teams were
+    not replayed."""
+    report = verify_bundle(
+        bundle,
+        team_checker=lambda b: bundle_team_checker(b, extra_rules, annex),
+        announcements=announcements,
+    )
+    if annex is None and isinstance(bundle, Mapping) and bundle.get("sealed_staffing"):
+        note = (
+            "teams: checked against the staffing commitments only, not replayed; the staffing "
+            "is in the sealed annex held by the supervising office (verify BUNDLE --annex ANNEX)"
+        )
+        return attrs.evolve(report, warnings=(*report.warnings, note))
+    return report
+
+
+def _team_key(bundle: Mapping[str, Any], digest: str) -> bytes:
+    """The key the teams were drawn with: SSJ-TEAM-1 from the bundle's ``team_seed`` (bound to
+    the staffing ``digest``, its ceremony checked), or the entity draw's key for older
+    bundles."""
     frozen = bundle.get("team_seed")
     task = str(bundle["task_label"])
     if frozen is None:
         return draw_key(task, str(bundle["seed"]))
-    digest = staffing_digest(record)
     if frozen["staffing_digest"] != digest:
         raise ValueError("the staffing record does not hash to the committed staffing digest")
     ceremony = Ceremony.from_record(frozen["ceremony"])

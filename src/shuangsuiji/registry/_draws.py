@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 from sqlalchemy.orm import Session
 
+from shuangsuiji.annex import SealedStaffing, seal_staffing
 from shuangsuiji.bundle import make_bundle
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
 from shuangsuiji.commitments import (
@@ -67,6 +68,17 @@ def _public_team_seed(frozen: dict[str, Any]) -> dict[str, Any]:
     """The team-seed record as published: the staffing digest, date, ceremony, announcement."""
     keys = ("on", "staffing_digest", "ceremony", "frozen_by", "announcement")
     return {k: frozen[k] for k in keys if k in frozen}
+
+
+def _sealed(frozen: dict[str, Any] | None) -> SealedStaffing:
+    """The sealed staffing of a frozen team seed (its record and stored salts)."""
+    if not frozen or "salts" not in frozen:
+        raise DrawRefused(
+            "the staffing of this draw was frozen before sealed annexes (SSJ-STAFFING-1): it "
+            "has no salted commitments, so no public bundle or annex can be made from it; "
+            "re-draw the task with a recorded reason"
+        )
+    return seal_staffing(frozen["staffing"], [bytes.fromhex(h) for h in frozen["salts"]])
 
 
 class _Draws(_RegistryBase):
@@ -659,6 +671,7 @@ class _Draws(_RegistryBase):
         exclusions = [{"reason": e["reason"], "count": e["count"]} for e in stored]
         assignment = json.loads(row.assignment) if row.assignment else None
         frozen_team = json.loads(row.team_seed) if row.team_seed else None
+        sealable = bool(assignment and frozen_team and "salts" in frozen_team)
         bundle = make_bundle(
             draw,
             ids,
@@ -667,7 +680,6 @@ class _Draws(_RegistryBase):
             teams=self._teams_of(s, row),
             policy_hash=row.policy_hash,
             exclusions=exclusions,
-            staffing=assignment["staffing"] if assignment else None,
             assignment=assignment["assignment"] if assignment else None,
             process={
                 "attempt": row.attempt,
@@ -676,6 +688,7 @@ class _Draws(_RegistryBase):
                 "announcement": json.loads(row.announcement) if row.announcement else None,
                 "excluded": [{"reason": e["reason"], "ids": e.get("ids", [])} for e in stored],
                 "team_seed": _public_team_seed(frozen_team) if frozen_team else None,
+                "sealed_staffing": _sealed(frozen_team).section() if sealable else None,
             },
         )
         row.bundle = _json(bundle)
@@ -775,12 +788,15 @@ class _Draws(_RegistryBase):
     def bundle(self, task: str, attempt: int | None = None) -> dict[str, Any]:
         """The draw bundle of the task's latest (or a given) draw."""
         with self.store.reading() as s:
-            rows = [r for r in self._draw_rows(s, task) if r.state == "drawn"]
-            chosen = rows if attempt is None else [r for r in rows if r.attempt == attempt]
-            if not chosen or chosen[-1].bundle is None:
-                raise DrawRefused(f"task {task} has no drawn attempt {attempt or ''}".strip())
-            result: dict[str, Any] = json.loads(chosen[-1].bundle)
+            result: dict[str, Any] = json.loads(self._drawn_attempt(s, task, attempt).bundle or "")
             return result
+
+    def _drawn_attempt(self, s: Session, task: str, attempt: int | None) -> DrawRow:
+        rows = [r for r in self._draw_rows(s, task) if r.state == "drawn"]
+        chosen = rows if attempt is None else [r for r in rows if r.attempt == attempt]
+        if not chosen or chosen[-1].bundle is None:
+            raise DrawRefused(f"task {task} has no drawn attempt {attempt or ''}".strip())
+        return chosen[-1]
 
     def export_bundle(self, task: str, path: str | Path) -> Path:
         """Write the task's draw bundle as UTF-8 JSON; returns the path."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
 from sqlalchemy.orm import Session
 
+from shuangsuiji.annex import fresh_salts, seal_staffing
 from shuangsuiji.assign import (
     Assignment,
     PastAssignments,
@@ -22,11 +24,10 @@ from shuangsuiji.assign.record import conflict_table, staffing_from_record, staf
 from shuangsuiji.assign.rules import team_config
 from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
-    staffing_digest,
     team_key,
 )
 from shuangsuiji.registry._base import SYSTEM_PARTY, DrawRefused, _json
-from shuangsuiji.registry._draws import _Draws
+from shuangsuiji.registry._draws import _Draws, _sealed
 from shuangsuiji.seeds import (
     Ceremony,
     party_commitment,
@@ -104,11 +105,13 @@ class _Teams(_Draws):
                 f"{the_task.start.isoformat()}..{the_task.end.isoformat()}"
             )
         record = staffing_record(self._staffing(s, row, day))
-        digest = staffing_digest(record)
+        sealed = seal_staffing(record, fresh_salts(record))
+        digest = sealed.digest
         frozen = {
             "on": day.isoformat(),
             "staffing_digest": digest,
             "staffing": record,
+            "salts": [salt.hex() for salt in sealed.salts],
             "frozen_by": actor,
             "ceremony": Ceremony(task, digest, self._now).to_record(),
         }
@@ -299,6 +302,48 @@ class _Teams(_Draws):
         frozen = json.loads(row.team_seed)
         seed = Ceremony.from_record(frozen["ceremony"]).seed()
         return team_key(row.task, frozen["staffing_digest"], seed)
+
+    def staffing_annex(self, task: str, attempt: int | None = None) -> dict[str, Any]:
+        """The sealed staffing annex (SSJ-ANNEX-1) of the task's latest (or a given) draw.
+
+        **For the supervising office only**: it holds the officers' personal data (home
+        regions, certificates, qualifications, declared relations) and the secret salts that
+        open the public bundle's staffing commitments, so that the teams can be replayed
+        (``shuangsuiji verify BUNDLE --annex ANNEX``). Never publish it; hand it out with
+        :meth:`export_staffing_annex`, which leaves an ``annex.export`` audit event.
+        """
+        with self.store.reading() as s:
+            row = self._drawn_attempt(s, task, attempt)
+            if not row.assignment:
+                raise DrawRefused(f"task {task}: no teams drawn yet, so there is no annex")
+            frozen = json.loads(row.team_seed) if row.team_seed else None
+            return _sealed(frozen).annex(row.task, row.attempt)
+
+    def export_staffing_annex(
+        self, task: str, path: str | Path, *, actor: str, recipient: str = ""
+    ) -> Path:
+        """Write the sealed staffing annex (:meth:`staffing_annex`, supervising office only)
+        as UTF-8 JSON and log an ``annex.export`` event naming ``actor`` and ``recipient``."""
+        annex = self.staffing_annex(task)
+        out = Path(path)
+        # The file is written inside the transaction that logs it: a failed write leaves no
+        # event, and no annex leaves the store without an ``annex.export`` event.
+        with self.store.transaction() as s:
+            self.store.append_event(
+                s,
+                actor,
+                "annex.export",
+                {
+                    "task": task,
+                    "attempt": annex["attempt"],
+                    "staffing_digest": annex["staffing_digest"],
+                    "records": len(annex["records"]),
+                    "recipient": recipient,
+                    "file": out.name,
+                },
+            )
+            out.write_text(json.dumps(annex, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        return out
 
     def staffing(self, task: str, *, on: date | None = None) -> Staffing:
         """What a team draw of ``task`` would depend on now (for dry runs and analysis)."""
