@@ -108,7 +108,6 @@ from shuangsuiji.publication import (
     result_announcements,
     task_announcement,
 )
-from shuangsuiji.pushdown import DatabaseCandidateSet, freeze_in_database, insert_candidates
 from shuangsuiji.results import (
     CHINA_STANDARD_TIME,
     InspectionResult,
@@ -128,6 +127,7 @@ from shuangsuiji.seeds import (
 )
 from shuangsuiji.store import Clock, NotStoredError, Store, StoreError, utc_now
 from shuangsuiji.store.integrity import pool_state, read_records, snapshot
+from shuangsuiji.store.pushdown import DatabaseCandidateSet, freeze_in_database, insert_candidates
 from shuangsuiji.store.schema import (
     AuditEventRow,
     DrawCandidateRow,
