@@ -54,6 +54,35 @@ class ImportReport:
     event_seq: int
 
 
+@attrs.frozen(kw_only=True)
+class ImportJob:
+    """One import of a pool's rows, as :meth:`PoolRepository._import_rows` carries it out:
+    the table, the kind (``entities`` or ``inspectors``), the rows as columns, who imports
+    them from where and how (``add`` or ``upsert``, the batch size, progress reporting, a
+    last check inside the locked transaction, and whether to stage on PostgreSQL)."""
+
+    table: type[EntityRow] | type[InspectorRow] = attrs.field(kw_only=False)
+    kind: str = attrs.field(kw_only=False)
+    columns: dict[str, Any] = attrs.field(kw_only=False)
+    actor: str
+    source: str
+    mode: str
+    batch_size: int = 10_000
+    progress: Progress | None = None
+    precheck: Callable[[Session], None] | None = None
+    staged: bool | None = None
+
+    @property
+    def n(self) -> int:
+        """How many rows the job imports."""
+        return len(self.columns["id"])
+
+    @property
+    def names(self) -> list[str]:
+        """The columns written, in the order of :attr:`columns`."""
+        return list(self.columns)
+
+
 class PoolRepository(StoreCore):
     """The pool half of :class:`~shuangsuiji.store.Store`."""
 
@@ -108,90 +137,64 @@ class PoolRepository(StoreCore):
             "tags": tag_text,
         }
         return self._import_rows(
-            EntityRow,
-            "entities",
-            columns,
-            len(pool),
-            actor,
-            source,
-            mode,
-            batch_size,
-            progress,
-            precheck=tag_room,
-            staged=staged,
+            ImportJob(
+                EntityRow,
+                "entities",
+                columns,
+                actor=actor,
+                source=source,
+                mode=mode,
+                batch_size=batch_size,
+                progress=progress,
+                precheck=tag_room,
+                staged=staged,
+            )
         )
 
-    def _import_rows(
-        self,
-        table: type[EntityRow] | type[InspectorRow],
-        kind: str,
-        columns: dict[str, Any],
-        n: int,
-        actor: str,
-        source: str,
-        mode: str,
-        batch_size: int,
-        progress: Progress | None,
-        precheck: Callable[[Session], None] | None = None,
-        staged: bool | None = None,
-    ) -> ImportReport:
-        if n == 0:
-            raise StoreError(f"the {kind} pool is empty: nothing to import (check the file)")
-        check_fit(table, columns, columns["id"])
-        names = list(columns)
-        batches = _Batches(columns, n, batch_size)
-        digest = _imported_state(kind, batches).hex
-        if staged is None:
-            staged = n >= STAGED_IMPORT_FROM
+    def _import_rows(self, job: ImportJob) -> ImportReport:
+        if job.n == 0:
+            raise StoreError(f"the {job.kind} pool is empty: nothing to import (check the file)")
+        check_fit(job.table, job.columns, job.columns["id"])
+        batches = _Batches(job.columns, job.n, job.batch_size)
+        digest = _imported_state(job.kind, batches).hex
+        staged = job.n >= STAGED_IMPORT_FROM if job.staged is None else job.staged
         if self.dialect == "postgresql" and staged:
-            return self._import_staged(
-                table,
-                kind,
-                batches,
-                actor,
-                source,
-                mode,
-                digest,
-                progress,
-                precheck,
-            )
+            return self._import_staged(job, batches, digest)
         with self.transaction() as s:
-            record = self._begin_import(s, kind, n, actor, source, mode, digest, precheck)
-            if mode == "add":
-                self._refuse_existing(s, table, columns["id"])
-            replaced = _Replaced(kind)
+            record = self._begin_import(s, job, digest)
+            if job.mode == "add":
+                self._refuse_existing(s, job.table, job.columns["id"])
+            replaced = _Replaced(job.kind)
             for stop, rows in batches:
-                if mode == "upsert":
-                    replaced.note(_pairs(kind, stored_rows(s, kind, [r["id"] for r in rows]), rows))
+                if job.mode == "upsert":
+                    stored = stored_rows(s, job.kind, [r["id"] for r in rows])
+                    replaced.note(_pairs(job.kind, stored, rows))
                 for row in rows:
                     row["import_id"] = record.id
-                stmt = insert(table) if mode == "add" else _upsert(self.dialect, table, names)
-                s.execute(stmt, rows)
-                if progress is not None:
-                    progress(stop, n)
-            return self._log_import(s, record, actor, replaced)
+                s.execute(self._insert(job), rows)
+                if job.progress is not None:
+                    job.progress(stop, job.n)
+            return self._log_import(s, record, job.actor, replaced)
 
-    def _begin_import(
-        self,
-        s: Session,
-        kind: str,
-        n: int,
-        actor: str,
-        source: str,
-        mode: str,
-        digest: str,
-        precheck: Callable[[Session], None] | None,
-    ) -> ImportRow:
+    def _insert(self, job: ImportJob, rows: Any = None) -> Any:
+        """The statement that writes the job's rows: a plain INSERT for ``add`` (of ``rows``, a
+        SELECT, when given), an upsert for ``upsert``."""
+        if job.mode == "upsert":
+            return _upsert(self.dialect, job.table, job.names, rows)
+        stmt = insert(job.table)
+        return stmt if rows is None else stmt.from_select([*job.names, "import_id"], rows)
+
+    def _begin_import(self, s: Session, job: ImportJob, digest: str) -> ImportRow:
         """Inside the import's locked transaction: the last checks, then its ``imports`` row."""
-        if precheck is not None:
-            precheck(s)
+        if job.precheck is not None:
+            job.precheck(s)
         record = ImportRow(
-            kind=kind,
-            source=source[:500],
-            mode=mode,
-            rows=n,
+            kind=job.kind,
+            source=job.source[:500],
+            mode=job.mode,
+            rows=job.n,
             digest=digest,
-            actor=actor,
+            actor=job.actor,
             time=format_utc(self.clock()),
         )
         s.add(record)
@@ -223,71 +226,56 @@ class PoolRepository(StoreCore):
         )
         return ImportReport(record.id, record.kind, record.rows, record.mode, record.digest, seq)
 
-    def _import_staged(
-        self,
-        table: type[EntityRow] | type[InspectorRow],
-        kind: str,
-        batches: _Batches,
-        actor: str,
-        source: str,
-        mode: str,
-        digest: str,
-        progress: Progress | None,
-        precheck: Callable[[Session], None] | None,
-    ) -> ImportReport:
+    def _import_staged(self, job: ImportJob, batches: _Batches, digest: str) -> ImportReport:
         """A large import on PostgreSQL: rows go into a session-private TEMP table first,
         without the write lock (other writers carry on); then one locked transaction checks,
         copies them with ``INSERT … SELECT`` and logs the event. A crash at any point leaves
         the store as it was: the TEMP table dies with the session."""
-        names, n = batches.names, batches.n
-        target = table.__table__
+        target = job.table.__table__
         stage = sa.Table(
             _STAGE,
             sa.MetaData(),
-            *(sa.Column(c, target.c[c].type) for c in names),
+            *(sa.Column(c, target.c[c].type) for c in job.names),
             prefixes=["TEMPORARY"],
         )
         with self.engine.connect() as conn:
             try:
-                with conn.begin():
-                    stage.create(conn)
-                    if self.engine.dialect.driver == "psycopg":
-                        _copy_rows(conn, batches, progress)
-                    else:
-                        for stop, rows in batches:
-                            conn.execute(insert(stage), rows)
-                            if progress is not None:
-                                progress(stop, n)
+                self._stage_rows(conn, stage, batches, job.progress)
                 with self._locked(conn) as s:
-                    record = self._begin_import(s, kind, n, actor, source, mode, digest, precheck)
-                    if mode == "add":
-                        existing = (
-                            s.execute(
-                                select(stage.c.id)
-                                .join(target, target.c.id == stage.c.id)
-                                .order_by(stage.c.id)
-                                .limit(20)
-                            )
-                            .scalars()
-                            .all()
-                        )
-                        _refuse_stored(list(existing))
-                    replaced = _Replaced(kind)
-                    if mode == "upsert":
-                        replaced.note(staged_pairs(s, kind, stage))
-                    moved = select(
-                        *(stage.c[c] for c in names), sa.literal(record.id).label("import_id")
-                    )
-                    s.execute(
-                        insert(table).from_select([*names, "import_id"], moved)
-                        if mode == "add"
-                        else _upsert(self.dialect, table, names, moved)
-                    )
-                    report = self._log_import(s, record, actor, replaced)
+                    return self._move_staged(s, job, stage, digest)
             finally:
                 with conn.begin():
                     conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}"))
-        return report
+
+    def _stage_rows(
+        self, conn: Connection, stage: sa.Table, batches: _Batches, progress: Progress | None
+    ) -> None:
+        """Fill the TEMP stage table in a transaction of its own, without the write lock."""
+        with conn.begin():
+            stage.create(conn)
+            if self.engine.dialect.driver == "psycopg":
+                _copy_rows(conn, batches, progress)
+                return
+            for stop, rows in batches:
+                conn.execute(insert(stage), rows)
+                if progress is not None:
+                    progress(stop, batches.n)
+
+    def _move_staged(
+        self, s: Session, job: ImportJob, stage: sa.Table, digest: str
+    ) -> ImportReport:
+        """Inside the locked transaction: check the staged rows, move them, log the import."""
+        record = self._begin_import(s, job, digest)
+        target = job.table.__table__
+        if job.mode == "add":
+            clash = select(stage.c.id).join(target, target.c.id == stage.c.id)
+            _refuse_stored(list(s.execute(clash.order_by(stage.c.id).limit(20)).scalars()))
+        replaced = _Replaced(job.kind)
+        if job.mode == "upsert":
+            replaced.note(staged_pairs(s, job.kind, stage))
+        moved = select(*(stage.c[c] for c in job.names), sa.literal(record.id).label("import_id"))
+        s.execute(self._insert(job, moved))
+        return self._log_import(s, record, job.actor, replaced)
 
     def _refuse_existing(
         self, s: Session, table: type[EntityRow] | type[InspectorRow], ids: Any
@@ -377,15 +365,7 @@ class PoolRepository(StoreCore):
             "active": pool.active,
         }
         return self._import_rows(
-            InspectorRow,
-            "inspectors",
-            columns,
-            len(pool),
-            actor,
-            source,
-            mode,
-            10_000,
-            None,
+            ImportJob(InspectorRow, "inspectors", columns, actor=actor, source=source, mode=mode)
         )
 
     def load_inspectors(self, *, session: Session | None = None) -> InspectorPool:
