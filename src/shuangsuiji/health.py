@@ -752,68 +752,108 @@ def replay_health(
     total = period.shape[0]
     if total < 40:
         raise HealthInputError(f"{total} replays are too few: give at least 40 (800 for 0.01)")
-    fit, null = period[: total // 2], period[total // 2 :]
-    mean = fit.mean(axis=0)
-    var = fit.var(axis=0, ddof=1)
-    varying = var > 0
-    scale = np.sqrt(np.where(varying, var, 1.0))
-    z_obs = np.where(varying, (observed - mean) / scale, 0.0)
-    z_null = np.where(varying, (null - mean) / scale, 0.0)
+    rep = _Replays.split(observed, period)
     level = alpha / 2
-    r = null.shape[0]
     blind = (
         f"; too few replays to reject at this level (need {math.ceil(4 / alpha)} null replays)"
-        if 1 / (r + 1) > level / 2
+        if 1 / (rep.r + 1) > level / 2
         else ""
     )
+    units_test, flags = _replay_units(rep, ids, level, blind)
+    spread_test = _replay_spread(rep, level, blind)
+    per_high = (1 + (rep.null >= observed).sum(axis=0)) / (rep.r + 1)
+    per_low = (1 + (rep.null <= observed).sum(axis=0)) / (rep.r + 1)
+    units = UnitStats(
+        ids,
+        trials,
+        observed,
+        rep.mean.astype(np.float64),
+        rep.var.astype(np.float64),
+        per_low.astype(np.float64),
+        per_high.astype(np.float64),
+        ((per_low + 1 - per_high) / 2).astype(np.float64),
+    )
+    return HealthReport(subject, len(todo), alpha, units, tuple(flags), (units_test, spread_test))
 
-    def mc(extreme: npt.NDArray[np.bool_]) -> float:
-        return float((1 + np.count_nonzero(extreme)) / (r + 1))
 
-    hi_null, lo_null = z_null.max(axis=1), z_null.min(axis=1)
-    p_hi = mc(hi_null >= z_obs.max())
-    p_lo = mc(lo_null <= z_obs.min())
+@attrs.frozen(eq=False)
+class _Replays:
+    """A period's loads standardised by the first half of its replays: the mean and variance
+    of each unit, and ``z = (X - E) / sqrt(V)`` of the observed loads and of every replay of
+    the second half (the null replays)."""
+
+    observed: I64
+    null: I64
+    mean: F64
+    var: F64
+    varying: npt.NDArray[np.bool_]
+    z_obs: F64
+    z_null: F64
+
+    @classmethod
+    def split(cls, observed: I64, period: I64) -> _Replays:
+        """Fit on the first half of ``period``'s rows, standardise with it."""
+        total = period.shape[0]
+        fit, null = period[: total // 2], period[total // 2 :]
+        mean = fit.mean(axis=0)
+        var = fit.var(axis=0, ddof=1)
+        varying = var > 0
+        scale = np.sqrt(np.where(varying, var, 1.0))
+        z_obs = np.where(varying, (observed - mean) / scale, 0.0)
+        z_null = np.where(varying, (null - mean) / scale, 0.0)
+        return cls(observed, null, mean, var, varying, z_obs, z_null)
+
+    @property
+    def r(self) -> int:
+        """The number of null replays."""
+        return int(self.null.shape[0])
+
+    def p(self, extreme: npt.NDArray[np.bool_]) -> float:
+        """The Monte Carlo p-value ``(1 + #{extreme replays}) / (R + 1)``."""
+        return float((1 + np.count_nonzero(extreme)) / (self.r + 1))
+
+
+def _replay_units(
+    rep: _Replays, ids: tuple[str, ...], level: float, blind: str
+) -> tuple[CheckResult, list[UnitFlag]]:
+    """The max-T test of the largest and smallest ``z``, and the units beyond it."""
+    z_obs, observed, mean, varying = rep.z_obs, rep.observed, rep.mean, rep.varying
+    hi_null, lo_null = rep.z_null.max(axis=1), rep.z_null.min(axis=1)
+    p_hi = rep.p(hi_null >= z_obs.max())
+    p_lo = rep.p(lo_null <= z_obs.min())
     crit_hi = float(np.quantile(hi_null, 1 - level / 2))
     crit_lo = float(np.quantile(lo_null, level / 2))
-    per_high = (1 + (null >= observed).sum(axis=0)) / (r + 1)
-    per_low = (1 + (null <= observed).sum(axis=0)) / (r + 1)
     flags = [
-        UnitFlag(ids[j], int(observed[j]), float(mean[j]), mc(hi_null >= z_obs[j]), "too often")
+        UnitFlag(ids[j], int(observed[j]), float(mean[j]), rep.p(hi_null >= z_obs[j]), "too often")
         for j in np.flatnonzero(varying & (z_obs > crit_hi) & (p_hi <= level / 2))
     ] + [
-        UnitFlag(ids[j], int(observed[j]), float(mean[j]), mc(lo_null <= z_obs[j]), "too rarely")
+        UnitFlag(ids[j], int(observed[j]), float(mean[j]), rep.p(lo_null <= z_obs[j]), "too rarely")
         for j in np.flatnonzero(varying & (z_obs < crit_lo) & (p_lo <= level / 2))
     ]
     flags.sort(key=lambda f: (f.p_value, f.id))
-    units_test = CheckResult(
+    test = CheckResult(
         "units",
         float(np.abs(z_obs).max(initial=0.0)),
         min(1.0, 2 * min(p_hi, p_lo)),
         level,
         None,
         f"{int(varying.sum())} units, largest z {z_obs.max(initial=0):.2f} and smallest "
-        f"{z_obs.min(initial=0):.2f} against {r} replays (max-T); {len(flags)} flagged{blind}",
+        f"{z_obs.min(initial=0):.2f} against {rep.r} replays (max-T); {len(flags)} flagged{blind}",
     )
-    t_obs = float((z_obs[varying] ** 2).sum())
-    t_null = (z_null[:, varying] ** 2).sum(axis=1)
-    p_spread = min(1.0, 2 * min(mc(t_null >= t_obs), mc(t_null <= t_obs)))
-    spread_test = CheckResult(
+    return test, flags
+
+
+def _replay_spread(rep: _Replays, level: float, blind: str) -> CheckResult:
+    """The two-sided test of ``Σ z²``: loads spread too wide, or too even."""
+    t_obs = float((rep.z_obs[rep.varying] ** 2).sum())
+    t_null = (rep.z_null[:, rep.varying] ** 2).sum(axis=1)
+    p_spread = min(1.0, 2 * min(rep.p(t_null >= t_obs), rep.p(t_null <= t_obs)))
+    return CheckResult(
         "spread",
         t_obs,
         p_spread,
         level,
-        int(varying.sum()),
+        int(rep.varying.sum()),
         f"sum of z² {t_obs:.1f}, replays {np.median(t_null):.1f} median "
         f"({np.quantile(t_null, 0.025):.1f}–{np.quantile(t_null, 0.975):.1f}); two-sided{blind}",
     )
-    units = UnitStats(
-        ids,
-        trials,
-        observed,
-        mean.astype(np.float64),
-        var.astype(np.float64),
-        per_low.astype(np.float64),
-        per_high.astype(np.float64),
-        ((per_low + 1 - per_high) / 2).astype(np.float64),
-    )
-    return HealthReport(subject, len(todo), alpha, units, tuple(flags), (units_test, spread_test))

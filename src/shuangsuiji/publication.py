@@ -63,6 +63,7 @@ from typing import Any, Final
 import attrs
 import numpy as np
 
+from shuangsuiji.deadlines import deadlines
 from shuangsuiji.errors import InvalidInputError, RefusedError, UnknownKeyError
 from shuangsuiji.model import Department, InspectionItem, Plan, Task
 from shuangsuiji.policy import Policy
@@ -77,7 +78,7 @@ from shuangsuiji.publicity import (
     item_dict,
 )
 from shuangsuiji.results import InspectionResult, latest_results
-from shuangsuiji.workdays import CalendarCoverageError, WorkCalendar
+from shuangsuiji.workdays import WorkCalendar
 
 __all__ = [
     "INSPECTION_TYPES",
@@ -455,23 +456,6 @@ def _dict_of(values: Iterable[Any], what: str, key: str = "code") -> dict[str, A
     return out
 
 
-def _coverage_context(
-    exc: CalendarCoverageError, keys: Sequence[tuple[str, str]], starts: Sequence[date]
-) -> CalendarCoverageError:
-    """The calendar's error, naming the record whose deadline it could not compute."""
-    message = str(exc)
-    match = re.match(r"starts\[(\d+)\]: ", message)
-    pos = int(match.group(1)) if match else 0
-    rest = message[match.end() :] if match else message
-    task, entity = keys[pos]
-    return CalendarCoverageError(
-        f"publication record {task} / {entity} (deadline counted from {starts[pos]}): {rest}",
-        day=exc.day,
-        covered_from=exc.covered_from,
-        covered_through=exc.covered_through,
-    )
-
-
 def build_records(
     results: Iterable[InspectionResult],
     *,
@@ -499,10 +483,55 @@ def build_records(
     """
     policy = policy or Policy.default()
     calendar = calendar or WorkCalendar.official()
-    by_task = _dict_of(tasks, "tasks")
     by_item = _dict_of(items, "items")
     by_department = _dict_of(departments, "departments")
+    groups = _entity_groups(
+        results, plan, _dict_of(tasks, "tasks"), by_item, by_department, entity_names
+    )
+    rule = policy.deadline
+    dues = deadlines(groups, rule, calendar, estimate)
     done = published or {}
+    records = []
+    for k, (task, rows) in enumerate(groups):
+        entity = rows[0].entity
+        when, by = done.get((task.code, entity), (None, ""))
+        records.append(
+            PublicationRecord(
+                plan=plan.code,
+                plan_name=plan.name,
+                task=task.code,
+                task_name=task.name,
+                directed=task.directed,
+                departments=tuple(by_department[d] for d in task.departments),
+                entity=entity,
+                entity_name=entity_names[entity],
+                items=tuple(_item_result(r, by_item[r.item]) for r in rows),
+                missing_items=tuple(i for i in task.items if i not in {r.item for r in rows}),
+                completion_date=dues.completion[k],
+                deadline_after=rule.after,
+                deadline_start=dues.starts[k],
+                working_days=rule.working_days,
+                due=dues.due[k],
+                due_soon_from=dues.soon[k],
+                due_estimated=dues.estimated[k],
+                due_basis=dues.basis[k],
+                published=when,
+                published_by=by,
+            )
+        )
+    return records
+
+
+def _entity_groups(
+    results: Iterable[InspectionResult],
+    plan: Plan,
+    by_task: Mapping[str, Task],
+    by_item: Mapping[str, InspectionItem],
+    by_department: Mapping[str, Department],
+    entity_names: Mapping[str, str],
+) -> list[tuple[Task, list[InspectionResult]]]:
+    """The latest results grouped by (task, entity), in that order; every inconsistency of
+    the inputs at once in :class:`PublicationInputError`."""
     problems: list[str] = []
     groups: list[tuple[Task, list[InspectionResult]]] = []
     for (task_code, _), group in itertools.groupby(
@@ -525,54 +554,7 @@ def build_records(
         ]
     if problems:
         raise PublicationInputError(problems)
-    rule = policy.deadline
-    completion = [max(r.inspection_end for r in rows) for _, rows in groups]
-    # A task cannot end before its last inspection: count from the later of the two.
-    starts = [
-        max(task.end, end) if rule.after == "task_end" else end
-        for (task, _), end in zip(groups, completion, strict=True)
-    ]
-    keys = [(task.code, rows[0].entity) for task, rows in groups]
-    array = np.array(starts, dtype="datetime64[D]")
-    try:
-        due = calendar.due_dates(array, rule.working_days, estimate=estimate)
-        lead = rule.working_days - rule.due_soon_working_days
-        soon = calendar.due_dates(array, lead, estimate=estimate).dates if lead >= 1 else array
-    except CalendarCoverageError as exc:
-        raise _coverage_context(exc, keys, starts) from None
-    due_days = due.dates.astype(object).tolist()
-    soon_days = np.asarray(soon).astype(object).tolist()
-    estimated = due.estimated.tolist()
-    official = calendar.due_dates(array[:0]).basis
-    records = []
-    for k, (task, rows) in enumerate(groups):
-        entity = rows[0].entity
-        when, by = done.get((task.code, entity), (None, ""))
-        records.append(
-            PublicationRecord(
-                plan=plan.code,
-                plan_name=plan.name,
-                task=task.code,
-                task_name=task.name,
-                directed=task.directed,
-                departments=tuple(by_department[d] for d in task.departments),
-                entity=entity,
-                entity_name=entity_names[entity],
-                items=tuple(_item_result(r, by_item[r.item]) for r in rows),
-                missing_items=tuple(i for i in task.items if i not in {r.item for r in rows}),
-                completion_date=completion[k],
-                deadline_after=rule.after,
-                deadline_start=starts[k],
-                working_days=rule.working_days,
-                due=due_days[k],
-                due_soon_from=soon_days[k],
-                due_estimated=bool(estimated[k]),
-                due_basis=due.basis if estimated[k] else official,
-                published=when,
-                published_by=by,
-            )
-        )
-    return records
+    return groups
 
 
 def _group_problems(

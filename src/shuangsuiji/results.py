@@ -560,22 +560,7 @@ def read_results_csv(
             "recorded_by": cols["recorded_by"][i] or recorded_by,
         }
         result, row_errors = _try_build(values, categories, recorded_at, bad)
-        key = (values["task"], values["entity"], values["item"])
-        if scopes is not None:
-            dates = (values["inspection_start"], values["inspection_end"])
-            found = scope_problems(*key, _ids(values["inspectors"]), dates, scopes)
-            row_errors += [(p.field, p.reason) for p in found]
-        if key in done:
-            row_errors.append(
-                (
-                    "item",
-                    "a result of this task, entity and item is already recorded; correct it "
-                    "with `shuangsuiji results record ... --reason` (a file adds new results)",
-                )
-            )
-        if key in seen:
-            row_errors.append(("item", f"the same task, entity and item is on line {seen[key]}"))
-        seen.setdefault(key, line)
+        row_errors += _key_problems(values, scopes, done, seen, line)
         for field, reason in row_errors:
             column = _COLUMN_OF.get(field, "*")
             raw = cols[column][i] if column in cols else ""
@@ -584,6 +569,35 @@ def read_results_csv(
             out.append(result)
     if errors:
         raise ImportValidationError(name, errors)
+    return out
+
+
+def _key_problems(
+    values: Mapping[str, Any],
+    scopes: Mapping[str, ResultScope] | None,
+    done: Collection[tuple[str, str, str]],
+    seen: dict[tuple[str, str, str], int],
+    line: int,
+) -> list[tuple[str, str]]:
+    """What the task scopes, the results already recorded and the earlier lines of the file
+    say against a row's task, entity and item (``seen`` notes the row's line)."""
+    key = (values["task"], values["entity"], values["item"])
+    out: list[tuple[str, str]] = []
+    if scopes is not None:
+        dates = (values["inspection_start"], values["inspection_end"])
+        found = scope_problems(*key, _ids(values["inspectors"]), dates, scopes)
+        out += [(p.field, p.reason) for p in found]
+    if key in done:
+        out.append(
+            (
+                "item",
+                "a result of this task, entity and item is already recorded; correct it "
+                "with `shuangsuiji results record ... --reason` (a file adds new results)",
+            )
+        )
+    if key in seen:
+        out.append(("item", f"the same task, entity and item is on line {seen[key]}"))
+    seen.setdefault(key, line)
     return out
 
 

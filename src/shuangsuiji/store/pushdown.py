@@ -50,7 +50,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import Any, TypeAlias, cast
+from typing import Any, NoReturn, TypeAlias, cast
 
 import attrs
 import numpy as np
@@ -763,6 +763,42 @@ def draw_in_database(
     """
     key = draw_key(task_label, seed)
     ticket_scheme = TicketScheme(scheme)
+    source, rules, expect_counts = _source_of(candidates, rules, expect_counts)
+    with _connect(bind) as conn:
+        if work_mem:
+            conn.execute(select(func.set_config("work_mem", work_mem, True)))
+        counts = _stats(conn, source).counts
+        if expect_counts is not None and dict(expect_counts) != counts:
+            _refuse_changed(counts, expect_counts)
+        summaries = _strata_of_draw(rules, counts)
+        strata = [
+            _Stratum(code, s.label, s.sample + s.alternates, s.size)
+            for code, s in enumerate(summaries)
+            if s.sample + s.alternates > 0
+        ]
+        prefix = _ticket_prefix(key, ticket_scheme)
+        rows = _ranked_rows(conn, source, strata, prefix, ticket_scheme, prefilter)
+    ranked = [r for s in strata for r in rows[s.code]]
+    ids = [r[0].encode() for r in ranked]
+    return Draw(
+        task_label=task_label,
+        seed=seed_bytes(seed).hex(),
+        scheme=ticket_scheme,
+        strata=tuple(summaries),
+        ranked_ids=np.array(ids, dtype=bytes) if ids else np.zeros(0, dtype="S1"),
+        ranked_tickets=np.frombuffer(b"".join(r[1] for r in ranked), dtype=np.uint8).reshape(
+            -1, 32
+        ),
+    )
+
+
+def _source_of(
+    candidates: DatabaseCandidateSet | CandidateSource,
+    rules: SizeRule | Mapping[str, SizeRule] | None,
+    expect_counts: Mapping[str, int] | None,
+) -> tuple[CandidateSource, SizeRule | Mapping[str, SizeRule], Mapping[str, int] | None]:
+    """What to draw from, by which rules, expecting which counts: a frozen candidate set
+    brings its own rules and counts unless the caller gives them."""
     if isinstance(candidates, DatabaseCandidateSet):
         source: CandidateSource = candidates.spec
         rules = candidates.rules if rules is None else rules
@@ -776,62 +812,55 @@ def draw_in_database(
         )
     if rules is None:
         raise PushdownError("give the size rules: one SizeRule or a mapping stratum -> SizeRule")
-    with _connect(bind) as conn:
-        if work_mem:
-            conn.execute(select(func.set_config("work_mem", work_mem, True)))
-        counts = _stats(conn, source).counts
-        if expect_counts is not None and dict(expect_counts) != counts:
-            changed = sorted(
-                label
-                for label in set(counts) | set(expect_counts)
-                if counts.get(label, 0) != expect_counts.get(label, 0)
-            )
-            raise PoolChangedError(
-                f"the candidates changed since they were frozen: stratum sizes differ in "
-                f"{changed[:5]}{' …' if len(changed) > 5 else ''}; freeze again (a re-draw "
-                "needs a recorded reason) or draw from the frozen draw_candidates"
-            )
-        summaries = _strata_of_draw(rules, counts)
-        strata = [
-            _Stratum(code, s.label, s.sample + s.alternates, s.size)
-            for code, s in enumerate(summaries)
-            if s.sample + s.alternates > 0
-        ]
-        prefix = _ticket_prefix(key, ticket_scheme)
-        rows: dict[int, list[tuple[str, bytes, int]]] = {}
-        if strata:
-            bounds = {s.code: _threshold(ticket_scheme, s.take, s.size, prefilter) for s in strata}
-            plain = {c: _no_filter(ticket_scheme) if b is None else b for c, b in bounds.items()}
-            rows = _ranked(conn, source, strata, prefix, ticket_scheme, plain)
-            short = [s for s in strata if len(rows[s.code]) < s.take]
-            if any(bounds[s.code] is None for s in short):
-                raise PoolChangedError(
-                    "a stratum has fewer rows than its counted size: the candidates changed "
-                    "during the draw; run it in a REPEATABLE READ transaction"
-                )
-            if short:
-                rows |= _ranked(
-                    conn,
-                    source,
-                    short,
-                    prefix,
-                    ticket_scheme,
-                    {s.code: _no_filter(ticket_scheme) for s in short},
-                )
-                if any(len(rows[s.code]) < s.take for s in short):
-                    raise PoolChangedError(
-                        "a stratum has fewer rows than its counted size: the candidates "
-                        "changed during the draw; run it in a REPEATABLE READ transaction"
-                    )
-    ranked = [r for s in strata for r in rows[s.code]]
-    ids = [r[0].encode() for r in ranked]
-    return Draw(
-        task_label=task_label,
-        seed=seed_bytes(seed).hex(),
-        scheme=ticket_scheme,
-        strata=tuple(summaries),
-        ranked_ids=np.array(ids, dtype=bytes) if ids else np.zeros(0, dtype="S1"),
-        ranked_tickets=np.frombuffer(b"".join(r[1] for r in ranked), dtype=np.uint8).reshape(
-            -1, 32
-        ),
+    return source, rules, expect_counts
+
+
+def _refuse_changed(counts: Mapping[str, int], expect_counts: Mapping[str, int]) -> NoReturn:
+    changed = sorted(
+        label
+        for label in set(counts) | set(expect_counts)
+        if counts.get(label, 0) != expect_counts.get(label, 0)
     )
+    raise PoolChangedError(
+        f"the candidates changed since they were frozen: stratum sizes differ in "
+        f"{changed[:5]}{' …' if len(changed) > 5 else ''}; freeze again (a re-draw "
+        "needs a recorded reason) or draw from the frozen draw_candidates"
+    )
+
+
+def _ranked_rows(
+    conn: Connection,
+    source: CandidateSource,
+    strata: list[_Stratum],
+    prefix: bytes,
+    ticket_scheme: TicketScheme,
+    prefilter: bool,
+) -> dict[int, list[tuple[str, bytes, int]]]:
+    """The ``take`` smallest-ticket rows of every stratum: first below each stratum's ticket
+    threshold; a stratum the threshold left short is ranked again without it."""
+    if not strata:
+        return {}
+    bounds = {s.code: _threshold(ticket_scheme, s.take, s.size, prefilter) for s in strata}
+    plain = {c: _no_filter(ticket_scheme) if b is None else b for c, b in bounds.items()}
+    rows = _ranked(conn, source, strata, prefix, ticket_scheme, plain)
+    short = [s for s in strata if len(rows[s.code]) < s.take]
+    if any(bounds[s.code] is None for s in short):
+        raise PoolChangedError(
+            "a stratum has fewer rows than its counted size: the candidates changed "
+            "during the draw; run it in a REPEATABLE READ transaction"
+        )
+    if short:
+        rows |= _ranked(
+            conn,
+            source,
+            short,
+            prefix,
+            ticket_scheme,
+            {s.code: _no_filter(ticket_scheme) for s in short},
+        )
+        if any(len(rows[s.code]) < s.take for s in short):
+            raise PoolChangedError(
+                "a stratum has fewer rows than its counted size: the candidates "
+                "changed during the draw; run it in a REPEATABLE READ transaction"
+            )
+    return rows
