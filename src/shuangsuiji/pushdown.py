@@ -1,43 +1,8 @@
 """The draw inside PostgreSQL, at its documented old address: it lives in
 :mod:`shuangsuiji.store.pushdown` (with the rest of the SQL); this name stays for host code
-that imports ``shuangsuiji.pushdown``."""
+that imports ``shuangsuiji.pushdown``, and hands on exactly the public names of its home."""
 
-from shuangsuiji.store.pushdown import (
-    BYTEA_MAX_BYTES,
-    DIGEST_IN_DATABASE_MAX_BYTES,
-    CandidateSource,
-    CandidateSpec,
-    DatabaseCandidateSet,
-    FrozenCandidates,
-    PoolChangedError,
-    PushdownError,
-    UnknownTierError,
-    UnsupportedDatabaseError,
-    count_strata,
-    digest_in_database,
-    draw_in_database,
-    freeze_in_database,
-    insert_candidates,
-    stratum_rules,
-    stratum_tag_order,
-)
+from shuangsuiji.store import pushdown as _home
+from shuangsuiji.store.pushdown import *  # noqa: F403
 
-__all__ = [
-    "BYTEA_MAX_BYTES",
-    "DIGEST_IN_DATABASE_MAX_BYTES",
-    "CandidateSource",
-    "CandidateSpec",
-    "DatabaseCandidateSet",
-    "FrozenCandidates",
-    "PoolChangedError",
-    "PushdownError",
-    "UnknownTierError",
-    "UnsupportedDatabaseError",
-    "count_strata",
-    "digest_in_database",
-    "draw_in_database",
-    "freeze_in_database",
-    "insert_candidates",
-    "stratum_rules",
-    "stratum_tag_order",
-]
+__all__ = _home.__all__
