@@ -4,7 +4,7 @@ Loads a synthetic city of 10,000,000 entities (``--quick``: 1,000,000) into the 
 table with COPY, then draws the same task three ways, each in its own Python process so that
 its peak resident memory is its own:
 
-- **pushdown**: :func:`shuangsuiji.pushdown.draw_in_database` (counts by GROUP BY, tickets and
+- **pushdown**: :func:`shuangsuiji.store.pushdown.draw_in_database` (counts by GROUP BY, tickets and
   ranking in the database, only the ranked rows fetched) and the pool digest in the database
   (``string_agg``) and streamed through hashlib;
 - **in-memory (store)**: ``Store.load_entities()`` (the library's loading path), the pool
@@ -213,7 +213,7 @@ def step_pushdown(url: str) -> dict[str, Any]:
 
     from shuangsuiji.model import Task
     from shuangsuiji.policy import Policy
-    from shuangsuiji.pushdown import (
+    from shuangsuiji.store.pushdown import (
         CandidateSpec,
         count_strata,
         digest_in_database,

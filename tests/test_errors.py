@@ -22,10 +22,10 @@ from shuangsuiji.cli import (
 )
 from shuangsuiji.draw import DuplicateIdError
 from shuangsuiji.policy import PolicyError
-from shuangsuiji.pushdown import PoolChangedError
 from shuangsuiji.registry import DrawRefused
 from shuangsuiji.seeds import RevealMismatchError
 from shuangsuiji.store import NotStoredError, StoreError
+from shuangsuiji.store.pushdown import PoolChangedError
 
 RUNNER = CliRunner()
 FAMILIES = (

@@ -281,7 +281,7 @@ def _with_status(pool: EntityPool, status: str) -> EntityPool:
 def test_a_long_change_list_is_cut_but_counted_and_digested(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("shuangsuiji.store.CHANGES_LOGGED", 5)
+    monkeypatch.setattr("shuangsuiji.store.pools.CHANGES_LOGGED", 5)
     store = Store.open(db_url)
     store.put_departments(CITY.departments, actor=ADMIN)
     store.import_entities(CITY.entities, actor=ADMIN)

@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, delete, func, select, text, update
 
-import shuangsuiji.pushdown as pushdown
+import shuangsuiji.store.pushdown as pushdown
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
 from shuangsuiji.draw import (
     Draw,
@@ -47,7 +47,9 @@ from shuangsuiji.model import (
 )
 from shuangsuiji.policy import ExclusionRules, Policy, RatioRules
 from shuangsuiji.pools import EntityPool
-from shuangsuiji.pushdown import (
+from shuangsuiji.registry import Registry
+from shuangsuiji.store import Store
+from shuangsuiji.store.pushdown import (
     CandidateSpec,
     DatabaseCandidateSet,
     FrozenCandidates,
@@ -61,8 +63,6 @@ from shuangsuiji.pushdown import (
     insert_candidates,
     stratum_rules,
 )
-from shuangsuiji.registry import Registry
-from shuangsuiji.store import Store
 from shuangsuiji.store.schema import DrawCandidateRow, DrawRow, EntityRow
 from shuangsuiji.synth import ITEMS, make_city
 

@@ -14,17 +14,12 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
-import sys
 from collections.abc import Callable, Iterator
 from multiprocessing.pool import Pool
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "reliability"))
-
-import ssj_reliability as rel
-
+from reliability import ssj_reliability as rel
 from shuangsuiji.store import Store
 
 pytestmark = pytest.mark.slow

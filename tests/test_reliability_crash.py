@@ -5,21 +5,18 @@ fraction of a second) after a random delay drawn over the step's measured durati
 every kill the store must hold either the whole step or none of it — no draw row without its
 picks and bundle, no event without its rows, an entity count from before or after the import —
 with a valid audit chain; the next child reruns an interrupted step and must succeed. The
-figures here add up to 50 kills per run; ``scripts/reliability/report.py`` runs the long version.
+figures here add up to 50 kills per run; ``tests/reliability/report.py`` runs the long version.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "reliability"))
-
-import ssj_reliability as rel
+from reliability import ssj_reliability as rel
 
 pytestmark = pytest.mark.slow
 

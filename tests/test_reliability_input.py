@@ -13,9 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -24,10 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "reliability"))
-
-import ssj_reliability as rel
-
+from reliability import ssj_reliability as rel
 from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.io import (
     CsvFormatError,

@@ -10,9 +10,7 @@ the draws table shows against the audit log.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +18,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "reliability"))
-
-import ssj_reliability as rel
-
+from reliability import ssj_reliability as rel
 from shuangsuiji.audit import canonical_json, next_event
 from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.registry import DrawRefused, Registry

@@ -221,7 +221,7 @@ def test_a_large_postgresql_import_is_staged_without_holding_the_write_lock(
     stored IDs with the store unchanged; 'upsert' replaces."""
     import threading
 
-    import shuangsuiji.store as store_module
+    import shuangsuiji.store.pools as store_module
 
     monkeypatch.setattr(store_module, "STAGED_IMPORT_FROM", 10)
     store = Store.open(pg_url)

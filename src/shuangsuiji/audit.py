@@ -5,34 +5,9 @@ assigning teams, recording and publishing results — is recorded as an :class:`
 attributable to a person (谁检查、谁录入、谁公开). Each event carries the hash of the one before
 it, so changing, deleting, inserting or reordering an event breaks the chain at a place that
 :func:`verify_chain` names. An outsider can re-check an exported log with nothing but SHA-256 and
-a JSON parser; the rules below are the whole specification.
+a JSON parser; the rules below, with canonical JSON, are the whole specification.
 
-**Canonical JSON** (:func:`canonical_json`), the byte string that is hashed and exported:
-
-- values are JSON objects (``dict`` with ``str`` keys), arrays (``list`` or ``tuple``),
-  strings, integers with ``|n| <= 2**53 - 1`` (the I-JSON range every language can hold),
-  finite floats, ``true``, ``false`` and ``null``; anything else (NaN, infinity, bytes, dates,
-  numpy scalars, non-string keys) is refused with :class:`CanonicalJsonError`;
-- object members are sorted by key, comparing keys by Unicode code points (this differs from
-  RFC 8785, which compares UTF-16 code units, only for keys that mix characters above U+FFFF
-  with characters U+E000..U+FFFF);
-- no whitespace at all: ``,`` between members and elements, ``:`` between key and value;
-- strings are written between ``"`` with exactly these escapes: ``\\"``, ``\\\\``, ``\\b``,
-  ``\\f``, ``\\n``, ``\\r``, ``\\t``, and ``\\u00XX`` (lower-case hex) for the other characters
-  below U+0020; every other character, including non-ASCII, U+007F and U+2028, is written as
-  itself; strings are not Unicode-normalised, and lone surrogates are refused;
-- integers in plain decimal; floats as Python's ``repr``: the shortest decimal that reads back
-  to the same double, in exponent form ``1e-05`` / ``1e+16`` (sign and at least two exponent
-  digits) when the decimal exponent is below -4 or at least 16, else positional with at least
-  one digit after the point (``0.1``, ``3.0``, ``-0.0``); prefer integers or strings for values
-  another implementation must reproduce;
-- the text is encoded as UTF-8, with no byte-order mark and no trailing newline.
-
-In Python this is ``json.dumps(value, sort_keys=True, separators=(",", ":"),
-ensure_ascii=False, allow_nan=False).encode("utf-8")`` after the type checks above.
-
->>> canonical_json({"b": [1, 2.5, None], "a": "抽查"})
-b'{"a":"\\xe6\\x8a\\xbd\\xe6\\x9f\\xa5","b":[1,2.5,null]}'
+Events are hashed and exported as canonical JSON (:mod:`shuangsuiji.canonical`).
 
 **The chain.** Event ``seq`` (1, 2, 3, … without gaps) has::
 
@@ -75,8 +50,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
-import json
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -84,7 +57,13 @@ from typing import Any, Literal
 
 import attrs
 
-from shuangsuiji.errors import InvalidInputError
+from shuangsuiji.canonical import (
+    MAX_SAFE_INTEGER,
+    AuditError,
+    CanonicalJsonError,
+    canonical_json,
+    parse_json,
+)
 
 __all__ = [
     "EVENT_KINDS",
@@ -109,9 +88,6 @@ __all__ = [
 
 GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of the first event of a chain: 64 zeros."""
-
-MAX_SAFE_INTEGER = 2**53 - 1
-"""Largest integer magnitude canonical JSON accepts (I-JSON, RFC 7493)."""
 
 EVENT_KINDS: Mapping[str, str] = {
     "department.change": "部门变更 a department taking part in inspections was added or renamed",
@@ -156,7 +132,6 @@ _AGENCY_KIND_RE = re.compile(r"^x\.[a-z0-9][a-z0-9_.\-]{0,61}$")
 _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 _FIELDS = ("seq", "time", "actor", "kind", "payload", "prev_hash", "hash")
-_MAX_DEPTH = 64
 _MAX_ACTOR = 200
 
 ProblemCode = Literal[
@@ -174,14 +149,6 @@ ProblemCode = Literal[
 """What :func:`verify_chain` found wrong (see :class:`ChainProblem`)."""
 
 
-class AuditError(InvalidInputError):
-    """Base class of the audit module's errors (all are bad input, hence ``ValueError``)."""
-
-
-class CanonicalJsonError(AuditError):
-    """A value cannot be written as canonical JSON; the message gives its path (``$.a[2]``)."""
-
-
 class InvalidEvent(AuditError):
     """An event field is malformed, or an event would break its chain; names the field."""
 
@@ -193,127 +160,6 @@ class JsonlSyntaxError(AuditError):
         super().__init__(f"line {line}: {message}")
         self.line = line
         self.reason = message
-
-
-# -- canonical JSON -------------------------------------------------------------------------
-
-
-class _NotJson(Exception):
-    """Raised inside the walk; each level adds its key, so paths cost nothing until needed."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.path: list[str] = []
-
-
-def _walk(value: Any, depth: int, strings: bool) -> None:
-    if depth > _MAX_DEPTH:
-        raise _NotJson(f"nested deeper than {_MAX_DEPTH} levels")
-    if value is None or isinstance(value, bool):
-        return
-    if isinstance(value, str):
-        if strings:
-            _check_utf8(value)
-        return
-    if isinstance(value, int):
-        if abs(value) > MAX_SAFE_INTEGER:
-            raise _NotJson(
-                f"integer {value} is outside ±(2**53 - 1), which not every JSON reader keeps "
-                "exactly; store it as a string"
-            )
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _NotJson(f"{value!r} is not a JSON number; use null or a string")
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _NotJson(
-                    f"key {key!r} is a {type(key).__name__}; JSON object keys must be str "
-                    "(convert it explicitly so the log shows what was meant)"
-                )
-            try:
-                if strings:
-                    _check_utf8(key)
-                _walk(item, depth + 1, strings)
-            except _NotJson as bad:
-                bad.path.append(f"[{json.dumps(key, ensure_ascii=False)}]")
-                raise
-        return
-    if isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            try:
-                _walk(item, depth + 1, strings)
-            except _NotJson as bad:
-                bad.path.append(f"[{i}]")
-                raise
-        return
-    raise _NotJson(
-        f"a {type(value).__module__}.{type(value).__qualname__} is not a JSON value; convert "
-        "it first (str() for dates and IDs, .item() or .tolist() for numpy values)"
-    )
-
-
-def _check_utf8(text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise _NotJson(
-            f"string contains the lone surrogate U+{ord(text[exc.start]):04X}, which UTF-8 "
-            "cannot encode; fix the text's decoding"
-        ) from None
-
-
-def _check_json(value: Any, strings: bool = False) -> None:
-    """Raise :class:`CanonicalJsonError` with a path like ``$["a"][2]`` for a non-JSON value."""
-    try:
-        _walk(value, 0, strings)
-    except _NotJson as bad:
-        path = "$" + "".join(reversed(bad.path))
-        raise CanonicalJsonError(f"{path}: {bad.message}") from None
-
-
-def canonical_json(obj: Any) -> bytes:
-    """Encode ``obj`` as canonical JSON bytes (the rule is in the module docstring).
-
-    Raises :class:`CanonicalJsonError` naming the path of the first value JSON cannot carry.
-
-    >>> canonical_json({"z": 1, "a": {"y": True, "b": "x y"}})
-    b'{"a":{"b":"x y","y":true},"z":1}'
-    >>> canonical_json({"ratio": float("nan")})
-    Traceback (most recent call last):
-    ...
-    shuangsuiji.audit.CanonicalJsonError: $["ratio"]: nan is not a JSON number; use null or a string
-    """
-    _check_json(obj)
-    text = json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        _check_json(obj, strings=True)  # names the string holding the lone surrogate
-        raise
-
-
-def _reject_constant(name: str) -> Any:
-    raise InvalidInputError(f"{name} is not a JSON number")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise InvalidInputError(f"duplicate key {key!r} in one object")
-        result[key] = value
-    return result
-
-
-def _parse_json(text: str) -> Any:
-    """Strict JSON parse: no NaN/Infinity, no duplicate keys (they would hide a value)."""
-    return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
 
 
 # -- events -----------------------------------------------------------------------------------
@@ -429,7 +275,7 @@ def _own_payload(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     try:
-        return _parse_json(canonical_json(value).decode("utf-8"))
+        return parse_json(canonical_json(value).decode("utf-8"))
     except CanonicalJsonError as exc:
         raise InvalidEvent(f"audit event field 'payload': {exc}") from None
 
@@ -524,7 +370,7 @@ class AuditEvent:
 def _payload_value(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return _parse_json(value)
+            return parse_json(value)
         except ValueError:
             return value
     return value
@@ -542,7 +388,7 @@ def _row_problems(row: Any) -> list[tuple[str, str]]:
         value = row[name]
         if name == "payload" and isinstance(value, str):
             try:
-                value = _parse_json(value)
+                value = parse_json(value)
             except ValueError as exc:
                 problems.append((name, f"text is not valid JSON: {exc}"))
                 continue
@@ -943,7 +789,7 @@ def loads_jsonl(text: str | bytes) -> list[dict[str, Any]]:
 
 def _parse_line(number: int, line: str) -> dict[str, Any]:
     try:
-        value = _parse_json(line)
+        value = parse_json(line)
     except ValueError as exc:
         raise JsonlSyntaxError(number, f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):

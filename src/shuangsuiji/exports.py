@@ -34,6 +34,7 @@ import attrs
 
 from shuangsuiji._html import Html as _Html
 from shuangsuiji._html import escape as _e
+from shuangsuiji._html import print_css
 from shuangsuiji._version import __version__
 from shuangsuiji.labels import due_basis_label
 from shuangsuiji.publication import (
@@ -531,15 +532,10 @@ def internal_publication_html(
     )
 
 
-_CSS = """
-@page { size: A4; margin: 14mm 12mm 16mm 12mm;
-  @bottom-center { content: "第 " counter(page) " 页 / 共 " counter(pages) " 页";
-    font-size: 8pt; } }
-* { box-sizing: border-box; }
-html { background: #e9e9e9; }
-body { font-family: "Noto Serif CJK SC", "Source Han Serif SC", "Songti SC", SimSun, serif;
-  font-size: 10pt; line-height: 1.45; color: #111; margin: 0; }
-.page { background: #fff; width: 210mm; min-height: 297mm; margin: 0 auto; padding: 14mm 12mm; }
+_CSS = print_css(
+    margin="14mm 12mm 16mm 12mm",
+    padding="14mm 12mm",
+    rules="""
 header { text-align: center; border-bottom: 3px double #a30000; padding-bottom: 4mm;
   margin-bottom: 4mm; }
 header .issuer { color: #a30000; font-size: 15pt; letter-spacing: 0.25em; font-weight: bold; }
@@ -556,9 +552,6 @@ h2 { font-size: 12.5pt; margin: 5mm 0 2mm; padding: 1mm 2mm; background: #f0f0f0
   border-left: 3px solid #8b0000; page-break-after: avoid; break-after: avoid; }
 code { font-family: "Noto Sans Mono", "DejaVu Sans Mono", Consolas, monospace; }
 .task-code { font-size: 9pt; font-weight: normal; color: #555; margin-left: 0.8em; }
-table { width: 100%; border-collapse: collapse; margin: 1mm 0 2mm; }
-th, td { border: 0.6pt solid #888; padding: 1mm 1.5mm; vertical-align: top; text-align: left; }
-thead { display: table-header-group; }
 thead th { background: #f6f6f6; font-size: 8.5pt; font-weight: bold; }
 table.fields th { width: 13%; background: #fafafa; font-weight: normal; }
 table.fields td { width: 37%; }
@@ -587,9 +580,6 @@ code.hex { font-size: 8pt; word-break: break-all; }
 .est { font-family: sans-serif; font-size: 7pt; color: #8a5300; border: 0.6pt dashed #8a5300;
   padding: 0 1mm; margin-left: 1mm; white-space: nowrap; }
 p.empty { text-align: center; color: #666; margin: 12mm 0; }
-footer { margin-top: 6mm; font-size: 8pt; color: #555; border-top: 0.6pt solid #aaa;
-  padding-top: 2mm; }
 footer ol { margin: 0 0 2mm; padding-left: 5mm; }
-@media print { html { background: none; } .page { width: auto; min-height: 0; margin: 0;
-  padding: 0; } }
-"""
+""",
+)

@@ -58,9 +58,8 @@ True
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -68,7 +67,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from shuangsuiji.errors import InvalidInputError, UnknownKeyError
+from shuangsuiji.errors import UnknownKeyError
+from shuangsuiji.lottery import F64, HealthInputError, Lottery, StratumTickets, ids_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,7 +87,6 @@ __all__ = [
     "ticket_uniformity",
 ]
 
-F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 Direction = Literal["too often", "too rarely"]
@@ -96,214 +95,6 @@ _SPREAD_BINS = 10
 _MIN_EXPECTED = 5.0
 _CHUNK_UNITS = 2048
 _TAIL_SIGMAS = 10.0
-_SUM_TOLERANCE = 1e-6
-
-
-class HealthInputError(InvalidInputError):
-    """The draws given to the health statistics are inconsistent; the message says where."""
-
-
-def _probabilities(value: Any) -> F64:
-    return np.asarray(value, dtype=np.float64).copy()
-
-
-def _ids(values: Iterable[Any]) -> tuple[str, ...]:
-    return tuple(str(v) for v in values)
-
-
-def _id_set(values: Iterable[Any]) -> frozenset[str]:
-    return frozenset(str(v) for v in values)
-
-
-@attrs.frozen(eq=False)
-class Lottery:
-    """One random selection: candidates with inclusion probabilities, and the selected ones.
-
-    The probabilities must sum to the number selected (a fixed-size design), which catches
-    ratios passed where ``n_s / N_s`` was meant. Build one with :meth:`stratified` (entity
-    draws), :meth:`team` (one entity's team) or :meth:`from_bundle` (a draw bundle).
-
-    **Exclusion windows.** When a draw leaves out the entities selected by earlier draws of
-    the same period (the policy's ``recently_inspected_days``), its candidate set depends on
-    their outcomes, and counts are no longer sums of independent trials: an entity cannot be
-    drawn twice. Such a draw names those earlier draws' labels in ``blocked_by`` and lists the
-    units it left out for that reason in ``blocked``, with the probability each would have
-    had (``blocked_probabilities``); :func:`draw_health` then takes each unit's distribution
-    from the exact sequence (a trial is skipped once an earlier linked trial hit).
-    :meth:`Registry.draw_health <shuangsuiji.registry.Registry.draw_health>` builds them from
-    the store.
-
-    >>> lot = Lottery.team("91350100M000100Y43", ["I1", "I2", "I3", "I4"], ["I2", "I4"])
-    >>> lot.probabilities.tolist()
-    [0.5, 0.5, 0.5, 0.5]
-    """
-
-    label: str
-    candidates: tuple[str, ...] = attrs.field(converter=_ids)
-    probabilities: F64 = attrs.field(converter=_probabilities)
-    selected: frozenset[str] = attrs.field(converter=_id_set)
-    blocked: tuple[str, ...] = attrs.field(default=(), converter=_ids, kw_only=True)
-    blocked_probabilities: F64 = attrs.field(
-        factory=lambda: np.zeros(0), converter=_probabilities, kw_only=True
-    )
-    blocked_by: frozenset[str] = attrs.field(default=frozenset(), converter=_id_set, kw_only=True)
-
-    def __attrs_post_init__(self) -> None:
-        where = f"lottery {self.label!r}"
-        if self.blocked_probabilities.shape != (len(self.blocked),):
-            raise HealthInputError(
-                f"{where}: {len(self.blocked)} blocked units but "
-                f"{self.blocked_probabilities.size} blocked probabilities"
-            )
-        if self.blocked and not self.blocked_by:
-            raise HealthInputError(
-                f"{where}: blocked units need blocked_by, the earlier draws whose selections "
-                "excluded them"
-            )
-        q = self.blocked_probabilities
-        if not np.all(np.isfinite(q) & (q >= 0) & (q <= 1)):
-            raise HealthInputError(f"{where}: blocked probabilities must lie in [0, 1]")
-        both = set(self.blocked).intersection(self.candidates)
-        if both or len(set(self.blocked)) != len(self.blocked):
-            raise HealthInputError(
-                f"{where}: a unit is both blocked and a candidate, or blocked twice "
-                f"({sorted(both)[:5]})"
-            )
-        if self.probabilities.shape != (len(self.candidates),):
-            raise HealthInputError(
-                f"{where}: {len(self.candidates)} candidates but "
-                f"{self.probabilities.size} probabilities; give one probability per candidate"
-            )
-        if len(set(self.candidates)) != len(self.candidates):
-            raise HealthInputError(f"{where}: a candidate ID appears twice")
-        p = self.probabilities
-        if not np.all(np.isfinite(p) & (p >= 0) & (p <= 1)):
-            raise HealthInputError(f"{where}: inclusion probabilities must lie in [0, 1]")
-        unknown = self.selected.difference(self.candidates)
-        if unknown:
-            raise HealthInputError(
-                f"{where}: selected {sorted(unknown)[:5]} are not among the candidates"
-            )
-        total = float(p.sum())
-        if abs(total - len(self.selected)) > _SUM_TOLERANCE * max(1, len(self.selected)):
-            raise HealthInputError(
-                f"{where}: inclusion probabilities sum to {total:.6g} but {len(self.selected)} "
-                "were selected; in a fixed-size draw π = n_s / N_s (not the ratio rule r_s)"
-            )
-
-    @property
-    def hits(self) -> npt.NDArray[np.bool_]:
-        """Which candidates were selected (one flag per candidate)."""
-        out: npt.NDArray[np.bool_] = np.isin(
-            np.asarray(self.candidates, dtype=str), np.asarray(sorted(self.selected), dtype=str)
-        )
-        return out
-
-    @classmethod
-    def stratified(
-        cls,
-        label: str,
-        candidates: Sequence[str],
-        strata: Sequence[str],
-        selected: Iterable[str],
-    ) -> Lottery:
-        """A stratified draw: ``π = n_s / N_s`` with ``n_s`` the selected in stratum ``s``."""
-        ids = np.asarray(candidates, dtype=str)
-        groups = np.asarray(strata, dtype=str)
-        if groups.shape != ids.shape:
-            raise HealthInputError(
-                f"lottery {label!r}: {ids.size} candidates but {groups.size} stratum labels"
-            )
-        chosen = frozenset(selected)
-        hit = np.isin(ids, np.asarray(sorted(chosen), dtype=str))
-        _, codes = np.unique(groups, return_inverse=True)
-        sizes = np.bincount(codes)
-        taken = np.bincount(codes, weights=hit)
-        return cls(label, tuple(ids.tolist()), (taken / sizes)[codes], chosen)
-
-    @classmethod
-    def team(
-        cls,
-        entity: str,
-        eligible: Sequence[str],
-        chosen: Iterable[str],
-        departments: Mapping[str, str] | None = None,
-    ) -> Lottery:
-        """One entity's team: ``k`` of its eligible inspectors, ``π = k / |eligible|``.
-
-        With ``departments`` (inspector ID → department) a joint team is modelled as one
-        draw per department: ``π`` = chosen from the department / eligible in it.
-        """
-        groups = [departments[i] if departments else "" for i in eligible]
-        return cls.stratified(entity, eligible, groups, chosen)
-
-    @classmethod
-    def from_bundle(cls, bundle: Mapping[str, Any]) -> Lottery:
-        """The entity lottery of a draw bundle (``candidates`` and ``selected`` as drawn)."""
-        label = str(bundle.get("task_label", ""))
-        try:
-            ids = [c["id"] for c in bundle["candidates"]]
-            strata = [c["stratum"] for c in bundle["candidates"]]
-            selected = [s["id"] for s in bundle["selected"]]
-        except (KeyError, TypeError) as exc:
-            raise HealthInputError(
-                f"bundle {label!r}: needs candidates [{{id, stratum}}] and selected [{{id}}] "
-                f"({exc!r} missing)"
-            ) from None
-        return cls.stratified(label, ids, strata, selected)
-
-
-@attrs.frozen(eq=False)
-class StratumTickets:
-    """The recorded smallest tickets of one stratum: ``size`` N and ``tickets`` ascending.
-
-    ``tickets`` are the selected then alternate tickets (64 hex digits each) in ticket order.
-    """
-
-    label: str
-    size: int
-    tickets: tuple[str, ...] = attrs.field(converter=_ids)
-
-    def __attrs_post_init__(self) -> None:
-        if not 0 < len(self.tickets) <= self.size:
-            raise HealthInputError(
-                f"stratum {self.label!r}: {len(self.tickets)} tickets for {self.size} candidates"
-            )
-        values = [int(t, 16) for t in self.tickets]
-        if any(b < a for a, b in itertools.pairwise(values)):
-            raise HealthInputError(
-                f"stratum {self.label!r}: tickets are not in ascending order; give the "
-                "selected then the alternates as the draw ranked them"
-            )
-
-    def uniforms(self) -> F64:
-        """Rényi's transform of the order statistics into independent uniforms."""
-        u = np.array([int(t, 16) / 2**256 for t in self.tickets])
-        previous = np.concatenate(([0.0], u[:-1]))
-        remaining = self.size - np.arange(len(u))
-        out: F64 = -np.expm1(remaining * (np.log1p(-u) - np.log1p(-previous)))
-        return out
-
-    @classmethod
-    def from_bundle(cls, bundle: Mapping[str, Any]) -> list[StratumTickets]:
-        """One entry per stratum of an SSJ-DRAW-1 bundle (selected + alternates, ascending)."""
-        label = str(bundle.get("task_label", ""))
-        scheme = bundle.get("ticket_scheme", "ssj-draw-1")
-        if scheme != "ssj-draw-1":
-            raise HealthInputError(
-                f"bundle {label!r}: the ticket test needs ticket_scheme 'ssj-draw-1', "
-                f"not {scheme!r}"
-            )
-        sizes: dict[str, int] = {}
-        for c in bundle["candidates"]:
-            sizes[c["stratum"]] = sizes.get(c["stratum"], 0) + 1
-        picks: dict[str, list[str]] = {}
-        for pick in [*bundle["selected"], *bundle.get("alternates", [])]:
-            picks.setdefault(pick["stratum"], []).append(pick["ticket"])
-        return [
-            cls(f"{label}/{s}", sizes[s], sorted(t, key=lambda h: int(h, 16)))
-            for s, t in sorted(picks.items())
-        ]
 
 
 @attrs.frozen
@@ -903,7 +694,7 @@ class ReplayedTask:
     """
 
     label: str
-    units: tuple[str, ...] = attrs.field(converter=_ids)
+    units: tuple[str, ...] = attrs.field(converter=ids_of)
     observed: I64 = attrs.field(converter=_loads)
     replays: I64 = attrs.field(converter=_loads)
 
@@ -961,68 +752,108 @@ def replay_health(
     total = period.shape[0]
     if total < 40:
         raise HealthInputError(f"{total} replays are too few: give at least 40 (800 for 0.01)")
-    fit, null = period[: total // 2], period[total // 2 :]
-    mean = fit.mean(axis=0)
-    var = fit.var(axis=0, ddof=1)
-    varying = var > 0
-    scale = np.sqrt(np.where(varying, var, 1.0))
-    z_obs = np.where(varying, (observed - mean) / scale, 0.0)
-    z_null = np.where(varying, (null - mean) / scale, 0.0)
+    rep = _Replays.split(observed, period)
     level = alpha / 2
-    r = null.shape[0]
     blind = (
         f"; too few replays to reject at this level (need {math.ceil(4 / alpha)} null replays)"
-        if 1 / (r + 1) > level / 2
+        if 1 / (rep.r + 1) > level / 2
         else ""
     )
+    units_test, flags = _replay_units(rep, ids, level, blind)
+    spread_test = _replay_spread(rep, level, blind)
+    per_high = (1 + (rep.null >= observed).sum(axis=0)) / (rep.r + 1)
+    per_low = (1 + (rep.null <= observed).sum(axis=0)) / (rep.r + 1)
+    units = UnitStats(
+        ids,
+        trials,
+        observed,
+        rep.mean.astype(np.float64),
+        rep.var.astype(np.float64),
+        per_low.astype(np.float64),
+        per_high.astype(np.float64),
+        ((per_low + 1 - per_high) / 2).astype(np.float64),
+    )
+    return HealthReport(subject, len(todo), alpha, units, tuple(flags), (units_test, spread_test))
 
-    def mc(extreme: npt.NDArray[np.bool_]) -> float:
-        return float((1 + np.count_nonzero(extreme)) / (r + 1))
 
-    hi_null, lo_null = z_null.max(axis=1), z_null.min(axis=1)
-    p_hi = mc(hi_null >= z_obs.max())
-    p_lo = mc(lo_null <= z_obs.min())
+@attrs.frozen(eq=False)
+class _Replays:
+    """A period's loads standardised by the first half of its replays: the mean and variance
+    of each unit, and ``z = (X - E) / sqrt(V)`` of the observed loads and of every replay of
+    the second half (the null replays)."""
+
+    observed: I64
+    null: I64
+    mean: F64
+    var: F64
+    varying: npt.NDArray[np.bool_]
+    z_obs: F64
+    z_null: F64
+
+    @classmethod
+    def split(cls, observed: I64, period: I64) -> _Replays:
+        """Fit on the first half of ``period``'s rows, standardise with it."""
+        total = period.shape[0]
+        fit, null = period[: total // 2], period[total // 2 :]
+        mean = fit.mean(axis=0)
+        var = fit.var(axis=0, ddof=1)
+        varying = var > 0
+        scale = np.sqrt(np.where(varying, var, 1.0))
+        z_obs = np.where(varying, (observed - mean) / scale, 0.0)
+        z_null = np.where(varying, (null - mean) / scale, 0.0)
+        return cls(observed, null, mean, var, varying, z_obs, z_null)
+
+    @property
+    def r(self) -> int:
+        """The number of null replays."""
+        return int(self.null.shape[0])
+
+    def p(self, extreme: npt.NDArray[np.bool_]) -> float:
+        """The Monte Carlo p-value ``(1 + #{extreme replays}) / (R + 1)``."""
+        return float((1 + np.count_nonzero(extreme)) / (self.r + 1))
+
+
+def _replay_units(
+    rep: _Replays, ids: tuple[str, ...], level: float, blind: str
+) -> tuple[CheckResult, list[UnitFlag]]:
+    """The max-T test of the largest and smallest ``z``, and the units beyond it."""
+    z_obs, observed, mean, varying = rep.z_obs, rep.observed, rep.mean, rep.varying
+    hi_null, lo_null = rep.z_null.max(axis=1), rep.z_null.min(axis=1)
+    p_hi = rep.p(hi_null >= z_obs.max())
+    p_lo = rep.p(lo_null <= z_obs.min())
     crit_hi = float(np.quantile(hi_null, 1 - level / 2))
     crit_lo = float(np.quantile(lo_null, level / 2))
-    per_high = (1 + (null >= observed).sum(axis=0)) / (r + 1)
-    per_low = (1 + (null <= observed).sum(axis=0)) / (r + 1)
     flags = [
-        UnitFlag(ids[j], int(observed[j]), float(mean[j]), mc(hi_null >= z_obs[j]), "too often")
+        UnitFlag(ids[j], int(observed[j]), float(mean[j]), rep.p(hi_null >= z_obs[j]), "too often")
         for j in np.flatnonzero(varying & (z_obs > crit_hi) & (p_hi <= level / 2))
     ] + [
-        UnitFlag(ids[j], int(observed[j]), float(mean[j]), mc(lo_null <= z_obs[j]), "too rarely")
+        UnitFlag(ids[j], int(observed[j]), float(mean[j]), rep.p(lo_null <= z_obs[j]), "too rarely")
         for j in np.flatnonzero(varying & (z_obs < crit_lo) & (p_lo <= level / 2))
     ]
     flags.sort(key=lambda f: (f.p_value, f.id))
-    units_test = CheckResult(
+    test = CheckResult(
         "units",
         float(np.abs(z_obs).max(initial=0.0)),
         min(1.0, 2 * min(p_hi, p_lo)),
         level,
         None,
         f"{int(varying.sum())} units, largest z {z_obs.max(initial=0):.2f} and smallest "
-        f"{z_obs.min(initial=0):.2f} against {r} replays (max-T); {len(flags)} flagged{blind}",
+        f"{z_obs.min(initial=0):.2f} against {rep.r} replays (max-T); {len(flags)} flagged{blind}",
     )
-    t_obs = float((z_obs[varying] ** 2).sum())
-    t_null = (z_null[:, varying] ** 2).sum(axis=1)
-    p_spread = min(1.0, 2 * min(mc(t_null >= t_obs), mc(t_null <= t_obs)))
-    spread_test = CheckResult(
+    return test, flags
+
+
+def _replay_spread(rep: _Replays, level: float, blind: str) -> CheckResult:
+    """The two-sided test of ``Σ z²``: loads spread too wide, or too even."""
+    t_obs = float((rep.z_obs[rep.varying] ** 2).sum())
+    t_null = (rep.z_null[:, rep.varying] ** 2).sum(axis=1)
+    p_spread = min(1.0, 2 * min(rep.p(t_null >= t_obs), rep.p(t_null <= t_obs)))
+    return CheckResult(
         "spread",
         t_obs,
         p_spread,
         level,
-        int(varying.sum()),
+        int(rep.varying.sum()),
         f"sum of z² {t_obs:.1f}, replays {np.median(t_null):.1f} median "
         f"({np.quantile(t_null, 0.025):.1f}–{np.quantile(t_null, 0.975):.1f}); two-sided{blind}",
     )
-    units = UnitStats(
-        ids,
-        trials,
-        observed,
-        mean.astype(np.float64),
-        var.astype(np.float64),
-        per_low.astype(np.float64),
-        per_high.astype(np.float64),
-        ((per_low + 1 - per_high) / 2).astype(np.float64),
-    )
-    return HealthReport(subject, len(todo), alpha, units, tuple(flags), (units_test, spread_test))

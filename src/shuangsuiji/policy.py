@@ -334,69 +334,8 @@ def _parse(data: Mapping[str, Any]) -> Policy:
     q = _table(data, "ratios", {f.name for f in attrs.fields(RatioRules)})
     d = _table(data, "deadline", {f.name for f in attrs.fields(DeadlineRules)})
     w = _table(data, "draw", {f.name for f in attrs.fields(DrawRules)})
-    team = TeamRules(
-        size=_int("team", "size", t.get("size", 2), 1, 20),
-        legal_exception=_text("team", "legal_exception", t.get("legal_exception", "")),
-        max_per_task=_int("team", "max_per_task", t.get("max_per_task", 0), 0, 1_000_000),
-        max_per_period=_int("team", "max_per_period", t.get("max_per_period", 0), 0, 10_000_000),
-        period_days=_int("team", "period_days", t.get("period_days", 365), 1, 3660),
-    )
-    recusal = RecusalRules(
-        declared_conflicts=_bool(
-            "recusal", "declared_conflicts", r.get("declared_conflicts", True)
-        ),
-        same_home_region_digits=_int(
-            "recusal", "same_home_region_digits", r.get("same_home_region_digits", 9), 0, 12
-        ),
-        rotation_days=_int("recusal", "rotation_days", r.get("rotation_days", 365), 0, 3660),
-    )
-    statuses = e.get("statuses", ["注销", "吊销", "撤销"])
-    if not isinstance(statuses, list) or not all(s in STATUSES for s in statuses):
-        raise PolicyError(
-            f"[exclusions] statuses must be a list drawn from {list(STATUSES)}, got {statuses!r}"
-        )
-    exclusions = ExclusionRules(
-        recently_inspected_days=_int(
-            "exclusions", "recently_inspected_days", e.get("recently_inspected_days", 365), 0, 3660
-        ),
-        statuses=tuple(statuses),
-        registered_after_cutoff=_bool(
-            "exclusions", "registered_after_cutoff", e.get("registered_after_cutoff", True)
-        ),
-    )
-    tiers = q.get("tier", _default_tiers())
-    tags = q.get("tags", _default_tags())
-    for name, value in (("tier", tiers), ("tags", tags)):
-        if not isinstance(value, dict):
-            raise PolicyError(f"[ratios] {name} must be an inline table like {{ A = 0.03 }}")
-    ratios = RatioRules(
-        tier={k: _ratio("ratios", f"tier.{k}", v) for k, v in tiers.items()},
-        tags={k: _ratio("ratios", f"tags.{k}", v) for k, v in tags.items()},
-        general_item_cap=_ratio("ratios", "general_item_cap", q.get("general_item_cap", 0.1)),
-        floor=_ratio("ratios", "floor", q.get("floor", 0.03)),
-        floor_region_digits=_int(
-            "ratios", "floor_region_digits", q.get("floor_region_digits", 6), 2, 12
-        ),
-        alternates=_ratio("ratios", "alternates", q.get("alternates", 0.2)),
-    )
-    after = _text("deadline", "after", d.get("after", "inspection_end"))
-    if after not in AFTER_CHOICES:
-        raise PolicyError(f"[deadline] after = {after!r}; choose one of {list(AFTER_CHOICES)}")
-    deadline = DeadlineRules(
-        working_days=_int("deadline", "working_days", d.get("working_days", 20), 1, 250),
-        after=after,
-        due_soon_working_days=_int(
-            "deadline", "due_soon_working_days", d.get("due_soon_working_days", 5), 0, 250
-        ),
-    )
-    draw = DrawRules(
-        independent_parties=_int(
-            "draw", "independent_parties", w.get("independent_parties", 0), 0, 9
-        ),
-        max_redraws=_int("draw", "max_redraws", w.get("max_redraws", 2), 0, 99),
-        cutoff_lead_days=_int("draw", "cutoff_lead_days", w.get("cutoff_lead_days", 31), 0, 366),
-        max_reassignments=_int("draw", "max_reassignments", w.get("max_reassignments", 2), 0, 99),
-    )
+    team, recusal, exclusions = _team(t), _recusal(r), _exclusions(e)
+    ratios, deadline, draw = _ratios(q), _deadline(d), _draw(w)
     return Policy(
         name=_text("policy", "name", head.get("name", DEFAULT_NAME)),
         version=_text("policy", "version", str(head.get("version", "1"))),
@@ -406,6 +345,93 @@ def _parse(data: Mapping[str, Any]) -> Policy:
         ratios=ratios,
         deadline=deadline,
         draw=draw,
+    )
+
+
+def _team(t: Mapping[str, Any]) -> TeamRules:
+    """The ``[team]`` table."""
+    return TeamRules(
+        size=_int("team", "size", t.get("size", 2), 1, 20),
+        legal_exception=_text("team", "legal_exception", t.get("legal_exception", "")),
+        max_per_task=_int("team", "max_per_task", t.get("max_per_task", 0), 0, 1_000_000),
+        max_per_period=_int("team", "max_per_period", t.get("max_per_period", 0), 0, 10_000_000),
+        period_days=_int("team", "period_days", t.get("period_days", 365), 1, 3660),
+    )
+
+
+def _recusal(r: Mapping[str, Any]) -> RecusalRules:
+    """The ``[recusal]`` table."""
+    return RecusalRules(
+        declared_conflicts=_bool(
+            "recusal", "declared_conflicts", r.get("declared_conflicts", True)
+        ),
+        same_home_region_digits=_int(
+            "recusal", "same_home_region_digits", r.get("same_home_region_digits", 9), 0, 12
+        ),
+        rotation_days=_int("recusal", "rotation_days", r.get("rotation_days", 365), 0, 3660),
+    )
+
+
+def _exclusions(e: Mapping[str, Any]) -> ExclusionRules:
+    """The ``[exclusions]`` table."""
+    statuses = e.get("statuses", ["注销", "吊销", "撤销"])
+    if not isinstance(statuses, list) or not all(s in STATUSES for s in statuses):
+        raise PolicyError(
+            f"[exclusions] statuses must be a list drawn from {list(STATUSES)}, got {statuses!r}"
+        )
+    return ExclusionRules(
+        recently_inspected_days=_int(
+            "exclusions", "recently_inspected_days", e.get("recently_inspected_days", 365), 0, 3660
+        ),
+        statuses=tuple(statuses),
+        registered_after_cutoff=_bool(
+            "exclusions", "registered_after_cutoff", e.get("registered_after_cutoff", True)
+        ),
+    )
+
+
+def _ratios(q: Mapping[str, Any]) -> RatioRules:
+    """The ``[ratios]`` table."""
+    tiers = q.get("tier", _default_tiers())
+    tags = q.get("tags", _default_tags())
+    for name, value in (("tier", tiers), ("tags", tags)):
+        if not isinstance(value, dict):
+            raise PolicyError(f"[ratios] {name} must be an inline table like {{ A = 0.03 }}")
+    return RatioRules(
+        tier={k: _ratio("ratios", f"tier.{k}", v) for k, v in tiers.items()},
+        tags={k: _ratio("ratios", f"tags.{k}", v) for k, v in tags.items()},
+        general_item_cap=_ratio("ratios", "general_item_cap", q.get("general_item_cap", 0.1)),
+        floor=_ratio("ratios", "floor", q.get("floor", 0.03)),
+        floor_region_digits=_int(
+            "ratios", "floor_region_digits", q.get("floor_region_digits", 6), 2, 12
+        ),
+        alternates=_ratio("ratios", "alternates", q.get("alternates", 0.2)),
+    )
+
+
+def _deadline(d: Mapping[str, Any]) -> DeadlineRules:
+    """The ``[deadline]`` table."""
+    after = _text("deadline", "after", d.get("after", "inspection_end"))
+    if after not in AFTER_CHOICES:
+        raise PolicyError(f"[deadline] after = {after!r}; choose one of {list(AFTER_CHOICES)}")
+    return DeadlineRules(
+        working_days=_int("deadline", "working_days", d.get("working_days", 20), 1, 250),
+        after=after,
+        due_soon_working_days=_int(
+            "deadline", "due_soon_working_days", d.get("due_soon_working_days", 5), 0, 250
+        ),
+    )
+
+
+def _draw(w: Mapping[str, Any]) -> DrawRules:
+    """The ``[draw]`` table."""
+    return DrawRules(
+        independent_parties=_int(
+            "draw", "independent_parties", w.get("independent_parties", 0), 0, 9
+        ),
+        max_redraws=_int("draw", "max_redraws", w.get("max_redraws", 2), 0, 99),
+        cutoff_lead_days=_int("draw", "cutoff_lead_days", w.get("cutoff_lead_days", 31), 0, 366),
+        max_reassignments=_int("draw", "max_reassignments", w.get("max_reassignments", 2), 0, 99),
     )
 
 

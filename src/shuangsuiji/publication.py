@@ -54,7 +54,6 @@ day after the start — so a status needs no calendar.
 
 from __future__ import annotations
 
-import enum
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -64,11 +63,22 @@ from typing import Any, Final
 import attrs
 import numpy as np
 
+from shuangsuiji.deadlines import deadlines
 from shuangsuiji.errors import InvalidInputError, RefusedError, UnknownKeyError
-from shuangsuiji.model import Department, InspectionItem, Plan, PopulationFilter, Task
+from shuangsuiji.model import Department, InspectionItem, Plan, Task
 from shuangsuiji.policy import Policy
+from shuangsuiji.publicity import (
+    INSPECTION_TYPES,
+    STATUS_ORDER,
+    InspectionKind,
+    PublicationStatus,
+    department_dict,
+    departments_from,
+    describe_population,
+    item_dict,
+)
 from shuangsuiji.results import InspectionResult, latest_results
-from shuangsuiji.workdays import CalendarCoverageError, WorkCalendar
+from shuangsuiji.workdays import WorkCalendar
 
 __all__ = [
     "INSPECTION_TYPES",
@@ -94,9 +104,6 @@ __all__ = [
     "task_announcement",
 ]
 
-INSPECTION_TYPES: Final = {True: "定向", False: "不定向"}
-"""Inspection type by ``directed``: 定向 (within a filtered population) or 不定向 (whole pool)."""
-
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -118,29 +125,6 @@ class PublicationInputError(PublicationError, InvalidInputError):
         )
 
 
-class PublicationStatus(enum.StrEnum):
-    """Where a record stands on a given day; ``label_zh`` is the Chinese label."""
-
-    PENDING = "pending"
-    DUE_SOON = "due_soon"
-    OVERDUE = "overdue"
-    PUBLISHED_LATE = "published_late"
-    PUBLISHED = "published"
-
-    @property
-    def label_zh(self) -> str:
-        """待公示, 即将到期, 逾期未公示, 逾期公示 or 已公示."""
-        return _STATUS_ZH[self]
-
-
-_STATUS_ZH: Final = {
-    PublicationStatus.PENDING: "待公示",
-    PublicationStatus.DUE_SOON: "即将到期",
-    PublicationStatus.OVERDUE: "逾期未公示",
-    PublicationStatus.PUBLISHED_LATE: "逾期公示",
-    PublicationStatus.PUBLISHED: "已公示",
-}
-_STATUS_ORDER: Final = tuple(PublicationStatus)
 _AFTER: Final = {"inspection_end": "检查结束后", "task_end": "抽查任务结束后"}
 
 
@@ -169,31 +153,6 @@ def _items(values: Iterable[ItemResult]) -> tuple[ItemResult, ...]:
 
 def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
-
-
-class _InspectionKind:
-    """``inspection_type`` and ``joint`` of a task as published (records and announcements)."""
-
-    directed: bool
-    departments: tuple[Department, ...]
-
-    @property
-    def inspection_type(self) -> str:
-        """定向 (directed) or 不定向 (undirected)."""
-        return INSPECTION_TYPES[self.directed]
-
-    @property
-    def joint(self) -> bool:
-        """Whether several departments take part (联合抽查)."""
-        return len(self.departments) > 1
-
-
-def _department_dict(d: Department) -> dict[str, str]:
-    return {"code": d.code, "name": d.name}
-
-
-def _departments_from(data: Iterable[Mapping[str, str]]) -> tuple[Department, ...]:
-    return tuple(Department(d["code"], d["name"]) for d in data)
 
 
 @attrs.frozen(kw_only=True)
@@ -250,7 +209,7 @@ class ItemResult:
 
 
 @attrs.frozen(kw_only=True)
-class PublicationRecord(_InspectionKind):
+class PublicationRecord(InspectionKind):
     """What is published for one inspected entity in one task (公示记录).
 
     ``departments`` are all the task's departments (a joint task is published by each);
@@ -366,7 +325,7 @@ class PublicationRecord(_InspectionKind):
             "task_name": self.task_name,
             "directed": self.directed,
             "inspection_type": self.inspection_type,
-            "departments": [_department_dict(d) for d in self.departments],
+            "departments": [department_dict(d) for d in self.departments],
             "entity": self.entity,
             "entity_name": self.entity_name,
             "items": [i.to_dict() for i in self.items],
@@ -388,7 +347,7 @@ class PublicationRecord(_InspectionKind):
         """Inverse of :meth:`to_dict` (``inspection_type`` is derived and ignored)."""
         values = {k: v for k, v in data.items() if k != "inspection_type"}
         try:
-            values["departments"] = _departments_from(values["departments"])
+            values["departments"] = departments_from(values["departments"])
             values["items"] = tuple(ItemResult.from_dict(i) for i in values["items"])
             for key in ("completion_date", "deadline_start", "due", "due_soon_from"):
                 values[key] = _day(values[key], key)
@@ -484,7 +443,7 @@ def statuses(records: Sequence[PublicationRecord], today: date) -> list[Publicat
         np.where(published <= due, 4, 3),
         np.where(now > due, 2, np.where(now >= soon, 1, 0)),
     )
-    return [_STATUS_ORDER[i] for i in code.tolist()]
+    return [STATUS_ORDER[i] for i in code.tolist()]
 
 
 def _dict_of(values: Iterable[Any], what: str, key: str = "code") -> dict[str, Any]:
@@ -495,23 +454,6 @@ def _dict_of(values: Iterable[Any], what: str, key: str = "code") -> dict[str, A
             raise PublicationInputError([f"two different {what} have the code {code}"])
         out[code] = value
     return out
-
-
-def _coverage_context(
-    exc: CalendarCoverageError, keys: Sequence[tuple[str, str]], starts: Sequence[date]
-) -> CalendarCoverageError:
-    """The calendar's error, naming the record whose deadline it could not compute."""
-    message = str(exc)
-    match = re.match(r"starts\[(\d+)\]: ", message)
-    pos = int(match.group(1)) if match else 0
-    rest = message[match.end() :] if match else message
-    task, entity = keys[pos]
-    return CalendarCoverageError(
-        f"publication record {task} / {entity} (deadline counted from {starts[pos]}): {rest}",
-        day=exc.day,
-        covered_from=exc.covered_from,
-        covered_through=exc.covered_through,
-    )
 
 
 def build_records(
@@ -541,10 +483,55 @@ def build_records(
     """
     policy = policy or Policy.default()
     calendar = calendar or WorkCalendar.official()
-    by_task = _dict_of(tasks, "tasks")
     by_item = _dict_of(items, "items")
     by_department = _dict_of(departments, "departments")
+    groups = _entity_groups(
+        results, plan, _dict_of(tasks, "tasks"), by_item, by_department, entity_names
+    )
+    rule = policy.deadline
+    dues = deadlines(groups, rule, calendar, estimate)
     done = published or {}
+    records = []
+    for k, (task, rows) in enumerate(groups):
+        entity = rows[0].entity
+        when, by = done.get((task.code, entity), (None, ""))
+        records.append(
+            PublicationRecord(
+                plan=plan.code,
+                plan_name=plan.name,
+                task=task.code,
+                task_name=task.name,
+                directed=task.directed,
+                departments=tuple(by_department[d] for d in task.departments),
+                entity=entity,
+                entity_name=entity_names[entity],
+                items=tuple(_item_result(r, by_item[r.item]) for r in rows),
+                missing_items=tuple(i for i in task.items if i not in {r.item for r in rows}),
+                completion_date=dues.completion[k],
+                deadline_after=rule.after,
+                deadline_start=dues.starts[k],
+                working_days=rule.working_days,
+                due=dues.due[k],
+                due_soon_from=dues.soon[k],
+                due_estimated=dues.estimated[k],
+                due_basis=dues.basis[k],
+                published=when,
+                published_by=by,
+            )
+        )
+    return records
+
+
+def _entity_groups(
+    results: Iterable[InspectionResult],
+    plan: Plan,
+    by_task: Mapping[str, Task],
+    by_item: Mapping[str, InspectionItem],
+    by_department: Mapping[str, Department],
+    entity_names: Mapping[str, str],
+) -> list[tuple[Task, list[InspectionResult]]]:
+    """The latest results grouped by (task, entity), in that order; every inconsistency of
+    the inputs at once in :class:`PublicationInputError`."""
     problems: list[str] = []
     groups: list[tuple[Task, list[InspectionResult]]] = []
     for (task_code, _), group in itertools.groupby(
@@ -567,54 +554,7 @@ def build_records(
         ]
     if problems:
         raise PublicationInputError(problems)
-    rule = policy.deadline
-    completion = [max(r.inspection_end for r in rows) for _, rows in groups]
-    # A task cannot end before its last inspection: count from the later of the two.
-    starts = [
-        max(task.end, end) if rule.after == "task_end" else end
-        for (task, _), end in zip(groups, completion, strict=True)
-    ]
-    keys = [(task.code, rows[0].entity) for task, rows in groups]
-    array = np.array(starts, dtype="datetime64[D]")
-    try:
-        due = calendar.due_dates(array, rule.working_days, estimate=estimate)
-        lead = rule.working_days - rule.due_soon_working_days
-        soon = calendar.due_dates(array, lead, estimate=estimate).dates if lead >= 1 else array
-    except CalendarCoverageError as exc:
-        raise _coverage_context(exc, keys, starts) from None
-    due_days = due.dates.astype(object).tolist()
-    soon_days = np.asarray(soon).astype(object).tolist()
-    estimated = due.estimated.tolist()
-    official = calendar.due_dates(array[:0]).basis
-    records = []
-    for k, (task, rows) in enumerate(groups):
-        entity = rows[0].entity
-        when, by = done.get((task.code, entity), (None, ""))
-        records.append(
-            PublicationRecord(
-                plan=plan.code,
-                plan_name=plan.name,
-                task=task.code,
-                task_name=task.name,
-                directed=task.directed,
-                departments=tuple(by_department[d] for d in task.departments),
-                entity=entity,
-                entity_name=entity_names[entity],
-                items=tuple(_item_result(r, by_item[r.item]) for r in rows),
-                missing_items=tuple(i for i in task.items if i not in {r.item for r in rows}),
-                completion_date=completion[k],
-                deadline_after=rule.after,
-                deadline_start=starts[k],
-                working_days=rule.working_days,
-                due=due_days[k],
-                due_soon_from=soon_days[k],
-                due_estimated=bool(estimated[k]),
-                due_basis=due.basis if estimated[k] else official,
-                published=when,
-                published_by=by,
-            )
-        )
-    return records
+    return groups
 
 
 def _group_problems(
@@ -689,7 +629,7 @@ class DepartmentReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able values; each listed record as a short summary with ``days_to_due``."""
         return {
-            "department": _department_dict(self.department),
+            "department": department_dict(self.department),
             "today": self.today.isoformat(),
             "total": self.total,
             "counts": {s.value: self.counts.get(s, 0) for s in PublicationStatus},
@@ -759,50 +699,8 @@ def publication_report(records: Sequence[PublicationRecord], today: date) -> Pub
 # -- announcements --------------------------------------------------------------------------------
 
 
-def describe_population(population: PopulationFilter) -> str:
-    """The population of a draw in words, as an announcement states it.
-
-    >>> describe_population(PopulationFilter())
-    '不定向：检查对象名录库内全部检查对象'
-    >>> describe_population(PopulationFilter(industry_prefixes=("F52",), tiers=("C", "D")))
-    '定向：行业代码以 F52 开头；信用风险分类为 C、D 类'
-    """
-    if not population.directed:
-        return "不定向：检查对象名录库内全部检查对象"
-    p = population
-    parts = []
-    if p.entity_types:
-        parts.append(f"主体类型为{'、'.join(p.entity_types)}")
-    if p.industry_prefixes:
-        parts.append(f"行业代码以 {'、'.join(p.industry_prefixes)} 开头")
-    if p.region_prefixes:
-        parts.append(f"行政区划代码以 {'、'.join(p.region_prefixes)} 开头")
-    if p.tiers:
-        parts.append(f"信用风险分类为 {'、'.join(p.tiers)} 类")
-    if p.statuses:
-        parts.append(f"登记状态为{'、'.join(p.statuses)}")
-    if p.tags_any:
-        parts.append(f"标注{'或'.join(p.tags_any)}")
-    if p.registered_after is not None:
-        parts.append(f"成立日期晚于 {p.registered_after.isoformat()}")
-    if p.registered_before is not None:
-        parts.append(f"成立日期早于 {p.registered_before.isoformat()}")
-    return "定向：" + "；".join(parts)
-
-
-def _item_dict(item: InspectionItem) -> dict[str, Any]:
-    return {
-        "code": item.code,
-        "name": item.name,
-        "department": item.department,
-        "legal_basis": item.legal_basis,
-        "method": item.method,
-        "key": item.key,
-    }
-
-
 @attrs.frozen(kw_only=True)
-class PlannedTask(_InspectionKind):
+class PlannedTask(InspectionKind):
     """One task as announced: a row of the plan table (一表) and the head of its announcements."""
 
     code: str
@@ -822,8 +720,8 @@ class PlannedTask(_InspectionKind):
             "name": self.name,
             "inspection_type": self.inspection_type,
             "joint": self.joint,
-            "departments": [_department_dict(d) for d in self.departments],
-            "items": [_item_dict(i) for i in self.items],
+            "departments": [department_dict(d) for d in self.departments],
+            "items": [item_dict(i) for i in self.items],
             "population": self.population,
             "ratio": self.ratio,
             "start": self.start.isoformat(),
@@ -869,7 +767,7 @@ class PlanAnnouncement:
             "plan": self.plan,
             "plan_name": self.plan_name,
             "year": self.year,
-            "departments": [_department_dict(d) for d in self.departments],
+            "departments": [department_dict(d) for d in self.departments],
             "tasks": [t.to_dict() for t in self.tasks],
             "issued_on": _iso(self.issued_on),
         }
@@ -999,7 +897,7 @@ def task_announcement(
 
 
 @attrs.frozen(kw_only=True)
-class ResultAnnouncement(_InspectionKind):
+class ResultAnnouncement(InspectionKind):
     """The result announcement of one task (抽查结果公告): every inspected entity's results."""
 
     plan: str
@@ -1034,7 +932,7 @@ class ResultAnnouncement(_InspectionKind):
             "task": self.task,
             "task_name": self.task_name,
             "inspection_type": INSPECTION_TYPES[self.directed],
-            "departments": [_department_dict(d) for d in self.departments],
+            "departments": [department_dict(d) for d in self.departments],
             "entities": len(self.records),
             "category_counts": self.category_counts(),
             "records": [r.to_dict() for r in self.records],

@@ -53,6 +53,7 @@ from typing import Any
 
 from shuangsuiji._html import Html as _Html
 from shuangsuiji._html import escape as _e
+from shuangsuiji._html import print_css
 from shuangsuiji.audit import EVENT_KINDS, CanonicalJsonError
 from shuangsuiji.bundle import record_digest
 from shuangsuiji.errors import InvalidInputError
@@ -489,15 +490,10 @@ def _signatures_section(footer: str) -> str:
     return _section(_label("签字确认", "Signatures"), body, "keep")
 
 
-_CSS = """
-@page { size: A4; margin: 16mm 14mm 18mm 14mm;
-  @bottom-center { content: "第 " counter(page) " 页 / 共 " counter(pages) " 页";
-    font-size: 8pt; } }
-* { box-sizing: border-box; }
-html { background: #e9e9e9; }
-body { font-family: "Noto Serif CJK SC", "Source Han Serif SC", "Songti SC", SimSun, serif;
-  font-size: 10pt; line-height: 1.45; color: #111; margin: 0; }
-.page { background: #fff; width: 210mm; min-height: 297mm; margin: 0 auto; padding: 16mm 14mm; }
+_CSS = print_css(
+    margin="16mm 14mm 18mm 14mm",
+    padding="16mm 14mm",
+    rules="""
 header { text-align: center; border-bottom: 2px solid #111; padding-bottom: 4mm;
   margin-bottom: 4mm; }
 header h1 { font-size: 20pt; letter-spacing: 0.3em; margin: 0; }
@@ -509,9 +505,6 @@ h2 { font-size: 12pt; margin: 5mm 0 2mm; padding: 1mm 2mm; background: #f0f0f0;
 .en { font-size: 0.75em; color: #555; font-weight: normal; margin-left: 0.6em;
   font-family: "Noto Sans", "Helvetica Neue", Arial, sans-serif; }
 th .en, td .en { display: block; margin-left: 0; }
-table { width: 100%; border-collapse: collapse; margin: 1mm 0 2mm; }
-th, td { border: 0.6pt solid #888; padding: 1mm 1.5mm; vertical-align: top; text-align: left; }
-thead { display: table-header-group; }
 thead th { background: #f6f6f6; font-size: 9pt; }
 tr { page-break-inside: avoid; break-inside: avoid; }
 table.fields th { width: 32%; background: #fafafa; font-weight: normal; }
@@ -531,11 +524,8 @@ section.keep { page-break-inside: avoid; break-inside: avoid; }
 .sign .role { font-weight: bold; margin-bottom: 10mm; }
 .sign .line { border-top: 0.6pt solid #111; margin-top: 9mm; padding-top: 1mm; font-size: 8pt;
   color: #333; }
-footer { margin-top: 6mm; font-size: 8pt; color: #555; border-top: 0.6pt solid #aaa;
-  padding-top: 2mm; }
-@media print { html { background: none; } .page { width: auto; min-height: 0; margin: 0;
-  padding: 0; } }
-"""
+""",
+)
 
 
 def _digest(bundle: Mapping[str, Any]) -> str:

@@ -73,46 +73,24 @@ def simulate_coverage(
         raise DesignError(f"replicates = {replicates}: need at least 2 for a standard error")
     if years < 1 or window < 0 or base not in BASES:
         raise DesignError(f"need years >= 1, window >= 0 and base in {list(BASES)}")
-    r = _per_stratum(ratio, strata, "ratio")
-    low = _per_stratum(minimum, strata, "minimum").astype(np.int64)
-    rules = [size_rule(r[h], low[h]) for h in range(len(strata))]
-    fixed = {  # base="stratum": the size depends on N only; the engine caps it by the candidates
-        strata.labels[h]: SizeRule(count=rules[h].size(int(strata.sizes[h])))
-        for h in range(len(strata))
-    }
-    by_ratio = dict(zip(strata.labels, rules, strict=True))
-    order = np.argsort(pool.ids)
-    sorted_ids = pool.ids[order]
+    rules = _size_rules(strata, ratio, minimum, base)
     codes = strata.codes
-    h_count, n = len(strata), len(pool)
+    h_count = len(strata)
     big_n = np.maximum(strata.sizes, 1).astype(np.float64)
+    order = np.argsort(pool.ids)
     covered = np.zeros((replicates, h_count, years))
     pmf = np.zeros((h_count, years + 1))
     eligible_sum = np.zeros((h_count, years))
     sizes_sum = np.zeros((h_count, years))
     for rep in range(replicates):
-        last = np.full(n, -(10**9), dtype=np.int64)
-        count = np.zeros(n, dtype=np.int64)
-        for t in range(years):
-            free = (t - last) > window
-            rows = np.flatnonzero(free)
-            draw = draw_entities(
-                pool.ids[rows],
-                DrawStrata(codes[rows], strata.labels),
-                fixed if base == "stratum" else by_ratio,
-                task_label=f"{label}/replicate-{rep}/year-{t + 1}",
-                seed=replicate_seed(label, rep, f"year-{t + 1}"),
-            )
-            hit = _rows_of(sorted_ids, order, draw.ranked_ids)
-            last[hit] = t
-            count[hit] += 1
-            eligible_sum[:, t] += np.bincount(codes[rows], minlength=h_count)
-            sizes_sum[:, t] += np.bincount(codes[hit], minlength=h_count)
-            covered[rep, :, t] = np.bincount(codes, weights=count > 0, minlength=h_count) / big_n
+        run = _replicate(pool, strata, codes, rules, order, label, rep, years, window)
+        eligible_sum += run.eligible
+        sizes_sum += run.sizes
+        covered[rep] = run.covered
         pmf += (
             np.stack(
                 [
-                    np.bincount(codes, weights=count == c, minlength=h_count)
+                    np.bincount(codes, weights=run.count == c, minlength=h_count)
                     for c in range(years + 1)
                 ],
                 axis=1,
@@ -135,3 +113,65 @@ def simulate_coverage(
         (covered >= 1 - 1e-12).mean(axis=0),
         "monte carlo",
     )
+
+
+def _size_rules(
+    strata: Strata, ratio: PerStratum, minimum: PerStratum, base: str
+) -> dict[str, SizeRule]:
+    """The engine's size rule of every stratum: the ratio of the candidates (``eligible``),
+    or of the whole stratum, capped by the engine at the candidates (``stratum``)."""
+    r = _per_stratum(ratio, strata, "ratio")
+    low = _per_stratum(minimum, strata, "minimum").astype(np.int64)
+    rules = [size_rule(r[h], low[h]) for h in range(len(strata))]
+    fixed = {  # base="stratum": the size depends on N only; the engine caps it by the candidates
+        strata.labels[h]: SizeRule(count=rules[h].size(int(strata.sizes[h])))
+        for h in range(len(strata))
+    }
+    return fixed if base == "stratum" else dict(zip(strata.labels, rules, strict=True))
+
+
+class _Run:
+    """One replicate: per stratum and year the candidates, the sample and the share covered
+    so far (``h × years``), and how often each entity was drawn."""
+
+    def __init__(self, h_count: int, years: int, n: int) -> None:
+        self.eligible = np.zeros((h_count, years))
+        self.sizes = np.zeros((h_count, years))
+        self.covered = np.zeros((h_count, years))
+        self.count = np.zeros(n, dtype=np.int64)
+
+
+def _replicate(
+    pool: EntityPool,
+    strata: Strata,
+    codes: IntArray,
+    rules: dict[str, SizeRule],
+    order: IntArray,
+    label: str,
+    rep: int,
+    years: int,
+    window: int,
+) -> _Run:
+    """Replicate ``rep``: ``years`` yearly draws, each leaving out the entities inspected in
+    the last ``window`` years."""
+    h_count, n = len(strata), len(pool)
+    big_n = np.maximum(strata.sizes, 1).astype(np.float64)
+    sorted_ids = pool.ids[order]
+    run = _Run(h_count, years, n)
+    last = np.full(n, -(10**9), dtype=np.int64)
+    for t in range(years):
+        rows = np.flatnonzero((t - last) > window)
+        draw = draw_entities(
+            pool.ids[rows],
+            DrawStrata(codes[rows], strata.labels),
+            rules,
+            task_label=f"{label}/replicate-{rep}/year-{t + 1}",
+            seed=replicate_seed(label, rep, f"year-{t + 1}"),
+        )
+        hit = _rows_of(sorted_ids, order, draw.ranked_ids)
+        last[hit] = t
+        run.count[hit] += 1
+        run.eligible[:, t] = np.bincount(codes[rows], minlength=h_count)
+        run.sizes[:, t] = np.bincount(codes[hit], minlength=h_count)
+        run.covered[:, t] = np.bincount(codes, weights=run.count > 0, minlength=h_count) / big_n
+    return run

@@ -29,7 +29,6 @@ from shuangsuiji.draw import (
 from shuangsuiji.integrity import RecordProblem, check_records
 from shuangsuiji.model import Task
 from shuangsuiji.policy import Policy
-from shuangsuiji.pushdown import DatabaseCandidateSet, freeze_in_database, insert_candidates
 from shuangsuiji.registry._base import (
     POOL_STATE_UP_TO,
     SYSTEM_PARTY,
@@ -49,6 +48,7 @@ from shuangsuiji.seeds import (
 from shuangsuiji.store import draws as draws_sql
 from shuangsuiji.store import results as results_sql
 from shuangsuiji.store.integrity import pool_state, read_records, snapshot
+from shuangsuiji.store.pushdown import DatabaseCandidateSet, freeze_in_database, insert_candidates
 from shuangsuiji.store.schema import (
     DrawRow,
     ReplacementRow,

@@ -1,9 +1,9 @@
 """The reliability figures of docs/reliability.md: load, races, crashes and bad input.
 
-    python scripts/reliability/report.py --quick            # a few minutes
-    python scripts/reliability/report.py                    # the long version
-    python scripts/reliability/report.py --engines sqlite   # without PostgreSQL
-    python scripts/reliability/report.py --quick --output figures.md
+    python tests/reliability/report.py --quick            # a few minutes
+    python tests/reliability/report.py                    # the long version
+    python tests/reliability/report.py --engines sqlite   # without PostgreSQL
+    python tests/reliability/report.py --quick --output figures.md
 
 PostgreSQL runs need ``$SSJ_TEST_POSTGRES_URL``: a server where the user may create databases
 (``scripts/pg-throwaway.sh start`` prints one). Every scenario runs in a new database, dropped
@@ -28,9 +28,9 @@ from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, when run as a script
 
-import ssj_reliability as rel
+from reliability import ssj_reliability as rel
 
 SIZES: dict[str, dict[str, int]] = {
     "quick": {"rounds": 2, "kills": 10, "upgrade_kills": 2, "files": 150, "policies": 150},

@@ -40,7 +40,8 @@ from shuangsuiji.policy import DrawRules
 from shuangsuiji.pools import EntityPool, InspectorPool
 from shuangsuiji.registry import Registry
 from shuangsuiji.seeds import party_commitment
-from shuangsuiji.store import _AUDIT_LOCK_KEY, Store
+from shuangsuiji.store import Store
+from shuangsuiji.store._store import _AUDIT_LOCK_KEY
 from shuangsuiji.store.schema import (
     AuditEventRow,
     DrawCandidateRow,

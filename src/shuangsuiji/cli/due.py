@@ -1,0 +1,38 @@
+"""``due``: the Nth working day after a date."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from shuangsuiji.cli.common import console, handle_errors
+
+
+@click.command()
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--days", default=20, show_default=True, help="Working days after DAY.")
+@click.option(
+    "--estimate", is_flag=True, help="Beyond the official calendar, count weekends only (labelled)."
+)
+@click.option(
+    "--notice",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    help="A holiday notice file for a year not yet shipped.",
+)
+@handle_errors
+def due(day: Any, days: int, estimate: bool, notice: tuple[Path, ...]) -> None:
+    """Print the DAYS-th working day strictly after DAY (default 20: the publication deadline)."""
+    from shuangsuiji.workdays import WorkCalendar
+
+    calendar = WorkCalendar.official()
+    for path in notice:
+        calendar = calendar.with_notice(path)
+    result = calendar.working_days_after(
+        date(day.year, day.month, day.day), days, estimate=estimate
+    )
+    label = f"  (ESTIMATE: {result.basis})" if result.estimated else ""
+    console().print(f"{result.date.isoformat()}{label}")

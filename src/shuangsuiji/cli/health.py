@@ -1,0 +1,71 @@
+"""``health``: the statistical health of the recorded draws."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from shuangsuiji.cli.common import (
+    EXIT_CHECK_FAILED,
+    console,
+    db_option,
+    handle_errors,
+    reading_registry,
+)
+
+
+@click.command()
+@click.option("--plan", "plan_code", default=None, help="One plan's tasks (default: all).")
+@click.option("--task", "task_codes", multiple=True, help="Only these tasks (repeatable).")
+@click.option("--alpha", default=0.01, show_default=True, help="False-alarm rate of each report.")
+@click.option(
+    "--inspectors", is_flag=True, help="Also check inspector loads against replays of the teams."
+)
+@click.option(
+    "--replays", default=800, show_default=True, help="Replays per task for --inspectors."
+)
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the tests and flags as JSON.")
+@handle_errors
+def health(
+    plan_code: str | None,
+    task_codes: tuple[str, ...],
+    alpha: float,
+    inspectors: bool,
+    replays: int,
+    db_url: str,
+    as_json: bool,
+) -> None:
+    """Draw health of a period: were entities (and inspectors) drawn as the design says?
+
+    Compares every entity's count over the current draws of the period with its exact
+    distribution (exclusion windows included) and checks the recorded tickets; with
+    --inspectors, compares every inspector's team load with replays of SSJ-ASSIGN-1 on the
+    recorded staffing. Exit 1 when a test rejects (a false alarm happens with probability at
+    most ALPHA per report).
+    """
+
+    registry = reading_registry(db_url)
+    chosen = list(task_codes) or None
+    reports = [registry.draw_health(plan_code, tasks=chosen, alpha=alpha)]
+    if inspectors:
+        reports.append(
+            registry.inspector_health(plan_code, tasks=chosen, replays=replays, alpha=alpha)
+        )
+    findings = registry.conduct(plan_code, tasks=chosen)
+    if as_json:
+        data = reports[0].to_dict()
+        if inspectors:
+            data["inspectors"] = reports[1].to_dict()
+        data["conduct"] = [f.to_dict() for f in findings]
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        for report in reports:
+            console().print(report.summary(), markup=False)
+        console().print(f"conduct of the draws (抽取过程): {len(findings)} act(s) to review")
+        for f in findings:
+            console().print(f"  {f.kind:<17} {f.task}: {f.detail}", markup=False)
+    if any(r.suspicious for r in reports):
+        sys.exit(EXIT_CHECK_FAILED)

@@ -1,0 +1,119 @@
+"""The inspection teams (the second random of 双随机): ``teams ...``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from shuangsuiji.cli.common import (
+    actor_option,
+    console,
+    db_option,
+    handle_errors,
+    json_option,
+    reading_registry,
+    show_rows,
+)
+
+
+@click.group()
+def teams() -> None:
+    """Inspection teams (the second random of 双随机)."""
+
+
+@teams.command(name="assign")
+@click.argument("task_code")
+@click.option("--on", type=click.DateTime(["%Y-%m-%d"]), help="Inspection date (certificates).")
+@db_option
+@actor_option
+@json_option
+@handle_errors
+def teams_assign(task_code: str, on: Any, db_url: str, actor: str, as_json: bool) -> None:
+    """Draw the teams with a team seed made by the system alone (where the policy allows it;
+    otherwise: teams freeze, seed commit/reveal --teams, teams draw)."""
+    from shuangsuiji.registry import Registry
+
+    registry = Registry.open(db_url)
+    registry.assign_teams(task_code, actor=actor, on=on.date() if on else None)
+    _show_teams(registry.teams(task_code), as_json)
+
+
+@teams.command(name="freeze")
+@click.argument("task_code")
+@click.option("--on", type=click.DateTime(["%Y-%m-%d"]), help="Inspection date (certificates).")
+@db_option
+@actor_option
+@handle_errors
+def teams_freeze(task_code: str, on: Any, db_url: str, actor: str) -> None:
+    """Freeze the staffing of TASK_CODE's team draw; prints the digest team parties commit to."""
+    from shuangsuiji.registry import Registry
+
+    digest = Registry.open(db_url).freeze_staffing(
+        task_code, actor=actor, on=on.date() if on else None
+    )
+    console().print(f"staffing of {task_code} frozen: digest {digest}")
+
+
+@teams.command(name="draw")
+@click.argument("task_code")
+@db_option
+@actor_option
+@json_option
+@handle_errors
+def teams_draw(task_code: str, db_url: str, actor: str, as_json: bool) -> None:
+    """Draw the teams once every team-seed party revealed (`seed reveal --teams`)."""
+    from shuangsuiji.registry import Registry
+
+    registry = Registry.open(db_url)
+    registry.draw_teams(task_code, actor=actor)
+    _show_teams(registry.teams(task_code), as_json)
+
+
+@teams.command(name="show")
+@click.argument("task_code")
+@db_option
+@json_option
+@handle_errors
+def teams_show(task_code: str, db_url: str, as_json: bool) -> None:
+    """Show the current teams of TASK_CODE."""
+
+    _show_teams(reading_registry(db_url).teams(task_code), as_json)
+
+
+def _show_teams(current: dict[str, tuple[str, ...]], as_json: bool) -> None:
+    rows = [{"entity": e, "inspectors": " ".join(i)} for e, i in sorted(current.items())]
+    show_rows(rows, as_json, ["entity", "inspectors"])
+
+
+@teams.command(name="reassign")
+@click.argument("task_code")
+@click.argument("entity_id")
+@click.argument("inspector_id")
+@click.option(
+    "--reason",
+    required=True,
+    type=click.Choice(
+        ["conflict_declared", "illness", "leave", "certificate", "reassigned", "other"]
+    ),
+)
+@click.option("--text", default="", help="Explanation (required with --reason other).")
+@db_option
+@actor_option
+@handle_errors
+def teams_reassign(
+    task_code: str,
+    entity_id: str,
+    inspector_id: str,
+    reason: str,
+    text: str,
+    db_url: str,
+    actor: str,
+) -> None:
+    """Take INSPECTOR_ID off ENTITY_ID's team and draw a replacement (recorded)."""
+    from shuangsuiji.registry import Registry
+
+    team = Registry.open(db_url).reassign(
+        task_code, entity_id, inspector_id, reason, actor=actor, text=text
+    )
+    console().print(f"new team of {entity_id}: {', '.join(team)}")

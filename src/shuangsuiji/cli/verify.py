@@ -1,0 +1,160 @@
+"""``verify`` (a draw bundle, from the bundle alone) and ``verify-log`` (the audit chain)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from shuangsuiji.cli.common import (
+    EXIT_CHECK_FAILED,
+    console,
+    db_option,
+    existing_store,
+    fail,
+    handle_errors,
+)
+
+
+def _announcements(folder: Path | None) -> list[dict[str, Any]]:
+    """The pre-draw announcements (``predraw-*.json``) published in ``folder``."""
+    if folder is None:
+        return []
+    found = []
+    for path in sorted(folder.glob("predraw-*.json")):
+        try:
+            found.append(json.loads(path.read_text(encoding="utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            fail(f"{path}: not a JSON announcement ({exc})", EXIT_CHECK_FAILED)
+    if not found:
+        fail(f"{folder}: no published pre-draw announcement (predraw-*.json) in it")
+    return found
+
+
+announcements_option = click.option(
+    "--announcements",
+    "announcements_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of the published pre-draw announcements (predraw-*.json) to check against.",
+)
+
+
+@click.command()
+@click.argument("bundle_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@announcements_option
+@click.option(
+    "--annex",
+    "annex_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The sealed staffing annex (supervising office): check it and replay the teams.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@handle_errors
+def verify(
+    bundle_file: Path, announcements_dir: Path | None, annex_file: Path | None, as_json: bool
+) -> None:
+    """Re-derive a draw from its bundle alone; exit 1 naming every field that does not match.
+
+    The public bundle alone checks the entity draw, the seed and team-seed ceremonies and the
+    staffing commitments; with --annex, every annex record is checked against its commitment
+    and the team draw is replayed. With --announcements, the draw must also match the
+    announcement published before its reveal (a draw made in a copy of the store, or
+    re-rolled, fails)."""
+    from shuangsuiji.bundle import BundleError, read_bundle
+
+    try:
+        bundle = read_bundle(bundle_file.read_bytes())
+    except BundleError as exc:
+        fail(f"{bundle_file} is not a draw bundle: {exc}", EXIT_CHECK_FAILED)
+    annex = None
+    if annex_file is not None:
+        try:
+            annex = read_bundle(annex_file.read_bytes())
+        except BundleError as exc:
+            fail(f"{annex_file} is not a staffing annex: {exc}", EXIT_CHECK_FAILED)
+    from shuangsuiji.assign.record import verify_draw
+
+    published = _announcements(announcements_dir)
+    report = verify_draw(bundle, annex=annex, announcements=published)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "problems": [str(p) for p in report.problems],
+                    "warnings": list(report.warnings),
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        console().print(
+            str(report)
+            if not report.ok
+            else f"OK: {bundle_file} re-derives exactly "
+            f"({len(bundle.get('selected', []))} selected, task {bundle.get('task_label')})"
+            + (f"; teams replayed with the annex {annex_file}" if annex is not None else "")
+        )
+        for warning in report.warnings:
+            console(stderr=True).print(f"[yellow]warning:[/] {warning}")
+    if not report.ok:
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+@click.command(name="verify-log")
+@db_option
+@announcements_option
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--chain-only",
+    is_flag=True,
+    help="Check only the hash chain, not the tables against it (faster on large pools).",
+)
+@handle_errors
+def verify_log(
+    db_url: str, announcements_dir: Path | None, as_json: bool, chain_only: bool
+) -> None:
+    """Check the audit log's hash chain and every records table against it (draws, candidates,
+    picks, teams, replacements, results, publications, policies, categories and the pools);
+    exit 1 naming every event, field, table and row that fails. With --announcements, also
+    check the log against the published pre-draw announcements: a log cut back or rewritten
+    below a published head, an announcement missing from the log, or a logged one never
+    published, fails."""
+    from rich.markup import escape
+
+    from shuangsuiji.commitments import log_problems
+    from shuangsuiji.registry import Registry
+
+    published = _announcements(announcements_dir)
+    store = existing_store(db_url)
+    rows = store.audit_rows()
+    problems: list[Any] = list(store.verify_log())
+    if not chain_only:
+        problems += Registry(store).verify_records()
+    if published:
+        events = [r | {"payload": json.loads(r["payload"])} for r in rows]
+        problems += log_problems(events, published)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "events": len(rows),
+                    "ok": not problems,
+                    "records_checked": not chain_only,
+                    "problems": [str(p) for p in problems],
+                },
+                ensure_ascii=False,
+            )
+        )
+    elif problems:
+        for problem in problems:
+            console(stderr=True).print(f"[red]FAIL[/] {escape(str(problem))}")
+    else:
+        head = rows[-1]["hash"] if rows else "-"
+        what = "audit log intact" if chain_only else "audit log intact and the records agree"
+        console().print(f"{what}: {len(rows)} events, head {head}")
+    if problems:
+        sys.exit(EXIT_CHECK_FAILED)
