@@ -17,9 +17,14 @@ from typing import cast
 import attrs
 import numpy as np
 import numpy.typing as npt
-import scipy
 
-from shuangsuiji.assign._flow import FlowResult, solve_exact, solve_flow
+from shuangsuiji.assign._flow import (
+    FLOW_RULE,
+    LEGACY_FLOW_RULE,
+    FlowResult,
+    solve_exact,
+    solve_flow,
+)
 from shuangsuiji.assign._instance import Instance, build_instance, vector_weights
 from shuangsuiji.assign._stream import (
     WORDS_PER_BLOCK,
@@ -30,6 +35,8 @@ from shuangsuiji.assign._stream import (
     below_bounds,
 )
 from shuangsuiji.assign.assignment import (
+    ALGORITHM,
+    LEGACY_ALGORITHM,
     Assignment,
     InfeasibleAssignment,
     Reassignment,
@@ -383,7 +390,7 @@ def _violator(inst: Instance, res: FlowResult) -> list[int]:
 
 
 def _repair(
-    inst: Instance, stream: AssignStream, prop: IntArray
+    inst: Instance, stream: AssignStream, prop: IntArray, rule: str
 ) -> tuple[list[list[int]], int, bool]:
     """Drop over-cap slots at random, refill at random, then by max flow. Returns teams."""
     n_e, k = inst.n_e, inst.k
@@ -426,7 +433,7 @@ def _repair(
     stream.start_phase()
     ins_perm = _permutation(stream, inst.E.shape[1])
     ent_perm = _permutation(stream, n_e)
-    res = solve_exact(inst, list(range(n_e)), teams, ins_perm, ent_perm)
+    res = solve_exact(inst, list(range(n_e)), teams, ins_perm, ent_perm, rule)
     if not res.ok:
         raise _Infeasible(res)
     return res.teams, dropped, True
@@ -483,7 +490,28 @@ def _smooth(inst: Instance, stream: AssignStream, teams: list[list[int]], steps:
             teams[e] = new
 
 
-def _draw(inst: Instance, stream: AssignStream) -> tuple[list[list[int]], StreamInfo]:
+def _flow_rule(spec: str) -> str:
+    """The flow rule of an algorithm name (SSJ-ASSIGN-1 replays SciPy's Dinic)."""
+    if spec == ALGORITHM:
+        return FLOW_RULE
+    if spec == LEGACY_ALGORITHM:
+        return LEGACY_FLOW_RULE
+    raise InvalidInputError(
+        f"unknown team-assignment algorithm {spec!r}: this library draws {ALGORITHM} and "
+        f"replays {LEGACY_ALGORITHM}; use the library version that wrote the record"
+    )
+
+
+def _scipy_version() -> str:
+    """SciPy's version, recorded by SSJ-ASSIGN-1 replays whose flow phase ran it."""
+    import scipy
+
+    return str(scipy.__version__)
+
+
+def _draw(
+    inst: Instance, stream: AssignStream, spec: str = ALGORITHM
+) -> tuple[list[list[int]], StreamInfo]:
     n_e, k = inst.n_e, inst.k
     rounds = _rounds(n_e, k)
     key_hash = hashlib.sha256(stream.key).hexdigest()
@@ -492,9 +520,9 @@ def _draw(inst: Instance, stream: AssignStream) -> tuple[list[list[int]], Stream
         prop = _propose_round(inst, stream)
         load = np.bincount(prop.ravel(), minlength=inst.E.shape[1])
         if (load <= inst.cap).all():
-            info = StreamInfo(key_hash, stream.next_block, r + 1, r)
+            info = StreamInfo(key_hash, stream.next_block, r + 1, r, spec=spec)
             return [list(map(int, row)) for row in prop], info
-    teams, dropped, used_flow = _repair(inst, stream, prop)
+    teams, dropped, used_flow = _repair(inst, stream, prop, _flow_rule(spec))
     steps = _smoothing_steps(n_e)
     _smooth(inst, stream, teams, steps)
     info = StreamInfo(
@@ -505,36 +533,40 @@ def _draw(inst: Instance, stream: AssignStream) -> tuple[list[list[int]], Stream
         repaired_slots=dropped,
         flow=used_flow,
         smoothing_steps=steps,
-        scipy_version=scipy.__version__ if used_flow else "",
+        scipy_version=_scipy_version() if used_flow and spec == LEGACY_ALGORITHM else "",
+        spec=spec,
     )
     return teams, info
 
 
-def assign_teams(staffing: Staffing, key: bytes) -> Assignment:
-    """Draw a team for every entity of ``staffing`` from the draw ``key`` (SSJ-ASSIGN-1).
+def assign_teams(staffing: Staffing, key: bytes, *, spec: str = ALGORITHM) -> Assignment:
+    """Draw a team for every entity of ``staffing`` from the draw ``key`` (SSJ-ASSIGN-2).
 
-    ``key`` is the 32-byte SSJ-DRAW-1 key of the task's draw. The result depends only on the
-    key and the inputs (not on row order); teams follow the order of ``staffing.entities``.
-    Raises :class:`InfeasibleAssignment` when no assignment satisfies every rule.
+    ``key`` is the 32-byte key of the task's team draw. The result depends only on the key and
+    the inputs (not on row order); teams follow the order of ``staffing.entities``. Raises
+    :class:`InfeasibleAssignment` when no assignment satisfies every rule. A verifier replaying
+    a record passes its ``stream.spec``: ``"SSJ-ASSIGN-1"`` replays the earlier algorithm
+    (SciPy's Dinic in the flow phase; the same draw whenever the flow phase did not run).
     """
+    _flow_rule(spec)
     stream = AssignStream(key)
     canon = staffing.canonical()
     elig = canon.eligibility()
     inst = build_instance(elig)
     if inst.n_e == 0:
-        info = StreamInfo(hashlib.sha256(key).hexdigest(), 0, 0, None)
+        info = StreamInfo(hashlib.sha256(key).hexdigest(), 0, 0, None, spec=spec)
         return _result(canon, staffing, elig, inst, [], info)
     _check_inputs(inst, canon, elig)
-    teams, info = _draw_or_explain(inst, canon, elig, stream)
+    teams, info = _draw_or_explain(inst, canon, elig, stream, spec)
     return _result(canon, staffing, elig, inst, teams, info)
 
 
 def _draw_or_explain(
-    inst: Instance, canon: Staffing, elig: Eligibility, stream: AssignStream
+    inst: Instance, canon: Staffing, elig: Eligibility, stream: AssignStream, spec: str = ALGORITHM
 ) -> tuple[list[list[int]], StreamInfo]:
     """:func:`_draw`, turning a failure into the officer's :class:`InfeasibleAssignment`."""
     try:
-        return _draw(inst, stream)
+        return _draw(inst, stream, spec)
     except _Infeasible as exc:
         _raise_infeasible(inst, canon, elig, _violator(inst, exc.res))
         raise AssertionError("unreachable") from exc
