@@ -1,9 +1,11 @@
 """Completing partial teams by maximum flow, exactly when requirements cross.
 
-:func:`solve_flow` builds the residual network of a partial assignment and runs
-``scipy.sparse.csgraph.maximum_flow`` on it, in named steps: number the nodes, put the kept
-members in as the initial flow, add the group -> inspector edges, solve, read the teams back,
-and, when some entity stays short, find the entities that cannot all be staffed together.
+:func:`solve_flow` builds the network of a partial assignment and completes its flow with
+:func:`shuangsuiji.assign._maxflow.max_flow` (Dinic, arcs in ascending order of their other
+end: the flow rule of SSJ-ASSIGN-2, ``docs/teams.md`` "The flow phase, to the bit"), in named
+steps: number the nodes, the small edges with the kept members as their initial flow, the group
+-> inspector block, solve, read the teams back, and, when some entity stays short, find the
+entities reachable from it in the residual network (they cannot all be staffed together).
 :func:`solve_exact` adds the branch-and-bound over vectors that makes the completion exact
 when requirements cross (see the docstring of :mod:`shuangsuiji.assign`).
 """
