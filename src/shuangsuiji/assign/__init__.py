@@ -1,4 +1,4 @@
-"""Random inspection teams under recusal (回避), composition and workload rules: SSJ-ASSIGN-1.
+"""Random inspection teams under recusal (回避), composition and workload rules: SSJ-ASSIGN-2.
 
 The second "random" of 双随机: every selected entity gets a team of inspectors drawn at random
 from those allowed to go there. The mathematics first.
@@ -62,7 +62,10 @@ The package, one concept per module: :mod:`~shuangsuiji.assign._stream` (the ran
 :mod:`~shuangsuiji.assign.rules` (recusal and team rules, and the policy mapping),
 :mod:`~shuangsuiji.assign.eligibility` (needs, staffing, eligibility),
 :mod:`~shuangsuiji.assign.assignment` (the result), :mod:`~shuangsuiji.assign._instance` (the
-numbered problem), :mod:`~shuangsuiji.assign._flow` (completion by maximum flow),
+numbered problem), :mod:`~shuangsuiji.assign._network` (the numbered flow network),
+:mod:`~shuangsuiji.assign._maxflow` (the maximum flow, specified to the bit),
+:mod:`~shuangsuiji.assign._flow` (completion by maximum flow, and branch-and-bound),
+:mod:`~shuangsuiji.assign._flow_scipy` (the SSJ-ASSIGN-1 flow, for old records),
 :mod:`~shuangsuiji.assign._engine` (the draw), :mod:`~shuangsuiji.assign.check` (checks and
 fairness) and
 :mod:`~shuangsuiji.assign.record` (the staffing record a bundle carries, and its verifier).

@@ -1,4 +1,4 @@
-"""The draw of SSJ-ASSIGN-1: proposal rounds, repair by maximum flow, smoothing, re-assignment.
+"""The draw of SSJ-ASSIGN-2: proposal rounds, repair by maximum flow, smoothing, re-assignment.
 
 The mathematics is in the docstring of :mod:`shuangsuiji.assign`; this module implements it
 step by step. The public entry points (:func:`~shuangsuiji.assign.assign_teams`,
@@ -21,11 +21,11 @@ import numpy.typing as npt
 from shuangsuiji.assign._flow import (
     FLOW_RULE,
     LEGACY_FLOW_RULE,
-    FlowResult,
     solve_exact,
     solve_flow,
 )
 from shuangsuiji.assign._instance import Instance, build_instance, vector_weights
+from shuangsuiji.assign._network import FlowResult
 from shuangsuiji.assign._stream import (
     WORDS_PER_BLOCK,
     AssignStream,

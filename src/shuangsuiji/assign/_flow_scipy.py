@@ -16,8 +16,8 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
-from shuangsuiji.assign._flow import FlowResult, Kept, Network, owners
 from shuangsuiji.assign._instance import Instance
+from shuangsuiji.assign._network import FlowResult, Kept, Network, owners
 from shuangsuiji.assign._stream import IntArray
 
 
