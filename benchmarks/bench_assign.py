@@ -1,4 +1,4 @@
-"""Team assignment (SSJ-ASSIGN-1): time against one max-flow solve, and fairness figures.
+"""Team assignment (SSJ-ASSIGN-2): time against one max-flow solve, and fairness figures.
 
 Budget (DESIGN.md): assigning teams of 2 to 10,000 entities from 2,000 inspectors with ~5%
 conflicts in a joint task of two departments costs at most 3x one

@@ -591,7 +591,7 @@ def test_to_dict_is_json_and_round_trips() -> None:
         s, result, key_of(5), [Recusal(first.entity_id, first.inspector_ids[0], "illness")]
     )
     data = json.loads(json.dumps(result.to_dict(), ensure_ascii=False))
-    assert data["spec"] == "SSJ-ASSIGN-1"
+    assert data["spec"] == data["stream"]["spec"] == "SSJ-ASSIGN-2"
     assert data["teams"][0] == {
         "entity": first.entity_id,
         "inspectors": list(result.teams[0].inspector_ids),

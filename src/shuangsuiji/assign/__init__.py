@@ -1,4 +1,4 @@
-"""Random inspection teams under recusal (回避), composition and workload rules: SSJ-ASSIGN-1.
+"""Random inspection teams under recusal (回避), composition and workload rules: SSJ-ASSIGN-2.
 
 The second "random" of 双随机: every selected entity gets a team of inspectors drawn at random
 from those allowed to go there. The mathematics first.
@@ -30,14 +30,18 @@ no inspector exceeds its cap, the round is accepted; conditioned on acceptance t
 *exactly uniform* over all feasible assignments (rejection sampling). (2) When no round is
 accepted, the last proposal is repaired: over-cap slots are dropped at random, holes are refilled
 at random from inspectors with spare capacity, and holes that remain are filled by a maximum flow
-(``scipy.sparse.csgraph.maximum_flow``) on the residual network of the partial assignment, whose
-nodes are numbered in a random order. The flow network is exact for departments and for any
-family of requirements whose minimal members are disjoint; when requirements cross (a
-qualification held in two departments of a joint task) the flow is a relaxation and a
-branch-and-bound over the contested entities' vectors completes it, so **a feasible assignment is
-found whenever one exists**. (3) A repaired assignment is then smoothed by Metropolis steps
-(pick an entity at random, propose a uniform covering team, accept it if the caps allow), whose
-stationary law is uniform over feasible assignments.
+on the residual network of the partial assignment, whose nodes are numbered in a random order;
+the maximum flow is Dinic's algorithm with arcs taken in ascending order of their other end,
+one unit per walk (:mod:`~shuangsuiji.assign._maxflow`; ``docs/teams.md``, "The flow phase, to
+the bit"), so the flow phase too replays in any language, without SciPy. This is
+**SSJ-ASSIGN-2** (recorded as ``stream.spec``); SSJ-ASSIGN-1 records, whose flow phase was
+SciPy's Dinic, replay with ``assign_teams(..., spec="SSJ-ASSIGN-1")``. The flow network is
+exact for departments and for any family of requirements whose minimal members are
+disjoint; when requirements cross (a qualification held in two departments of a joint task) the
+flow is a relaxation and a branch-and-bound over the contested entities' vectors completes it,
+so **a feasible assignment is found whenever one exists**. (3) A repaired assignment is then
+smoothed by Metropolis steps (pick an entity at random, propose a uniform covering team, accept
+it if the caps allow), whose stationary law is uniform over feasible assignments.
 
 **Randomness** comes only from the draw key through a SHA-256 counter stream::
 
@@ -58,7 +62,10 @@ The package, one concept per module: :mod:`~shuangsuiji.assign._stream` (the ran
 :mod:`~shuangsuiji.assign.rules` (recusal and team rules, and the policy mapping),
 :mod:`~shuangsuiji.assign.eligibility` (needs, staffing, eligibility),
 :mod:`~shuangsuiji.assign.assignment` (the result), :mod:`~shuangsuiji.assign._instance` (the
-numbered problem), :mod:`~shuangsuiji.assign._flow` (completion by maximum flow),
+numbered problem), :mod:`~shuangsuiji.assign._network` (the numbered flow network),
+:mod:`~shuangsuiji.assign._maxflow` (the maximum flow, specified to the bit),
+:mod:`~shuangsuiji.assign._flow` (completion by maximum flow, and branch-and-bound),
+:mod:`~shuangsuiji.assign._flow_scipy` (the SSJ-ASSIGN-1 flow, for old records),
 :mod:`~shuangsuiji.assign._engine` (the draw), :mod:`~shuangsuiji.assign.check` (checks and
 fairness) and
 :mod:`~shuangsuiji.assign.record` (the staffing record a bundle carries, and its verifier).
@@ -81,7 +88,7 @@ True
 
 from __future__ import annotations
 
-from shuangsuiji.assign._engine import assign_teams, reassign, sample_loads
+from shuangsuiji.assign._engine import PhaseSpan, assign_teams, reassign, sample_loads, trace_draw
 from shuangsuiji.assign._stream import AssignStream
 from shuangsuiji.assign.assignment import (
     ALGORITHM,
@@ -125,6 +132,7 @@ __all__ = [
     "FairnessReport",
     "InfeasibleAssignment",
     "PastAssignments",
+    "PhaseSpan",
     "Reassignment",
     "Recusal",
     "RecusalReason",
@@ -144,4 +152,5 @@ __all__ = [
     "fairness",
     "reassign",
     "sample_loads",
+    "trace_draw",
 ]

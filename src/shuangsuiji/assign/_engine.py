@@ -1,4 +1,4 @@
-"""The draw of SSJ-ASSIGN-1: proposal rounds, repair by maximum flow, smoothing, re-assignment.
+"""The draw of SSJ-ASSIGN-2: proposal rounds, repair by maximum flow, smoothing, re-assignment.
 
 The mathematics is in the docstring of :mod:`shuangsuiji.assign`; this module implements it
 step by step. The public entry points (:func:`~shuangsuiji.assign.assign_teams`,
@@ -12,15 +12,20 @@ import hashlib
 import itertools
 import math
 from collections.abc import Iterable, Sequence
-from typing import cast
+from typing import Any, cast
 
 import attrs
 import numpy as np
 import numpy.typing as npt
-import scipy
 
-from shuangsuiji.assign._flow import FlowResult, solve_exact, solve_flow
+from shuangsuiji.assign._flow import (
+    FLOW_RULE,
+    LEGACY_FLOW_RULE,
+    solve_exact,
+    solve_flow,
+)
 from shuangsuiji.assign._instance import Instance, build_instance, vector_weights
+from shuangsuiji.assign._network import FlowResult
 from shuangsuiji.assign._stream import (
     WORDS_PER_BLOCK,
     AssignStream,
@@ -30,6 +35,8 @@ from shuangsuiji.assign._stream import (
     below_bounds,
 )
 from shuangsuiji.assign.assignment import (
+    ALGORITHM,
+    LEGACY_ALGORITHM,
     Assignment,
     InfeasibleAssignment,
     Reassignment,
@@ -382,19 +389,48 @@ def _violator(inst: Instance, res: FlowResult) -> list[int]:
     return best
 
 
-def _repair(
-    inst: Instance, stream: AssignStream, prop: IntArray
-) -> tuple[list[list[int]], int, bool]:
-    """Drop over-cap slots at random, refill at random, then by max flow. Returns teams."""
-    n_e, k = inst.n_e, inst.k
-    teams = [list(map(int, row)) for row in prop]
-    load = np.bincount(prop.ravel(), minlength=inst.E.shape[1]).astype(np.int64)
+@attrs.frozen
+class PhaseSpan:
+    """One phase of a draw: its name, the stream blocks it used (``first_block`` up to, not
+    including, ``next_block``), what it did, and the teams after it (inspector IDs, sorted, in
+    entity ID order)."""
+
+    name: str
+    first_block: int
+    next_block: int
+    detail: str
+    teams: tuple[tuple[str, ...], ...]
+
+
+@attrs.define
+class _Tracer:
+    """The phases of one draw, as :func:`trace_draw` reports them."""
+
+    names: list[str]  # inspector ID of each column
+    spans: list[PhaseSpan] = attrs.field(factory=list)
+
+
+Trace = _Tracer | None
+
+
+def _note(
+    trace: Trace, name: str, first: int, stream: AssignStream, detail: str, teams: Iterable[Any]
+) -> None:
+    """Append a phase to ``trace`` (when one is kept)."""
+    if trace is not None:
+        ids = tuple(tuple(sorted(trace.names[int(c)] for c in t)) for t in teams)
+        trace.spans.append(PhaseSpan(name, first, stream.next_block, detail, ids))
+
+
+def _drop(inst: Instance, stream: AssignStream, teams: list[list[int]], load: IntArray) -> int:
+    """For each over-cap inspector in ID order, drop it from ``load - cap`` of its teams, drawn
+    uniformly (the ``u``-th not yet dropped, in entity order). Returns the slots dropped."""
     stream.start_phase()
     over = np.flatnonzero(load > inst.cap)
     over = over[np.argsort(inst.col_row[over], kind="stable")]
     holders: dict[int, list[int]] = {}
-    for e in range(n_e):
-        for c in teams[e]:
+    for e, team in enumerate(teams):
+        for c in team:
             if load[c] > inst.cap[c]:
                 holders.setdefault(c, []).append(e)
     dropped = 0
@@ -411,24 +447,50 @@ def _repair(
             teams[have[pos]].remove(c)
             dropped += 1
         load[c] = inst.cap[c]
+    return dropped
+
+
+def _refill(inst: Instance, stream: AssignStream, teams: list[list[int]], load: IntArray) -> int:
+    """Entity by entity, a uniform covering completion among inspectors with spare capacity.
+    Returns the places filled."""
     stream.start_phase()
-    for e in range(n_e):
-        if len(teams[e]) == k:
+    filled = 0
+    for e in range(inst.n_e):
+        if len(teams[e]) == inst.k:
             continue
         allowed = load < inst.cap
-        new = _draw_team(inst, stream, e, k - len(teams[e]), teams[e], allowed)
+        new = _draw_team(inst, stream, e, inst.k - len(teams[e]), teams[e], allowed)
         if new is not None:
             for c in new[len(teams[e]) :]:
                 load[c] += 1
+            filled += len(new) - len(teams[e])
             teams[e] = new
-    if all(len(t) == k for t in teams):
+    return filled
+
+
+def _repair(
+    inst: Instance, stream: AssignStream, prop: IntArray, rule: str, trace: Trace = None
+) -> tuple[list[list[int]], int, bool]:
+    """Drop over-cap slots at random, refill at random, then by max flow. Returns teams."""
+    teams = [list(map(int, row)) for row in prop]
+    load = np.bincount(prop.ravel(), minlength=inst.E.shape[1]).astype(np.int64)
+    first = stream.next_block
+    dropped = _drop(inst, stream, teams, load)
+    _note(trace, "drop", first, stream, f"{dropped} slots dropped", teams)
+    first = stream.next_block
+    filled = _refill(inst, stream, teams, load)
+    holes = sum(inst.k - len(t) for t in teams)
+    _note(trace, "refill", first, stream, f"{filled} places filled, {holes} left", teams)
+    if not holes:
         return teams, dropped, False
-    stream.start_phase()
+    first = stream.start_phase()
     ins_perm = _permutation(stream, inst.E.shape[1])
-    ent_perm = _permutation(stream, n_e)
-    res = solve_exact(inst, list(range(n_e)), teams, ins_perm, ent_perm)
+    ent_perm = _permutation(stream, inst.n_e)
+    res = solve_exact(inst, list(range(inst.n_e)), teams, ins_perm, ent_perm, rule)
     if not res.ok:
         raise _Infeasible(res)
+    perms = f"ins_perm {ins_perm.tolist()}, ent_perm {ent_perm.tolist()}"
+    _note(trace, "flow", first, stream, perms, res.teams)
     return res.teams, dropped, True
 
 
@@ -483,20 +545,47 @@ def _smooth(inst: Instance, stream: AssignStream, teams: list[list[int]], steps:
             teams[e] = new
 
 
-def _draw(inst: Instance, stream: AssignStream) -> tuple[list[list[int]], StreamInfo]:
+def _flow_rule(spec: str) -> str:
+    """The flow rule of an algorithm name (SSJ-ASSIGN-1 replays SciPy's Dinic)."""
+    if spec == ALGORITHM:
+        return FLOW_RULE
+    if spec == LEGACY_ALGORITHM:
+        return LEGACY_FLOW_RULE
+    raise InvalidInputError(
+        f"unknown team-assignment algorithm {spec!r}: this library draws {ALGORITHM} and "
+        f"replays {LEGACY_ALGORITHM}; use the library version that wrote the record"
+    )
+
+
+def _scipy_version() -> str:
+    """SciPy's version, recorded by SSJ-ASSIGN-1 replays whose flow phase ran it."""
+    import scipy
+
+    return str(scipy.__version__)
+
+
+def _draw(
+    inst: Instance, stream: AssignStream, spec: str = ALGORITHM, trace: Trace = None
+) -> tuple[list[list[int]], StreamInfo]:
     n_e, k = inst.n_e, inst.k
     rounds = _rounds(n_e, k)
     key_hash = hashlib.sha256(stream.key).hexdigest()
     prop = np.zeros((n_e, k), dtype=np.int64)
     for r in range(rounds):
+        first = stream.next_block
         prop = _propose_round(inst, stream)
         load = np.bincount(prop.ravel(), minlength=inst.E.shape[1])
-        if (load <= inst.cap).all():
-            info = StreamInfo(key_hash, stream.next_block, r + 1, r)
+        over = int((load > inst.cap).sum())
+        verdict = f"{over} inspectors over their cap" if over else "accepted"
+        _note(trace, f"round {r}", first, stream, verdict, prop.tolist())
+        if not over:
+            info = StreamInfo(key_hash, stream.next_block, r + 1, r, spec=spec)
             return [list(map(int, row)) for row in prop], info
-    teams, dropped, used_flow = _repair(inst, stream, prop)
+    teams, dropped, used_flow = _repair(inst, stream, prop, _flow_rule(spec), trace)
     steps = _smoothing_steps(n_e)
+    first = stream.next_block
     _smooth(inst, stream, teams, steps)
+    _note(trace, "smoothing", first, stream, f"{steps} steps", teams)
     info = StreamInfo(
         key_hash,
         stream.next_block,
@@ -505,36 +594,60 @@ def _draw(inst: Instance, stream: AssignStream) -> tuple[list[list[int]], Stream
         repaired_slots=dropped,
         flow=used_flow,
         smoothing_steps=steps,
-        scipy_version=scipy.__version__ if used_flow else "",
+        scipy_version=_scipy_version() if used_flow and spec == LEGACY_ALGORITHM else "",
+        spec=spec,
     )
     return teams, info
 
 
-def assign_teams(staffing: Staffing, key: bytes) -> Assignment:
-    """Draw a team for every entity of ``staffing`` from the draw ``key`` (SSJ-ASSIGN-1).
+def assign_teams(staffing: Staffing, key: bytes, *, spec: str = ALGORITHM) -> Assignment:
+    """Draw a team for every entity of ``staffing`` from the draw ``key`` (SSJ-ASSIGN-2).
 
-    ``key`` is the 32-byte SSJ-DRAW-1 key of the task's draw. The result depends only on the
-    key and the inputs (not on row order); teams follow the order of ``staffing.entities``.
-    Raises :class:`InfeasibleAssignment` when no assignment satisfies every rule.
+    ``key`` is the 32-byte key of the task's team draw. The result depends only on the key and
+    the inputs (not on row order); teams follow the order of ``staffing.entities``. Raises
+    :class:`InfeasibleAssignment` when no assignment satisfies every rule. A verifier replaying
+    a record passes its ``stream.spec``: ``"SSJ-ASSIGN-1"`` replays the earlier algorithm
+    (SciPy's Dinic in the flow phase; the same draw whenever the flow phase did not run).
     """
+    _flow_rule(spec)
     stream = AssignStream(key)
     canon = staffing.canonical()
     elig = canon.eligibility()
     inst = build_instance(elig)
     if inst.n_e == 0:
-        info = StreamInfo(hashlib.sha256(key).hexdigest(), 0, 0, None)
+        info = StreamInfo(hashlib.sha256(key).hexdigest(), 0, 0, None, spec=spec)
         return _result(canon, staffing, elig, inst, [], info)
     _check_inputs(inst, canon, elig)
-    teams, info = _draw_or_explain(inst, canon, elig, stream)
+    teams, info = _draw_or_explain(inst, canon, elig, stream, spec)
     return _result(canon, staffing, elig, inst, teams, info)
 
 
+def trace_draw(staffing: Staffing, key: bytes) -> tuple[Assignment, list[PhaseSpan]]:
+    """:func:`assign_teams`, with the phases it went through (for test vectors and audits):
+    every proposal round, then drop, refill, flow and smoothing when it repaired."""
+    canon = staffing.canonical()
+    elig = canon.eligibility()
+    inst = build_instance(elig)
+    names = np.strings.decode(canon.inspectors.ids, "utf-8").tolist()
+    tracer = _Tracer([names[r] for r in inst.col_row.tolist()])
+    if inst.n_e == 0:
+        return assign_teams(staffing, key), []
+    _check_inputs(inst, canon, elig)
+    teams, info = _draw_or_explain(inst, canon, elig, AssignStream(key), ALGORITHM, tracer)
+    return _result(canon, staffing, elig, inst, teams, info), tracer.spans
+
+
 def _draw_or_explain(
-    inst: Instance, canon: Staffing, elig: Eligibility, stream: AssignStream
+    inst: Instance,
+    canon: Staffing,
+    elig: Eligibility,
+    stream: AssignStream,
+    spec: str = ALGORITHM,
+    trace: Trace = None,
 ) -> tuple[list[list[int]], StreamInfo]:
     """:func:`_draw`, turning a failure into the officer's :class:`InfeasibleAssignment`."""
     try:
-        return _draw(inst, stream)
+        return _draw(inst, stream, spec, trace)
     except _Infeasible as exc:
         _raise_infeasible(inst, canon, elig, _violator(inst, exc.res))
         raise AssertionError("unreachable") from exc

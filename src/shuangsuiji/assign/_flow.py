@@ -1,342 +1,132 @@
 """Completing partial teams by maximum flow, exactly when requirements cross.
 
-:func:`solve_flow` builds the residual network of a partial assignment and runs
-``scipy.sparse.csgraph.maximum_flow`` on it, in named steps: number the nodes, put the kept
-members in as the initial flow, add the group -> inspector edges, solve, read the teams back,
-and, when some entity stays short, find the entities that cannot all be staffed together.
+:func:`solve_flow` builds the network of a partial assignment and completes its flow with
+:func:`shuangsuiji.assign._maxflow.max_flow` (Dinic, arcs in ascending order of their other
+end: the flow rule of SSJ-ASSIGN-2, ``docs/teams.md`` "The flow phase, to the bit"), in named
+steps: number the nodes, the small edges with the kept members as their initial flow, the group
+-> inspector block, solve, read the teams back, and, when some entity stays short, find the
+entities reachable from it in the residual network (they cannot all be staffed together).
 :func:`solve_exact` adds the branch-and-bound over vectors that makes the completion exact
 when requirements cross (see the docstring of :mod:`shuangsuiji.assign`).
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-import attrs
 import numpy as np
-import numpy.typing as npt
-import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from shuangsuiji.assign._instance import Instance, vector_weights
+from shuangsuiji.assign._maxflow import Residual, max_flow, reachable, residual
+from shuangsuiji.assign._network import (
+    FlowResult,
+    Kept,
+    Network,
+    kept_members,
+    number_nodes,
+    owners,
+)
 from shuangsuiji.assign._stream import (
     BoolArray,
     IntArray,
 )
+from shuangsuiji.errors import InvalidInputError
+
+FLOW_RULE = "dinic-ascending"
+"""The flow rule of SSJ-ASSIGN-2 (:mod:`shuangsuiji.assign._maxflow`)."""
+LEGACY_FLOW_RULE = "scipy-dinic"
+"""The flow rule of SSJ-ASSIGN-1: SciPy's Dinic (:mod:`shuangsuiji.assign._flow_scipy`)."""
 
 
-@attrs.frozen(eq=False)
-class FlowResult:
-    ok: bool
-    teams: list[list[int]]
-    short: list[int]  # entities left short (when not ok)
-    reach: list[set[int]]  # per short entity: entities reachable in the residual graph
-    certified: bool = True  # ``reach`` sets are proven violators (relaxation failed, or no vector)
+def _small_edges(
+    inst: Instance, net: Network, kept: Kept
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """Edges at the source, the hubs and the sink: (from, to, capacity, kept flow).
 
-
-def _groups(inst: Instance, mode: tuple[int, ...] | None) -> list[tuple[frozenset[int], int, int]]:
-    """Groups (types, mandatory, optional) of one entity: relaxed tree or a fixed vector."""
-    k = inst.k
-    if mode is not None:
-        return [(frozenset([t]), c, 0) for t, c in enumerate(mode) if c]
-    p = len(inst.disjoint)
-    out = [(g, 1, k - p) for g in inst.disjoint]
-    rest = frozenset(range(inst.n_t)) - frozenset().union(*inst.disjoint)
-    if rest and k - p > 0:
-        out.append((rest, 0, k - p))
-    return out
-
-
-@attrs.frozen(eq=False)
-class _Network:
-    """The node numbering of one flow network (see :func:`solve_flow`).
-
-    ``kinds`` are the distinct groups (types, mandatory places, optional places) over the
-    templates: template 0 is the relaxed tree, template ``1 + j`` the ``j``-th fixed vector in
-    use. ``node[x, kind]`` is the group node of local entity ``x`` (-1 if its template has no
-    such group), ``hub[x]`` its hub (-1 without optional places), ``inspector_node[c]`` the
-    node of inspector column ``c``. Group nodes are ``1 .. last_group - 1``.
-    """
-
-    k: int
-    n: int
-    n_c: int
-    order: IntArray  # local entities in node order
-    kinds: list[tuple[frozenset[int], int, int]]
-    has: BoolArray  # (templates, kinds): the template has a group of this kind
-    type_kind: IntArray  # (templates, types): the kind that takes an inspector of this type
-    mandatory: IntArray  # per kind
-    optional: IntArray  # per kind
-    template: IntArray  # per local entity
-    node: IntArray
-    last_group: int
-    hub: IntArray
-    hub_cap: IntArray  # per local entity
-    inspector_node: IntArray
-    sink: int
-
-    @property
-    def n_nodes(self) -> int:
-        return self.sink + 1
-
-    @property
-    def width(self) -> int:
-        """Columns of the per-kind tables (at least one, so that empty tables keep a shape)."""
-        return max(len(self.kinds), 1)
-
-    def group_nodes(self) -> tuple[IntArray, IntArray, IntArray]:
-        """Every group node as (local entity, kind, node), entity-major."""
-        g_loc, g_kind = np.nonzero(self.node >= 0)
-        return g_loc, g_kind, self.node[g_loc, g_kind]
-
-    def hub_entities(self) -> IntArray:
-        """The local entities that have a hub."""
-        return np.flatnonzero(self.hub >= 0)
-
-
-@attrs.frozen(eq=False)
-class _Kept:
-    """The members kept from the partial teams that fit a group: local entity, column, kind."""
-
-    loc: IntArray
-    col: IntArray
-    kind: IntArray
-
-
-def _kinds(
-    inst: Instance, vectors: Sequence[tuple[int, ...]]
-) -> tuple[list[tuple[frozenset[int], int, int]], BoolArray, IntArray]:
-    """The group kinds of the templates, which template has which, and the kind of each type."""
-    templates = [_groups(inst, None)] + [_groups(inst, v) for v in vectors]
-    kinds = sorted({g for gs in templates for g in gs}, key=lambda g: (sorted(g[0]), g[1], g[2]))
-    kind_index = {g: i for i, g in enumerate(kinds)}
-    has = np.zeros((len(templates), max(len(kinds), 1)), dtype=bool)
-    type_kind = np.full((len(templates), max(inst.n_t, 1)), -1, dtype=np.int64)
-    for j, gs in enumerate(templates):
-        for g in gs:
-            has[j, kind_index[g]] = True
-            type_kind[j, sorted(g[0])] = kind_index[g]
-    return kinds, has, type_kind
-
-
-def _templates(
-    rows: Sequence[int], modes: Mapping[int, tuple[int, ...]], vectors: list[tuple[int, ...]]
-) -> IntArray:
-    """The template of each local entity: 0 (relaxed) or ``1 +`` the index of its vector."""
-    template = np.zeros(len(rows), dtype=np.int64)
-    if modes:
-        local_of = {int(r): x for x, r in enumerate(rows)}
-        for r, v in modes.items():
-            if r in local_of:
-                template[local_of[r]] = 1 + vectors.index(v)
-    return template
-
-
-def _number_groups(
-    order: IntArray, has: BoolArray, template: IntArray, n_kinds: int
-) -> tuple[IntArray, int]:
-    """Group nodes from 1, kind by kind, entities in ``order``; returns them and the next node."""
-    node = np.full((len(order), max(n_kinds, 1)), -1, dtype=np.int64)
-    next_node = 1
-    for kind in range(n_kinds):
-        who = order[has[template[order], kind]]
-        node[who, kind] = np.arange(next_node, next_node + len(who))
-        next_node += len(who)
-    return node, next_node
-
-
-def _number_nodes(
-    inst: Instance,
-    rows: Sequence[int],
-    modes: Mapping[int, tuple[int, ...]],
-    ins_perm: IntArray | None,
-    ent_perm: IntArray | None,
-) -> _Network:
-    """Number the nodes: source 0, group nodes kind by kind, hubs, inspectors, sink."""
-    n, n_c = len(rows), int(inst.E.shape[1])
-    order = np.arange(n) if ent_perm is None else np.asarray(ent_perm, dtype=np.int64)
-    rank = np.arange(n_c) if ins_perm is None else np.asarray(ins_perm, dtype=np.int64)
-    vectors = sorted(set(modes.values()))
-    kinds, has, type_kind = _kinds(inst, vectors)
-    mandatory = np.asarray([g[1] for g in kinds] or [0], dtype=np.int64)
-    template = _templates(rows, modes, vectors)
-    node, last_group = _number_groups(order, has, template, len(kinds))
-    hub_cap = (inst.k - (has * mandatory[None, :]).sum(axis=1))[template]
-    hub = np.full(n, -1, dtype=np.int64)
-    with_hub = order[hub_cap[order] > 0]
-    hub[with_hub] = np.arange(last_group, last_group + len(with_hub))
-    first_inspector = last_group + len(with_hub)
-    return _Network(
-        k=inst.k,
-        n=n,
-        n_c=n_c,
-        order=order,
-        kinds=kinds,
-        has=has,
-        type_kind=type_kind,
-        mandatory=mandatory,
-        optional=np.asarray([g[2] for g in kinds] or [0], dtype=np.int64),
-        template=template,
-        node=node,
-        last_group=last_group,
-        hub=hub,
-        hub_cap=hub_cap,
-        inspector_node=first_inspector + rank,
-        sink=first_inspector + n_c,
-    )
-
-
-def _kept_members(inst: Instance, net: _Network, teams: Sequence[Sequence[int]]) -> _Kept:
-    """The kept members of the partial teams, each in the group of its type (others dropped)."""
-    lengths = np.asarray([len(t) for t in teams], dtype=np.int64)
-    loc = np.repeat(np.arange(net.n, dtype=np.int64), lengths)
-    col = np.fromiter(itertools.chain.from_iterable(teams), dtype=np.int64, count=len(loc))
-    kind = net.type_kind[net.template[loc], inst.col_type[col]] if len(loc) else loc
-    keep = kind >= 0
-    return _Kept(loc[keep], col[keep], kind[keep])
-
-
-def _terminal_edges(inst: Instance, net: _Network, kept: _Kept) -> list[IntArray]:
-    """Residual edges at the source, the hubs and the sink, with the kept members as flow.
-
-    Every edge enters the residual network with capacity ``cap - f0`` and its reverse with
-    ``f0``; edges without residual capacity are left out. Returns rows, columns, capacities.
+    A kept member fills its group's mandatory places (from the source) first, then optional
+    ones (through the hub); the sink edge of an inspector carries its kept teams.
     """
     count = np.bincount(kept.loc * net.width + kept.kind, minlength=net.n * net.width)
     count = count.reshape(net.n, -1)
     via_source = np.minimum(count, net.mandatory[None, :])
-    via_hub = count - via_source
-    hub_used = via_hub.sum(axis=1)
-    load = np.bincount(kept.col, minlength=net.n_c)
+    via_hub = (count - via_source).sum(axis=1)
     g_loc, g_kind, g_node = net.group_nodes()
     h_loc = net.hub_entities()
-    hub, sink, ins = net.hub, net.sink, net.inspector_node
-    opt = (hub[g_loc] >= 0) & (net.optional[g_kind] > 0)
-    on_hub = via_hub[g_loc, g_kind][opt]
+    opt = (net.hub[g_loc] >= 0) & (net.optional[g_kind] > 0)
+    on_hub = (count - via_source)[g_loc, g_kind][opt]
+    load = np.bincount(kept.col, minlength=net.n_c)
     parts = [
-        (np.zeros_like(g_node), g_node, net.mandatory[g_kind] - via_source[g_loc, g_kind]),
-        (g_node, np.zeros_like(g_node), via_source[g_loc, g_kind]),
-        (hub[g_loc][opt], g_node[opt], net.optional[g_kind][opt] - on_hub),
-        (g_node[opt], hub[g_loc][opt], on_hub),
-        (np.zeros_like(h_loc), hub[h_loc], net.hub_cap[h_loc] - hub_used[h_loc]),
-        (hub[h_loc], np.zeros_like(h_loc), hub_used[h_loc]),
-        (ins[kept.col], net.node[kept.loc, kept.kind], np.ones_like(kept.col)),
-        (ins, np.full(net.n_c, sink), inst.cap - load),
-        (np.full(net.n_c, sink), ins, load),
+        (np.zeros_like(g_node), g_node, net.mandatory[g_kind], via_source[g_loc, g_kind]),
+        (net.hub[g_loc][opt], g_node[opt], net.optional[g_kind][opt], on_hub),
+        (np.zeros_like(h_loc), net.hub[h_loc], net.hub_cap[h_loc], via_hub[h_loc]),
+        (net.inspector_node, np.full(net.n_c, net.sink), inst.cap, load),
     ]
-    edges = [np.concatenate([p[j] for p in parts]).astype(np.int64) for j in range(3)]
-    positive = edges[2] > 0
-    return [e[positive] for e in edges]
+    u, v, cap, f0 = (np.concatenate([p[j] for p in parts]).astype(np.int64) for j in range(4))
+    used = (cap > 0) | (f0 > 0)
+    return u[used], v[used], cap[used], f0[used]
 
 
-def _group_edges(
-    inst: Instance, net: _Network, rows: Sequence[int], kept: _Kept
-) -> tuple[IntArray, IntArray, npt.NDArray[np.int32]]:
-    """The bulk: group -> eligible inspector, capacity 1 (0 where kept), rows then columns up."""
-    by_node = np.argsort(net.inspector_node, kind="stable")
-    rows_arr = np.asarray(rows, dtype=np.int64)
-    starts: list[IntArray] = []
-    ends: list[IntArray] = []
+def _by_rank(net: Network) -> IntArray:
+    """The inspector columns in node order."""
+    return np.argsort(net.inspector_node, kind="stable")
+
+
+def _group_block(
+    inst: Instance, net: Network, rows: Sequence[int], kept: Kept
+) -> tuple[BoolArray, BoolArray]:
+    """Group -> inspector edges (eligible, and of a type the group takes) and the kept flow,
+    as (group node - 1, inspector node - first inspector node) matrices."""
+    by_rank = _by_rank(net)
+    g_loc, g_kind, g_node = net.group_nodes()
+    takes = np.zeros((net.width, max(inst.n_t, 1)), dtype=bool)
     for kind, (types, _, _) in enumerate(net.kinds):
-        cols = by_node[np.isin(inst.col_type[by_node], sorted(types))]
-        who = net.order[net.has[net.template[net.order], kind]]
-        if not len(who) or not len(cols):
-            continue
-        flat = np.flatnonzero(inst.E[rows_arr[who]][:, cols])
-        starts.append(net.node[who[0], kind] + flat // len(cols))
-        ends.append(net.inspector_node[cols][flat % len(cols)])
-    start = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
-    end = np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
-    capacity = np.ones(len(start), dtype=np.int32)
-    kept_keys = net.node[kept.loc, kept.kind] * net.n_nodes + net.inspector_node[kept.col]
-    if len(kept_keys):
-        capacity[np.searchsorted(start * net.n_nodes + end, kept_keys)] = 0
-    return start, end, capacity
+        takes[kind, sorted(types)] = True
+    eligible = np.zeros((net.last_group - 1, net.n_c), dtype=bool)
+    rows_arr = np.asarray(rows, dtype=np.int64)
+    eligible[g_node - 1] = inst.E[rows_arr[g_loc]][:, by_rank]
+    eligible[g_node - 1] &= takes[g_kind][:, inst.col_type[by_rank]]
+    flow = np.zeros_like(eligible)
+    first = net.sink - net.n_c
+    flow[net.node[kept.loc, kept.kind] - 1, net.inspector_node[kept.col] - first] = True
+    return eligible, flow
 
 
-def _residual_matrix(
-    net: _Network,
-    terminal: list[IntArray],
-    bulk: tuple[IntArray, IntArray, npt.NDArray[np.int32]],
-) -> sp.csr_array:
-    """The residual network as one CSR matrix: per row, the terminal edges (sorted) first, then
-    the bulk edges, written in place without a general sort of the bulk."""
-    order = np.lexsort((terminal[1], terminal[0]))
-    t_row, t_col, t_cap = (e[order] for e in terminal)
-    b_row, b_col, b_cap = bulk
-    n_nodes = net.n_nodes
-    t_count = np.bincount(t_row, minlength=n_nodes)
-    b_count = np.bincount(b_row, minlength=n_nodes)
-    indptr = np.concatenate([[0], np.cumsum(t_count + b_count)]).astype(np.int64)
-    indices = np.empty(int(indptr[-1]), dtype=np.int32)
-    data = np.empty(int(indptr[-1]), dtype=np.int32)
-    t_first = np.concatenate([[0], np.cumsum(t_count)])
-    pos = indptr[t_row] + np.arange(len(t_row)) - t_first[t_row]
-    indices[pos], data[pos] = t_col, t_cap
-    b_first = np.concatenate([[0], np.cumsum(b_count)])
-    shift = indptr[:-1] + t_count - b_first[:-1]
-    pos = np.arange(len(b_row)) + np.repeat(shift, b_count)
-    indices[pos], data[pos] = b_col, b_cap
-    return sp.csr_array((data, indices, indptr), shape=(n_nodes, n_nodes))
-
-
-def _owners(net: _Network) -> IntArray:
-    """The local entity of each group and hub node (-1 for the other nodes)."""
-    owner = np.full(net.n_nodes, -1, dtype=np.int64)
-    g_loc, _, g_node = net.group_nodes()
-    owner[g_node] = g_loc
-    h_loc = net.hub_entities()
-    owner[net.hub[h_loc]] = h_loc
-    return owner
-
-
-def _read_teams(net: _Network, kept: _Kept, flow: sp.csr_array) -> list[list[int]]:
-    """The teams: kept members, minus flow taken back, plus flow added on group -> inspector."""
-    col_at = np.full(net.n_nodes, -1, dtype=np.int64)
-    col_at[net.inspector_node] = np.arange(net.n_c)
-    lo, hi = int(flow.indptr[1]), int(flow.indptr[net.last_group])
-    nz = lo + np.flatnonzero(flow.data[lo:hi])
-    f_col = col_at[flow.indices[nz]]
-    to_inspector = f_col >= 0
-    f_loc = _owners(net)[np.searchsorted(flow.indptr, nz[to_inspector], "right") - 1]
-    loc = np.concatenate([kept.loc, f_loc])
-    col = np.concatenate([kept.col, f_col[to_inspector]])
-    units = np.concatenate([np.ones(len(kept.loc), dtype=np.int64), flow.data[nz][to_inspector]])
-    pairs, inverse = np.unique(loc * net.n_c + col, return_inverse=True)
-    total = np.bincount(inverse.reshape(-1), weights=units, minlength=len(pairs))
-    m_loc, m_col = np.divmod(pairs[total > 0], max(net.n_c, 1))
-    bounds = np.searchsorted(m_loc, np.arange(net.n + 1))
-    cols = m_col.tolist()
+def _teams_of(net: Network, flow: BoolArray) -> list[list[int]]:
+    """Each entity's team: the columns its group nodes send flow to, in ascending order."""
+    g, r = np.nonzero(flow)
+    loc = owners(net)[g + 1]
+    col = _by_rank(net)[r]
+    order = np.lexsort((col, loc))
+    loc, col = loc[order], col[order]
+    bounds = np.searchsorted(loc, np.arange(net.n + 1))
+    cols = col.tolist()
     return [cols[bounds[x] : bounds[x + 1]] for x in range(net.n)]
 
 
 def _reach_of_short(
-    net: _Network,
-    rows: Sequence[int],
-    residual: sp.csr_array,
-    flow: sp.csr_array,
-    short: list[int],
+    net: Network, rows: Sequence[int], res: Residual, short: list[int]
 ) -> list[set[int]]:
     """For each short entity (the first 20), the entities reachable from its nodes in the final
-    residual graph without the source: together they cannot all be staffed."""
-    left = (residual.astype(np.int64) - flow.astype(np.int64)).tocoo()
-    keep = (left.data > 0) & (left.row != 0) & (left.col != 0)
-    graph = sp.csr_array(
-        (left.data[keep], (left.row[keep], left.col[keep])), shape=(net.n_nodes, net.n_nodes)
-    )
-    owner = _owners(net)
-    nodes_of: dict[int, list[int]] = {}
-    for nd in np.flatnonzero(owner >= 0).tolist():
-        nodes_of.setdefault(int(owner[nd]), []).append(nd)
+    residual network without the source: together they cannot all be staffed."""
+    owner = owners(net)
     reach: list[set[int]] = []
     for local in short[:20]:
-        seen: set[int] = set()
-        for nd in nodes_of[local]:
-            visited = breadth_first_order(graph, nd, directed=True, return_predecessors=False)
-            seen |= {int(x) for x in owner[visited] if x >= 0}
-        reach.append({int(rows[x]) for x in seen})
+        seen = reachable(res, np.flatnonzero(owner == local))
+        reach.append({int(rows[x]) for x in np.unique(owner[seen]) if x >= 0})
     return reach
+
+
+def _legacy_solver() -> Callable[[Instance, Network, Sequence[int], Kept, bool], FlowResult]:
+    """SciPy's Dinic for SSJ-ASSIGN-1 replays, or a refusal that says what to install."""
+    try:
+        from shuangsuiji.assign._flow_scipy import solve_scipy
+    except ImportError as exc:
+        raise InvalidInputError(
+            "this SSJ-ASSIGN-1 team draw went through the flow phase, which used SciPy's "
+            "maximum_flow (its record names the version in stream.scipy_version): install "
+            "that SciPy version to replay it; SSJ-ASSIGN-2 draws do not need SciPy"
+        ) from exc
+    return solve_scipy
 
 
 def solve_flow(
@@ -346,6 +136,7 @@ def solve_flow(
     modes: Mapping[int, tuple[int, ...]],
     ins_perm: IntArray | None = None,
     ent_perm: IntArray | None = None,
+    rule: str = FLOW_RULE,
 ) -> FlowResult:
     """Max flow completing the partial ``teams`` of entities ``rows`` (on the residual network).
 
@@ -354,20 +145,21 @@ def solve_flow(
     the sink. ``source -> group`` carries a group's mandatory places, ``source -> hub -> group``
     the optional ones, ``group -> inspector`` capacity 1, ``inspector -> sink`` the cap. An
     entity reaches each inspector through one group only, so members are distinct. The kept
-    members are the initial flow: the network given to SciPy is its residual graph.
+    members are the initial flow; :func:`~shuangsuiji.assign._maxflow.max_flow` completes it
+    (``rule`` :data:`LEGACY_FLOW_RULE` replays SSJ-ASSIGN-1 with SciPy instead).
     """
-    net = _number_nodes(inst, rows, modes, ins_perm, ent_perm)
-    kept = _kept_members(inst, net, teams)
-    residual = _residual_matrix(
-        net, _terminal_edges(inst, net, kept), _group_edges(inst, net, rows, kept)
-    )
-    result = maximum_flow(residual, 0, net.sink, method="dinic")
-    flow = sp.csr_array(result.flow)
-    out_teams = _read_teams(net, kept, flow)
-    if int(result.flow_value) == net.n * net.k - len(kept.loc):
+    net = number_nodes(inst, rows, modes, ins_perm, ent_perm)
+    kept = kept_members(inst, net, teams)
+    if rule == LEGACY_FLOW_RULE:
+        return _legacy_solver()(inst, net, rows, kept, bool(modes))
+    eligible, flow = _group_block(inst, net, rows, kept)
+    res = residual(net.sink, net.sink - net.n_c, _small_edges(inst, net, kept), eligible, flow)
+    pushed = max_flow(res)
+    out_teams = _teams_of(net, res.flow)
+    if pushed == net.n * net.k - len(kept.loc):
         return FlowResult(True, out_teams, [], [])
     short = [local for local in range(net.n) if len(out_teams[local]) < net.k]
-    reach = _reach_of_short(net, rows, residual, flow, short)
+    reach = _reach_of_short(net, rows, res, short)
     return FlowResult(False, out_teams, [int(rows[x]) for x in short], reach, not modes)
 
 
@@ -377,6 +169,7 @@ def solve_exact(
     teams: Sequence[Sequence[int]],
     ins_perm: IntArray | None = None,
     ent_perm: IntArray | None = None,
+    rule: str = FLOW_RULE,
 ) -> FlowResult:
     """Exact completion: the flow, plus branch-and-bound on vectors when requirements cross.
 
@@ -389,7 +182,7 @@ def solve_exact(
     """
 
     def node(modes: dict[int, tuple[int, ...]], start: Sequence[Sequence[int]]) -> FlowResult:
-        res = solve_flow(inst, rows, start, modes, ins_perm, ent_perm)
+        res = solve_flow(inst, rows, start, modes, ins_perm, ent_perm, rule)
         if not res.ok:
             return res
         bad = [

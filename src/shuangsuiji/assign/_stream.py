@@ -1,4 +1,7 @@
-"""The random stream of SSJ-ASSIGN-1: SHA-256 counter blocks, 64-bit words, unbiased integers.
+"""The random stream of SSJ-ASSIGN-2: SHA-256 counter blocks, 64-bit words, unbiased integers.
+
+Its domain separator is still ``SSJ-ASSIGN-1``: the stream is unchanged since SSJ-ASSIGN-1 (only
+the flow phase was specified anew), so draws that did not reach the flow phase are the same.
 
 The byte-exact rule is in the docstring of :mod:`shuangsuiji.assign`; ``docs/teams.md`` gives the
 order in which the draw consumes the words.

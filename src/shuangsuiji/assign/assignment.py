@@ -15,8 +15,16 @@ import attrs
 from shuangsuiji.assign.eligibility import str_tuple
 from shuangsuiji.errors import InvalidInputError, RefusedError, UnknownKeyError
 
-ALGORITHM = "SSJ-ASSIGN-1"
-"""Name of the team-assignment algorithm and of its random stream (recorded in every result)."""
+ALGORITHM = "SSJ-ASSIGN-2"
+"""Name of the team-assignment algorithm (recorded in every result as ``stream.spec``).
+
+SSJ-ASSIGN-2 is SSJ-ASSIGN-1 with the flow phase specified to the bit (its own Dinic rule, no
+SciPy); the random stream keeps its SSJ-ASSIGN-1 domain separator, so a draw that never reached
+the flow phase is the same under both. See ``docs/teams.md``.
+"""
+LEGACY_ALGORITHM = "SSJ-ASSIGN-1"
+"""The earlier algorithm, whose flow phase was SciPy's Dinic (``stream.scipy_version``)."""
+SPECS = (ALGORITHM, LEGACY_ALGORITHM)
 
 
 @attrs.frozen
@@ -39,7 +47,8 @@ class StreamInfo:
     ``next_block`` is where a later :func:`reassign` continues; ``accepted_round`` is the
     proposal round accepted as is (an exactly uniform draw), or None when the proposal was
     repaired (``repaired_slots`` slots, ``flow`` when the max flow was needed) and smoothed by
-    ``smoothing_steps`` Metropolis steps.
+    ``smoothing_steps`` Metropolis steps. ``spec`` names the algorithm that drew it;
+    ``scipy_version`` is set only by SSJ-ASSIGN-1 draws whose flow phase ran SciPy.
     """
 
     key_sha256: str
@@ -159,7 +168,7 @@ class Assignment:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict; ``teams`` has the draw bundle's ``{entity, inspectors}`` form."""
         return {
-            "spec": ALGORITHM,
+            "spec": self.stream.spec,
             "task_label": self.task_label,
             "team_size": self.team_size,
             "teams": [t.to_dict() for t in self.teams],
@@ -172,8 +181,10 @@ class Assignment:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Assignment:
         """Inverse of :meth:`to_dict` (e.g. from a draw bundle)."""
-        if data.get("spec", ALGORITHM) != ALGORITHM:
-            raise InvalidInputError(f"not an {ALGORITHM} assignment: spec {data.get('spec')!r}")
+        if data.get("spec", ALGORITHM) not in SPECS:
+            raise InvalidInputError(
+                f"not an {' or '.join(SPECS)} assignment: spec {data.get('spec')!r}"
+            )
         return cls(
             task_label=str(data["task_label"]),
             team_size=int(data["team_size"]),

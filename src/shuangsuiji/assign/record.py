@@ -268,7 +268,7 @@ def _replay_problems(
     ]
     if key is None:
         return problems
-    replay = assign_teams(staffing, key)
+    replay = assign_teams(staffing, key, spec=recorded.stream.spec)
     if recorded.reassignments:
         replay = reassign(
             staffing,
@@ -284,7 +284,7 @@ def _replay_problems(
     if derived != given:
         wrong = sorted(e for e in set(derived) | set(given) if derived.get(e) != given.get(e))
         problems.append(
-            f"teams: {len(wrong)} team(s) differ from the replayed SSJ-ASSIGN-1 draw, "
+            f"teams: {len(wrong)} team(s) differ from the replayed {recorded.stream.spec} draw, "
             f"e.g. {wrong[0]}: recorded {given.get(wrong[0])}, replayed {derived.get(wrong[0])}"
         )
     return problems
