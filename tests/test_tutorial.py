@@ -1,5 +1,5 @@
-"""The tutorial (docs/tutorial.md) runs as written: its ```` ```bash tutorial ```` blocks, in order,
-as one bash script in an empty folder on SQLite; every step must exit 0 and the final
+"""The tutorial (docs/tutorial.md) runs as written: its ```` ```{.bash .tutorial} ```` blocks,
+in order, as one bash script in an empty folder on SQLite; every step must exit 0 and the final
 ``verify`` and ``verify-log`` must pass."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 TUTORIAL = Path(__file__).resolve().parent.parent / "docs" / "tutorial.md"
-BLOCK = re.compile(r"^```bash tutorial\n(.*?)^```$", re.S | re.M)
+BLOCK = re.compile(r"^```\{\.bash \.tutorial\}\n(.*?)^```$", re.S | re.M)
 
 
 def tutorial_blocks() -> list[str]:
