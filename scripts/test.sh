@@ -47,8 +47,15 @@ elif [ $rc -ne 0 ]; then
   failed=1
 fi
 if [ -f mkdocs.yml ]; then
-  step "docs (mkdocs build --strict)"
-  NO_MKDOCS_2_WARNING=1 "$PY" -m mkdocs build --strict -q -d "$(mktemp -d)/site" || failed=1
+  step "docs (mkdocs build --strict; any message beyond the build's own progress fails)"
+  docs_log=$(mktemp)
+  NO_MKDOCS_2_WARNING=1 "$PY" -m mkdocs build --strict -d "$(mktemp -d)/site" 2>&1 | tee "$docs_log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
+  if grep -Ev '^INFO +- +(Cleaning site directory|Building documentation to directory|Documentation built in)' "$docs_log" | grep -q .; then
+    echo "mkdocs printed warnings or notices (above): fix them" >&2
+    failed=1
+  fi
+  rm -f "$docs_log"
 fi
 if [ $failed -ne 0 ]; then
   step "FAILED"
