@@ -152,20 +152,46 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _sqlite_immediate(engine: Engine) -> None:
-    # SQLite: take the write lock when a transaction begins, so two writers queue instead of
-    # failing on the audit sequence; and enforce foreign keys.
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
+# Alembic keeps its running context in module globals: two threads upgrading at once (a host
+# opening a store per request thread) would tear it down under each other. One lock per
+# process; other processes are serialised by the database (SQLite's write lock, PostgreSQL's
+# advisory lock in :meth:`StoreCore.upgrade`).
+_UPGRADE_LOCK = threading.Lock()
+_SQLITE_READY = "shuangsuiji_sqlite_ready"
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+def _sqlite_connection(dbapi_connection: Any, record: Any, *_proxy: Any) -> None:
+    """Prepare a SQLite connection once: the driver leaves transactions to us (so that
+    ``BEGIN IMMEDIATE`` is the one that starts them), foreign keys on, a 30 s busy wait."""
+    if record.info.get(_SQLITE_READY):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+    record.info[_SQLITE_READY] = True
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_immediate(engine: Engine) -> None:
+    """SQLite: take the write lock when a transaction begins, so two writers queue instead of
+    failing on the audit sequence or the draw attempt; and enforce foreign keys.
+
+    Installed on every SQLite engine a store is opened on, the library's own or a host's, once
+    per engine. Connections the host's pool already holds are prepared at their next checkout,
+    so no connection is closed under the host. On a host engine every transaction (the host's
+    own too) then begins with ``BEGIN IMMEDIATE``: SQLite has one writer at a time anyway,
+    and this makes the wait explicit instead of a ``database is locked`` failure mid-way.
+    """
+    if event.contains(engine, "begin", _sqlite_begin):
+        return
+    event.listen(engine, "connect", _sqlite_connection)
+    event.listen(engine, "checkout", _sqlite_connection)
+    event.listen(engine, "begin", _sqlite_begin)
 
 
 def _labels_text(labels: Iterable[str]) -> str:
@@ -184,7 +210,6 @@ class StoreCore:
     def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
         self.engine = engine
         self.clock = clock if clock is not None else _system_clock
-        self._lock = threading.Lock()
 
     @classmethod
     def open(
@@ -203,8 +228,8 @@ class StoreCore:
             if target.startswith("sqlite"):
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             engine = create_engine(target, **kwargs)
-            if target.startswith("sqlite"):
-                _sqlite_immediate(engine)
+        if engine.dialect.name == "sqlite":
+            _sqlite_immediate(engine)
         store = cls(engine, clock)
         if upgrade:
             store.upgrade()
@@ -230,7 +255,7 @@ class StoreCore:
         from alembic import command
 
         config = self._alembic_config()
-        with self._lock, self.engine.begin() as conn:
+        with _UPGRADE_LOCK, self.engine.begin() as conn:
             if self.dialect == "postgresql":
                 # Several processes opening a new database at once: one migrates, the others
                 # wait and then find the schema at head.
