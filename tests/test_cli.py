@@ -477,6 +477,10 @@ def test_the_whole_cycle_from_the_command_line(
     backdated = RUNNER.invoke(main, ["publish", "T-food", second, "--on", "2026-10-20", *who])
     assert backdated.exit_code == EXIT_REFUSED
     assert "--approved-by" in " ".join(backdated.output.split())
+    unrecorded = next(e for e in members if e != second)
+    both = RUNNER.invoke(main, ["publish", "T-food", second, unrecorded, *who])
+    assert both.exit_code == EXIT_REFUSED  # all or nothing: one entity has no result
+    assert f"no results recorded for {unrecorded}" in " ".join(both.output.split())
     pub = RUNNER.invoke(main, ["publish", "T-food", second, *who])
     assert pub.exit_code == 0, pub.output
     assert (

@@ -113,7 +113,7 @@ def publications(db_url: str, today: Any, overdue: bool, estimate: bool, as_json
 
 @click.command()
 @click.argument("task_code")
-@click.argument("entity_id")
+@click.argument("entity_ids", metavar="ENTITY_ID...", nargs=-1, required=True)
 @click.option(
     "--on",
     type=click.DateTime(["%Y-%m-%d"]),
@@ -126,22 +126,25 @@ def publications(db_url: str, today: Any, overdue: bool, estimate: bool, as_json
 @handle_errors
 def publish(
     task_code: str,
-    entity_id: str,
+    entity_ids: tuple[str, ...],
     on: Any,
     reason: str,
     approved_by: str,
     db_url: str,
     actor: str,
 ) -> None:
-    """Record the publication (公示) of ENTITY_ID's results in TASK_CODE, today."""
+    """Record the publication (公示) of the results of ENTITY_ID... in TASK_CODE, today.
+
+    Several entities are published together, all or nothing: if one cannot be published
+    (no result, already published), nothing is stored and every problem is listed."""
     from shuangsuiji.registry import Registry
 
-    record = Registry.open(db_url).publish(
-        task_code,
-        entity_id,
+    records = Registry.open(db_url).publish_many(
+        [(task_code, e) for e in entity_ids],
         on=on.date() if on else None,
         reason=reason,
         approved_by=approved_by,
         actor=actor,
     )
-    console().print(f"published {entity_id} on {record.published} (due {record.due})")
+    for record in records:
+        console().print(f"published {record.entity} on {record.published} (due {record.due})")
