@@ -33,11 +33,12 @@ from shuangsuiji.io import (
 )
 from shuangsuiji.model import Conflict, Plan, PopulationFilter, Task
 from shuangsuiji.policy import DrawRules, Policy
+from shuangsuiji.pools import EntityPool, InspectorPool
 from shuangsuiji.publication import publication_report, statuses
 from shuangsuiji.registry import SYSTEM_PARTY, Registry, ResultEntry
 from shuangsuiji.seeds import party_commitment, random_seed
 from shuangsuiji.store import Store
-from shuangsuiji.synth import make_city
+from shuangsuiji.synth import City, make_city
 
 __all__ = ["DEMO_ACTOR", "demo_tasks", "run_demo"]
 
@@ -312,13 +313,8 @@ def _draw_line(registry: Registry, task: Task) -> str:
     )
 
 
-def run_demo(
-    out_dir: Path, *, n_entities: int = 20_000, seed: int = 2026, console: Console | None = None
-) -> dict[str, Any]:
-    """Build the synthetic city into ``out_dir`` and return a JSON-able summary."""
-    say = console.print if console is not None else (lambda *_a, **_k: None)
-    started = time.perf_counter()
-    out = Path(out_dir)
+def _fresh_dir(out: Path) -> None:
+    """An empty demo folder (an earlier demo's folder is replaced, anything else refused)."""
     if out.exists():
         if not (out / "shuangsuiji.db").exists() and any(out.iterdir()):
             raise InvalidInputError(
@@ -327,23 +323,28 @@ def run_demo(
         shutil.rmtree(out)
     out.mkdir(parents=True)
 
-    city = make_city(n_entities, seed=seed)
+
+@attrs.frozen(eq=False)
+class _Setup:
+    """The demo's store as an agency sets it up: pools imported from CSV, policy, plan, tasks."""
+
+    store: Store
+    entities: EntityPool
+    inspectors: InspectorPool
+    tasks: list[Task]
+
+
+def _set_up(city: City, policy: Policy, out: Path, clock: DemoClock) -> _Setup:
+    """Write the city's CSV files and import them (exactly as an agency would), with the
+    policy, the plan and its tasks."""
     write_entities_csv(city.entities, out / "entities.csv")
     write_inspectors_csv(city.inspectors, out / "inspectors.csv")
     write_conflicts_csv(city.conflicts, out / "conflicts.csv")
-    policy = attrs.evolve(Policy.default(), draw=DrawRules(independent_parties=1))
     (out / "policy.toml").write_text(policy.to_toml(), encoding="utf-8")
-    say(
-        f"generated {city.name}: {len(city.entities):,} entities, "
-        f"{len(city.inspectors):,} inspectors"
-    )
-
-    clock = DemoClock(datetime(2026, 6, 20, 9, tzinfo=CHINA))
     store = Store.open(f"sqlite:///{out / 'shuangsuiji.db'}", clock=clock)
     store.save_policy(policy, actor=DEMO_ACTOR)
     store.put_departments(city.departments, actor=DEMO_ACTOR)
     store.put_items(city.items, actor=DEMO_ACTOR)
-    # Import through the CSV files, exactly as an agency would.
     entities = read_entities_csv(out / "entities.csv")
     store.import_entities(entities, actor=DEMO_ACTOR, source="entities.csv")
     inspectors = read_inspectors_csv(
@@ -353,19 +354,134 @@ def run_demo(
     store.import_conflicts(
         read_conflicts_csv(out / "conflicts.csv"), actor=DEMO_ACTOR, source="conflicts.csv"
     )
-    store.put_plan(
-        Plan(
-            PLAN_CODE,
-            2026,
-            f"{city.name}2026年度双随机抽查工作计划",
-            tuple(d.code for d in city.departments),
-        ),
-        actor=DEMO_ACTOR,
-    )
+    departments = tuple(d.code for d in city.departments)
+    plan = Plan(PLAN_CODE, 2026, f"{city.name}2026年度双随机抽查工作计划", departments)
+    store.put_plan(plan, actor=DEMO_ACTOR)
     tasks = demo_tasks()
     for task in tasks:
         store.put_task(task, actor=DEMO_ACTOR)
+    return _Setup(store, entities, inspectors, tasks)
 
+
+@attrs.frozen(eq=False)
+class _Checked:
+    """What the demo's own verifier found: announcements, annexes, bundles re-derived, log."""
+
+    published: list[dict[str, Any]]
+    annexes: list[Path]
+    verified: int
+    log_problems: list[str]
+
+
+def _check_outputs(
+    registry: Registry, tasks: list[Task], bundles: list[Path], out: Path
+) -> _Checked:
+    """Export the annexes, re-derive every public bundle with its annex against the published
+    announcements, and check the audit log against those announcements."""
+    published = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((out / "announcements").glob("predraw-*.json"))
+    ]
+    annexes = _export_annexes(registry, tasks, out / SEALED_DIR)
+    verified = sum(
+        verify_draw(
+            json.loads(p.read_text(encoding="utf-8")),
+            annex=json.loads(a.read_text(encoding="utf-8")),
+            announcements=published,
+        ).ok
+        for p, a in zip(bundles, annexes, strict=True)
+    )
+    events = (
+        {"seq": e.seq, "hash": e.hash, "kind": e.kind, "payload": e.payload}
+        for e in registry.store.audit_events()
+    )
+    return _Checked(published, annexes, verified, log_problems(events, published))
+
+
+def _story(
+    city: City,
+    policy: Policy,
+    setup: _Setup,
+    registry: Registry,
+    facts: dict[str, Any],
+) -> list[str]:
+    """The demo's printed story, one line per step, every figure from the store."""
+    entities, tasks, checked = setup.entities, setup.tasks, facts["checked"]
+    health = registry.draw_health(PLAN_CODE)
+    tiers = {t: int((entities.tier == i).sum()) for i, t in enumerate("ABCD")}
+    return [
+        f"{city.name}: {len(entities):,} market entities in {len(city.districts)} districts "
+        f"(credit-risk tiers A/B/C/D: {tiers['A']:,}/{tiers['B']:,}/{tiers['C']:,}/{tiers['D']:,})",
+        f"{len(setup.inspectors):,} law-enforcement officers in {len(city.departments)} "
+        f"departments, {len(city.conflicts)} declared conflicts of interest (回避)",
+        f"policy '{policy.name}' (hash {policy.content_hash[:12]}…): teams of {policy.team.size}, "
+        f"publication within {policy.deadline.working_days} working days",
+        f"plan {PLAN_CODE} with {len(tasks)} tasks: "
+        + "; ".join(f"{t.code} {t.name}" for t in tasks),
+        *(_draw_line(registry, t) for t in tasks),
+        f"teams of {policy.team.size} drawn for every selected entity under recusal rules; "
+        f"{facts['late']} conflicts declared after the entity draw would have put an "
+        f"officer on a team they must not join — {facts['hit']} of them ended up on one",
+        *facts["outcome"]["story"],
+        f"every seed made by a ceremony with the supervising office ({SUPERVISOR}); "
+        f"{len(checked.published)} pre-draw announcements written to announcements/ before "
+        "any reveal",
+        f"wrote {len(facts['bundles'])} public draw bundles (draw-*.json, no officer's personal "
+        f"data) and their sealed staffing annexes into {SEALED_DIR}/ (supervising office only); "
+        f"the verifier re-derived {checked.verified} of them exactly (entities, and teams "
+        "replayed with the annex), each against its published announcement",
+        "audit log against the published announcements: "
+        + ("consistent" if not checked.log_problems else "; ".join(checked.log_problems)),
+        f"draw health of the {health.lotteries} draws: "
+        + ("SUSPICIOUS" if health.suspicious else "no alarm")
+        + " ("
+        + ", ".join(f"{t.name} p = {t.p_value:.2g}" for t in health.tests)
+        + "; exclusion windows modelled)",
+        f"audit log: {facts['events']} events, each attributed to a named person",
+    ]
+
+
+def _files(
+    bundles: list[Path], annexes: list[Path], tasks: list[Task], outcome: dict[str, Any]
+) -> dict[str, str]:
+    """What each file the demo wrote is for."""
+    return {
+        "shuangsuiji.db": "the SQLite store (pools, plan, tasks, policy, audit_events)",
+        "entities.csv": "the entity pool (检查对象名录库) that was imported",
+        "inspectors.csv": "the inspector pool (执法检查人员名录库)",
+        "conflicts.csv": "declared conflicts: inspector_id,entity_id,relation,source",
+        "policy.toml": "the implementation rules (一细则) used",
+        **{p.name: "public draw bundle: re-derive it with `shuangsuiji verify`" for p in bundles},
+        **{
+            f"{SEALED_DIR}/{a.name}": "sealed staffing annex (内部, personal data): for the "
+            "supervising office only, never published; `verify --annex` replays the teams"
+            for a in annexes
+        },
+        **{
+            f"record-{t.code}.html": "printable draw record (抽取记录) for the file"
+            for t in tasks[:1]
+        },
+        **outcome["files"],
+    }
+
+
+def run_demo(
+    out_dir: Path, *, n_entities: int = 20_000, seed: int = 2026, console: Console | None = None
+) -> dict[str, Any]:
+    """Build the synthetic city into ``out_dir`` and return a JSON-able summary."""
+    say = console.print if console is not None else (lambda *_a, **_k: None)
+    started = time.perf_counter()
+    out = Path(out_dir)
+    _fresh_dir(out)
+    city = make_city(n_entities, seed=seed)
+    policy = attrs.evolve(Policy.default(), draw=DrawRules(independent_parties=1))
+    say(
+        f"generated {city.name}: {len(city.entities):,} entities, "
+        f"{len(city.inspectors):,} inspectors"
+    )
+    clock = DemoClock(datetime(2026, 6, 20, 9, tzinfo=CHINA))
+    setup = _set_up(city, policy, out, clock)
+    store, tasks = setup.store, setup.tasks
     registry = Registry(store)
     clock.jump(date(2026, 6, 30), 9)
     bundles = _draw_all(registry, tasks, out)
@@ -383,96 +499,34 @@ def run_demo(
         registry.export_bundle(task.code, path)
         record = registry.draw_record(task.code, agency="榕城市市场监督管理局")
         (out / f"record-{task.code}.html").write_text(record, encoding="utf-8")
-    published = [
-        json.loads(p.read_text(encoding="utf-8"))
-        for p in sorted((out / "announcements").glob("predraw-*.json"))
-    ]
-    annexes = _export_annexes(registry, tasks, out / SEALED_DIR)
-    verified = sum(
-        verify_draw(
-            json.loads(p.read_text(encoding="utf-8")),
-            annex=json.loads(a.read_text(encoding="utf-8")),
-            announcements=published,
-        ).ok
-        for p, a in zip(bundles, annexes, strict=True)
-    )
-    log_checked = log_problems(
-        (
-            {"seq": e.seq, "hash": e.hash, "kind": e.kind, "payload": e.payload}
-            for e in store.audit_events()
-        ),
-        published,
-    )
-    health = registry.draw_health(PLAN_CODE)
-
-    tiers = {t: int((entities.tier == i).sum()) for i, t in enumerate("ABCD")}
-    counts = store.counts()
-    story = [
-        f"{city.name}: {len(entities):,} market entities in {len(city.districts)} districts "
-        f"(credit-risk tiers A/B/C/D: {tiers['A']:,}/{tiers['B']:,}/{tiers['C']:,}/{tiers['D']:,})",
-        f"{len(inspectors):,} law-enforcement officers in {len(city.departments)} departments, "
-        f"{len(city.conflicts)} declared conflicts of interest (回避)",
-        f"policy '{policy.name}' (hash {policy.content_hash[:12]}…): teams of {policy.team.size}, "
-        f"publication within {policy.deadline.working_days} working days",
-        f"plan {PLAN_CODE} with {len(tasks)} tasks: "
-        + "; ".join(f"{t.code} {t.name}" for t in tasks),
-        *(_draw_line(registry, t) for t in tasks),
-        f"teams of {policy.team.size} drawn for every selected entity under recusal rules; "
-        f"{len(late_conflicts)} conflicts declared after the entity draw would have put an "
-        f"officer on a team they must not join — {hit} of them ended up on one",
-        *outcome["story"],
-        f"every seed made by a ceremony with the supervising office ({SUPERVISOR}); "
-        f"{len(published)} pre-draw announcements written to announcements/ before any reveal",
-        f"wrote {len(bundles)} public draw bundles (draw-*.json, no officer's personal data) "
-        f"and their sealed staffing annexes into {SEALED_DIR}/ (supervising office only); the "
-        f"verifier re-derived {verified} of them exactly (entities, and teams replayed with the "
-        "annex), each against its published announcement",
-        "audit log against the published announcements: "
-        + ("consistent" if not log_checked else "; ".join(log_checked)),
-        f"draw health of the {health.lotteries} draws: "
-        + ("SUSPICIOUS" if health.suspicious else "no alarm")
-        + " ("
-        + ", ".join(f"{t.name} p = {t.p_value:.2g}" for t in health.tests)
-        + "; exclusion windows modelled)",
-        f"audit log: {counts['audit_events']} events, each attributed to a named person",
-        f"done in {time.perf_counter() - started:.1f} s",
-    ]
+    checked = _check_outputs(registry, tasks, bundles, out)
+    events = store.counts()["audit_events"]
+    facts = {
+        "checked": checked,
+        "late": len(late_conflicts),
+        "hit": hit,
+        "outcome": outcome,
+        "bundles": bundles,
+        "events": events,
+    }
+    story = _story(city, policy, setup, registry, facts)
+    story.append(f"done in {time.perf_counter() - started:.1f} s")
     return {
         "title": f"shuangsuiji demo — {city.name}, written to {out}",
         "directory": str(out),
-        "entities": len(entities),
-        "inspectors": len(inspectors),
+        "entities": len(setup.entities),
+        "inspectors": len(setup.inspectors),
         "conflicts": len(city.conflicts),
         "tasks": [t.code for t in tasks],
         "policy_hash": policy.content_hash,
-        "audit_events": counts["audit_events"],
+        "audit_events": events,
         "story": story,
-        "files": {
-            "shuangsuiji.db": "the SQLite store (pools, plan, tasks, policy, audit_events)",
-            "entities.csv": "the entity pool (检查对象名录库) that was imported",
-            "inspectors.csv": "the inspector pool (执法检查人员名录库)",
-            "conflicts.csv": "declared conflicts: inspector_id,entity_id,relation,source",
-            "policy.toml": "the implementation rules (一细则) used",
-            **{
-                p.name: "public draw bundle: re-derive it with `shuangsuiji verify`"
-                for p in bundles
-            },
-            **{
-                f"{SEALED_DIR}/{a.name}": "sealed staffing annex (内部, personal data): for the "
-                "supervising office only, never published; `verify --annex` replays the teams"
-                for a in annexes
-            },
-            **{
-                f"record-{t.code}.html": "printable draw record (抽取记录) for the file"
-                for t in tasks[:1]
-            },
-            **outcome["files"],
-        },
+        "files": _files(bundles, checked.annexes, tasks, outcome),
         "bundles": [p.name for p in bundles],
-        "verified": verified,
+        "verified": checked.verified,
         "next": [
             f"shuangsuiji verify {bundles[0]} --announcements {out / 'announcements'}",
-            f"shuangsuiji verify {bundles[0]} --annex {annexes[0]}",
+            f"shuangsuiji verify {bundles[0]} --annex {checked.annexes[0]}",
             f"shuangsuiji verify-log --db sqlite:///{out / 'shuangsuiji.db'} "
             f"--announcements {out / 'announcements'}",
             f"shuangsuiji health --db sqlite:///{out / 'shuangsuiji.db'}",
