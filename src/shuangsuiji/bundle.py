@@ -151,6 +151,28 @@ def _candidates(ids: IdsLike, strata: StrataLike) -> tuple[list[dict[str, str]],
     return out, digest_sorted_lines(lines)
 
 
+def _provenance_of(
+    draw: Draw,
+    seed_provenance: Ceremony | PublicSeed | Mapping[str, Any] | None,
+    digest: str,
+) -> dict[str, Any] | None:
+    """The seed provenance record, checked to be for this task, pool and seed."""
+    if isinstance(seed_provenance, Ceremony | PublicSeed):
+        provenance: dict[str, Any] | None = seed_provenance.to_record()
+    else:
+        provenance = None if seed_provenance is None else dict(seed_provenance)
+    if provenance is not None:
+        problems = check_provenance(
+            provenance,
+            seed=bytes.fromhex(draw.seed),
+            task_label=draw.task_label,
+            pool_digest=digest,
+        )
+        if problems:
+            raise BundleError("seed provenance does not fit this draw: " + "; ".join(problems))
+    return provenance
+
+
 def make_bundle(
     draw: Draw,
     ids: IdsLike,
@@ -179,19 +201,7 @@ def make_bundle(
     must be for the same task, pool and seed (:class:`BundleError` otherwise).
     """
     candidates, digest = _candidates(ids, strata)
-    if isinstance(seed_provenance, Ceremony | PublicSeed):
-        provenance: dict[str, Any] | None = seed_provenance.to_record()
-    else:
-        provenance = None if seed_provenance is None else dict(seed_provenance)
-    if provenance is not None:
-        problems = check_provenance(
-            provenance,
-            seed=bytes.fromhex(draw.seed),
-            task_label=draw.task_label,
-            pool_digest=digest,
-        )
-        if problems:
-            raise BundleError("seed provenance does not fit this draw: " + "; ".join(problems))
+    provenance = _provenance_of(draw, seed_provenance, digest)
     if policy_hash is not None and not _HEX64.match(policy_hash):
         raise BundleError(f"policy_hash must be 64 lower-case hex characters, got {policy_hash!r}")
     if library_version is None:
