@@ -37,7 +37,14 @@ from typing import Any
 
 from shuangsuiji.errors import InvalidInputError
 
-__all__ = ["MAX_SAFE_INTEGER", "AuditError", "CanonicalJsonError", "canonical_json", "parse_json"]
+__all__ = [
+    "MAX_SAFE_INTEGER",
+    "AuditError",
+    "CanonicalJsonError",
+    "canonical_json",
+    "canonical_text",
+    "parse_json",
+]
 
 MAX_SAFE_INTEGER = 2**53 - 1
 """Largest integer magnitude canonical JSON accepts (I-JSON, RFC 7493)."""
@@ -152,6 +159,15 @@ def canonical_json(obj: Any) -> bytes:
     except UnicodeEncodeError:
         _check_json(obj, strings=True)  # names the string holding the lone surrogate
         raise
+
+
+def canonical_text(obj: Any) -> str:
+    """:func:`canonical_json` as text (how the store keeps JSON columns).
+
+    >>> canonical_text({"b": "检查", "a": [1, 2]})
+    '{"a":[1,2],"b":"检查"}'
+    """
+    return canonical_json(obj).decode("utf-8")
 
 
 def _reject_constant(name: str) -> Any:

@@ -10,7 +10,7 @@ import attrs
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from shuangsuiji.audit import AuditEvent, canonical_json
+from shuangsuiji.audit import AuditEvent
 from shuangsuiji.draw import (
     Draw,
 )
@@ -48,10 +48,6 @@ class DrawResult:
     attempt: int
     draw: Draw
     bundle: dict[str, Any]
-
-
-def _json(data: Any) -> str:
-    return canonical_json(data).decode("utf-8")
 
 
 class _RegistryBase:

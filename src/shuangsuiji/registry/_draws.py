@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from shuangsuiji.annex import SealedStaffing, seal_staffing
 from shuangsuiji.bundle import make_bundle
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
+from shuangsuiji.canonical import canonical_text as _json
 from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
     REDRAW_REASONS,
@@ -34,7 +35,6 @@ from shuangsuiji.registry._base import (
     SYSTEM_PARTY,
     DrawRefused,
     DrawResult,
-    _json,
     _RegistryBase,
 )
 from shuangsuiji.seeds import (

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from shuangsuiji.canonical import canonical_text as _json
 from shuangsuiji.exports import (
     internal_publication_html,
     plan_csv,
@@ -30,7 +31,6 @@ from shuangsuiji.publication import (
     result_announcements,
     task_announcement,
 )
-from shuangsuiji.registry._base import _json
 from shuangsuiji.registry._results import _Results
 from shuangsuiji.results import (
     CHINA_STANDARD_TIME,

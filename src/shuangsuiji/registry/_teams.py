@@ -22,11 +22,12 @@ from shuangsuiji.assign import (
 )
 from shuangsuiji.assign.record import conflict_table, staffing_from_record, staffing_record
 from shuangsuiji.assign.rules import team_config
+from shuangsuiji.canonical import canonical_text as _json
 from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
     team_key,
 )
-from shuangsuiji.registry._base import SYSTEM_PARTY, DrawRefused, _json
+from shuangsuiji.registry._base import SYSTEM_PARTY, DrawRefused
 from shuangsuiji.registry._draws import _Draws, _sealed
 from shuangsuiji.seeds import (
     Ceremony,

@@ -160,7 +160,7 @@ _UPGRADE_LOCK = threading.Lock()
 _SQLITE_READY = "shuangsuiji_sqlite_ready"
 
 
-def _sqlite_connection(dbapi_connection: Any, record: Any, *_proxy: Any) -> None:
+def _sqlite_connection(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     """Prepare a SQLite connection once: the driver leaves transactions to us (so that
     ``BEGIN IMMEDIATE`` is the one that starts them), foreign keys on, a 30 s busy wait."""
     if record.info.get(_SQLITE_READY):
@@ -189,7 +189,7 @@ def _sqlite_immediate(engine: Engine) -> None:
     """
     if event.contains(engine, "begin", _sqlite_begin):
         return
-    event.listen(engine, "connect", _sqlite_connection)
+    # Every connection, new or already pooled, passes a checkout before its first use.
     event.listen(engine, "checkout", _sqlite_connection)
     event.listen(engine, "begin", _sqlite_begin)
 

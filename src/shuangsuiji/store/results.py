@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shuangsuiji.audit import canonical_json
+from shuangsuiji.canonical import canonical_text as _json
 from shuangsuiji.results import InspectionResult, ResultCategories
 from shuangsuiji.store.schema import (
     EntityRow,
@@ -34,10 +34,6 @@ __all__ = [
 ]
 
 _NAME_CHUNK = 5_000  # ids per IN (...) list: well under every engine's parameter limit
-
-
-def _json(data: object) -> str:
-    return canonical_json(data).decode("utf-8")
 
 
 def categories(s: Session) -> ResultCategories:
