@@ -431,11 +431,17 @@ def test_the_whole_cycle_from_the_command_line(
     team = _team_ceremony(db, "T-food", published)
     members = {t["entity"]: t["inspectors"].split() for t in team}
     assert all(len(m) == 2 for m in members.values()) and first not in members
-    reassigned = RUNNER.invoke(
-        main,
-        ["teams", "reassign", "T-food", second, members[second][0], "--reason", "illness", *who],
-    )
-    assert reassigned.exit_code == 0, reassigned.output
+    # A change of a team draws from fresh randomness; the policy wants a witness for it.
+    change = str(published / "change-T-food-0.json")
+    gone = members[second][0]
+    reassign = ["teams", "reassign", "T-food", second, gone, "--reason", "illness"]
+    reassigned = RUNNER.invoke(main, [*reassign, "--out", change, *who])
+    assert reassigned.exit_code == 0 and "witness" in reassigned.output, reassigned.output
+    by_self = ["teams", "witness", "T-food", "--party", "纪检", "--value", "ab" * 32, *who]
+    assert RUNNER.invoke(main, by_self).exit_code == EXIT_REFUSED
+    witness = [*by_self[:-4], "--db", db, "--actor", "纪检监察室-王"]
+    witnessed = RUNNER.invoke(main, witness)
+    assert witnessed.exit_code == 0 and "new team" in witnessed.output, witnessed.output
     members = {
         t["entity"]: t["inspectors"].split()
         for t in json.loads(

@@ -809,10 +809,18 @@ class _Reassigning:
             )
         gone = self.col_of[rec.inspector_id]
         self.banned.add((e, gone))
+        team_stream = self.stream
+        if rec.change_key is not None:  # SSJ-CHANGE-1: a stream of the change's own
+            self.stream = AssignStream(rec.change_key)
         first = self.stream.start_phase()
         remaining = [c for c in self.teams[e] if c != gone]
         self.load[gone] -= 1
-        new = self.replacement(e, remaining)
+        try:
+            new = self.replacement(e, remaining)
+            next_block = self.stream.next_block
+        finally:
+            if rec.change_key is not None:
+                self.stream = team_stream
         if new is None:
             why = self.why_none(e, remaining)
             raise InfeasibleAssignment(
@@ -834,27 +842,31 @@ class _Reassigning:
             rec.reason,
             rec.text,
             first,
-            self.stream.next_block,
+            next_block,
+            hashlib.sha256(rec.change_key).hexdigest() if rec.change_key is not None else "",
         )
 
 
 def reassign(
     staffing: Staffing, assignment: Assignment, key: bytes, recusals: Sequence[Recusal]
 ) -> Assignment:
-    """Take inspectors off teams after the draw and draw replacements from the same stream.
+    """Take inspectors off teams after the draw and draw their replacements.
 
-    Recusals are handled in order; each starts a fresh phase at the assignment's
-    ``stream.next_block``. The replacement for ``inspector_id`` is drawn uniformly among the
-    entity's eligible inspectors with spare capacity that keep the team covering (one
-    ``_draw_team`` completion of the remaining members); if there is none, the whole team is
-    redrawn under the same conditions. Only the affected teams change. Earlier recusals stay
-    excluded. Raises :class:`InfeasibleAssignment` when even a new team cannot be found without
-    changing other teams (then re-draw the task with a recorded reason).
+    Recusals are handled in order. A recusal with a ``change_key`` (SSJ-CHANGE-1, how every
+    change is made now: :mod:`shuangsuiji.changes`) draws from a stream of that key, from
+    block 0; one without (re-assignments recorded before change keys) starts a fresh phase
+    of the team stream at the assignment's ``stream.next_block``. The replacement for
+    ``inspector_id`` is drawn uniformly among the entity's eligible inspectors with spare
+    capacity that keep the team covering (one ``_draw_team`` completion of the remaining
+    members); if there is none, the whole team is redrawn under the same conditions. Only
+    the affected teams change. Earlier recusals stay excluded. Raises
+    :class:`InfeasibleAssignment` when even a new team cannot be found without changing
+    other teams (then re-draw the task with a recorded reason).
     """
     if hashlib.sha256(key).hexdigest() != assignment.stream.key_sha256:
         raise InvalidInputError(
             "this key is not the one the assignment was drawn with (key_sha256 differs); "
-            "re-assignment must continue the same stream"
+            "a re-assignment builds on the team key (its own key derives from it)"
         )
     state = _Reassigning(staffing, assignment, key)
     done = list(assignment.reassignments)

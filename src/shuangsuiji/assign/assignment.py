@@ -87,6 +87,9 @@ class Recusal:
     inspector_id: str
     reason: RecusalReason = attrs.field(converter=RecusalReason)
     text: str = ""
+    change_key: bytes | None = attrs.field(default=None, repr=False)
+    """The change's own key (SSJ-CHANGE-1, :mod:`shuangsuiji.changes`); ``None`` only to
+    replay re-assignments recorded before change keys, which continued the team stream."""
 
     def __attrs_post_init__(self) -> None:
         if self.reason is RecusalReason.OTHER and not self.text.strip():
@@ -99,7 +102,10 @@ class Reassignment:
 
     ``inspector_id`` is the inspector who recused; ``removed`` everyone who left the team
     (just that inspector, unless the whole team had to be redrawn) and ``added`` who came.
-    The replacement used stream blocks ``first_block .. next_block - 1``.
+    The replacement used stream blocks ``first_block .. next_block - 1`` of the change's own
+    key (``key_sha256``; :mod:`shuangsuiji.changes`), or of the team stream when
+    ``key_sha256`` is empty (re-assignments recorded before change keys). ``change`` is the
+    published change record the key is derived from.
     """
 
     entity_id: str
@@ -110,10 +116,14 @@ class Reassignment:
     text: str
     first_block: int
     next_block: int
+    key_sha256: str = ""
+    change: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return {
+        """JSON-able form (the change fields only when set, so older records keep their
+        bytes)."""
+        fresh = {"key_sha256": self.key_sha256, "change": self.change} if self.key_sha256 else {}
+        return fresh | {
             "entity": self.entity_id,
             "inspector": self.inspector_id,
             "removed": list(self.removed),
@@ -202,6 +212,8 @@ class Assignment:
                     r["text"],
                     r["first_block"],
                     r["next_block"],
+                    r.get("key_sha256", ""),
+                    r.get("change"),
                 )
                 for r in data.get("reassignments", [])
             ],

@@ -20,6 +20,7 @@ connects it to the rest of the record:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -40,6 +41,7 @@ from shuangsuiji.assign.rules import (
     TeamConfig,
 )
 from shuangsuiji.bundle import VerificationReport, verify_bundle
+from shuangsuiji.changes import change_problems
 from shuangsuiji.commitments import legacy_staffing_digest, team_key
 from shuangsuiji.draw import draw_key
 from shuangsuiji.errors import InvalidInputError
@@ -270,15 +272,10 @@ def _replay_problems(
         return problems
     replay = assign_teams(staffing, key, spec=recorded.stream.spec)
     if recorded.reassignments:
-        replay = reassign(
-            staffing,
-            replay,
-            key,
-            [
-                Recusal(r.entity_id, r.inspector_id, r.reason, r.text)
-                for r in recorded.reassignments
-            ],
-        )
+        recusals, change_problems = _recusals(recorded, key)
+        if change_problems:
+            return problems + change_problems
+        replay = reassign(staffing, replay, key, recusals)
     derived = {t.entity_id: sorted(t.inspector_ids) for t in replay.teams}
     given = {t.entity_id: sorted(t.inspector_ids) for t in teams}
     if derived != given:
@@ -288,6 +285,30 @@ def _replay_problems(
             f"e.g. {wrong[0]}: recorded {given.get(wrong[0])}, replayed {derived.get(wrong[0])}"
         )
     return problems
+
+
+def _recusals(recorded: Assignment, key: bytes) -> tuple[list[Recusal], list[str]]:
+    """The recorded re-assignments as recusals to replay, each with the key of its change
+    (SSJ-CHANGE-1) derived from its published change record and checked against it."""
+    recusals, problems = [], []
+    for index, r in enumerate(recorded.reassignments):
+        change = None
+        if r.key_sha256 or r.change is not None:
+            expected = {
+                "task": recorded.task_label,
+                "index": index,
+                "kind": "recusal",
+                "entity": r.entity_id,
+                "inspector": r.inspector_id,
+                "reason": str(r.reason),
+                "text": r.text,
+            }
+            found, change = change_problems(r.change or {}, key, expected)
+            problems += found
+            if change is not None and hashlib.sha256(change).hexdigest() != r.key_sha256:
+                problems.append(f"change {index}: its key differs from the recorded key_sha256")
+        recusals.append(Recusal(r.entity_id, r.inspector_id, r.reason, r.text, change))
+    return recusals, problems
 
 
 def verify_draw(

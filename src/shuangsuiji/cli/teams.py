@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -98,6 +100,11 @@ def _show_teams(current: dict[str, tuple[str, ...]], as_json: bool) -> None:
     ),
 )
 @click.option("--text", default="", help="Explanation (required with --reason other).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the change announcement (when witnesses are needed) to this JSON file.",
+)
 @db_option
 @actor_option
 @handle_errors
@@ -107,13 +114,68 @@ def teams_reassign(
     inspector_id: str,
     reason: str,
     text: str,
+    out: Path | None,
     db_url: str,
     actor: str,
 ) -> None:
-    """Take INSPECTOR_ID off ENTITY_ID's team and draw a replacement (recorded)."""
+    """Take INSPECTOR_ID off ENTITY_ID's team; the replacement is drawn from fresh randomness
+    (SSJ-CHANGE-1). When the policy wants witnesses, this records the request and publishes
+    its announcement; each witness then runs `teams witness`."""
     from shuangsuiji.registry import Registry
 
-    team = Registry.open(db_url).reassign(
+    done = Registry.open(db_url).request_reassignment(
         task_code, entity_id, inspector_id, reason, actor=actor, text=text
     )
-    console().print(f"new team of {entity_id}: {', '.join(team)}")
+    if done["team"] is not None:
+        console().print(f"new team of {entity_id}: {', '.join(done['team'])}")
+        return
+    needed = done["request"]["witnesses_needed"]
+    if out is not None:
+        out.write_text(json.dumps(done["announcement"], ensure_ascii=False, indent=1) + "\n")
+    console().print(
+        f"change {done['digest'][:16]}… recorded and announced"
+        + (f" ({out})" if out else "")
+        + f"; it waits for {needed} witness(es), each another person: "
+        f"shuangsuiji teams witness {task_code} --party NAME --value HEX"
+    )
+
+
+@teams.command(name="witness")
+@click.argument("task_code")
+@click.option("--party", required=True, help="The witness's name (e.g. 纪检监察室).")
+@click.option(
+    "--value",
+    required=True,
+    help="16-64 random bytes as hex, chosen by the witness now (e.g. secrets.token_hex(32)).",
+)
+@db_option
+@actor_option
+@handle_errors
+def teams_witness(task_code: str, party: str, value: str, db_url: str, actor: str) -> None:
+    """Add a witness's value to the task's pending change of a team; the last witness
+    needed draws the change."""
+    from shuangsuiji.changes import parse_witness_value
+    from shuangsuiji.registry import Registry
+
+    team = Registry.open(db_url).witness_change(
+        task_code, party, parse_witness_value(value, party), actor=actor
+    )
+    if team is None:
+        console().print(f"witness {party} recorded; more witnesses are needed")
+    else:
+        console().print(f"change drawn; new team: {', '.join(team)}")
+
+
+@teams.command(name="withdraw")
+@click.argument("task_code")
+@click.option("--text", required=True, help="Why the pending change is withdrawn.")
+@db_option
+@actor_option
+@handle_errors
+def teams_withdraw(task_code: str, text: str, db_url: str, actor: str) -> None:
+    """Withdraw the task's pending change of a team (recorded; it still counts against
+    [draw] max_reassignments)."""
+    from shuangsuiji.registry import Registry
+
+    Registry.open(db_url).cancel_change(task_code, text, actor=actor)
+    console().print(f"pending change of task {task_code} withdrawn")

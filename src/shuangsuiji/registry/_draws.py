@@ -65,8 +65,9 @@ class _Redraw:
 
 
 def _public_team_seed(frozen: dict[str, Any]) -> dict[str, Any]:
-    """The team-seed record as published: the staffing digest, date, ceremony, announcement."""
-    keys = ("on", "staffing_digest", "ceremony", "frozen_by", "announcement")
+    """The team-seed record as published: the staffing digest, date, ceremony, announcement,
+    and the changes of a team that were asked for and withdrawn (SSJ-CHANGE-1)."""
+    keys = ("on", "staffing_digest", "ceremony", "frozen_by", "announcement", "withdrawn_changes")
     return {k: frozen[k] for k in keys if k in frozen}
 
 

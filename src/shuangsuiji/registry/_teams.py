@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import unicodedata
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,12 @@ from shuangsuiji.assign import (
 from shuangsuiji.assign.record import conflict_table, staffing_from_record, staffing_record
 from shuangsuiji.assign.rules import team_config
 from shuangsuiji.canonical import canonical_text as _json
+from shuangsuiji.changes import CHANGE_SPEC, change_key, request_digest, system_commitment
 from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
     team_key,
 )
+from shuangsuiji.draw import check_label
 from shuangsuiji.registry._base import SYSTEM_PARTY, DrawRefused
 from shuangsuiji.registry._draws import _Draws, _sealed
 from shuangsuiji.seeds import (
@@ -38,6 +42,21 @@ from shuangsuiji.store import draws as draws_sql
 from shuangsuiji.store.schema import (
     DrawRow,
 )
+
+_MAX_TEXT = 2000
+
+
+def check_text(value: str, what: str, *, required: bool = False) -> str:
+    """A free text of a change (reason, withdrawal): refused when empty but required, longer
+    than 2,000 characters, or holding a control character other than a line break."""
+    if required and not value.strip():
+        raise DrawRefused(f"{what}: say why (a text is required)")
+    if len(value) > _MAX_TEXT:
+        raise DrawRefused(f"{what}: {len(value)} characters; keep it under {_MAX_TEXT}")
+    bad = next((c for c in value if unicodedata.category(c) == "Cc" and c not in "\n\r"), None)
+    if bad is not None:
+        raise DrawRefused(f"{what}: a control character U+{ord(bad):04X}; remove it")
+    return value
 
 
 class _Teams(_Draws):
@@ -361,32 +380,250 @@ class _Teams(_Draws):
         self, task: str, entity: str, inspector: str, reason: str, *, actor: str, text: str = ""
     ) -> tuple[str, ...]:
         """Take ``inspector`` off ``entity``'s team (recusal after the draw) and draw a
-        replacement from the same stream; other teams stay as they are. Returns the new team."""
+        replacement from fresh randomness (SSJ-CHANGE-1): a system value that did not exist when
+        the change was asked for. Other teams stay as they are. Returns the new team.
+
+        Refused when the policy wants witnesses (``[draw] independent_parties`` above 0): then
+        :meth:`request_reassignment` records the request and each witness adds a value with
+        :meth:`witness_change`; the last one draws the change.
+        """
         with self.store.transaction() as s:
-            row = self._current(s, task)
-            if not row.assignment:
-                raise DrawRefused(f"task {task}: no teams assigned yet")
-            saved = json.loads(row.assignment)
-            staffing = staffing_from_record(saved["staffing"])
-            before = Assignment.from_dict(saved["assignment"])
-            done = sum(1 for r in before.reassignments if r.entity_id == entity)
-            cap = self.store.policy(row.policy_hash, session=s).draw.max_reassignments
-            if done >= cap:
+            row, frozen, saved = self._teams_drawn(s, task)
+            if self._witnesses_needed(s, row):
                 raise DrawRefused(
-                    f"task {task}: the team of {entity} was already re-drawn {done} time(s); the "
-                    f"policy allows {cap} ([draw] max_reassignments). Replace the entity or "
-                    "re-draw the task with a recorded reason and a second person's approval"
+                    f"task {task}: the policy wants {self._witnesses_needed(s, row)} witness(es) "
+                    "for every change of a team ([draw] independent_parties); record the request "
+                    "(shuangsuiji teams reassign) and let each witness add a value "
+                    "(shuangsuiji teams witness)"
                 )
-            after = reassign(
-                staffing, before, self._team_key(s, row), [Recusal(entity, inspector, reason, text)]
+            pending = self._request_change(
+                s, row, frozen, saved, entity, inspector, reason, text, actor
             )
-            bundle = self._save_teams(s, row, saved["staffing"], after)
-            change = after.reassignments[-1]
+            return self._apply_change(s, row, frozen, saved, pending, actor)
+
+    def request_reassignment(
+        self, task: str, entity: str, inspector: str, reason: str, *, actor: str, text: str = ""
+    ) -> dict[str, Any]:
+        """Record a request to take ``inspector`` off ``entity``'s team (SSJ-CHANGE-1).
+
+        The system commits to a fresh value now. Without witnesses in the policy the change is
+        drawn at once; otherwise the request is published as an announcement (stage
+        ``change``) and waits for the witnesses (:meth:`witness_change`). Returns ``{"request",
+        "digest", "announcement", "team"}``; ``team`` is the new team once drawn, else None.
+        """
+        with self.store.transaction() as s:
+            row, frozen, saved = self._teams_drawn(s, task)
+            pending = self._request_change(
+                s, row, frozen, saved, entity, inspector, reason, text, actor
+            )
+            team = None
+            if not pending["request"]["witnesses_needed"]:
+                team = list(self._apply_change(s, row, frozen, saved, pending, actor))
+            out = {k: pending.get(k) for k in ("request", "digest", "announcement")}
+            return out | {"team": team}
+
+    def witness_change(
+        self, task: str, party: str, value: bytes, *, actor: str
+    ) -> tuple[str, ...] | None:
+        """Add a witness's value to the task's pending change (entered by ``actor``, a person
+        other than the requester). The last witness the request needs draws the change: returns
+        the new team then, else None."""
+        with self.store.transaction() as s:
+            row, frozen, saved = self._teams_drawn(s, task)
+            pending = frozen.get("pending_change")
+            if not pending:
+                raise DrawRefused(
+                    f"task {task}: no change of a team is waiting for witnesses "
+                    "(shuangsuiji teams reassign records one)"
+                )
+            request = pending["request"]
+            check_label(party, "witness party")
+            if actor == request["requested_by"]:
+                raise DrawRefused(
+                    f"task {task}: {actor!r} asked for this change, so cannot witness it; a "
+                    "witness is another person"
+                )
+            if any(w["party"] == party or w["entered_by"] == actor for w in pending["witnesses"]):
+                raise DrawRefused(
+                    f"task {task}: witness {party!r} (or a value entered by {actor!r}) is already "
+                    "recorded for this change; each witness is another person"
+                )
+            pending["witnesses"].append({"party": party, "value": value.hex(), "entered_by": actor})
+            row.team_seed = _json(frozen)
             self.store.append_event(
                 s,
                 actor,
-                "teams.reassign",
-                change.to_dict()
-                | {"task": task, "attempt": row.attempt, "record_digest": bundle["record_digest"]},
+                "teams.change.witness",
+                {
+                    "task": task,
+                    "attempt": row.attempt,
+                    "digest": pending["digest"],
+                    "party": party,
+                    "value": value.hex(),
+                },
             )
-            return after.team_of(entity).inspector_ids
+            if len(pending["witnesses"]) < request["witnesses_needed"]:
+                return None
+            return self._apply_change(s, row, frozen, saved, pending, actor)
+
+    def cancel_change(self, task: str, text: str, *, actor: str) -> None:
+        """Withdraw the task's pending change (a recorded, visible act). It still counts against
+        ``[draw] max_reassignments`` for its entity, so withdrawing and asking again is no way
+        to try for another outcome."""
+        with self.store.transaction() as s:
+            row, frozen, _ = self._teams_drawn(s, task)
+            pending = frozen.pop("pending_change", None)
+            if not pending:
+                raise DrawRefused(f"task {task}: no change of a team is pending")
+            check_text(text, "reason text of the withdrawal", required=True)
+            withdrawn = {
+                "digest": pending["digest"],
+                "request": pending["request"],
+                "text": text,
+                "by": actor,
+                "witnesses": [w["party"] for w in pending["witnesses"]],
+            }
+            frozen.setdefault("withdrawn_changes", []).append(withdrawn)
+            row.team_seed = _json(frozen)
+            draw, ids, strata = self._rebuild(s, row)
+            bundle = self._bundle(s, row, draw, ids, strata)
+            payload = {"task": task, "attempt": row.attempt} | withdrawn
+            payload["record_digest"] = bundle["record_digest"]
+            self.store.append_event(s, actor, "teams.change.withdraw", payload)
+
+    def pending_change(self, task: str) -> dict[str, Any] | None:
+        """The task's change waiting for witnesses (its request, digest and the witnesses so
+        far, without the system value), or None."""
+        with self.store.reading() as s:
+            row = self._current(s, task)
+            pending = json.loads(row.team_seed or "{}").get("pending_change")
+            if not pending:
+                return None
+            return {k: v for k, v in pending.items() if k != "system_value"}
+
+    def _teams_drawn(self, s: Session, task: str) -> tuple[DrawRow, dict[str, Any], dict[str, Any]]:
+        row = self._current(s, task)
+        if not row.assignment:
+            raise DrawRefused(f"task {task}: no teams assigned yet")
+        if not row.team_seed:
+            raise DrawRefused(
+                f"task {task}: its teams were drawn before team seeds existed, so no change can "
+                "be drawn with fresh randomness; re-draw the task with a recorded reason"
+            )
+        return row, json.loads(row.team_seed), json.loads(row.assignment)
+
+    def _witnesses_needed(self, s: Session, row: DrawRow) -> int:
+        return self.store.policy(row.policy_hash, session=s).draw.independent_parties
+
+    def _request_change(
+        self,
+        s: Session,
+        row: DrawRow,
+        frozen: dict[str, Any],
+        saved: dict[str, Any],
+        entity: str,
+        inspector: str,
+        reason: str,
+        text: str,
+        actor: str,
+    ) -> dict[str, Any]:
+        task = row.task
+        if frozen.get("pending_change"):
+            raise DrawRefused(
+                f"task {task}: a change of a team is already waiting for witnesses "
+                f"({frozen['pending_change']['digest'][:16]}…); finish it (shuangsuiji teams "
+                "witness) or withdraw it with a reason (shuangsuiji teams withdraw)"
+            )
+        check_text(text, "reason text")
+        recusal = Recusal(entity, inspector, reason, text)
+        staffing = staffing_from_record(saved["staffing"])
+        before = Assignment.from_dict(saved["assignment"])
+        withdrawn = sum(
+            1 for w in frozen.get("withdrawn_changes", []) if w["request"]["entity"] == entity
+        )
+        done = sum(1 for r in before.reassignments if r.entity_id == entity) + withdrawn
+        cap = self.store.policy(row.policy_hash, session=s).draw.max_reassignments
+        if done >= cap:
+            raise DrawRefused(
+                f"task {task}: the team of {entity} was already changed (or a change withdrawn) "
+                f"{done} time(s); the policy allows {cap} ([draw] max_reassignments). Replace the "
+                "entity or re-draw the task with a recorded reason and a second person's approval"
+            )
+        team_key = self._team_key(s, row)
+        # Whether a replacement exists does not depend on the key: a dry run refuses an
+        # impossible change before anything is recorded.
+        reassign(staffing, before, team_key, [attrs.evolve(recusal, change_key=bytes(32))])
+        value = random_seed()
+        request = {
+            "spec": CHANGE_SPEC,
+            "task": task,
+            "attempt": row.attempt,
+            "index": len(before.reassignments),
+            "kind": "recusal",
+            "entity": entity,
+            "inspector": inspector,
+            "reason": str(recusal.reason),
+            "text": text,
+            "team_key_sha256": hashlib.sha256(team_key).hexdigest(),
+            "witnesses_needed": self._witnesses_needed(s, row),
+            "requested_by": actor,
+            "system_commitment": system_commitment(value),
+        }
+        digest = request_digest(request)
+        pending: dict[str, Any] = {
+            "request": request,
+            "digest": digest,
+            "system_value": value.hex(),
+            "witnesses": [],
+            "announcement": None,
+        }
+        self.store.append_event(
+            s, actor, "teams.change.request", {"request": request, "digest": digest}
+        )
+        if request["witnesses_needed"]:
+            fields = {
+                "spec": ANNOUNCE_SPEC,
+                "stage": "change",
+                "task": task,
+                "attempt": row.attempt,
+                "change_digest": digest,
+                "change": request,
+            }
+            pending["announcement"] = self._publish_announcement(s, row, fields, actor)
+        frozen["pending_change"] = pending
+        row.team_seed = _json(frozen)
+        return pending
+
+    def _apply_change(
+        self,
+        s: Session,
+        row: DrawRow,
+        frozen: dict[str, Any],
+        saved: dict[str, Any],
+        pending: dict[str, Any],
+        actor: str,
+    ) -> tuple[str, ...]:
+        request = pending["request"]
+        value = bytes.fromhex(pending["system_value"])
+        team_key = self._team_key(s, row)
+        key = change_key(team_key, pending["digest"], value, pending["witnesses"])
+        recusal = Recusal(
+            request["entity"], request["inspector"], request["reason"], request["text"], key
+        )
+        staffing = staffing_from_record(saved["staffing"])
+        after = reassign(staffing, Assignment.from_dict(saved["assignment"]), team_key, [recusal])
+        record = {k: pending[k] for k in ("request", "digest", "system_value", "witnesses")}
+        record["announcement"] = pending["announcement"]
+        change = attrs.evolve(after.reassignments[-1], change=record)
+        after = attrs.evolve(after, reassignments=(*after.reassignments[:-1], change))
+        frozen.pop("pending_change", None)
+        row.team_seed = _json(frozen)
+        bundle = self._save_teams(s, row, saved["staffing"], after)
+        self.store.append_event(
+            s,
+            actor,
+            "teams.reassign",
+            change.to_dict()
+            | {"task": row.task, "attempt": row.attempt, "record_digest": bundle["record_digest"]},
+        )
+        return after.team_of(request["entity"]).inspector_ids
