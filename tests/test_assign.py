@@ -613,7 +613,14 @@ def test_reassignment_changes_only_the_affected_team(case: Case, k: int, data: A
         return
     e = data.draw(st.integers(0, case.n_e - 1))
     gone = data.draw(st.sampled_from(before.teams[e].inspector_ids))
-    rec = Recusal(f"E{e}", gone, data.draw(st.sampled_from(list(RecusalReason))), "说明")
+    rec = Recusal(
+        f"E{e}",
+        gone,
+        data.draw(
+            st.sampled_from([r for r in RecusalReason if r is not RecusalReason.REPLACEMENT])
+        ),
+        "说明",
+    )
     try:
         after = reassign(s, before, key, [rec])
     except InfeasibleAssignment as exc:

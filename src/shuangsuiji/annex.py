@@ -102,6 +102,8 @@ class AnnexError(IntegrityFailure):
 def split_staffing(record: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The public part and the records of a staffing record (order in the module docstring)."""
     public = {k: record[k] for k in _PUBLIC}
+    if record.get("alternates"):
+        public["alternates"] = record["alternates"]
     records: list[dict[str, Any]] = [{"kind": "inspector", **r} for r in record["inspectors"]]
     records += [
         {"kind": "conflict", "inspector": i, "entity": e, "relation": r, "source": s}
@@ -122,6 +124,8 @@ def join_staffing(
     """The staffing record again from its public part and records (inverse of
     :func:`split_staffing`); :class:`AnnexError` for a record of unknown kind."""
     out: dict[str, Any] = {k: public[k] for k in _PUBLIC}
+    if public.get("alternates"):
+        out["alternates"] = list(public["alternates"])
     out |= {"inspectors": [], "conflicts": [], "history": [], "prior_load": {}}
     for i, r in enumerate(records):
         kind = r.get("kind")

@@ -12,7 +12,7 @@ import hashlib
 import itertools
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import attrs
 import numpy as np
@@ -795,6 +795,38 @@ class _Reassigning:
             "their workload cap"
         )
 
+    def _stream_for(self, rec: Recusal) -> AssignStream:
+        """The stream a change draws from: its own key from block 0 (SSJ-CHANGE-1), or the
+        team stream continued (changes recorded before change keys)."""
+        return AssignStream(rec.change_key) if rec.change_key is not None else self.stream
+
+    def _recorded(
+        self, rec: Recusal, stream: AssignStream, first: int, old: list[int], new: list[int]
+    ) -> Reassignment:
+        if rec.change_key is None:
+            self.stream = stream
+        return Reassignment(
+            rec.entity_id,
+            rec.inspector_id,
+            sorted(self.name(c) for c in old if c not in new),
+            sorted(self.name(c) for c in new if c not in old),
+            rec.reason,
+            rec.text,
+            first,
+            stream.next_block,
+            hashlib.sha256(rec.change_key).hexdigest() if rec.change_key is not None else "",
+            replaces=rec.replaces,
+        )
+
+    def _no_team(self, rec: Recusal, e: int, remaining: list[int], what: str) -> NoReturn:
+        why = self.why_none(e, remaining)
+        raise InfeasibleAssignment(
+            f"task {self.canon.needs.label}: {what} without changing other teams: {why}. Re-draw "
+            "the task's teams with a recorded reason, or raise the workload caps.",
+            [rec.entity_id],
+            {rec.entity_id: why},
+        )
+
     def recuse(self, rec: Recusal) -> Reassignment:
         """Take ``rec.inspector_id`` off the team of ``rec.entity_id`` and draw the replacement."""
         e = self.row_of.get(rec.entity_id)
@@ -809,42 +841,61 @@ class _Reassigning:
             )
         gone = self.col_of[rec.inspector_id]
         self.banned.add((e, gone))
-        team_stream = self.stream
-        if rec.change_key is not None:  # SSJ-CHANGE-1: a stream of the change's own
-            self.stream = AssignStream(rec.change_key)
-        first = self.stream.start_phase()
-        remaining = [c for c in self.teams[e] if c != gone]
-        self.load[gone] -= 1
+        stream, team_stream = self._stream_for(rec), self.stream
+        self.stream = stream
         try:
+            first = stream.start_phase()
+            remaining = [c for c in self.teams[e] if c != gone]
+            self.load[gone] -= 1
             new = self.replacement(e, remaining)
-            next_block = self.stream.next_block
         finally:
-            if rec.change_key is not None:
-                self.stream = team_stream
+            self.stream = team_stream
         if new is None:
-            why = self.why_none(e, remaining)
-            raise InfeasibleAssignment(
-                f"task {self.canon.needs.label}: no replacement for {rec.inspector_id} on "
-                f"{rec.entity_id} without changing other teams: {why}. Re-draw the task's "
-                "teams with a recorded reason, or raise the workload caps.",
-                [rec.entity_id],
-                {rec.entity_id: why},
+            self._no_team(
+                rec, e, remaining, f"no replacement for {rec.inspector_id} on {rec.entity_id}"
             )
         self.load[new] += 1
         old, self.teams[e] = self.teams[e], new
-        removed = sorted(self.name(c) for c in old if c not in new)
-        added = sorted(self.name(c) for c in new if c not in old)
-        return Reassignment(
-            rec.entity_id,
-            rec.inspector_id,
-            removed,
-            added,
-            rec.reason,
-            rec.text,
-            first,
-            next_block,
-            hashlib.sha256(rec.change_key).hexdigest() if rec.change_key is not None else "",
+        return self._recorded(rec, stream, first, old, new)
+
+    def add_team(self, rec: Recusal) -> Reassignment:
+        """Draw a whole team for ``rec.entity_id``, an alternate that took the place of
+        ``rec.replaces`` (whose team is gone and whose officers' places are free again)."""
+        e = self.row_of[rec.entity_id]
+        stream = self._stream_for(rec)
+        first = stream.start_phase()
+        new = _draw_team(self.inst, stream, e, self.inst.k, (), self.allowed(e))
+        if new is None:
+            self._no_team(rec, e, [], f"no team for the alternate {rec.entity_id}")
+        self.load[new] += 1
+        self.teams[e] = new
+        return self._recorded(rec, stream, first, [], new)
+
+
+def _change(staffing: Staffing, current: Assignment, key: bytes, rec: Recusal) -> Assignment:
+    """One change of :func:`reassign`, on the entities that have teams now (an alternate in
+    the place of the entity it replaces)."""
+    ids = [t.entity_id for t in current.teams]
+    base = current
+    if rec.replaces:
+        if rec.replaces not in ids:
+            raise InvalidInputError(
+                f"the alternate {rec.entity_id!r} replaces {rec.replaces!r}, which has no team"
+            )
+        if rec.entity_id in ids:
+            raise InvalidInputError(f"entity {rec.entity_id!r} has a team already")
+        ids = [rec.entity_id if i == rec.replaces else i for i in ids]
+        base = attrs.evolve(
+            current, teams=[t for t in current.teams if t.entity_id != rec.replaces]
         )
+    own = staffing if ids == staffing.entities.id_list() else staffing.restrict(ids)
+    state = _Reassigning(own, base, key)
+    done = state.add_team(rec) if rec.replaces else state.recuse(rec)
+    if rec.replaces:
+        done = attrs.evolve(done, removed=current.team_of(rec.replaces).inspector_ids)
+    info = attrs.evolve(current.stream, next_block=state.stream.next_block)
+    changes = [*current.reassignments, done]
+    return _result(state.canon, own, state.elig, state.inst, state.teams, info, changes)
 
 
 def reassign(
@@ -868,9 +919,7 @@ def reassign(
             "this key is not the one the assignment was drawn with (key_sha256 differs); "
             "a re-assignment builds on the team key (its own key derives from it)"
         )
-    state = _Reassigning(staffing, assignment, key)
-    done = list(assignment.reassignments)
+    current = assignment
     for rec in recusals:
-        done.append(state.recuse(rec))
-    info = attrs.evolve(assignment.stream, next_block=state.stream.next_block)
-    return _result(state.canon, staffing, state.elig, state.inst, state.teams, info, done)
+        current = _change(staffing, current, key, rec)
+    return current

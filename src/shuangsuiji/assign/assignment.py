@@ -77,6 +77,8 @@ class RecusalReason(enum.StrEnum):
     """岗位调整: moved to another post."""
     OTHER = "other"
     """其他: another reason, stated in ``text``."""
+    REPLACEMENT = "replacement"
+    """替补企业: the entity is an alternate that took a replaced entity's place and needs a team."""
 
 
 @attrs.frozen
@@ -90,10 +92,18 @@ class Recusal:
     change_key: bytes | None = attrs.field(default=None, repr=False)
     """The change's own key (SSJ-CHANGE-1, :mod:`shuangsuiji.changes`); ``None`` only to
     replay re-assignments recorded before change keys, which continued the team stream."""
+    replaces: str = ""
+    """For reason ``replacement``: the entity whose place ``entity_id`` (an alternate) takes;
+    ``inspector_id`` is then empty and the alternate gets a whole new team."""
 
     def __attrs_post_init__(self) -> None:
         if self.reason is RecusalReason.OTHER and not self.text.strip():
             raise InvalidInputError("recusal reason 'other' needs an explanation in text")
+        if (self.reason is RecusalReason.REPLACEMENT) != bool(self.replaces):
+            raise InvalidInputError(
+                "a team for an alternate (reason 'replacement') names the entity it replaces, "
+                "and only such a change does"
+            )
 
 
 @attrs.frozen
@@ -118,11 +128,13 @@ class Reassignment:
     next_block: int
     key_sha256: str = ""
     change: Mapping[str, Any] | None = None
+    replaces: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (the change fields only when set, so older records keep their
+        """JSON-able form (the newer fields only when set, so older records keep their
         bytes)."""
         fresh = {"key_sha256": self.key_sha256, "change": self.change} if self.key_sha256 else {}
+        fresh |= {"replaces": self.replaces} if self.replaces else {}
         return fresh | {
             "entity": self.entity_id,
             "inspector": self.inspector_id,
@@ -214,6 +226,7 @@ class Assignment:
                     r["next_block"],
                     r.get("key_sha256", ""),
                     r.get("change"),
+                    r.get("replaces", ""),
                 )
                 for r in data.get("reassignments", [])
             ],

@@ -7,7 +7,7 @@ made it and why, so that an infeasible draw can be explained.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 import attrs
@@ -141,6 +141,10 @@ class Staffing:
             entities=self.entities.take(np.argsort(self.entities.ids, kind="stable")),
             inspectors=self.inspectors.take(np.argsort(self.inspectors.ids, kind="stable")),
         )
+
+    def restrict(self, entity_ids: Sequence[str]) -> Staffing:
+        """The same staffing for the entities ``entity_ids`` only, in that order."""
+        return attrs.evolve(self, entities=self.entities.take(self.entities.index_of(entity_ids)))
 
     def capacity(self) -> IntArray:
         """Teams each inspector may still join in this task (workload caps)."""

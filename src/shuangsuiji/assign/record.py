@@ -63,8 +63,14 @@ def _decode(values: np.ndarray[Any, Any]) -> list[str]:
     return [v.decode() for v in values.tolist()]
 
 
-def staffing_record(staffing: Staffing) -> dict[str, Any]:
-    """The JSON record of what the team rules of ``staffing`` look at (see module docstring)."""
+def staffing_record(staffing: Staffing, alternates: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON record of what the team rules of ``staffing`` look at (see module docstring).
+
+    ``alternates`` names the entities of ``staffing`` that are the draw's alternates, not
+    selected: their facts are frozen with the rest so that an alternate promoted after the
+    team draw gets a team from frozen inputs; the team draw itself covers the others
+    (:func:`team_staffing`). The record has the key ``alternates`` only when there are some.
+    """
     ents, insp = staffing.entities, staffing.inspectors
     keep = insp.in_departments(staffing.needs.departments)
     insp = insp.take(keep)
@@ -135,7 +141,16 @@ def staffing_record(staffing: Staffing) -> dict[str, Any]:
         "conflicts": conflicts,
         "history": history,
         "prior_load": {k: v for k, v in sorted(staffing.prior_load.items()) if k in known},
-    }
+    } | ({"alternates": list(alternates)} if alternates else {})
+
+
+def team_staffing(record: Mapping[str, Any], staffing: Staffing) -> Staffing:
+    """``staffing`` (rebuilt from ``record``) without the record's alternates: what the team
+    draw itself covers."""
+    alternates = set(record.get("alternates") or ())
+    if not alternates:
+        return staffing
+    return staffing.restrict([i for i in staffing.entities.id_list() if i not in alternates])
 
 
 def staffing_from_record(
@@ -270,7 +285,7 @@ def _replay_problems(
     ]
     if key is None:
         return problems
-    replay = assign_teams(staffing, key, spec=recorded.stream.spec)
+    replay = assign_teams(team_staffing(record, staffing), key, spec=recorded.stream.spec)
     if recorded.reassignments:
         recusals, change_problems = _recusals(recorded, key)
         if change_problems:
