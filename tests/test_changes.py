@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shuangsuiji.assign.record import bundle_team_checker
+from shuangsuiji.assign.record import bundle_team_checker, verify_draw
 from shuangsuiji.changes import CHANGE_SPEC, change_key, request_digest, system_commitment
 from shuangsuiji.commitments import log_problems, team_key
 from shuangsuiji.registry import DrawRefused, Registry
@@ -206,3 +206,46 @@ def test_refused_change_requests_leave_nothing_behind(db_url: str) -> None:
     assert len(reg.store.audit_events()) == before
     with reg.store.reading() as s:
         assert reg._current(s, "T1").team_seed == seed_before
+
+
+def test_an_entity_replaced_after_the_team_draw_gets_a_team_of_its_own(db_url: str) -> None:
+    """Issue 13: an entity found unreachable after the teams were drawn is replaced by its
+    stratum's next alternate, whose team is drawn from fresh randomness and frozen inputs."""
+    reg = _drawn(db_url, independent=0)
+    teams = reg.teams("T1")
+    gone = next(iter(teams))
+    alternate = reg.replace("T1", gone, "not_found_at_address", actor=DRAWER, note="查无此户")
+    after = reg.teams("T1")
+    assert gone not in after and len(after[alternate]) == 2
+    assert {e: t for e, t in after.items() if e != alternate} == {
+        e: t for e, t in teams.items() if e != gone
+    }
+    assert alternate in reg.selected_ids("T1") and gone not in reg.selected_ids("T1")
+    bundle = reg.bundle("T1")
+    change = bundle["assignment"]["reassignments"][-1]
+    assert change["replaces"] == gone and change["entity"] == alternate
+    assert change["removed"] == list(teams[gone]) and change["change"]["request"]["kind"] == (
+        "replacement"
+    )
+    assert alternate in bundle["sealed_staffing"]["public"]["alternates"]
+    report = verify_draw(bundle, annex=reg.staffing_annex("T1"))
+    assert report.ok, report.problems
+    assert reg.verify_records() == []
+    forged = json.loads(json.dumps(bundle))
+    forged["assignment"]["reassignments"][-1]["change"]["request"]["replaces"] = "X"
+    assert not verify_draw(forged, annex=reg.staffing_annex("T1")).ok
+
+
+def test_a_replacement_after_the_team_draw_waits_for_its_witness(db_url: str) -> None:
+    reg = _drawn(db_url, independent=1)
+    selected = reg.selected_ids("T1")
+    gone = selected[0]
+    alternate = reg.replace("T1", gone, "outside_jurisdiction", actor=DRAWER, note="已迁出")
+    assert reg.selected_ids("T1") == selected  # nothing lands before the witness
+    assert reg.pending_change("T1")["request"]["replaces"] == gone  # type: ignore[index]
+    team = reg.witness_change("T1", "纪检", b"\x07" * 32, actor=WITNESS)
+    assert team is not None and reg.teams("T1")[alternate] == team
+    assert alternate in reg.selected_ids("T1") and gone not in reg.selected_ids("T1")
+    bundle = reg.bundle("T1")
+    assert verify_draw(bundle, annex=reg.staffing_annex("T1")).ok
+    assert reg.verify_records() == []

@@ -238,6 +238,11 @@ def section_problems(bundle: Mapping[str, Any]) -> list[str]:
         )
     teams = {t.get("entity") for t in bundle.get("teams") or [] if isinstance(t, Mapping)}
     staffed = {e[0] for e in public.get("entities") or [] if isinstance(e, list) and e}
+    staffed -= set(public.get("alternates") or ())
+    # An alternate promoted after the team draw takes the replaced entity's place.
+    for change in (bundle.get("assignment") or {}).get("reassignments") or []:
+        if isinstance(change, Mapping) and change.get("replaces"):
+            staffed = (staffed - {change["replaces"]}) | {change.get("entity")}
     if teams and teams != staffed:
         out.append(
             f"sealed_staffing: the staffing was frozen for {len(staffed)} entities, the teams "

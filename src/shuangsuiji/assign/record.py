@@ -281,7 +281,7 @@ def _replay_problems(
         f"teams: {p.entity_id} {p.inspector_id or ''} breaks {p.rule}: {p.message}".replace(
             "  ", " "
         )
-        for p in check_teams(staffing, teams)
+        for p in check_teams(_current_staffing(record, staffing, recorded), teams)
     ]
     if key is None:
         return problems
@@ -302,6 +302,18 @@ def _replay_problems(
     return problems
 
 
+def _current_staffing(
+    record: Mapping[str, Any], staffing: Staffing, recorded: Assignment
+) -> Staffing:
+    """The staffing of the entities that have teams now: the team draw's, each alternate
+    promoted after it in the place of the entity it replaced."""
+    ids = team_staffing(record, staffing).entities.id_list()
+    for r in recorded.reassignments:
+        if r.replaces:
+            ids = [r.entity_id if i == r.replaces else i for i in ids]
+    return staffing if ids == staffing.entities.id_list() else staffing.restrict(ids)
+
+
 def _recusals(recorded: Assignment, key: bytes) -> tuple[list[Recusal], list[str]]:
     """The recorded re-assignments as recusals to replay, each with the key of its change
     (SSJ-CHANGE-1) derived from its published change record and checked against it."""
@@ -312,17 +324,17 @@ def _recusals(recorded: Assignment, key: bytes) -> tuple[list[Recusal], list[str
             expected = {
                 "task": recorded.task_label,
                 "index": index,
-                "kind": "recusal",
+                "kind": "replacement" if r.replaces else "recusal",
                 "entity": r.entity_id,
                 "inspector": r.inspector_id,
                 "reason": str(r.reason),
                 "text": r.text,
-            }
+            } | ({"replaces": r.replaces} if r.replaces else {})
             found, change = change_problems(r.change or {}, key, expected)
             problems += found
             if change is not None and hashlib.sha256(change).hexdigest() != r.key_sha256:
                 problems.append(f"change {index}: its key differs from the recorded key_sha256")
-        recusals.append(Recusal(r.entity_id, r.inspector_id, r.reason, r.text, change))
+        recusals.append(Recusal(r.entity_id, r.inspector_id, r.reason, r.text, change, r.replaces))
     return recusals, problems
 
 

@@ -22,6 +22,7 @@ from shuangsuiji.commitments import (
 )
 from shuangsuiji.draw import (
     Draw,
+    Replacement,
     ReplacementReason,
     SizeRule,
     Strata,
@@ -704,46 +705,62 @@ class _Draws(_RegistryBase):
         actor: str,
         note: str = "",
     ) -> str:
-        """Replace a selected entity by its stratum's next alternate; returns the alternate."""
+        """Replace a selected entity by its stratum's next alternate; returns the alternate.
+
+        After the team draw the alternate also needs a team: it is drawn as a change of the
+        teams (SSJ-CHANGE-1, fresh randomness; with witnesses when the policy wants them, the
+        replacement then waits for them and lands with the team)."""
         with self.store.transaction() as s:
             row = self._current(s, task)
             if row.assignment:
-                raise DrawRefused(
-                    f"task {task}: teams are already assigned, so a selected entity can no longer "
-                    "be replaced; re-draw the task with a recorded reason"
-                )
+                return self._replace_after_teams(s, row, entity_id, str(reason), note, actor)
             draw, ids, strata = self._rebuild(s, row)
             after = draw.replace(entity_id, ReplacementReason(reason), note)
             rep = after.replacements[-1]
-            draws_sql.add_replacement(
-                s,
-                ReplacementRow(
-                    draw_id=row.id,
-                    entity_id=rep.replaced,
-                    replaced_by=rep.by,
-                    reason=rep.reason.value,
-                    note=note,
-                    actor=actor,
-                    time=self._now.isoformat(),
-                ),
-            )
+            self._add_replacement(s, row, rep, note, actor)
             bundle = self._bundle(s, row, after, ids, strata)
-            self.store.append_event(
-                s,
-                actor,
-                "replacement",
-                {
-                    "task": task,
-                    "attempt": row.attempt,
-                    "entity": rep.replaced,
-                    "by": rep.by,
-                    "stratum": rep.stratum,
-                    "reason": rep.reason.value,
-                    "note": note,
-                    "record_digest": bundle["record_digest"],
-                },
-            )
+            self._log_replacement(s, row, rep, note, actor, bundle["record_digest"])
             return rep.by
+
+    def _replace_after_teams(
+        self, s: Session, row: DrawRow, entity_id: str, reason: str, note: str, actor: str
+    ) -> str:
+        raise DrawRefused(f"task {row.task}: teams are already assigned")
+
+    def _add_replacement(
+        self, s: Session, row: DrawRow, rep: Replacement, note: str, actor: str
+    ) -> None:
+        draws_sql.add_replacement(
+            s,
+            ReplacementRow(
+                draw_id=row.id,
+                entity_id=rep.replaced,
+                replaced_by=rep.by,
+                reason=rep.reason.value,
+                note=note,
+                actor=actor,
+                time=self._now.isoformat(),
+            ),
+        )
+
+    def _log_replacement(
+        self, s: Session, row: DrawRow, rep: Replacement, note: str, actor: str, digest: str
+    ) -> None:
+        self.store.append_event(
+            s,
+            actor,
+            "replacement",
+            {
+                "task": row.task,
+                "attempt": row.attempt,
+                "entity": rep.replaced,
+                "by": rep.by,
+                "stratum": rep.stratum,
+                "reason": rep.reason.value,
+                "note": note,
+                "record_digest": digest,
+            },
+        )
 
     def current_draw(self, task: str) -> DrawResult:
         """The task's latest draw, rebuilt from its record (with replacements applied)."""

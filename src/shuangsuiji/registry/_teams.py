@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,18 @@ from shuangsuiji.assign import (
     Assignment,
     PastAssignments,
     Recusal,
+    RecusalReason,
     Staffing,
     TaskNeeds,
     assign_teams,
     reassign,
 )
-from shuangsuiji.assign.record import conflict_table, staffing_from_record, staffing_record
+from shuangsuiji.assign.record import (
+    conflict_table,
+    staffing_from_record,
+    staffing_record,
+    team_staffing,
+)
 from shuangsuiji.assign.rules import team_config
 from shuangsuiji.canonical import canonical_text as _json
 from shuangsuiji.changes import CHANGE_SPEC, change_key, request_digest, system_commitment
@@ -30,7 +37,7 @@ from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
     team_key,
 )
-from shuangsuiji.draw import check_label
+from shuangsuiji.draw import ReplacementReason, check_label
 from shuangsuiji.registry._base import SYSTEM_PARTY, DrawRefused
 from shuangsuiji.registry._draws import _Draws, _sealed
 from shuangsuiji.seeds import (
@@ -62,13 +69,15 @@ def check_text(value: str, what: str, *, required: bool = False) -> str:
 class _Teams(_Draws):
     """The team draw: staffing frozen, team-seed ceremony, teams drawn, re-assignments."""
 
-    def _staffing(self, s: Session, row: DrawRow, on: date | None) -> Staffing:
+    def _staffing(
+        self, s: Session, row: DrawRow, on: date | None, alternates: Sequence[str] = ()
+    ) -> Staffing:
         task = self.store.task(row.task, session=s)
         policy = self.store.policy(row.policy_hash, session=s)
         day = on or task.start
         draw, _, _ = self._rebuild(s, row)
         pool = self.store.load_entities(session=s)
-        active = [p.id for p in draw.active]
+        active = [p.id for p in draw.active] + list(alternates)
         past = draws_sql.teams_of_other_tasks(s, row.task)
         window = timedelta(days=policy.team.period_days)
         load: dict[str, int] = {}
@@ -124,7 +133,10 @@ class _Teams(_Draws):
                 f"task {task}: inspection date {day.isoformat()} is outside the task's window "
                 f"{the_task.start.isoformat()}..{the_task.end.isoformat()}"
             )
-        record = staffing_record(self._staffing(s, row, day))
+        draw, _, _ = self._rebuild(s, row)
+        used = {r.by for r in draw.replacements}
+        alternates = [p.id for p in draw.alternates if p.id not in used]
+        record = staffing_record(self._staffing(s, row, day, alternates), alternates)
         sealed = seal_staffing(record, fresh_salts(record))
         digest = sealed.digest
         frozen = {
@@ -266,7 +278,8 @@ class _Teams(_Draws):
         except ValueError as exc:
             raise DrawRefused(f"task {task}: no team seed yet: {exc}") from exc
         key = team_key(task, frozen["staffing_digest"], seed)
-        assignment = assign_teams(staffing_from_record(frozen["staffing"]), key)
+        record = frozen["staffing"]
+        assignment = assign_teams(team_staffing(record, staffing_from_record(record)), key)
         bundle = self._save_teams(s, row, frozen["staffing"], assignment)
         self.store.append_event(
             s,
@@ -396,9 +409,8 @@ class _Teams(_Draws):
                     "(shuangsuiji teams reassign) and let each witness add a value "
                     "(shuangsuiji teams witness)"
                 )
-            pending = self._request_change(
-                s, row, frozen, saved, entity, inspector, reason, text, actor
-            )
+            recusal = Recusal(entity, inspector, reason, text)
+            pending = self._request_change(s, row, frozen, saved, recusal, actor)
             return self._apply_change(s, row, frozen, saved, pending, actor)
 
     def request_reassignment(
@@ -413,9 +425,8 @@ class _Teams(_Draws):
         """
         with self.store.transaction() as s:
             row, frozen, saved = self._teams_drawn(s, task)
-            pending = self._request_change(
-                s, row, frozen, saved, entity, inspector, reason, text, actor
-            )
+            recusal = Recusal(entity, inspector, reason, text)
+            pending = self._request_change(s, row, frozen, saved, recusal, actor)
             team = None
             if not pending["request"]["witnesses_needed"]:
                 team = list(self._apply_change(s, row, frozen, saved, pending, actor))
@@ -501,6 +512,27 @@ class _Teams(_Draws):
                 return None
             return {k: v for k, v in pending.items() if k != "system_value"}
 
+    def _replace_after_teams(
+        self, s: Session, row: DrawRow, entity_id: str, reason: str, note: str, actor: str
+    ) -> str:
+        """:meth:`replace` once teams exist: the alternate's team is a change of the teams."""
+        row, frozen, saved = self._teams_drawn(s, row.task)
+        draw, _, _ = self._rebuild(s, row)
+        why = ReplacementReason(reason)
+        rep = draw.replace(entity_id, why, note).replacements[-1]
+        if rep.by not in (frozen["staffing"].get("alternates") or ()):
+            raise DrawRefused(
+                f"task {row.task}: the alternate {rep.by} was not in the staffing frozen for the "
+                "team draw (teams frozen before alternates were), so it cannot get a team from "
+                "frozen inputs; re-draw the task with a recorded reason"
+            )
+        recusal = Recusal(rep.by, "", RecusalReason.REPLACEMENT, note, replaces=entity_id)
+        extra = {"replacement_reason": why.value}
+        pending = self._request_change(s, row, frozen, saved, recusal, actor, extra)
+        if not pending["request"]["witnesses_needed"]:
+            self._apply_change(s, row, frozen, saved, pending, actor)
+        return rep.by
+
     def _teams_drawn(self, s: Session, task: str) -> tuple[DrawRow, dict[str, Any], dict[str, Any]]:
         row = self._current(s, task)
         if not row.assignment:
@@ -521,13 +553,11 @@ class _Teams(_Draws):
         row: DrawRow,
         frozen: dict[str, Any],
         saved: dict[str, Any],
-        entity: str,
-        inspector: str,
-        reason: str,
-        text: str,
+        recusal: Recusal,
         actor: str,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        task = row.task
+        task, entity, text = row.task, recusal.entity_id, recusal.text
         if frozen.get("pending_change"):
             raise DrawRefused(
                 f"task {task}: a change of a team is already waiting for witnesses "
@@ -535,7 +565,6 @@ class _Teams(_Draws):
                 "witness) or withdraw it with a reason (shuangsuiji teams withdraw)"
             )
         check_text(text, "reason text")
-        recusal = Recusal(entity, inspector, reason, text)
         staffing = staffing_from_record(saved["staffing"])
         before = Assignment.from_dict(saved["assignment"])
         withdrawn = sum(
@@ -543,7 +572,7 @@ class _Teams(_Draws):
         )
         done = sum(1 for r in before.reassignments if r.entity_id == entity) + withdrawn
         cap = self.store.policy(row.policy_hash, session=s).draw.max_reassignments
-        if done >= cap:
+        if done >= cap and not recusal.replaces:
             raise DrawRefused(
                 f"task {task}: the team of {entity} was already changed (or a change withdrawn) "
                 f"{done} time(s); the policy allows {cap} ([draw] max_reassignments). Replace the "
@@ -559,9 +588,9 @@ class _Teams(_Draws):
             "task": task,
             "attempt": row.attempt,
             "index": len(before.reassignments),
-            "kind": "recusal",
+            "kind": "replacement" if recusal.replaces else "recusal",
             "entity": entity,
-            "inspector": inspector,
+            "inspector": recusal.inspector_id,
             "reason": str(recusal.reason),
             "text": text,
             "team_key_sha256": hashlib.sha256(team_key).hexdigest(),
@@ -569,6 +598,8 @@ class _Teams(_Draws):
             "requested_by": actor,
             "system_commitment": system_commitment(value),
         }
+        request |= {"replaces": recusal.replaces} if recusal.replaces else {}
+        request |= extra or {}
         digest = request_digest(request)
         pending: dict[str, Any] = {
             "request": request,
@@ -608,7 +639,12 @@ class _Teams(_Draws):
         team_key = self._team_key(s, row)
         key = change_key(team_key, pending["digest"], value, pending["witnesses"])
         recusal = Recusal(
-            request["entity"], request["inspector"], request["reason"], request["text"], key
+            request["entity"],
+            request["inspector"],
+            request["reason"],
+            request["text"],
+            key,
+            request.get("replaces", ""),
         )
         staffing = staffing_from_record(saved["staffing"])
         after = reassign(staffing, Assignment.from_dict(saved["assignment"]), team_key, [recusal])
@@ -618,7 +654,23 @@ class _Teams(_Draws):
         after = attrs.evolve(after, reassignments=(*after.reassignments[:-1], change))
         frozen.pop("pending_change", None)
         row.team_seed = _json(frozen)
+        rep = None
+        if recusal.replaces:
+            draw, _, _ = self._rebuild(s, row)
+            why = ReplacementReason(request["replacement_reason"])
+            rep = draw.replace(recusal.replaces, why, recusal.text).replacements[-1]
+            if rep.by != recusal.entity_id:
+                raise DrawRefused(
+                    f"task {row.task}: the next alternate is now {rep.by}, not "
+                    f"{recusal.entity_id}; withdraw this change (shuangsuiji teams withdraw)"
+                )
+            self._add_replacement(s, row, rep, recusal.text, request["requested_by"])
         bundle = self._save_teams(s, row, saved["staffing"], after)
+        if rep is not None:
+            note = recusal.text
+            self._log_replacement(
+                s, row, rep, note, request["requested_by"], bundle["record_digest"]
+            )
         self.store.append_event(
             s,
             actor,
