@@ -64,7 +64,7 @@ def _cycle(url: str) -> Registry:
     reg.store.put_task(T2, actor=ADMIN)
     reg.add_category("S01", "未按规定建立台账", "No ledger kept", actor=ADMIN)
     reg.draw("T1", actor=DRAWER)
-    reg.replace("T1", reg.selected_ids("T1")[0], "duplicate_record", actor=DRAWER)
+    reg.replace("T1", reg.selected_ids("T1")[0], "duplicate_record", actor=DRAWER, note="重复登记")
     reg.assign_teams("T1", actor=DRAWER)
     teams = reg.teams("T1")
     first, second = reg.selected_ids("T1")[:2]

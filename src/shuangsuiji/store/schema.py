@@ -264,6 +264,9 @@ class ReplacementRow(Base):
     )
     actor: Mapped[str] = mapped_column(String(200))
     time: Mapped[str] = mapped_column(String(32))
+    #: Alternates passed over (selected by another task inside the exclusion window), as
+    #: canonical JSON ``[{"id": ..., "task": ...}]``.
+    skipped: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
 
 
 class TeamMemberRow(Base):
