@@ -33,9 +33,6 @@ SYSTEM_PARTY = "系统随机数"
 PUSHDOWN_FROM = 1_000_000  # PostgreSQL pools this large are frozen inside the database
 
 
-POOL_STATE_UP_TO = 1_000_000  # freezes of smaller pools log the pool state they read
-
-
 class DrawRefused(RefusedError):
     """A draw step the rules forbid (re-draw without reason, steps out of order)."""
 

@@ -32,7 +32,6 @@ from shuangsuiji.integrity import RecordProblem, check_records
 from shuangsuiji.model import Task
 from shuangsuiji.policy import Policy
 from shuangsuiji.registry._base import (
-    POOL_STATE_UP_TO,
     SYSTEM_PARTY,
     DrawRefused,
     DrawResult,
@@ -236,11 +235,10 @@ class _Draws(_RegistryBase):
             "policy_hash": policy.content_hash,
             "cutoff": cut.isoformat(),
         }
-        if self.store.count_entities(session=s) < POOL_STATE_UP_TO:
-            # The pool as this freeze read it (SSJ-POOL-STATE-1): a status flipped by SQL
-            # before the freeze and back after it no longer matches the import log. Above the
-            # bound hashing every row again would double a freeze's time (docs/audit.md).
-            payload["pool_state"] = pool_state(s, "entities")[0].hex
+        # The pool as this freeze read it (SSJ-POOL-STATE-1): a status flipped by SQL before
+        # the freeze and back after it no longer matches the import log. PostgreSQL sums it
+        # in the server, so pools of any size log it (docs/audit.md).
+        payload["pool_state"] = pool_state(s, "entities")[0].hex
         if previous:
             payload |= {
                 "reason": row.reason,
