@@ -86,6 +86,7 @@ class _RegistryBase:
         """Load a synthetic :class:`~shuangsuiji.synth.City` and the default policy."""
         self.store.save_policy(Policy.default(), actor=actor)
         self.store.put_departments(city.departments, actor=actor)
+        self.store.put_regions(city.districts, actor=actor)
         self.store.put_items(city.items, actor=actor)
         self.store.import_entities(city.entities, actor=actor, source="synthetic city")
         self.store.import_inspectors(city.inspectors, actor=actor, source="synthetic city")

@@ -910,6 +910,7 @@ class _Draws(_RegistryBase):
             "events": [e.to_dict() for e in events],
             "audit_head": {"seq": head.seq, "hash": head.hash},
             "names": names,
+            "regions": self.store.regions(),
         }
         return render_draw_record(
             bundle, extras=extras, printed_at=format_utc(self._now), agency=agency

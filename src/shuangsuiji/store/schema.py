@@ -54,6 +54,15 @@ class DepartmentRow(Base):
     name: Mapped[str] = mapped_column(String(200))
 
 
+class RegionRow(Base):
+    """The name of an administrative division (行政区划代码 → 名称), for official pages only:
+    strata and regions are printed by name. Decides nothing about who is drawn."""
+
+    __tablename__ = "regions"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
 class ImportRow(Base):
     """One pool import: what, from where, how many rows, the digest of what was stored."""
 
