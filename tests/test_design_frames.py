@@ -185,6 +185,14 @@ def test_the_display_shows_the_frame_index_and_escapes_labels() -> None:
     assert "| A | 350102 | 400 |" in md
 
 
+def test_ipython_prints_the_table_and_repr_is_one_line() -> None:
+    pretty = pytest.importorskip("IPython.lib.pretty")
+    result = allocate(Strata.from_sizes(TIERS4), 500)
+    assert repr(result) == "<Allocation: proportional allocation: 500 inspections>"
+    text = pretty.pretty(result)
+    assert text == result._repr_markdown_() and "| A | 5,800 | 290 |" in text
+
+
 def test_the_display_is_cut_after_max_rows_and_needs_no_pandas(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

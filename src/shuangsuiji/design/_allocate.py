@@ -74,7 +74,7 @@ class InfeasibleAllocation(DesignError):
     """The lower bounds need more than the total (or budget), or the upper bounds allow less."""
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Allocation(Tabular):
     """Integer sample sizes ``n`` per stratum, with the ``continuous`` optimum they round.
 

@@ -98,7 +98,7 @@ def sizes_by_year(
     return eligible, sizes
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Coverage(Tabular):
     """How often entities are inspected over ``years`` years, per stratum.
 
@@ -192,11 +192,8 @@ class Coverage(Tabular):
             overall_covered=float(self.overall_covered[-1]),
         )
 
-    def _repr_html_(self) -> str:
-        return self.summary().html()
-
-    def _repr_markdown_(self) -> str:
-        return self.summary().markdown()
+    def _display_table(self) -> Table:
+        return self.summary()
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Coverage curves per stratum and overall (needs matplotlib)."""

@@ -107,7 +107,7 @@ def clopper_pearson_interval(
     return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class RateEstimate(Tabular):
     """Violation rates per stratum and the stratified overall rate, with intervals.
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["PlanSimulation", "simulate_plan"]
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class PlanSimulation(Tabular):
     """What ``replicates`` simulated years of a plan produced.
 

@@ -238,7 +238,7 @@ def _detection_violators(
     return _violators(population, rate)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class SizeTable(Tabular):
     """Sample sizes per stratum and overall for one criterion.
 

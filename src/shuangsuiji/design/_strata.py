@@ -78,7 +78,7 @@ def _key_label(key: Hashable) -> str:
     return str(key)
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class Strata(Tabular):
     """Strata of a population: ``labels``, sizes ``N_h``, tier code (0–3, −1 if not split by
     tier) and region (division-code prefix, ``""`` if not split by region).

@@ -132,19 +132,35 @@ class Table:
 
 
 class Tabular:
-    """``to_frame()`` and the Jupyter display of a result, both from its :meth:`_table`."""
+    """``to_frame()`` and the Jupyter display of a result, both from its :meth:`_table`.
+
+    The results are attrs classes made with ``repr=False``: their ``repr()`` is one line
+    (the table's title), since IPython would print an attrs ``repr`` (every array) instead of
+    :meth:`_repr_pretty_`.
+    """
 
     __slots__ = ()
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self._display_table().title}>"
+
     def _table(self) -> Table:
         raise NotImplementedError
+
+    def _display_table(self) -> Table:
+        """What a notebook shows: the frame's table unless a result has a shorter summary."""
+        return self._table()
 
     def to_frame(self) -> pd.DataFrame:
         """The result as a pandas frame (needs pandas); shape as in the module convention."""
         return self._table().to_frame()
 
     def _repr_html_(self) -> str:
-        return self._table().html()
+        return self._display_table().html()
 
     def _repr_markdown_(self) -> str:
-        return self._table().markdown()
+        return self._display_table().markdown()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text display: the Markdown table."""
+        printer.text(self._display_table().markdown())
