@@ -251,6 +251,8 @@ def plot_power(
     curves rise inside the plot for N = 200 as for N = 50,000 (a linear axis to 30% shows
     them saturated below 1% for a large population).
     """
+    from matplotlib.ticker import FuncFormatter
+
     ax = _axes(ax)
     style = _Style()
     top = power_range(population, rates, max_ratio)
@@ -263,6 +265,7 @@ def plot_power(
     ax.axhline(0.95, color="grey", linestyle=":", linewidth=1)
     ax.set_xscale("log")
     ax.set_xlim(float(x[0]), float(x[-1]))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:g}%"))
     ax.set_xlabel(style.text("power_x"))
     ax.set_ylabel(style.text("power_y"))
     ax.set_ylim(0, 1.02)

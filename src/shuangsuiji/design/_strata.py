@@ -17,7 +17,7 @@ keyed by label, by tier letter or by the ``(tier, region)`` tuple of a ``MultiIn
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard, Union
 
 import attrs
 import numpy as np
@@ -42,7 +42,9 @@ LEVELS = ("tier", "region")
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-PerStratum = float | Mapping[Any, float] | Sequence[float] | npt.NDArray[Any] | Any
+PerStratum = Union[  # a forward reference: pandas is imported for type checks only
+    float, Mapping[Any, float], Sequence[float], npt.NDArray[Any], "pd.Series[Any]"
+]
 """A value given per stratum: one number for all, a mapping or pandas Series keyed by stratum
 label, by tier letter (``{"A": 0.02, "D": 0.3}``) or by ``(tier, region)``, or a sequence in
 stratum order."""
