@@ -599,6 +599,10 @@ def test_plan_simulation_runs_the_real_pipeline() -> None:
     assert all(e.min() >= 2 for e in sim.eligible)
     assert sim.eligible[1].size == sim.selected[:, 1].sum()
     assert 0.0 <= sim.pressure().max() <= 1.0 and sim.load_summary()["max"] >= 1
+    frame = sim.to_frame()  # one row per task, indexed by task code
+    assert frame.index.name == "task" and list(frame.index) == ["T1", "T2"]
+    assert frame["infeasible_runs"].tolist() == sim.infeasible.tolist()
+    assert "<th>T2</th>" in sim._repr_html_()
     again = simulate_plan(city.entities, _tasks(), policy, city.items, **kwargs)
     assert (again.inspections == sim.inspections).all() and (again.loads == sim.loads).all()
     # Without the window, the two tasks overlap and some restaurants are inspected twice.

@@ -76,6 +76,7 @@ from shuangsuiji.design._strata import (
     per_stratum,
     stratum_label,
 )
+from shuangsuiji.design._table import Table
 
 __all__ = [
     "ALLOCATION_METHODS",
@@ -92,6 +93,7 @@ __all__ = [
     "RateEstimate",
     "SizeTable",
     "Strata",
+    "Table",
     "allocate",
     "allocate_budget",
     "cjk_font",

@@ -274,8 +274,8 @@ class Strata(Tabular):
         return dict(zip(self.labels, self.sizes.tolist(), strict=True))
 
     def table(self, title: str, columns: Mapping[str, npt.ArrayLike], **summary: Any) -> Table:
-        """A per-stratum :class:`~shuangsuiji.design._table.Table` of a result on these
-        strata: the strata's index, ``N``, then ``columns``."""
+        """A per-stratum :class:`~shuangsuiji.design.Table` of a result on these strata: the
+        strata's index, ``N``, then ``columns``, and the whole-table values ``summary``."""
         return Table(title, self.levels, self.keys, {"N": self.sizes, **columns}, summary)
 
     def _table(self) -> Table:
