@@ -78,6 +78,8 @@ def test_a_series_with_other_levels_is_refused_with_the_fix() -> None:
     index = pd.MultiIndex.from_tuples([("A", "x")], names=["grade", "area"])
     with pytest.raises(DesignError, match=r"name the levels \('tier', 'region'\)"):
         Strata.from_sizes(pd.Series([3], index=index))
+    with pytest.raises(DesignError, match=r"Strata\.from_frame"):
+        Strata.from_sizes(_tier_region().to_frame())
     with pytest.raises(DesignError, match="unknown tier 'E'"):
         Strata.from_sizes({("E", "350102"): 3})
 

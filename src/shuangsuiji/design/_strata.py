@@ -16,6 +16,7 @@ keyed by label, by tier letter or by the ``(tier, region)`` tuple of a ``MultiIn
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard, Union
 
@@ -140,6 +141,11 @@ class Strata(Tabular):
         >>> s.labels, s.levels
         (('A|350102', 'D|350102'), ('tier', 'region'))
         """
+        if _is_frame(sizes):
+            raise DesignError(
+                "Strata.from_sizes takes a Series of sizes; for a DataFrame use "
+                "Strata.from_frame(frame, size='N') (or size=None to count its rows)"
+            )
         pairs = _series_items(sizes) if is_series(sizes) else list(sizes.items())
         labels = tuple(_key_label(k) for k, _ in pairs)
         tier_codes = [
@@ -283,8 +289,15 @@ class Strata(Tabular):
 
 
 def is_series(value: object) -> TypeGuard[pd.Series[Any]]:
-    """Whether ``value`` is a pandas Series (checked without importing pandas)."""
-    return hasattr(value, "index") and hasattr(value, "items") and hasattr(value, "to_numpy")
+    """Whether ``value`` is a pandas Series (without importing pandas: a Series exists only
+    once pandas has been imported)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.Series)
+
+
+def _is_frame(value: object) -> bool:
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.DataFrame)
 
 
 def _series_items(series: pd.Series[Any]) -> list[tuple[Hashable, Any]]:
