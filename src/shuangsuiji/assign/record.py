@@ -41,7 +41,7 @@ from shuangsuiji.assign.rules import (
     TeamConfig,
 )
 from shuangsuiji.bundle import VerificationReport, verify_bundle
-from shuangsuiji.changes import change_problems
+from shuangsuiji.changes import change_problems, change_text_problems
 from shuangsuiji.commitments import legacy_staffing_digest, team_key
 from shuangsuiji.draw import draw_key
 from shuangsuiji.errors import InvalidInputError
@@ -257,7 +257,7 @@ def _sealed_problems(
         return [f"team_seed: {exc}"]
     if annex is None:
         return []
-    problems = annex_problems(bundle, annex)
+    problems = annex_problems(bundle, annex) + change_text_problems(bundle, annex)
     if problems:
         return problems
     return _replay_problems(bundle, open_annex(bundle, annex), key, extra_rules)
@@ -328,8 +328,11 @@ def _recusals(recorded: Assignment, key: bytes) -> tuple[list[Recusal], list[str
                 "entity": r.entity_id,
                 "inspector": r.inspector_id,
                 "reason": str(r.reason),
-                "text": r.text,
-            } | ({"replaces": r.replaces} if r.replaces else {})
+            }
+            # a sealed text (recusals) is public only as the request's text_commitment
+            sealed = "text_commitment" in ((r.change or {}).get("request") or {})
+            expected |= {} if sealed else {"text": r.text}
+            expected |= {"replaces": r.replaces} if r.replaces else {}
             found, change = change_problems(r.change or {}, key, expected)
             problems += found
             if change is not None and hashlib.sha256(change).hexdigest() != r.key_sha256:

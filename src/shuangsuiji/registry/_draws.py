@@ -15,6 +15,7 @@ from shuangsuiji.annex import SealedStaffing, seal_staffing
 from shuangsuiji.bundle import make_bundle
 from shuangsuiji.candidates import CandidateSet, freeze_candidates
 from shuangsuiji.canonical import canonical_text as _json
+from shuangsuiji.changes import public_assignment
 from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
     REDRAW_REASONS,
@@ -681,7 +682,7 @@ class _Draws(_RegistryBase):
             teams=self._teams_of(s, row),
             policy_hash=row.policy_hash,
             exclusions=exclusions,
-            assignment=assignment["assignment"] if assignment else None,
+            assignment=public_assignment(assignment["assignment"]) if assignment else None,
             process={
                 "attempt": row.attempt,
                 "attempts": self._attempts(s, row),

@@ -32,7 +32,13 @@ from shuangsuiji.assign.record import (
 )
 from shuangsuiji.assign.rules import team_config
 from shuangsuiji.canonical import canonical_text as _json
-from shuangsuiji.changes import CHANGE_SPEC, change_key, request_digest, system_commitment
+from shuangsuiji.changes import (
+    CHANGE_SPEC,
+    change_key,
+    request_digest,
+    system_commitment,
+    text_commitment,
+)
 from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
     team_key,
@@ -350,7 +356,9 @@ class _Teams(_Draws):
             if not row.assignment:
                 raise DrawRefused(f"task {task}: no teams drawn yet, so there is no annex")
             frozen = json.loads(row.team_seed) if row.team_seed else None
-            return _sealed(frozen).annex(row.task, row.attempt)
+            annex = _sealed(frozen).annex(row.task, row.attempt)
+            texts = (frozen or {}).get("change_texts")
+            return annex | {"change_texts": texts} if texts else annex
 
     def export_staffing_annex(
         self, task: str, path: str | Path, *, actor: str, recipient: str = ""
@@ -510,7 +518,8 @@ class _Teams(_Draws):
             pending = json.loads(row.team_seed or "{}").get("pending_change")
             if not pending:
                 return None
-            return {k: v for k, v in pending.items() if k != "system_value"}
+            secret = ("system_value", "text_salt")
+            return {k: v for k, v in pending.items() if k not in secret}
 
     def _replace_after_teams(
         self, s: Session, row: DrawRow, entity_id: str, reason: str, note: str, actor: str
@@ -594,7 +603,6 @@ class _Teams(_Draws):
             "entity": entity,
             "inspector": recusal.inspector_id,
             "reason": str(recusal.reason),
-            "text": text,
             "team_key_sha256": hashlib.sha256(team_key).hexdigest(),
             "witnesses_needed": self._witnesses_needed(s, row),
             "requested_by": actor,
@@ -602,6 +610,13 @@ class _Teams(_Draws):
         }
         request |= {"replaces": recusal.replaces} if recusal.replaces else {}
         request |= extra or {}
+        # A recusal's text is about an officer (illness, a relation): only its salted
+        # commitment is in the request; the text and salt go to the sealed annex.
+        salt = random_seed()
+        if recusal.replaces:
+            request["text"] = text
+        else:
+            request["text_commitment"] = text_commitment(salt, text)
         digest = request_digest(request)
         pending: dict[str, Any] = {
             "request": request,
@@ -609,6 +624,8 @@ class _Teams(_Draws):
             "system_value": value.hex(),
             "witnesses": [],
             "announcement": None,
+            "text": text,
+            "text_salt": salt.hex(),
         }
         self.store.append_event(
             s, actor, "teams.change.request", {"request": request, "digest": digest}
@@ -644,7 +661,7 @@ class _Teams(_Draws):
             request["entity"],
             request["inspector"],
             request["reason"],
-            request["text"],
+            pending.get("text", request.get("text", "")),
             key,
             request.get("replaces", ""),
         )
@@ -655,6 +672,9 @@ class _Teams(_Draws):
         change = attrs.evolve(after.reassignments[-1], change=record)
         after = attrs.evolve(after, reassignments=(*after.reassignments[:-1], change))
         frozen.pop("pending_change", None)
+        if "text_commitment" in request:
+            sealed = {"index": request["index"], "text": recusal.text, "salt": pending["text_salt"]}
+            frozen.setdefault("change_texts", []).append(sealed)
         row.team_seed = _json(frozen)
         rep = None
         if recusal.replaces:
