@@ -1,0 +1,250 @@
+"""Pair probabilities (SSJ-PAIRS-1): known answers by hand, an independent brute-force oracle,
+the Monte Carlo estimate within its stated error, the cap and its shortfalls."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from datetime import date
+from fractions import Fraction
+
+import attrs
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from shuangsuiji.assign import ConflictTable, Staffing, TaskNeeds, TeamConfig
+from shuangsuiji.assign.pairs import (
+    EXACT_LIMIT,
+    estimate_pair_probabilities,
+    exact_pair_probabilities,
+    pair_key,
+    pair_probabilities,
+    pair_statement,
+    shortfalls,
+)
+from shuangsuiji.pools import EntityPool, InspectorPool
+
+ON = date(2026, 6, 30)
+DIGEST = hashlib.sha256(b"a frozen staffing").hexdigest()
+
+
+@attrs.frozen
+class Small:
+    """A small staffing in plain values: officers, entities, conflicts, who holds 食品安全."""
+
+    officers: tuple[str, ...]
+    entities: tuple[str, ...]
+    conflicts: frozenset[tuple[str, str]] = frozenset()
+    holders: frozenset[str] | None = None  # None: the task needs no qualification
+    k: int = 2
+    max_per_task: int = 0
+
+    def staffing(self) -> Staffing:
+        n, m = len(self.entities), len(self.officers)
+        ents = EntityPool.from_columns(
+            ids=list(self.entities),
+            names=["某某公司"] * n,
+            entity_type=["有限责任公司"] * n,
+            industry=["F5191"] * n,
+            region=["350102001"] * n,
+            registered=[date(2020, 1, 1)] * n,
+            tier=["B"] * n,
+            status=["存续"] * n,
+            tags=[()] * n,
+        )
+        held = self.holders or frozenset()
+        ins = InspectorPool.from_columns(
+            ids=list(self.officers),
+            names=["检查员"] * m,
+            department=["SCJG"] * m,
+            region=["350102"] * m,
+            home_region=[""] * m,
+            certificate_no=["闽执0001"] * m,
+            certificate_expiry=[date(2030, 1, 1)] * m,
+            qualifications=[
+                frozenset({"食品安全"}) if o in held else frozenset() for o in self.officers
+            ],
+            active=[True] * m,
+        )
+        quals = ("食品安全",) if self.holders is not None else ()
+        return Staffing(
+            ents,
+            ins,
+            TaskNeeds("T-PAIRS", ("SCJG",), ON, quals),
+            TeamConfig(size=self.k, max_per_task=self.max_per_task, rotation_days=0),
+            conflicts=ConflictTable.from_rows(
+                (o, e, "近亲属任职", "本人申报") for o, e in sorted(self.conflicts)
+            ),
+        )
+
+    def oracle_counts(self) -> list[tuple[tuple[str, ...], ...]]:
+        """Every feasible assignment, from the rules alone (teams in entity order)."""
+        cap = self.max_per_task or len(self.entities)
+
+        def options(e: str) -> list[tuple[str, ...]]:
+            ok = [o for o in self.officers if (o, e) not in self.conflicts]
+            teams = itertools.combinations(ok, self.k)
+            return [t for t in teams if self.holders is None or set(t) & self.holders]
+
+        return [
+            a
+            for a in itertools.product(*(options(e) for e in self.entities))
+            if all(sum(o in t for t in a) <= cap for o in self.officers)
+        ]
+
+    def oracle(self) -> dict[tuple[str, str], Fraction]:
+        """``p(o, e)`` under the uniform law on feasible assignments."""
+        feasible = self.oracle_counts()
+        return {
+            (o, e): Fraction(sum(o in a[j] for a in feasible), len(feasible))
+            for j, e in enumerate(self.entities)
+            for o in self.officers
+        }
+
+
+@st.composite
+def smalls(draw: st.DrawFn) -> Small:
+    officers = tuple(f"I{i}" for i in range(draw(st.integers(3, 6))))
+    entities = tuple(f"E{j}" for j in range(draw(st.integers(1, 3))))
+    pairs = list(itertools.product(officers, entities))
+    conflicts = frozenset(draw(st.sets(st.sampled_from(pairs), max_size=3)))
+    holders = draw(st.one_of(st.none(), st.frozensets(st.sampled_from(officers), min_size=1)))
+    case = Small(officers, entities, conflicts, holders, 2, draw(st.sampled_from([0, 0, 1, 2])))
+    assume(any(case.oracle_counts()))  # an infeasible staffing is refused at the team draw
+    return case
+
+
+def _values(case: Small) -> dict[tuple[str, str], float]:
+    probs = exact_pair_probabilities(case.staffing())
+    return {(o, e): probs.probability(e, o) for e in case.entities for o in case.officers}
+
+
+# --------------------------------------------------------------------------- known answers
+
+
+def test_three_officers_teams_of_two_one_conflict_by_hand() -> None:
+    # A may not inspect E1, so E1 gets B and C; E2 gets any two of A, B, C.
+    case = Small(("A", "B", "C"), ("E1", "E2"), frozenset({("A", "E1")}))
+    probs = exact_pair_probabilities(case.staffing())
+    assert probs.method == "exact" and probs.feasible == 3
+    assert probs.p.tolist() == [[0.0, 1.0, 1.0], [2 / 3, 2 / 3, 2 / 3]]
+    assert probs.error == 0.0  # every proposal is feasible: q = 1
+    top = probs.maximum()
+    assert top is not None and (top.entity_id, top.inspector_id, top.p) == ("E1", "B", 1.0)
+
+
+def test_workload_cap_couples_entities_and_the_repair_bound_is_stated() -> None:
+    # Each officer on one team: E1 takes two of B, C, D; E2 the other one and A.
+    case = Small(("A", "B", "C", "D"), ("E1", "E2"), frozenset({("A", "E1")}), max_per_task=1)
+    probs = exact_pair_probabilities(case.staffing())
+    assert probs.feasible == 3
+    assert probs.probability("E2", "A") == 1.0
+    assert probs.probability("E1", "B") == pytest.approx(2 / 3)
+    assert probs.probability("E2", "B") == pytest.approx(1 / 3)
+    # 3 feasible of 3 * 6 proposals: q = 1/6, 64 rounds
+    assert probs.error == pytest.approx((5 / 6) ** 64)
+
+
+def test_a_lone_qualified_officer_is_on_every_team() -> None:
+    case = Small(("A", "B", "C", "D"), ("E1", "E2"), holders=frozenset({"A"}))
+    probs = exact_pair_probabilities(case.staffing())
+    assert probs.probability("E1", "A") == probs.probability("E2", "A") == 1.0
+    assert probs.probability("E1", "B") == pytest.approx(1 / 3)
+
+
+def test_the_pair_key_is_the_documented_hash() -> None:
+    digest = "ab" * 32
+    expected = hashlib.sha256(b"SSJ-PAIRS-1\x00" + bytes.fromhex(digest) + (7).to_bytes(8, "big"))
+    assert pair_key(digest, 7) == expected.digest()
+    with pytest.raises(ValueError, match="64 hex digits"):
+        pair_key("ab", 0)
+
+
+# --------------------------------------------------------------------------- against an oracle
+
+
+@settings(max_examples=150, deadline=None)
+@given(smalls())
+def test_exact_values_are_the_brute_force_shares_of_feasible_assignments(case: Small) -> None:
+    got = _values(case)
+    for pair, p in case.oracle().items():
+        assert got[pair] == pytest.approx(float(p), abs=1e-12), pair
+
+
+@settings(max_examples=25, deadline=None)
+@given(smalls(), st.integers(0, 2**16))
+def test_the_estimate_lies_within_its_stated_error_of_the_exact_value(
+    case: Small, salt: int
+) -> None:
+    staffing = case.staffing()
+    exact = exact_pair_probabilities(staffing)
+    digest = hashlib.sha256(salt.to_bytes(4, "big")).hexdigest()
+    est = estimate_pair_probabilities(staffing, digest, replays=600)
+    assert est.method == "monte_carlo" and est.replays == 600
+    eligible = int(staffing.eligibility().matrix.sum())
+    assert est.error == pytest.approx(math.sqrt(math.log(2 * eligible / 0.01) / 1200))
+    # the estimate measures the real draw, within error of it; the draw is within the
+    # repair bound of the uniform law the exact values describe
+    assert abs(est.p - exact.p).max() <= est.error + exact.error
+    assert (est.p[exact.p == 0] == 0).all()  # no rule-excluded pair ever drawn
+
+
+# --------------------------------------------------------------------------- the cap
+
+
+@settings(max_examples=150, deadline=None)
+@given(smalls(), st.sampled_from([0.34, 0.5, 0.67, 0.9, 1.0]))
+def test_shortfalls_name_exactly_the_entities_above_the_cap(case: Small, cap: float) -> None:
+    staffing = case.staffing()
+    probs = exact_pair_probabilities(staffing)
+    found = shortfalls(staffing, probs, cap)
+    above = {e for (o, e), p in case.oracle().items() if p > cap}
+    assert [s.entity_id for s in found] == [e for e in case.entities if e in above]
+    for s in found:
+        assert s.top.p > cap and s.entity_id in s.message
+        eligible = sum((o, s.entity_id) not in case.conflicts for o in case.officers)
+        lacking = dict(s.missing).get("qualified officers", 0)
+        # k of m officers: some officer has p >= k / m, so the cap needs ceil(k / cap)
+        assert lacking == max(0, math.ceil(2 / cap - 1e-9) - eligible)
+    statement = pair_statement(staffing, probs, cap)
+    assert statement["above_count"] == sum(p > cap for p in case.oracle().values())
+    assert bool(statement["shortfalls"]) == bool(above)
+
+
+def test_the_shortfall_says_what_to_add() -> None:
+    case = Small(("A", "B", "C", "D"), ("E1",), frozenset({("C", "E1"), ("D", "E1")}))
+    (s,) = shortfalls(case.staffing(), exact_pair_probabilities(case.staffing()), 0.5)
+    assert s.missing == (("qualified officers", 2),)
+    assert s.message == (
+        "entity E1: 2 eligible officers for a team of 2, A on it with p=1.00; add 2 qualified "
+        "officers (from another department, or set a joint inspection)"
+    )
+    lone = Small(("A", "B", "C", "D"), ("E1",), holders=frozenset({"A"}))
+    (q,) = shortfalls(lone.staffing(), exact_pair_probabilities(lone.staffing()), 0.5)
+    assert q.missing == (("officers meeting qualification 食品安全", 1),)
+
+
+def test_the_statement_is_public_ids_and_numbers_only() -> None:
+    case = Small(("A", "B", "C"), ("E1", "E2"), frozenset({("A", "E1")}))
+    staffing = case.staffing()
+    statement = pair_statement(staffing, exact_pair_probabilities(staffing), 0.9)
+    assert statement["max"] == {"entity": "E1", "inspector": "B", "p": 1.0}
+    assert statement["above"] == [
+        {"entity": "E1", "inspector": "B", "p": 1.0},
+        {"entity": "E1", "inspector": "C", "p": 1.0},
+    ]
+    assert statement["method"] == "exact" and statement["spec"] == "SSJ-PAIRS-1"
+    assert "检查员" not in repr(statement) and "350102" not in repr(statement)
+
+
+def test_large_staffings_are_estimated_and_the_estimate_replays() -> None:
+    officers = tuple(f"I{i:02d}" for i in range(12))
+    case = Small(officers, tuple(f"E{j}" for j in range(4)))  # 66**4 proposals
+    staffing = case.staffing()
+    probs = pair_probabilities(staffing, DIGEST, replays=200)
+    assert EXACT_LIMIT < 66**4 and probs.method == "monte_carlo"
+    again = pair_probabilities(staffing, DIGEST, replays=200)
+    assert (probs.p == again.p).all()
+    assert (probs.p * 200).round().sum(axis=1).tolist() == [400.0] * 4  # two per team
