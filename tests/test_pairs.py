@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from shuangsuiji.assign import ConflictTable, Staffing, TaskNeeds, TeamConfig
 from shuangsuiji.assign.pairs import (
     EXACT_LIMIT,
+    PairCapRefused,
     estimate_pair_probabilities,
     exact_pair_probabilities,
     pair_key,
@@ -24,7 +25,11 @@ from shuangsuiji.assign.pairs import (
     pair_statement,
     shortfalls,
 )
+from shuangsuiji.assign.record import bundle_team_checker, verify_draw
+from shuangsuiji.policy import DrawRules, Policy, TeamRules
 from shuangsuiji.pools import EntityPool, InspectorPool
+from shuangsuiji.registry import Registry
+from test_threats import ADMIN, DRAWER, _registry
 
 ON = date(2026, 6, 30)
 DIGEST = hashlib.sha256(b"a frozen staffing").hexdigest()
@@ -248,3 +253,47 @@ def test_large_staffings_are_estimated_and_the_estimate_replays() -> None:
     again = pair_probabilities(staffing, DIGEST, replays=200)
     assert (probs.p == again.p).all()
     assert (probs.p * 200).round().sum(axis=1).tolist() == [400.0] * 4  # two per team
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def _capped(url: str, cap: float, on_cap: str) -> Registry:
+    reg = _registry(url, independent=0)
+    team = TeamRules(max_pair_probability=cap, on_pair_cap=on_cap)
+    policy = attrs.evolve(Policy.default(), draw=DrawRules(independent_parties=0), team=team)
+    reg.store.save_policy(policy, actor=ADMIN)
+    reg.draw("T1", actor=DRAWER)
+    return reg
+
+
+def test_the_statement_is_frozen_with_the_staffing_published_and_re_computed(db_url: str) -> None:
+    # 2 of some 30 eligible officers: every officer is on a team with p near 1/15 > 0.05
+    reg = _capped(db_url, 0.05, "state")
+    reg.assign_teams("T1", actor=DRAWER)
+    bundle, annex = reg.bundle("T1"), reg.staffing_annex("T1")
+    stated = bundle["team_seed"]["pairs"]
+    assert stated["method"] == "monte_carlo" and stated["replays"] == 2000
+    assert stated["above_count"] > 0 and stated["shortfalls"]
+    assert all("add" in s["message"] for s in stated["shortfalls"])
+    assert stated["max"]["p"] >= stated["above"][0]["p"] > 0.05
+    # a function of the frozen staffing and its digest only: the auditor gets the same
+    assert verify_draw(bundle, annex=annex).ok
+    tampered = dict(stated, max=dict(stated["max"], p=0.01))
+    forged = dict(bundle, team_seed=dict(bundle["team_seed"], pairs=tampered))
+    assert any(p.startswith("pairs: max") for p in bundle_team_checker(forged, annex=annex))
+
+
+def test_a_staffing_above_the_cap_is_refused_before_any_team_seed(db_url: str) -> None:
+    reg = _capped(db_url, 0.05, "refuse")
+    for _ in range(2):  # nothing was frozen: the second attempt is refused the same way
+        with pytest.raises(PairCapRefused, match=r"entity \S+: \d+ eligible officers.*add \d"):
+            reg.freeze_staffing("T1", actor=DRAWER)
+    assert not [e for e in reg.store.audit_events() if e.kind == "teams.freeze"]
+
+
+def test_a_cap_the_pool_allows_is_stated_without_shortfalls(db_url: str) -> None:
+    reg = _capped(db_url, 0.9, "refuse")
+    reg.assign_teams("T1", actor=DRAWER)
+    stated = reg.bundle("T1")["team_seed"]["pairs"]
+    assert stated["above"] == [] and stated["shortfalls"] == [] and stated["max"]["p"] < 0.9

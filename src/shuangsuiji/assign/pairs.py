@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -68,7 +69,7 @@ from shuangsuiji.assign._engine import proposal_rounds, sample_teams
 from shuangsuiji.assign._instance import Instance, build_instance, vector_weights
 from shuangsuiji.assign.check import enumerate_assignments
 from shuangsuiji.assign.eligibility import Staffing
-from shuangsuiji.errors import InvalidInputError
+from shuangsuiji.errors import InvalidInputError, RefusedError
 
 __all__ = [
     "DEFAULT_DELTA",
@@ -76,8 +77,10 @@ __all__ = [
     "EXACT_LIMIT",
     "PAIRS_SPEC",
     "Pair",
+    "PairCapRefused",
     "PairProbabilities",
     "Shortfall",
+    "check_pair_cap",
     "estimate_pair_probabilities",
     "exact_pair_probabilities",
     "pair_key",
@@ -353,18 +356,58 @@ def pair_statement(
     }
 
 
-def statement_problems(
-    recorded: Any, staffing: Staffing, staffing_digest: str, cap: float, on_cap: str
-) -> list[str]:
-    """Re-compute a recorded statement from the staffing (for a verifier with the annex)."""
+def statement_problems(recorded: Any, staffing: Staffing, staffing_digest: str) -> list[str]:
+    """Re-compute a recorded statement from the staffing it was frozen with, by the same rule
+    and with its recorded cap, ``replays`` and ``delta`` (for a verifier holding the annex)."""
     if not isinstance(recorded, dict):
-        return ["the pair statement is not an object"]
-    replays = recorded.get("replays") or DEFAULT_REPLAYS
-    delta = recorded.get("delta") or DEFAULT_DELTA
+        return ["pairs: the pair statement is not an object"]
+    cap, on_cap = recorded.get("cap"), recorded.get("on_cap")
+    replays, delta = (
+        recorded.get("replays") or DEFAULT_REPLAYS,
+        recorded.get("delta") or DEFAULT_DELTA,
+    )
+    if not isinstance(cap, int | float) or not isinstance(on_cap, str):
+        return ["pairs: the statement lacks its cap or on_cap"]
+    if not isinstance(replays, int) or not isinstance(delta, int | float):
+        return ["pairs: replays must be a whole number and delta a number"]
     probs = pair_probabilities(staffing, staffing_digest, replays=replays, delta=delta)
     derived = pair_statement(staffing, probs, cap, on_cap=on_cap)
     return [
-        f"pair statement: {name} recorded {recorded.get(name)!r}, re-computed {derived[name]!r}"
+        f"pairs: {name} recorded {recorded.get(name)!r}, re-computed {derived[name]!r}"
         for name in sorted(derived)
         if recorded.get(name) != derived[name]
     ]
+
+
+class PairCapRefused(RefusedError):
+    """The staffing puts an officer on an entity above the policy's cap and the policy says
+    ``on_pair_cap = "refuse"``; ``shortfalls`` name the entities and what to add."""
+
+    def __init__(self, task: str, found: Sequence[Shortfall], cap: float) -> None:
+        self.shortfalls = tuple(found)
+        shown = "; ".join(s.message for s in found[:5])
+        more = f"; and {len(found) - 5} more entities" if len(found) > 5 else ""
+        super().__init__(
+            f"task {task}: the team draw would put an officer on an entity with probability "
+            f"above max_pair_probability = {cap} ({len(found)} entities): {shown}{more}; fix "
+            'the staffing and freeze again, or set [team] on_pair_cap = "state" to draw and '
+            "state the shortfall"
+        )
+
+
+def check_pair_cap(
+    staffing: Staffing, staffing_digest: str, cap: float, on_cap: str
+) -> dict[str, Any] | None:
+    """The pair statement of a staffing being frozen (None when ``cap`` is 0: off).
+
+    Raises :class:`PairCapRefused` when a pair is above ``cap`` and ``on_cap`` is
+    ``"refuse"``; with ``"state"`` the statement carries the shortfalls. Called before the
+    team seed exists, so the statement cannot depend on the teams.
+    """
+    if cap <= 0:
+        return None
+    probs = pair_probabilities(staffing, staffing_digest)
+    statement = pair_statement(staffing, probs, cap, on_cap=on_cap)
+    if statement["shortfalls"] and on_cap == "refuse":
+        raise PairCapRefused(staffing.needs.label, shortfalls(staffing, probs, cap), cap)
+    return statement
