@@ -210,7 +210,7 @@ def test_shortfalls_name_exactly_the_entities_above_the_cap(case: Small, cap: fl
     for s in found:
         assert s.top.p > cap and s.entity_id in s.message
         eligible = sum((o, s.entity_id) not in case.conflicts for o in case.officers)
-        lacking = dict(s.missing).get("qualified officers", 0)
+        lacking = dict(s.missing).get("qualified officer", 0)
         # k of m officers: some officer has p >= k / m, so the cap needs ceil(k / cap)
         assert lacking == max(0, math.ceil(2 / cap - 1e-9) - eligible)
     statement = pair_statement(staffing, probs, cap)
@@ -221,14 +221,18 @@ def test_shortfalls_name_exactly_the_entities_above_the_cap(case: Small, cap: fl
 def test_the_shortfall_says_what_to_add() -> None:
     case = Small(("A", "B", "C", "D"), ("E1",), frozenset({("C", "E1"), ("D", "E1")}))
     (s,) = shortfalls(case.staffing(), exact_pair_probabilities(case.staffing()), 0.5)
-    assert s.missing == (("qualified officers", 2),)
+    assert s.missing == (("qualified officer", 2),)
     assert s.message == (
         "entity E1: 2 eligible officers for a team of 2, A on it with p=1.00; add 2 qualified "
         "officers (from another department, or set a joint inspection)"
     )
     lone = Small(("A", "B", "C", "D"), ("E1",), holders=frozenset({"A"}))
     (q,) = shortfalls(lone.staffing(), exact_pair_probabilities(lone.staffing()), 0.5)
-    assert q.missing == (("officers meeting qualification 食品安全", 1),)
+    assert q.missing == (("officer meeting qualification 食品安全", 1),)
+    assert q.message.endswith(
+        "add 1 officer meeting qualification 食品安全 (from another "
+        "department, or set a joint inspection)"
+    )
 
 
 def test_the_statement_is_public_ids_and_numbers_only() -> None:

@@ -260,7 +260,8 @@ def pair_probabilities(
 @attrs.frozen
 class Shortfall:
     """An entity with a pair above the cap: its most likely pair, and what the pool lacks
-    (``missing``: a number of officers, and per requirement a number meeting it)."""
+    (``missing``: how many more officers, and per requirement how many more meeting it; each
+    ``(what, count)`` with ``what`` in the singular, e.g. ``("qualified officer", 2)``)."""
 
     entity_id: str
     top: Pair
@@ -280,7 +281,10 @@ class Shortfall:
                 f"{head}; the pool has enough officers for this entity, but they are shared "
                 "with other entities under workload caps: add officers or raise the caps"
             )
-        need = "; ".join(f"add {n} {what}" for what, n in self.missing)
+        need = "; ".join(
+            f"add {n} {what if n == 1 else what.replace('officer', 'officers', 1)}"
+            for what, n in self.missing
+        )
         return f"{head}; {need} (from another department, or set a joint inspection)"
 
     def to_dict(self) -> dict[str, Any]:
@@ -300,12 +304,12 @@ def _missing(inst: Instance, e: int, cap: float) -> tuple[int, tuple[tuple[str, 
     # k / m <= cap and 1 / n_j <= cap (module docstring); the tolerance keeps 2 / 0.5 at 4
     need = math.ceil(inst.k / cap - 1e-9)
     if eligible < need:
-        out.append(("qualified officers", need - eligible))
+        out.append(("qualified officer", need - eligible))
     for j, name in enumerate(inst.requirements):
         meet = sum(int(inst.counts[e, t]) for t, m in enumerate(inst.type_masks) if m >> j & 1)
         need_j = math.ceil(1 / cap - 1e-9)
         if meet < need_j:
-            out.append((f"officers meeting {name}", need_j - meet))
+            out.append((f"officer meeting {name}", need_j - meet))
     return eligible, tuple(out)
 
 
