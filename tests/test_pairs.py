@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import math
 from datetime import date
 from fractions import Fraction
+from pathlib import Path
 
 import attrs
 import pytest
+from click.testing import CliRunner
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from shuangsuiji.assign import ConflictTable, Staffing, TaskNeeds, TeamConfig
+from shuangsuiji.assign import ConflictTable, Staffing, TaskNeeds, TeamConfig, sample_teams
 from shuangsuiji.assign.pairs import (
     EXACT_LIMIT,
     PairCapRefused,
@@ -26,9 +29,11 @@ from shuangsuiji.assign.pairs import (
     shortfalls,
 )
 from shuangsuiji.assign.record import bundle_team_checker, verify_draw
+from shuangsuiji.cli import main
+from shuangsuiji.health import ReplayedTask, pair_task, replay_health
 from shuangsuiji.policy import DrawRules, Policy, TeamRules
 from shuangsuiji.pools import EntityPool, InspectorPool
-from shuangsuiji.registry import Registry
+from shuangsuiji.registry import DrawRefused, Registry
 from test_threats import ADMIN, DRAWER, _registry
 
 ON = date(2026, 6, 30)
@@ -301,3 +306,57 @@ def test_a_cap_the_pool_allows_is_stated_without_shortfalls(db_url: str) -> None
     reg.assign_teams("T1", actor=DRAWER)
     stated = reg.bundle("T1")["team_seed"]["pairs"]
     assert stated["above"] == [] and stated["shortfalls"] == [] and stated["max"]["p"] < 0.9
+
+
+# --------------------------------------------------------------------------- pair concentration
+
+
+def _period(rigged: bool) -> list[ReplayedTask]:
+    """Twelve tasks of the same small staffing; when ``rigged``, officer I0 is put on E0's
+    team every time (the other member and the other teams as the lottery drew them)."""
+    case = Small(tuple(f"I{i}" for i in range(6)), ("E0", "E1", "E2"))
+    staffing = case.staffing()
+    out = []
+    for t in range(12):
+        keys = [hashlib.sha256(f"period/{t}/{r}".encode()).digest() for r in range(801)]
+        teams = sample_teams(staffing, keys)
+        observed = next(teams).copy()
+        if rigged and 0 not in observed[0]:
+            observed[0, 0] = 0
+        out.append(pair_task(f"T{t}", case.officers, case.entities, observed, teams))
+    return out
+
+
+def test_an_officer_kept_on_one_entity_is_flagged_and_an_honest_period_is_not() -> None:
+    rigged = replay_health(_period(True), subject="pairs", alpha=0.01)
+    assert rigged.suspicious
+    assert [(f.id, f.direction, f.observed) for f in rigged.flagged] == [
+        ("I0 × E0", "too often", 12)
+    ]
+    assert rigged.test("units").p_value <= 0.005
+    honest = replay_health(_period(False), subject="pairs", alpha=0.01)
+    assert not honest.flagged
+
+
+def test_pair_health_of_a_registry_period(db_url: str) -> None:
+    reg = _capped(db_url, 0.9, "state")
+    reg.assign_teams("T1", actor=DRAWER)
+    report = reg.pair_health(replays=80, group="township")
+    assert report.subject == "pairs (officer × township)" and report.lotteries == 1
+    teams = reg.teams("T1")
+    # every unit is an officer × township that a team of the draw or of a replay touched
+    assert sum(report.units.observed) == sum(len(m) for m in teams.values())
+    with pytest.raises(DrawRefused, match="choose one of"):
+        reg.pair_health(group="street")
+
+
+def test_the_health_command_reports_pair_concentration(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    _capped(url, 0.9, "state").assign_teams("T1", actor=DRAWER)
+    args = ["health", "--db", url, "--pairs", "county", "--replays", "60", "--alpha", "1e-6"]
+    result = CliRunner().invoke(main, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    pairs = json.loads(result.stdout)["pairs"]
+    assert [t["name"] for t in pairs["tests"]] == ["units", "spread"] and pairs["units"] > 0
+    text = CliRunner().invoke(main, args)
+    assert "draw health of pairs (officer × county)" in text.stdout
