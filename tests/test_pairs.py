@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 import math
+from collections import Counter
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +22,7 @@ from shuangsuiji.assign import ConflictTable, Staffing, TaskNeeds, TeamConfig, s
 from shuangsuiji.assign.pairs import (
     EXACT_LIMIT,
     PairCapRefused,
+    check_pair_cap,
     estimate_pair_probabilities,
     exact_pair_probabilities,
     pair_key,
@@ -223,6 +225,23 @@ def test_shortfalls_name_exactly_the_entities_above_the_cap(case: Small, cap: fl
     assert bool(statement["shortfalls"]) == bool(above)
 
 
+@settings(max_examples=100, deadline=None)
+@given(smalls(), st.sampled_from([0.34, 0.5, 0.67, 0.9, 1.0]), st.sampled_from(["state", "refuse"]))
+def test_refusal_or_statement_happens_exactly_when_the_law_exceeds_the_cap(
+    case: Small, cap: float, on_cap: str
+) -> None:
+    exceeds = any(p > cap for p in case.oracle().values())
+    if on_cap == "refuse" and exceeds:
+        with pytest.raises(PairCapRefused) as refused:
+            check_pair_cap(case.staffing(), DIGEST, cap, on_cap)
+        assert refused.value.shortfalls and "freeze again" in str(refused.value)
+        return
+    statement = check_pair_cap(case.staffing(), DIGEST, cap, on_cap)
+    assert statement is not None and bool(statement["shortfalls"]) == exceeds
+    assert statement["max"]["p"] == pytest.approx(float(max(case.oracle().values())), abs=1e-6)
+    assert check_pair_cap(case.staffing(), DIGEST, 0.0, on_cap) is None  # 0: off
+
+
 def test_the_shortfall_says_what_to_add() -> None:
     case = Small(("A", "B", "C", "D"), ("E1",), frozenset({("C", "E1"), ("D", "E1")}))
     (s,) = shortfalls(case.staffing(), exact_pair_probabilities(case.staffing()), 0.5)
@@ -343,11 +362,22 @@ def test_pair_health_of_a_registry_period(db_url: str) -> None:
     reg.assign_teams("T1", actor=DRAWER)
     report = reg.pair_health(replays=80, group="township")
     assert report.subject == "pairs (officer × township)" and report.lotteries == 1
+    staffing = reg.staffing("T1")
+    towns = Counter(r.decode()[:9] for r in staffing.entities.region.tolist())
     teams = reg.teams("T1")
-    # every unit is an officer × township that a team of the draw or of a replay touched
-    assert sum(report.units.observed) == sum(len(m) for m in teams.values())
+    # units: officer × township, for townships with two or more entities (else it cannot recur)
+    shared = sum(len(m) for e, m in teams.items() if towns[_town(staffing, e)] >= 2)
+    assert sum(report.units.observed) == shared > 0
+    assert all(towns[u.split(" × ")[1]] >= 2 for u in report.units.ids)
     with pytest.raises(DrawRefused, match="choose one of"):
         reg.pair_health(group="street")
+    with pytest.raises(DrawRefused, match="no entity is in two or more"):
+        reg.pair_health(replays=80, group="entity")  # one task: no entity can recur
+
+
+def _town(staffing: Staffing, entity: str) -> str:
+    row = staffing.entities.id_list().index(entity)
+    return str(staffing.entities.region[row].decode()[:9])
 
 
 def test_the_health_command_reports_pair_concentration(tmp_path: Path) -> None:

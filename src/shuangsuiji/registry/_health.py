@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -273,16 +274,32 @@ class _Health(_Publish):
         period's team draws (as made) is compared with the same ``replays`` replays as
         :meth:`inspector_health` (:func:`~shuangsuiji.health.pair_task`,
         :func:`~shuangsuiji.health.replay_health`: max-T p-values, ``too often`` flags).
-        Rotation (``[recusal] rotation_days``) already forbids the same pair within its window,
-        so across a year the entity-level test mostly guards a short rotation; the group
-        levels catch an officer kept on one township or trade.
+        Only groups with two or more entities over the period are units (an entity in one
+        task only can meet an officer once). Rotation (``[recusal] rotation_days``) already
+        keeps the same pair apart within its window, so across a year the entity-level test
+        mostly guards a short rotation; the group levels catch an officer kept on one
+        township or trade.
         """
         if group not in _PAIR_GROUPS:
             raise DrawRefused(f"group {group!r}: choose one of {list(_PAIR_GROUPS)}")
+        replayed = self._replayed(plan, tasks, replays)
+        groups = [_groups(staffing, group) for _, staffing, _ in replayed]
+        size = Counter(g for labels in groups for g in labels)
+        repeated = {g for g, n in size.items() if n >= 2}  # units that can reach 2
         out: list[ReplayedTask] = []
-        for task, staffing, keys in self._replayed(plan, tasks, replays):
+        for (task, staffing, keys), labels in zip(replayed, groups, strict=True):
             officers = [i.decode() for i in staffing.inspectors.ids.tolist()]
             teams = sample_teams(staffing, keys)
             observed = next(teams)
-            out.append(pair_task(task, officers, _groups(staffing, group), observed, teams))
+            out.append(pair_task(task, officers, labels, observed, teams, only=repeated))
+        if not any(t.units for t in out):
+            what = (
+                "entity is in two or more of the period's team draws"
+                if group == "entity"
+                else f"{group} has two or more entities in the period's team draws"
+            )
+            raise DrawRefused(
+                f"no {what}, so no officer can meet one again: nothing to test; choose a "
+                "wider group (township, county, industry) or a longer period"
+            )
         return replay_health(out, subject=f"pairs (officer × {group})", alpha=alpha)
