@@ -33,6 +33,7 @@ from shuangsuiji.assign._engine import assign_teams, reassign
 from shuangsuiji.assign.assignment import Assignment, Recusal, Team
 from shuangsuiji.assign.check import check_teams
 from shuangsuiji.assign.eligibility import Staffing, TaskNeeds
+from shuangsuiji.assign.pairs import statement_problems
 from shuangsuiji.assign.rules import (
     AttributeRule,
     ConflictTable,
@@ -260,7 +261,21 @@ def _sealed_problems(
     problems = annex_problems(bundle, annex) + change_text_problems(bundle, annex)
     if problems:
         return problems
-    return _replay_problems(bundle, open_annex(bundle, annex), key, extra_rules)
+    record = open_annex(bundle, annex)
+    return _replay_problems(bundle, record, key, extra_rules) + _pair_problems(bundle, record)
+
+
+def _pair_problems(bundle: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
+    """The pair statement of the team seed (SSJ-PAIRS-1), when there is one, re-computed from
+    the opened staffing: it is a function of what was frozen, so it cannot fit the outcome."""
+    stated = bundle["team_seed"].get("pairs")
+    if stated is None:
+        return []
+    try:
+        staffing = team_staffing(record, staffing_from_record(record))
+    except (KeyError, TypeError, ValueError) as exc:
+        return [f"pairs: staffing unreadable ({exc})"]
+    return statement_problems(stated, staffing, bundle["sealed_staffing"]["digest"])
 
 
 def _replay_problems(

@@ -67,9 +67,11 @@ class _Redraw:
 
 def _public_team_seed(frozen: dict[str, Any]) -> dict[str, Any]:
     """The team-seed record as published: the staffing digest, date, ceremony, announcement,
-    and the changes of a team that were asked for and withdrawn (SSJ-CHANGE-1)."""
+    and the changes of a team that were asked for and withdrawn (SSJ-CHANGE-1), and the pair
+    probabilities stated at the freeze (SSJ-PAIRS-1)."""
     keys = ("on", "staffing_digest", "ceremony", "frozen_by", "announcement", "withdrawn_changes")
-    return {k: frozen[k] for k in keys if k in frozen}
+    pairs = ("pairs",)  # SSJ-PAIRS-1: officer and entity IDs, probabilities only
+    return {k: frozen[k] for k in keys + pairs if k in frozen}
 
 
 def _sealed(frozen: dict[str, Any] | None) -> SealedStaffing:

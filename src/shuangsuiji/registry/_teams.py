@@ -24,6 +24,7 @@ from shuangsuiji.assign import (
     assign_teams,
     reassign,
 )
+from shuangsuiji.assign.pairs import check_pair_cap
 from shuangsuiji.assign.record import (
     conflict_table,
     staffing_from_record,
@@ -145,10 +146,18 @@ class _Teams(_Draws):
         record = staffing_record(self._staffing(s, row, day, alternates), alternates)
         sealed = seal_staffing(record, fresh_salts(record))
         digest = sealed.digest
+        rules = self.store.policy(row.policy_hash, session=s).team  # pairs: before any seed
+        pairs = check_pair_cap(
+            team_staffing(record, staffing_from_record(record)),
+            digest,
+            rules.max_pair_probability,
+            rules.on_pair_cap,
+        )
         frozen = {
             "on": day.isoformat(),
             "staffing_digest": digest,
             "staffing": record,
+            **({"pairs": pairs} if pairs else {}),
             "salts": [salt.hex() for salt in sealed.salts],
             "frozen_by": actor,
             "ceremony": Ceremony(task, digest, self._now).to_record(),
