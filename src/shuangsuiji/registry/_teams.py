@@ -567,6 +567,24 @@ class _Teams(_Draws):
     def _witnesses_needed(self, s: Session, row: DrawRow) -> int:
         return self.store.policy(row.policy_hash, session=s).draw.independent_parties
 
+    def _check_change_cap(
+        self, s: Session, row: DrawRow, frozen: dict[str, Any], before: Assignment, entity: str
+    ) -> None:
+        """Refuse a change of ``entity``'s team beyond ``[draw] max_reassignments`` (withdrawn
+        requests count: withdrawing and asking again is no way to try for another outcome)."""
+        withdrawn = sum(
+            1 for w in frozen.get("withdrawn_changes", []) if w["request"]["entity"] == entity
+        )
+        done = sum(1 for r in before.reassignments if r.entity_id == entity) + withdrawn
+        cap = self.store.policy(row.policy_hash, session=s).draw.max_reassignments
+        if done >= cap:
+            raise DrawRefused(
+                f"task {row.task}: the team of {entity} was already changed (or a change "
+                f"withdrawn) {done} time(s); the policy allows {cap} ([draw] max_reassignments). "
+                "Replace the entity or re-draw the task with a recorded reason and a second "
+                "person's approval"
+            )
+
     def _request_change(
         self,
         s: Session,
@@ -587,17 +605,8 @@ class _Teams(_Draws):
         check_text(text, "reason text")
         staffing = staffing_from_record(saved["staffing"])
         before = Assignment.from_dict(saved["assignment"])
-        withdrawn = sum(
-            1 for w in frozen.get("withdrawn_changes", []) if w["request"]["entity"] == entity
-        )
-        done = sum(1 for r in before.reassignments if r.entity_id == entity) + withdrawn
-        cap = self.store.policy(row.policy_hash, session=s).draw.max_reassignments
-        if done >= cap and not recusal.replaces:
-            raise DrawRefused(
-                f"task {task}: the team of {entity} was already changed (or a change withdrawn) "
-                f"{done} time(s); the policy allows {cap} ([draw] max_reassignments). Replace the "
-                "entity or re-draw the task with a recorded reason and a second person's approval"
-            )
+        if not recusal.replaces:
+            self._check_change_cap(s, row, frozen, before, entity)
         team_key = self._team_key(s, row)
         # Whether a replacement exists does not depend on the key: a dry run refuses an
         # impossible change before anything is recorded.
