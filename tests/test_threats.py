@@ -259,7 +259,7 @@ def test_a_small_task_that_shielded_a_friend_cannot_be_re_drawn_afterwards(db_ur
     inspected). Once a later draw relied on its selection, the small task keeps it."""
     reg = _registry(db_url, independent=0)
     tiny = Task(
-        "T0", "P", "小范围定向抽查", ("SCJG",), ("SCJG-01",), date(2026, 6, 1), date(2026, 6, 20)
+        "T0", "P", "小范围定向抽查", ("SCJG",), ("SCJG-01",), date(2026, 6, 1), date(2026, 7, 20)
     )
     reg.store.put_task(tiny, actor=ADMIN)
     reg.draw("T0", actor=DRAWER)
@@ -268,6 +268,40 @@ def test_a_small_task_that_shielded_a_friend_cannot_be_re_drawn_afterwards(db_ur
     assert set(shielded["inspected_within_window"]) & set(reg.selected_ids("T0"))
     with pytest.raises(DrawRefused, match="T1 attempt 1"):
         reg.draw("T0", actor=DRAWER, **WHY)
+
+
+def test_a_task_that_ended_without_inspecting_shields_no_one(db_url: str) -> None:
+    """Attack 8, the other half: the exclusion window is credited only by inspections carried
+    out (a recorded result, from its inspection date) or still possible (the task runs at the
+    cut-off). A tiny task that ended before the main task's cut-off holds out only the entity
+    it inspected."""
+    clock = {"now": datetime(2026, 5, 20, 9, tzinfo=UTC)}
+    reg = Registry(Store.open(db_url, clock=lambda: clock["now"]))
+    reg.setup_city(CITY, actor=ADMIN)
+    reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG",)), actor=ADMIN)
+    reg.store.put_task(T1, actor=ADMIN)
+    tiny = Task(
+        "T0", "P", "小范围定向抽查", ("SCJG",), ("SCJG-01",), date(2026, 6, 1), date(2026, 6, 20)
+    )
+    reg.store.put_task(tiny, actor=ADMIN)
+    reg.draw("T0", actor=DRAWER)
+    reg.assign_teams("T0", actor=DRAWER)
+    visited, team = sorted(reg.teams("T0").items())[0]
+    clock["now"] = datetime(2026, 6, 25, 9, tzinfo=UTC)
+    reg.record_result(
+        "T0",
+        visited,
+        "SCJG-01",
+        "01",
+        inspection_start=date(2026, 6, 8),
+        inspection_end=date(2026, 6, 9),
+        inspectors=team,
+        actor="录入员",
+    )
+    reg.draw("T1", actor=DRAWER)
+    excluded = {e["reason"]: e for e in reg.bundle("T1")["excluded"]}["inspected_within_window"]
+    assert excluded["ids"] == [visited]  # the others of T0 were never inspected
+    assert excluded["facts"] == [{"task": "T0", "end": "2026-06-09"}]
 
 
 def _with_status(index: int, status: str) -> EntityPool:

@@ -88,10 +88,10 @@ def _sealed(frozen: dict[str, Any] | None) -> SealedStaffing:
 class _Draws(_RegistryBase):
     """The entity draw: freeze, seed ceremony, announcement, select, re-draw, replace, bundles."""
 
-    def _last_inspected(self, s: Session, task: str) -> dict[str, date]:
-        """Each entity's latest task end among the other tasks' current draws (they are
-        inspected: the exclusion window counts them); see :func:`store.draws.last_inspected`."""
-        return draws_sql.last_inspected(s, task)
+    def _last_inspected(self, s: Session, task: str, cutoff: date) -> dict[str, date]:
+        """Each entity's latest credited inspection among the other tasks' current draws
+        (the exclusion window counts them); see :func:`store.draws.selected_elsewhere`."""
+        return draws_sql.last_inspected(s, task, cutoff)
 
     def freeze(
         self,
@@ -214,7 +214,7 @@ class _Draws(_RegistryBase):
         cut = self._cutoff(policy, task, cutoff)
         candidates = self._candidates(s, task, policy, cut)
         candidates = attrs.evolve(
-            candidates, exclusions=self._with_facts(s, task_code, candidates.exclusions)
+            candidates, exclusions=self._with_facts(s, task_code, cut, candidates.exclusions)
         )
         row = DrawRow(
             task=task_code,
@@ -255,7 +255,7 @@ class _Draws(_RegistryBase):
         return candidates, row
 
     def _with_facts(
-        self, s: Session, task: str, exclusions: Sequence[Exclusion]
+        self, s: Session, task: str, cutoff: date, exclusions: Sequence[Exclusion]
     ) -> tuple[Exclusion, ...]:
         """Each exclusion with the fact that decided it, per entity (published in the bundle's
         ``excluded`` so that an auditor can check each one against the public registry and
@@ -263,7 +263,7 @@ class _Draws(_RegistryBase):
         out = []
         for e in exclusions:
             if e.reason == "inspected_within_window":
-                other = draws_sql.selected_elsewhere(s, task, e.ids)
+                other = draws_sql.selected_elsewhere(s, task, cutoff, e.ids)
                 facts = [{"task": other[i][0], "end": other[i][1].isoformat()} for i in e.ids]
             else:
                 stored = draws_sql.entity_facts(s, e.ids)
@@ -279,7 +279,7 @@ class _Draws(_RegistryBase):
     ) -> CandidateSet | DatabaseCandidateSet:
         """The task's candidate set, frozen in Python or (large PostgreSQL pools) in SQL."""
         items = self.store.items(session=s)
-        last = self._last_inspected(s, task.code)
+        last = self._last_inspected(s, task.code, cut)
         candidates: CandidateSet | DatabaseCandidateSet
         if self._pushdown(s):
             candidates = freeze_in_database(
@@ -804,7 +804,7 @@ class _Draws(_RegistryBase):
             return {}
         ids = [p.id for p in draw.alternates if p.stratum == stratum]
         since = row.cutoff - timedelta(days=window)
-        taken = draws_sql.selected_elsewhere(s, row.task, ids)
+        taken = draws_sql.selected_elsewhere(s, row.task, row.cutoff, ids)
         return {e: other for e, (other, end) in taken.items() if end > since}
 
     def _add_replacement(

@@ -20,6 +20,7 @@ from shuangsuiji.store.schema import (
     DrawRow,
     EntityRow,
     ReplacementRow,
+    ResultRow,
     TaskRow,
     TeamMemberRow,
 )
@@ -78,30 +79,59 @@ def add_draw(s: Session, row: DrawRow) -> None:
     s.flush()
 
 
-def last_inspected(s: Session, task: str) -> dict[str, date]:
-    """Each entity's latest task end among the current draws of the *other* tasks.
+def last_inspected(s: Session, task: str, cutoff: date) -> dict[str, date]:
+    """Each entity's latest credited inspection among the current draws of the *other* tasks
+    (see :func:`selected_elsewhere` for what is credited, and from when).
 
     Only the latest drawn attempt of a task counts: the entities of a draw that was
     superseded by a re-draw are not inspected, so they are not shielded from other tasks.
-    Alternates promoted by a replacement count too (they are inspected); the entities they
-    replaced stay counted as drawn.
+    Alternates promoted by a replacement count too; the entities they replaced stay counted.
     """
     out: dict[str, date] = {}
-    for entity, _, end in _selected_elsewhere(s, task):
-        out[entity] = max(end, out.get(entity, end))
+    for entity, _, day in _credited(s, task, cutoff):
+        out[entity] = max(day, out.get(entity, day))
     return out
 
 
-def selected_elsewhere(s: Session, task: str, ids: Iterable[str]) -> dict[str, tuple[str, date]]:
-    """Of ``ids``, those in another task's current selection (selected or promoted), each
-    with that task and its end (the latest end when several tasks have it)."""
+def selected_elsewhere(
+    s: Session, task: str, cutoff: date, ids: Iterable[str]
+) -> dict[str, tuple[str, date]]:
+    """Of ``ids``, those another task's current selection (selected or promoted) shields at
+    ``cutoff``, each with that task and the credited date (the latest when several do).
+
+    A selection shields an entity only while it can still be inspected or once it was:
+    with a recorded result, from the end of its latest inspection; without one, from the
+    task's end while that end is not before ``cutoff``. A task that ended without inspecting
+    the entity shields it no more: a tiny task that selects a friend and never inspects it
+    cannot hold the friend out of the next year's draws (issue 12).
+    """
     wanted = set(ids)
     out: dict[str, tuple[str, date]] = {}
     if not wanted:
         return out
-    for entity, other, end in _selected_elsewhere(s, task, wanted):
-        if entity not in out or (end, other) > (out[entity][1], out[entity][0]):
-            out[entity] = (other, end)
+    for entity, other, day in _credited(s, task, cutoff, wanted):
+        if entity not in out or (day, other) > (out[entity][1], out[entity][0]):
+            out[entity] = (other, day)
+    return out
+
+
+def _credited(
+    s: Session, task: str, cutoff: date, ids: set[str] | None = None
+) -> list[tuple[str, str, date]]:
+    """(entity, task, credited date) of the selections of other tasks that shield at
+    ``cutoff`` (:func:`selected_elsewhere`)."""
+    query = select(ResultRow.task, ResultRow.entity_id, func.max(ResultRow.inspection_end))
+    query = query.where(ResultRow.task != task).group_by(ResultRow.task, ResultRow.entity_id)
+    if ids is not None:
+        query = query.where(ResultRow.entity_id.in_(sorted(ids)))
+    inspected = {(t, e): day for t, e, day in s.execute(query)}
+    out = []
+    for entity, other, end in _selected_elsewhere(s, task, ids):
+        day = inspected.get((other, entity))
+        if day is not None:
+            out.append((entity, other, day))
+        elif end >= cutoff:
+            out.append((entity, other, end))
     return out
 
 
