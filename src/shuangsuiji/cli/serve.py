@@ -53,5 +53,8 @@ def serve(
         from shuangsuiji.server import create_app
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         fail(f"the service needs the server extra: pip install 'shuangsuiji[server]' ({exc})")
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(db_url, keys=keys_file, proxy_header=trusted_proxy_header)
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -24,6 +24,7 @@ Any other exception is a bug and answers 500 without details (the server's log h
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ from shuangsuiji.server.auth import KeyRing, load_keys
 from shuangsuiji.store import Store
 
 __all__ = ["create_app", "openapi_schema"]
+
+log = logging.getLogger("shuangsuiji.server")
 
 
 def create_app(
@@ -74,6 +77,13 @@ def create_app(
         rid = getattr(request.state, "request_id", None)
         if rid and "x-request-id" not in response.headers:
             response.headers["X-Request-ID"] = rid
+        client = request.client.host if request.client else "-"
+        person = getattr(request.state, "person", "-")
+        # The access record that ties an event's request id to a source address (docs/server.md).
+        log.info(
+            "%s %s %s %s %s %d", rid or "-", client, person, request.method, request.url.path,
+            response.status_code,
+        )  # fmt: skip
         return response
 
     return app

@@ -79,6 +79,7 @@ def acting(*roles: str) -> Callable[..., Actor]:
     def dependency(request: Request, svc: Annotated[Service, Depends(service)]) -> Actor:
         rid = request_id(request)
         person = _person(request, svc)
+        request.state.person = person.id
         role = next((r for r in roles if r in person.roles), None)
         if role is None:
             raise HTTPException(
