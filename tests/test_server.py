@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -342,3 +343,25 @@ def test_the_committed_openapi_schema_is_current() -> None:
     assert committed == json.loads(json.dumps(schema)), (
         "run: python -m shuangsuiji.server docs/openapi.json"
     )
+
+
+def test_a_seed_from_declared_public_values(cycle: Cycle) -> None:
+    c = cycle
+    assert c.clock is not None
+    c.call("drawer", "POST", "/tasks/T1/freeze", json={})
+    source = {"label": "中国福利彩票 双色球", "reference": "第2026075期", "expected": "2026-07-02"}
+    out = c.call("drawer", "POST", "/tasks/T1/seed/public", json={"sources": [source]})
+    assert len(out["digest"]) == 64
+    c.call("drawer", "POST", "/tasks/T1/announce")
+    values = {"values": ["03 08 14 21 27 30 + 11"]}
+    before = _events(c)
+    with c.client("supervisor") as client:
+        early = client.post("/tasks/T1/seed/public/values", json=values)
+    assert early.status_code == 409, early.text  # its date has not come
+    assert _events(c) == before
+    c.clock.at = datetime(2026, 7, 2, 14, 0, tzinfo=UTC)
+    c.call("supervisor", "POST", "/tasks/T1/seed/public/values", json=values)
+    drawn = c.call("drawer", "POST", "/tasks/T1/select")
+    bundle = c.call("auditor", "GET", "/tasks/T1/bundle")
+    assert bundle["seed"] == drawn["seed"]
+    assert c.call("auditor", "POST", "/verify", json={"bundle": bundle})["ok"]

@@ -15,6 +15,7 @@ from pydantic import Field
 from shuangsuiji.actors import Actor
 from shuangsuiji.draw import ReplacementReason
 from shuangsuiji.registry import DrawResult
+from shuangsuiji.seeds import PublicSource
 from shuangsuiji.server._context import (
     BadInput,
     Limit,
@@ -23,6 +24,7 @@ from shuangsuiji.server._context import (
     Service,
     Svc,
     acting,
+    built,
     page,
     plain,
 )
@@ -95,6 +97,36 @@ class Reveal(Body):
 def commit_seed(task: str, body: Commitment, svc: Svc, actor: Party) -> Any:
     svc.registry.commit_seed(task, body.party, body.commitment, actor=actor)
     return {"task": task, "party": body.party}
+
+
+class PublicSourceBody(Body):
+    label: str = Field(description="the source, e.g. 中国福利彩票 双色球")
+    reference: str = Field(description="which draw of it, e.g. 第2026075期 开奖号码")
+    expected: date = Field(description="the day the value is published (after today)")
+
+
+class PublicDeclaration(Body):
+    sources: list[PublicSourceBody] = Field(min_length=1)
+
+
+@router.post("/tasks/{task}/seed/public", summary="Declare future public values as the seed")
+def declare_public_seed(task: str, body: PublicDeclaration, svc: Svc, actor: Drawer) -> Any:
+    """Instead of parties: the seed is made from public values still to come (lottery numbers,
+    a beacon); returns the declaration's digest, which the pre-draw announcement carries."""
+    sources = built(
+        lambda: [PublicSource(s.label, s.reference, s.expected) for s in body.sources], "sources"
+    )
+    return {"task": task, "digest": svc.registry.declare_public_seed(task, sources, actor=actor)}
+
+
+class PublicValues(Body):
+    values: list[str] = Field(min_length=1, description="the values as published, in order")
+
+
+@router.post("/tasks/{task}/seed/public/values", summary="Enter the declared public values")
+def reveal_public_values(task: str, body: PublicValues, svc: Svc, actor: Party) -> Any:
+    svc.registry.reveal_public_values(task, body.values, actor=actor)
+    return {"task": task, "values": len(body.values)}
 
 
 @router.post("/tasks/{task}/announce", summary="The pre-draw announcement (SSJ-ANNOUNCE-1)")
