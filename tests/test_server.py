@@ -365,3 +365,47 @@ def test_a_seed_from_declared_public_values(cycle: Cycle) -> None:
     bundle = c.call("auditor", "GET", "/tasks/T1/bundle")
     assert bundle["seed"] == drawn["seed"]
     assert c.call("auditor", "POST", "/verify", json={"bundle": bundle})["ok"]
+
+
+def test_the_setup_and_read_endpoints_and_a_withdrawn_change(cycle: Cycle) -> None:
+    c = cycle
+    item = CITY.items[0]
+    header = "code,department,name,legal_basis,target,method,key"
+    fields = (item.code, item.department, f"{item.name}（修订）", item.legal_basis, item.target)
+    row = ",".join((*fields, "现场检查", "false"))
+    files = {"file": ("items.csv", f"{header}\n{row}\n".encode())}
+    assert c.call("admin", "POST", "/items/csv", files=files) == {"stored": 1}
+    items = c.call("auditor", "GET", "/items", params={"limit": 1000})["items"]
+    assert any(i["name"].endswith("（修订）") for i in items)
+    cat = {
+        "code": "SC-01",
+        "label_zh": "未按规定公示年报",
+        "label_en": "Annual report not published",
+    }
+    assert "SC-01" in json.dumps(c.call("admin", "POST", "/categories", json=cat))
+    assert "SC-01" in json.dumps(c.call("auditor", "GET", "/categories"))
+    assert c.call("auditor", "GET", "/departments")
+    assert c.call("auditor", "GET", "/policy")["policy"]["draw"]["independent_parties"] == 1
+    assert c.call("auditor", "GET", "/pools")["entities"] == len(CITY.entities)
+    assert [p["code"] for p in c.call("auditor", "GET", "/plans")["items"]] == ["P"]
+    assert c.call("auditor", "GET", "/tasks", params={"plan": "P"})["total"] == 2
+    assert c.call("auditor", "GET", "/tasks/T2")["code"] == "T2"
+    # The one-shot draw and team assignment rest on the system's seed alone: refused here.
+    with c.client("drawer") as client:
+        r = client.post("/tasks/T2/draw", json={})
+        assert r.status_code == 409 and "run the ceremony" in r.json()["detail"]
+    # The log against the announcements as published.
+    frozen = c.call("drawer", "POST", "/tasks/T2/freeze", json={})
+    c.ceremony("T2", "seed", frozen["pool_digest"])
+    announcement = c.call("drawer", "POST", "/tasks/T2/announce")
+    checked = c.call("auditor", "POST", "/verify-log/announcements", json=[announcement])
+    assert checked == {"ok": True, "problems": []}
+    assert not c.call("auditor", "POST", "/verify-log/announcements", json=[])["ok"]
+    # A change of a team asked for, then withdrawn (a visible act).
+    c.reveal("T2", "seed")
+    c.call("drawer", "POST", "/tasks/T2/select")
+    team = c.teams("T2")[0]
+    change = {"entity": team["entity"], "inspector": team["inspectors"][0], "reason": "illness"}
+    c.call("drawer", "POST", "/tasks/T2/teams/changes", json=change)
+    c.call("drawer", "POST", "/tasks/T2/teams/changes/withdraw", json={"text": "申请有误，撤回"})
+    assert c.call("auditor", "GET", "/tasks/T2/teams/changes/pending") == {"pending": None}
