@@ -226,6 +226,7 @@ def test_every_role_refusal(
             continue
         r = client.request(method, path, json={}, headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 403, (role, method, path, r.text)
+        assert r.json()["error"] == "forbidden"
         assert name in r.json()["detail"] and roles[0] in r.json()["detail"]
     assert len(reg.store.audit_events()) == before
     # The roles it names get past the check (to the body or the state of the task).
@@ -251,7 +252,7 @@ def test_bad_bodies_are_422_and_store_nothing(
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
     )
     assert r.status_code == 422, (path, r.status_code, r.text)
-    assert r.json()["detail"]
+    assert r.json()["error"] == "invalid_input" and r.json()["detail"]
     assert len(reg.store.audit_events()) == before
 
 

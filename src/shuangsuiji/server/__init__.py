@@ -30,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shuangsuiji._version import __version__
 from shuangsuiji.errors import ShuangsuijiError
 from shuangsuiji.registry import Registry
 from shuangsuiji.server import _draws, _records, _setup
-from shuangsuiji.server._context import Service, error_reply
+from shuangsuiji.server._context import Service, body_reply, error_reply, http_reply
 from shuangsuiji.server.auth import KeyRing, load_keys
 from shuangsuiji.store import Store
 
@@ -66,6 +68,8 @@ def create_app(
     )
     app.state.service = Service(registry, ring, proxy_header)
     app.add_exception_handler(ShuangsuijiError, error_reply)
+    app.add_exception_handler(StarletteHTTPException, http_reply)
+    app.add_exception_handler(RequestValidationError, body_reply)
     for module in (_setup, _draws, _records):
         app.include_router(module.router)
 

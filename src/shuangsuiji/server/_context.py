@@ -11,7 +11,10 @@ from typing import Annotated, Any, TypeVar
 
 import attrs
 from fastapi import Depends, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shuangsuiji.actors import Actor
 from shuangsuiji.errors import (
@@ -120,6 +123,31 @@ def error_reply(request: Request, exc: Exception) -> JSONResponse:
         {"error": family, "detail": str(exc), "request_id": rid},
         status_code=status,
         headers={"X-Request-ID": rid} if rid else None,
+    )
+
+
+_HTTP_FAMILIES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method"}
+
+
+def http_reply(request: Request, exc: Exception) -> JSONResponse:
+    """The service's own refusals (401, 403, an unknown path) in the same shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    rid = getattr(request.state, "request_id", "")
+    family = _HTTP_FAMILIES.get(exc.status_code, "error")
+    return JSONResponse(
+        {"error": family, "detail": exc.detail, "request_id": rid},
+        status_code=exc.status_code,
+        headers=dict(exc.headers or {}) | ({"X-Request-ID": rid} if rid else {}),
+    )
+
+
+def body_reply(request: Request, exc: Exception) -> JSONResponse:
+    """A body or parameter that does not fit the schema: 422 naming each field at fault."""
+    assert isinstance(exc, RequestValidationError)
+    rid = getattr(request.state, "request_id", "")
+    detail = jsonable_encoder(exc.errors())
+    return JSONResponse(
+        {"error": "invalid_input", "detail": detail, "request_id": rid}, status_code=422
     )
 
 
