@@ -60,14 +60,16 @@ def _csv_text(rows: list[dict[str, Any]]) -> io.StringIO:
     writer = csv.DictWriter(out, header)
     writer.writeheader()
     for row in rows:
-        writer.writerow(
-            {
-                k: "" if v is None else str(v).lower() if isinstance(v, bool) else v
-                for k, v in row.items()
-            }
-        )
+        writer.writerow({k: _cell(v) for k, v in row.items()})
     out.seek(0)
     return out
+
+
+def _cell(value: Any) -> Any:
+    """A JSON value as the CSV reader expects it: null is empty, booleans are true/false."""
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else value
 
 
 def _import(svc: Svc, kind: str, source: Any, name: str, actor: str, scheme: str, mode: str) -> Any:
