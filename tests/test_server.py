@@ -5,19 +5,24 @@ mapped by family; the audit events carry the structured actor; separation of dut
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from fastapi.routing import APIRoute
 
-from server_helpers import CITY, PEOPLE, Cycle, people_ring, registry_at, serving
+from server_helpers import CITY, PEOPLE, Cycle, free_port, people_ring, registry_at, serving
+from shuangsuiji.cli import main
 from shuangsuiji.registry import Registry
 from shuangsuiji.server import _draws, _records, _setup, create_app
 from shuangsuiji.server._context import ROLES_OF
-from shuangsuiji.server.auth import KeysFileError, keyring, load_keys
+from shuangsuiji.server.auth import KeysFileError, hash_key, keyring, load_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -410,3 +415,39 @@ def test_the_setup_and_read_endpoints_and_a_withdrawn_change(cycle: Cycle) -> No
     c.call("drawer", "POST", "/tasks/T2/teams/changes", json=change)
     c.call("drawer", "POST", "/tasks/T2/teams/changes/withdraw", json={"text": "申请有误，撤回"})
     assert c.call("auditor", "GET", "/tasks/T2/teams/changes/pending") == {"pending": None}
+
+
+def test_the_serve_command_prints_a_key_and_serves_a_keys_file(tmp_path: Path) -> None:
+    new = CliRunner().invoke(main, ["serve", "--new-key"])
+    assert new.exit_code == 0, new.output
+    key = new.output.split()[1]
+    digest = new.output.split('"')[1]
+    assert hash_key(key) == digest and len(key) >= 43
+    missing = CliRunner().invoke(main, ["serve", "--db", f"sqlite:///{tmp_path / 'x.db'}"])
+    assert missing.exit_code == 2 and "--keys" in missing.output
+    keys = tmp_path / "keys.toml"
+    keys.write_text(
+        f'[[person]]\nid = "p-1"\nname = "审计-郑"\nroles = ["auditor"]\nkey_sha256 = "{digest}"\n',
+        encoding="utf-8",
+    )
+    port = free_port()
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    command = [sys.executable, "-m", "shuangsuiji.cli", "serve", "--db", store]
+    command += ["--keys", str(keys), "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        while process.poll() is None:
+            try:
+                if httpx.get(base + "/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert process.poll() is None, process.communicate()[0].decode()[-3000:]
+        auth = {"Authorization": f"Bearer {key}"}
+        assert httpx.get(base + "/verify-log", headers=auth).json() == {"ok": True, "problems": []}
+        assert httpx.post(base + "/plans", json={}, headers=auth).status_code == 403
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0].decode()
+    assert "p-1 POST /plans 403" in output  # the access record of each request
