@@ -104,6 +104,13 @@ Reader = Annotated[Actor, Depends(acting(*READ))]
 Svc = Annotated[Service, Depends(service)]
 
 
+def approver(svc: Service, name: str) -> str:
+    """A second person named in a body (``approved_by``) must be one the service knows."""
+    if name.strip() and svc.keys.by_name(name.strip()) is None:
+        raise BadInput(f"approved_by {name!r} is not a person of the keys file")
+    return name
+
+
 _FAMILIES: tuple[tuple[type[ShuangsuijiError], int, str], ...] = (
     (NotFoundError, 404, "not_found"),
     (InvalidInputError, 422, "invalid_input"),

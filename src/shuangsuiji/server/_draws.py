@@ -17,13 +17,12 @@ from shuangsuiji.draw import ReplacementReason
 from shuangsuiji.registry import DrawResult
 from shuangsuiji.seeds import PublicSource
 from shuangsuiji.server._context import (
-    BadInput,
     Limit,
     Offset,
     Reader,
-    Service,
     Svc,
     acting,
+    approver,
     built,
     page,
     plain,
@@ -50,13 +49,6 @@ class Redraw(Body):
     approved_by: str = ""
 
 
-def _approver(svc: Service, name: str) -> str:
-    """A second person named in a body must be one the service knows (by name)."""
-    if name.strip() and svc.keys.by_name(name.strip()) is None:
-        raise BadInput(f"approved_by {name!r} is not a person of the keys file")
-    return name
-
-
 def _summary(result: DrawResult) -> dict[str, Any]:
     b = result.bundle
     return {
@@ -78,7 +70,7 @@ def freeze(task: str, body: Redraw, svc: Svc, actor: Drawer) -> Any:
         cutoff=body.cutoff,
         reason=body.reason,
         text=body.text,
-        approved_by=_approver(svc, body.approved_by),
+        approved_by=approver(svc, body.approved_by),
     )
     return {"task": task, "pool_digest": frozen.digest, "candidates": frozen.size}
 
@@ -153,7 +145,7 @@ def draw(task: str, body: Redraw, svc: Svc, actor: Drawer) -> Any:
         cutoff=body.cutoff,
         reason=body.reason,
         text=body.text,
-        approved_by=_approver(svc, body.approved_by),
+        approved_by=approver(svc, body.approved_by),
     )
     return _summary(result)
 
@@ -166,10 +158,8 @@ class Abandon(Body):
 
 @router.post("/tasks/{task}/abandon", summary="Abandon the frozen attempt (visible, counted)")
 def abandon(task: str, body: Abandon, svc: Svc, actor: Drawer) -> Any:
-    approver = _approver(svc, body.approved_by)
-    svc.registry.abandon(
-        task, reason=body.reason, text=body.text, approved_by=approver, actor=actor
-    )
+    second = approver(svc, body.approved_by)
+    svc.registry.abandon(task, reason=body.reason, text=body.text, approved_by=second, actor=actor)
     return {"task": task, "abandoned": True}
 
 

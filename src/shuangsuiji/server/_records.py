@@ -28,10 +28,10 @@ from shuangsuiji.server._context import (
     Service,
     Svc,
     acting,
+    approver,
     page,
     plain,
 )
-from shuangsuiji.server._draws import _approver
 from shuangsuiji.server._setup import Body
 from shuangsuiji.store import StoreError
 
@@ -143,7 +143,7 @@ def publish(body: PublishBody, svc: Svc, actor: Publisher) -> Any:
         actor=actor,
         on=body.on,
         reason=body.reason,
-        approved_by=_approver(svc, body.approved_by),
+        approved_by=approver(svc, body.approved_by),
     )
     return plain(done)
 
