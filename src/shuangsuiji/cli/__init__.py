@@ -25,6 +25,7 @@ from shuangsuiji.cli import (
     health,
     regions,
     results,
+    serve,
     store,
     teams,
     verify,
@@ -81,6 +82,7 @@ for command in (
     verify.verify_log,
     health.health,
     due.due,
+    serve.serve,
 ):
     main.add_command(command)
 

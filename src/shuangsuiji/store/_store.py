@@ -25,6 +25,7 @@ from sqlalchemy import Engine, String, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from shuangsuiji.actors import event_actor
 from shuangsuiji.audit import (
     AuditEvent,
     ChainProblem,
@@ -333,9 +334,8 @@ class StoreCore:
             select(AuditEventRow).order_by(AuditEventRow.seq.desc()).limit(1)
         ).scalar_one_or_none()
         prev = _event_of(last) if last is not None else None
-        ev = next_event(
-            prev, time=format_utc(self.clock()), actor=actor, kind=kind, payload=payload
-        )
+        name, payload = event_actor(actor, payload)  # a structured Actor: docs/audit.md
+        ev = next_event(prev, time=format_utc(self.clock()), actor=name, kind=kind, payload=payload)
         session.add(
             AuditEventRow(
                 seq=ev.seq,
@@ -405,11 +405,14 @@ class StoreCore:
         """Check the stored audit chain; an empty list means every event is intact."""
         return verify_chain(self.audit_rows())
 
-    def audit_events(self, after: int = 0) -> list[AuditEvent]:
-        """The audit log in sequence order (from ``after + 1``)."""
+    def audit_events(self, after: int = 0, limit: int | None = None) -> list[AuditEvent]:
+        """The audit log in sequence order (from ``after + 1``; at most ``limit`` events)."""
         with Session(self.engine) as session:
             rows = session.execute(
-                select(AuditEventRow).where(AuditEventRow.seq > after).order_by(AuditEventRow.seq)
+                select(AuditEventRow)
+                .where(AuditEventRow.seq > after)
+                .order_by(AuditEventRow.seq)
+                .limit(limit)
             ).scalars()
             return [_event_of(r) for r in rows]
 
