@@ -17,7 +17,19 @@ from __future__ import annotations
 import click
 
 from shuangsuiji._version import __version__
-from shuangsuiji.cli import demo, draws, due, exports, health, results, store, teams, verify
+from shuangsuiji.cli import (
+    db,
+    demo,
+    draws,
+    due,
+    exports,
+    health,
+    pools,
+    results,
+    store,
+    teams,
+    verify,
+)
 from shuangsuiji.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_CHECK_FAILED,
@@ -45,12 +57,21 @@ __all__ = [
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="shuangsuiji")
 def main() -> None:
-    """双随机、一公开: reproducible random inspections with recusal and publication deadlines."""
+    """双随机、一公开: reproducible random inspections with recusal and publication deadlines.
+
+    \b
+    Environment variables (环境变量):
+      SHUANGSUIJI_DB     the store for --db (default sqlite:///shuangsuiji.db)
+      SHUANGSUIJI_ACTOR  the acting person for --actor (recorded in the audit log)
+    """
 
 
 for command in (
     store.init,
+    db.db,
     store.import_group,
+    pools.pool,
+    pools.template,
     store.items,
     store.departments,
     store.policy,

@@ -1,6 +1,11 @@
 """What the command groups share: the lazy console, the exit status of each error family,
 the one place that turns the library's errors into messages, opening a store, the common
-options and printing rows as a table or JSON.
+options and printing rows as a table, plain text or JSON.
+
+The JSON convention (docs/cli.md, schemas in ``docs/cli-json-schema.json``): a command that
+lists prints a JSON array of objects, one that shows one thing prints one object; a list
+inside is an array, never a joined string; a coded value is its ``code`` and a separate
+``..._label``; dates are ISO 8601 (``2026-07-01``), an absent value is ``null``.
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ def console(stderr: bool = False) -> Console:
     importing rich costs more than the rest of ``shuangsuiji --help``."""
     from rich.console import Console
 
+    # soft_wrap: a message or a row is never cut into lines at 80 columns under cron
     if stderr:
-        return Console(stderr=True, highlight=False)
+        return Console(stderr=True, highlight=False, soft_wrap=True)
     return Console(highlight=False, soft_wrap=True)
 
 
@@ -71,7 +77,10 @@ def exit_code(error: ShuangsuijiError) -> int:
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     from rich.markup import escape
 
-    console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")  # "[ratios]" is text
+    from shuangsuiji.cli.messages import in_cli_terms
+
+    text = escape(in_cli_terms(message))  # "[ratios]" is text, not markup
+    console(stderr=True).print(f"[bold red]错误 (error):[/] {text}")
     sys.exit(code)
 
 
@@ -105,22 +114,28 @@ def existing_store(db_url: str) -> Store:
     try:
         url = make_url(normalise_url(db_url))
     except ArgumentError as exc:
-        fail(f"--db {db_url!r} is not a database URL ({exc})")
+        fail(f"--db {db_url!r} 不是数据库地址 (not a database URL: {exc})；{_DB_HELP}")
     file = url.database if url.get_backend_name() == "sqlite" else None
     if file not in (None, "", ":memory:") and not Path(str(file)).is_file():
         fail(
-            f"no database at {url.database}: check --db (a command that only reads never "
-            "creates one; `shuangsuiji init --db URL` does)"
+            f"{url.database} 处没有数据库 (no database at {url.database})：请检查 --db 或 "
+            f"SHUANGSUIJI_DB；只读的命令从不新建数据库，新建用 `shuangsuiji init --db URL` (init)"
         )
     store = Store.open(db_url, upgrade=False)
     try:
         revision = store.revision()
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        fail(f"{db_url} cannot be read as a database ({reason})")
+        fail(f"无法读取数据库 {db_url} (cannot be read as a database: {reason})；{_DB_HELP}")
     if revision is None:
-        fail(f"{db_url} holds no shuangsuiji store; `shuangsuiji init --db URL` creates one")
+        fail(
+            f"{db_url} 中没有 shuangsuiji 数据库结构 (holds no shuangsuiji store)："
+            "请检查 --db；新建用 `shuangsuiji init --db URL` (init)"
+        )
     return store
+
+
+_DB_HELP = "请检查 --db 或环境变量 SHUANGSUIJI_DB (SQLite 文件路径或 postgresql://用户@主机/库名)"
 
 
 def reading_registry(db_url: str) -> Registry:
@@ -136,26 +151,87 @@ db_option = click.option(
     default="sqlite:///shuangsuiji.db",
     show_default=True,
     envvar="SHUANGSUIJI_DB",
+    show_envvar=True,
     help="Store URL: a SQLite file (default) or postgresql+psycopg://user@host/db.",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable JSON output (docs/cli.md)."
+)
 actor_option = click.option(
     "--actor",
     required=True,
     envvar="SHUANGSUIJI_ACTOR",
+    show_envvar=True,
     help="Who is acting (recorded in the audit log).",
 )
 
 
+def deprecated_alias(old: str, old_value: str, new: str, new_value: str) -> str:
+    """The value of option ``new``, or of its deprecated spelling ``old`` (with a warning);
+    both at once is a usage error."""
+    if not old_value:
+        return new_value
+    if new_value:
+        fail(f"{old} 与 {new} 不能同时使用 (give only {new}; {old} is its old name)")
+    console(stderr=True).print(
+        f"[yellow]注意 (deprecated):[/] {old} 已改名为 {new}，请改用 {new} (use {new})"
+    )
+    return old_value
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as the one JSON document of a command's ``--json`` output."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` in the JSON convention: tuples and sets as arrays (sets sorted), dates ISO."""
+    from datetime import date, datetime
+
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, frozenset | set):
+        return sorted(jsonable(v) for v in value)
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def cell(value: Any) -> str:
+    """One value as table text: a list joined by spaces, ``None`` as an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return " ".join(cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def to_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def show_rows(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
+    """Rows as a JSON array, a table on a terminal, or tab-separated lines with a header
+    when stdout is a pipe or a file (cron): full values, nothing cut to a column width."""
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        emit_json(rows)
+        return
+    if not to_terminal():
+        lines = ["\t".join(columns)]
+        lines += ["\t".join(cell(row.get(c)) for c in columns) for row in rows]
+        click.echo("\n".join(lines))
         return
     from rich.table import Table
 
     table = Table(show_header=True)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # an ID wraps, never ends in "…"
     for row in rows:
-        table.add_row(*(str(row.get(c, "")) for c in columns))
+        table.add_row(*(cell(row.get(c)) for c in columns))
     console().print(table)

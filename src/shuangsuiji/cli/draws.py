@@ -4,7 +4,6 @@ and ``replace``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -16,10 +15,13 @@ from shuangsuiji.cli.common import (
     actor_option,
     console,
     db_option,
+    deprecated_alias,
+    emit_json,
     fail,
     handle_errors,
     json_option,
     show_rows,
+    to_terminal,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,27 +102,26 @@ def _show_draw(registry: Any, result: Any, task_code: str, out: Path | None, as_
     if out is not None:
         registry.export_bundle(task_code, out)
     rows = [
-        {"rank": i, "entity": p.id, "stratum": p.stratum, "ticket": p.ticket[:16]}
+        {"rank": i, "entity": p.id, "stratum": p.stratum, "ticket": p.ticket}
         for i, p in enumerate(result.draw.selected, start=1)
     ]
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "task": task_code,
-                    "attempt": result.attempt,
-                    "seed": result.draw.seed,
-                    "selected": rows,
-                },
-                ensure_ascii=False,
-            )
+        emit_json(
+            {
+                "task": task_code,
+                "attempt": result.attempt,
+                "seed": result.draw.seed,
+                "selected": rows,
+            }
         )
         return
-    console().print(
+    click.echo(
         f"task {task_code}, attempt {result.attempt}: {len(rows)} selected, seed {result.draw.seed}"
     )
-    show_rows(rows[:20], False, ["rank", "entity", "stratum", "ticket"])
-    if len(rows) > 20:
+    # a terminal shows the first 20; a pipe or a file (cron) gets every row
+    shown = rows[:20] if to_terminal() else rows
+    show_rows(shown, False, ["rank", "entity", "stratum", "ticket"])
+    if len(shown) < len(rows):
         console().print(f"… and {len(rows) - 20} more (use --json or --out)")
 
 
@@ -354,15 +355,17 @@ def seed_abandon(
         ]
     ),
 )
-@click.option("--note", default="", help="Explanation (required with --reason other).")
+@click.option("--text", default="", help="Explanation (说明; required with --reason other).")
+@click.option("--note", default="", hidden=True, help="Deprecated: use --text.")
 @db_option
 @actor_option
 @handle_errors
 def replace(
-    task_code: str, entity_id: str, reason: str, note: str, db_url: str, actor: str
+    task_code: str, entity_id: str, reason: str, text: str, note: str, db_url: str, actor: str
 ) -> None:
     """Replace a selected entity by the next alternate of its stratum (recorded)."""
     from shuangsuiji.registry import Registry
 
-    by = Registry.open(db_url).replace(task_code, entity_id, reason, actor=actor, note=note)
+    text = deprecated_alias("--note", note, "--text", text)
+    by = Registry.open(db_url).replace(task_code, entity_id, reason, actor=actor, note=text)
     console().print(f"{entity_id} replaced by {by} ({reason})")

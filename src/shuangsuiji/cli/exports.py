@@ -12,6 +12,7 @@ from shuangsuiji.cli.common import (
     actor_option,
     console,
     db_option,
+    deprecated_alias,
     existing_store,
     handle_errors,
     reading_registry,
@@ -70,7 +71,7 @@ def export_log(out: Path, db_url: str) -> None:
     "-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True
 )
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
-@click.option("--issuer", default="", help="The publishing authority's name.")
+@click.option("--issuer", default="", help="The publishing authority's name (发布机关).")
 @db_option
 @handle_errors
 def export_publications(out_dir: Path, today: Any, issuer: str, db_url: str) -> None:
@@ -108,11 +109,13 @@ def export_announcements(out_dir: Path, plan_code: str | None, issued: Any, db_u
 @export.command(name="record")
 @click.argument("task_code")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--agency", default="", help="The issuing authority's name.")
+@click.option("--issuer", default="", help="The issuing authority's name (发布机关).")
+@click.option("--agency", default="", hidden=True, help="Deprecated: use --issuer.")
 @db_option
 @handle_errors
-def export_record(task_code: str, out: Path, agency: str, db_url: str) -> None:
+def export_record(task_code: str, out: Path, issuer: str, agency: str, db_url: str) -> None:
     """Write the printable HTML draw record (抽取记录) of TASK_CODE."""
 
-    out.write_text(reading_registry(db_url).draw_record(task_code, agency=agency), encoding="utf-8")
+    issuer = deprecated_alias("--agency", agency, "--issuer", issuer)
+    out.write_text(reading_registry(db_url).draw_record(task_code, agency=issuer), encoding="utf-8")
     console().print(f"wrote {out}")

@@ -104,11 +104,14 @@ def publications(db_url: str, today: Any, overdue: bool, estimate: bool, as_json
                 "name": record.entity_name,
                 "completed": record.completion_date.isoformat(),
                 "due": record.due.isoformat(),
-                "status": f"{status.value} {status.label_zh}",
-                "published": record.published.isoformat() if record.published else "",
+                "due_estimated": bool(record.due_estimated),
+                "status": status.value,
+                "status_label": status.label_zh,
+                "published": record.published.isoformat() if record.published else None,
             }
         )
-    show_rows(rows, as_json, ["task", "entity", "name", "completed", "due", "status", "published"])
+    columns = ["task", "entity", "name", "completed", "due", "status", "status_label", "published"]
+    show_rows(rows, as_json, columns)
 
 
 @click.command()

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,11 +11,14 @@ import click
 
 from shuangsuiji.cli.common import (
     actor_option,
+    cell,
     console,
     db_option,
+    emit_json,
     existing_store,
     handle_errors,
     json_option,
+    jsonable,
     reading_registry,
     show_rows,
 )
@@ -161,7 +162,7 @@ def items_list(db_url: str, as_json: bool) -> None:
     """List the inspection items."""
 
     rows = existing_store(db_url).items()
-    data = [_plain(_fields(i)) for i in rows]
+    data = [jsonable(_fields(i)) for i in rows]
     show_rows(data, as_json, ["code", "department", "name", "key", "default_ratio", "method"])
 
 
@@ -247,7 +248,8 @@ def plan_show(db_url: str, as_json: bool) -> None:
 
     store = existing_store(db_url)
     data = [
-        _plain(_fields(p)) | {"tasks": [t.code for t in store.tasks(p.code)]} for p in store.plans()
+        jsonable(_fields(p)) | {"tasks": [t.code for t in store.tasks(p.code)]}
+        for p in store.plans()
     ]
     show_rows(data, as_json, ["code", "year", "name", "departments", "tasks"])
 
@@ -328,25 +330,19 @@ def task_show(code: str, db_url: str, as_json: bool) -> None:
 
     registry = reading_registry(db_url)
     found = registry.store.task(code)
-    data = _plain(_fields(found, recurse=False)) | {
-        "population": found.population.to_dict(),
-        "draws": registry.draws(code),
-    }
+    data = jsonable(
+        _fields(found, recurse=False)
+        | {
+            "directed": found.directed,
+            "joint": found.joint,
+            "population": found.population.to_dict(),
+            "draws": registry.draws(code),
+        }
+    )
     if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        emit_json(data)
         return
+    draws = data.pop("draws")
     for key, value in data.items():
-        console().print(f"[bold]{key}[/]: {value}")
-
-
-def _plain(data: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, frozenset | set):
-            value = sorted(value)
-        elif isinstance(value, tuple):
-            value = list(value)
-        elif isinstance(value, date):
-            value = value.isoformat()
-        out[key] = value
-    return out
+        click.echo(f"{key}: {cell(value)}")
+    show_rows(draws, False, ["attempt", "state", "reason", "candidates", "frozen", "drawn", "seed"])

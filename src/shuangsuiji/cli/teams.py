@@ -84,7 +84,7 @@ def teams_show(task_code: str, db_url: str, as_json: bool) -> None:
 
 
 def _show_teams(current: dict[str, tuple[str, ...]], as_json: bool) -> None:
-    rows = [{"entity": e, "inspectors": " ".join(i)} for e, i in sorted(current.items())]
+    rows = [{"entity": e, "inspectors": list(i)} for e, i in sorted(current.items())]
     show_rows(rows, as_json, ["entity", "inspectors"])
 
 
