@@ -1,0 +1,168 @@
+"""The store from the command line: ``db move`` copies a whole store, ``db upgrade`` migrates
+explicitly, and commands that only read never create a store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli_store import build_cycle_store
+from shuangsuiji.cli import EXIT_BAD_INPUT, EXIT_REFUSED, main
+from shuangsuiji.registry import Registry
+from shuangsuiji.store import Store
+from shuangsuiji.store import move as move_module
+
+RUNNER = CliRunner()
+
+
+def _ok(args: list[str]) -> str:
+    result = RUNNER.invoke(main, args)
+    assert result.exit_code == 0, (args, result.output)
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    path = tmp_path_factory.mktemp("cycle") / "cycle.db"
+    return path, build_cycle_store(f"sqlite:///{path}")
+
+
+@pytest.fixture
+def source(cycle: tuple[Path, dict[str, str]], tmp_path: Path) -> str:
+    copy = tmp_path / "source.db"
+    shutil.copy(cycle[0], copy)
+    return f"sqlite:///{copy}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'target.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def _same_records(source: str, target: str) -> None:
+    """Everything a user reads back from the store is the same on both sides."""
+    for args in (
+        ["task", "show", "T1"],
+        ["teams", "show", "T1"],
+        ["publications", "--today", "2026-10-30"],
+        ["plan", "show"],
+        ["items", "list"],
+        ["pool", "list"],
+        ["pool", "show", "inspectors"],
+        ["pool", "show", "conflicts"],
+    ):
+        assert _ok([*args, "--db", source, "--json"]) == _ok([*args, "--db", target, "--json"])
+    old, new = Registry(Store.open(source, upgrade=False)), Registry(Store.open(target))
+    assert old.bundle("T1") == new.bundle("T1")
+    assert old.store.audit_rows() == new.store.audit_rows()
+    assert old.store.counts() == new.store.counts()
+
+
+def test_db_move_copies_a_whole_cycle_and_the_log_verifies_on_the_new_side(
+    source: str, target: str, cycle: tuple[Path, dict[str, str]]
+) -> None:
+    moved = json.loads(_ok(["db", "move", "--from", source, "--to", target, "--json"]))
+    assert moved["verified"] and moved["problems"] == []
+    for table in ("entities", "audit_events", "draws", "replacements", "team_members"):
+        assert moved["rows"][table] > 0, table
+    assert moved["rows"]["publications"] == 1 and moved["rows"]["results"] == 3
+    _same_records(source, target)
+    assert "audit log intact and the records agree" in _ok(["verify-log", "--db", target])
+    # The new side takes new records after the copied ones (PostgreSQL: the ID sequences).
+    reg = Registry(Store.open(target))
+    reg.publish("T1", cycle[1]["unpublished"], on=date.today(), actor="公示员")
+    assert json.loads(_ok(["verify-log", "--db", target, "--json"]))["ok"]
+
+
+def test_db_move_refuses_a_target_that_holds_a_store_and_changes_nothing(
+    source: str, target: str
+) -> None:
+    _ok(["db", "move", "--from", source, "--to", target])
+    before = Store.open(target).counts()
+    again = RUNNER.invoke(main, ["db", "move", "--from", source, "--to", target])
+    output = " ".join(again.output.split())
+    assert again.exit_code == EXIT_REFUSED and "already holds a store" in output, output
+    assert "empty database" in output and "Traceback" not in output
+    assert Store.open(target).counts() == before
+
+
+def test_db_move_is_one_transaction_on_the_target(
+    source: str, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = move_module._copy_table
+    done: list[str] = []
+
+    def failing(src: object, dst: object, table: object) -> int:
+        if len(done) == 8:
+            raise move_module.StoreError("the network went down (test)")
+        done.append(str(table))
+        return copy(src, dst, table)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(move_module, "_copy_table", failing)
+    failed = RUNNER.invoke(main, ["db", "move", "--from", source, "--to", target])
+    assert failed.exit_code == EXIT_REFUSED and "network went down" in failed.output
+    assert set(Store.open(target).counts().values()) == {0}
+    monkeypatch.setattr(move_module, "_copy_table", copy)
+    _ok(["db", "move", "--from", source, "--to", target])  # the empty target takes a retry
+    _same_records(source, target)
+
+
+def test_db_move_refuses_a_missing_source_and_the_same_database(
+    source: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "typo.db"
+    result = RUNNER.invoke(
+        main, ["db", "move", "--from", f"sqlite:///{missing}", "--to", f"sqlite:///{tmp_path}/t.db"]
+    )
+    assert result.exit_code == EXIT_BAD_INPUT and "no database at" in result.output
+    assert not missing.exists() and not (tmp_path / "t.db").exists()
+    same = RUNNER.invoke(main, ["db", "move", "--from", source, "--to", source])
+    assert same.exit_code == EXIT_BAD_INPUT and "same database" in same.output
+
+
+READ_COMMANDS = [
+    ["verify-log"],
+    ["health"],
+    ["publications"],
+    ["pool", "list"],
+    ["pool", "show", "entities"],
+    ["items", "list"],
+    ["plan", "show"],
+    ["policy", "show"],
+    ["task", "show", "T1"],
+    ["teams", "show", "T1"],
+    ["export", "log", "-o", "x.jsonl"],
+    ["export", "bundle", "T1", "-o", "b.json"],
+]
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS, ids=" ".join)
+def test_a_read_command_on_a_mistyped_db_creates_nothing_and_says_how_to_fix_it(
+    command: list[str], tmp_path: Path
+) -> None:
+    typo = tmp_path / "shuangsuij.db"
+    result = RUNNER.invoke(main, [*command, "--db", f"sqlite:///{typo}"])
+    output = " ".join(result.output.split())
+    assert result.exit_code == EXIT_BAD_INPUT, output
+    assert f"no database at {typo}" in output and "--db" in output and "init" in output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in output
+    assert not typo.exists()
+
+
+def test_db_upgrade_creates_the_schema_and_a_read_command_then_finds_the_store(
+    tmp_path: Path,
+) -> None:
+    db = f"sqlite:///{tmp_path / 'new.db'}"
+    empty = RUNNER.invoke(main, ["pool", "list", "--db", db])
+    assert empty.exit_code == EXIT_BAD_INPUT
+    assert "schema upgraded" in _ok(["db", "upgrade", "--db", db])
+    assert "schema up to date" in _ok(["db", "upgrade", "--db", db])
+    rows = json.loads(_ok(["pool", "list", "--db", db, "--json"]))
+    assert [r["rows"] for r in rows] == [0, 0, 0]
