@@ -80,7 +80,7 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     from shuangsuiji.cli.messages import in_cli_terms
 
     text = escape(in_cli_terms(message))  # "[ratios]" is text, not markup
-    console(stderr=True).print(f"[bold red]错误 (error):[/] {text}")
+    console(stderr=True).print(f"[bold red]错误 error:[/] {text}")
     sys.exit(code)
 
 
@@ -102,10 +102,11 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def existing_store(db_url: str) -> Store:
-    """The store at ``db_url`` for a command that only reads: it must exist and hold a
-    shuangsuiji schema. Nothing is created or upgraded (opening a missing SQLite file would
-    create it)."""
+def existing_store(db_url: str, *, upgrade: bool = False) -> Store:
+    """The store at ``db_url``, which must exist and hold a shuangsuiji schema: nothing is
+    created (opening a missing SQLite file would create it). A command that only reads never
+    migrates; one that writes (``upgrade=True``) brings an older schema up to date first, as
+    ``shuangsuiji db upgrade`` does."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -132,6 +133,8 @@ def existing_store(db_url: str) -> Store:
             f"{db_url} 中没有 shuangsuiji 数据库结构 (holds no shuangsuiji store)："
             "请检查 --db；新建用 `shuangsuiji init --db URL` (init)"
         )
+    if upgrade:
+        store.upgrade()
     return store
 
 
@@ -143,6 +146,14 @@ def reading_registry(db_url: str) -> Registry:
     from shuangsuiji.registry import Registry
 
     return Registry(existing_store(db_url))
+
+
+def writing_registry(db_url: str) -> Registry:
+    """A registry over the existing store at ``db_url`` (upgraded if older), for a command
+    that works on records already stored: a mistyped --db is an error, not a new store."""
+    from shuangsuiji.registry import Registry
+
+    return Registry(existing_store(db_url, upgrade=True))
 
 
 db_option = click.option(

@@ -22,6 +22,7 @@ from shuangsuiji.cli.common import (
     json_option,
     show_rows,
     to_terminal,
+    writing_registry,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,14 +80,13 @@ def draw(
     """Draw TASK_CODE with a seed made by the system alone (only where the policy allows it;
     otherwise run the ceremony: `shuangsuiji seed --help`)."""
     from shuangsuiji._tabular import MAX_DATE, MIN_DATE
-    from shuangsuiji.registry import Registry
 
     if cutoff is not None and not MIN_DATE <= cutoff.date() <= MAX_DATE:
         fail(
             f"--cutoff {cutoff.date()} is out of range: give the day the candidate set is taken "
             f"on, between {MIN_DATE} and {MAX_DATE} (default: the task's start)"
         )
-    registry = Registry.open(db_url)
+    registry = writing_registry(db_url)
     result = registry.draw(
         task_code,
         actor=actor,
@@ -161,9 +161,7 @@ def seed_freeze(
     as_json: bool,
 ) -> None:
     """Freeze TASK_CODE's candidates and print the pool digest the parties commit to."""
-    from shuangsuiji.registry import Registry
-
-    frozen = Registry.open(db_url).freeze(
+    frozen = writing_registry(db_url).freeze(
         task_code,
         actor=actor,
         reason=reason,
@@ -208,9 +206,7 @@ def seed_commit(
     task_code: str, party: str, commitment: str, teams: bool, db_url: str, actor: str
 ) -> None:
     """Record PARTY's commitment (the person entering it is --actor)."""
-    from shuangsuiji.registry import Registry
-
-    registry = Registry.open(db_url)
+    registry = writing_registry(db_url)
     step = registry.commit_team_seed if teams else registry.commit_seed
     step(task_code, party, commitment, actor=actor)
     console().print(
@@ -232,7 +228,6 @@ def seed_commit(
 @handle_errors
 def seed_public(task_code: str, sources: tuple[str, ...], db_url: str, actor: str) -> None:
     """Declare public values that will make the seed; their dates must be after today."""
-    from shuangsuiji.registry import Registry
     from shuangsuiji.seeds import PublicSource
 
     parsed = []
@@ -241,7 +236,7 @@ def seed_public(task_code: str, sources: tuple[str, ...], db_url: str, actor: st
         if len(parts) != 3:
             fail(f'--source {text!r}: write "label|reference|YYYY-MM-DD"')
         parsed.append(PublicSource(parts[0], parts[1], date.fromisoformat(parts[2])))
-    digest = Registry.open(db_url).declare_public_seed(task_code, parsed, actor=actor)
+    digest = writing_registry(db_url).declare_public_seed(task_code, parsed, actor=actor)
     console().print(f"public values declared for {task_code}: digest {digest}")
 
 
@@ -255,9 +250,8 @@ def seed_public(task_code: str, sources: tuple[str, ...], db_url: str, actor: st
 def seed_announce(task_code: str, out: Path, teams: bool, db_url: str, actor: str) -> None:
     """Issue the pre-draw announcement and write it to OUT: publish it before any reveal."""
     from shuangsuiji.exports import to_json, write_text
-    from shuangsuiji.registry import Registry
 
-    registry = Registry.open(db_url)
+    registry = writing_registry(db_url)
     step = registry.announce_teams if teams else registry.announce
     announcement = step(task_code, actor=actor)
     write_text(to_json(announcement), out)
@@ -278,13 +272,11 @@ def seed_reveal(
     task_code: str, party: str, contribution: str, teams: bool, db_url: str, actor: str
 ) -> None:
     """Reveal PARTY's contribution (checked against its commitment)."""
-    from shuangsuiji.registry import Registry
-
     try:
         value = bytes.fromhex(contribution)
     except ValueError:
         fail(f"--contribution must be hex (from `seed contribute`), got {contribution[:20]!r}")
-    registry = Registry.open(db_url)
+    registry = writing_registry(db_url)
     step = registry.reveal_team_seed if teams else registry.reveal_seed
     step(task_code, party, value, actor=actor)
     console().print(f"{party} revealed for {task_code}")
@@ -298,9 +290,7 @@ def seed_reveal(
 @handle_errors
 def seed_values(task_code: str, values: tuple[str, ...], db_url: str, actor: str) -> None:
     """Enter the declared public values as published, one per source, in order."""
-    from shuangsuiji.registry import Registry
-
-    Registry.open(db_url).reveal_public_values(task_code, list(values), actor=actor)
+    writing_registry(db_url).reveal_public_values(task_code, list(values), actor=actor)
     console().print(f"public values entered for {task_code}")
 
 
@@ -313,9 +303,7 @@ def seed_values(task_code: str, values: tuple[str, ...], db_url: str, actor: str
 @handle_errors
 def seed_select(task_code: str, db_url: str, actor: str, out: Path | None, as_json: bool) -> None:
     """Draw TASK_CODE from the combined seed once every party revealed."""
-    from shuangsuiji.registry import Registry
-
-    registry = Registry.open(db_url)
+    registry = writing_registry(db_url)
     _show_draw(registry, registry.select(task_code, actor=actor), task_code, out, as_json)
 
 
@@ -331,9 +319,7 @@ def seed_abandon(
     task_code: str, reason: str, text: str, approved_by: str, db_url: str, actor: str
 ) -> None:
     """Abandon TASK_CODE's frozen attempt (e.g. a party never revealed); it counts as a draw."""
-    from shuangsuiji.registry import Registry
-
-    Registry.open(db_url).abandon(
+    writing_registry(db_url).abandon(
         task_code, reason=reason, text=text, approved_by=approved_by, actor=actor
     )
     console().print(f"attempt of {task_code} abandoned ({reason}); the next draw is a re-draw")
@@ -364,8 +350,6 @@ def replace(
     task_code: str, entity_id: str, reason: str, text: str, note: str, db_url: str, actor: str
 ) -> None:
     """Replace a selected entity by the next alternate of its stratum (recorded)."""
-    from shuangsuiji.registry import Registry
-
     text = deprecated_alias("--note", note, "--text", text)
-    by = Registry.open(db_url).replace(task_code, entity_id, reason, actor=actor, note=text)
+    by = writing_registry(db_url).replace(task_code, entity_id, reason, actor=actor, note=text)
     console().print(f"{entity_id} replaced by {by} ({reason})")

@@ -16,6 +16,7 @@ from shuangsuiji.cli.common import (
     existing_store,
     handle_errors,
     reading_registry,
+    writing_registry,
 )
 
 
@@ -47,9 +48,7 @@ def export_annex(task_code: str, out: Path, recipient: str, db_url: str, actor: 
     """Write the sealed staffing annex of TASK_CODE (personal data: for the supervising office
     only, never published); `shuangsuiji verify BUNDLE --annex ANNEX` replays the teams with
     it. Writing it is logged (annex.export)."""
-    from shuangsuiji.registry import Registry
-
-    Registry.open(db_url).export_staffing_annex(task_code, out, actor=actor, recipient=recipient)
+    writing_registry(db_url).export_staffing_annex(task_code, out, actor=actor, recipient=recipient)
     console().print(f"wrote {out} (sealed annex: supervising office only, do not publish)")
 
 

@@ -16,6 +16,7 @@ from shuangsuiji.cli.common import (
     json_option,
     reading_registry,
     show_rows,
+    writing_registry,
 )
 
 
@@ -51,9 +52,7 @@ def results_record(
     actor: str,
 ) -> None:
     """Record (or, with --reason, correct) one result; CATEGORIES like 05 or 05|08."""
-    from shuangsuiji.registry import Registry
-
-    result = Registry.open(db_url).record_result(
+    result = writing_registry(db_url).record_result(
         task_code,
         entity_id,
         item,
@@ -75,9 +74,7 @@ def results_record(
 @handle_errors
 def results_import(csv_file: Path, db_url: str, actor: str) -> None:
     """Import results from CSV (task,entity_id,item,categories,...), all rows or none."""
-    from shuangsuiji.registry import Registry
-
-    done = Registry.open(db_url).import_results(csv_file, actor=actor)
+    done = writing_registry(db_url).import_results(csv_file, actor=actor)
     console().print(f"recorded {len(done)} results")
 
 
@@ -140,9 +137,7 @@ def publish(
 
     Several entities are published together, all or nothing: if one cannot be published
     (no result, already published), nothing is stored and every problem is listed."""
-    from shuangsuiji.registry import Registry
-
-    records = Registry.open(db_url).publish_many(
+    records = writing_registry(db_url).publish_many(
         [(task_code, e) for e in entity_ids],
         on=on.date() if on else None,
         reason=reason,

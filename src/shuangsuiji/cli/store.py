@@ -233,9 +233,8 @@ def plan_create(
 ) -> None:
     """Create or change a plan."""
     from shuangsuiji.model import Plan
-    from shuangsuiji.store import Store
 
-    Store.open(db_url).put_plan(Plan(code, year, name, departments_), actor=actor)
+    existing_store(db_url, upgrade=True).put_plan(Plan(code, year, name, departments_), actor=actor)
     console().print(f"plan {code} stored")
 
 
@@ -299,7 +298,6 @@ def task_create(
 ) -> None:
     """Create a task; with --industry/--region/--tier/--tag it is directed (定向)."""
     from shuangsuiji.model import PopulationFilter, Task
-    from shuangsuiji.store import Store
 
     population = PopulationFilter(
         industry_prefixes=industry, region_prefixes=region, tiers=tier, tags_any=tag
@@ -315,7 +313,7 @@ def task_create(
         population=population,
         ratio=ratio,
     )
-    Store.open(db_url).put_task(new, actor=actor)
+    existing_store(db_url, upgrade=True).put_task(new, actor=actor)
     kind = "directed" if new.directed else "undirected"
     console().print(f"task {code} stored ({kind}{', joint' if new.joint else ''})")
 
