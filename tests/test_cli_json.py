@@ -6,6 +6,7 @@ import as they are, and the renamed options keep their old names as deprecated a
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,7 +198,6 @@ def test_refusals_name_the_command_that_fixes_them_not_the_python_call(
 def test_every_python_hint_of_the_library_has_its_command_line_terms() -> None:
     for hint, command in (
         ("task T: freeze() first", "shuangsuiji seed freeze"),
-        ("or abandon it with a reason (shuangsuiji draw abandon)", "shuangsuiji seed abandon"),
         ("pass encoding='utf-16'.", "--encoding utf-16"),
         ("nothing was imported. Use mode='upsert' to replace stored rows.", "--upsert"),
         ("a correction must be a new version (see correct())", "--reason"),
@@ -266,3 +266,20 @@ def test_help_names_the_environment_variables() -> None:
     top = " ".join(_ok(["--help"]).split())
     assert "SHUANGSUIJI_DB" in top and "SHUANGSUIJI_ACTOR" in top
     assert "env var: SHUANGSUIJI_DB" in " ".join(_ok(["teams", "show", "--help"]).split())
+
+
+def test_every_command_a_library_message_names_exists() -> None:
+    """A refusal that names a command (`shuangsuiji seed abandon`) names one that runs."""
+    named = re.compile(r"[`(]shuangsuiji\s+([a-z][a-z-]*)(?:\s+([a-z][a-z-]*))?")
+    source = Path(__file__).parents[1] / "src" / "shuangsuiji"
+    found = 0
+    for path in source.rglob("*.py"):
+        for first, second in named.findall(path.read_text(encoding="utf-8")):
+            found += 1
+            command = main.commands.get(first)
+            assert command is not None, (path.name, first)
+            if isinstance(command, click.Group):
+                assert second in {"", *command.commands}, (path.name, first, second)
+            else:  # an argument is upper case (TASK): a lower-case word is no subcommand
+                assert not second, (path.name, first, second)
+    assert found > 10

@@ -15,8 +15,6 @@ HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
         (r"freeze\(\) first", "先冻结候选名单：`shuangsuiji seed freeze TASK` (freeze)"),
-        (r"\(shuangsuiji draw abandon\)", "(`shuangsuiji seed abandon`)"),
-        (r"\(shuangsuiji draw announce\)", "(`shuangsuiji seed announce`)"),
         (
             r"pass encoding='([\w-]+)'",
             r"加选项 `--encoding \1` 再导入 (pass --encoding \1)",

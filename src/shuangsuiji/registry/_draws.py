@@ -121,7 +121,7 @@ class _Draws(_RegistryBase):
             raise DrawRefused(
                 f"task {task.code} has a frozen draw (attempt {last.attempt}) waiting for its "
                 "seed; finish its ceremony (reveal, then select) or abandon it with a reason "
-                "(shuangsuiji draw abandon)"
+                "(shuangsuiji seed abandon)"
             )
         codes = ", ".join(f"{k} ({v})" for k, v in REDRAW_REASONS.items())
         if redraw.reason not in REDRAW_REASONS:
@@ -324,7 +324,7 @@ class _Draws(_RegistryBase):
         if not row.announcement:
             raise DrawRefused(
                 f"task {task}: nothing may be revealed before the pre-draw announcement; "
-                "announce the commitments first (shuangsuiji draw announce)"
+                "announce the commitments first (shuangsuiji seed announce)"
             )
         return row
 
@@ -479,7 +479,7 @@ class _Draws(_RegistryBase):
             if not commitments:
                 raise DrawRefused(
                     f"task {row.task}: no seed party has committed; commit the parties "
-                    "(shuangsuiji draw commit) or declare public values first"
+                    "(shuangsuiji seed commit) or declare public values first"
                 )
             seed = {"kind": "ceremony", "commitments": commitments}
         if independent < wanted:
