@@ -166,3 +166,27 @@ def test_db_upgrade_creates_the_schema_and_a_read_command_then_finds_the_store(
     assert "schema up to date" in _ok(["db", "upgrade", "--db", db])
     rows = json.loads(_ok(["pool", "list", "--db", db, "--json"]))
     assert [r["rows"] for r in rows] == [0, 0, 0]
+
+
+WRITE_COMMANDS = [
+    ["draw", "T1"],
+    ["seed", "freeze", "T1"],
+    ["seed", "commit", "T1", "--party", "P", "--commitment", "ab" * 32],
+    ["replace", "T1", "91350100M000100Y43", "--reason", "duplicate_record"],
+    ["teams", "assign", "T1"],
+    ["teams", "freeze", "T1"],
+    ["publish", "T1", "91350100M000100Y43"],
+    ["plan", "create", "P", "--year", "2026", "--name", "计划", "--department", "SCJG"],
+    ["export", "annex", "T1", "-o", "annex.json"],
+]
+
+
+@pytest.mark.parametrize("command", WRITE_COMMANDS, ids=" ".join)
+def test_a_command_on_stored_records_does_not_create_a_store_at_a_mistyped_db(
+    command: list[str], tmp_path: Path
+) -> None:
+    typo = tmp_path / "agncy.db"
+    result = RUNNER.invoke(main, [*command, "--db", f"sqlite:///{typo}", "--actor", "李科长"])
+    output = " ".join(result.output.split())
+    assert result.exit_code == EXIT_BAD_INPUT and f"no database at {typo}" in output, output
+    assert not typo.exists()
