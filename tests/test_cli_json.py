@@ -193,6 +193,10 @@ def test_refusals_name_the_command_that_fixes_them_not_the_python_call(
     again = RUNNER.invoke(main, ["import", "entities", str(pool), "--db", db, *ACTOR])
     output = " ".join(again.output.split())
     assert again.exit_code == 4 and "--upsert" in output and "mode=" not in output, output
+    beyond = RUNNER.invoke(main, ["due", "2099-12-01"])
+    output = " ".join(beyond.output.split())
+    assert beyond.exit_code == 2 and "--notice notice-" in output and "--estimate" in output
+    assert "estimate=True" not in output and "with_notice('" not in output, output
 
 
 def test_every_python_hint_of_the_library_has_its_command_line_terms() -> None:
@@ -203,6 +207,8 @@ def test_every_python_hint_of_the_library_has_its_command_line_terms() -> None:
         ("a correction must be a new version (see correct())", "--reason"),
         ("save the agency's 一细则 first (Store.save_policy or a policy.toml)", "policy set"),
         ("change the team with reassign()", "shuangsuiji teams reassign"),
+        ("with calendar.with_notice('notice-2031.toml') (file", "--notice notice-2031.toml"),
+        ("or pass estimate=True for a result labelled as an estimate", "--estimate"),
     ):
         said = in_cli_terms(hint)
         assert command in said and "()" not in said and "='" not in said, said

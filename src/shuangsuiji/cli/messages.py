@@ -40,6 +40,11 @@ HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "用 `shuangsuiji teams reassign` 调整检查组 (reassign)",
         ),
         (r"\(reason=\.\.\.\)", "(加选项 `--reason`)"),
+        (
+            r"with calendar\.with_notice\('([^']+)'\)",
+            r"with `--notice \1` (载入该年的国务院放假通知, with_notice)",
+        ),
+        (r"pass estimate=True", "加选项 `--estimate` (estimate)"),
     )
 )
 
