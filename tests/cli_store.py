@@ -27,7 +27,9 @@ def build_cycle_store(url: str) -> dict[str, str]:
     reg.store.put_task(T2, actor=ADMIN)
     reg.draw("T1", actor="抽取人-李")
     first, second, third = reg.selected_ids("T1")[:3]
-    replaced_by = reg.replace("T1", third, "not_found_at_address", actor="抽取人-李")
+    replaced_by = reg.replace(
+        "T1", third, "not_found_at_address", actor="抽取人-李", note="2026-07-02 实地核查：查无此户"
+    )
     reg.assign_teams("T1", actor="抽取人-李")
     pair = reg.teams("T1")[first]
     now[0] = datetime(2026, 9, 26, 9, 0, tzinfo=UTC)

@@ -71,6 +71,7 @@ READS = {
     "teams show": ["teams", "show", "T1"],
     "publications": ["publications", "--today", "2026-10-30"],
     "pool list": ["pool", "list"],
+    "regions list": ["regions", "list"],
     "health": ["health", "--inspectors", "--replays", "50"],
     "verify-log": ["verify-log"],
 }
@@ -225,6 +226,7 @@ def test_each_template_imports_into_a_fresh_store_as_it_is(tmp_path: Path) -> No
         "inspectors": ["import", "inspectors"],
         "conflicts": ["import", "conflicts"],
         "items": ["items", "import"],
+        "regions": ["regions", "import"],
     }
     for kind, command in steps.items():
         out = tmp_path / f"{kind}.csv"
@@ -235,6 +237,8 @@ def test_each_template_imports_into_a_fresh_store_as_it_is(tmp_path: Path) -> No
     assert [i["code"] for i in json.loads(_ok(["items", "list", "--db", db, "--json"]))] == [
         "SCJG-02"
     ]
+    regions = json.loads(_ok(["regions", "list", "--db", db, "--json"]))
+    assert regions == [{"code": "350102", "name": "鼓楼区"}]
     # Results need a drawn task: the template is read by the same reader `results import` uses.
     from datetime import UTC, datetime
 

@@ -341,7 +341,11 @@ def seed_abandon(
         ]
     ),
 )
-@click.option("--text", default="", help="Explanation (说明; required with --reason other).")
+@click.option(
+    "--text",
+    default="",
+    help="证据说明，必填 (evidence: who found what, where, when); published with the replacement.",
+)
 @click.option("--note", default="", hidden=True, help="Deprecated: use --text.")
 @db_option
 @actor_option

@@ -38,6 +38,7 @@ TEMPLATES = {
     "conflicts": "shuangsuiji import conflicts",
     "items": "shuangsuiji items import",
     "results": "shuangsuiji results import",
+    "regions": "shuangsuiji regions import",
 }
 
 

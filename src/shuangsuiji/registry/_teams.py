@@ -519,7 +519,8 @@ class _Teams(_Draws):
         row, frozen, saved = self._teams_drawn(s, row.task)
         draw, _, _ = self._rebuild(s, row)
         why = ReplacementReason(reason)
-        rep = draw.replace(entity_id, why, note).replacements[-1]
+        skip = self._taken_alternates(s, row, draw, entity_id)
+        rep = draw.replace(entity_id, why, note, skip=skip).replacements[-1]
         if rep.by not in (frozen["staffing"].get("alternates") or ()):
             raise DrawRefused(
                 f"task {row.task}: the alternate {rep.by} was not in the staffing frozen for the "
@@ -527,7 +528,8 @@ class _Teams(_Draws):
                 "frozen inputs; re-draw the task with a recorded reason"
             )
         recusal = Recusal(rep.by, "", RecusalReason.REPLACEMENT, note, replaces=entity_id)
-        extra = {"replacement_reason": why.value}
+        extra: dict[str, Any] = {"replacement_reason": why.value}
+        extra |= {"skipped": [dict(x) for x in rep.skipped]} if rep.skipped else {}
         pending = self._request_change(s, row, frozen, saved, recusal, actor, extra)
         if not pending["request"]["witnesses_needed"]:
             self._apply_change(s, row, frozen, saved, pending, actor)
@@ -658,7 +660,8 @@ class _Teams(_Draws):
         if recusal.replaces:
             draw, _, _ = self._rebuild(s, row)
             why = ReplacementReason(request["replacement_reason"])
-            rep = draw.replace(recusal.replaces, why, recusal.text).replacements[-1]
+            skip = {x["id"]: x["task"] for x in request.get("skipped", [])}
+            rep = draw.replace(recusal.replaces, why, recusal.text, skip=skip).replacements[-1]
             if rep.by != recusal.entity_id:
                 raise DrawRefused(
                     f"task {row.task}: the next alternate is now {rep.by}, not "

@@ -18,6 +18,7 @@ from shuangsuiji.store.schema import (
     DrawCandidateRow,
     DrawPickRow,
     DrawRow,
+    EntityRow,
     ReplacementRow,
     TaskRow,
     TeamMemberRow,
@@ -32,10 +33,12 @@ __all__ = [
     "drawn_rows",
     "drawn_tasks",
     "draws_after",
+    "entity_status",
     "last_inspected",
     "put_candidates",
     "put_team_members",
     "replacements_of",
+    "selected_elsewhere",
     "step_events",
     "team_members",
     "teams_of_other_tasks",
@@ -79,6 +82,29 @@ def last_inspected(s: Session, task: str) -> dict[str, date]:
     Alternates promoted by a replacement count too (they are inspected); the entities they
     replaced stay counted as drawn.
     """
+    out: dict[str, date] = {}
+    for entity, _, end in _selected_elsewhere(s, task):
+        out[entity] = max(end, out.get(entity, end))
+    return out
+
+
+def selected_elsewhere(s: Session, task: str, ids: Iterable[str]) -> dict[str, tuple[str, date]]:
+    """Of ``ids``, those in another task's current selection (selected or promoted), each
+    with that task and its end (the latest end when several tasks have it)."""
+    wanted = set(ids)
+    out: dict[str, tuple[str, date]] = {}
+    if not wanted:
+        return out
+    for entity, other, end in _selected_elsewhere(s, task, wanted):
+        if entity not in out or (end, other) > (out[entity][1], out[entity][0]):
+            out[entity] = (other, end)
+    return out
+
+
+def _selected_elsewhere(
+    s: Session, task: str, ids: set[str] | None = None
+) -> list[tuple[str, str, date]]:
+    """(entity, task, task end) of every entity in the current selection of another task."""
     current = (
         select(DrawRow.task, func.max(DrawRow.attempt).label("attempt"))
         .where(DrawRow.state == "drawn")
@@ -86,8 +112,8 @@ def last_inspected(s: Session, task: str) -> dict[str, date]:
         .subquery()
     )
 
-    def of_current(query: Any, draw_id: Any) -> Any:
-        return (
+    def of_current(query: Any, draw_id: Any, entity: Any) -> Any:
+        query = (
             query.join(DrawRow, DrawRow.id == draw_id)
             .join(
                 current,
@@ -96,14 +122,26 @@ def last_inspected(s: Session, task: str) -> dict[str, date]:
             .join(TaskRow, TaskRow.code == DrawRow.task)
             .where(DrawRow.task != task)
         )
+        return query if ids is None else query.where(entity.in_(sorted(ids)))
 
-    picks = of_current(select(DrawPickRow.entity_id, TaskRow.end), DrawPickRow.draw_id)
-    promoted = of_current(select(ReplacementRow.replaced_by, TaskRow.end), ReplacementRow.draw_id)
+    picks = of_current(
+        select(DrawPickRow.entity_id, DrawRow.task, TaskRow.end),
+        DrawPickRow.draw_id,
+        DrawPickRow.entity_id,
+    )
+    promoted = of_current(
+        select(ReplacementRow.replaced_by, DrawRow.task, TaskRow.end),
+        ReplacementRow.draw_id,
+        ReplacementRow.replaced_by,
+    )
     rows = [*s.execute(picks.where(DrawPickRow.role == "selected")), *s.execute(promoted)]
-    out: dict[str, date] = {}
-    for entity, end in rows:
-        out[entity] = max(end, out.get(entity, end))
-    return out
+    return [(str(e), str(t), end) for e, t, end in rows]
+
+
+def entity_status(s: Session, entity_id: str) -> str | None:
+    """The stored registration status of one entity (None if it is not in the pool)."""
+    status: str | None = s.scalar(select(EntityRow.status).where(EntityRow.id == entity_id))
+    return status
 
 
 def put_candidates(s: Session, draw_id: int, ids: Sequence[str], strata: Sequence[str]) -> None:
