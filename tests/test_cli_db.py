@@ -190,3 +190,27 @@ def test_a_command_on_stored_records_does_not_create_a_store_at_a_mistyped_db(
     output = " ".join(result.output.split())
     assert result.exit_code == EXIT_BAD_INPUT and f"no database at {typo}" in output, output
     assert not typo.exists()
+
+
+UNREACHABLE = "postgresql://ssj@127.0.0.1:1/nowhere"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["init", "--db", UNREACHABLE],
+        ["db", "upgrade", "--db", UNREACHABLE],
+        ["departments", "add", "SCJG", "市场监管局", "--db", UNREACHABLE, "--actor", "李"],
+        ["teams", "show", "T1", "--db", UNREACHABLE],
+        ["db", "move", "--from", "SOURCE", "--to", UNREACHABLE],
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_a_database_server_that_cannot_be_reached_is_a_message_not_a_traceback(
+    command: list[str], source: str
+) -> None:
+    result = RUNNER.invoke(main, [source if a == "SOURCE" else a for a in command])
+    output = " ".join(result.output.split())
+    assert result.exit_code == EXIT_BAD_INPUT, output
+    assert "cannot be read as a database" in output and "127.0.0.1" in output
+    assert isinstance(result.exception, SystemExit)

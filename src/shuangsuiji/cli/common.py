@@ -107,27 +107,14 @@ def existing_store(db_url: str, *, upgrade: bool = False) -> Store:
     created (opening a missing SQLite file would create it). A command that only reads never
     migrates; one that writes (``upgrade=True``) brings an older schema up to date first, as
     ``shuangsuiji db upgrade`` does."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
-    from shuangsuiji.store import Store, normalise_url
-
-    try:
-        url = make_url(normalise_url(db_url))
-    except ArgumentError as exc:
-        fail(f"--db {db_url!r} 不是数据库地址 (not a database URL: {exc})；{_DB_HELP}")
-    file = url.database if url.get_backend_name() == "sqlite" else None
-    if file not in (None, "", ":memory:") and not Path(str(file)).is_file():
+    file = _sqlite_file(db_url)
+    if file is not None and not file.is_file():
         fail(
-            f"{url.database} 处没有数据库 (no database at {url.database})：请检查 --db 或 "
-            f"SHUANGSUIJI_DB；只读的命令从不新建数据库，新建用 `shuangsuiji init --db URL` (init)"
+            f"{file} 处没有数据库 (no database at {file})：请检查 --db 或 SHUANGSUIJI_DB；"
+            "这个命令只用已有的数据库，从不新建 (never creates one)；新建用 "
+            "`shuangsuiji init --db URL` (init)"
         )
-    store = Store.open(db_url, upgrade=False)
-    try:
-        revision = store.revision()
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        fail(f"无法读取数据库 {db_url} (cannot be read as a database: {reason})；{_DB_HELP}")
+    store, revision = connected_store(db_url)
     if revision is None:
         fail(
             f"{db_url} 中没有 shuangsuiji 数据库结构 (holds no shuangsuiji store)："
@@ -136,6 +123,46 @@ def existing_store(db_url: str, *, upgrade: bool = False) -> Store:
     if upgrade:
         store.upgrade()
     return store
+
+
+def creating_store(db_url: str) -> Store:
+    """The store at ``db_url`` for a command that sets one up (``init``, the imports): a new
+    database gets the schema, an older schema is upgraded."""
+    store, _revision = connected_store(db_url)
+    store.upgrade()
+    return store
+
+
+def connected_store(db_url: str) -> tuple[Store, str | None]:
+    """The store at ``db_url`` (not upgraded) and its schema revision, once a connection
+    worked: a server that cannot be reached or a file that is not a database is a clear
+    error, not a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from shuangsuiji.store import Store
+
+    _sqlite_file(db_url)  # a URL that cannot be parsed fails here, with its reason
+    store = Store.open(db_url, upgrade=False)
+    try:
+        return store, store.revision()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        fail(f"无法读取数据库 {db_url} (cannot be read as a database: {reason})；{_DB_HELP}")
+
+
+def _sqlite_file(db_url: str) -> Path | None:
+    """The file of a SQLite URL (``None`` for a server or an in-memory database)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from shuangsuiji.store import normalise_url
+
+    try:
+        url = make_url(normalise_url(db_url))
+    except ArgumentError as exc:
+        fail(f"--db {db_url!r} 不是数据库地址 (not a database URL: {exc})；{_DB_HELP}")
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    return None if file in (None, "", ":memory:") else Path(str(file))
 
 
 _DB_HELP = "请检查 --db 或环境变量 SHUANGSUIJI_DB (SQLite 文件路径或 postgresql://用户@主机/库名)"

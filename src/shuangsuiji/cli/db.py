@@ -9,9 +9,11 @@ import click
 
 from shuangsuiji.cli.common import (
     EXIT_INTEGRITY,
+    connected_store,
     console,
     db_option,
     emit_json,
+    existing_store,
     fail,
     handle_errors,
     json_option,
@@ -31,10 +33,7 @@ def db_upgrade(db_url: str) -> None:
 
     Commands that only read never migrate a store; commands that write create the schema of
     a new, empty database and bring an older one up to date, as this command does."""
-    from shuangsuiji.store import Store
-
-    store = Store.open(db_url, upgrade=False)
-    before = store.revision()
+    store, before = connected_store(db_url)
     store.upgrade()
     after = store.revision()
     if before == after:
@@ -56,15 +55,14 @@ def db_move(source_url: str, target_url: str, as_json: bool) -> None:
     records on the new side. The source is not changed."""
     from rich.markup import escape
 
-    from shuangsuiji.cli.common import existing_store
     from shuangsuiji.registry import Registry
-    from shuangsuiji.store import Store, normalise_url
+    from shuangsuiji.store import normalise_url
     from shuangsuiji.store.move import move_store
 
     if normalise_url(source_url) == normalise_url(target_url):
         fail("--from 与 --to 是同一个数据库 (the same database): give a new, empty one as --to")
     source = existing_store(source_url)
-    target = Store.open(target_url, upgrade=False)
+    target, _revision = connected_store(target_url)
     report = move_store(source, target)
     problems = [str(p) for p in target.verify_log()] + [
         str(p) for p in Registry(target).verify_records()

@@ -9,6 +9,7 @@ import click
 from shuangsuiji.cli.common import (
     actor_option,
     console,
+    creating_store,
     db_option,
     existing_store,
     handle_errors,
@@ -31,10 +32,9 @@ def regions() -> None:
 def regions_import(csv_file: Path, encoding: str, db_url: str, actor: str) -> None:
     """Import region names from CSV (code,name: 行政区划代码,名称), all or nothing."""
     from shuangsuiji.io import read_regions_csv
-    from shuangsuiji.store import Store
 
     names = read_regions_csv(csv_file, encoding=encoding)
-    Store.open(db_url).put_regions(names, actor=actor)
+    creating_store(db_url).put_regions(names, actor=actor)
     console().print(f"{len(names)} region name(s) stored")
 
 

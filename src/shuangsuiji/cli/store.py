@@ -13,6 +13,7 @@ from shuangsuiji.cli.common import (
     actor_option,
     cell,
     console,
+    creating_store,
     db_option,
     emit_json,
     existing_store,
@@ -58,9 +59,8 @@ def _progress() -> Progress:
 @handle_errors
 def init(db_url: str) -> None:
     """Create or upgrade the store's schema."""
-    from shuangsuiji.store import Store
 
-    store = Store.open(db_url)
+    store = creating_store(db_url)
     console().print(f"store ready at {db_url} (schema revision {store.revision()})")
 
 
@@ -84,10 +84,9 @@ def import_entities(
 ) -> None:
     """Import the entity pool (检查对象名录库) from CSV_FILE."""
     from shuangsuiji.io import read_entities_csv
-    from shuangsuiji.store import Store
 
     pool = read_entities_csv(csv_file, id_scheme=scheme, encoding=encoding)
-    store = Store.open(db_url)
+    store = creating_store(db_url)
     with _progress() as bar:
         job = bar.add_task("importing entities", total=len(pool))
         report = store.import_entities(
@@ -109,9 +108,8 @@ def import_entities(
 def import_inspectors(csv_file: Path, db_url: str, actor: str, encoding: str) -> None:
     """Import the inspector pool (执法检查人员名录库) from CSV_FILE."""
     from shuangsuiji.io import read_inspectors_csv
-    from shuangsuiji.store import Store
 
-    store = Store.open(db_url)
+    store = creating_store(db_url)
     known = [d.code for d in store.departments()]
     pool = read_inspectors_csv(csv_file, encoding=encoding, departments=known)
     report = store.import_inspectors(pool, actor=actor, source=str(csv_file))
@@ -127,10 +125,9 @@ def import_inspectors(csv_file: Path, db_url: str, actor: str, encoding: str) ->
 def import_conflicts(csv_file: Path, db_url: str, actor: str, encoding: str) -> None:
     """Import declared conflicts of interest (回避) from CSV_FILE."""
     from shuangsuiji.io import read_conflicts_csv
-    from shuangsuiji.store import Store
 
     conflicts = read_conflicts_csv(csv_file, encoding=encoding)
-    report = Store.open(db_url).import_conflicts(conflicts, actor=actor, source=str(csv_file))
+    report = creating_store(db_url).import_conflicts(conflicts, actor=actor, source=str(csv_file))
     console().print(f"imported {report.rows:,} declared conflicts")
 
 
@@ -147,10 +144,9 @@ def items() -> None:
 def items_import(csv_file: Path, db_url: str, actor: str) -> None:
     """Import items from CSV (code,department,name,legal_basis,target,method,key,...)."""
     from shuangsuiji.io import read_items_csv
-    from shuangsuiji.store import Store
 
     rows = read_items_csv(csv_file)
-    Store.open(db_url).put_items(rows, actor=actor)
+    creating_store(db_url).put_items(rows, actor=actor)
     console().print(f"stored {len(rows)} inspection items")
 
 
@@ -180,9 +176,8 @@ def departments() -> None:
 def departments_add(code: str, name: str, db_url: str, actor: str) -> None:
     """Add or rename a department."""
     from shuangsuiji.model import Department
-    from shuangsuiji.store import Store
 
-    Store.open(db_url).put_departments([Department(code, name)], actor=actor)
+    creating_store(db_url).put_departments([Department(code, name)], actor=actor)
     console().print(f"department {code} stored")
 
 
@@ -199,9 +194,8 @@ def policy() -> None:
 def policy_set(toml_file: Path, db_url: str, actor: str) -> None:
     """Validate a policy TOML file and store it as the current version."""
     from shuangsuiji.policy import load_policy
-    from shuangsuiji.store import Store
 
-    digest = Store.open(db_url).save_policy(load_policy(toml_file), actor=actor)
+    digest = creating_store(db_url).save_policy(load_policy(toml_file), actor=actor)
     console().print(f"policy stored (content hash {digest})")
 
 
