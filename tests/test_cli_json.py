@@ -157,6 +157,13 @@ def test_the_json_of_the_writing_commands_matches_its_schema(db: str, tmp_path: 
     assert _check("verify", _ok(["verify", str(bundle), "--json"]))["ok"]
 
 
+def test_due_prints_the_deadline_as_json() -> None:
+    official = _check("due", _ok(["due", "2026-09-25", "--json"]))
+    assert official == official | {"date": "2026-10-29", "days": 20, "estimated": False}
+    beyond = _check("due", _ok(["due", "2099-12-01", "--estimate", "--json"]))
+    assert beyond["estimated"] and beyond["basis"]
+
+
 def test_a_system_seed_draw_prints_json_that_matches_its_schema(db: str) -> None:
     drawn = _check("draw", _ok(["draw", "T2", "--db", db, *ACTOR, "--json"]))
     assert drawn["attempt"] == 1 and all(len(r["ticket"]) == 64 for r in drawn["selected"])
