@@ -214,3 +214,18 @@ def test_a_database_server_that_cannot_be_reached_is_a_message_not_a_traceback(
     assert result.exit_code == EXIT_BAD_INPUT, output
     assert "cannot be read as a database" in output and "127.0.0.1" in output
     assert isinstance(result.exception, SystemExit)
+
+
+def test_a_read_command_on_an_older_schema_says_to_upgrade_and_a_write_command_upgrades(
+    tmp_path: Path,
+) -> None:
+    db = f"sqlite:///{tmp_path / 'old.db'}"
+    old = Store.open(db, upgrade=False)
+    old.upgrade("0005")
+    result = RUNNER.invoke(main, ["pool", "list", "--db", db])
+    output = " ".join(result.output.split())
+    assert result.exit_code == EXIT_BAD_INPUT and "shuangsuiji db upgrade" in output, output
+    assert old.revision() == "0005"  # reading changed nothing
+    _ok(["departments", "add", "SCJG", "市场监督管理局", "--db", db, "--actor", "李科长"])
+    assert old.revision() == old.head()
+    assert json.loads(_ok(["pool", "list", "--db", db, "--json"]))[0]["rows"] == 0

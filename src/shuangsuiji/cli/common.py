@@ -122,6 +122,13 @@ def existing_store(db_url: str, *, upgrade: bool = False) -> Store:
         )
     if upgrade:
         store.upgrade()
+    elif revision != store.head():
+        fail(
+            f"{db_url} 的数据库结构版本是 {revision}，本版本的 shuangsuiji 读写 {store.head()} "
+            "(schema revision differs)：数据库较旧时先运行 "
+            f"`shuangsuiji db upgrade --db {db_url}` (upgrade)，较新时升级 shuangsuiji "
+            "(pip install -U shuangsuiji)；只读的命令不改动数据库"
+        )
     return store
 
 

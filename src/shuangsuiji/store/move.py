@@ -49,15 +49,6 @@ class MoveReport:
         return sum(self.rows.values())
 
 
-def _head(store: StoreCore) -> str:
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(store._alembic_config()).get_current_head()
-    if head is None:  # pragma: no cover - the package ships its migrations
-        raise StoreError("the package ships no migrations")
-    return str(head)
-
-
 def _stored_rows(conn: Connection) -> dict[str, int]:
     """Rows in each of the library's tables that exist on ``conn`` (none yet: ``{}``)."""
     present = set(sa.inspect(conn).get_table_names())
@@ -136,7 +127,7 @@ def move_store(
     ...
     shuangsuiji.store._store.StoreError: the target ... already holds a store: ...
     """
-    head = _head(source)
+    head = source.head()
     _check_source(source, head)
     where = target.engine.url.render_as_string(hide_password=True)
     if target.revision() is not None:
