@@ -3,9 +3,6 @@ the importers accept, with one example row each."""
 
 from __future__ import annotations
 
-import csv
-import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +72,9 @@ def pool_show(which: str, limit: int | None, db_url: str, as_json: bool) -> None
 
 def _pool_rows(store: Store, which: str) -> tuple[list[str], list[dict[str, Any]]]:
     """The pool's rows as its CSV writer writes them (one mapping: the import format)."""
+    import csv
+    import tempfile
+
     from shuangsuiji.io import write_conflicts_csv, write_entities_csv, write_inspectors_csv
 
     with tempfile.TemporaryDirectory() as folder:
@@ -110,6 +110,8 @@ def _typed(row: dict[str, str]) -> dict[str, Any]:
 def template(kind: str, out: Path | None) -> None:
     """Print (or write with --out) a template CSV: the header the importer accepts and one
     example row to overwrite (docs/cli.md lists every column)."""
+    from importlib import resources
+
     text = (resources.files("shuangsuiji") / "templates" / f"{kind}.csv").read_text("utf-8")
     if out is None:
         click.echo(text, nl=False)
