@@ -300,3 +300,16 @@ def test_every_command_a_library_message_names_exists() -> None:
             else:  # an argument is upper case (TASK): a lower-case word is no subcommand
                 assert not second, (path.name, first, second)
     assert found > 10
+
+
+def test_a_piped_table_keeps_one_line_per_record_whatever_the_values(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from shuangsuiji.cli.common import show_rows
+
+    rows = [{"id": "A1", "name": "榕城\t某店\n(分店)", "tags": ["a", "b"], "active": True}]
+    show_rows(rows, False, ["id", "name", "tags", "active"])
+    assert capsys.readouterr().out.splitlines() == [
+        "id\tname\ttags\tactive",
+        "A1\t榕城 某店 (分店)\ta b\ttrue",
+    ]

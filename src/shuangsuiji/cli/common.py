@@ -257,6 +257,12 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def _field(text: str) -> str:
+    """A tab-separated field: a tab or a line break inside a value becomes a space, so that
+    every record stays one line of exactly one field per column."""
+    return " ".join(text.replace("\t", " ").splitlines()) if "\t" in text or "\n" in text else text
+
+
 def to_terminal() -> bool:
     return sys.stdout.isatty()
 
@@ -269,7 +275,7 @@ def show_rows(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> 
         return
     if not to_terminal():
         lines = ["\t".join(columns)]
-        lines += ["\t".join(cell(row.get(c)) for c in columns) for row in rows]
+        lines += ["\t".join(_field(cell(row.get(c))) for c in columns) for row in rows]
         click.echo("\n".join(lines))
         return
     from rich.table import Table
