@@ -55,8 +55,10 @@ def _same_records(source: str, target: str) -> None:
         ["plan", "show"],
         ["items", "list"],
         ["pool", "list"],
+        ["pool", "show", "entities"],
         ["pool", "show", "inspectors"],
         ["pool", "show", "conflicts"],
+        ["regions", "list"],
     ):
         assert _ok([*args, "--db", source, "--json"]) == _ok([*args, "--db", target, "--json"])
     old, new = Registry(Store.open(source, upgrade=False)), Registry(Store.open(target))
