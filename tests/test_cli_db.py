@@ -72,7 +72,7 @@ def test_db_move_copies_a_whole_cycle_and_the_log_verifies_on_the_new_side(
 ) -> None:
     moved = json.loads(_ok(["db", "move", "--from", source, "--to", target, "--json"]))
     assert moved["verified"] and moved["problems"] == []
-    for table in ("entities", "audit_events", "draws", "replacements", "team_members"):
+    for table in ("entities", "regions", "audit_events", "draws", "replacements", "team_members"):
         assert moved["rows"][table] > 0, table
     assert moved["rows"]["publications"] == 1 and moved["rows"]["results"] == 3
     _same_records(source, target)
