@@ -313,3 +313,11 @@ def test_a_piped_table_keeps_one_line_per_record_whatever_the_values(
         "id\tname\ttags\tactive",
         "A1\t榕城 某店 (分店)\ta b\ttrue",
     ]
+
+
+@pytest.mark.parametrize("source", ["彩票|开奖号码", "彩票|开奖号码|2026-13-40", "彩票|号码|明天"])
+def test_a_malformed_public_source_is_a_message_not_a_traceback(source: str, db: str) -> None:
+    result = RUNNER.invoke(main, ["seed", "public", "T2", "--source", source, "--db", db, *ACTOR])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2 and "名称|出处|YYYY-MM-DD" in output, output
+    assert isinstance(result.exception, SystemExit)

@@ -233,9 +233,16 @@ def seed_public(task_code: str, sources: tuple[str, ...], db_url: str, actor: st
     parsed = []
     for text in sources:
         parts = text.split("|")
-        if len(parts) != 3:
-            fail(f'--source {text!r}: write "label|reference|YYYY-MM-DD"')
-        parsed.append(PublicSource(parts[0], parts[1], date.fromisoformat(parts[2])))
+        try:
+            day = date.fromisoformat(parts[2]) if len(parts) == 3 else None
+        except ValueError:
+            day = None
+        if day is None:
+            fail(
+                f'--source {text!r}：请写成 "名称|出处|YYYY-MM-DD" (write "label|reference|'
+                'YYYY-MM-DD"), e.g. "中国福利彩票双色球|开奖号码|2026-07-02"'
+            )
+        parsed.append(PublicSource(parts[0], parts[1], day))
     digest = writing_registry(db_url).declare_public_seed(task_code, parsed, actor=actor)
     console().print(f"public values declared for {task_code}: digest {digest}")
 
@@ -275,7 +282,10 @@ def seed_reveal(
     try:
         value = bytes.fromhex(contribution)
     except ValueError:
-        fail(f"--contribution must be hex (from `seed contribute`), got {contribution[:20]!r}")
+        fail(
+            f"--contribution 须为十六进制 (must be hex)，即 `shuangsuiji seed contribute` 输出的 "
+            f"contribution，收到 (got) {contribution[:20]!r}"
+        )
     registry = writing_registry(db_url)
     step = registry.reveal_team_seed if teams else registry.reveal_seed
     step(task_code, party, value, actor=actor)
