@@ -321,3 +321,16 @@ def test_a_malformed_public_source_is_a_message_not_a_traceback(source: str, db:
     output = " ".join(result.output.split())
     assert result.exit_code == 2 and "名称|出处|YYYY-MM-DD" in output, output
     assert isinstance(result.exception, SystemExit)
+
+
+def test_an_unknown_encoding_is_a_usage_error_and_items_take_gbk_files(
+    db: str, tmp_path: Path
+) -> None:
+    items = tmp_path / "items.csv"
+    items.write_bytes(_ok(["template", "items"]).encode("gb18030"))
+    bad = RUNNER.invoke(
+        main, ["items", "import", str(items), "--encoding", "gkb", "--db", db, *ACTOR]
+    )
+    assert bad.exit_code == 2 and "unknown encoding" in bad.output
+    assert isinstance(bad.exception, SystemExit)
+    _ok(["items", "import", str(items), "--encoding", "gb18030", "--db", db, *ACTOR])

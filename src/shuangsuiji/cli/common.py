@@ -202,6 +202,27 @@ db_option = click.option(
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Machine-readable JSON output (docs/cli.md)."
 )
+
+
+def _known_encoding(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise click.BadParameter(
+            f"{value!r} 不是已知的编码 (unknown encoding): utf-8, gb18030 (GBK), utf-16 …"
+        ) from None
+    return value
+
+
+encoding_option = click.option(
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    callback=_known_encoding,
+    help="The file's encoding: utf-8 (with or without BOM), gb18030 for GBK files from Excel.",
+)
 actor_option = click.option(
     "--actor",
     required=True,

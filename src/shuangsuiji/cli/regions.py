@@ -11,6 +11,7 @@ from shuangsuiji.cli.common import (
     console,
     creating_store,
     db_option,
+    encoding_option,
     existing_store,
     handle_errors,
     json_option,
@@ -25,7 +26,7 @@ def regions() -> None:
 
 @regions.command(name="import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--encoding", default="utf-8", show_default=True, help="e.g. gb18030")
+@encoding_option
 @db_option
 @actor_option
 @handle_errors

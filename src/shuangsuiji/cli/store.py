@@ -16,6 +16,7 @@ from shuangsuiji.cli.common import (
     creating_store,
     db_option,
     emit_json,
+    encoding_option,
     existing_store,
     handle_errors,
     json_option,
@@ -76,7 +77,7 @@ def import_group() -> None:
 @click.option(
     "--scheme", default="uscc", show_default=True, help="ID scheme: uscc, regno15, local or a+b."
 )
-@click.option("--encoding", default="utf-8", show_default=True)
+@encoding_option
 @click.option("--upsert", is_flag=True, help="Replace entities already stored instead of refusing.")
 @handle_errors
 def import_entities(
@@ -103,7 +104,7 @@ def import_entities(
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @db_option
 @actor_option
-@click.option("--encoding", default="utf-8", show_default=True)
+@encoding_option
 @handle_errors
 def import_inspectors(csv_file: Path, db_url: str, actor: str, encoding: str) -> None:
     """Import the inspector pool (执法检查人员名录库) from CSV_FILE."""
@@ -120,7 +121,7 @@ def import_inspectors(csv_file: Path, db_url: str, actor: str, encoding: str) ->
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @db_option
 @actor_option
-@click.option("--encoding", default="utf-8", show_default=True)
+@encoding_option
 @handle_errors
 def import_conflicts(csv_file: Path, db_url: str, actor: str, encoding: str) -> None:
     """Import declared conflicts of interest (回避) from CSV_FILE."""
@@ -140,12 +141,13 @@ def items() -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @db_option
 @actor_option
+@encoding_option
 @handle_errors
-def items_import(csv_file: Path, db_url: str, actor: str) -> None:
+def items_import(csv_file: Path, db_url: str, actor: str, encoding: str) -> None:
     """Import items from CSV (code,department,name,legal_basis,target,method,key,...)."""
     from shuangsuiji.io import read_items_csv
 
-    rows = read_items_csv(csv_file)
+    rows = read_items_csv(csv_file, encoding=encoding)
     creating_store(db_url).put_items(rows, actor=actor)
     console().print(f"stored {len(rows)} inspection items")
 
