@@ -323,8 +323,8 @@ def test_a_malformed_public_source_is_a_message_not_a_traceback(source: str, db:
     assert isinstance(result.exception, SystemExit)
 
 
-def test_an_unknown_encoding_is_a_usage_error_and_items_take_gbk_files(
-    db: str, tmp_path: Path
+def test_an_unknown_encoding_is_a_usage_error_and_items_and_results_take_gbk_files(
+    db: str, tmp_path: Path, cycle: tuple[Path, dict[str, str]]
 ) -> None:
     items = tmp_path / "items.csv"
     items.write_bytes(_ok(["template", "items"]).encode("gb18030"))
@@ -334,3 +334,29 @@ def test_an_unknown_encoding_is_a_usage_error_and_items_take_gbk_files(
     assert bad.exit_code == 2 and "unknown encoding" in bad.output
     assert isinstance(bad.exception, SystemExit)
     _ok(["items", "import", str(items), "--encoding", "gb18030", "--db", db, *ACTOR])
+    teams = json.loads(_ok(["teams", "show", "T1", "--db", db, "--json"]))
+    recorded = {cycle[1]["published"], cycle[1]["unpublished"]}
+    unrecorded = next(t for t in teams if t["entity"] not in recorded)
+    results = tmp_path / "results.csv"
+    header = _ok(["template", "results"]).splitlines()[0]
+    row = [
+        "T1",
+        unrecorded["entity"],
+        "SCJG-01",
+        "未发现问题",
+        "",
+        "2026-09-01",
+        "2026-09-25",
+        "|".join(unrecorded["inspectors"]),
+        "录入员",
+    ]
+    results.write_bytes(f"{header}\n{','.join(row)}\n".encode("gb18030"))
+    plain = RUNNER.invoke(main, ["results", "import", str(results), "--db", db, *ACTOR])
+    assert plain.exit_code == 2 and "--encoding gb18030" in " ".join(plain.output.split())
+    wrong = RUNNER.invoke(
+        main, ["results", "import", str(results), "--encoding", "utf-16", "--db", db, *ACTOR]
+    )
+    assert wrong.exit_code == 2 and "not utf-16 text" in wrong.output
+    assert "recorded 1 results" in _ok(
+        ["results", "import", str(results), "--encoding", "gb18030", "--db", db, *ACTOR]
+    )

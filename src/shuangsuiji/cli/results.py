@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from shuangsuiji.cli.common import (
     actor_option,
     console,
     db_option,
+    encoding_option,
+    fail,
     handle_errors,
     json_option,
     reading_registry,
@@ -71,10 +74,20 @@ def results_record(
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @db_option
 @actor_option
+@encoding_option
 @handle_errors
-def results_import(csv_file: Path, db_url: str, actor: str) -> None:
+def results_import(csv_file: Path, db_url: str, actor: str, encoding: str) -> None:
     """Import results from CSV (task,entity_id,item,categories,...), all rows or none."""
-    done = writing_registry(db_url).import_results(csv_file, actor=actor)
+    registry = writing_registry(db_url)
+    if codecs.lookup(encoding).name == "utf-8":
+        done = registry.import_results(csv_file, actor=actor)  # the reader's own BOM/GBK hints
+    else:
+        try:
+            csv_file.read_text(encoding=encoding)
+        except UnicodeDecodeError as exc:
+            fail(f"{csv_file}: 不是 {encoding} 编码的文本 (not {encoding} text: {exc.reason})")
+        with csv_file.open(encoding=encoding, newline="") as handle:
+            done = registry.import_results(handle, actor=actor)
     console().print(f"recorded {len(done)} results")
 
 
