@@ -194,7 +194,7 @@ def test_a_command_on_stored_records_does_not_create_a_store_at_a_mistyped_db(
     assert not typo.exists()
 
 
-UNREACHABLE = "postgresql://ssj@127.0.0.1:1/nowhere"
+UNREACHABLE = "postgresql://ssj:s3cret-pw@127.0.0.1:1/nowhere"
 
 
 @pytest.mark.parametrize(
@@ -215,6 +215,7 @@ def test_a_database_server_that_cannot_be_reached_is_a_message_not_a_traceback(
     output = " ".join(result.output.split())
     assert result.exit_code == EXIT_BAD_INPUT, output
     assert "cannot be read as a database" in output and "127.0.0.1" in output
+    assert "s3cret-pw" not in output  # a password never reaches the terminal or cron's mail
     assert isinstance(result.exception, SystemExit)
 
 

@@ -117,16 +117,16 @@ def existing_store(db_url: str, *, upgrade: bool = False) -> Store:
     store, revision = connected_store(db_url)
     if revision is None:
         fail(
-            f"{db_url} 中没有 shuangsuiji 数据库结构 (holds no shuangsuiji store)："
+            f"{shown(db_url)} 中没有 shuangsuiji 数据库结构 (holds no shuangsuiji store)："
             "请检查 --db；新建用 `shuangsuiji init --db URL` (init)"
         )
     if upgrade:
         store.upgrade()
     elif revision != store.head():
         fail(
-            f"{db_url} 的数据库结构版本是 {revision}，本版本的 shuangsuiji 读写 {store.head()} "
-            "(schema revision differs)：数据库较旧时先运行 "
-            f"`shuangsuiji db upgrade --db {db_url}` (upgrade)，较新时升级 shuangsuiji "
+            f"{shown(db_url)} 的数据库结构版本是 {revision}，本版本的 shuangsuiji 读写 "
+            f"{store.head()} (schema revision differs)：数据库较旧时先运行 "
+            f"`shuangsuiji db upgrade --db {shown(db_url)}` (upgrade)，较新时升级 shuangsuiji "
             "(pip install -U shuangsuiji)；只读的命令不改动数据库"
         )
     return store
@@ -154,7 +154,7 @@ def connected_store(db_url: str) -> tuple[Store, str | None]:
         return store, store.revision()
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        fail(f"无法读取数据库 {db_url} (cannot be read as a database: {reason})；{_DB_HELP}")
+        fail(f"无法读取数据库 {shown(db_url)} (cannot be read as a database: {reason})；{_DB_HELP}")
 
 
 def _sqlite_file(db_url: str) -> Path | None:
@@ -170,6 +170,15 @@ def _sqlite_file(db_url: str) -> Path | None:
         fail(f"--db {db_url!r} 不是数据库地址 (not a database URL: {exc})；{_DB_HELP}")
     file = url.database if url.get_backend_name() == "sqlite" else None
     return None if file in (None, "", ":memory:") else Path(str(file))
+
+
+def shown(db_url: str) -> str:
+    """``db_url`` as it may be printed: a password in it is masked (cron mails, logs)."""
+    from sqlalchemy.engine import make_url
+
+    from shuangsuiji.store import normalise_url
+
+    return make_url(normalise_url(db_url)).render_as_string(hide_password=True)
 
 
 _DB_HELP = "请检查 --db 或环境变量 SHUANGSUIJI_DB (SQLite 文件路径或 postgresql://用户@主机/库名)"

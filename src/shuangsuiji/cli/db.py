@@ -17,6 +17,7 @@ from shuangsuiji.cli.common import (
     fail,
     handle_errors,
     json_option,
+    shown,
 )
 
 
@@ -81,7 +82,7 @@ def db_move(source_url: str, target_url: str, as_json: bool) -> None:
         for table, n in report.rows.items():
             click.echo(f"{table}\t{n}")
         console().print(
-            f"已迁移 (moved) {report.total:,} 行 (rows) 到 {target_url}；"
+            f"已迁移 (moved) {report.total:,} 行 (rows) 到 {shown(target_url)}；"
             + ("审计链与记录核验通过 (verify-log clean)" if not problems else "核验失败 (FAIL)")
         )
     for problem in problems:
