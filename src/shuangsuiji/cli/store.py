@@ -23,6 +23,7 @@ from shuangsuiji.cli.common import (
     jsonable,
     reading_registry,
     show_rows,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def init(db_url: str) -> None:
     """Create or upgrade the store's schema."""
 
     store = creating_store(db_url)
-    console().print(f"store ready at {db_url} (schema revision {store.revision()})")
+    console().print(f"store ready at {shown(db_url)} (schema revision {store.revision()})")
 
 
 @click.group(name="import")
