@@ -161,3 +161,20 @@ def test_skipping_only_removes_it_never_reorders() -> None:
     assert again.replacements[-1].by == alts[3]  # alts[0] stays used up
     plain = d.replace(d.selected[0].id, "other", "x")
     assert "skipped" not in plain.replacements[-1].to_json()
+
+
+def test_every_exclusion_is_published_with_the_fact_that_decided_it(db_url: str) -> None:
+    """Issue 12: the freeze records each excluded entity's deciding fact, so an auditor can
+    check "deregistered" against the public registry and "inspected within the window"
+    against the other task's bundle."""
+    reg, first, _ = _two_tasks(db_url)
+    excluded = {e["reason"]: e for e in reg.bundle("T3")["excluded"]}
+    window = excluded["inspected_within_window"]
+    assert set(window["ids"]) == {p.id for p in first.selected}
+    assert window["facts"] == [{"task": "T1", "end": "2026-09-30"}] * len(window["ids"])
+    gone = excluded["deregistered_or_revoked"]
+    statuses = dict(zip(CITY.entities.id_list(), CITY.entities.status.values(), strict=True))
+    assert gone["ids"] and [f["status"] for f in gone["facts"]] == [
+        statuses[i] for i in gone["ids"]
+    ]
+    assert {f["status"] for f in gone["facts"]} <= {"注销", "吊销", "撤销"}

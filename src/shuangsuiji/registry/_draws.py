@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from shuangsuiji.annex import SealedStaffing, seal_staffing
 from shuangsuiji.bundle import make_bundle
-from shuangsuiji.candidates import CandidateSet, freeze_candidates
+from shuangsuiji.candidates import CandidateSet, Exclusion, freeze_candidates
 from shuangsuiji.canonical import canonical_text as _json
+from shuangsuiji.changes import public_assignment
 from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
     REDRAW_REASONS,
@@ -66,9 +67,11 @@ class _Redraw:
 
 def _public_team_seed(frozen: dict[str, Any]) -> dict[str, Any]:
     """The team-seed record as published: the staffing digest, date, ceremony, announcement,
-    and the changes of a team that were asked for and withdrawn (SSJ-CHANGE-1)."""
+    and the changes of a team that were asked for and withdrawn (SSJ-CHANGE-1), and the pair
+    probabilities stated at the freeze (SSJ-PAIRS-1)."""
     keys = ("on", "staffing_digest", "ceremony", "frozen_by", "announcement", "withdrawn_changes")
-    return {k: frozen[k] for k in keys if k in frozen}
+    pairs = ("pairs",)  # SSJ-PAIRS-1: officer and entity IDs, probabilities only
+    return {k: frozen[k] for k in keys + pairs if k in frozen}
 
 
 def _sealed(frozen: dict[str, Any] | None) -> SealedStaffing:
@@ -210,6 +213,9 @@ class _Draws(_RegistryBase):
         policy = self.store.policy(session=s)
         cut = self._cutoff(policy, task, cutoff)
         candidates = self._candidates(s, task, policy, cut)
+        candidates = attrs.evolve(
+            candidates, exclusions=self._with_facts(s, task_code, candidates.exclusions)
+        )
         row = DrawRow(
             task=task_code,
             attempt=len(previous) + 1,
@@ -247,6 +253,26 @@ class _Draws(_RegistryBase):
             }
         self.store.append_event(s, actor, "candidates.freeze", payload)
         return candidates, row
+
+    def _with_facts(
+        self, s: Session, task: str, exclusions: Sequence[Exclusion]
+    ) -> tuple[Exclusion, ...]:
+        """Each exclusion with the fact that decided it, per entity (published in the bundle's
+        ``excluded`` so that an auditor can check each one against the public registry and
+        the other tasks' bundles): the status, the registration date, or the other task."""
+        out = []
+        for e in exclusions:
+            if e.reason == "inspected_within_window":
+                other = draws_sql.selected_elsewhere(s, task, e.ids)
+                facts = [{"task": other[i][0], "end": other[i][1].isoformat()} for i in e.ids]
+            else:
+                stored = draws_sql.entity_facts(s, e.ids)
+                if e.reason == "deregistered_or_revoked":
+                    facts = [{"status": stored[i][0]} for i in e.ids]
+                else:
+                    facts = [{"registered": stored[i][1].isoformat()} for i in e.ids]
+            out.append(attrs.evolve(e, facts=tuple(facts)))
+        return tuple(out)
 
     def _candidates(
         self, s: Session, task: Task, policy: Policy, cut: date
@@ -681,13 +707,17 @@ class _Draws(_RegistryBase):
             teams=self._teams_of(s, row),
             policy_hash=row.policy_hash,
             exclusions=exclusions,
-            assignment=assignment["assignment"] if assignment else None,
+            assignment=public_assignment(assignment["assignment"]) if assignment else None,
             process={
                 "attempt": row.attempt,
                 "attempts": self._attempts(s, row),
                 "cutoff": row.cutoff.isoformat(),
                 "announcement": json.loads(row.announcement) if row.announcement else None,
-                "excluded": [{"reason": e["reason"], "ids": e.get("ids", [])} for e in stored],
+                "excluded": [
+                    {"reason": e["reason"], "ids": e.get("ids", [])}
+                    | ({"facts": e["facts"]} if e.get("facts") else {})
+                    for e in stored
+                ],
                 "team_seed": _public_team_seed(frozen_team) if frozen_team else None,
                 "sealed_staffing": _sealed(frozen_team).section() if sealable else None,
             },

@@ -33,6 +33,7 @@ __all__ = [
     "drawn_rows",
     "drawn_tasks",
     "draws_after",
+    "entity_facts",
     "entity_status",
     "last_inspected",
     "put_candidates",
@@ -43,6 +44,9 @@ __all__ = [
     "team_members",
     "teams_of_other_tasks",
 ]
+
+
+_IN_CHUNK = 5_000  # IDs per IN (...) list
 
 
 def draw_rows(s: Session, task: str) -> list[DrawRow]:
@@ -136,6 +140,16 @@ def _selected_elsewhere(
     )
     rows = [*s.execute(picks.where(DrawPickRow.role == "selected")), *s.execute(promoted)]
     return [(str(e), str(t), end) for e, t, end in rows]
+
+
+def entity_facts(s: Session, ids: Sequence[str]) -> dict[str, tuple[str, date]]:
+    """The stored status and registration date of each of ``ids`` (looked up in chunks)."""
+    out: dict[str, tuple[str, date]] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = list(ids[start : start + _IN_CHUNK])
+        query = select(EntityRow.id, EntityRow.status, EntityRow.registered)
+        out.update((i, (st, reg)) for i, st, reg in s.execute(query.where(EntityRow.id.in_(chunk))))
+    return out
 
 
 def entity_status(s: Session, entity_id: str) -> str | None:
