@@ -72,7 +72,7 @@ READS = {
     "publications": ["publications", "--today", "2026-10-30"],
     "pool list": ["pool", "list"],
     "regions list": ["regions", "list"],
-    "health": ["health", "--inspectors", "--pairs", "entity", "--replays", "50"],
+    "health": ["health", "--inspectors", "--pairs", "county", "--replays", "50"],
     "verify-log": ["verify-log"],
 }
 
