@@ -6,6 +6,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
@@ -46,6 +47,10 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["verified"] == len(summary["bundles"]) == 4
+    schema = json.loads(
+        (Path(__file__).parents[1] / "docs" / "cli-json-schema.json").read_text(encoding="utf-8")
+    )
+    jsonschema.validate(summary, schema["$defs"]["demo"])  # docs/cli.md: the --json convention
     return out
 
 
@@ -430,7 +435,7 @@ def test_the_whole_cycle_from_the_command_line(
             first,
             "--reason",
             "not_found_at_address",
-            "--note",
+            "--text",
             "查无此户",
             *who,
         ],
@@ -439,7 +444,7 @@ def test_the_whole_cycle_from_the_command_line(
     second = bundle["selected"][1]["id"]
     store_time.on("2026-07-01")
     team = _team_ceremony(db, "T-food", published)
-    members = {t["entity"]: t["inspectors"].split() for t in team}
+    members = {t["entity"]: list(t["inspectors"]) for t in team}
     assert all(len(m) == 2 for m in members.values()) and first not in members
     # A change of a team draws from fresh randomness; the policy wants a witness for it.
     change = str(published / "change-T-food-0.json")
@@ -453,7 +458,7 @@ def test_the_whole_cycle_from_the_command_line(
     witnessed = RUNNER.invoke(main, witness)
     assert witnessed.exit_code == 0 and "new team" in witnessed.output, witnessed.output
     members = {
-        t["entity"]: t["inspectors"].split()
+        t["entity"]: list(t["inspectors"])
         for t in json.loads(
             RUNNER.invoke(main, ["teams", "show", "T-food", "--db", db, "--json"]).stdout
         )

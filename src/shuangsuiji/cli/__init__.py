@@ -18,11 +18,13 @@ import click
 
 from shuangsuiji._version import __version__
 from shuangsuiji.cli import (
+    db,
     demo,
     draws,
     due,
     exports,
     health,
+    pools,
     regions,
     results,
     serve,
@@ -57,12 +59,21 @@ __all__ = [
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="shuangsuiji")
 def main() -> None:
-    """双随机、一公开: reproducible random inspections with recusal and publication deadlines."""
+    """双随机、一公开: reproducible random inspections with recusal and publication deadlines.
+
+    \b
+    Environment variables (环境变量):
+      SHUANGSUIJI_DB     the store for --db (default sqlite:///shuangsuiji.db)
+      SHUANGSUIJI_ACTOR  the acting person for --actor (recorded in the audit log)
+    """
 
 
 for command in (
     store.init,
+    db.db,
     store.import_group,
+    pools.pool,
+    pools.template,
     store.items,
     store.departments,
     regions.regions,

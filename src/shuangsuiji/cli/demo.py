@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from shuangsuiji.cli.common import console, handle_errors
+from shuangsuiji.cli.common import console, emit_json, handle_errors
 
 
 @click.command()
@@ -30,7 +29,7 @@ def demo(out_dir: Path, n_entities: int, seed: int, as_json: bool) -> None:
 
     summary = run_demo(out_dir, n_entities=n_entities, seed=seed, console=console(stderr=True))
     if as_json:
-        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        emit_json(summary)
     else:
         _print_summary(summary)
 

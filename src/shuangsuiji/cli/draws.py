@@ -4,7 +4,6 @@ and ``replace``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -16,10 +15,14 @@ from shuangsuiji.cli.common import (
     actor_option,
     console,
     db_option,
+    deprecated_alias,
+    emit_json,
     fail,
     handle_errors,
     json_option,
     show_rows,
+    to_terminal,
+    writing_registry,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,14 +80,13 @@ def draw(
     """Draw TASK_CODE with a seed made by the system alone (only where the policy allows it;
     otherwise run the ceremony: `shuangsuiji seed --help`)."""
     from shuangsuiji._tabular import MAX_DATE, MIN_DATE
-    from shuangsuiji.registry import Registry
 
     if cutoff is not None and not MIN_DATE <= cutoff.date() <= MAX_DATE:
         fail(
             f"--cutoff {cutoff.date()} is out of range: give the day the candidate set is taken "
             f"on, between {MIN_DATE} and {MAX_DATE} (default: the task's start)"
         )
-    registry = Registry.open(db_url)
+    registry = writing_registry(db_url)
     result = registry.draw(
         task_code,
         actor=actor,
@@ -100,27 +102,26 @@ def _show_draw(registry: Any, result: Any, task_code: str, out: Path | None, as_
     if out is not None:
         registry.export_bundle(task_code, out)
     rows = [
-        {"rank": i, "entity": p.id, "stratum": p.stratum, "ticket": p.ticket[:16]}
+        {"rank": i, "entity": p.id, "stratum": p.stratum, "ticket": p.ticket}
         for i, p in enumerate(result.draw.selected, start=1)
     ]
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "task": task_code,
-                    "attempt": result.attempt,
-                    "seed": result.draw.seed,
-                    "selected": rows,
-                },
-                ensure_ascii=False,
-            )
+        emit_json(
+            {
+                "task": task_code,
+                "attempt": result.attempt,
+                "seed": result.draw.seed,
+                "selected": rows,
+            }
         )
         return
-    console().print(
+    click.echo(
         f"task {task_code}, attempt {result.attempt}: {len(rows)} selected, seed {result.draw.seed}"
     )
-    show_rows(rows[:20], False, ["rank", "entity", "stratum", "ticket"])
-    if len(rows) > 20:
+    # a terminal shows the first 20; a pipe or a file (cron) gets every row
+    shown = rows[:20] if to_terminal() else rows
+    show_rows(shown, False, ["rank", "entity", "stratum", "ticket"])
+    if len(shown) < len(rows):
         console().print(f"… and {len(rows) - 20} more (use --json or --out)")
 
 
@@ -160,9 +161,7 @@ def seed_freeze(
     as_json: bool,
 ) -> None:
     """Freeze TASK_CODE's candidates and print the pool digest the parties commit to."""
-    from shuangsuiji.registry import Registry
-
-    frozen = Registry.open(db_url).freeze(
+    frozen = writing_registry(db_url).freeze(
         task_code,
         actor=actor,
         reason=reason,
@@ -207,9 +206,7 @@ def seed_commit(
     task_code: str, party: str, commitment: str, teams: bool, db_url: str, actor: str
 ) -> None:
     """Record PARTY's commitment (the person entering it is --actor)."""
-    from shuangsuiji.registry import Registry
-
-    registry = Registry.open(db_url)
+    registry = writing_registry(db_url)
     step = registry.commit_team_seed if teams else registry.commit_seed
     step(task_code, party, commitment, actor=actor)
     console().print(
@@ -231,16 +228,22 @@ def seed_commit(
 @handle_errors
 def seed_public(task_code: str, sources: tuple[str, ...], db_url: str, actor: str) -> None:
     """Declare public values that will make the seed; their dates must be after today."""
-    from shuangsuiji.registry import Registry
     from shuangsuiji.seeds import PublicSource
 
     parsed = []
     for text in sources:
         parts = text.split("|")
-        if len(parts) != 3:
-            fail(f'--source {text!r}: write "label|reference|YYYY-MM-DD"')
-        parsed.append(PublicSource(parts[0], parts[1], date.fromisoformat(parts[2])))
-    digest = Registry.open(db_url).declare_public_seed(task_code, parsed, actor=actor)
+        try:
+            day = date.fromisoformat(parts[2]) if len(parts) == 3 else None
+        except ValueError:
+            day = None
+        if day is None:
+            fail(
+                f'--source {text!r}：请写成 "名称|出处|YYYY-MM-DD" (write "label|reference|'
+                'YYYY-MM-DD"), e.g. "中国福利彩票双色球|开奖号码|2026-07-02"'
+            )
+        parsed.append(PublicSource(parts[0], parts[1], day))
+    digest = writing_registry(db_url).declare_public_seed(task_code, parsed, actor=actor)
     console().print(f"public values declared for {task_code}: digest {digest}")
 
 
@@ -254,9 +257,8 @@ def seed_public(task_code: str, sources: tuple[str, ...], db_url: str, actor: st
 def seed_announce(task_code: str, out: Path, teams: bool, db_url: str, actor: str) -> None:
     """Issue the pre-draw announcement and write it to OUT: publish it before any reveal."""
     from shuangsuiji.exports import to_json, write_text
-    from shuangsuiji.registry import Registry
 
-    registry = Registry.open(db_url)
+    registry = writing_registry(db_url)
     step = registry.announce_teams if teams else registry.announce
     announcement = step(task_code, actor=actor)
     write_text(to_json(announcement), out)
@@ -277,13 +279,14 @@ def seed_reveal(
     task_code: str, party: str, contribution: str, teams: bool, db_url: str, actor: str
 ) -> None:
     """Reveal PARTY's contribution (checked against its commitment)."""
-    from shuangsuiji.registry import Registry
-
     try:
         value = bytes.fromhex(contribution)
     except ValueError:
-        fail(f"--contribution must be hex (from `seed contribute`), got {contribution[:20]!r}")
-    registry = Registry.open(db_url)
+        fail(
+            f"--contribution 须为十六进制 (must be hex)，即 `shuangsuiji seed contribute` 输出的 "
+            f"contribution，收到 (got) {contribution[:20]!r}"
+        )
+    registry = writing_registry(db_url)
     step = registry.reveal_team_seed if teams else registry.reveal_seed
     step(task_code, party, value, actor=actor)
     console().print(f"{party} revealed for {task_code}")
@@ -297,9 +300,7 @@ def seed_reveal(
 @handle_errors
 def seed_values(task_code: str, values: tuple[str, ...], db_url: str, actor: str) -> None:
     """Enter the declared public values as published, one per source, in order."""
-    from shuangsuiji.registry import Registry
-
-    Registry.open(db_url).reveal_public_values(task_code, list(values), actor=actor)
+    writing_registry(db_url).reveal_public_values(task_code, list(values), actor=actor)
     console().print(f"public values entered for {task_code}")
 
 
@@ -312,9 +313,7 @@ def seed_values(task_code: str, values: tuple[str, ...], db_url: str, actor: str
 @handle_errors
 def seed_select(task_code: str, db_url: str, actor: str, out: Path | None, as_json: bool) -> None:
     """Draw TASK_CODE from the combined seed once every party revealed."""
-    from shuangsuiji.registry import Registry
-
-    registry = Registry.open(db_url)
+    registry = writing_registry(db_url)
     _show_draw(registry, registry.select(task_code, actor=actor), task_code, out, as_json)
 
 
@@ -330,9 +329,7 @@ def seed_abandon(
     task_code: str, reason: str, text: str, approved_by: str, db_url: str, actor: str
 ) -> None:
     """Abandon TASK_CODE's frozen attempt (e.g. a party never revealed); it counts as a draw."""
-    from shuangsuiji.registry import Registry
-
-    Registry.open(db_url).abandon(
+    writing_registry(db_url).abandon(
         task_code, reason=reason, text=text, approved_by=approved_by, actor=actor
     )
     console().print(f"attempt of {task_code} abandoned ({reason}); the next draw is a re-draw")
@@ -355,18 +352,18 @@ def seed_abandon(
     ),
 )
 @click.option(
-    "--note",
+    "--text",
     default="",
     help="证据说明，必填 (evidence: who found what, where, when); published with the replacement.",
 )
+@click.option("--note", default="", hidden=True, help="Deprecated: use --text.")
 @db_option
 @actor_option
 @handle_errors
 def replace(
-    task_code: str, entity_id: str, reason: str, note: str, db_url: str, actor: str
+    task_code: str, entity_id: str, reason: str, text: str, note: str, db_url: str, actor: str
 ) -> None:
     """Replace a selected entity by the next alternate of its stratum (recorded)."""
-    from shuangsuiji.registry import Registry
-
-    by = Registry.open(db_url).replace(task_code, entity_id, reason, actor=actor, note=note)
+    text = deprecated_alias("--note", note, "--text", text)
+    by = writing_registry(db_url).replace(task_code, entity_id, reason, actor=actor, note=text)
     console().print(f"{entity_id} replaced by {by} ({reason})")

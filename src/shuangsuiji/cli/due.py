@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from shuangsuiji.cli.common import console, handle_errors
+from shuangsuiji.cli.common import console, emit_json, handle_errors, json_option
 
 
 @click.command()
@@ -23,16 +23,27 @@ from shuangsuiji.cli.common import console, handle_errors
     multiple=True,
     help="A holiday notice file for a year not yet shipped.",
 )
+@json_option
 @handle_errors
-def due(day: Any, days: int, estimate: bool, notice: tuple[Path, ...]) -> None:
+def due(day: Any, days: int, estimate: bool, notice: tuple[Path, ...], as_json: bool) -> None:
     """Print the DAYS-th working day strictly after DAY (default 20: the publication deadline)."""
     from shuangsuiji.workdays import WorkCalendar
 
     calendar = WorkCalendar.official()
     for path in notice:
         calendar = calendar.with_notice(path)
-    result = calendar.working_days_after(
-        date(day.year, day.month, day.day), days, estimate=estimate
-    )
+    start = date(day.year, day.month, day.day)
+    result = calendar.working_days_after(start, days, estimate=estimate)
+    if as_json:
+        emit_json(
+            {
+                "start": start.isoformat(),
+                "days": days,
+                "date": result.date.isoformat(),
+                "estimated": result.estimated,
+                "basis": result.basis,
+            }
+        )
+        return
     label = f"  (ESTIMATE: {result.basis})" if result.estimated else ""
     console().print(f"{result.date.isoformat()}{label}")

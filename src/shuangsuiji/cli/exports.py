@@ -12,9 +12,11 @@ from shuangsuiji.cli.common import (
     actor_option,
     console,
     db_option,
+    deprecated_alias,
     existing_store,
     handle_errors,
     reading_registry,
+    writing_registry,
 )
 
 
@@ -46,9 +48,7 @@ def export_annex(task_code: str, out: Path, recipient: str, db_url: str, actor: 
     """Write the sealed staffing annex of TASK_CODE (personal data: for the supervising office
     only, never published); `shuangsuiji verify BUNDLE --annex ANNEX` replays the teams with
     it. Writing it is logged (annex.export)."""
-    from shuangsuiji.registry import Registry
-
-    Registry.open(db_url).export_staffing_annex(task_code, out, actor=actor, recipient=recipient)
+    writing_registry(db_url).export_staffing_annex(task_code, out, actor=actor, recipient=recipient)
     console().print(f"wrote {out} (sealed annex: supervising office only, do not publish)")
 
 
@@ -70,7 +70,7 @@ def export_log(out: Path, db_url: str) -> None:
     "-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True
 )
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
-@click.option("--issuer", default="", help="The publishing authority's name.")
+@click.option("--issuer", default="", help="The publishing authority's name (发布机关).")
 @db_option
 @handle_errors
 def export_publications(out_dir: Path, today: Any, issuer: str, db_url: str) -> None:
@@ -108,11 +108,13 @@ def export_announcements(out_dir: Path, plan_code: str | None, issued: Any, db_u
 @export.command(name="record")
 @click.argument("task_code")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--agency", default="", help="The issuing authority's name.")
+@click.option("--issuer", default="", help="The issuing authority's name (发布机关).")
+@click.option("--agency", default="", hidden=True, help="Deprecated: use --issuer.")
 @db_option
 @handle_errors
-def export_record(task_code: str, out: Path, agency: str, db_url: str) -> None:
+def export_record(task_code: str, out: Path, issuer: str, agency: str, db_url: str) -> None:
     """Write the printable HTML draw record (抽取记录) of TASK_CODE."""
 
-    out.write_text(reading_registry(db_url).draw_record(task_code, agency=agency), encoding="utf-8")
+    issuer = deprecated_alias("--agency", agency, "--issuer", issuer)
+    out.write_text(reading_registry(db_url).draw_record(task_code, agency=issuer), encoding="utf-8")
     console().print(f"wrote {out}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -11,6 +10,7 @@ from shuangsuiji.cli.common import (
     EXIT_CHECK_FAILED,
     console,
     db_option,
+    emit_json,
     handle_errors,
     reading_registry,
 )
@@ -81,7 +81,7 @@ def health(
         if pair_group:
             data["pairs"] = reports[-1].to_dict()
         data["conduct"] = [f.to_dict() for f in findings]
-        click.echo(json.dumps(data, ensure_ascii=False))
+        emit_json(data)
     else:
         for report in reports:
             console().print(report.summary(), markup=False)

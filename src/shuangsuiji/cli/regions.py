@@ -9,7 +9,9 @@ import click
 from shuangsuiji.cli.common import (
     actor_option,
     console,
+    creating_store,
     db_option,
+    encoding_option,
     existing_store,
     handle_errors,
     json_option,
@@ -24,17 +26,16 @@ def regions() -> None:
 
 @regions.command(name="import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--encoding", default="utf-8", show_default=True, help="e.g. gb18030")
+@encoding_option
 @db_option
 @actor_option
 @handle_errors
 def regions_import(csv_file: Path, encoding: str, db_url: str, actor: str) -> None:
     """Import region names from CSV (code,name: 行政区划代码,名称), all or nothing."""
     from shuangsuiji.io import read_regions_csv
-    from shuangsuiji.store import Store
 
     names = read_regions_csv(csv_file, encoding=encoding)
-    Store.open(db_url).put_regions(names, actor=actor)
+    creating_store(db_url).put_regions(names, actor=actor)
     console().print(f"{len(names)} region name(s) stored")
 
 

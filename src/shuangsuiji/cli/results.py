@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,13 @@ from shuangsuiji.cli.common import (
     actor_option,
     console,
     db_option,
+    encoding_option,
+    fail,
     handle_errors,
     json_option,
     reading_registry,
     show_rows,
+    writing_registry,
 )
 
 
@@ -51,9 +55,7 @@ def results_record(
     actor: str,
 ) -> None:
     """Record (or, with --reason, correct) one result; CATEGORIES like 05 or 05|08."""
-    from shuangsuiji.registry import Registry
-
-    result = Registry.open(db_url).record_result(
+    result = writing_registry(db_url).record_result(
         task_code,
         entity_id,
         item,
@@ -72,12 +74,20 @@ def results_record(
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @db_option
 @actor_option
+@encoding_option
 @handle_errors
-def results_import(csv_file: Path, db_url: str, actor: str) -> None:
+def results_import(csv_file: Path, db_url: str, actor: str, encoding: str) -> None:
     """Import results from CSV (task,entity_id,item,categories,...), all rows or none."""
-    from shuangsuiji.registry import Registry
-
-    done = Registry.open(db_url).import_results(csv_file, actor=actor)
+    registry = writing_registry(db_url)
+    if codecs.lookup(encoding).name == "utf-8":
+        done = registry.import_results(csv_file, actor=actor)  # the reader's own BOM/GBK hints
+    else:
+        try:
+            csv_file.read_text(encoding=encoding)
+        except UnicodeDecodeError as exc:
+            fail(f"{csv_file}: 不是 {encoding} 编码的文本 (not {encoding} text: {exc.reason})")
+        with csv_file.open(encoding=encoding, newline="") as handle:
+            done = registry.import_results(handle, actor=actor)
     console().print(f"recorded {len(done)} results")
 
 
@@ -104,11 +114,14 @@ def publications(db_url: str, today: Any, overdue: bool, estimate: bool, as_json
                 "name": record.entity_name,
                 "completed": record.completion_date.isoformat(),
                 "due": record.due.isoformat(),
-                "status": f"{status.value} {status.label_zh}",
-                "published": record.published.isoformat() if record.published else "",
+                "due_estimated": bool(record.due_estimated),
+                "status": status.value,
+                "status_label": status.label_zh,
+                "published": record.published.isoformat() if record.published else None,
             }
         )
-    show_rows(rows, as_json, ["task", "entity", "name", "completed", "due", "status", "published"])
+    columns = ["task", "entity", "name", "completed", "due", "status", "status_label", "published"]
+    show_rows(rows, as_json, columns)
 
 
 @click.command()
@@ -137,9 +150,7 @@ def publish(
 
     Several entities are published together, all or nothing: if one cannot be published
     (no result, already published), nothing is stored and every problem is listed."""
-    from shuangsuiji.registry import Registry
-
-    records = Registry.open(db_url).publish_many(
+    records = writing_registry(db_url).publish_many(
         [(task_code, e) for e in entity_ids],
         on=on.date() if on else None,
         reason=reason,

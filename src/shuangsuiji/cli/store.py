@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,13 +11,19 @@ import click
 
 from shuangsuiji.cli.common import (
     actor_option,
+    cell,
     console,
+    creating_store,
     db_option,
+    emit_json,
+    encoding_option,
     existing_store,
     handle_errors,
     json_option,
+    jsonable,
     reading_registry,
     show_rows,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -57,10 +61,9 @@ def _progress() -> Progress:
 @handle_errors
 def init(db_url: str) -> None:
     """Create or upgrade the store's schema."""
-    from shuangsuiji.store import Store
 
-    store = Store.open(db_url)
-    console().print(f"store ready at {db_url} (schema revision {store.revision()})")
+    store = creating_store(db_url)
+    console().print(f"store ready at {shown(db_url)} (schema revision {store.revision()})")
 
 
 @click.group(name="import")
@@ -75,7 +78,7 @@ def import_group() -> None:
 @click.option(
     "--scheme", default="uscc", show_default=True, help="ID scheme: uscc, regno15, local or a+b."
 )
-@click.option("--encoding", default="utf-8", show_default=True)
+@encoding_option
 @click.option("--upsert", is_flag=True, help="Replace entities already stored instead of refusing.")
 @handle_errors
 def import_entities(
@@ -83,10 +86,9 @@ def import_entities(
 ) -> None:
     """Import the entity pool (检查对象名录库) from CSV_FILE."""
     from shuangsuiji.io import read_entities_csv
-    from shuangsuiji.store import Store
 
     pool = read_entities_csv(csv_file, id_scheme=scheme, encoding=encoding)
-    store = Store.open(db_url)
+    store = creating_store(db_url)
     with _progress() as bar:
         job = bar.add_task("importing entities", total=len(pool))
         report = store.import_entities(
@@ -103,14 +105,13 @@ def import_entities(
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @db_option
 @actor_option
-@click.option("--encoding", default="utf-8", show_default=True)
+@encoding_option
 @handle_errors
 def import_inspectors(csv_file: Path, db_url: str, actor: str, encoding: str) -> None:
     """Import the inspector pool (执法检查人员名录库) from CSV_FILE."""
     from shuangsuiji.io import read_inspectors_csv
-    from shuangsuiji.store import Store
 
-    store = Store.open(db_url)
+    store = creating_store(db_url)
     known = [d.code for d in store.departments()]
     pool = read_inspectors_csv(csv_file, encoding=encoding, departments=known)
     report = store.import_inspectors(pool, actor=actor, source=str(csv_file))
@@ -121,15 +122,14 @@ def import_inspectors(csv_file: Path, db_url: str, actor: str, encoding: str) ->
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @db_option
 @actor_option
-@click.option("--encoding", default="utf-8", show_default=True)
+@encoding_option
 @handle_errors
 def import_conflicts(csv_file: Path, db_url: str, actor: str, encoding: str) -> None:
     """Import declared conflicts of interest (回避) from CSV_FILE."""
     from shuangsuiji.io import read_conflicts_csv
-    from shuangsuiji.store import Store
 
     conflicts = read_conflicts_csv(csv_file, encoding=encoding)
-    report = Store.open(db_url).import_conflicts(conflicts, actor=actor, source=str(csv_file))
+    report = creating_store(db_url).import_conflicts(conflicts, actor=actor, source=str(csv_file))
     console().print(f"imported {report.rows:,} declared conflicts")
 
 
@@ -142,14 +142,14 @@ def items() -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @db_option
 @actor_option
+@encoding_option
 @handle_errors
-def items_import(csv_file: Path, db_url: str, actor: str) -> None:
+def items_import(csv_file: Path, db_url: str, actor: str, encoding: str) -> None:
     """Import items from CSV (code,department,name,legal_basis,target,method,key,...)."""
     from shuangsuiji.io import read_items_csv
-    from shuangsuiji.store import Store
 
-    rows = read_items_csv(csv_file)
-    Store.open(db_url).put_items(rows, actor=actor)
+    rows = read_items_csv(csv_file, encoding=encoding)
+    creating_store(db_url).put_items(rows, actor=actor)
     console().print(f"stored {len(rows)} inspection items")
 
 
@@ -161,7 +161,7 @@ def items_list(db_url: str, as_json: bool) -> None:
     """List the inspection items."""
 
     rows = existing_store(db_url).items()
-    data = [_plain(_fields(i)) for i in rows]
+    data = [jsonable(_fields(i)) for i in rows]
     show_rows(data, as_json, ["code", "department", "name", "key", "default_ratio", "method"])
 
 
@@ -179,9 +179,8 @@ def departments() -> None:
 def departments_add(code: str, name: str, db_url: str, actor: str) -> None:
     """Add or rename a department."""
     from shuangsuiji.model import Department
-    from shuangsuiji.store import Store
 
-    Store.open(db_url).put_departments([Department(code, name)], actor=actor)
+    creating_store(db_url).put_departments([Department(code, name)], actor=actor)
     console().print(f"department {code} stored")
 
 
@@ -198,9 +197,8 @@ def policy() -> None:
 def policy_set(toml_file: Path, db_url: str, actor: str) -> None:
     """Validate a policy TOML file and store it as the current version."""
     from shuangsuiji.policy import load_policy
-    from shuangsuiji.store import Store
 
-    digest = Store.open(db_url).save_policy(load_policy(toml_file), actor=actor)
+    digest = creating_store(db_url).save_policy(load_policy(toml_file), actor=actor)
     console().print(f"policy stored (content hash {digest})")
 
 
@@ -232,9 +230,8 @@ def plan_create(
 ) -> None:
     """Create or change a plan."""
     from shuangsuiji.model import Plan
-    from shuangsuiji.store import Store
 
-    Store.open(db_url).put_plan(Plan(code, year, name, departments_), actor=actor)
+    existing_store(db_url, upgrade=True).put_plan(Plan(code, year, name, departments_), actor=actor)
     console().print(f"plan {code} stored")
 
 
@@ -247,7 +244,8 @@ def plan_show(db_url: str, as_json: bool) -> None:
 
     store = existing_store(db_url)
     data = [
-        _plain(_fields(p)) | {"tasks": [t.code for t in store.tasks(p.code)]} for p in store.plans()
+        jsonable(_fields(p)) | {"tasks": [t.code for t in store.tasks(p.code)]}
+        for p in store.plans()
     ]
     show_rows(data, as_json, ["code", "year", "name", "departments", "tasks"])
 
@@ -297,7 +295,6 @@ def task_create(
 ) -> None:
     """Create a task; with --industry/--region/--tier/--tag it is directed (定向)."""
     from shuangsuiji.model import PopulationFilter, Task
-    from shuangsuiji.store import Store
 
     population = PopulationFilter(
         industry_prefixes=industry, region_prefixes=region, tiers=tier, tags_any=tag
@@ -313,7 +310,7 @@ def task_create(
         population=population,
         ratio=ratio,
     )
-    Store.open(db_url).put_task(new, actor=actor)
+    existing_store(db_url, upgrade=True).put_task(new, actor=actor)
     kind = "directed" if new.directed else "undirected"
     console().print(f"task {code} stored ({kind}{', joint' if new.joint else ''})")
 
@@ -328,25 +325,19 @@ def task_show(code: str, db_url: str, as_json: bool) -> None:
 
     registry = reading_registry(db_url)
     found = registry.store.task(code)
-    data = _plain(_fields(found, recurse=False)) | {
-        "population": found.population.to_dict(),
-        "draws": registry.draws(code),
-    }
+    data = jsonable(
+        _fields(found, recurse=False)
+        | {
+            "directed": found.directed,
+            "joint": found.joint,
+            "population": found.population.to_dict(),
+            "draws": registry.draws(code),
+        }
+    )
     if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        emit_json(data)
         return
+    draws = data.pop("draws")
     for key, value in data.items():
-        console().print(f"[bold]{key}[/]: {value}")
-
-
-def _plain(data: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, frozenset | set):
-            value = sorted(value)
-        elif isinstance(value, tuple):
-            value = list(value)
-        elif isinstance(value, date):
-            value = value.isoformat()
-        out[key] = value
-    return out
+        click.echo(f"{key}: {cell(value)}")
+    show_rows(draws, False, ["attempt", "state", "reason", "candidates", "frozen", "drawn", "seed"])

@@ -16,6 +16,7 @@ from shuangsuiji.cli.common import (
     json_option,
     reading_registry,
     show_rows,
+    writing_registry,
 )
 
 
@@ -34,9 +35,7 @@ def teams() -> None:
 def teams_assign(task_code: str, on: Any, db_url: str, actor: str, as_json: bool) -> None:
     """Draw the teams with a team seed made by the system alone (where the policy allows it;
     otherwise: teams freeze, seed commit/reveal --teams, teams draw)."""
-    from shuangsuiji.registry import Registry
-
-    registry = Registry.open(db_url)
+    registry = writing_registry(db_url)
     registry.assign_teams(task_code, actor=actor, on=on.date() if on else None)
     _show_teams(registry.teams(task_code), as_json)
 
@@ -49,9 +48,7 @@ def teams_assign(task_code: str, on: Any, db_url: str, actor: str, as_json: bool
 @handle_errors
 def teams_freeze(task_code: str, on: Any, db_url: str, actor: str) -> None:
     """Freeze the staffing of TASK_CODE's team draw; prints the digest team parties commit to."""
-    from shuangsuiji.registry import Registry
-
-    digest = Registry.open(db_url).freeze_staffing(
+    digest = writing_registry(db_url).freeze_staffing(
         task_code, actor=actor, on=on.date() if on else None
     )
     console().print(f"staffing of {task_code} frozen: digest {digest}")
@@ -65,9 +62,7 @@ def teams_freeze(task_code: str, on: Any, db_url: str, actor: str) -> None:
 @handle_errors
 def teams_draw(task_code: str, db_url: str, actor: str, as_json: bool) -> None:
     """Draw the teams once every team-seed party revealed (`seed reveal --teams`)."""
-    from shuangsuiji.registry import Registry
-
-    registry = Registry.open(db_url)
+    registry = writing_registry(db_url)
     registry.draw_teams(task_code, actor=actor)
     _show_teams(registry.teams(task_code), as_json)
 
@@ -84,7 +79,7 @@ def teams_show(task_code: str, db_url: str, as_json: bool) -> None:
 
 
 def _show_teams(current: dict[str, tuple[str, ...]], as_json: bool) -> None:
-    rows = [{"entity": e, "inspectors": " ".join(i)} for e, i in sorted(current.items())]
+    rows = [{"entity": e, "inspectors": list(i)} for e, i in sorted(current.items())]
     show_rows(rows, as_json, ["entity", "inspectors"])
 
 
@@ -121,9 +116,7 @@ def teams_reassign(
     """Take INSPECTOR_ID off ENTITY_ID's team; the replacement is drawn from fresh randomness
     (SSJ-CHANGE-1). When the policy wants witnesses, this records the request and publishes
     its announcement; each witness then runs `teams witness`."""
-    from shuangsuiji.registry import Registry
-
-    done = Registry.open(db_url).request_reassignment(
+    done = writing_registry(db_url).request_reassignment(
         task_code, entity_id, inspector_id, reason, actor=actor, text=text
     )
     if done["team"] is not None:
@@ -155,9 +148,8 @@ def teams_witness(task_code: str, party: str, value: str, db_url: str, actor: st
     """Add a witness's value to the task's pending change of a team; the last witness
     needed draws the change."""
     from shuangsuiji.changes import parse_witness_value
-    from shuangsuiji.registry import Registry
 
-    team = Registry.open(db_url).witness_change(
+    team = writing_registry(db_url).witness_change(
         task_code, party, parse_witness_value(value, party), actor=actor
     )
     if team is None:
@@ -175,7 +167,5 @@ def teams_witness(task_code: str, party: str, value: str, db_url: str, actor: st
 def teams_withdraw(task_code: str, text: str, db_url: str, actor: str) -> None:
     """Withdraw the task's pending change of a team (recorded; it still counts against
     [draw] max_reassignments)."""
-    from shuangsuiji.registry import Registry
-
-    Registry.open(db_url).cancel_change(task_code, text, actor=actor)
+    writing_registry(db_url).cancel_change(task_code, text, actor=actor)
     console().print(f"pending change of task {task_code} withdrawn")

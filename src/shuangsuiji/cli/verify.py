@@ -13,6 +13,7 @@ from shuangsuiji.cli.common import (
     EXIT_CHECK_FAILED,
     console,
     db_option,
+    emit_json,
     existing_store,
     fail,
     handle_errors,
@@ -80,15 +81,12 @@ def verify(
     published = _announcements(announcements_dir)
     report = verify_draw(bundle, annex=annex, announcements=published)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "ok": report.ok,
-                    "problems": [str(p) for p in report.problems],
-                    "warnings": list(report.warnings),
-                },
-                ensure_ascii=False,
-            )
+        emit_json(
+            {
+                "ok": report.ok,
+                "problems": [str(p) for p in report.problems],
+                "warnings": list(report.warnings),
+            },
         )
     else:
         console().print(
@@ -138,16 +136,13 @@ def verify_log(
         events = [r | {"payload": json.loads(r["payload"])} for r in rows]
         problems += log_problems(events, published)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "events": len(rows),
-                    "ok": not problems,
-                    "records_checked": not chain_only,
-                    "problems": [str(p) for p in problems],
-                },
-                ensure_ascii=False,
-            )
+        emit_json(
+            {
+                "events": len(rows),
+                "ok": not problems,
+                "records_checked": not chain_only,
+                "problems": [str(p) for p in problems],
+            },
         )
     elif problems:
         for problem in problems:

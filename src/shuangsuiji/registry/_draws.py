@@ -123,7 +123,7 @@ class _Draws(_RegistryBase):
             raise DrawRefused(
                 f"task {task.code} has a frozen draw (attempt {last.attempt}) waiting for its "
                 "seed; finish its ceremony (reveal, then select) or abandon it with a reason "
-                "(shuangsuiji draw abandon)"
+                "(shuangsuiji seed abandon)"
             )
         codes = ", ".join(f"{k} ({v})" for k, v in REDRAW_REASONS.items())
         if redraw.reason not in REDRAW_REASONS:
@@ -348,7 +348,7 @@ class _Draws(_RegistryBase):
         if not row.announcement:
             raise DrawRefused(
                 f"task {task}: nothing may be revealed before the pre-draw announcement; "
-                "announce the commitments first (shuangsuiji draw announce)"
+                "announce the commitments first (shuangsuiji seed announce)"
             )
         return row
 
@@ -503,7 +503,7 @@ class _Draws(_RegistryBase):
             if not commitments:
                 raise DrawRefused(
                     f"task {row.task}: no seed party has committed; commit the parties "
-                    "(shuangsuiji draw commit) or declare public values first"
+                    "(shuangsuiji seed commit) or declare public values first"
                 )
             seed = {"kind": "ceremony", "commitments": commitments}
         if independent < wanted:
@@ -776,8 +776,8 @@ class _Draws(_RegistryBase):
         if not note.strip():
             raise DrawRefused(
                 f"task {row.task}: replacing {entity_id} ({why.value}) needs the evidence as "
-                "a note (e.g. --note '2026-09-03 实地核查：登记住所已无该企业'); it is published "
-                "with the replacement"
+                "a note (command line: --text '2026-09-03 实地核查：登记住所已无该企业'); "
+                "it is published with the replacement"
             )
         if why is ReplacementReason.DEREGISTERED_BEFORE_DRAW:
             status = draws_sql.entity_status(s, entity_id)
@@ -786,8 +786,9 @@ class _Draws(_RegistryBase):
                 raise DrawRefused(
                     f"task {row.task}: {entity_id} is recorded as {status or 'not in the pool'} "
                     f"in the entity pool, not as one of {'/'.join(excluded)}; import the "
-                    "registry's current status first (shuangsuiji pool import: the change is "
-                    "logged with its before and after values), or, if the registry is not "
+                    "registry's current status first (a pool import, shuangsuiji import "
+                    "entities --upsert: the change is logged with its before and after "
+                    "values), or, if the registry is not "
                     "updated yet, use reason 'other' with the evidence in the note"
                 )
         return why

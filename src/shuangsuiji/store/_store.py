@@ -284,6 +284,13 @@ class StoreCore:
                 "to open it; nothing was changed."
             )
 
+    def head(self) -> str:
+        """The schema revision this version of the library writes (what :meth:`upgrade`
+        brings a store to)."""
+        from alembic.script import ScriptDirectory
+
+        return str(ScriptDirectory.from_config(self._alembic_config()).get_current_head())
+
     def revision(self) -> str | None:
         """The schema's current Alembic revision (``None`` on an empty database)."""
         from alembic.runtime.migration import MigrationContext
