@@ -94,7 +94,7 @@ def test_deregistered_before_the_draw_is_checked_against_the_pool(db_url: str) -
     reg = _registry(db_url)
     first = reg.draw("T1", actor=DRAWER).draw.selected[0].id
     before = len(reg.store.audit_events())
-    with pytest.raises(DrawRefused, match="recorded as 存续 in the entity pool") as refused:
+    with pytest.raises(DrawRefused, match="in the entity pool, not as one of 注销") as refused:
         reg.replace("T1", first, "deregistered_before_draw", actor=DRAWER, note=EVIDENCE)
     assert "pool import" in str(refused.value)
     assert len(reg.store.audit_events()) == before
