@@ -58,7 +58,7 @@ from shuangsuiji.draw import (
     draw_key,
     stratum_summaries,
 )
-from shuangsuiji.engines._arrow import binary_bytes
+from shuangsuiji.engines.arrow import binary_bytes
 from shuangsuiji.engines.result import EngineDraw, RankedRow, bound, draw_from_ranked
 
 __all__ = ["DIGEST_BATCH_ROWS", "PoolSource", "draw_duckdb", "freeze_duckdb", "pool_relation"]

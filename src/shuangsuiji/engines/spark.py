@@ -49,7 +49,7 @@ from shuangsuiji.draw import (
     draw_key,
     stratum_summaries,
 )
-from shuangsuiji.engines._arrow import binary_bytes
+from shuangsuiji.engines.arrow import binary_bytes
 from shuangsuiji.engines.result import EngineDraw, RankedRow, bound, draw_from_ranked
 
 __all__ = ["draw_spark", "pool_digest_spark"]
