@@ -183,3 +183,32 @@ def test_a_duckdb_draw_gets_a_columnar_bundle_without_loading_the_pool(tmp_path:
     )
     assert head["selected"] == reference["selected"]
     assert head["pool_digest"] == reference["pool_digest"]
+
+
+def test_a_registry_draw_exports_columnar_and_verifies_with_its_announcement(
+    tmp_path: Path,
+) -> None:
+    from datetime import date
+
+    from shuangsuiji.model import Plan, Task
+    from shuangsuiji.registry import Registry
+    from shuangsuiji.store import Store
+    from shuangsuiji.synth import make_city
+
+    reg = Registry(Store.open(f"sqlite:///{tmp_path / 'ssj.db'}"))
+    reg.setup_city(make_city(1_500, seed=3), actor="管理员")
+    reg.store.put_plan(Plan("P1", 2026, "计划", ("SCJG",)), actor="管理员")
+    task = Task("T1", "P1", "抽查", ("SCJG",), ("SCJG-01",), date(2026, 7, 1), date(2026, 9, 30))
+    reg.store.put_task(task, actor="管理员")
+    reg.draw("T1", actor="抽取人", cutoff=date(2026, 6, 30))
+    small = reg.export_bundle("T1", tmp_path / "draw-T1.json")
+    assert "candidates" in json.loads(small.read_text(encoding="utf-8"))
+    head_path = reg.export_bundle("T1", tmp_path / "draw-T1.json", columnar=True)
+    head = read_head(head_path)
+    assert "announcement" in head and head["candidates_file"]["rows"] > 1_000
+    result = _verify_cli(head_path)
+    assert result.exit_code == 0, result.output
+    # The announcement counts the candidates: a head that claims another count fails.
+    forged = {**head, "candidates_file": {**head["candidates_file"], "rows": 7}}
+    report = verify_columnar(forged, tmp_path)
+    assert {"announcement", "candidates_file"} <= {p.field for p in report.problems}

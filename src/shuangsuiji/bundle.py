@@ -65,6 +65,7 @@ from shuangsuiji.seeds import Ceremony, PublicSeed, check_provenance
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "COLUMNAR_THRESHOLD",
     "MAX_DIGITS",
     "MAX_NESTING",
     "BundleError",
@@ -80,6 +81,9 @@ __all__ = [
 
 BUNDLE_FORMAT = 1
 """Version of the bundle layout, recorded as ``bundle_format``."""
+
+COLUMNAR_THRESHOLD = 1_000_000
+"""Candidates above which a bundle is exported columnar (:mod:`shuangsuiji.columnar`)."""
 
 TeamChecker = Callable[[Mapping[str, Any]], Iterable[str]]
 """A callable that receives the bundle and returns problems with its ``teams`` (as text)."""

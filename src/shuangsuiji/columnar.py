@@ -54,6 +54,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shuangsuiji.bundle import (
+    COLUMNAR_THRESHOLD,
     BundleError,
     DrawDeriver,
     Problem,
@@ -93,9 +94,6 @@ __all__ = [
     "write_columnar",
     "write_head",
 ]
-
-COLUMNAR_THRESHOLD = 1_000_000
-"""Candidates above which a bundle is best written columnar (:func:`write_columnar`)."""
 
 BATCH_ROWS = 262_144
 """Rows per batch when a verifier streams the candidates file (about 20 MB at a time)."""
