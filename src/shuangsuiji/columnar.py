@@ -239,32 +239,47 @@ def _file_ref(head: Mapping[str, Any], field: str, folder: Path) -> _FileRef | P
     return _FileRef(path, digest, rows)
 
 
+def _prefix(digests: np.ndarray) -> np.ndarray:
+    # The first 8 bytes as a big-endian number order like the tickets wherever they differ.
+    return digests[:, :8].copy().view(">u8").reshape(-1).astype(np.uint64)
+
+
 @attrs.define
 class _TopK:
-    """The ``take`` smallest tickets seen so far in one stratum (plus ties at the bound)."""
+    """The ``take`` smallest tickets seen so far in one stratum (plus ties at the bound).
+
+    Once ``take`` rows are held, ``bound`` is the largest 8-byte prefix among the best
+    ``take``: a later row above it can never be among them, so it is dropped on arrival,
+    and the buffer stays below ``2 · take + 1024`` rows.
+    """
 
     take: int
     ids: list[np.ndarray] = attrs.Factory(list)
     tickets: list[np.ndarray] = attrs.Factory(list)
+    held: int = 0
+    bound: np.uint64 | None = None
 
     def add(self, ids: np.ndarray, digests: np.ndarray) -> None:
         if self.take == 0 or not len(ids):
             return
+        if self.bound is not None:
+            keep = _prefix(digests) <= self.bound
+            ids, digests = ids[keep], digests[keep]
         self.ids.append(ids)
         self.tickets.append(digests)
-        if sum(map(len, self.ids)) > 2 * self.take + BATCH_ROWS:
+        self.held += len(ids)
+        if self.held > 2 * self.take + 1024:
             self._shrink()
 
     def _shrink(self) -> None:
         ids, digests = np.concatenate(self.ids), np.concatenate(self.tickets)
-        if len(ids) > self.take:
-            # The first 8 bytes as a big-endian number order like the tickets wherever they
-            # differ; keeping every row at or below the take-th prefix keeps ties whole.
-            prefix = digests[:, :8].copy().view(">u8").reshape(-1).astype(np.uint64)
-            kth = np.partition(prefix, self.take - 1)[self.take - 1]
-            keep = prefix <= kth
+        if len(ids) >= self.take:
+            # Every row at or below the take-th prefix is kept, so ties stay whole.
+            prefix = _prefix(digests)
+            self.bound = np.partition(prefix, self.take - 1)[self.take - 1]
+            keep = prefix <= self.bound
             ids, digests = ids[keep], digests[keep]
-        self.ids, self.tickets = [ids], [digests]
+        self.ids, self.tickets, self.held = [ids], [digests], len(ids)
 
     def rows(self, label: str) -> list[tuple[str, str, bytes]]:
         if not self.ids:
