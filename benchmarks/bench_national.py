@@ -216,17 +216,28 @@ def step_pushdown(folder: Path, n: int, url: str) -> dict[str, Any]:
 
 
 def jvm_peak_mb() -> float:
-    """The largest VmHWM (peak resident set) among this process's child processes."""
-    peak = 0.0
+    """The largest VmHWM (peak resident set) among this process's descendants (the JVM)."""
+    parents: dict[int, int] = {}
+    peaks: dict[int, float] = {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             text = status.read_text()
         except OSError:
             continue
         fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        if fields.get("PPid", "").strip() == str(os.getpid()) and "VmHWM" in fields:
-            peak = max(peak, int(fields["VmHWM"].split()[0]) / 1024)
-    return peak
+        pid = int(status.parent.name)
+        parents[pid] = int(fields.get("PPid", "0").strip() or 0)
+        if "VmHWM" in fields:
+            peaks[pid] = int(fields["VmHWM"].split()[0]) / 1024
+
+    def descends(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    return max((mb for pid, mb in peaks.items() if descends(pid)), default=0.0)
 
 
 def step_spark(folder: Path, n: int) -> dict[str, Any]:
@@ -318,6 +329,7 @@ def main() -> None:
     parser.add_argument("--pg-n", type=int, default=0)
     parser.add_argument("--spark-n", type=int, default=0)
     parser.add_argument("--skip", default="", help="comma-separated: pushdown,spark,memory")
+    parser.add_argument("--verify-all", action="store_true", help="verify at every size")
     parser.add_argument("--step")
     parser.add_argument("--dir")
     parser.add_argument("--n", type=int)
@@ -357,7 +369,7 @@ def main() -> None:
                     res["pushdown"][n] = run("pushdown", folder, n, url)
             if n == spark_n and "spark" not in skip:
                 res["spark"][n] = run("spark", folder, n)
-            if n == sizes[-1]:
+            if n == sizes[-1] or args.verify_all:
                 res["verify"][n] = run("verify", folder, n)
             for f in (f"pool-{n}.parquet",):
                 (folder / f).unlink()
