@@ -59,7 +59,13 @@ from shuangsuiji.draw import (
     stratum_summaries,
 )
 from shuangsuiji.engines.arrow import binary_bytes
-from shuangsuiji.engines.result import EngineDraw, RankedRow, bound, draw_from_ranked
+from shuangsuiji.engines.result import (
+    EngineDraw,
+    RankedRow,
+    bound,
+    draw_from_ranked,
+    rank_strata,
+)
 
 __all__ = ["DIGEST_BATCH_ROWS", "PoolSource", "draw_duckdb", "freeze_duckdb", "pool_relation"]
 
@@ -187,25 +193,6 @@ def _ranked(
     return [(s, i, bytes(t)) for s, i, t in rows]
 
 
-def _rank_all(
-    con: duckdb.DuckDBPyConnection, pool: str, key: bytes, strata: Sequence[StratumSummary]
-) -> list[RankedRow]:
-    """Rank with the pre-filter; a stratum it left short is ranked again without it."""
-    wanted = [s for s in strata if s.sample + s.alternates > 0]
-    if not wanted:
-        return []
-    rows = _ranked(con, pool, key, wanted, prefilter=True)
-    got: dict[str, int] = {}
-    for stratum, _, _ in rows:
-        got[stratum] = got.get(stratum, 0) + 1
-    short = [s for s in wanted if got.get(s.label, 0) < s.sample + s.alternates]
-    if short:
-        labels = {s.label for s in short}
-        rows = [r for r in rows if r[0] not in labels]
-        rows += _ranked(con, pool, key, short, prefilter=False)
-    return rows
-
-
 def draw_duckdb(
     source: PoolSource,
     rules: SizeRule | Mapping[str, SizeRule],
@@ -234,7 +221,7 @@ def draw_duckdb(
             _check_ids(con, pool)
         counts = _counts(con, pool)
         strata = stratum_summaries(rules, counts)
-        rows = _rank_all(con, pool, key, strata)
+        rows = rank_strata(lambda some, pre: _ranked(con, pool, key, some, pre), strata)
         digest = _digest(con, pool)
     finally:
         if connection is None:

@@ -15,7 +15,7 @@ lie below ``T``, the ``k`` smallest all do.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -23,7 +23,14 @@ import numpy as np
 from shuangsuiji.draw import Draw, StratumSummary, TicketScheme, seed_bytes
 from shuangsuiji.errors import IntegrityFailure
 
-__all__ = ["EngineDraw", "PoolChangedDuringDrawError", "RankedRow", "bound", "draw_from_ranked"]
+__all__ = [
+    "EngineDraw",
+    "PoolChangedDuringDrawError",
+    "RankedRow",
+    "bound",
+    "draw_from_ranked",
+    "rank_strata",
+]
 
 RankedRow = tuple[str, str, bytes]
 """``(stratum, id, ticket)`` of one ranked row, as an engine returns it."""
@@ -56,6 +63,29 @@ def bound(take: int, size: int) -> bytes | None:
     if want >= size:
         return None
     return (want * _SPACE // size + 1).to_bytes(32, "big")
+
+
+Ranker = Callable[[Sequence[StratumSummary], bool], list[RankedRow]]
+"""An engine's ranking: the ``sample + alternates`` best rows of each given stratum, with
+(``True``) or without (``False``) the pre-filter."""
+
+
+def rank_strata(rank: Ranker, strata: Sequence[StratumSummary]) -> list[RankedRow]:
+    """Rank every stratum with the pre-filter; a stratum it left short is ranked again
+    without it."""
+    wanted = [s for s in strata if s.sample + s.alternates > 0]
+    if not wanted:
+        return []
+    rows = rank(wanted, True)
+    got: dict[str, int] = {}
+    for stratum, _, _ in rows:
+        got[stratum] = got.get(stratum, 0) + 1
+    short = [s for s in wanted if got.get(s.label, 0) < s.sample + s.alternates]
+    if short:
+        labels = {s.label for s in short}
+        rows = [r for r in rows if r[0] not in labels]
+        rows += rank(short, False)
+    return rows
 
 
 def draw_from_ranked(

@@ -34,7 +34,7 @@ on it, on the cluster or on the partitioning.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -50,7 +50,13 @@ from shuangsuiji.draw import (
     stratum_summaries,
 )
 from shuangsuiji.engines.arrow import binary_bytes
-from shuangsuiji.engines.result import EngineDraw, RankedRow, bound, draw_from_ranked
+from shuangsuiji.engines.result import (
+    EngineDraw,
+    RankedRow,
+    bound,
+    draw_from_ranked,
+    rank_strata,
+)
 
 __all__ = ["draw_spark", "pool_digest_spark"]
 
@@ -97,7 +103,7 @@ def _ranked(
     spark: SparkSession,
     pool: DataFrame,
     key: bytes,
-    strata: list[StratumSummary],
+    strata: Sequence[StratumSummary],
     prefilter: bool,
 ) -> list[RankedRow]:
     bounds = [
@@ -120,24 +126,6 @@ def _ranked(
         .select("stratum", "id", "ticket")
     )
     return [(r["stratum"], r["id"], bytes.fromhex(r["ticket"])) for r in ranked.collect()]
-
-
-def _rank_all(
-    spark: SparkSession, pool: DataFrame, key: bytes, strata: tuple[StratumSummary, ...]
-) -> list[RankedRow]:
-    wanted = [s for s in strata if s.sample + s.alternates > 0]
-    if not wanted:
-        return []
-    rows = _ranked(spark, pool, key, wanted, prefilter=True)
-    got: dict[str, int] = {}
-    for stratum, _, _ in rows:
-        got[stratum] = got.get(stratum, 0) + 1
-    short = [s for s in wanted if got.get(s.label, 0) < s.sample + s.alternates]
-    if short:
-        labels = {s.label for s in short}
-        rows = [r for r in rows if r[0] not in labels]
-        rows += _ranked(spark, pool, key, short, prefilter=False)
-    return rows
 
 
 def _concat_lines(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -188,7 +176,7 @@ def draw_spark(
         _check_ids(frame)
     counts = _counts(frame)
     strata = stratum_summaries(rules, counts)
-    rows = _rank_all(spark, frame, key, strata)
+    rows = rank_strata(lambda some, pre: _ranked(spark, frame, key, some, pre), strata)
     digest = pool_digest_spark(frame)
     draw = draw_from_ranked(task_label=task_label, seed=seed, strata=strata, rows=rows)
     return EngineDraw(draw=draw, pool_digest=digest, counts=counts)
