@@ -114,7 +114,7 @@ def step_sizes(strata: Strata) -> int:
 def step_allocation(strata: Strata, total: int, policy: Policy, out: Path) -> None:
     heading(f"2. Where? Allocating {total:,} inspections across {len(strata)} strata")
     cap = policy.ratios.general_item_cap  # a general item: no stratum above 10%
-    bounds = {"floor": policy.ratios.floor, "cap": cap}
+    bounds = {"min_ratio": policy.ratios.floor, "max_ratio": cap}
     options = {
         "proportional": allocate(strata, total, **bounds),
         "neyman": allocate(strata, total, method="neyman", p=ANTICIPATED, **bounds),
@@ -265,20 +265,20 @@ def step_estimate(city: City, policy: Policy) -> None:
     }
     est = estimate_from_record(bundle, results)
     lo, hi = est.interval()
-    assert lo < est.rate < hi and est.n.sum() == len(results)
+    assert lo < est.rate < hi and est.nobs.sum() == len(results)
     print(
         f"  {len(results):,} results in {len(est.strata)} strata; design weights N_h/n_h from\n"
-        f"  the bundle range from {est.weights.min():.1f} to {est.weights.max():.1f}."
+        f"  the bundle range from {est.design_weights.min():.1f} to {est.design_weights.max():.1f}."
     )
     letters = np.asarray(est.strata.tier_letters())
     for t in TIERS:
         rows = letters == t
-        n, x = int(est.n[rows].sum()), int(est.violations[rows].sum())
+        n, x = int(est.nobs[rows].sum()), int(est.count[rows].sum())
         print(f"    tier {t}: {x:>4} of {n:>5} inspected had a problem ({x / max(n, 1):.1%})")
     print(
         f"  City-wide (stratified, FPC): {est.rate:.2%}, 95% Korn–Graubard interval "
         f"{lo:.2%} – {hi:.2%}.\n  The unweighted share "
-        f"{est.violations.sum() / est.n.sum():.2%} overstates the rate: C and D are over-sampled."
+        f"{est.count.sum() / est.nobs.sum():.2%} overstates the rate: C and D are over-sampled."
     )
 
 

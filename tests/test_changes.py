@@ -249,3 +249,24 @@ def test_a_replacement_after_the_team_draw_waits_for_its_witness(db_url: str) ->
     bundle = reg.bundle("T1")
     assert verify_draw(bundle, annex=reg.staffing_annex("T1")).ok
     assert reg.verify_records() == []
+
+
+def test_the_text_of_a_recusal_is_sealed_in_the_public_bundle(db_url: str) -> None:
+    """Issue 13: why an officer left a team (illness, a relation) is personal information.
+    The public bundle carries only a salted commitment to the text; the sealed annex opens it,
+    and verify --annex names a wrong or missing text."""
+    reg = _drawn(db_url, independent=0)
+    entity, members = next(iter(reg.teams("T1").items()))
+    reg.reassign("T1", entity, members[0], "illness", actor=DRAWER, text="因病住院，2026-07-02 起")
+    bundle = reg.bundle("T1")
+    change = bundle["assignment"]["reassignments"][-1]
+    assert change["text"] == "" and "text" not in change["change"]["request"]
+    assert "因病住院" not in json.dumps(bundle, ensure_ascii=False)
+    annex = reg.staffing_annex("T1")
+    assert [t["text"] for t in annex["change_texts"]] == ["因病住院，2026-07-02 起"]
+    assert verify_draw(bundle, annex=annex).ok
+    wrong = {**annex, "change_texts": [{**annex["change_texts"][0], "text": "休假"}]}
+    assert any("change text 0" in p for p in bundle_team_checker(bundle, annex=wrong))
+    missing = {k: v for k, v in annex.items() if k != "change_texts"}
+    assert any("is missing" in p for p in bundle_team_checker(bundle, annex=missing))
+    assert reg.verify_records() == []

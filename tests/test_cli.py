@@ -423,7 +423,17 @@ def test_the_whole_cycle_from_the_command_line(
     bundle = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
     first = bundle["selected"][0]["id"]
     result = RUNNER.invoke(
-        main, ["replace", "T-food", first, "--reason", "not_found_at_address", *who]
+        main,
+        [
+            "replace",
+            "T-food",
+            first,
+            "--reason",
+            "not_found_at_address",
+            "--note",
+            "查无此户",
+            *who,
+        ],
     )
     assert result.exit_code == 0 and "replaced by" in result.stdout
     second = bundle["selected"][1]["id"]

@@ -206,6 +206,14 @@ def test_a_registry_draw_exports_columnar_and_verifies_with_its_announcement(
     head_path = reg.export_bundle("T1", tmp_path / "draw-T1.json", columnar=True)
     head = read_head(head_path)
     assert "announcement" in head and head["candidates_file"]["rows"] > 1_000
+    excluded = pq.read_table(tmp_path / head["excluded_file"]["path"]).to_pylist()
+    stored = reg.bundle("T1")["excluded"]
+    assert len(excluded) == sum(len(e["ids"]) for e in stored) == head["excluded_file"]["rows"]
+    with_facts = [e for e in stored if e.get("facts")]
+    assert with_facts, "the registry records the fact that decided each exclusion"
+    first = with_facts[0]
+    row = next(r for r in excluded if r["id"] == first["ids"][0])
+    assert (row["reason"], json.loads(row["fact"])) == (first["reason"], first["facts"][0])
     result = _verify_cli(head_path)
     assert result.exit_code == 0, result.output
     # The announcement counts the candidates: a head that claims another count fails.

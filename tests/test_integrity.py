@@ -64,7 +64,7 @@ def _cycle(url: str) -> Registry:
     reg.store.put_task(T2, actor=ADMIN)
     reg.add_category("S01", "未按规定建立台账", "No ledger kept", actor=ADMIN)
     reg.draw("T1", actor=DRAWER)
-    reg.replace("T1", reg.selected_ids("T1")[0], "duplicate_record", actor=DRAWER)
+    reg.replace("T1", reg.selected_ids("T1")[0], "duplicate_record", actor=DRAWER, note="重复登记")
     reg.assign_teams("T1", actor=DRAWER)
     teams = reg.teams("T1")
     first, second = reg.selected_ids("T1")[:2]
@@ -423,3 +423,44 @@ def test_the_state_separates_fields_and_tables() -> None:
     assert row_digest("conflicts", ("ab", "c")) != row_digest("conflicts", ("a", "bc"))
     assert row_digest("conflicts", ("a",)) != row_digest("entities", ("a",))
     assert PoolState.EMPTY.hex == "0" * 64
+
+
+def test_postgresql_sums_the_pool_state_exactly_as_the_spec(pg_url: str) -> None:
+    """Issue 12: freezes of pools of any size log the pool state. PostgreSQL computes it in the
+    server (sha256 per row, limb sums); it must equal the Python reference on every pool table,
+    with non-ASCII text, empty fields, dates and booleans, before and after a status flip."""
+    from shuangsuiji.store.integrity import POOL_TABLES, pool_state, python_pool_state
+
+    store = Store.open(pg_url)
+    reg = Registry(store)
+    reg.setup_city(CITY, actor=ADMIN)
+    odd = attrs.evolve(
+        CITY.entities.take(np.array([0])),
+        names=np.array(["𠀀有限公司 😀 «ü»"], dtype=object),
+    )
+    store.import_entities(odd, actor=ADMIN, mode="upsert")
+    store.import_entities(
+        _with_status(CITY.entities.take(np.array([1])), "注销"), actor=ADMIN, mode="upsert"
+    )
+    with store.reading() as s:
+        for table in POOL_TABLES:
+            in_sql, reference = pool_state(s, table), python_pool_state(s, table)
+            assert in_sql == reference and reference[1] > 0, table
+
+
+def test_every_freeze_logs_the_pool_state_it_read(db_url: str) -> None:
+    reg = Registry(Store.open(db_url))
+    reg.setup_city(CITY, actor=ADMIN)
+    reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG",)), actor=ADMIN)
+    reg.store.put_task(
+        Task("T1", "P", "抽查", ("SCJG",), ("SCJG-01",), date(2026, 7, 1), date(2026, 9, 30)),
+        actor=ADMIN,
+    )
+    reg.freeze("T1", actor=ADMIN)
+    freeze = next(e for e in reversed(reg.store.audit_events()) if e.kind == "candidates.freeze")
+    logged = next(
+        e
+        for e in reversed(reg.store.audit_events())
+        if e.kind == "pool.import" and e.payload.get("kind") == "entities"
+    )
+    assert freeze.payload["pool_state"] == logged.payload["state"]

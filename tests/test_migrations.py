@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from shuangsuiji.bundle import verify_bundle
 from shuangsuiji.model import Plan, PopulationFilter, Task
+from shuangsuiji.policy import Policy
 from shuangsuiji.registry import Registry
 from shuangsuiji.store import Store, StoreError
 from shuangsuiji.store.schema import AuditEventRow, Base
@@ -70,7 +71,13 @@ def old_store(db_url: str) -> Iterator[Store]:
     store = Store.open(db_url, upgrade=False)
     store.upgrade(FIRST)
     assert store.revision() == FIRST
-    Registry(store).setup_city(CITY, actor=ADMIN)
+    # setup_city without the region names: the regions table is younger than FIRST
+    store.save_policy(Policy.default(), actor=ADMIN)
+    store.put_departments(CITY.departments, actor=ADMIN)
+    store.put_items(CITY.items, actor=ADMIN)
+    store.import_entities(CITY.entities, actor=ADMIN, source="synthetic city")
+    store.import_inspectors(CITY.inspectors, actor=ADMIN, source="synthetic city")
+    store.import_conflicts(CITY.conflicts, actor=ADMIN, source="synthetic city")
     store.put_plan(Plan("P", 2026, "年度计划", ("SCJG", "WJW")), actor=ADMIN)
     store.put_task(
         Task("T1", "P", "公示信息抽查", ("SCJG",), ("SCJG-01",), START, END), actor=ADMIN

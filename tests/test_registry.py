@@ -31,6 +31,7 @@ T2 = Task(
 
 
 APPROVER = "科长-王"
+EVIDENCE = "2026-07-03 核查：与另一户为同一主体的重复登记"
 WHY = {
     "reason": "system_failure",
     "text": "抽取记录未打印，经批准重新抽取",
@@ -110,7 +111,7 @@ def test_replacement_takes_the_next_alternate(db_url: str) -> None:
     result = reg.draw("T1", actor=DRAWER)
     victim = result.draw.selected[0]
     expected = next(p.id for p in result.draw.alternates if p.stratum == victim.stratum)
-    by = reg.replace("T1", victim.id, "deregistered_before_draw", actor=DRAWER)
+    by = reg.replace("T1", victim.id, "duplicate_record", actor=DRAWER, note=EVIDENCE)
     assert by == expected
     assert victim.id not in reg.selected_ids("T1") and expected in reg.selected_ids("T1")
     bundle = reg.bundle("T1")
@@ -184,7 +185,9 @@ def test_promoted_alternates_count_as_inspected_for_later_tasks(db_url: str) -> 
     promoted: set[str] = set()
     for entity in reg.selected_ids("T1"):
         try:
-            promoted.add(reg.replace("T1", entity, "not_found_at_address", actor=DRAWER))
+            promoted.add(
+                reg.replace("T1", entity, "not_found_at_address", actor=DRAWER, note=EVIDENCE)
+            )
         except ReplacementError:
             continue  # that stratum has no alternate left
         if promoted & restaurants:
@@ -340,7 +343,7 @@ def test_teams_are_drawn_checked_replayed_and_reassigned(db_url: str) -> None:
     ]
     assert kinds[-3] == "draw.error"  # the refused second assignment is on record too
     # After the team draw an entity is still replaced: its alternate gets a team of its own.
-    alternate = reg.replace("T1", entity, "duplicate_record", actor=DRAWER)
+    alternate = reg.replace("T1", entity, "duplicate_record", actor=DRAWER, note=EVIDENCE)
     assert entity not in reg.teams("T1") and len(reg.teams("T1")[alternate]) == 2
 
 
@@ -349,7 +352,7 @@ def test_draw_records_agree_with_the_log_until_someone_edits_a_table(db_url: str
 
     reg = _registry(db_url)
     reg.draw("T1", actor=DRAWER)
-    reg.replace("T1", reg.selected_ids("T1")[0], "duplicate_record", actor=DRAWER)
+    reg.replace("T1", reg.selected_ids("T1")[0], "duplicate_record", actor=DRAWER, note=EVIDENCE)
     reg.assign_teams("T1", actor=DRAWER)
     assert reg.verify_records() == []
     bundle = reg.bundle("T1")
@@ -374,7 +377,9 @@ def test_a_large_pool_is_frozen_inside_postgresql_with_the_same_result(
         reg = _registry(url, _still, pushdown)
         _fixed_draw(reg, "T1", b"seed one, sixteen bytes or more")
         _fixed_draw(reg, "T2", b"seed two, sixteen bytes or more")
-        reg.replace("T2", reg.selected_ids("T2")[0], "not_found_at_address", actor=DRAWER)
+        reg.replace(
+            "T2", reg.selected_ids("T2")[0], "not_found_at_address", actor=DRAWER, note=EVIDENCE
+        )
         bundles.append([reg.bundle("T1"), reg.bundle("T2")])
         freezes = [e["payload"] for e in reg.store.audit_rows() if e["kind"] == "candidates.freeze"]
         bundles[-1].append(freezes)

@@ -91,6 +91,7 @@ GENESIS_HASH = "0" * 64
 
 EVENT_KINDS: Mapping[str, str] = {
     "department.change": "部门变更 a department taking part in inspections was added or renamed",
+    "regions.change": "区划名称变更 region names shown on official pages were added or renamed",
     "pool.import": "导入名录库 a pool (entities, inspectors) was imported; payload has its digest",
     "pool.change": "名录库变更 single entities or inspectors were added, changed or deactivated",
     "conflict.change": "回避关系变更 declared conflicts of interest were added or withdrawn",

@@ -460,7 +460,8 @@ def _compare_picks(c: _Checker, field: str, recorded: Any, derived: tuple[Pick, 
 def _replay_replacements(c: _Checker, draw: Draw, recorded: list[Any]) -> Draw:
     for i, r in enumerate(recorded):
         try:
-            nxt = draw.replace(r["replaced"], r["reason"], r.get("note", ""))
+            skip = {x["id"]: x["task"] for x in r.get("skipped", [])}
+            nxt = draw.replace(r["replaced"], r["reason"], r.get("note", ""), skip=skip)
         except (ReplacementError, KeyError, TypeError, ValueError) as exc:
             c.add(f"replacements[{i}]", f"cannot be replayed: {exc}")
             return draw

@@ -80,14 +80,21 @@ class Exclusion:
     label: str
     count: int
     ids: tuple[str, ...]
+    #: The fact that decided each exclusion, aligned with ``ids``: ``{"status"}`` (deregistered
+    #: or revoked), ``{"registered"}`` (after the cut-off) or ``{"task", "end"}`` (the other
+    #: task that inspects it inside the window). Empty when not recorded (older draws).
+    facts: tuple[Mapping[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "reason": self.reason,
             "label": self.label,
             "count": self.count,
             "ids": list(self.ids),
         }
+        if self.facts:
+            out["facts"] = [dict(f) for f in self.facts]
+        return out
 
 
 @attrs.frozen(eq=False)

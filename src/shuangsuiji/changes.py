@@ -25,6 +25,17 @@ with canonical JSON as in ``docs/audit.md``. When the policy asks for witnesses
 (SSJ-ANNOUNCE-1, ``stage: "change"``, linked into the announcement chain) before any witness
 speaks.
 
+**The text is sealed (recusals).** Why an officer leaves a team ("因病", a relation declared
+with the entity) is personal information. A recusal's request therefore carries no ``text``
+but a salted commitment to it, with a fresh secret 32-byte ``salt``:
+
+    text_commitment = SHA-256( "SSJ-CHANGE-1" || 0x00 || "text" || 0x00 || salt || utf8(text) )
+
+The public bundle shows the re-assignment's ``text`` as ``""``; the sealed staffing annex
+(SSJ-ANNEX-1) lists ``change_texts`` (``[{"index", "text", "salt"}]``), and ``verify --annex``
+checks each against its request. The reason code stays public. A replacement's text (the
+evidence for replacing an entity, not about an officer) stays in its request as ``text``.
+
 **The witnesses (见证人).** Each witness, a person other than the requester, enters a value of
 16 to 64 bytes (hex) after the request is fixed. The system value is bound by its commitment
 before any witness value exists, and the witness values come after the request: neither the
@@ -46,6 +57,8 @@ replays it.
 '65c58bf3a1d71ff1'
 >>> system_commitment(bytes(32))[:16]
 '07a41727e51b17e5'
+>>> text_commitment(bytes(32), "因病住院")[:16]
+'8761ba1d35b15f42'
 """
 
 from __future__ import annotations
@@ -61,9 +74,12 @@ __all__ = [
     "CHANGE_SPEC",
     "change_key",
     "change_problems",
+    "change_text_problems",
     "parse_witness_value",
+    "public_assignment",
     "request_digest",
     "system_commitment",
+    "text_commitment",
 ]
 
 CHANGE_SPEC = "SSJ-CHANGE-1"
@@ -78,6 +94,62 @@ def request_digest(request: Mapping[str, Any]) -> str:
 def system_commitment(value: bytes) -> str:
     """The system's commitment to its 32-byte change value."""
     return hashlib.sha256(_PREFIX + b"system\x00" + value).hexdigest()
+
+
+def text_commitment(salt: bytes, text: str) -> str:
+    """The salted commitment to a recusal's text (see the module docstring)."""
+    return hashlib.sha256(_PREFIX + b"text\x00" + salt + text.encode("utf-8")).hexdigest()
+
+
+def _sealed_text(reassignment: Mapping[str, Any]) -> str | None:
+    """The text commitment of a re-assignment's change request, if its text is sealed."""
+    change = reassignment.get("change")
+    request = change.get("request") if isinstance(change, Mapping) else None
+    value = request.get("text_commitment") if isinstance(request, Mapping) else None
+    return str(value) if value is not None else None
+
+
+def public_assignment(assignment: Mapping[str, Any]) -> dict[str, Any]:
+    """The assignment as published: each re-assignment whose text is sealed shows ``""``."""
+    out = dict(assignment)
+    out["reassignments"] = [
+        {**r, "text": ""} if _sealed_text(r) is not None else dict(r)
+        for r in assignment.get("reassignments") or []
+    ]
+    return out
+
+
+def change_text_problems(bundle: Mapping[str, Any], annex: Mapping[str, Any]) -> list[str]:
+    """Every sealed change text of the bundle opened by the annex's ``change_texts`` (an empty
+    list: each text matches its commitment, none is missing or extra)."""
+    assignment = bundle.get("assignment")
+    listed = assignment.get("reassignments") if isinstance(assignment, Mapping) else None
+    sealed = {
+        i: c
+        for i, r in enumerate(listed or [])
+        if isinstance(r, Mapping) and (c := _sealed_text(r)) is not None
+    }
+    entries = annex.get("change_texts") or []
+    if not isinstance(entries, list):
+        return ["annex: 'change_texts' must be a list of {'index', 'text', 'salt'}"]
+    given = {e.get("index"): e for e in entries if isinstance(e, Mapping)}
+    out = []
+    for i, commitment in sorted(sealed.items()):
+        entry = given.get(i)
+        if entry is None:
+            out.append(f"annex: the sealed text of change {i} is missing (change_texts)")
+            continue
+        try:
+            opened = text_commitment(bytes.fromhex(str(entry["salt"])), str(entry["text"]))
+        except (KeyError, ValueError) as exc:
+            out.append(f"annex: change text {i} unreadable ({exc})")
+            continue
+        if opened != commitment:
+            out.append(f"annex: change text {i} does not match the request's text_commitment")
+    extra = sorted(str(k) for k in given if k not in sealed)
+    if extra:
+        out.append(f"annex: change_texts {', '.join(extra)} are not sealed in the bundle")
+    return out
 
 
 def parse_witness_value(text: str, party: str) -> bytes:

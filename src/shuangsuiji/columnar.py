@@ -7,7 +7,8 @@ section 11) in a small JSON *head*, except two lists, which go to Parquet files 
 - ``candidates`` → ``candidates_file``: a Parquet file with the columns ``id`` and
   ``stratum`` (UTF-8 strings), one row per candidate, rows in strictly increasing
   ``utf8(id)`` order — the order of the pool digest's lines;
-- ``excluded`` (when the draw records it) → ``excluded_file``: columns ``reason`` and ``id``.
+- ``excluded`` (when the draw records it) → ``excluded_file``: columns ``reason``, ``id`` and
+  ``fact`` (the canonical JSON of the entity's ``facts`` entry, or null).
 
 Each ``*_file`` entry is ``{"path": file name, "sha256": hex of the file's bytes, "rows":
 n}``. The path is a bare file name in the head's folder (a head cannot point a verifier at
@@ -123,6 +124,17 @@ def write_candidates(
     pq.write_table(table, path, row_group_size=row_group_rows)
 
 
+def _excluded_rows(excluded: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
+    """``(reason, id, fact)`` per excluded entity; ``fact`` is the canonical JSON of
+    ``facts[i]``, or null in bundles frozen before facts were recorded."""
+    rows = []
+    for e in excluded:
+        facts = e.get("facts") or [None] * len(e.get("ids", []))
+        for entity, fact in zip(e.get("ids", []), facts, strict=True):
+            rows.append((e["reason"], entity, None if fact is None else canonical_text(fact)))
+    return rows
+
+
 def write_columnar(
     bundle: Mapping[str, Any], folder: Path, stem: str, *, row_group_rows: int = 1_000_000
 ) -> Path:
@@ -141,13 +153,14 @@ def write_columnar(
     )
     head["candidates_file"] = _entry(path, len(cands))
     if "excluded" in bundle:
-        rows = [(e["reason"], i) for e in bundle["excluded"] for i in e.get("ids", [])]
         excluded = folder / f"{stem}.excluded.parquet"
+        rows = _excluded_rows(bundle["excluded"])
         pq.write_table(
             pa.table(
                 {
-                    "reason": pa.array([r for r, _ in rows], pa.string()),
-                    "id": pa.array([i for _, i in rows], pa.string()),
+                    "reason": pa.array([r for r, _, _ in rows], pa.string()),
+                    "id": pa.array([i for _, i, _ in rows], pa.string()),
+                    "fact": pa.array([f for _, _, f in rows], pa.string()),
                 }
             ),
             excluded,

@@ -344,6 +344,7 @@ def _set_up(city: City, policy: Policy, out: Path, clock: DemoClock) -> _Setup:
     store = Store.open(f"sqlite:///{out / 'shuangsuiji.db'}", clock=clock)
     store.save_policy(policy, actor=DEMO_ACTOR)
     store.put_departments(city.departments, actor=DEMO_ACTOR)
+    store.put_regions(city.districts, actor=DEMO_ACTOR)
     store.put_items(city.items, actor=DEMO_ACTOR)
     entities = read_entities_csv(out / "entities.csv")
     store.import_entities(entities, actor=DEMO_ACTOR, source="entities.csv")

@@ -566,16 +566,23 @@ class Replacement:
     stratum: str
     reason: ReplacementReason = attrs.field(converter=ReplacementReason)
     note: str = attrs.field(default="", validator=_other_needs_note)
+    #: Alternates passed over before ``by``, each with the other task that had selected it
+    #: (``{"id": ..., "task": ...}``, in alternate order); a skipped alternate is used up.
+    skipped: tuple[Mapping[str, str], ...] = ()
 
-    def to_json(self) -> dict[str, str]:
-        """The replacement as JSON values."""
-        return {
+    def to_json(self) -> dict[str, Any]:
+        """The replacement as JSON values (``skipped`` only when an alternate was passed over,
+        so records from before skipping existed read the same)."""
+        out: dict[str, Any] = {
             "replaced": self.replaced,
             "by": self.by,
             "stratum": self.stratum,
             "reason": self.reason.value,
             "note": self.note,
         }
+        if self.skipped:
+            out["skipped"] = [{"id": s["id"], "task": s["task"]} for s in self.skipped]
+        return out
 
 
 def _select(
@@ -880,8 +887,20 @@ class Draw:
                 return s
         raise UnknownKeyError(f"stratum {label!r} is not in this draw")
 
-    def replace(self, entity_id: str, reason: ReplacementReason | str, note: str = "") -> Draw:
+    def replace(
+        self,
+        entity_id: str,
+        reason: ReplacementReason | str,
+        note: str = "",
+        *,
+        skip: Mapping[str, str] | None = None,
+    ) -> Draw:
         """Replace a selected entity by the next unused alternate of its stratum.
+
+        ``skip`` maps alternates that may not be promoted to the other task that has selected
+        them (an entity in two current selections inside the exclusion window): they are
+        passed over in order, recorded in :attr:`Replacement.skipped` and used up. Which
+        alternate is promoted still depends on the tickets alone; ``skip`` only removes.
 
         Raises :class:`ReplacementError` if ``entity_id`` is not in :attr:`active` or its
         stratum has no alternate left.
@@ -894,11 +913,25 @@ class Draw:
             )
         stratum = current[entity_id].stratum
         used = {r.by for r in self.replacements}
-        nxt = next((p for p in self.alternates if p.stratum == stratum and p.id not in used), None)
+        used |= {s["id"] for r in self.replacements for s in r.skipped}
+        skip = skip or {}
+        skipped: list[dict[str, str]] = []
+        nxt = None
+        for p in self.alternates:
+            if p.stratum != stratum or p.id in used:
+                continue
+            if p.id in skip:
+                skipped.append({"id": p.id, "task": skip[p.id]})
+                continue
+            nxt = p
+            break
         if nxt is None:
+            passed = f" ({len(skipped)} passed over: selected by other tasks)" if skipped else ""
             raise ReplacementError(
-                f"stratum {stratum!r} has no unused alternate left to replace {entity_id!r}; "
-                "draw again with more alternates (a re-draw needs a recorded reason)"
+                f"stratum {stratum!r} has no unused alternate left to replace {entity_id!r}"
+                f"{passed}; draw again with more alternates (a re-draw needs a recorded reason)"
             )
-        record = Replacement(entity_id, nxt.id, stratum, ReplacementReason(reason), note)
+        record = Replacement(
+            entity_id, nxt.id, stratum, ReplacementReason(reason), note, tuple(skipped)
+        )
         return attrs.evolve(self, replacements=(*self.replacements, record))

@@ -59,7 +59,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -83,6 +83,7 @@ __all__ = [
     "UnitFlag",
     "UnitStats",
     "draw_health",
+    "pair_task",
     "replay_health",
     "ticket_uniformity",
 ]
@@ -857,3 +858,51 @@ def _replay_spread(rep: _Replays, level: float, blind: str) -> CheckResult:
         f"sum of z² {t_obs:.1f}, replays {np.median(t_null):.1f} median "
         f"({np.quantile(t_null, 0.025):.1f}–{np.quantile(t_null, 0.975):.1f}); two-sided{blind}",
     )
+
+
+def pair_task(
+    label: str,
+    officers: Sequence[str],
+    groups: Sequence[str],
+    observed: I64,
+    replays: Iterable[I64],
+    only: Collection[str] | None = None,
+) -> ReplayedTask:
+    """One task's *pair* loads, for :func:`replay_health` with ``subject="pairs"``: how often
+    each officer joined the team of an entity of each group (``groups[e]`` of entity row
+    ``e``: the entity itself, its township, its industry...), in the draw and in each replay.
+
+    ``observed`` and every replay are ``(entities, k)`` arrays of officer rows (as
+    :func:`~shuangsuiji.assign.sample_teams` gives them). A unit is ``"officer × group"``;
+    units that no team ever touches (the draw's or a replay's) are left out, since a count
+    that cannot vary tests nothing, and so are the groups not in ``only`` (when given: the
+    registry keeps the groups with two or more entities over the period, since a unit that
+    can be drawn once at most cannot come up again and again). Over a period,
+    :func:`replay_health` then flags the officer who lands on the same entity — or the same
+    small group — far more often than the lottery makes likely, with the Monte Carlo p-value
+    of its max-T test.
+
+    >>> obs = np.array([[0, 1], [0, 2]])
+    >>> reps = [np.array([[1, 2], [0, 1]]), np.array([[0, 2], [1, 2]])]
+    >>> t = pair_task("T1", ["A", "B", "C"], ["x", "x"], obs, reps)
+    >>> t.units, t.observed.tolist(), t.replays.tolist()
+    (('A × x', 'B × x', 'C × x'), [2, 1, 1], [[1, 2, 1], [1, 1, 2]])
+    """
+    names, codes = np.unique(np.asarray(list(groups), dtype=str), return_inverse=True)
+    codes = codes.reshape(-1).astype(np.int64)
+    n_g = max(1, len(names))
+    size = len(officers) * n_g
+
+    def loads(teams: I64) -> I64:
+        cells = np.asarray(teams, dtype=np.int64) * n_g + codes[:, None]
+        return np.bincount(cells.ravel(), minlength=size).astype(np.int64)
+
+    obs = loads(observed)
+    reps = np.asarray([loads(t) for t in replays], dtype=np.int64).reshape(-1, size)
+    touched = (obs > 0) | reps.any(axis=0)
+    if only is not None:
+        kept = np.isin(names, np.asarray(list(only), dtype=str))
+        touched &= np.tile(kept, len(officers))
+    used = np.flatnonzero(touched)
+    units = [f"{officers[u // n_g]} × {names[u % n_g]}" for u in used.tolist()]
+    return ReplayedTask(label, units, obs[used], reps[:, used])

@@ -541,8 +541,10 @@ def replacement_problems(tables: RecordTables, log: LogIndex) -> list[RecordProb
     """Every ``replacements`` row has its ``replacement`` event and every event its row."""
     keys = {int(r["id"]): (str(r["task"]), int(r["attempt"])) for r in tables.draws}
 
-    def what(task: str, attempt: int, e: Any, by: Any, reason: Any, note: Any, actor: Any) -> Any:
-        return (task, attempt, str(e), str(by), str(reason), str(note), str(actor))
+    def what(
+        task: str, attempt: int, e: Any, by: Any, reason: Any, note: Any, actor: Any, skip: Any
+    ) -> Any:
+        return (task, attempt, str(e), str(by), str(reason), str(note), str(actor), skip)
 
     rows = Counter(
         what(
@@ -552,6 +554,7 @@ def replacement_problems(tables: RecordTables, log: LogIndex) -> list[RecordProb
             r["reason"],
             r["note"],
             r["actor"],
+            _skipped(r.get("skipped") or "[]"),
         )
         for r in tables.replacements
     )
@@ -563,6 +566,7 @@ def replacement_problems(tables: RecordTables, log: LogIndex) -> list[RecordProb
             e.payload.get("reason"),
             e.payload.get("note", ""),
             e.actor,
+            _skipped(e.payload.get("skipped", [])),
         )
         for e in log.replacements
     )
@@ -584,6 +588,15 @@ def replacement_problems(tables: RecordTables, log: LogIndex) -> list[RecordProb
             )
         )
     return problems
+
+
+def _skipped(value: Any) -> str:
+    """The passed-over alternates of a replacement, stored (JSON text) or logged, as one text."""
+    try:
+        items = json.loads(value) if isinstance(value, str) else value
+        return ",".join(f"{x['id']}@{x['task']}" for x in items)
+    except (TypeError, KeyError, ValueError):
+        return f"unreadable: {str(value)[:80]}"
 
 
 def _result_dict(r: Mapping[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,7 @@ __all__ = [
     "CONFLICT_COLUMNS",
     "ENTITY_COLUMNS",
     "INSPECTOR_COLUMNS",
+    "REGION_COLUMNS",
     "Columns",
     "CsvFormatError",
     "ImportValidationError",
@@ -56,6 +57,7 @@ __all__ = [
     "read_entities_csv",
     "read_inspectors_csv",
     "read_items_csv",
+    "read_regions_csv",
     "write_conflicts_csv",
     "write_entities_csv",
     "write_inspectors_csv",
@@ -86,6 +88,7 @@ INSPECTOR_COLUMNS = (
 )
 INSPECTOR_OPTIONAL = {"home_region", "qualifications", "active"}
 CONFLICT_COLUMNS = ("inspector_id", "entity_id", "relation", "source")
+REGION_COLUMNS = ("code", "name")
 _INDUSTRY = re.compile(r"^[A-T][0-9]{0,4}$")
 _REGION = re.compile(r"^[0-9]{2,12}$")
 _TRUE = {"1", "true", "yes", "y", "是", "t"}
@@ -279,6 +282,30 @@ def read_conflicts_csv(source: Source, encoding: str = "utf-8") -> list[Conflict
             cols["inspector_id"], cols["entity_id"], cols["relation"], cols["source"], strict=True
         )
     ]
+
+
+def read_regions_csv(source: Source, encoding: str = "utf-8") -> dict[str, str]:
+    """Read region names (``code,name``: 行政区划代码, 名称), all or nothing.
+
+    >>> import io as stdio
+    >>> read_regions_csv(stdio.StringIO("code,name\\n350102,鼓楼区\\n350103,台江区\\n"))
+    {'350102': '鼓楼区', '350103': '台江区'}
+    """
+    table = read_columns(source, REGION_COLUMNS, (), encoding)
+    name, lines, cols, errors = table.name, table.lines, table.cols, list(table.errors)
+    for column in REGION_COLUMNS:
+        required(cols[column], column, lines, errors)
+    seen: dict[str, int] = {}
+    for line, code in zip(lines, cols["code"], strict=True):
+        problem = _region_problem(code) if code else None
+        if problem:
+            errors.append(RowError(line, "code", code, problem))
+        elif code in seen:
+            errors.append(RowError(line, "code", code, f"same code already on line {seen[code]}"))
+        seen.setdefault(code, line)
+    if errors:
+        raise ImportValidationError(name, errors)
+    return dict(zip(cols["code"], cols["name"], strict=True))
 
 
 def _writer(path: str | Path, header: Sequence[str]) -> tuple[IO[str], Any]:

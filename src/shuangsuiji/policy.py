@@ -28,6 +28,8 @@ defaults fill in) for tests and notebooks::
     max_per_task = 0            # teams one officer may join in one task (0 = no cap)
     max_per_period = 0          # teams per officer per period (0 = no cap)
     period_days = 365
+    max_pair_probability = 0.0  # cap on P(officer on an entity's team), e.g. 0.5 (0 = off)
+    on_pair_cap = "state"       # above the cap: "state" it before the team seed, or "refuse"
 
     [recusal]
     declared_conflicts = true
@@ -130,17 +132,28 @@ def _bool(table: str, key: str, value: Any) -> bool:
     return value
 
 
+PAIR_CAP_CHOICES = ("state", "refuse")
+
+
 @attrs.frozen
 class TeamRules:
-    """Team composition: size, the legal exception for one officer, workload caps."""
+    """Team composition: size, the legal exception for one officer, workload caps, and the
+    cap on any one officer's probability of inspecting an entity (``docs/teams.md``, "Pair
+    probabilities"), checked when the staffing is frozen."""
 
     size: int = 2
     legal_exception: str = ""
     max_per_task: int = 0
     max_per_period: int = 0
     period_days: int = 365
+    max_pair_probability: float = 0.0
+    on_pair_cap: str = "state"
 
     def __attrs_post_init__(self) -> None:
+        if self.on_pair_cap not in PAIR_CAP_CHOICES:
+            raise PolicyError(
+                f"[team] on_pair_cap = {self.on_pair_cap!r}; choose one of {list(PAIR_CAP_CHOICES)}"
+            )
         if self.size < 2 and not self.legal_exception.strip():
             raise PolicyError(
                 f"[team] size = {self.size}: at least two officers are required "
@@ -356,6 +369,10 @@ def _team(t: Mapping[str, Any]) -> TeamRules:
         max_per_task=_int("team", "max_per_task", t.get("max_per_task", 0), 0, 1_000_000),
         max_per_period=_int("team", "max_per_period", t.get("max_per_period", 0), 0, 10_000_000),
         period_days=_int("team", "period_days", t.get("period_days", 365), 1, 3660),
+        max_pair_probability=_ratio(
+            "team", "max_pair_probability", t.get("max_pair_probability", 0.0)
+        ),
+        on_pair_cap=_text("team", "on_pair_cap", t.get("on_pair_cap", "state")),
     )
 
 

@@ -29,7 +29,8 @@ The bundle is the draw bundle of the design contract (``spec``, ``task_label``, 
 - ``events``: the task's audit events (``seq``, ``time``, ``actor``, ``kind``, ``payload``,
   ``hash``), and ``audit_head``: ``{"seq", "hash"}`` of the log when the record was printed;
 - ``replacements``: ``{"replaced", "by", "stratum", "reason", "note"}`` entries;
-- ``names``: display names by entity or inspector ID.
+- ``names``: display names by entity or inspector ID;
+- ``regions``: region names by administrative division code (strata are printed with them).
 
 >>> page = render_draw_record({"spec": "SSJ-DRAW-1", "task_label": "SJ-2025-001",
 ...     "seed": "ab" * 32, "pool_digest": "cd" * 32, "policy_hash": "ef" * 32,
@@ -71,7 +72,15 @@ _EN_SPAN = re.compile(r'<span class="en">[^<]*</span>')
 
 _BEIJING = timezone(timedelta(hours=8))
 _TICKET_DIGITS = 12
-_EXTRA_KEYS = ("task", "seed_provenance", "events", "audit_head", "replacements", "names")
+_EXTRA_KEYS = (
+    "task",
+    "seed_provenance",
+    "events",
+    "audit_head",
+    "replacements",
+    "names",
+    "regions",
+)
 
 
 class ReportInputError(InvalidInputError):
@@ -270,7 +279,7 @@ def _strata_rows(b: Mapping[str, Any]) -> list[list[Any]]:
             rule = s
         rows.append(
             [
-                stratum_label(str(s.get("stratum", s.get("label")))),
+                stratum_label(str(s.get("stratum", s.get("label"))), _regions(b)),
                 s.get("size"),
                 s.get("sample"),
                 s.get("alternates"),
@@ -327,7 +336,7 @@ def _selected_section(b: Mapping[str, Any], names: Mapping[str, str]) -> str:
             number,
             ident,
             names.get(ident),
-            stratum_label(str(pick.get("stratum"))),
+            stratum_label(str(pick.get("stratum")), _regions(b)),
             place,
             _hex(pick.get("ticket"), _TICKET_DIGITS),
             _team_text(teams.get(ident), names),
@@ -370,7 +379,7 @@ def _alternates_section(b: Mapping[str, Any], names: Mapping[str, str]) -> str:
         rank[stratum] = rank.get(stratum, 0) + 1
         rows.append(
             [
-                stratum_label(stratum),
+                stratum_label(stratum, _regions(b)),
                 rank[stratum],
                 ident,
                 names.get(ident),
@@ -391,14 +400,26 @@ def _alternates_section(b: Mapping[str, Any], names: Mapping[str, str]) -> str:
     )
 
 
+def _regions(b: Mapping[str, Any]) -> Mapping[str, str]:
+    regions = b.get("regions")
+    return {str(k): str(v) for k, v in regions.items()} if isinstance(regions, Mapping) else {}
+
+
+def _replacement_note(r: Mapping[str, Any]) -> str:
+    """The note, and the alternates passed over because another task had selected them."""
+    skipped = [s for s in r.get("skipped") or [] if isinstance(s, Mapping)]
+    passed = "；".join(f"跳过 {s.get('id')}（已被任务 {s.get('task')} 抽中）" for s in skipped)
+    return "；".join(x for x in (str(r.get("note") or ""), passed) if x)
+
+
 def _replacements_section(b: Mapping[str, Any]) -> str:
     rows = [
         [
-            stratum_label(str(r.get("stratum"))),
+            stratum_label(str(r.get("stratum")), _regions(b)),
             r.get("replaced"),
             r.get("by"),
             replacement_label(str(r.get("reason"))),
-            r.get("note"),
+            _replacement_note(r),
         ]
         for r in b.get("replacements", [])
     ]
@@ -548,11 +569,12 @@ def render_draw_record(
     """The printable HTML draw record (抽取记录) of one task's draw bundle.
 
     ``extras`` supplies the optional keys (``task``, ``seed_provenance``, ``events``,
-    ``audit_head``, ``replacements``, ``names``) when they are not in the bundle itself; the
-    record digest is computed over ``bundle`` alone. ``printed_at`` (an ISO-8601 time the
-    caller passes; nothing here reads a clock) and ``agency`` (the issuing authority's name)
-    appear in the header and under the signatures; ``bilingual`` adds English subtitles to the
-    Chinese labels. Raises :class:`ReportInputError` if the bundle is not JSON data.
+    ``audit_head``, ``replacements``, ``names``, ``regions``) when they are not in the bundle
+    itself; the record digest is computed over ``bundle`` alone. ``printed_at`` (an ISO-8601
+    time the caller passes; nothing here reads a clock) and ``agency`` (the issuing
+    authority's name) appear in the header and under the signatures; ``bilingual`` adds
+    English subtitles to the Chinese labels. Raises :class:`ReportInputError` if the bundle
+    is not JSON data.
     """
     if not isinstance(bundle, Mapping):
         raise ReportInputError(f"the draw bundle must be a mapping, got {type(bundle).__name__}")

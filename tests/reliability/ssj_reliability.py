@@ -610,7 +610,9 @@ def race_replace(args: tuple[str, str, str]) -> tuple[str, str, str]:
     url, task, victim = args
     reg = open_registry(url)
     try:
-        return _step(lambda: reg.replace(task, victim, "deregistered_before_draw", actor="抽取人"))
+        return _step(
+            lambda: reg.replace(task, victim, "duplicate_record", actor="抽取人", note="重复登记")
+        )
     finally:
         reg.store.engine.dispose()
 
@@ -1511,7 +1513,7 @@ def api_cases(reg: Registry, city: City) -> list[tuple[str, Callable[[], object]
         ("seed: select before the announcement", lambda: reg.select("T3", actor="抽取人"), "announcement", False),  # noqa: E501
         ("seed: announce with no party committed", lambda: reg.announce("T3", actor="抽取人"), "no seed party", False),  # noqa: E501
         ("replace: entity not selected", lambda: reg.replace("T2", not_selected, "other", actor="抽取人", note="?"), not_selected, False),  # noqa: E501
-        ("replace: unknown reason", lambda: reg.replace("T2", reg.selected_ids("T2")[0], "because", actor="抽取人"), "because", False),  # noqa: E501
+        ("replace: unknown reason", lambda: reg.replace("T2", reg.selected_ids("T2")[0], "because", actor="抽取人", note="?"), "because", False),  # noqa: E501
         ("replace: task not drawn", lambda: reg.replace("T1", not_selected, "other", actor="抽取人", note="?"), "not been drawn", False),  # noqa: E501
     ]  # fmt: skip
 

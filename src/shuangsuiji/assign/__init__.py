@@ -88,7 +88,14 @@ True
 
 from __future__ import annotations
 
-from shuangsuiji.assign._engine import PhaseSpan, assign_teams, reassign, sample_loads, trace_draw
+from shuangsuiji.assign._engine import (
+    PhaseSpan,
+    assign_teams,
+    reassign,
+    sample_loads,
+    sample_teams,
+    trace_draw,
+)
 from shuangsuiji.assign._stream import AssignStream
 from shuangsuiji.assign.assignment import (
     ALGORITHM,
@@ -152,5 +159,6 @@ __all__ = [
     "fairness",
     "reassign",
     "sample_loads",
+    "sample_teams",
     "trace_draw",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NoReturn, cast
 
 import attrs
@@ -218,6 +218,13 @@ def _propose_round(inst: Instance, stream: AssignStream) -> IntArray:
 def _rounds(n_e: int, k: int) -> int:
     """Proposal rounds: as many as fit in 2**16 words, between 1 and 64."""
     return max(1, min(_MAX_ROUNDS, _ROUND_WORD_BUDGET // max(1, n_e * (k + 1))))
+
+
+def proposal_rounds(n_e: int, k: int) -> int:
+    """The proposal rounds of a draw of ``n_e`` teams of ``k`` (see :func:`_rounds`). A draw
+    that accepts none is repaired; :mod:`~shuangsuiji.assign.pairs` bounds the weight of that
+    case by ``(1 - q) ** proposal_rounds(n_e, k)``."""
+    return _rounds(n_e, k)
 
 
 def _smoothing_steps(n_e: int) -> int:
@@ -653,9 +660,34 @@ def _draw_or_explain(
         raise AssertionError("unreachable") from exc
 
 
+def sample_teams(staffing: Staffing, keys: Iterable[bytes]) -> Iterator[IntArray]:
+    """The teams ``assign_teams(staffing, key)`` draws under each key, with the eligibility
+    computed once: per key an ``(entities, k)`` array of inspector rows, rows in the order of
+    ``staffing.entities`` and inspector rows in the order of ``staffing.inspectors``.
+
+    For replays of a draw (draw health, pair probabilities, plan simulation). Raises
+    :class:`InfeasibleAssignment` as :func:`assign_teams` does.
+    """
+    canon = staffing.canonical()
+    elig = canon.eligibility()
+    inst = build_instance(elig)
+    n_e = inst.n_e
+    if n_e == 0:
+        for _ in keys:
+            yield np.zeros((0, inst.k), dtype=np.int64)
+        return
+    _check_inputs(inst, canon, elig)
+    # canonical rows -> rows in the caller's order (canonical() sorts by ID)
+    owner = np.argsort(staffing.inspectors.ids, kind="stable")[inst.col_row]
+    entity_at = np.argsort(np.argsort(staffing.entities.ids, kind="stable"), kind="stable")
+    for key in keys:
+        teams, _ = _draw_or_explain(inst, canon, elig, AssignStream(key))
+        yield owner[np.asarray(teams, dtype=np.int64).reshape(n_e, inst.k)[entity_at]]
+
+
 def sample_loads(staffing: Staffing, keys: Iterable[bytes]) -> IntArray:
     """Each inspector's number of teams under each key, exactly as
-    ``assign_teams(staffing, key).load()`` would give it, with the eligibility computed once.
+    ``assign_teams(staffing, key).load()`` would give it (from :func:`sample_teams`).
 
     Rows follow ``keys``, columns ``staffing.inspectors`` in its order. For replays of a draw
     (draw health, plan simulation): many keys cost one eligibility and one draw each.
@@ -676,21 +708,9 @@ def sample_loads(staffing: Staffing, keys: Iterable[bytes]) -> IntArray:
     >>> all(loads[1, j] == got.get(i, 0) for j, i in enumerate(ids))
     True
     """
-    wanted = list(keys)
-    out = np.zeros((len(wanted), len(staffing.inspectors)), dtype=np.int64)
-    canon = staffing.canonical()
-    elig = canon.eligibility()
-    inst = build_instance(elig)
-    if inst.n_e == 0 or not wanted:
-        return out
-    _check_inputs(inst, canon, elig)
-    # canonical inspector row -> row in the caller's order (canonical() sorts by ID)
-    owner = np.argsort(staffing.inspectors.ids, kind="stable")[inst.col_row]
-    for r, key in enumerate(wanted):
-        teams, _ = _draw_or_explain(inst, canon, elig, AssignStream(key))
-        members = np.fromiter(itertools.chain.from_iterable(teams), dtype=np.int64)
-        out[r] = np.bincount(owner[members], minlength=out.shape[1])
-    return out
+    n_i = len(staffing.inspectors)
+    rows = [np.bincount(t.ravel(), minlength=n_i) for t in sample_teams(staffing, keys)]
+    return np.asarray(rows, dtype=np.int64).reshape(len(rows), n_i)
 
 
 def _result(

@@ -33,6 +33,7 @@ from shuangsuiji.assign._engine import assign_teams, reassign
 from shuangsuiji.assign.assignment import Assignment, Recusal, Team
 from shuangsuiji.assign.check import check_teams
 from shuangsuiji.assign.eligibility import Staffing, TaskNeeds
+from shuangsuiji.assign.pairs import statement_problems
 from shuangsuiji.assign.rules import (
     AttributeRule,
     ConflictTable,
@@ -41,7 +42,7 @@ from shuangsuiji.assign.rules import (
     TeamConfig,
 )
 from shuangsuiji.bundle import DrawDeriver, VerificationReport, verify_bundle
-from shuangsuiji.changes import change_problems
+from shuangsuiji.changes import change_problems, change_text_problems
 from shuangsuiji.commitments import legacy_staffing_digest, team_key
 from shuangsuiji.draw import draw_key
 from shuangsuiji.errors import InvalidInputError
@@ -257,10 +258,24 @@ def _sealed_problems(
         return [f"team_seed: {exc}"]
     if annex is None:
         return []
-    problems = annex_problems(bundle, annex)
+    problems = annex_problems(bundle, annex) + change_text_problems(bundle, annex)
     if problems:
         return problems
-    return _replay_problems(bundle, open_annex(bundle, annex), key, extra_rules)
+    record = open_annex(bundle, annex)
+    return _replay_problems(bundle, record, key, extra_rules) + _pair_problems(bundle, record)
+
+
+def _pair_problems(bundle: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
+    """The pair statement of the team seed (SSJ-PAIRS-1), when there is one, re-computed from
+    the opened staffing: it is a function of what was frozen, so it cannot fit the outcome."""
+    stated = bundle["team_seed"].get("pairs")
+    if stated is None:
+        return []
+    try:
+        staffing = team_staffing(record, staffing_from_record(record))
+    except (KeyError, TypeError, ValueError) as exc:
+        return [f"pairs: staffing unreadable ({exc})"]
+    return statement_problems(stated, staffing, bundle["sealed_staffing"]["digest"])
 
 
 def _replay_problems(
@@ -328,8 +343,11 @@ def _recusals(recorded: Assignment, key: bytes) -> tuple[list[Recusal], list[str
                 "entity": r.entity_id,
                 "inspector": r.inspector_id,
                 "reason": str(r.reason),
-                "text": r.text,
-            } | ({"replaces": r.replaces} if r.replaces else {})
+            }
+            # a sealed text (recusals) is public only as the request's text_commitment
+            sealed = "text_commitment" in ((r.change or {}).get("request") or {})
+            expected |= {} if sealed else {"text": r.text}
+            expected |= {"replaces": r.replaces} if r.replaces else {}
             found, change = change_problems(r.change or {}, key, expected)
             problems += found
             if change is not None and hashlib.sha256(change).hexdigest() != r.key_sha256:

@@ -17,7 +17,18 @@ from __future__ import annotations
 import click
 
 from shuangsuiji._version import __version__
-from shuangsuiji.cli import demo, draws, due, exports, health, results, store, teams, verify
+from shuangsuiji.cli import (
+    demo,
+    draws,
+    due,
+    exports,
+    health,
+    regions,
+    results,
+    store,
+    teams,
+    verify,
+)
 from shuangsuiji.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_CHECK_FAILED,
@@ -53,6 +64,7 @@ for command in (
     store.import_group,
     store.items,
     store.departments,
+    regions.regions,
     store.policy,
     store.plan,
     store.task,

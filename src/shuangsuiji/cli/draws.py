@@ -354,7 +354,11 @@ def seed_abandon(
         ]
     ),
 )
-@click.option("--note", default="", help="Explanation (required with --reason other).")
+@click.option(
+    "--note",
+    default="",
+    help="证据说明，必填 (evidence: who found what, where, when); published with the replacement.",
+)
 @db_option
 @actor_option
 @handle_errors

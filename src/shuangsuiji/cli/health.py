@@ -24,7 +24,18 @@ from shuangsuiji.cli.common import (
     "--inspectors", is_flag=True, help="Also check inspector loads against replays of the teams."
 )
 @click.option(
-    "--replays", default=800, show_default=True, help="Replays per task for --inspectors."
+    "--pairs",
+    "pair_group",
+    type=click.Choice(["entity", "township", "county", "industry"]),
+    default=None,
+    help="Also check pair concentration: one officer on the same entity (or township, county, "
+    "industry) again and again, against replays of the teams.",
+)
+@click.option(
+    "--replays",
+    default=800,
+    show_default=True,
+    help="Replays per task for --inspectors and --pairs.",
 )
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the tests and flags as JSON.")
@@ -34,6 +45,7 @@ def health(
     task_codes: tuple[str, ...],
     alpha: float,
     inspectors: bool,
+    pair_group: str | None,
     replays: int,
     db_url: str,
     as_json: bool,
@@ -42,9 +54,10 @@ def health(
 
     Compares every entity's count over the current draws of the period with its exact
     distribution (exclusion windows included) and checks the recorded tickets; with
-    --inspectors, compares every inspector's team load with replays of SSJ-ASSIGN-1 on the
-    recorded staffing. Exit 1 when a test rejects (a false alarm happens with probability at
-    most ALPHA per report).
+    --inspectors, compares every inspector's team load with replays of the team draw on the
+    recorded staffing; with --pairs GROUP, counts each officer × entity (or × township,
+    county, industry) pair against the same replays. Exit 1 when a test rejects (a false
+    alarm happens with probability at most ALPHA per report).
     """
 
     registry = reading_registry(db_url)
@@ -54,11 +67,19 @@ def health(
         reports.append(
             registry.inspector_health(plan_code, tasks=chosen, replays=replays, alpha=alpha)
         )
+    if pair_group:
+        reports.append(
+            registry.pair_health(
+                plan_code, tasks=chosen, replays=replays, alpha=alpha, group=pair_group
+            )
+        )
     findings = registry.conduct(plan_code, tasks=chosen)
     if as_json:
         data = reports[0].to_dict()
         if inspectors:
             data["inspectors"] = reports[1].to_dict()
+        if pair_group:
+            data["pairs"] = reports[-1].to_dict()
         data["conduct"] = [f.to_dict() for f in findings]
         click.echo(json.dumps(data, ensure_ascii=False))
     else:

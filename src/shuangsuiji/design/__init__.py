@@ -15,14 +15,18 @@ The same engine that makes real draws (:mod:`shuangsuiji.draw`) answers the desi
   recusal pressure (a :class:`PlanSimulation`).
 - **What did we learn?** :func:`estimate_rates` / :func:`estimate_from_record`: stratified
   violation rates with Wilson, Clopper–Pearson and Korn–Graubard intervals and design weights.
-- **Plots and frames**: ``.plot()`` and ``.to_frame()`` on every result (matplotlib and
-  pandas are optional and imported only when called); :func:`plot_power`.
+- **Frames, display and plots**: ``.to_frame()`` on every result, indexed by the strata's
+  levels (``tier``, ``region``: a ``MultiIndex``), one meaning per column name; a table in
+  Jupyter (``_repr_html_``, ``_repr_markdown_``); ``.plot()`` and :func:`plot_power` with
+  Chinese labels in a CJK font (:data:`CJK_FONTS`). pandas and matplotlib are optional and
+  imported only when called. :meth:`Strata.from_sizes` and :meth:`Strata.from_frame` take
+  pandas Series and DataFrames.
 
 >>> from shuangsuiji.design import Strata, allocate, size_for_margin
 >>> size_for_margin(0.05, population=2000)
 323
 >>> allocate(Strata.from_sizes({"A": 5800, "B": 3000, "C": 900, "D": 300}), 323,
-...          method="risk", floor=0.03).as_dict()
+...          method="risk", min_ratio=0.03).as_dict()
 {'A': 174, 'B': 90, 'C': 30, 'D': 29}
 """
 
@@ -44,7 +48,14 @@ from shuangsuiji.design._estimate import (
     wilson_interval,
 )
 from shuangsuiji.design._plan import PlanSimulation, simulate_plan
-from shuangsuiji.design._plot import plot_allocation, plot_coverage, plot_power
+from shuangsuiji.design._plot import (
+    CJK_FONTS,
+    cjk_font,
+    plot_allocation,
+    plot_coverage,
+    plot_power,
+    power_range,
+)
 from shuangsuiji.design._simulate import MC_DOMAIN, replicate_seed, simulate_coverage
 from shuangsuiji.design._sizes import (
     SizeTable,
@@ -57,11 +68,21 @@ from shuangsuiji.design._sizes import (
     sizes_for_margin,
     z_value,
 )
-from shuangsuiji.design._strata import STRATUM_SEPARATOR, DesignError, Strata, per_stratum
+from shuangsuiji.design._strata import (
+    LEVELS,
+    STRATUM_SEPARATOR,
+    DesignError,
+    Strata,
+    per_stratum,
+    stratum_label,
+)
+from shuangsuiji.design._table import Table
 
 __all__ = [
     "ALLOCATION_METHODS",
     "BASES",
+    "CJK_FONTS",
+    "LEVELS",
     "MC_DOMAIN",
     "STRATUM_SEPARATOR",
     "Allocation",
@@ -72,8 +93,10 @@ __all__ = [
     "RateEstimate",
     "SizeTable",
     "Strata",
+    "Table",
     "allocate",
     "allocate_budget",
+    "cjk_font",
     "clopper_pearson_interval",
     "coverage",
     "design_weights",
@@ -85,6 +108,7 @@ __all__ = [
     "plot_allocation",
     "plot_coverage",
     "plot_power",
+    "power_range",
     "replicate_seed",
     "round_largest_remainder",
     "simulate_coverage",
@@ -96,6 +120,7 @@ __all__ = [
     "sizes_by_year",
     "sizes_for_detection",
     "sizes_for_margin",
+    "stratum_label",
     "wilson_interval",
     "z_value",
 ]

@@ -14,16 +14,18 @@ risk           ``N_h m_tier``                         credit-risk tiers (A/B/C/D
 with ``S_h² = N_h P_h Q_h / (N_h − 1)`` for an anticipated violation rate ``P_h`` (or given
 ``stddev``) and ``c_h`` the inspector-days one inspection costs in the stratum (Cochran §5.5).
 
-**Floors and caps.** Each stratum must get at least ``f_h = min(u_h, max(minimum,
-⌈floor·N_h⌉))`` (the 3% floor per jurisdiction) and at most ``u_h = min(N_h, ⌊cap·N_h⌋,
-maximum)``. The continuous optimum under these bounds is ``q_h = clip(λ w_h, f_h, u_h)`` with
-the one ``λ`` that spends the total (or the budget); it is found by bisection and then solved
-exactly on the strata strictly between their bounds.
+**Bounds.** Each stratum must get at least ``f_h = min(u_h, max(minimum,
+⌈min_ratio·N_h⌉))`` (e.g. the legal 3% floor per region) and at most ``u_h = min(N_h,
+⌊max_ratio·N_h⌋, maximum)``: ``min_ratio``/``max_ratio`` are ratios, ``minimum``/``maximum``
+counts, and the result keeps the count bounds as ``lower``/``upper``. The continuous optimum
+under these bounds is ``q_h = clip(λ w_h, f_h, u_h)`` with the one ``λ`` that spends the total
+(or the budget); it is found by bisection and then solved exactly on the strata strictly
+between their bounds.
 
 **Rounding (largest remainder, Hamilton's method).** Each stratum first gets ``⌊q_h⌋``; the
 units still missing from the total go, one each, to the strata with the largest fractional
 parts ``q_h − ⌊q_h⌋`` (compared to 9 decimals). Ties go to the larger weight ``w_h``, then to
-the stratum listed first. So every stratum gets ``⌊q_h⌋`` or ``⌊q_h⌋ + 1``, floors and caps
+the stratum listed first. So every stratum gets ``⌊q_h⌋`` or ``⌊q_h⌋ + 1``, the bounds
 hold, and the sizes add up to the total exactly. For a budget, the leftover inspector-days are
 spent in the same order, one unit per stratum while they last, so the cost never exceeds it.
 
@@ -48,10 +50,10 @@ from shuangsuiji.design._strata import (
     Strata,
     per_stratum,
 )
+from shuangsuiji.design._table import Table, Tabular
 from shuangsuiji.model import TIERS
 
 if TYPE_CHECKING:
-    import pandas as pd
     from matplotlib.axes import Axes
 
 __all__ = [
@@ -69,22 +71,22 @@ _TIE_DECIMALS = 9
 
 
 class InfeasibleAllocation(DesignError):
-    """The floors need more than the total (or budget), or the caps allow less."""
+    """The lower bounds need more than the total (or budget), or the upper bounds allow less."""
 
 
-@attrs.frozen(eq=False)
-class Allocation:
-    """Integer sample sizes ``n`` per stratum, with the continuous optimum they round.
+@attrs.frozen(eq=False, repr=False)
+class Allocation(Tabular):
+    """Integer sample sizes ``n`` per stratum, with the ``continuous`` optimum they round.
 
-    ``floors``/``caps`` are the bounds that applied, ``weights`` the method's ``w_h``,
+    ``lower``/``upper`` are the count bounds that applied, ``weights`` the method's ``w_h``,
     ``cost`` the inspector-days per inspection, ``budget`` the budget when one was allocated.
     """
 
     strata: Strata
     n: IntArray
     continuous: FloatArray
-    floors: IntArray
-    caps: IntArray
+    lower: IntArray
+    upper: IntArray
     weights: FloatArray
     cost: FloatArray
     method: str
@@ -117,20 +119,27 @@ class Allocation:
         pv = per_stratum(p, self.strata, "p")
         return _variance(self.strata, pv, self.n.astype(np.float64))
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per stratum: N, n, ratio, continuous optimum, floor, cap, cost (pandas)."""
-        frame = self.strata.to_frame()
-        frame["n"] = self.n
-        frame["ratio"] = self.ratios
-        frame["continuous"] = self.continuous
-        frame["floor"] = self.floors
-        frame["cap"] = self.caps
-        frame["cost"] = self.cost * self.n
-        frame.attrs["method"] = self.method
-        return frame
+    def _table(self) -> Table:
+        budget = {} if self.budget is None else {"budget": self.budget}
+        return self.strata.table(
+            f"{self.method} allocation: {self.total:,} inspections",
+            {
+                "n": self.n,
+                "ratio": self.ratios,
+                "continuous": self.continuous,
+                "lower": self.lower,
+                "upper": self.upper,
+                "cost": self.cost,
+                "days": self.cost * self.n,
+            },
+            method=self.method,
+            total=self.total,
+            total_cost=self.total_cost,
+            **budget,
+        )
 
     def plot(self, ax: Axes | None = None) -> Axes:
-        """Bar chart of the ratio per stratum with its floor and cap (needs matplotlib)."""
+        """Bar chart of the ratio per stratum with its lower and upper bounds (needs matplotlib)."""
         from shuangsuiji.design._plot import plot_allocation
 
         return plot_allocation(self, ax=ax)
@@ -195,25 +204,28 @@ def _tier_multipliers(strata: Strata, multipliers: Mapping[str, float] | None) -
 
 def _bounds(
     strata: Strata,
-    floor: float,
+    min_ratio: float,
     minimum: int,
-    cap: float,
+    max_ratio: float,
     maximum: PerStratum | None,
 ) -> tuple[IntArray, IntArray]:
-    if not 0.0 <= floor <= 1.0 or not 0.0 <= cap <= 1.0:
-        raise DesignError(f"floor = {floor} and cap = {cap} must be ratios in [0, 1]")
-    if floor > cap:
+    if not 0.0 <= min_ratio <= 1.0 or not 0.0 <= max_ratio <= 1.0:
         raise DesignError(
-            f"floor = {floor} is above cap = {cap}: no allocation can satisfy both; "
-            "lower the floor or raise the cap"
+            f"min_ratio = {min_ratio} and max_ratio = {max_ratio} must be ratios in [0, 1] "
+            "(for counts, use minimum= and maximum=)"
+        )
+    if min_ratio > max_ratio:
+        raise DesignError(
+            f"min_ratio = {min_ratio} is above max_ratio = {max_ratio}: no allocation can "
+            "satisfy both; lower min_ratio or raise max_ratio"
         )
     if minimum < 0:
         raise DesignError(f"minimum = {minimum} must not be negative")
     big_n = strata.sizes
-    upper = np.minimum(big_n, np.floor(cap * big_n + _SLACK).astype(np.int64))
+    upper = np.minimum(big_n, np.floor(max_ratio * big_n + _SLACK).astype(np.int64))
     if maximum is not None:
         upper = np.minimum(upper, per_stratum(maximum, strata, "maximum").astype(np.int64))
-    lower = np.maximum(minimum, np.ceil(floor * big_n - _SLACK).astype(np.int64))
+    lower = np.maximum(minimum, np.ceil(min_ratio * big_n - _SLACK).astype(np.int64))
     return np.minimum(lower, upper), upper
 
 
@@ -303,13 +315,14 @@ def round_largest_remainder(
 def _check_target(name: str, target: float, low: float, high: float, strata: Strata) -> None:
     if target < low - _SLACK:
         raise InfeasibleAllocation(
-            f"{name} = {target:g} is below what the floors need ({low:g}) across "
-            f"{len(strata)} strata; raise the {name} or lower the floor/minimum"
+            f"{name} = {target:g} is below what the lower bounds need ({low:g}) across "
+            f"{len(strata)} strata; raise the {name} or lower min_ratio/minimum"
         )
     if target > high + _SLACK:
         raise InfeasibleAllocation(
-            f"{name} = {target:g} is above what the caps allow ({high:g}); lower the {name}, "
-            "raise the cap, or give weight to strata that have none (e.g. p = 0 under Neyman)"
+            f"{name} = {target:g} is above what the upper bounds allow ({high:g}); lower the "
+            f"{name}, raise max_ratio/maximum, or give weight to strata that have none "
+            "(e.g. p = 0 under Neyman)"
         )
 
 
@@ -322,9 +335,9 @@ def allocate(
     stddev: PerStratum | None = None,
     cost: PerStratum = 1.0,
     multipliers: Mapping[str, float] | None = None,
-    floor: float = 0.0,
+    min_ratio: float = 0.0,
     minimum: int = 0,
-    cap: float = 1.0,
+    max_ratio: float = 1.0,
     maximum: PerStratum | None = None,
 ) -> Allocation:
     """Allocate ``total`` inspections across ``strata``; the sizes add up to ``total`` exactly.
@@ -332,20 +345,20 @@ def allocate(
     ``method`` is one of :data:`ALLOCATION_METHODS` (see the module docstring); ``p`` or
     ``stddev`` feed Neyman and cost-optimal weights, ``cost`` (inspector-days per inspection)
     the cost-optimal weights, ``multipliers`` (per tier letter; default: the default policy's
-    tier ratios) the risk weights. ``floor``/``minimum`` and ``cap``/``maximum`` bound each
-    stratum; see the module docstring for the rounding.
+    tier ratios) the risk weights. ``min_ratio``/``minimum`` and ``max_ratio``/``maximum``
+    bound each stratum (ratios and counts); see the module docstring for the rounding.
 
     >>> s = Strata.from_sizes({"A": 5800, "B": 3000, "C": 900, "D": 300})
     >>> allocate(s, 500).as_dict()
     {'A': 290, 'B': 150, 'C': 45, 'D': 15}
-    >>> allocate(s, 500, method="risk", floor=0.03).as_dict()
+    >>> allocate(s, 500, method="risk", min_ratio=0.03).as_dict()
     {'A': 174, 'B': 96, 'C': 115, 'D': 115}
     """
     if total < 0 or int(total) != total:
         raise DesignError(f"total = {total!r} must be a non-negative whole number")
     c = _cost(cost, strata)
     w = _weights(strata, method, p, stddev, c, multipliers)
-    lower, upper = _bounds(strata, floor, minimum, cap, maximum)
+    lower, upper = _bounds(strata, min_ratio, minimum, max_ratio, maximum)
     reach = np.where(w > 0, upper, lower)
     _check_target("total", total, float(lower.sum()), float(reach.sum()), strata)
     q = _solve(w, lower, upper, np.ones(len(strata)), float(total))
@@ -362,13 +375,13 @@ def allocate_budget(
     p: PerStratum = 0.5,
     stddev: PerStratum | None = None,
     multipliers: Mapping[str, float] | None = None,
-    floor: float = 0.0,
+    min_ratio: float = 0.0,
     minimum: int = 0,
-    cap: float = 1.0,
+    max_ratio: float = 1.0,
     maximum: PerStratum | None = None,
 ) -> Allocation:
     """Allocate an inspector-day ``budget`` when one inspection in stratum ``h`` costs
-    ``cost[h]`` inspector-days (e.g. 2 officers × 0.5 day = 1.0).
+    ``cost[h]`` inspector-days (e.g. 2 officers × 0.5 day = 1.0); bounds as in :func:`allocate`.
 
     The cost never exceeds the budget; each stratum gets ``⌊q_h⌋`` or ``⌊q_h⌋ + 1`` of the
     continuous optimum (see the module docstring).
@@ -383,7 +396,7 @@ def allocate_budget(
         raise DesignError(f"budget = {budget!r} must be a non-negative number of inspector-days")
     c = _cost(cost, strata)
     w = _weights(strata, method, p, stddev, c, multipliers)
-    lower, upper = _bounds(strata, floor, minimum, cap, maximum)
+    lower, upper = _bounds(strata, min_ratio, minimum, max_ratio, maximum)
     reach = np.where(w > 0, upper, lower)
     _check_target("budget", budget, float(c @ lower), float(c @ reach), strata)
     q = _solve(w, lower, upper, c, float(budget))

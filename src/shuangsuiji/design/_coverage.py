@@ -36,10 +36,10 @@ from shuangsuiji.design._strata import (
     Strata,
     per_stratum,
 )
+from shuangsuiji.design._table import Table, Tabular
 from shuangsuiji.draw import SizeRule
 
 if TYPE_CHECKING:
-    import pandas as pd
     from matplotlib.axes import Axes
 
 __all__ = ["BASES", "Coverage", "coverage", "size_rule", "sizes_by_year"]
@@ -98,8 +98,8 @@ def sizes_by_year(
     return eligible, sizes
 
 
-@attrs.frozen(eq=False)
-class Coverage:
+@attrs.frozen(eq=False, repr=False)
+class Coverage(Tabular):
     """How often entities are inspected over ``years`` years, per stratum.
 
     Arrays have one row per stratum: ``eligible``/``sizes``/``inclusion`` (H, K) give ``E_t``,
@@ -150,27 +150,50 @@ class Coverage:
         first = np.argmax(reached, axis=1).astype(np.float64) + 1
         return np.where(reached.any(axis=1), first, np.inf)
 
-    def to_frame(self) -> pd.DataFrame:
-        """Long format: one row per stratum and year (needs pandas)."""
-        import pandas as pd
-
-        h, k = self.covered.shape
-        frame = pd.DataFrame(
-            {
-                "stratum": np.repeat(self.strata.labels, k),
-                "year": np.tile(np.arange(1, k + 1), h),
-                "eligible": self.eligible.ravel(),
-                "n": self.sizes.ravel(),
-                "inclusion": self.inclusion.ravel(),
-                "covered": self.covered.ravel(),
-            }
-        )
+    def _table(self) -> Table:
+        """Per stratum and year (long format): the strata's index levels, then ``year``."""
+        k = self.years
+        columns = {
+            "N": np.repeat(self.strata.sizes, k),
+            "eligible": self.eligible.ravel(),
+            "n": self.sizes.ravel(),
+            "inclusion": self.inclusion.ravel(),
+            "covered": self.covered.ravel(),
+        }
         if self.standard_error is not None:
-            frame["covered_se"] = self.standard_error.ravel()
+            columns["covered_se"] = self.standard_error.ravel()
         if self.all_covered is not None:
-            frame["all_covered"] = self.all_covered.ravel()
-        frame.attrs["method"] = self.method
-        return frame
+            columns["all_covered"] = self.all_covered.ravel()
+        return Table(
+            f"coverage ({self.method}) over {self.years} years, exclusion window {self.window}",
+            (*self.strata.levels, "year"),
+            [(*key, year) for key in self.strata.keys for year in range(1, k + 1)],
+            columns,
+            {
+                "method": self.method,
+                "years": self.years,
+                "window": self.window,
+                "base": self.base,
+                "overall_covered": float(self.overall_covered[-1]),
+            },
+        )
+
+    def summary(self) -> Table:
+        """One row per stratum after the K years: expected share covered, P(never inspected)
+        and expected inspections per entity (what the notebook display shows)."""
+        return self.strata.table(
+            f"coverage ({self.method}) after {self.years} years, exclusion window {self.window}",
+            {
+                "covered": self.covered[:, -1],
+                "p_never": self.p_never,
+                "expected_count": self.expected_count,
+            },
+            method=self.method,
+            overall_covered=float(self.overall_covered[-1]),
+        )
+
+    def _display_table(self) -> Table:
+        return self.summary()
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Coverage curves per stratum and overall (needs matplotlib)."""

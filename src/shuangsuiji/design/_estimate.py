@@ -1,6 +1,8 @@
 """Estimation after the results are in: violation rates per stratum and overall.
 
-Per stratum, ``x_h`` of the ``n_h`` inspected entities with a result violated. Intervals:
+Per stratum, ``x_h`` (``count``) of the ``n_h`` (``nobs``) inspected entities with a result
+violated. Every function takes ``(count, nobs)`` in this order, as statsmodels'
+``proportion_confint(count, nobs)`` and scipy's ``binomtest(k, n)`` do. Intervals:
 
 - **Wilson** (score interval, no continuity correction): centre ``(x + z²/2)/(n + z²)``,
   half-width ``z √(x(n − x)/n + z²/4) / (n + z²)``.
@@ -25,7 +27,7 @@ their stratum.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import numpy as np
@@ -33,10 +35,15 @@ import numpy.typing as npt
 from scipy.special import betaincinv
 
 from shuangsuiji.design._sizes import z_value
-from shuangsuiji.design._strata import DesignError, FloatArray, IntArray, Strata
-
-if TYPE_CHECKING:
-    import pandas as pd
+from shuangsuiji.design._strata import (
+    DesignError,
+    FloatArray,
+    IntArray,
+    Strata,
+    is_series,
+    per_stratum,
+)
+from shuangsuiji.design._table import Table, Tabular
 
 __all__ = [
     "RateEstimate",
@@ -48,26 +55,29 @@ __all__ = [
 ]
 
 
-def _counts(successes: npt.ArrayLike, trials: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
-    x = np.asarray(successes, dtype=np.float64)
-    n = np.asarray(trials, dtype=np.float64)
+def _counts(count: npt.ArrayLike, nobs: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    x = np.asarray(count, dtype=np.float64)
+    n = np.asarray(nobs, dtype=np.float64)
     if ((x < 0) | (x > n) | (n < 0)).any():
-        raise DesignError("need 0 <= successes <= trials")
+        raise DesignError(
+            "need 0 <= count <= nobs (count: violations, nobs: inspected with a result; "
+            "in this order, as statsmodels' proportion_confint(count, nobs))"
+        )
     return np.broadcast_arrays(x, n)  # type: ignore[return-value]
 
 
 def wilson_interval(
-    successes: npt.ArrayLike, trials: npt.ArrayLike, confidence: float = 0.95
+    count: npt.ArrayLike, nobs: npt.ArrayLike, *, confidence: float = 0.95
 ) -> tuple[FloatArray, FloatArray]:
-    """Wilson score interval(s) for ``successes`` out of ``trials``, vectorised.
+    """Wilson score interval(s) for ``count`` violations out of ``nobs``, vectorised.
 
-    ``trials = 0`` gives ``(0, 1)``.
+    ``nobs = 0`` gives ``(0, 1)``.
 
     >>> lo, hi = wilson_interval(3, 60)
     >>> round(float(lo), 4), round(float(hi), 4)
     (0.0171, 0.137)
     """
-    x, n = _counts(successes, trials)
+    x, n = _counts(count, nobs)
     z = z_value(confidence)
     safe = np.maximum(n, 1)
     centre = (x + z * z / 2) / (safe + z * z)
@@ -80,15 +90,15 @@ def wilson_interval(
 
 
 def clopper_pearson_interval(
-    successes: npt.ArrayLike, trials: npt.ArrayLike, confidence: float = 0.95
+    count: npt.ArrayLike, nobs: npt.ArrayLike, *, confidence: float = 0.95
 ) -> tuple[FloatArray, FloatArray]:
-    """Clopper–Pearson (exact) interval(s), vectorised; ``trials = 0`` gives ``(0, 1)``.
+    """Clopper–Pearson (exact) interval(s), vectorised; ``nobs = 0`` gives ``(0, 1)``.
 
     >>> lo, hi = clopper_pearson_interval(0, 60)
     >>> float(lo), round(float(hi), 4)
     (0.0, 0.0596)
     """
-    x, n = _counts(successes, trials)
+    x, n = _counts(count, nobs)
     alpha = 1 - confidence
     z_value(confidence)  # validates confidence
     with np.errstate(invalid="ignore"):
@@ -97,29 +107,30 @@ def clopper_pearson_interval(
     return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
 
 
-@attrs.frozen(eq=False)
-class RateEstimate:
+@attrs.frozen(eq=False, repr=False)
+class RateEstimate(Tabular):
     """Violation rates per stratum and the stratified overall rate, with intervals.
 
-    ``n`` counts inspected entities with a result, ``violations`` those that violated.
+    ``count`` counts the inspected entities that violated, ``nobs`` the inspected entities
+    with a result.
     """
 
     strata: Strata
-    n: IntArray
-    violations: IntArray
+    count: IntArray
+    nobs: IntArray
     confidence: float = 0.95
 
     def __attrs_post_init__(self) -> None:
         h = len(self.strata)
-        if self.n.shape != (h,) or self.violations.shape != (h,):
-            raise DesignError("RateEstimate: n and violations need one value per stratum")
-        if ((self.violations < 0) | (self.violations > self.n)).any():
-            raise DesignError("RateEstimate: need 0 <= violations <= n in every stratum")
-        over = self.n > self.strata.sizes
+        if self.nobs.shape != (h,) or self.count.shape != (h,):
+            raise DesignError("RateEstimate: count and nobs need one value per stratum")
+        if ((self.count < 0) | (self.count > self.nobs)).any():
+            raise DesignError("RateEstimate: need 0 <= count <= nobs in every stratum")
+        over = self.nobs > self.strata.sizes
         if over.any():
             bad = self.strata.labels[int(np.argmax(over))]
             raise DesignError(f"stratum {bad!r}: more results than entities in the stratum")
-        empty = (self.n == 0) & (self.strata.sizes > 0)
+        empty = (self.nobs == 0) & (self.strata.sizes > 0)
         if empty.any():
             names = [self.strata.labels[i] for i in np.flatnonzero(empty)[:10]]
             raise DesignError(
@@ -130,25 +141,26 @@ class RateEstimate:
     @property
     def rates(self) -> FloatArray:
         """``p_h = x_h / n_h`` per stratum."""
-        return np.divide(self.violations, self.n, out=np.zeros(len(self.n)), where=self.n > 0)
+        n = self.nobs
+        return np.divide(self.count, n, out=np.zeros(len(n)), where=n > 0)
 
     @property
-    def weights(self) -> FloatArray:
+    def design_weights(self) -> FloatArray:
         """Design weights ``N_h / n_h`` (entities each inspected entity stands for)."""
         sizes = self.strata.sizes
-        return np.divide(sizes, self.n, out=np.zeros(len(sizes)), where=self.n > 0)
+        return np.divide(sizes, self.nobs, out=np.zeros(len(sizes)), where=self.nobs > 0)
 
     def wilson(self) -> tuple[FloatArray, FloatArray]:
         """Per-stratum Wilson intervals."""
-        return wilson_interval(self.violations, self.n, self.confidence)
+        return wilson_interval(self.count, self.nobs, confidence=self.confidence)
 
     def clopper_pearson(self) -> tuple[FloatArray, FloatArray]:
         """Per-stratum Clopper–Pearson intervals."""
-        return clopper_pearson_interval(self.violations, self.n, self.confidence)
+        return clopper_pearson_interval(self.count, self.nobs, confidence=self.confidence)
 
     @property
     def rate(self) -> float:
-        """The stratified overall rate ``Σ W_h p_h`` (= Σ weights · violations / N)."""
+        """The stratified overall rate ``Σ W_h p_h`` (= Σ design weights · count / N)."""
         return float(np.sum(self.strata.weights * self.rates))
 
     @property
@@ -157,7 +169,7 @@ class RateEstimate:
 
         A stratum with one result (and more entities) gives no variance estimate: ``nan``;
         collapse it with a neighbour."""
-        p, n = self.rates, self.n.astype(np.float64)
+        p, n = self.rates, self.nobs.astype(np.float64)
         big_n = self.strata.sizes.astype(np.float64)
         census = n >= big_n
         if ((n < 2) & ~census).any():
@@ -178,49 +190,61 @@ class RateEstimate:
             return max(0.0, p - half), min(1.0, p + half)
         if method != "korn-graubard":
             raise DesignError(f"method = {method!r}; choose 'korn-graubard' or 'wald'")
-        total = float(self.n.sum())
+        total = float(self.nobs.sum())
         n_eff = total if v <= 0 or not np.isfinite(v) else min(total, p * (1 - p) / v)
-        lo, hi = clopper_pearson_interval(p * n_eff, n_eff, self.confidence)
+        lo, hi = clopper_pearson_interval(p * n_eff, n_eff, confidence=self.confidence)
         return float(lo), float(hi)
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per stratum: N, n, violations, rate, weight, Wilson and C–P bounds."""
-        frame = self.strata.to_frame()
-        frame["n"] = self.n
-        frame["violations"] = self.violations
-        frame["rate"] = self.rates
-        frame["weight"] = self.weights
-        frame["wilson_low"], frame["wilson_high"] = self.wilson()
-        frame["cp_low"], frame["cp_high"] = self.clopper_pearson()
-        frame.attrs.update(
-            rate=self.rate, standard_error=self.standard_error, interval=self.interval()
+    def _table(self) -> Table:
+        wilson_low, wilson_high = self.wilson()
+        cp_low, cp_high = self.clopper_pearson()
+        low, high = self.interval()
+        return self.strata.table(
+            f"violation rates ({self.confidence:.0%} intervals)",
+            {
+                "nobs": self.nobs,
+                "count": self.count,
+                "rate": self.rates,
+                "design_weight": self.design_weights,
+                "wilson_low": wilson_low,
+                "wilson_high": wilson_high,
+                "cp_low": cp_low,
+                "cp_high": cp_high,
+            },
+            rate=self.rate,
+            standard_error=self.standard_error,
+            interval_low=low,
+            interval_high=high,
         )
-        return frame
 
 
 def estimate_rates(
     strata: Strata,
-    n: npt.ArrayLike | Mapping[str, int],
-    violations: npt.ArrayLike | Mapping[str, int],
+    count: npt.ArrayLike | Mapping[Any, int],
+    nobs: npt.ArrayLike | Mapping[Any, int],
     *,
     confidence: float = 0.95,
 ) -> RateEstimate:
-    """Estimate violation rates from per-stratum counts (arrays in stratum order or mappings).
+    """Estimate violation rates from per-stratum ``count`` (violations) and ``nobs``
+    (inspected with a result): arrays in stratum order, mappings or pandas Series keyed by
+    stratum (label, ``(tier, region)`` or tier letter).
 
     >>> s = Strata.from_sizes({"A": 5800, "B": 3000, "C": 900, "D": 300})
-    >>> e = estimate_rates(s, [174, 96, 115, 115], [2, 4, 14, 41])
+    >>> e = estimate_rates(s, [2, 4, 14, 41], [174, 96, 115, 115])
     >>> round(e.rate, 4), [round(b, 4) for b in e.interval()]
     (0.0408, [0.0252, 0.0621])
     """
-    return RateEstimate(strata, _by_stratum(n, strata), _by_stratum(violations, strata), confidence)
+    return RateEstimate(
+        strata, _by_stratum(count, strata, "count"), _by_stratum(nobs, strata, "nobs"), confidence
+    )
 
 
-def _by_stratum(values: npt.ArrayLike | Mapping[str, int], strata: Strata) -> IntArray:
-    if isinstance(values, Mapping):
-        out = np.zeros(len(strata), dtype=np.int64)
-        for label, value in values.items():
-            out[strata.index(label)] = int(value)
-        return out
+def _by_stratum(values: npt.ArrayLike | Mapping[Any, int], strata: Strata, name: str) -> IntArray:
+    if isinstance(values, Mapping) or is_series(values):
+        per = per_stratum(values, strata, name)
+        if (per != np.round(per)).any():
+            raise DesignError(f"{name}: give whole numbers, got {per.tolist()}")
+        return per.astype(np.int64)
     arr = np.asarray(values, dtype=np.int64)
     if arr.shape != (len(strata),):
         raise DesignError(f"give one count per stratum ({len(strata)}), got shape {arr.shape}")
@@ -312,4 +336,4 @@ def estimate_from_record(
         h = strata.index(selected[entity])
         n[h] += 1
         x[h] += bool(violated)
-    return RateEstimate(strata, n, x, confidence)
+    return RateEstimate(strata, x, n, confidence)

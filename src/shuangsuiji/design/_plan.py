@@ -25,11 +25,10 @@ import numpy as np
 
 from shuangsuiji.design._simulate import replicate_seed
 from shuangsuiji.design._strata import DesignError, FloatArray, IntArray
+from shuangsuiji.design._table import Table, Tabular
 from shuangsuiji.draw import draw_entities
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from shuangsuiji.model import InspectionItem, Task
     from shuangsuiji.policy import Policy
     from shuangsuiji.pools import EntityPool, InspectorPool
@@ -37,8 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["PlanSimulation", "simulate_plan"]
 
 
-@attrs.frozen(eq=False)
-class PlanSimulation:
+@attrs.frozen(eq=False, repr=False)
+class PlanSimulation(Tabular):
     """What ``replicates`` simulated years of a plan produced.
 
     ``selected`` (R, T): entities drawn per replicate and task; ``inspections`` (R, N): times
@@ -92,23 +91,26 @@ class PlanSimulation:
         """Per task, the share of selected entities with fewer than ``few`` eligible inspectors."""
         return np.asarray([float((e < self.few).mean()) if e.size else 0.0 for e in self.eligible])
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per task: mean selected, eligible inspectors (min, median), pressure, and
-        replicates that could not be staffed (needs pandas)."""
-        import pandas as pd
-
-        return pd.DataFrame(
+    def _table(self) -> Table:
+        """One row per task (index ``task``): mean selected, eligible inspectors (min,
+        median), pressure, and replicates that could not be staffed."""
+        return Table(
+            f"plan simulation: {len(self.task_codes)} tasks, {self.replicates} replicates",
+            ("task",),
+            [(code,) for code in self.task_codes],
             {
-                "task": self.task_codes,
                 "selected_mean": self.selected.mean(axis=0),
-                "eligible_min": [int(e.min()) if e.size else -1 for e in self.eligible],
-                "eligible_median": [
-                    float(np.median(e)) if e.size else np.nan for e in self.eligible
-                ],
+                "eligible_min": np.asarray(
+                    [int(e.min()) if e.size else -1 for e in self.eligible], dtype=np.int64
+                ),
+                "eligible_median": np.asarray(
+                    [float(np.median(e)) if e.size else np.nan for e in self.eligible]
+                ),
                 f"share_below_{self.few}": self.pressure(),
                 "infeasible_runs": self.infeasible,
-            }
-        ).set_index("task")
+            },
+            {"replicates": self.replicates, "repeat_share": self.repeat_share},
+        )
 
 
 class _Teams:

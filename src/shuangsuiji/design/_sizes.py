@@ -20,7 +20,6 @@ an exact integer bisection (no binomial or Poisson approximation).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
@@ -29,9 +28,7 @@ from scipy.special import gammaln, ndtri
 
 from shuangsuiji.design._strata import DesignError, FloatArray, IntArray, PerStratum, Strata
 from shuangsuiji.design._strata import per_stratum as _per_stratum
-
-if TYPE_CHECKING:
-    import pandas as pd
+from shuangsuiji.design._table import Table, Tabular
 
 __all__ = [
     "SizeTable",
@@ -241,20 +238,24 @@ def _detection_violators(
     return _violators(population, rate)
 
 
-@attrs.frozen(eq=False)
-class SizeTable:
+@attrs.frozen(eq=False, repr=False)
+class SizeTable(Tabular):
     """Sample sizes per stratum and overall for one criterion.
 
     ``n[h]`` is the size stratum ``h`` needs on its own; ``overall`` the size one simple random
-    sample of the whole population needs for the same criterion; ``exact`` the unrounded sizes
-    (margin criterion) or the achieved probability (detection criterion).
+    sample of the whole population needs for the same criterion. The margin criterion fills
+    ``continuous`` (the sizes before rounding up); the detection criterion fills ``violators``
+    (``D_h``, the violators assumed) and ``power`` (the probability ``n_h`` achieves of finding
+    at least one). The others are ``None`` and absent from the frame.
     """
 
     strata: Strata
     n: IntArray
-    exact: FloatArray
     overall: int
     criterion: str
+    continuous: FloatArray | None = None
+    violators: IntArray | None = None
+    power: FloatArray | None = None
 
     @property
     def total(self) -> int:
@@ -271,15 +272,19 @@ class SizeTable:
         """``{stratum label: n_h}``."""
         return dict(zip(self.strata.labels, self.n.tolist(), strict=True))
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per stratum: N, n, ratio, exact (needs pandas)."""
-        frame = self.strata.to_frame()
-        frame["n"] = self.n
-        frame["ratio"] = self.ratios
-        frame["exact"] = self.exact
-        frame.attrs["criterion"] = self.criterion
-        frame.attrs["overall"] = self.overall
-        return frame
+    def _table(self) -> Table:
+        optional = {"continuous": self.continuous, "violators": self.violators, "power": self.power}
+        return self.strata.table(
+            f"sample sizes: {self.criterion}",
+            {
+                "n": self.n,
+                "ratio": self.ratios,
+                **{k: v for k, v in optional.items() if v is not None},
+            },
+            criterion=self.criterion,
+            total=self.total,
+            overall=self.overall,
+        )
 
 
 def sizes_for_margin(
@@ -299,21 +304,20 @@ def sizes_for_margin(
     """
     pv = _per_stratum(p, strata, "p")
     z = z_value(confidence)
-    n, exact = _margin_sizes(strata.sizes, pv, margin, z)
+    n, continuous = _margin_sizes(strata.sizes, pv, margin, z)
     p_bar = float(np.sum(strata.weights * pv))
     overall, _ = _margin_sizes(
         np.asarray([strata.total], dtype=np.int64), np.asarray([p_bar]), margin, z
     )
-    return SizeTable(
-        strata, n, exact, int(overall[0]), f"margin ±{margin:g} at {confidence:.0%} confidence"
-    )
+    criterion = f"margin ±{margin:g} at {confidence:.0%} confidence"
+    return SizeTable(strata, n, int(overall[0]), criterion, continuous=continuous)
 
 
 def sizes_for_detection(
     strata: Strata, rate: PerStratum, *, probability: float = 0.95
 ) -> SizeTable:
     """Per-stratum sizes to find at least one violator with ``probability`` when a share
-    ``rate`` violates (hypergeometric, exact). ``exact`` holds the achieved probability.
+    ``rate`` violates (hypergeometric, exact). ``power`` holds the probability achieved.
 
     >>> t = sizes_for_detection(Strata.from_sizes({"A": 1000, "D": 50}), {"A": 0.01, "D": 0.1})
     >>> t.as_dict(), t.overall
@@ -330,9 +334,8 @@ def sizes_for_detection(
     )
     total = np.asarray([strata.total], dtype=np.int64)
     overall = _detection_sizes(total, np.asarray([int(d.sum())], dtype=np.int64), probability)
-    return SizeTable(
-        strata, n, achieved, int(overall[0]), f"find a violator with probability {probability:g}"
-    )
+    criterion = f"find a violator with probability {probability:g}"
+    return SizeTable(strata, n, int(overall[0]), criterion, violators=d, power=achieved)
 
 
 def size_for_margin_stratified(

@@ -45,7 +45,6 @@ shuangsuiji.registry.DrawRefused: task T1 was already drawn (attempt 1); a re-dr
 from __future__ import annotations
 
 from shuangsuiji.registry._base import (
-    POOL_STATE_UP_TO,
     PUSHDOWN_FROM,
     SYSTEM_PARTY,
     DrawRefused,
@@ -55,7 +54,6 @@ from shuangsuiji.registry._health import _Health
 from shuangsuiji.registry._results import ResultEntry
 
 __all__ = [
-    "POOL_STATE_UP_TO",
     "PUSHDOWN_FROM",
     "SYSTEM_PARTY",
     "DrawRefused",

@@ -33,9 +33,6 @@ SYSTEM_PARTY = "系统随机数"
 PUSHDOWN_FROM = 1_000_000  # PostgreSQL pools this large are frozen inside the database
 
 
-POOL_STATE_UP_TO = 1_000_000  # freezes of smaller pools log the pool state they read
-
-
 class DrawRefused(RefusedError):
     """A draw step the rules forbid (re-draw without reason, steps out of order)."""
 
@@ -89,6 +86,7 @@ class _RegistryBase:
         """Load a synthetic :class:`~shuangsuiji.synth.City` and the default policy."""
         self.store.save_policy(Policy.default(), actor=actor)
         self.store.put_departments(city.departments, actor=actor)
+        self.store.put_regions(city.districts, actor=actor)
         self.store.put_items(city.items, actor=actor)
         self.store.import_entities(city.entities, actor=actor, source="synthetic city")
         self.store.import_inspectors(city.inspectors, actor=actor, source="synthetic city")

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from shuangsuiji.annex import SealedStaffing, seal_staffing
 from shuangsuiji.bundle import COLUMNAR_THRESHOLD, make_bundle
-from shuangsuiji.candidates import CandidateSet, freeze_candidates
+from shuangsuiji.candidates import CandidateSet, Exclusion, freeze_candidates
 from shuangsuiji.canonical import canonical_text as _json
+from shuangsuiji.changes import public_assignment
 from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
     REDRAW_REASONS,
@@ -32,7 +33,6 @@ from shuangsuiji.integrity import RecordProblem, check_records
 from shuangsuiji.model import Task
 from shuangsuiji.policy import Policy
 from shuangsuiji.registry._base import (
-    POOL_STATE_UP_TO,
     SYSTEM_PARTY,
     DrawRefused,
     DrawResult,
@@ -67,9 +67,11 @@ class _Redraw:
 
 def _public_team_seed(frozen: dict[str, Any]) -> dict[str, Any]:
     """The team-seed record as published: the staffing digest, date, ceremony, announcement,
-    and the changes of a team that were asked for and withdrawn (SSJ-CHANGE-1)."""
+    and the changes of a team that were asked for and withdrawn (SSJ-CHANGE-1), and the pair
+    probabilities stated at the freeze (SSJ-PAIRS-1)."""
     keys = ("on", "staffing_digest", "ceremony", "frozen_by", "announcement", "withdrawn_changes")
-    return {k: frozen[k] for k in keys if k in frozen}
+    pairs = ("pairs",)  # SSJ-PAIRS-1: officer and entity IDs, probabilities only
+    return {k: frozen[k] for k in keys + pairs if k in frozen}
 
 
 def _sealed(frozen: dict[str, Any] | None) -> SealedStaffing:
@@ -211,6 +213,9 @@ class _Draws(_RegistryBase):
         policy = self.store.policy(session=s)
         cut = self._cutoff(policy, task, cutoff)
         candidates = self._candidates(s, task, policy, cut)
+        candidates = attrs.evolve(
+            candidates, exclusions=self._with_facts(s, task_code, candidates.exclusions)
+        )
         row = DrawRow(
             task=task_code,
             attempt=len(previous) + 1,
@@ -236,11 +241,10 @@ class _Draws(_RegistryBase):
             "policy_hash": policy.content_hash,
             "cutoff": cut.isoformat(),
         }
-        if self.store.count_entities(session=s) < POOL_STATE_UP_TO:
-            # The pool as this freeze read it (SSJ-POOL-STATE-1): a status flipped by SQL
-            # before the freeze and back after it no longer matches the import log. Above the
-            # bound hashing every row again would double a freeze's time (docs/audit.md).
-            payload["pool_state"] = pool_state(s, "entities")[0].hex
+        # The pool as this freeze read it (SSJ-POOL-STATE-1): a status flipped by SQL before
+        # the freeze and back after it no longer matches the import log. PostgreSQL sums it
+        # in the server, so pools of any size log it (docs/audit.md).
+        payload["pool_state"] = pool_state(s, "entities")[0].hex
         if previous:
             payload |= {
                 "reason": row.reason,
@@ -249,6 +253,26 @@ class _Draws(_RegistryBase):
             }
         self.store.append_event(s, actor, "candidates.freeze", payload)
         return candidates, row
+
+    def _with_facts(
+        self, s: Session, task: str, exclusions: Sequence[Exclusion]
+    ) -> tuple[Exclusion, ...]:
+        """Each exclusion with the fact that decided it, per entity (published in the bundle's
+        ``excluded`` so that an auditor can check each one against the public registry and
+        the other tasks' bundles): the status, the registration date, or the other task."""
+        out = []
+        for e in exclusions:
+            if e.reason == "inspected_within_window":
+                other = draws_sql.selected_elsewhere(s, task, e.ids)
+                facts = [{"task": other[i][0], "end": other[i][1].isoformat()} for i in e.ids]
+            else:
+                stored = draws_sql.entity_facts(s, e.ids)
+                if e.reason == "deregistered_or_revoked":
+                    facts = [{"status": stored[i][0]} for i in e.ids]
+                else:
+                    facts = [{"registered": stored[i][1].isoformat()} for i in e.ids]
+            out.append(attrs.evolve(e, facts=tuple(facts)))
+        return tuple(out)
 
     def _candidates(
         self, s: Session, task: Task, policy: Policy, cut: date
@@ -612,7 +636,8 @@ class _Draws(_RegistryBase):
             ids, strata, rules, task_label=row.task, seed=row.seed or "", scheme=row.ticket_scheme
         )
         for rep in draws_sql.replacements_of(s, row.id):
-            draw = draw.replace(rep.entity_id, ReplacementReason(rep.reason), rep.note)
+            skip = {x["id"]: x["task"] for x in json.loads(rep.skipped or "[]")}
+            draw = draw.replace(rep.entity_id, ReplacementReason(rep.reason), rep.note, skip=skip)
         return draw, ids, strata
 
     def _select(self, s: Session, row: DrawRow, *, actor: str) -> DrawResult:
@@ -682,13 +707,17 @@ class _Draws(_RegistryBase):
             teams=self._teams_of(s, row),
             policy_hash=row.policy_hash,
             exclusions=exclusions,
-            assignment=assignment["assignment"] if assignment else None,
+            assignment=public_assignment(assignment["assignment"]) if assignment else None,
             process={
                 "attempt": row.attempt,
                 "attempts": self._attempts(s, row),
                 "cutoff": row.cutoff.isoformat(),
                 "announcement": json.loads(row.announcement) if row.announcement else None,
-                "excluded": [{"reason": e["reason"], "ids": e.get("ids", [])} for e in stored],
+                "excluded": [
+                    {"reason": e["reason"], "ids": e.get("ids", [])}
+                    | ({"facts": e["facts"]} if e.get("facts") else {})
+                    for e in stored
+                ],
                 "team_seed": _public_team_seed(frozen_team) if frozen_team else None,
                 "sealed_staffing": _sealed(frozen_team).section() if sealable else None,
             },
@@ -712,10 +741,12 @@ class _Draws(_RegistryBase):
         replacement then waits for them and lands with the team)."""
         with self.store.transaction() as s:
             row = self._current(s, task)
+            why = self._replacement_claim(s, row, entity_id, reason, note)
             if row.assignment:
-                return self._replace_after_teams(s, row, entity_id, str(reason), note, actor)
+                return self._replace_after_teams(s, row, entity_id, why.value, note, actor)
             draw, ids, strata = self._rebuild(s, row)
-            after = draw.replace(entity_id, ReplacementReason(reason), note)
+            skip = self._taken_alternates(s, row, draw, entity_id)
+            after = draw.replace(entity_id, why, note, skip=skip)
             rep = after.replacements[-1]
             self._add_replacement(s, row, rep, note, actor)
             bundle = self._bundle(s, row, after, ids, strata)
@@ -726,6 +757,55 @@ class _Draws(_RegistryBase):
         self, s: Session, row: DrawRow, entity_id: str, reason: str, note: str, actor: str
     ) -> str:
         raise DrawRefused(f"task {row.task}: teams are already assigned")
+
+    def _replacement_claim(
+        self, s: Session, row: DrawRow, entity_id: str, reason: ReplacementReason | str, note: str
+    ) -> ReplacementReason:
+        """The reason, once the claims the store can check hold and the rest has evidence.
+
+        Every replacement needs a note with the evidence (who found what, where, when): the
+        reason alone would let anyone drop any entity. "Deregistered before the draw" is also
+        checked against the entity pool: the pool must record a status the policy excludes
+        (注销, 吊销, 撤销), imported as a logged pool change with its before and after values.
+        """
+        try:
+            why = ReplacementReason(reason)
+        except ValueError:
+            known = ", ".join(r.value for r in ReplacementReason)
+            raise DrawRefused(f"replacement reason {reason!r} is not one of: {known}") from None
+        if not note.strip():
+            raise DrawRefused(
+                f"task {row.task}: replacing {entity_id} ({why.value}) needs the evidence as "
+                "a note (e.g. --note '2026-09-03 实地核查：登记住所已无该企业'); it is published "
+                "with the replacement"
+            )
+        if why is ReplacementReason.DEREGISTERED_BEFORE_DRAW:
+            status = draws_sql.entity_status(s, entity_id)
+            excluded = self.store.policy(row.policy_hash, session=s).exclusions.statuses
+            if status not in excluded:
+                raise DrawRefused(
+                    f"task {row.task}: {entity_id} is recorded as {status or 'not in the pool'} "
+                    f"in the entity pool, not as one of {'/'.join(excluded)}; import the "
+                    "registry's current status first (shuangsuiji pool import: the change is "
+                    "logged with its before and after values), or, if the registry is not "
+                    "updated yet, use reason 'other' with the evidence in the note"
+                )
+        return why
+
+    def _taken_alternates(
+        self, s: Session, row: DrawRow, draw: Draw, entity_id: str
+    ) -> dict[str, str]:
+        """The unused alternates of ``entity_id``'s stratum that another task has selected
+        inside the policy's exclusion window (they would have been excluded had that draw come
+        first), each with that task: a replacement passes over them."""
+        stratum = next((p.stratum for p in draw.active if p.id == entity_id), None)
+        window = self.store.policy(row.policy_hash, session=s).exclusions.recently_inspected_days
+        if stratum is None or not window:
+            return {}
+        ids = [p.id for p in draw.alternates if p.stratum == stratum]
+        since = row.cutoff - timedelta(days=window)
+        taken = draws_sql.selected_elsewhere(s, row.task, ids)
+        return {e: other for e, (other, end) in taken.items() if end > since}
 
     def _add_replacement(
         self, s: Session, row: DrawRow, rep: Replacement, note: str, actor: str
@@ -740,6 +820,7 @@ class _Draws(_RegistryBase):
                 note=note,
                 actor=actor,
                 time=self._now.isoformat(),
+                skipped=_json([dict(x) for x in rep.skipped]),
             ),
         )
 
@@ -759,7 +840,8 @@ class _Draws(_RegistryBase):
                 "reason": rep.reason.value,
                 "note": note,
                 "record_digest": digest,
-            },
+            }
+            | ({"skipped": [dict(x) for x in rep.skipped]} if rep.skipped else {}),
         )
 
     def current_draw(self, task: str) -> DrawResult:
@@ -866,6 +948,7 @@ class _Draws(_RegistryBase):
             "events": [e.to_dict() for e in events],
             "audit_head": {"seq": head.seq, "hash": head.hash},
             "names": names,
+            "regions": self.store.regions(),
         }
         return render_draw_record(
             bundle, extras=extras, printed_at=format_utc(self._now), agency=agency

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -11,10 +12,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from shuangsuiji.assign import (
-    sample_loads,
-)
-from shuangsuiji.assign.record import staffing_from_record
+from shuangsuiji.assign import Staffing, sample_loads, sample_teams
+from shuangsuiji.assign.record import staffing_from_record, team_staffing
 from shuangsuiji.candidates import freeze_candidates
 from shuangsuiji.conduct import Finding, conduct_findings
 from shuangsuiji.health import (
@@ -23,6 +22,7 @@ from shuangsuiji.health import (
     ReplayedTask,
     StratumTickets,
     draw_health,
+    pair_task,
     replay_health,
 )
 from shuangsuiji.pools import EntityPool
@@ -32,6 +32,19 @@ from shuangsuiji.store import draws as draws_sql
 from shuangsuiji.store.schema import (
     DrawRow,
 )
+
+_PAIR_GROUPS = ("entity", "township", "county", "industry")
+
+
+def _groups(staffing: Staffing, group: str) -> list[str]:
+    """The group of each entity of ``staffing`` for :meth:`_Health.pair_health`."""
+    ents = staffing.entities
+    if group == "entity":
+        return ents.id_list()
+    if group == "industry":
+        return [v.decode() for v in ents.industry.tolist()]
+    digits = 9 if group == "township" else 6
+    return [v.decode()[:digits] for v in ents.region.tolist()]
 
 
 def _before(order: dict[tuple[str, str, int], int], earlier: DrawRow, row: DrawRow) -> bool:
@@ -198,6 +211,29 @@ class _Health(_Publish):
         now = self.store.statuses(ids, session=s)
         return [(i, "注销/吊销/撤销", now[i]) for i in ids if i in now and now[i] not in statuses]
 
+    def _replayed(
+        self, plan: str | None, tasks: Sequence[str] | None, replays: int
+    ) -> list[tuple[str, Staffing, list[bytes]]]:
+        """Each staffed task of the period: its label, the staffing its team draw covered
+        (rebuilt from the record) and its keys — the draw's first, then ``replays`` replay keys
+        ``SHA-256("SSJ-HEALTH-REPLAY" 0x00 T 0x00 seed 0x00 r)`` (simulations, not draws)."""
+        with self.store.reading() as s:
+            staffed = [r for r in self._period_draws(s, plan, tasks) if r.assignment]
+            drawn_with = {r.id: self._team_key(s, r) for r in staffed}
+        if not staffed:
+            raise DrawRefused("no task of that period has teams: nothing to check")
+        out = []
+        for row in staffed:
+            task = row.task
+            record = json.loads(row.assignment or "{}")["staffing"]
+            staffing = team_staffing(record, staffing_from_record(record))
+            seed = row.seed or ""
+            prefix = b"SSJ-HEALTH-REPLAY\x00" + task.encode() + b"\x00" + seed.encode() + b"\x00"
+            keys = [drawn_with[row.id]]
+            keys += [hashlib.sha256(prefix + str(r).encode()).digest() for r in range(replays)]
+            out.append((task, staffing, keys))
+        return out
+
     def inspector_health(
         self,
         plan: str | None = None,
@@ -207,28 +243,63 @@ class _Health(_Publish):
         alpha: float = 0.01,
     ) -> HealthReport:
         """The health of a period's team draws: each inspector's load against ``replays``
-        replays of SSJ-ASSIGN-1 on the same staffing records with other keys.
+        replays of the team draw on the same staffing records with other keys.
 
         The observed teams are the draws as made (replayed from the recorded staffing and the
         task's seed, before any re-assignment). Replay ``r`` of task ``T`` uses the key
         ``SHA-256("SSJ-HEALTH-REPLAY" 0x00 T 0x00 seed 0x00 r)`` — simulations, not draws.
         See :func:`~shuangsuiji.health.replay_health` for the tests.
         """
-        with self.store.reading() as s:
-            staffed = [r for r in self._period_draws(s, plan, tasks) if r.assignment]
-            drawn_with = {r.id: self._team_key(s, r) for r in staffed}
-        if not staffed:
-            raise DrawRefused("no task of that period has teams: nothing to check")
         out: list[ReplayedTask] = []
-        for row in staffed:
-            task = row.task
-            staffing = staffing_from_record(json.loads(row.assignment or "{}")["staffing"])
+        for task, staffing, keys in self._replayed(plan, tasks, replays):
             units = [i.decode() for i in staffing.inspectors.ids.tolist()]
-            seed = row.seed or ""
-            prefix = b"SSJ-HEALTH-REPLAY\x00" + task.encode() + b"\x00" + seed.encode() + b"\x00"
-            keys = [drawn_with[row.id]]
-            keys += [hashlib.sha256(prefix + str(r).encode()).digest() for r in range(replays)]
             loads = sample_loads(staffing, keys)
-            observed, sims = loads[0], loads[1:]
-            out.append(ReplayedTask(task, units, observed, sims))
+            out.append(ReplayedTask(task, units, loads[0], loads[1:]))
         return replay_health(out, subject="inspectors", alpha=alpha)
+
+    def pair_health(
+        self,
+        plan: str | None = None,
+        *,
+        tasks: Sequence[str] | None = None,
+        replays: int = 800,
+        alpha: float = 0.01,
+        group: str = "entity",
+    ) -> HealthReport:
+        """Pair concentration over a period: does one officer land on the same entity — or the
+        same small group of entities — again and again, more than the lottery makes likely?
+
+        ``group`` is ``"entity"``, ``"township"`` (the entity's 9-digit region), ``"county"``
+        (6 digits) or ``"industry"``. Each unit is ``officer × group``; its count over the
+        period's team draws (as made) is compared with the same ``replays`` replays as
+        :meth:`inspector_health` (:func:`~shuangsuiji.health.pair_task`,
+        :func:`~shuangsuiji.health.replay_health`: max-T p-values, ``too often`` flags).
+        Only groups with two or more entities over the period are units (an entity in one
+        task only can meet an officer once). Rotation (``[recusal] rotation_days``) already
+        keeps the same pair apart within its window, so across a year the entity-level test
+        mostly guards a short rotation; the group levels catch an officer kept on one
+        township or trade.
+        """
+        if group not in _PAIR_GROUPS:
+            raise DrawRefused(f"group {group!r}: choose one of {list(_PAIR_GROUPS)}")
+        replayed = self._replayed(plan, tasks, replays)
+        groups = [_groups(staffing, group) for _, staffing, _ in replayed]
+        size = Counter(g for labels in groups for g in labels)
+        repeated = {g for g, n in size.items() if n >= 2}  # units that can reach 2
+        out: list[ReplayedTask] = []
+        for (task, staffing, keys), labels in zip(replayed, groups, strict=True):
+            officers = [i.decode() for i in staffing.inspectors.ids.tolist()]
+            teams = sample_teams(staffing, keys)
+            observed = next(teams)
+            out.append(pair_task(task, officers, labels, observed, teams, only=repeated))
+        if not any(t.units for t in out):
+            what = (
+                "entity is in two or more of the period's team draws"
+                if group == "entity"
+                else f"{group} has two or more entities in the period's team draws"
+            )
+            raise DrawRefused(
+                f"no {what}, so no officer can meet one again: nothing to test; choose a "
+                "wider group (township, county, industry) or a longer period"
+            )
+        return replay_health(out, subject=f"pairs (officer × {group})", alpha=alpha)

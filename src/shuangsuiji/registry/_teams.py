@@ -24,6 +24,7 @@ from shuangsuiji.assign import (
     assign_teams,
     reassign,
 )
+from shuangsuiji.assign.pairs import check_pair_cap
 from shuangsuiji.assign.record import (
     conflict_table,
     staffing_from_record,
@@ -32,7 +33,13 @@ from shuangsuiji.assign.record import (
 )
 from shuangsuiji.assign.rules import team_config
 from shuangsuiji.canonical import canonical_text as _json
-from shuangsuiji.changes import CHANGE_SPEC, change_key, request_digest, system_commitment
+from shuangsuiji.changes import (
+    CHANGE_SPEC,
+    change_key,
+    request_digest,
+    system_commitment,
+    text_commitment,
+)
 from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
     team_key,
@@ -139,10 +146,18 @@ class _Teams(_Draws):
         record = staffing_record(self._staffing(s, row, day, alternates), alternates)
         sealed = seal_staffing(record, fresh_salts(record))
         digest = sealed.digest
+        rules = self.store.policy(row.policy_hash, session=s).team  # pairs: before any seed
+        pairs = check_pair_cap(
+            team_staffing(record, staffing_from_record(record)),
+            digest,
+            rules.max_pair_probability,
+            rules.on_pair_cap,
+        )
         frozen = {
             "on": day.isoformat(),
             "staffing_digest": digest,
             "staffing": record,
+            **({"pairs": pairs} if pairs else {}),
             "salts": [salt.hex() for salt in sealed.salts],
             "frozen_by": actor,
             "ceremony": Ceremony(task, digest, self._now).to_record(),
@@ -350,7 +365,9 @@ class _Teams(_Draws):
             if not row.assignment:
                 raise DrawRefused(f"task {task}: no teams drawn yet, so there is no annex")
             frozen = json.loads(row.team_seed) if row.team_seed else None
-            return _sealed(frozen).annex(row.task, row.attempt)
+            annex = _sealed(frozen).annex(row.task, row.attempt)
+            texts = (frozen or {}).get("change_texts")
+            return annex | {"change_texts": texts} if texts else annex
 
     def export_staffing_annex(
         self, task: str, path: str | Path, *, actor: str, recipient: str = ""
@@ -510,7 +527,8 @@ class _Teams(_Draws):
             pending = json.loads(row.team_seed or "{}").get("pending_change")
             if not pending:
                 return None
-            return {k: v for k, v in pending.items() if k != "system_value"}
+            secret = ("system_value", "text_salt")
+            return {k: v for k, v in pending.items() if k not in secret}
 
     def _replace_after_teams(
         self, s: Session, row: DrawRow, entity_id: str, reason: str, note: str, actor: str
@@ -519,7 +537,8 @@ class _Teams(_Draws):
         row, frozen, saved = self._teams_drawn(s, row.task)
         draw, _, _ = self._rebuild(s, row)
         why = ReplacementReason(reason)
-        rep = draw.replace(entity_id, why, note).replacements[-1]
+        skip = self._taken_alternates(s, row, draw, entity_id)
+        rep = draw.replace(entity_id, why, note, skip=skip).replacements[-1]
         if rep.by not in (frozen["staffing"].get("alternates") or ()):
             raise DrawRefused(
                 f"task {row.task}: the alternate {rep.by} was not in the staffing frozen for the "
@@ -527,7 +546,8 @@ class _Teams(_Draws):
                 "frozen inputs; re-draw the task with a recorded reason"
             )
         recusal = Recusal(rep.by, "", RecusalReason.REPLACEMENT, note, replaces=entity_id)
-        extra = {"replacement_reason": why.value}
+        extra: dict[str, Any] = {"replacement_reason": why.value}
+        extra |= {"skipped": [dict(x) for x in rep.skipped]} if rep.skipped else {}
         pending = self._request_change(s, row, frozen, saved, recusal, actor, extra)
         if not pending["request"]["witnesses_needed"]:
             self._apply_change(s, row, frozen, saved, pending, actor)
@@ -546,6 +566,24 @@ class _Teams(_Draws):
 
     def _witnesses_needed(self, s: Session, row: DrawRow) -> int:
         return self.store.policy(row.policy_hash, session=s).draw.independent_parties
+
+    def _check_change_cap(
+        self, s: Session, row: DrawRow, frozen: dict[str, Any], before: Assignment, entity: str
+    ) -> None:
+        """Refuse a change of ``entity``'s team beyond ``[draw] max_reassignments`` (withdrawn
+        requests count: withdrawing and asking again is no way to try for another outcome)."""
+        withdrawn = sum(
+            1 for w in frozen.get("withdrawn_changes", []) if w["request"]["entity"] == entity
+        )
+        done = sum(1 for r in before.reassignments if r.entity_id == entity) + withdrawn
+        cap = self.store.policy(row.policy_hash, session=s).draw.max_reassignments
+        if done >= cap:
+            raise DrawRefused(
+                f"task {row.task}: the team of {entity} was already changed (or a change "
+                f"withdrawn) {done} time(s); the policy allows {cap} ([draw] max_reassignments). "
+                "Replace the entity or re-draw the task with a recorded reason and a second "
+                "person's approval"
+            )
 
     def _request_change(
         self,
@@ -567,17 +605,8 @@ class _Teams(_Draws):
         check_text(text, "reason text")
         staffing = staffing_from_record(saved["staffing"])
         before = Assignment.from_dict(saved["assignment"])
-        withdrawn = sum(
-            1 for w in frozen.get("withdrawn_changes", []) if w["request"]["entity"] == entity
-        )
-        done = sum(1 for r in before.reassignments if r.entity_id == entity) + withdrawn
-        cap = self.store.policy(row.policy_hash, session=s).draw.max_reassignments
-        if done >= cap and not recusal.replaces:
-            raise DrawRefused(
-                f"task {task}: the team of {entity} was already changed (or a change withdrawn) "
-                f"{done} time(s); the policy allows {cap} ([draw] max_reassignments). Replace the "
-                "entity or re-draw the task with a recorded reason and a second person's approval"
-            )
+        if not recusal.replaces:
+            self._check_change_cap(s, row, frozen, before, entity)
         team_key = self._team_key(s, row)
         # Whether a replacement exists does not depend on the key: a dry run refuses an
         # impossible change before anything is recorded.
@@ -592,7 +621,6 @@ class _Teams(_Draws):
             "entity": entity,
             "inspector": recusal.inspector_id,
             "reason": str(recusal.reason),
-            "text": text,
             "team_key_sha256": hashlib.sha256(team_key).hexdigest(),
             "witnesses_needed": self._witnesses_needed(s, row),
             "requested_by": actor,
@@ -600,6 +628,13 @@ class _Teams(_Draws):
         }
         request |= {"replaces": recusal.replaces} if recusal.replaces else {}
         request |= extra or {}
+        # A recusal's text is about an officer (illness, a relation): only its salted
+        # commitment is in the request; the text and salt go to the sealed annex.
+        salt = random_seed()
+        if recusal.replaces:
+            request["text"] = text
+        else:
+            request["text_commitment"] = text_commitment(salt, text)
         digest = request_digest(request)
         pending: dict[str, Any] = {
             "request": request,
@@ -607,6 +642,8 @@ class _Teams(_Draws):
             "system_value": value.hex(),
             "witnesses": [],
             "announcement": None,
+            "text": text,
+            "text_salt": salt.hex(),
         }
         self.store.append_event(
             s, actor, "teams.change.request", {"request": request, "digest": digest}
@@ -642,7 +679,7 @@ class _Teams(_Draws):
             request["entity"],
             request["inspector"],
             request["reason"],
-            request["text"],
+            pending.get("text", request.get("text", "")),
             key,
             request.get("replaces", ""),
         )
@@ -653,12 +690,16 @@ class _Teams(_Draws):
         change = attrs.evolve(after.reassignments[-1], change=record)
         after = attrs.evolve(after, reassignments=(*after.reassignments[:-1], change))
         frozen.pop("pending_change", None)
+        if "text_commitment" in request:
+            sealed = {"index": request["index"], "text": recusal.text, "salt": pending["text_salt"]}
+            frozen.setdefault("change_texts", []).append(sealed)
         row.team_seed = _json(frozen)
         rep = None
         if recusal.replaces:
             draw, _, _ = self._rebuild(s, row)
             why = ReplacementReason(request["replacement_reason"])
-            rep = draw.replace(recusal.replaces, why, recusal.text).replacements[-1]
+            skip = {x["id"]: x["task"] for x in request.get("skipped", [])}
+            rep = draw.replace(recusal.replaces, why, recusal.text, skip=skip).replacements[-1]
             if rep.by != recusal.entity_id:
                 raise DrawRefused(
                     f"task {row.task}: the next alternate is now {rep.by}, not "

@@ -52,6 +52,7 @@ from shuangsuiji.store.schema import (
     ItemRow,
     PlanRow,
     PolicyRow,
+    RegionRow,
     ResultRow,
     TaskRow,
 )
@@ -430,6 +431,24 @@ class StoreCore:
         with self.reading(session) as s:
             rows = s.execute(select(DepartmentRow).order_by(DepartmentRow.code)).scalars()
             return [Department(r.code, r.name) for r in rows]
+
+    def put_regions(self, names: Mapping[str, str], *, actor: str) -> None:
+        """Add or rename administrative divisions (code → name), shown on official pages."""
+        bad = [c for c in names if not (c.isascii() and c.isdigit() and 2 <= len(c) <= 12)]
+        if bad:
+            raise StoreError(
+                f"region codes must be 2-12 digits (行政区划代码), got {bad[:5]}; fix the file"
+            )
+        check_fit(RegionRow, {"name": list(names.values())}, list(names))
+        with self.transaction() as s:
+            for code, name in sorted(names.items()):
+                s.merge(RegionRow(code=code, name=name))
+            self.append_event(s, actor, "regions.change", {"regions": dict(sorted(names.items()))})
+
+    def regions(self, *, session: Session | None = None) -> dict[str, str]:
+        """The stored region names by code."""
+        with self.reading(session) as s:
+            return {r.code: r.name for r in s.execute(select(RegionRow)).scalars()}
 
     def _known_departments(self, s: Session) -> set[str]:
         return set(s.execute(select(DepartmentRow.code)).scalars())

@@ -18,6 +18,7 @@ from shuangsuiji.store.schema import (
     DrawCandidateRow,
     DrawPickRow,
     DrawRow,
+    EntityRow,
     ReplacementRow,
     TaskRow,
     TeamMemberRow,
@@ -32,14 +33,20 @@ __all__ = [
     "drawn_rows",
     "drawn_tasks",
     "draws_after",
+    "entity_facts",
+    "entity_status",
     "last_inspected",
     "put_candidates",
     "put_team_members",
     "replacements_of",
+    "selected_elsewhere",
     "step_events",
     "team_members",
     "teams_of_other_tasks",
 ]
+
+
+_IN_CHUNK = 5_000  # IDs per IN (...) list
 
 
 def draw_rows(s: Session, task: str) -> list[DrawRow]:
@@ -79,6 +86,29 @@ def last_inspected(s: Session, task: str) -> dict[str, date]:
     Alternates promoted by a replacement count too (they are inspected); the entities they
     replaced stay counted as drawn.
     """
+    out: dict[str, date] = {}
+    for entity, _, end in _selected_elsewhere(s, task):
+        out[entity] = max(end, out.get(entity, end))
+    return out
+
+
+def selected_elsewhere(s: Session, task: str, ids: Iterable[str]) -> dict[str, tuple[str, date]]:
+    """Of ``ids``, those in another task's current selection (selected or promoted), each
+    with that task and its end (the latest end when several tasks have it)."""
+    wanted = set(ids)
+    out: dict[str, tuple[str, date]] = {}
+    if not wanted:
+        return out
+    for entity, other, end in _selected_elsewhere(s, task, wanted):
+        if entity not in out or (end, other) > (out[entity][1], out[entity][0]):
+            out[entity] = (other, end)
+    return out
+
+
+def _selected_elsewhere(
+    s: Session, task: str, ids: set[str] | None = None
+) -> list[tuple[str, str, date]]:
+    """(entity, task, task end) of every entity in the current selection of another task."""
     current = (
         select(DrawRow.task, func.max(DrawRow.attempt).label("attempt"))
         .where(DrawRow.state == "drawn")
@@ -86,8 +116,8 @@ def last_inspected(s: Session, task: str) -> dict[str, date]:
         .subquery()
     )
 
-    def of_current(query: Any, draw_id: Any) -> Any:
-        return (
+    def of_current(query: Any, draw_id: Any, entity: Any) -> Any:
+        query = (
             query.join(DrawRow, DrawRow.id == draw_id)
             .join(
                 current,
@@ -96,14 +126,36 @@ def last_inspected(s: Session, task: str) -> dict[str, date]:
             .join(TaskRow, TaskRow.code == DrawRow.task)
             .where(DrawRow.task != task)
         )
+        return query if ids is None else query.where(entity.in_(sorted(ids)))
 
-    picks = of_current(select(DrawPickRow.entity_id, TaskRow.end), DrawPickRow.draw_id)
-    promoted = of_current(select(ReplacementRow.replaced_by, TaskRow.end), ReplacementRow.draw_id)
+    picks = of_current(
+        select(DrawPickRow.entity_id, DrawRow.task, TaskRow.end),
+        DrawPickRow.draw_id,
+        DrawPickRow.entity_id,
+    )
+    promoted = of_current(
+        select(ReplacementRow.replaced_by, DrawRow.task, TaskRow.end),
+        ReplacementRow.draw_id,
+        ReplacementRow.replaced_by,
+    )
     rows = [*s.execute(picks.where(DrawPickRow.role == "selected")), *s.execute(promoted)]
-    out: dict[str, date] = {}
-    for entity, end in rows:
-        out[entity] = max(end, out.get(entity, end))
+    return [(str(e), str(t), end) for e, t, end in rows]
+
+
+def entity_facts(s: Session, ids: Sequence[str]) -> dict[str, tuple[str, date]]:
+    """The stored status and registration date of each of ``ids`` (looked up in chunks)."""
+    out: dict[str, tuple[str, date]] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = list(ids[start : start + _IN_CHUNK])
+        query = select(EntityRow.id, EntityRow.status, EntityRow.registered)
+        out.update((i, (st, reg)) for i, st, reg in s.execute(query.where(EntityRow.id.in_(chunk))))
     return out
+
+
+def entity_status(s: Session, entity_id: str) -> str | None:
+    """The stored registration status of one entity (None if it is not in the pool)."""
+    status: str | None = s.scalar(select(EntityRow.status).where(EntityRow.id == entity_id))
+    return status
 
 
 def put_candidates(s: Session, draw_id: int, ids: Sequence[str], strata: Sequence[str]) -> None:

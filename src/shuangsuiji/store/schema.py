@@ -54,6 +54,15 @@ class DepartmentRow(Base):
     name: Mapped[str] = mapped_column(String(200))
 
 
+class RegionRow(Base):
+    """The name of an administrative division (行政区划代码 → 名称), for official pages only:
+    strata and regions are printed by name. Decides nothing about who is drawn."""
+
+    __tablename__ = "regions"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
 class ImportRow(Base):
     """One pool import: what, from where, how many rows, the digest of what was stored."""
 
@@ -264,6 +273,9 @@ class ReplacementRow(Base):
     )
     actor: Mapped[str] = mapped_column(String(200))
     time: Mapped[str] = mapped_column(String(32))
+    #: Alternates passed over (selected by another task inside the exclusion window), as
+    #: canonical JSON ``[{"id": ..., "task": ...}]``.
+    skipped: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
 
 
 class TeamMemberRow(Base):
