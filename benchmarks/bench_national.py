@@ -263,12 +263,13 @@ def step_spark(folder: Path, n: int) -> dict[str, Any]:
         check_ids=False,
     )
     t2 = time.perf_counter()
+    jvm = jvm_peak_mb()  # the JVM is a child that outlives spark.stop(): read it while it runs
     spark.stop()
     return {
         "start_s": t1 - t0,
         "seconds": t2 - t1,
         "rss_mb": peak_rss_mb(),
-        "jvm_rss_mb": children_rss_mb(),
+        "jvm_rss_mb": jvm,
         "fingerprint": fingerprint(got.draw, got.pool_digest),
     }
 
