@@ -65,9 +65,11 @@ from shuangsuiji.seeds import Ceremony, PublicSeed, check_provenance
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "COLUMNAR_THRESHOLD",
     "MAX_DIGITS",
     "MAX_NESTING",
     "BundleError",
+    "DrawDeriver",
     "Problem",
     "TeamChecker",
     "VerificationReport",
@@ -80,8 +82,19 @@ __all__ = [
 BUNDLE_FORMAT = 1
 """Version of the bundle layout, recorded as ``bundle_format``."""
 
+COLUMNAR_THRESHOLD = 1_000_000
+"""Candidates above which a bundle is exported columnar (:mod:`shuangsuiji.columnar`)."""
+
 TeamChecker = Callable[[Mapping[str, Any]], Iterable[str]]
 """A callable that receives the bundle and returns problems with its ``teams`` (as text)."""
+
+DrawDeriver = Callable[
+    [str, bytes, TicketScheme, Mapping[str, SizeRule]], tuple[Draw | None, list["Problem"]]
+]
+"""Re-derives a draw whose candidates are not in the bundle's JSON (a columnar bundle's
+Parquet file, :mod:`shuangsuiji.columnar`): given the task label, seed, ticket scheme and size
+rules, it returns the draw (``None`` if it cannot) and the problems with the candidates and
+the pool digest."""
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _FIELDS = (
@@ -110,6 +123,8 @@ _FIELDS = (
     "excluded",
     "team_seed",
     "candidates",
+    "candidates_file",
+    "excluded_file",
     "record_digest",
 )
 
@@ -355,8 +370,9 @@ class VerificationReport:
 class _Checker:
     """Collects problems while :func:`verify_bundle` walks the bundle."""
 
-    def __init__(self, bundle: Mapping[str, Any]) -> None:
+    def __init__(self, bundle: Mapping[str, Any], derive: DrawDeriver | None = None) -> None:
         self.bundle = bundle
+        self.derive = derive
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
 
@@ -512,7 +528,8 @@ def _rederive(c: _Checker) -> tuple[Draw | None, bytes | None]:
     """The draw re-derived from the bundle's inputs (``None`` if unusable), and the seed."""
     task_label = c.get("task_label", str)
     seed_hex, scheme_text = c.get("seed", str), c.get("ticket_scheme", str)
-    cands, strata = c.get("candidates", list), c.get("strata", dict)
+    cands = c.get("candidates", list) if c.derive is None else None
+    strata = c.get("strata", dict)
     seed = scheme = None
     if seed_hex is not None:
         try:
@@ -528,6 +545,12 @@ def _rederive(c: _Checker) -> tuple[Draw | None, bytes | None]:
     if parsed is not None:
         _check_digest(c, *parsed, c.bundle.get("pool_digest"))
     rules = _parse_strata(c, strata) if strata is not None else None
+    if c.derive is not None:
+        if task_label is None or seed is None or scheme is None or rules is None:
+            return None, seed
+        draw, problems = c.derive(task_label, seed, scheme, rules)
+        c.problems += problems
+        return draw, seed
     if task_label is None or seed is None or scheme is None or parsed is None or rules is None:
         return None, seed
     try:
@@ -543,6 +566,7 @@ def verify_bundle(
     *,
     team_checker: TeamChecker | None = None,
     announcements: Sequence[Mapping[str, Any]] = (),
+    derive: DrawDeriver | None = None,
 ) -> VerificationReport:
     """Re-derive the draw from ``bundle`` alone; list every field that does not match.
 
@@ -551,11 +575,13 @@ def verify_bundle(
     ``announcements`` are the pre-draw announcements as the agency published them
     (SSJ-ANNOUNCE-1): the bundle's own announcement must be among them and agree with the
     draw, so a draw made in a copy of the store or re-rolled after the announcement fails.
+    ``derive`` re-derives the draw from candidates kept outside the JSON (the head of a
+    columnar bundle; see :func:`shuangsuiji.columnar.verify_columnar`).
     """
     if not isinstance(bundle, Mapping):
         kind = "null" if bundle is None else type(bundle).__name__
         return VerificationReport((Problem("bundle", f"is {kind}, not a JSON object"),))
-    c = _Checker(bundle)
+    c = _Checker(bundle, derive)
     if "announcement" in bundle or announcements:
         for message in announcement_problems(bundle, announcements):
             c.add("announcement", message)

@@ -78,6 +78,7 @@ __all__ = [
     "pool_digest",
     "ratio_text",
     "seed_bytes",
+    "stratum_summaries",
     "tickets",
 ]
 
@@ -711,6 +712,27 @@ def labels_to_draw(rules: SizeRule | Mapping[str, SizeRule], present: Sequence[s
     for label in rules:
         check_label(label, "stratum label in rules")
     return sorted(set(present) | set(rules), key=str.encode)
+
+
+def stratum_summaries(
+    rules: SizeRule | Mapping[str, SizeRule], counts: Mapping[str, int]
+) -> tuple[StratumSummary, ...]:
+    """The strata of a draw with ``N_s``, ``n_s`` and ``m_s``, from ``N_s`` per label.
+
+    As :func:`draw_entities` sizes them: the labels with candidates plus every label a rule
+    mapping names, in UTF-8 order. For engines that count the strata where the pool lives.
+
+    >>> [(s.label, s.size, s.sample, s.alternates)
+    ...  for s in stratum_summaries(SizeRule(ratio="0.5", alternates=1), {"b": 3, "a": 0})]
+    [('b', 3, 2, 1)]
+    """
+    out = []
+    for label in labels_to_draw(rules, [label for label, n in counts.items() if n]):
+        rule = rules if isinstance(rules, SizeRule) else rules[label]
+        size = int(counts.get(label, 0))
+        n = rule.size(size)
+        out.append(StratumSummary(label, size, n, rule.alternates_for(size, n), rule))
+    return tuple(out)
 
 
 def draw_entities(

@@ -41,7 +41,7 @@ from shuangsuiji.assign.rules import (
     RecusalRule,
     TeamConfig,
 )
-from shuangsuiji.bundle import VerificationReport, verify_bundle
+from shuangsuiji.bundle import DrawDeriver, VerificationReport, verify_bundle
 from shuangsuiji.changes import change_problems, change_text_problems
 from shuangsuiji.commitments import legacy_staffing_digest, team_key
 from shuangsuiji.draw import draw_key
@@ -362,16 +362,19 @@ def verify_draw(
     annex: Mapping[str, Any] | None = None,
     announcements: Sequence[Mapping[str, Any]] = (),
     extra_rules: Sequence[RecusalRule] = (),
+    derive: DrawDeriver | None = None,
 ) -> VerificationReport:
     """:func:`~shuangsuiji.bundle.verify_bundle` with the teams checked too: the entity draw,
     the seed and team-seed ceremonies and the staffing commitments from the public bundle
     alone; given the sealed ``annex``, every annex record against its commitment and the team
     draw replayed. Without the annex a bundle with teams gets a warning that its teams were
-    not replayed."""
+    not replayed. ``derive`` is for a columnar bundle's head (see
+    :func:`~shuangsuiji.bundle.verify_bundle`)."""
     report = verify_bundle(
         bundle,
         team_checker=lambda b: bundle_team_checker(b, extra_rules, annex),
         announcements=announcements,
+        derive=derive,
     )
     if annex is None and isinstance(bundle, Mapping) and bundle.get("sealed_staffing"):
         note = (

@@ -59,6 +59,9 @@ def verify(
 ) -> None:
     """Re-derive a draw from its bundle alone; exit 1 naming every field that does not match.
 
+    BUNDLE_FILE is a JSON bundle, or the JSON head of a columnar bundle (national draws): its
+    Parquet files, beside it, are checked against their digests and streamed in bounded memory.
+
     The public bundle alone checks the entity draw, the seed and team-seed ceremonies and the
     staffing commitments; with --annex, every annex record is checked against its commitment
     and the team draw is replayed. With --announcements, the draw must also match the
@@ -79,7 +82,12 @@ def verify(
     from shuangsuiji.assign.record import verify_draw
 
     published = _announcements(announcements_dir)
-    report = verify_draw(bundle, annex=annex, announcements=published)
+    derive = None
+    if "candidates_file" in bundle:  # a columnar bundle's head: its Parquet files are beside it
+        from shuangsuiji.columnar import columnar_view
+
+        bundle, derive = columnar_view(bundle, bundle_file.parent)
+    report = verify_draw(bundle, annex=annex, announcements=published, derive=derive)
     if as_json:
         emit_json(
             {

@@ -12,7 +12,7 @@ import attrs
 from sqlalchemy.orm import Session
 
 from shuangsuiji.annex import SealedStaffing, seal_staffing
-from shuangsuiji.bundle import make_bundle
+from shuangsuiji.bundle import COLUMNAR_THRESHOLD, make_bundle
 from shuangsuiji.candidates import CandidateSet, Exclusion, freeze_candidates
 from shuangsuiji.canonical import canonical_text as _json
 from shuangsuiji.changes import public_assignment
@@ -899,12 +899,20 @@ class _Draws(_RegistryBase):
             raise DrawRefused(f"task {task} has no drawn attempt {attempt or ''}".strip())
         return chosen[-1]
 
-    def export_bundle(self, task: str, path: str | Path) -> Path:
-        """Write the task's draw bundle as UTF-8 JSON; returns the path."""
+    def export_bundle(self, task: str, path: str | Path, *, columnar: bool | None = None) -> Path:
+        """Write the task's draw bundle as UTF-8 JSON; returns the path. A draw of more than
+        :data:`~shuangsuiji.bundle.COLUMNAR_THRESHOLD` candidates (or any, with
+        ``columnar=True``) is written columnar: the head at ``path`` (``.json`` added when
+        missing), its Parquet files beside it (:func:`shuangsuiji.columnar.write_columnar`;
+        needs the ``columnar`` extra)."""
         out = Path(path)
-        out.write_text(
-            json.dumps(self.bundle(task), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-        )
+        bundle = self.bundle(task)
+        large = len(bundle.get("candidates", [])) > COLUMNAR_THRESHOLD
+        if columnar or (columnar is None and large):
+            from shuangsuiji.columnar import write_columnar
+
+            return write_columnar(bundle, out.parent, out.name.removesuffix(".json"))
+        out.write_text(json.dumps(bundle, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         return out
 
     def draw_record(self, task: str, *, agency: str = "") -> str:

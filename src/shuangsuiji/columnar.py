@@ -1,0 +1,492 @@
+"""The columnar draw bundle: a small JSON head and Parquet files, for national draws.
+
+A draw over 2 × 10^8 candidates cannot list them in JSON (about 10 GB that no auditor can
+open). A **columnar bundle** keeps every field of the JSON bundle (``docs/ssj-draw-1.md``,
+section 11) in a small JSON *head*, except two lists, which go to Parquet files beside it:
+
+- ``candidates`` → ``candidates_file``: a Parquet file with the columns ``id`` and
+  ``stratum`` (UTF-8 strings), one row per candidate, rows in strictly increasing
+  ``utf8(id)`` order — the order of the pool digest's lines;
+- ``excluded`` (when the draw records it) → ``excluded_file``: columns ``reason``, ``id`` and
+  ``fact`` (the canonical JSON of the entity's ``facts`` entry, or null).
+
+Each ``*_file`` entry is ``{"path": file name, "sha256": hex of the file's bytes, "rows":
+n}``. The path is a bare file name in the head's folder (a head cannot point a verifier at
+another file). The head's ``record_digest`` is computed as for a JSON bundle (every field
+but ``candidates`` and ``record_digest``), so it commits to both files by their SHA-256; the
+``pool_digest`` stays the SSJ-DRAW-1 digest of the candidate rows, not of the file.
+
+:func:`verify_columnar` (and ``shuangsuiji verify HEAD.json``) checks each file's SHA-256,
+then streams the candidates in row-group batches with memory bounded by one batch plus the
+``n_s + m_s`` best rows of each stratum: the pool digest is fed line by line, the order and
+the IDs are checked, ``N_s`` is counted, and the tickets of each batch are computed with
+:func:`shuangsuiji.draw.tickets` (hashlib); each stratum keeps its ``n_s + m_s`` smallest
+tickets with a numpy partition. The sizes it ranks for are those the head records; if the
+file's counts differ, the file is streamed a second time with the true sizes, so that every
+problem is reported as it is. Everything else is :func:`shuangsuiji.bundle.verify_bundle`.
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from shuangsuiji.bundle import make_bundle
+>>> from shuangsuiji.draw import SizeRule, draw_entities
+>>> ids, strata = ["A1", "A2", "A3", "B1"], ["A", "A", "A", "B"]
+>>> d = draw_entities(ids, strata, SizeRule(count=1, alternates=1), task_label="t",
+...                   seed=bytes(range(32)))
+>>> folder = Path(tempfile.mkdtemp())
+>>> head = write_columnar(make_bundle(d, ids, strata, library_version="0.1.0"), folder, "draw-t")
+>>> sorted(p.name for p in folder.iterdir())
+['draw-t.candidates.parquet', 'draw-t.json']
+>>> [p.field for p in verify_columnar(read_head(head), folder).problems]
+['seed_provenance']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from shuangsuiji.bundle import (
+    COLUMNAR_THRESHOLD,
+    BundleError,
+    DrawDeriver,
+    Problem,
+    TeamChecker,
+    VerificationReport,
+    make_bundle,
+    read_bundle,
+    record_digest,
+    verify_bundle,
+)
+from shuangsuiji.canonical import canonical_text
+from shuangsuiji.draw import (
+    Draw,
+    InvalidLabelError,
+    SizeRule,
+    StratumSummary,
+    TicketScheme,
+    check_label,
+    draw_key,
+    stratum_summaries,
+    tickets,
+)
+from shuangsuiji.engines.arrow import binary_bytes
+from shuangsuiji.engines.result import PoolChangedDuringDrawError, draw_from_ranked
+from shuangsuiji.seeds import Ceremony, PublicSeed, check_provenance
+
+__all__ = [
+    "BATCH_ROWS",
+    "COLUMNAR_THRESHOLD",
+    "columnar_view",
+    "file_digest",
+    "head_for_draw",
+    "is_columnar",
+    "read_head",
+    "verify_columnar",
+    "write_candidates",
+    "write_columnar",
+    "write_head",
+]
+
+BATCH_ROWS = 262_144
+"""Rows per batch when a verifier streams the candidates file (about 20 MB at a time)."""
+
+_NAME = re.compile(r"^[^/\\\x00-\x1f]+$")
+_CONTROL = "[\\x00-\\x1f]"
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB pieces."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for piece in iter(lambda: f.read(2**20), b""):
+            h.update(piece)
+    return h.hexdigest()
+
+
+def _entry(path: Path, rows: int) -> dict[str, Any]:
+    return {"path": path.name, "sha256": file_digest(path), "rows": rows}
+
+
+def write_candidates(
+    path: Path, ids: Sequence[str], strata: Sequence[str], *, row_group_rows: int = 1_000_000
+) -> None:
+    """Write candidates (already sorted by ``utf8(id)``) as a bundle's candidates file."""
+    table = pa.table({"id": pa.array(ids, pa.string()), "stratum": pa.array(strata, pa.string())})
+    pq.write_table(table, path, row_group_size=row_group_rows)
+
+
+def _excluded_rows(excluded: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
+    """``(reason, id, fact)`` per excluded entity; ``fact`` is the canonical JSON of
+    ``facts[i]``, or null in bundles frozen before facts were recorded."""
+    rows = []
+    for e in excluded:
+        facts = e.get("facts") or [None] * len(e.get("ids", []))
+        for entity, fact in zip(e.get("ids", []), facts, strict=True):
+            rows.append((e["reason"], entity, None if fact is None else canonical_text(fact)))
+    return rows
+
+
+def write_columnar(
+    bundle: Mapping[str, Any], folder: Path, stem: str, *, row_group_rows: int = 1_000_000
+) -> Path:
+    """Write a JSON bundle (from :func:`~shuangsuiji.bundle.make_bundle`) as a columnar
+    bundle in ``folder``: ``{stem}.json`` (the head), ``{stem}.candidates.parquet`` and,
+    when the bundle lists its excluded IDs, ``{stem}.excluded.parquet``. Returns the head's
+    path."""
+    cands = bundle["candidates"]
+    head = {k: v for k, v in bundle.items() if k not in ("candidates", "excluded")}
+    path = folder / f"{stem}.candidates.parquet"
+    write_candidates(
+        path,
+        [c["id"] for c in cands],
+        [c["stratum"] for c in cands],
+        row_group_rows=row_group_rows,
+    )
+    head["candidates_file"] = _entry(path, len(cands))
+    if "excluded" in bundle:
+        excluded = folder / f"{stem}.excluded.parquet"
+        rows = _excluded_rows(bundle["excluded"])
+        pq.write_table(
+            pa.table(
+                {
+                    "reason": pa.array([r for r, _, _ in rows], pa.string()),
+                    "id": pa.array([i for _, i, _ in rows], pa.string()),
+                    "fact": pa.array([f for _, _, f in rows], pa.string()),
+                }
+            ),
+            excluded,
+        )
+        head["excluded_file"] = _entry(excluded, len(rows))
+    head["record_digest"] = record_digest(head)
+    return write_head(head, folder / f"{stem}.json")
+
+
+def head_for_draw(
+    draw: Draw,
+    pool_digest: str,
+    candidates: Path,
+    *,
+    rows: int,
+    seed_provenance: Ceremony | PublicSeed | Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The head of a columnar bundle for a draw made where the pool lives (an engine of
+    :mod:`shuangsuiji.engines`), whose candidates file (``rows`` rows, sorted by
+    ``utf8(id)``, e.g. from :func:`shuangsuiji.engines.duckdb.freeze_duckdb`) is already
+    written: no candidate is loaded into Python. ``fields`` are the other keyword arguments
+    of :func:`~shuangsuiji.bundle.make_bundle` (``teams``, ``policy_hash``, ``exclusions``,
+    ``library_version``, ``process``...). Write it with :func:`write_head`."""
+    head = make_bundle(draw, [], [], **fields)
+    del head["candidates"]
+    head["pool_digest"] = pool_digest
+    if seed_provenance is not None:
+        record = (
+            seed_provenance.to_record()
+            if isinstance(seed_provenance, Ceremony | PublicSeed)
+            else dict(seed_provenance)
+        )
+        problems = check_provenance(
+            record,
+            seed=bytes.fromhex(draw.seed),
+            task_label=draw.task_label,
+            pool_digest=pool_digest,
+        )
+        if problems:
+            raise BundleError("seed provenance does not fit this draw: " + "; ".join(problems))
+        head["seed_provenance"] = record
+    head["candidates_file"] = _entry(candidates, rows)
+    head["record_digest"] = record_digest(head)
+    return head
+
+
+def write_head(head: Mapping[str, Any], path: Path) -> Path:
+    """Write a head as canonical JSON (its files must be in the same folder)."""
+    path.write_text(canonical_text(dict(head)) + "\n", encoding="utf-8")
+    return path
+
+
+def is_columnar(bundle: Mapping[str, Any]) -> bool:
+    """True if ``bundle`` is the head of a columnar bundle (it names a candidates file)."""
+    return "candidates_file" in bundle
+
+
+def read_head(path: Path) -> dict[str, Any]:
+    """The head of a columnar bundle (or any bundle) at ``path``, read as a bundle."""
+    return read_bundle(path.read_bytes())
+
+
+# -- verification ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _FileRef:
+    path: Path
+    sha256: str
+    rows: int
+
+
+def _file_ref(head: Mapping[str, Any], field: str, folder: Path) -> _FileRef | Problem:
+    entry = head.get(field)
+    if not isinstance(entry, Mapping):
+        return Problem(field, "must be {'path': file name, 'sha256': hex, 'rows': n}")
+    name, digest, rows = entry.get("path"), entry.get("sha256"), entry.get("rows")
+    if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
+        return Problem(field, f"path {name!r} must be a bare file name beside the head")
+    if not isinstance(digest, str) or not isinstance(rows, int) or isinstance(rows, bool):
+        return Problem(field, "needs 'sha256' (hex text) and 'rows' (a whole number)")
+    path = folder / name
+    if not path.is_file():
+        return Problem(field, f"{path} is missing: put the Parquet file beside the head")
+    actual = file_digest(path)
+    if actual != digest:
+        return Problem(field, f"{name} has SHA-256 {actual[:16]}…, the head records {digest[:16]}…")
+    return _FileRef(path, digest, rows)
+
+
+def _prefix(digests: np.ndarray) -> np.ndarray:
+    # The first 8 bytes as a big-endian number order like the tickets wherever they differ.
+    return digests[:, :8].copy().view(">u8").reshape(-1).astype(np.uint64)
+
+
+@attrs.define
+class _TopK:
+    """The ``take`` smallest tickets seen so far in one stratum (plus ties at the bound).
+
+    Once ``take`` rows are held, ``bound`` is the largest 8-byte prefix among the best
+    ``take``: a later row above it can never be among them, so it is dropped on arrival,
+    and the buffer stays below ``2 · take + 1024`` rows.
+    """
+
+    take: int
+    ids: list[np.ndarray] = attrs.Factory(list)
+    tickets: list[np.ndarray] = attrs.Factory(list)
+    held: int = 0
+    bound: np.uint64 | None = None
+
+    def add(self, ids: np.ndarray, digests: np.ndarray) -> None:
+        if self.take == 0 or not len(ids):
+            return
+        if self.bound is not None:
+            keep = _prefix(digests) <= self.bound
+            ids, digests = ids[keep], digests[keep]
+        self.ids.append(ids)
+        self.tickets.append(digests)
+        self.held += len(ids)
+        if self.held > 2 * self.take + 1024:
+            self._shrink()
+
+    def _shrink(self) -> None:
+        ids, digests = np.concatenate(self.ids), np.concatenate(self.tickets)
+        if len(ids) >= self.take:
+            # Every row at or below the take-th prefix is kept, so ties stay whole.
+            prefix = _prefix(digests)
+            self.bound = np.partition(prefix, self.take - 1)[self.take - 1]
+            keep = prefix <= self.bound
+            ids, digests = ids[keep], digests[keep]
+        self.ids, self.tickets, self.held = [ids], [digests], len(ids)
+
+    def rows(self, label: str) -> list[tuple[str, str, bytes]]:
+        if not self.ids:
+            return []
+        self._shrink()
+        pairs = sorted(zip(map(bytes, self.tickets[0]), self.ids[0].tolist(), strict=True))
+        return [(label, i.decode(), t) for t, i in pairs[: self.take]]
+
+
+@attrs.define
+class _Pass:
+    """What one stream over the candidates file found."""
+
+    counts: dict[str, int] = attrs.Factory(dict)
+    digest: str = ""
+    problems: list[Problem] = attrs.Factory(list)
+    ranked: list[tuple[str, str, bytes]] = attrs.Factory(list)
+
+
+def _batches(path: Path) -> Iterator[pa.RecordBatch]:
+    yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=["id", "stratum"])
+
+
+def _check_batch(ids: pa.Array, strata: pa.Array, last: bytes | None, out: _Pass) -> None:
+    if ids.null_count or strata.null_count:
+        out.problems.append(Problem("candidates_file", "an id or a stratum is null"))
+    elif (
+        pc.any(pc.match_substring_regex(ids, _CONTROL)).as_py()
+        or pc.any(pc.equal(pc.utf8_length(ids), 0)).as_py()
+    ):
+        out.problems.append(
+            Problem("candidates_file", "an ID is empty or contains a control character")
+        )
+    binary = ids.cast(pa.binary())
+    ascending = len(binary) < 2 or pc.all(pc.less(binary[:-1], binary[1:])).as_py()
+    if not ascending or (last is not None and len(binary) and binary[0].as_py() <= last):
+        out.problems.append(
+            Problem(
+                "candidates_file",
+                "rows are not in strictly increasing utf8(id) order (or an ID repeats); "
+                "the pool digest cannot be streamed",
+            )
+        )
+
+
+def _check_stratum(label: str, out: _Pass) -> None:
+    try:
+        check_label(label, "stratum label")
+    except InvalidLabelError as exc:
+        out.problems.append(Problem("candidates_file", str(exc)))
+
+
+def _stream(path: Path, key: bytes, takes: Mapping[str, int]) -> _Pass:
+    out = _Pass()
+    h = hashlib.sha256()
+    tops = {label: _TopK(take) for label, take in takes.items()}
+    last: bytes | None = None
+    for batch in _batches(path):
+        ids, strata = batch.column("id"), batch.column("stratum")
+        if not out.problems:
+            _check_batch(ids, strata, last, out)
+        if out.problems:
+            continue
+        lines = pc.binary_join_element_wise(ids, strata, "\t")
+        h.update(binary_bytes(pc.binary_join_element_wise(lines, "", "\n").cast(pa.binary())))
+        last = ids[-1].as_py().encode() if len(ids) else last
+        raw = np.array(ids.cast(pa.binary()).to_pylist(), dtype=bytes)
+        digests = tickets(key, raw)
+        encoded = strata.dictionary_encode()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        for code, label in enumerate(encoded.dictionary.to_pylist()):
+            if label not in out.counts:
+                _check_stratum(label, out)
+            rows = np.flatnonzero(codes == code)
+            out.counts[label] = out.counts.get(label, 0) + len(rows)
+            top = tops.get(label)
+            if top is not None:
+                top.add(raw[rows], digests[rows])
+    out.digest = h.hexdigest()
+    out.ranked = [row for label, top in tops.items() for row in top.rows(label)]
+    return out
+
+
+def _derive_from(head: Mapping[str, Any], folder: Path) -> DrawDeriver:
+    """The :data:`~shuangsuiji.bundle.DrawDeriver` of a columnar head and its files."""
+    strata_field = head.get("strata")
+    recorded: Mapping[str, Any] = strata_field if isinstance(strata_field, Mapping) else {}
+
+    def derive(
+        task_label: str, seed: bytes, scheme: TicketScheme, rules: Mapping[str, SizeRule]
+    ) -> tuple[Draw | None, list[Problem]]:
+        refs = [
+            _file_ref(head, f, folder)
+            for f in ("candidates_file", "excluded_file")
+            if f in head or f == "candidates_file"
+        ]
+        problems = [r for r in refs if isinstance(r, Problem)]
+        candidates = refs[0]
+        if isinstance(candidates, Problem):
+            return None, problems
+        if scheme is not TicketScheme.SSJ_DRAW_1:
+            return None, [Problem("ticket_scheme", "a columnar bundle is verified for ssj-draw-1")]
+        key = draw_key(task_label, seed)
+        sizes = {
+            label: e["size"]
+            for label, e in recorded.items()
+            if isinstance(e, Mapping) and isinstance(e.get("size"), int) and e["size"] >= 0
+        }
+        guess = _summaries(rules, sizes)
+        found = _stream(candidates.path, key, _takes(guess))
+        if found.problems:
+            return None, problems + found.problems
+        strata = _summaries(rules, found.counts)
+        if strata != guess:
+            found = _stream(candidates.path, key, _takes(strata))
+        problems += _pool_problems(head, candidates, found)
+        try:
+            draw = draw_from_ranked(
+                task_label=task_label, seed=seed, strata=strata or (), rows=found.ranked
+            )
+        except PoolChangedDuringDrawError as exc:
+            return None, [*problems, Problem("candidates_file", str(exc))]
+        return draw, problems
+
+    return derive
+
+
+def _pool_problems(head: Mapping[str, Any], candidates: _FileRef, found: _Pass) -> list[Problem]:
+    problems = []
+    total = sum(found.counts.values())
+    if total != candidates.rows:
+        problems.append(
+            Problem("candidates_file", f"has {total} rows, the head records {candidates.rows}")
+        )
+    if found.digest != head.get("pool_digest"):
+        problems.append(
+            Problem(
+                "pool_digest",
+                f"recorded {str(head.get('pool_digest'))[:16]}..., the candidates file "
+                f"gives {found.digest[:16]}...",
+            )
+        )
+    return problems
+
+
+def _summaries(
+    rules: Mapping[str, SizeRule], counts: Mapping[str, int]
+) -> tuple[StratumSummary, ...] | None:
+    try:
+        return stratum_summaries(rules, counts)
+    except InvalidLabelError:
+        return None
+
+
+def _takes(strata: tuple[StratumSummary, ...] | None) -> dict[str, int]:
+    return {s.label: s.sample + s.alternates for s in strata or ()}
+
+
+class _Rows(Sequence[Any]):
+    """Stands for the candidates list in the checks that only count it (the announcement)."""
+
+    def __init__(self, rows: int) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def __getitem__(self, index: Any) -> Any:
+        raise BundleError("the candidates of a columnar bundle are in its Parquet file")
+
+
+def columnar_view(head: Mapping[str, Any], folder: Path) -> tuple[dict[str, Any], DrawDeriver]:
+    """What :func:`~shuangsuiji.bundle.verify_bundle` (or ``verify_draw``) checks for a
+    columnar ``head`` whose files are in ``folder``: the head, standing for a bundle whose
+    candidates are counted but not listed, and the ``derive`` that streams its files."""
+    entry = head.get("candidates_file")
+    rows = entry.get("rows") if isinstance(entry, Mapping) else None
+    view = {**head, "candidates": _Rows(rows if isinstance(rows, int) else 0)}
+    return view, _derive_from(head, folder)
+
+
+def verify_columnar(
+    head: Mapping[str, Any],
+    folder: Path,
+    *,
+    team_checker: TeamChecker | None = None,
+    announcements: Sequence[Mapping[str, Any]] = (),
+) -> VerificationReport:
+    """Verify a columnar bundle: its ``head`` and the files beside it in ``folder``.
+
+    As :func:`~shuangsuiji.bundle.verify_bundle`, with the candidates streamed from the
+    Parquet file in bounded memory; a file whose SHA-256 differs from the head's is not read.
+    """
+    view, derive = columnar_view(head, folder)
+    return verify_bundle(
+        view, team_checker=team_checker, announcements=announcements, derive=derive
+    )

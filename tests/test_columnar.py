@@ -1,0 +1,222 @@
+"""The columnar bundle: a JSON head with Parquet files, verified by streaming them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+import shuangsuiji.columnar as columnar
+from shuangsuiji.bundle import make_bundle, verify_bundle
+from shuangsuiji.cli import main
+from shuangsuiji.columnar import (
+    file_digest,
+    head_for_draw,
+    read_head,
+    verify_columnar,
+    write_columnar,
+    write_head,
+)
+from shuangsuiji.draw import SizeRule, draw_entities, pool_digest
+from shuangsuiji.engines.duckdb import draw_duckdb, freeze_duckdb
+from shuangsuiji.seeds import Ceremony, party_commitment
+
+CST = timezone(timedelta(hours=8))
+TASK = "2026-全国-抽查-001"
+IDS = [f"91{k:07d}{'中é'[k % 2]}" for k in range(3_000)]
+STRATA = ["A/350102" if k % 5 == 0 else "B" if k % 5 < 3 else "甲" for k in range(3_000)]
+RULES = {
+    "A/350102": SizeRule(ratio="0.02", minimum=1, alternates=3),
+    "B": SizeRule(ratio="0.01", alternates=2),
+    "甲": SizeRule(count=7, alternates=1),
+    "乙": SizeRule(count=1),  # a stratum without candidates
+}
+
+
+def ceremony_for(pool: str) -> Ceremony:
+    at = datetime(2026, 6, 1, 9, tzinfo=CST)
+    parties = {"市场监管局": bytes([7]) * 32, "纪检监察组": bytes([9]) * 32}
+    c = Ceremony(TASK, pool, frozen_at=at)
+    for k, (p, v) in enumerate(parties.items()):
+        c = c.commit(p, party_commitment(TASK, pool, p, v), at + timedelta(minutes=1 + k))
+    for k, (p, v) in enumerate(parties.items()):
+        c = c.reveal(p, v, at + timedelta(minutes=10 + k))
+    return c
+
+
+def json_bundle() -> dict[str, Any]:
+    c = ceremony_for(pool_digest(IDS, STRATA))
+    d = draw_entities(IDS, STRATA, RULES, task_label=TASK, seed=c.seed())
+    d = d.replace(d.selected[0].id, "not_found_at_address")
+    return make_bundle(
+        d,
+        IDS,
+        STRATA,
+        seed_provenance=c,
+        policy_hash="5e" * 32,
+        exclusions={"注销": 2},
+        library_version="0.1.0",
+        process={"excluded": [{"reason": "注销", "ids": ["91X", "91Y"]}]},
+    )
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of 97 rows: the stream crosses many batches and shrinks its heaps often."""
+    monkeypatch.setattr(columnar, "BATCH_ROWS", 97)
+
+
+def test_a_json_bundle_written_columnar_verifies(tmp_path: Path, small_batches: None) -> None:
+    bundle = json_bundle()
+    assert verify_bundle(bundle).ok
+    head_path = write_columnar(bundle, tmp_path, "draw-1", row_group_rows=500)
+    head = read_head(head_path)
+    assert "candidates" not in head and "excluded" not in head
+    assert head["pool_digest"] == bundle["pool_digest"]
+    assert head["candidates_file"] == {
+        "path": "draw-1.candidates.parquet",
+        "sha256": file_digest(tmp_path / "draw-1.candidates.parquet"),
+        "rows": 3_000,
+    }
+    assert head["excluded_file"]["rows"] == 2
+    assert pq.ParquetFile(tmp_path / "draw-1.candidates.parquet").num_row_groups == 6
+    report = verify_columnar(head, tmp_path)
+    assert report.ok, report
+    assert len(head_path.read_bytes()) < len(json.dumps(bundle)) / 10
+
+
+def _verify_cli(head_path: Path) -> Any:
+    return CliRunner().invoke(main, ["verify", str(head_path), "--json"])
+
+
+def test_the_cli_verifies_a_head_and_names_a_tampered_file(tmp_path: Path) -> None:
+    head_path = write_columnar(json_bundle(), tmp_path, "draw-1")
+    ok = _verify_cli(head_path)
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["ok"] is True
+    # One candidate removed from the file: its SHA-256 no longer matches the head.
+    path = tmp_path / "draw-1.candidates.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.slice(1), path)
+    bad = _verify_cli(head_path)
+    assert bad.exit_code == 1
+    assert any(p.startswith("candidates_file: ") for p in json.loads(bad.output)["problems"])
+
+
+def _rewrite(tmp_path: Path, head: dict[str, Any], table: pa.Table) -> dict[str, Any]:
+    """Replace the candidates file and re-commit the head to it (a consistent forgery)."""
+    path = tmp_path / head["candidates_file"]["path"]
+    pq.write_table(table, path)
+    head = {**head, "candidates_file": {**head["candidates_file"], "sha256": file_digest(path)}}
+    head["record_digest"] = columnar.record_digest(head)
+    return head
+
+
+def test_a_recommitted_file_with_other_candidates_fails_on_the_pool_digest(
+    tmp_path: Path, small_batches: None
+) -> None:
+    head = read_head(write_columnar(json_bundle(), tmp_path, "d"))
+    table = pq.read_table(tmp_path / "d.candidates.parquet")
+    # Move one candidate to another stratum: same rows, other strata.
+    strata = table.column("stratum").to_pylist()
+    strata[5] = "B" if strata[5] != "B" else "甲"
+    forged = _rewrite(tmp_path, head, table.set_column(1, "stratum", pa.array(strata)))
+    fields = {p.field for p in verify_columnar(forged, tmp_path).problems}
+    assert "pool_digest" in fields
+    # Drop a row: counts differ from the recorded sizes; the file is streamed again.
+    forged = _rewrite(tmp_path, head, table.slice(0, 2_000))
+    fields = {p.field for p in verify_columnar(forged, tmp_path).problems}
+    assert {"pool_digest", "candidates_file"} <= fields
+    assert any(f.startswith("strata.") for f in fields)
+
+
+def test_unsorted_or_repeated_ids_are_refused(tmp_path: Path) -> None:
+    head = read_head(write_columnar(json_bundle(), tmp_path, "d"))
+    table = pq.read_table(tmp_path / "d.candidates.parquet")
+    for forged_table in (
+        pa.concat_tables([table.slice(1, 10), table.slice(0, 1), table.slice(11)]),
+        pa.concat_tables([table.slice(0, 11), table.slice(10)]),
+    ):
+        report = verify_columnar(_rewrite(tmp_path, head, forged_table), tmp_path)
+        assert any("strictly increasing utf8(id)" in p.message for p in report.problems)
+
+
+def test_a_head_cannot_point_the_verifier_elsewhere(tmp_path: Path) -> None:
+    head = read_head(write_columnar(json_bundle(), tmp_path, "d"))
+    for name in ("../d.candidates.parquet", "/etc/passwd", "sub/d.parquet"):
+        forged = {**head, "candidates_file": {**head["candidates_file"], "path": name}}
+        report = verify_columnar(forged, tmp_path)
+        problems = [p for p in report.problems if p.field == "candidates_file"]
+        assert len(problems) == 1
+        assert "bare file name" in problems[0].message
+
+
+def test_a_duckdb_draw_gets_a_columnar_bundle_without_loading_the_pool(tmp_path: Path) -> None:
+    source = tmp_path / "pool.parquet"
+    pq.write_table(pa.table({"id": IDS[::-1], "stratum": STRATA[::-1]}), source)
+    frozen = tmp_path / "d.candidates.parquet"
+    counts = freeze_duckdb(source, frozen, row_group_rows=700)
+    c = ceremony_for(pool_digest(IDS, STRATA))
+    got = draw_duckdb(frozen, RULES, task_label=TASK, seed=c.seed(), check_ids=False)
+    head = head_for_draw(
+        got.draw,
+        got.pool_digest,
+        frozen,
+        rows=sum(counts.values()),
+        seed_provenance=c,
+        library_version="0.1.0",
+    )
+    write_head(head, tmp_path / "d.json")
+    assert verify_columnar(read_head(tmp_path / "d.json"), tmp_path).ok
+    reference = make_bundle(
+        draw_entities(IDS, STRATA, RULES, task_label=TASK, seed=c.seed()),
+        IDS,
+        STRATA,
+        seed_provenance=c,
+        library_version="0.1.0",
+    )
+    assert head["selected"] == reference["selected"]
+    assert head["pool_digest"] == reference["pool_digest"]
+
+
+def test_a_registry_draw_exports_columnar_and_verifies_with_its_announcement(
+    tmp_path: Path,
+) -> None:
+    from datetime import date
+
+    from shuangsuiji.model import Plan, Task
+    from shuangsuiji.registry import Registry
+    from shuangsuiji.store import Store
+    from shuangsuiji.synth import make_city
+
+    reg = Registry(Store.open(f"sqlite:///{tmp_path / 'ssj.db'}"))
+    reg.setup_city(make_city(1_500, seed=3), actor="管理员")
+    reg.store.put_plan(Plan("P1", 2026, "计划", ("SCJG",)), actor="管理员")
+    task = Task("T1", "P1", "抽查", ("SCJG",), ("SCJG-01",), date(2026, 7, 1), date(2026, 9, 30))
+    reg.store.put_task(task, actor="管理员")
+    reg.draw("T1", actor="抽取人", cutoff=date(2026, 6, 30))
+    small = reg.export_bundle("T1", tmp_path / "draw-T1.json")
+    assert "candidates" in json.loads(small.read_text(encoding="utf-8"))
+    head_path = reg.export_bundle("T1", tmp_path / "draw-T1.json", columnar=True)
+    head = read_head(head_path)
+    assert "announcement" in head and head["candidates_file"]["rows"] > 1_000
+    excluded = pq.read_table(tmp_path / head["excluded_file"]["path"]).to_pylist()
+    stored = reg.bundle("T1")["excluded"]
+    assert len(excluded) == sum(len(e["ids"]) for e in stored) == head["excluded_file"]["rows"]
+    with_facts = [e for e in stored if e.get("facts")]
+    assert with_facts, "the registry records the fact that decided each exclusion"
+    first = with_facts[0]
+    row = next(r for r in excluded if r["id"] == first["ids"][0])
+    assert (row["reason"], json.loads(row["fact"])) == (first["reason"], first["facts"][0])
+    result = _verify_cli(head_path)
+    assert result.exit_code == 0, result.output
+    # The announcement counts the candidates: a head that claims another count fails.
+    forged = {**head, "candidates_file": {**head["candidates_file"], "rows": 7}}
+    report = verify_columnar(forged, tmp_path)
+    assert {"announcement", "candidates_file"} <= {p.field for p in report.problems}
