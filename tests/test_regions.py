@@ -65,3 +65,21 @@ def test_regions_import_and_list_from_the_command_line(tmp_path: Path) -> None:
     path.write_text("code,name\nxx,坏\n", "utf-8")
     bad = runner.invoke(main, ["regions", "import", str(path), "--db", db, "--actor", ADMIN])
     assert bad.exit_code == EXIT_BAD_INPUT and "line 2" in bad.output
+
+
+def test_the_draw_record_reads_only_its_task_from_the_log(db_url: str) -> None:
+    """The record lists the task's own events (not another task's, even one whose label a
+    LIKE wildcard would match) and the log head, without reading the whole log."""
+    reg = Registry(Store.open(db_url))
+    reg.setup_city(CITY, actor=ADMIN)
+    reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG",)), actor=ADMIN)
+    for code in ("T_1", "TX1", "T_10"):
+        task = Task(code, "P", "抽查", ("SCJG",), ("SCJG-01",), date(2026, 7, 1), date(2026, 9, 30))
+        reg.store.put_task(task, actor=ADMIN)
+    reg.draw("T_1", actor=ADMIN)
+    reg.draw("TX1", actor=ADMIN)
+    mine = reg.store.task_events("T_1")
+    every = reg.store.audit_events()
+    assert mine == [e for e in every if e.payload.get("task") == "T_1"] and mine
+    page = reg.draw_record("T_1")
+    assert every[-1].hash[:16] in page  # the log head when the record was printed

@@ -929,14 +929,13 @@ class _Draws(_RegistryBase):
         found = self.store.task(task)
         plan = {p.code: p.name for p in self.store.plans()}.get(found.plan, found.plan)
         departments = {d.code: d.name for d in self.store.departments()}
-        log = self.store.audit_events()
-        events = [e for e in log if e.payload.get("task") == task]
-        head = log[-1]
+        events = self.store.task_events(task)
         picked = [p["id"] for p in (*bundle["selected"], *bundle["alternates"])]
+        members = [i for t in bundle.get("teams") or [] for i in t.get("inspectors", [])]
         with self.store.reading() as s:
+            head = self.store.log_head(s)
             names = results_sql.entity_names(s, picked)
-        inspectors = self.store.load_inspectors()
-        names |= {i: str(n) for i, n in zip(inspectors.id_list(), inspectors.names, strict=True)}
+            names |= results_sql.inspector_names(s, members)
         extras = {
             "task": {
                 "name": found.name,
@@ -947,7 +946,7 @@ class _Draws(_RegistryBase):
                 "end": found.end.isoformat(),
             },
             "events": [e.to_dict() for e in events],
-            "audit_head": {"seq": head.seq, "hash": head.hash},
+            "audit_head": {"seq": head["seq"], "hash": head["hash"]},
             "names": names,
             "regions": self.store.regions(),
         }

@@ -423,6 +423,21 @@ class StoreCore:
             ).scalars()
             return [_event_of(r) for r in rows]
 
+    def task_events(self, task: str) -> list[AuditEvent]:
+        """The events of one task (top-level ``task`` in the payload), in sequence order,
+        without reading the whole log: a LIKE on the canonical payload narrows the rows, and
+        the parsed payload decides."""
+        needle = canonical_json({"task": task}).decode()[1:-1]  # "task":"<label>"
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(AuditEventRow)
+                .where(AuditEventRow.payload.like(f"%{escaped}%", escape="\\"))
+                .order_by(AuditEventRow.seq)
+            ).scalars()
+            events = [_event_of(r) for r in rows]
+        return [e for e in events if e.payload.get("task") == task]
+
     # -- departments ----------------------------------------------------------------------
 
     def put_departments(self, departments: Iterable[Department], *, actor: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from shuangsuiji.canonical import canonical_text as _json
 from shuangsuiji.results import InspectionResult, ResultCategories
 from shuangsuiji.store.schema import (
     EntityRow,
+    InspectorRow,
     PublicationRow,
     ResultCategoryRow,
     ResultRow,
@@ -28,6 +30,7 @@ __all__ = [
     "add_result",
     "categories",
     "entity_names",
+    "inspector_names",
     "published",
     "recorded_pairs",
     "results",
@@ -131,10 +134,19 @@ def add_publication(s: Session, row: PublicationRow) -> None:
 
 def entity_names(s: Session, ids: Iterable[str]) -> dict[str, str]:
     """The stored names of the given entity ids (looked up in chunks)."""
+    return _names(s, EntityRow, ids)
+
+
+def inspector_names(s: Session, ids: Iterable[str]) -> dict[str, str]:
+    """The stored names of the given inspector ids (looked up in chunks)."""
+    return _names(s, InspectorRow, ids)
+
+
+def _names(s: Session, model: Any, ids: Iterable[str]) -> dict[str, str]:
     wanted = sorted(set(ids))
     out: dict[str, str] = {}
     for start in range(0, len(wanted), _NAME_CHUNK):
         chunk = wanted[start : start + _NAME_CHUNK]
-        query = select(EntityRow.id, EntityRow.name).where(EntityRow.id.in_(chunk))
+        query = select(model.id, model.name).where(model.id.in_(chunk))
         out.update((r[0], r[1]) for r in s.execute(query))
     return out
