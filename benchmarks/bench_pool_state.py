@@ -8,7 +8,8 @@ flipped by SQL before a freeze and back after it). On PostgreSQL the server sums
 - the same state streamed through Python (the reference; what it would cost otherwise),
 - a whole freeze of a task over the pool (in-database pushdown above PUSHDOWN_FROM),
 
-and prints the ratios. Needs a PostgreSQL server: ``SSJ_TEST_POSTGRES_URL`` or ``--url``.
+and prints the ratios. Uses the PostgreSQL server of ``SSJ_TEST_POSTGRES_URL`` or ``--url``,
+else starts a throw-away one (``scripts/pg-throwaway.sh``, as ``bench_pushdown.py`` does).
 
     python benchmarks/bench_pool_state.py              # 1,000,000 entities
     python benchmarks/bench_pool_state.py --quick      # 100,000 entities
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 
+from bench_pushdown import server
 from sqlalchemy import create_engine, text
 
 from shuangsuiji.model import Plan, Task
@@ -53,10 +55,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--url", default=os.environ.get("SSJ_TEST_POSTGRES_URL", ""))
     args = parser.parse_args()
-    if not args.url:
-        raise SystemExit("needs PostgreSQL: set SSJ_TEST_POSTGRES_URL or pass --url")
-    n = 100_000 if args.quick else 1_000_000
-    reg = Registry(Store.open(fresh_database(args.url)))
+    if args.url:
+        run(args.url, 100_000 if args.quick else 1_000_000)
+        return
+    with server() as base:  # a throw-away server, as bench_pushdown.py starts one
+        run(f"{base}/postgres", 100_000 if args.quick else 1_000_000)
+
+
+def run(url: str, n: int) -> None:
+    """Import ``n`` entities into a fresh database on ``url``'s server and time the states."""
+    reg = Registry(Store.open(fresh_database(url)))
     build, _ = timed(lambda: reg.setup_city(make_city(n, seed=5), actor="bench"))
     reg.store.put_plan(Plan("P", 2026, "计划", ("SCJG",)), actor="bench")
     task = Task("T", "P", "抽查", ("SCJG",), ("SCJG-01",), date(2026, 7, 1), date(2026, 9, 30))

@@ -227,7 +227,10 @@ def main() -> int:
     parser.add_argument("--db", help="a PostgreSQL URL (default: SQLite files in a temp dir)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--tasks", type=int, default=4, help="tasks per client")
+    parser.add_argument("--quick", action="store_true", help="4 clients, 1 task each")
     args = parser.parse_args()
+    if args.quick:
+        args.clients, args.tasks = 4, 1
     with tempfile.TemporaryDirectory() as tmp:
         reg, clock = _registry(_url(args.db, Path(tmp), "http"))
         server, thread, base = _serve(reg)
