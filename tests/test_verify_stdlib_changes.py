@@ -40,20 +40,20 @@ CONFLICTS = frozenset(
 WITNESS = [{"party": "纪检", "value": "5a" * 32}]
 V0, V1 = bytes(range(32)), bytes(range(32, 64))
 # docs/teams.md, "Test vector: two changes": what the library gives for these inputs
-DRAWN = {"C1": ["P2", "P3"], "C2": ["P4", "P5"], "C3": ["P4", "P5"], "C4": ["P2", "P3"]}
-AFTER = {"C1": ["P2", "P3"], "C2": ["P1", "P5"], "C4": ["P2", "P3"], "C5": ["P1", "P4"]}
+DRAWN = {"C1": ["P2", "P5"], "C2": ["P1", "P4"], "C3": ["P1", "P5"], "C4": ["P2", "P5"]}
+AFTER = {"C1": ["P2", "P5"], "C3": ["P2", "P5"], "C4": ["P2", "P5"], "C5": ["P1", "P3"]}
 DIGESTS = (
-    "175df852bd713798113a63c792263f8b544364db5bf66329b2ba8032118af7e9",
-    "f282f0de2d40f7339f5472c37e044c3283d9f5f7003d709cff7ef442ea31ee4c",
+    "dce11144a66ef4561d40c9a7e1e0239b38f11caca9e09c40535878c1352db6f4",
+    "ca74aaf9da49141f5205452edf964f43418003de37dd1ccc065f373524eb4a83",
 )
 KEY_SHA256 = (
-    "6fbc5cb73bdbefd2e902da15e1303a5d7704626b47a02b2c2214c82a9aae041d",
-    "33c95022b645fc24ee85668eb4d3593bccbeeb350029a953950d971bc86ff9a8",
+    "5082db93ddc048d55ce647052e3ebc34ad82474bdbc3b7c6b19c2a87f114c929",
+    "09ca7351a32a40bada17c9c5f2d2f197b40f98728c41ef8e303736da9b2a90b6",
 )
 
 
 def _vector_staffing() -> Staffing:
-    return Small(OFFICERS, ENTITIES, CONFLICTS, None, 2, 2).staffing()
+    return Small(OFFICERS, ENTITIES, CONFLICTS, None, 2, 3).staffing()
 
 
 def _request(index: int, entity: str, inspector: str, reason: str, value: bytes) -> dict[str, Any]:
@@ -85,18 +85,18 @@ def _record(request: dict[str, Any], digest: str, value: bytes) -> dict[str, Any
 
 def vector_problem() -> dict[str, Any]:
     """The --teams problem of the change vector, as a bundle publishes it (texts sealed)."""
-    recusal = _request(0, "C2", "P4", "illness", V0)
+    recusal = _request(0, "C3", "P1", "illness", V0)
     recusal["text_commitment"] = text_commitment(bytes(32), "住院")
-    replacement = _request(1, "C5", "", "replacement", V1) | {"replaces": "C3", "text": "注销"}
+    replacement = _request(1, "C5", "", "replacement", V1) | {"replaces": "C2", "text": "注销"}
     problem = _problem(_vector_staffing().restrict(list(ENTITIES[:4])), TEAM_KEY)
     alternate = _problem(_vector_staffing(), TEAM_KEY)["eligible"]["C5"]
     changes = [
-        {"entity": "C2", "inspector": "P4", "removed": ["P4"], "added": ["P1"],
+        {"entity": "C3", "inspector": "P1", "removed": ["P1"], "added": ["P2"],
          "reason": "illness", "text": "", "first_block": 0, "next_block": 1,
          "key_sha256": KEY_SHA256[0], "change": _record(recusal, DIGESTS[0], V0)},
-        {"entity": "C5", "inspector": "", "removed": ["P4", "P5"], "added": ["P1", "P4"],
+        {"entity": "C5", "inspector": "", "removed": ["P1", "P4"], "added": ["P1", "P3"],
          "reason": "replacement", "text": "注销", "first_block": 0, "next_block": 1,
-         "replaces": "C3", "key_sha256": KEY_SHA256[1],
+         "replaces": "C2", "key_sha256": KEY_SHA256[1],
          "change": _record(replacement, DIGESTS[1], V1)},
     ]  # fmt: skip
     return problem | {"task": "CHANGE-1", "alternates": {"C5": alternate}, "teams": AFTER,
@@ -163,18 +163,18 @@ def test_an_altered_request_or_system_value_is_reported(tmp_path: Path) -> None:
     problem["reassignments"][0] = vector_problem()["reassignments"][0]
     assert verifier.verify_teams(problem) == [
         "change 1: the system value does not match the request's commitment",
-        "teams of ['C3', 'C5']",
+        "teams of ['C2', 'C5']",
     ]
 
 
 def test_a_recorded_team_that_does_not_follow_from_the_key_is_reported(tmp_path: Path) -> None:
     problem = vector_problem()
-    problem["reassignments"][0]["added"] = ["P3"]
-    problem["teams"]["C2"] = ["P3", "P5"]
+    problem["reassignments"][0]["added"] = ["P4"]  # the other officer with room
+    problem["teams"]["C3"] = ["P4", "P5"]
     bad = _run(problem, tmp_path)
     assert bad.returncode == 1
-    assert "change 0: added ['P3'] != replayed ['P1']" in bad.stdout
-    assert "teams of ['C2']" in bad.stdout
+    assert "change 0: added ['P4'] != replayed ['P2']" in bad.stdout
+    assert "teams of ['C3']" in bad.stdout
 
 
 JSON = st.recursive(
