@@ -39,7 +39,8 @@ CONFLICTS = frozenset(
 )
 WITNESS = [{"party": "纪检", "value": "5a" * 32}]
 V0, V1 = bytes(range(32)), bytes(range(32, 64))
-# docs/teams.md, "Test vector: two changes": what the library gives for these inputs
+# docs/teams.md, "Test vector: two changes, replayed with the standard library alone": what
+# the library gives for these inputs (the doc builds the staffing again, same rules)
 DRAWN = {"C1": ["P2", "P5"], "C2": ["P1", "P4"], "C3": ["P1", "P5"], "C4": ["P2", "P5"]}
 AFTER = {"C1": ["P2", "P5"], "C3": ["P2", "P5"], "C4": ["P2", "P5"], "C5": ["P1", "P3"]}
 DIGESTS = (
