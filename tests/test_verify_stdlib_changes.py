@@ -19,7 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shuangsuiji.annex import open_annex
 from shuangsuiji.assign import InfeasibleAssignment, Recusal, Staffing, assign_teams, reassign
+from shuangsuiji.assign.record import staffing_from_record, team_staffing, verify_draw
 from shuangsuiji.audit import canonical_json
 from shuangsuiji.changes import (
     change_key,
@@ -28,7 +30,12 @@ from shuangsuiji.changes import (
     system_commitment,
     text_commitment,
 )
+from shuangsuiji.commitments import team_key
+from shuangsuiji.seeds import Ceremony
+from test_changes import WITNESS as WITNESS_PERSON
+from test_changes import _drawn
 from test_pairs import Small
+from test_threats import DRAWER
 from test_verify_stdlib_teams import NO_SCIPY, VERIFIER, _problem, _verifier
 
 TEAM_KEY = hashlib.sha256(b"change-vector").digest()
@@ -299,3 +306,44 @@ def test_the_random_changes_reach_every_kind_of_change() -> None:
     for kind in ("recusal", "replacement", "refused"):
         assert sum(kind in s for s in seen) >= 3, kind
     assert not any("redraw" in s for s in seen)
+
+
+def _bundle_problem(bundle: dict[str, Any], annex: dict[str, Any]) -> dict[str, Any]:
+    """A registry's bundle as the stdlib verifier's --teams problem: eligibility and caps from
+    the opened annex (the verifier takes them as input), the rest as published."""
+    record = open_annex(bundle, annex)
+    staffing = staffing_from_record(record)
+    frozen = bundle["team_seed"]
+    key = team_key(bundle["task_label"], frozen["staffing_digest"],
+                   Ceremony.from_record(frozen["ceremony"]).seed())  # fmt: skip
+    problem = _problem(team_staffing(record, staffing), key)
+    everyone = _problem(staffing, key)["eligible"]
+    problem["alternates"] = {a: everyone[a] for a in record.get("alternates") or []}
+    assignment = bundle["assignment"]
+    problem["teams"] = {t["entity"]: sorted(t["inspectors"]) for t in assignment["teams"]}
+    return problem | {"task": bundle["task_label"], "reassignments": assignment["reassignments"]}
+
+
+def test_a_registry_bundle_with_witnessed_changes_replays_without_numpy_or_scipy(
+    db_url: str, tmp_path: Path
+) -> None:
+    """What `shuangsuiji verify --annex` replays, the stdlib verifier replays too: two recusals
+    and a replacement, each waiting for its witness, texts sealed as published."""
+    reg = _drawn(db_url, independent=1)
+    for value in (b"\x05", b"\x06"):
+        entity, members = next(iter(reg.teams("T1").items()))
+        reg.request_reassignment("T1", entity, members[0], "illness", actor=DRAWER, text="住院")
+        reg.witness_change("T1", "纪检", value * 32, actor=WITNESS_PERSON)
+    reg.replace("T1", reg.selected_ids("T1")[0], "not_found_at_address", actor=DRAWER,
+                note="查无此户")  # fmt: skip
+    reg.witness_change("T1", "纪检", b"\x07" * 32, actor=WITNESS_PERSON)
+    bundle, annex = reg.bundle("T1"), reg.staffing_annex("T1")
+    assert verify_draw(bundle, annex=annex).ok
+    problem = _bundle_problem(bundle, annex)
+    kinds = [r["change"]["request"]["kind"] for r in problem["reassignments"]]
+    assert kinds == ["recusal", "recusal", "replacement"]
+    ok = _run(problem, tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    problem["reassignments"][2]["change"]["witnesses"][0]["value"] = "08" * 32
+    bad = _run(problem, tmp_path)
+    assert "change 2: its key differs from the recorded key_sha256" in bad.stdout
