@@ -409,10 +409,15 @@ def replay_reassignments(
     team_key, state = bytes.fromhex(problem["key"]), Teams(problem, drawn)
     out: list[str] = []
     for i, r in enumerate(problem.get("reassignments") or []):
-        found = change_problems(r, i, problem.get("task", ""), team_key)
-        if found or not r.get("change"):
-            return state.named(), out + (found or [f"change {i}: no change record (SSJ-CHANGE-1)"])
-        key = change_key(team_key, r["change"])
+        if not r.get("change"):  # recorded before change keys: the library replays those
+            return state.named(), [*out, f"change {i}: no change record (SSJ-CHANGE-1)"]
+        try:
+            found = change_problems(r, i, problem.get("task", ""), team_key)
+            key = change_key(team_key, r["change"])
+        except (KeyError, TypeError, ValueError) as exc:
+            found = [f"change {i}: the record is unreadable ({exc!r})"]
+        if found:
+            return state.named(), out + found
         if sha256(key).hex() != r.get("key_sha256"):
             out.append(f"change {i}: its key differs from the recorded key_sha256")
         saved = {e: list(t) for e, t in state.teams.items()}, set(state.banned)

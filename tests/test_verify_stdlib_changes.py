@@ -86,7 +86,7 @@ def _record(request: dict[str, Any], digest: str, value: bytes) -> dict[str, Any
         "request": request,
         "digest": digest,
         "system_value": value.hex(),
-        "witnesses": WITNESS,
+        "witnesses": copy.deepcopy(WITNESS),
         "announcement": None,
     }
 
@@ -183,6 +183,18 @@ def test_a_recorded_team_that_does_not_follow_from_the_key_is_reported(tmp_path:
     assert bad.returncode == 1
     assert "change 0: added ['P4'] != replayed ['P2']" in bad.stdout
     assert "teams of ['C3']" in bad.stdout
+
+
+def test_a_change_without_a_change_record_or_with_an_unreadable_one_is_reported() -> None:
+    verifier, problem = _verifier(), vector_problem()
+    problem["reassignments"][0] |= {"change": None, "key_sha256": ""}
+    assert verifier.verify_teams(problem)[0] == "change 0: no change record (SSJ-CHANGE-1)"
+    problem = vector_problem()
+    problem["reassignments"][1]["change"]["system_value"] = "not hex"
+    assert verifier.verify_teams(problem)[0].startswith("change 1: the record is unreadable")
+    problem = vector_problem()
+    del problem["reassignments"][1]["change"]["witnesses"][0]["party"]
+    assert verifier.verify_teams(problem)[0].startswith("change 1: the record is unreadable")
 
 
 JSON = st.recursive(
