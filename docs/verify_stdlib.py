@@ -7,9 +7,16 @@ Seed provenance and teams are not checked here (see shuangsuiji.bundle.verify_bu
 python verify_stdlib.py --teams PROBLEM.json  -> replay an SSJ-ASSIGN-2 team draw (docs/teams.md:
 proposal rounds, drop, refill, the flow phase to the bit, smoothing) from {"key": hex, "size": k,
 "eligible": {entity: [officer, ...]}, "caps": {officer: cap}, "teams": {entity: [officer, ...]}}
-and exit 0 if the teams re-derive. Scope: tasks with one kind of officer (no joint departments,
-no qualification a member must bring), whose eligibility is given; the rules that decide it
-(conflicts, rotation, home region, certificates) and re-assignments are checked by the library.
+and exit 0 if the teams re-derive. With "reassignments" (the bundle's
+assignment.reassignments, SSJ-CHANGE-1), "task" and "alternates" ({alternate: [officer, ...]},
+the eligibility of each alternate that took a replaced entity's place), each change record is
+checked (request digest over canonical JSON, system value against its commitment, the request
+against the re-assignment, witnesses), its change key derived, and the change replayed from
+block 0 of its own stream; "teams" are then the teams after the changes, as in a bundle.
+Scope: tasks with one kind of officer (no joint departments, no qualification a member must
+bring), whose eligibility is given; the rules that decide it (conflicts, rotation, home
+region, certificates), sealed change texts (the annex) and re-assignments recorded before
+change keys (SSJ-CHANGE-1) are checked by the library.
 """
 
 import hashlib
@@ -18,6 +25,7 @@ import sys
 from fractions import Fraction
 from itertools import pairwise
 from math import comb
+from typing import Any
 
 REASONS = {"deregistered_before_draw", "not_found_at_address", "duplicate_record"}
 REASONS |= {"outside_jurisdiction", "other"}
@@ -248,13 +256,202 @@ def named(p: dict, teams: list) -> dict[str, list[str]]:
     }
 
 
+CHANGE_PREFIX = b"SSJ-CHANGE-1\0"
+ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
+ESCAPES["\t"] = "\\t"
+
+
+def canonical_json(value: object) -> bytes:
+    """Canonical JSON as docs/audit.md states it: keys sorted by code point, no whitespace,
+    only the escapes \\" \\\\ \\b \\f \\n \\r \\t and \\u00xx below U+0020, integers within
+    2**53 - 1, floats as their shortest repr, UTF-8. Anything else is refused (ValueError)."""
+    return _canonical(value, 0).encode("utf-8")
+
+
+def _canonical(v: object, depth: int) -> str:
+    if depth > 64:
+        raise ValueError("nested deeper than 64 levels")
+    if v is None or isinstance(v, bool):
+        return {None: "null", True: "true", False: "false"}[v]
+    if isinstance(v, int):
+        if abs(v) > 2**53 - 1:
+            raise ValueError(f"integer {v} is outside ±(2**53 - 1)")
+        return str(v)
+    if isinstance(v, float):
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError(f"{v!r} is not a JSON number")
+        return repr(v)
+    if isinstance(v, str):
+        return _string(v)
+    if isinstance(v, list | tuple):
+        return "[" + ",".join(_canonical(x, depth + 1) for x in v) + "]"
+    if isinstance(v, dict):
+        if not all(isinstance(k, str) for k in v):
+            raise ValueError("JSON object keys must be strings")
+        members = (_string(k) + ":" + _canonical(v[k], depth + 1) for k in sorted(v))
+        return "{" + ",".join(members) + "}"
+    raise ValueError(f"a {type(v).__name__} is not a JSON value")
+
+
+def _string(s: str) -> str:
+    if any("\ud800" <= ch <= "\udfff" for ch in s):
+        raise ValueError("a lone surrogate is not text")
+    out = (ESCAPES.get(ch) or (f"\\u{ord(ch):04x}" if ch < " " else ch) for ch in s)
+    return '"' + "".join(out) + '"'
+
+
+def change_problems(r: dict[str, Any], index: int, task: str, team_key: bytes) -> list[str]:
+    """What is wrong with re-assignment ``r``'s change record (docs/teams.md, SSJ-CHANGE-1):
+    the request's digest, its system value, the team key it builds on, what it says against
+    the re-assignment, and its witnesses."""
+    change = r.get("change") or {}
+    request, where = change.get("request") or {}, f"change {index}"
+    wants = {"spec": "SSJ-CHANGE-1", "task": task, "index": index, "entity": r["entity"]}
+    wants |= {"kind": "replacement" if r.get("replaces") else "recusal"}
+    wants |= {"inspector": r["inspector"], "reason": r["reason"]}
+    wants |= {} if "text_commitment" in request else {"text": r["text"]}  # sealed: the annex
+    wants |= {"replaces": r["replaces"]} if r.get("replaces") else {}
+    out = [
+        f"{where}: the request says {k}={request.get(k)!r}, the record {v!r}"
+        for k, v in wants.items()
+        if request.get(k) != v
+    ]
+    if sha256(CHANGE_PREFIX + canonical_json(request)).hex() != change.get("digest"):
+        out.append(f"{where}: the request does not hash to its digest")
+    value = bytes.fromhex(change.get("system_value", ""))
+    if sha256(CHANGE_PREFIX + b"system\0" + value).hex() != request.get("system_commitment"):
+        out.append(f"{where}: the system value does not match the request's commitment")
+    if sha256(team_key).hex() != request.get("team_key_sha256"):
+        out.append(f"{where}: the request builds on another team key")
+    witnesses = change.get("witnesses") or []
+    if len({w["party"] for w in witnesses}) != len(witnesses):
+        out.append(f"{where}: a witness party appears twice")
+    if len(witnesses) < request.get("witnesses_needed", 0):
+        out.append(f"{where}: {len(witnesses)} witness(es), the request needs more")
+    return out
+
+
+def change_key(team_key: bytes, change: dict[str, Any]) -> bytes:
+    """SHA-256("SSJ-CHANGE-1" || 0x00 || team_key || request_digest || v || canonical_json(w)),
+    w = the witnesses as [[party, hex value], ...] sorted by party."""
+    pairs = sorted([w["party"], w["value"]] for w in change.get("witnesses") or [])
+    body = bytes.fromhex(change["digest"]) + bytes.fromhex(change["system_value"])
+    return sha256(CHANGE_PREFIX + team_key + body + canonical_json(pairs))
+
+
+class Teams:
+    """The teams while changes are replayed: who is on which team, each officer's load, and
+    the (entity, officer) pairs that recused (they never return)."""
+
+    def __init__(self, problem: dict[str, Any], teams: dict[str, list[str]]) -> None:
+        self.k, self.caps = problem["size"], problem["caps"]
+        self.eligible = problem["eligible"] | problem.get("alternates", {})
+        self.teams = {e: list(t) for e, t in teams.items()}
+        self.banned: set[tuple[str, str]] = set()
+
+    def named(self) -> dict[str, list[str]]:
+        return {e: sorted(t, key=str.encode) for e, t in self.teams.items()}
+
+    def load(self, officer: str) -> int:
+        return sum(officer in t for t in self.teams.values())
+
+    def room(self, entity: str, kept: list[str]) -> list[str]:
+        """The entity's eligible officers, in ID order, below their cap, not recused, not kept."""
+        pool = sorted(self.eligible[entity], key=str.encode)
+        return [
+            o
+            for o in pool
+            if self.load(o) < self.caps[o] and (entity, o) not in self.banned and o not in kept
+        ]
+
+    def draw(self, stream: Stream, entity: str, kept: list[str]) -> list[str]:
+        """Complete ``kept`` (already off the team) among officers with room; failing that, a
+        whole new team, as in SSJ-ASSIGN-2's re-assignment step."""
+        new = choose(stream, self.room(entity, kept), self.k - len(kept))
+        if new:
+            return kept + new
+        new = choose(stream, self.room(entity, []), self.k)
+        if not new:
+            raise ValueError(f"no team for {entity} without changing other teams")
+        return new
+
+
+def replay_change(state: Teams, r: dict[str, Any], key: bytes) -> dict[str, Any]:
+    """Apply re-assignment ``r`` to ``state`` from block 0 of ``key``'s stream; return what it
+    derives (removed, added, first_block, next_block) to compare with the record."""
+    stream, e, old = Stream(key), r["entity"], []
+    if r.get("replaces"):  # an alternate: the replaced entity's team is gone, its places free
+        if r["replaces"] not in state.teams or e in state.teams:
+            raise ValueError(f"{e} cannot take the place of {r['replaces']}")
+        removed = state.teams.pop(r["replaces"])
+        state.teams[e] = state.draw(stream, e, [])
+    else:
+        old = state.teams.get(e, [])
+        if r["inspector"] not in old:
+            raise ValueError(f"{r['inspector']} is not on the team of {e}")
+        state.banned.add((e, r["inspector"]))
+        state.teams[e] = []  # the remaining members are kept; a redraw may take them again
+        state.teams[e] = state.draw(stream, e, [o for o in old if o != r["inspector"]])
+        removed = [o for o in old if o not in state.teams[e]]
+    return {
+        "removed": sorted(removed),
+        "added": sorted(o for o in state.teams[e] if o not in old),
+        "first_block": 0,
+        "next_block": -(-stream.position // 4),
+    }
+
+
+def replay_reassignments(
+    problem: dict[str, Any], drawn: dict[str, list[str]]
+) -> tuple[dict[str, list[str]], list[str]]:
+    """The teams after the problem's re-assignments, from the drawn teams, and the problems
+    found in its change records and re-assignment records."""
+    team_key, state = bytes.fromhex(problem["key"]), Teams(problem, drawn)
+    out: list[str] = []
+    for i, r in enumerate(problem.get("reassignments") or []):
+        if not r.get("change"):  # recorded before change keys: the library replays those
+            return state.named(), [*out, f"change {i}: no change record (SSJ-CHANGE-1)"]
+        try:
+            found = change_problems(r, i, problem.get("task", ""), team_key)
+            key = change_key(team_key, r["change"])
+        except (KeyError, TypeError, ValueError) as exc:
+            found = [f"change {i}: the record is unreadable ({exc!r})"]
+        if found:
+            return state.named(), out + found
+        if sha256(key).hex() != r.get("key_sha256"):
+            out.append(f"change {i}: its key differs from the recorded key_sha256")
+        saved = {e: list(t) for e, t in state.teams.items()}, set(state.banned)
+        try:
+            derived = replay_change(state, r, key)
+        except ValueError as exc:  # refused: as in the library, no team changes
+            state.teams, state.banned = saved
+            return state.named(), [*out, f"change {i}: {exc}"]
+        recorded = {k: sorted(r.get(k) or []) for k in ("removed", "added")}
+        recorded |= {k: r.get(k) for k in ("first_block", "next_block")}
+        out += [
+            f"change {i}: {k} {recorded[k]} != replayed {v}"
+            for k, v in derived.items()
+            if recorded[k] != v
+        ]
+    return state.named(), out
+
+
+def verify_teams(problem: dict[str, Any]) -> list[str]:
+    """The problems of a --teams problem: teams that do not re-derive, changes that do not."""
+    teams, out = replay_teams(problem), list[str]()
+    if problem.get("reassignments"):
+        teams, out = replay_reassignments(problem, teams)
+    wrong = sorted(set(teams) | set(problem["teams"]), key=str.encode)
+    wrong = [e for e in wrong if problem["teams"].get(e) != teams.get(e)]
+    return out + ([f"teams of {wrong}"] if wrong else [])
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "--teams":
         with open(sys.argv[2], encoding="utf-8") as f:
-            problem = json.load(f)
-        wrong = [e for e, t in replay_teams(problem).items() if problem["teams"].get(e) != t]
-        print(f"FAILED: teams of {wrong}" if wrong else "OK: the teams re-derive from the key")
-        sys.exit(1 if wrong else 0)
+            bad = verify_teams(json.load(f))
+        print("FAILED: " + "; ".join(bad) if bad else "OK: the teams re-derive from the key")
+        sys.exit(1 if bad else 0)
     with open(sys.argv[1], encoding="utf-8") as f:
         bad = failures(json.load(f))
     print("FAILED: " + ", ".join(bad) if bad else "OK: the draw re-derives from the bundle")
