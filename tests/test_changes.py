@@ -162,6 +162,17 @@ def test_the_policy_wants_witnesses_for_a_change(db_url: str) -> None:
     change = bundle["assignment"]["reassignments"][0]["change"]
     assert change["witnesses"] == [{"party": "纪检", "value": "05" * 32, "entered_by": WITNESS}]
     assert change["announcement"] == asked["announcement"]
+    annex = reg.staffing_annex("T1")
+    # A witness value shorter than the spec allows is named, even with the key recomputed.
+    forged = json.loads(json.dumps(bundle))
+    forged["assignment"]["reassignments"][0]["change"]["witnesses"][0]["value"] = "05"
+    assert any("has 1 bytes" in p for p in bundle_team_checker(forged, annex=annex))
+    # A change request of another attempt does not fit this bundle, digest recomputed or not.
+    forged = json.loads(json.dumps(bundle))
+    record = forged["assignment"]["reassignments"][0]["change"]
+    record["request"]["attempt"] = 9
+    record["digest"] = request_digest(record["request"])
+    assert any("attempt=9" in p for p in bundle_team_checker(forged, annex=annex))
 
 
 def test_a_withdrawn_change_is_visible_and_counts(db_url: str) -> None:

@@ -215,6 +215,11 @@ def change_problems(
             )
     if len({str(w.get("party")) for w in witnesses}) != len(witnesses):
         out.append(f"{where}: a witness party appears twice")
+    for w in witnesses:
+        try:
+            parse_witness_value(str(w.get("value")), str(w.get("party")))
+        except InvalidInputError as exc:
+            out.append(f"{where}: {exc}")
     needed = request.get("witnesses_needed", 0)
     if isinstance(needed, int) and len(witnesses) < needed:
         out.append(f"{where}: {len(witnesses)} witness(es), the request needs {needed}")

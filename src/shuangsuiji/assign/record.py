@@ -302,7 +302,10 @@ def _replay_problems(
         return problems
     replay = assign_teams(team_staffing(record, staffing), key, spec=recorded.stream.spec)
     if recorded.reassignments:
-        recusals, change_problems = _recusals(recorded, key)
+        attempt = bundle.get("attempt")
+        recusals, change_problems = _recusals(
+            recorded, key, attempt if isinstance(attempt, int) else None
+        )
         if change_problems:
             return problems + change_problems
         replay = reassign(staffing, replay, key, recusals)
@@ -329,9 +332,12 @@ def _current_staffing(
     return staffing if ids == staffing.entities.id_list() else staffing.restrict(ids)
 
 
-def _recusals(recorded: Assignment, key: bytes) -> tuple[list[Recusal], list[str]]:
+def _recusals(
+    recorded: Assignment, key: bytes, attempt: int | None = None
+) -> tuple[list[Recusal], list[str]]:
     """The recorded re-assignments as recusals to replay, each with the key of its change
-    (SSJ-CHANGE-1) derived from its published change record and checked against it."""
+    (SSJ-CHANGE-1) derived from its published change record and checked against it (and
+    against the bundle's ``attempt``: a change of another attempt's teams does not fit)."""
     recusals, problems = [], []
     for index, r in enumerate(recorded.reassignments):
         change = None
@@ -339,6 +345,9 @@ def _recusals(recorded: Assignment, key: bytes) -> tuple[list[Recusal], list[str
             expected = {
                 "task": recorded.task_label,
                 "index": index,
+            }
+            expected |= {"attempt": attempt} if attempt is not None else {}
+            expected |= {
                 "kind": "replacement" if r.replaces else "recusal",
                 "entity": r.entity_id,
                 "inspector": r.inspector_id,
