@@ -8,7 +8,8 @@ section 11) in a small JSON *head*, except two lists, which go to Parquet files 
   ``stratum`` (UTF-8 strings), one row per candidate, rows in strictly increasing
   ``utf8(id)`` order — the order of the pool digest's lines;
 - ``excluded`` (when the draw records it) → ``excluded_file``: columns ``reason``, ``id`` and
-  ``fact`` (the canonical JSON of the entity's ``facts`` entry, or null).
+  ``fact`` (the canonical JSON of the entity's ``facts`` entry, or null), one row per
+  excluded entity, rows in strictly increasing ``utf8(id)`` order.
 
 Each ``*_file`` entry is ``{"path": file name, "sha256": hex of the file's bytes, "rows":
 n}``. The path is a bare file name in the head's folder (a head cannot point a verifier at
@@ -23,7 +24,13 @@ the IDs are checked, ``N_s`` is counted, and the tickets of each batch are compu
 :func:`shuangsuiji.draw.tickets` (hashlib); each stratum keeps its ``n_s + m_s`` smallest
 tickets with a numpy partition. The sizes it ranks for are those the head records; if the
 file's counts differ, the file is streamed a second time with the true sizes, so that every
-problem is reported as it is. Everything else is :func:`shuangsuiji.bundle.verify_bundle`.
+problem is reported as it is. The excluded file, once its SHA-256 matches, is streamed too
+(the ``reason`` and ``id`` columns, one batch at a time): its schema, its row count against
+``rows``, the order of its IDs (strictly increasing, so none repeats), that no ID is empty or
+null, that every reason is one of :data:`shuangsuiji.candidates.EXCLUSION_REASONS`, and the
+rows of each reason against the head's ``exclusions`` counts; each problem names the file,
+the first row (counted from 0) and what is wrong. Everything else is
+:func:`shuangsuiji.bundle.verify_bundle`.
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -66,6 +73,7 @@ from shuangsuiji.bundle import (
     record_digest,
     verify_bundle,
 )
+from shuangsuiji.candidates import EXCLUSION_REASONS
 from shuangsuiji.canonical import canonical_text
 from shuangsuiji.draw import (
     Draw,
@@ -125,14 +133,16 @@ def write_candidates(
 
 
 def _excluded_rows(excluded: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
-    """``(reason, id, fact)`` per excluded entity; ``fact`` is the canonical JSON of
-    ``facts[i]``, or null in bundles frozen before facts were recorded."""
+    """``(reason, id, fact)`` per excluded entity, in ``utf8(id)`` order; ``fact`` is the
+    canonical JSON of ``facts[i]``, or null in bundles frozen before facts were recorded."""
     rows = []
     for e in excluded:
         facts = e.get("facts") or [None] * len(e.get("ids", []))
         for entity, fact in zip(e.get("ids", []), facts, strict=True):
             rows.append((e["reason"], entity, None if fact is None else canonical_text(fact)))
-    return rows
+    # One order for the whole file, as for the candidates: a verifier then sees in one
+    # streamed comparison per row that no entity is excluded twice (section 14).
+    return sorted(rows, key=lambda r: r[1].encode())
 
 
 def write_columnar(
@@ -376,6 +386,167 @@ def _stream(path: Path, key: bytes, takes: Mapping[str, int]) -> _Pass:
     return out
 
 
+# -- the excluded file ---------------------------------------------------------------------
+
+_EXCLUDED_COLUMNS = ("reason", "id", "fact")
+_KNOWN_REASONS = pa.array(sorted(EXCLUSION_REASONS), pa.string())
+_FAULTS = {
+    "null": "the reason or the ID is null",
+    "id": "ID {value} is empty or contains a control character",
+    "order": (
+        "ID {value} is not greater than the ID before it: rows must be in strictly "
+        "increasing utf8(id) order, so that no entity is excluded twice"
+    ),
+    "reason": "reason {value} is not an exclusion reason of SSJ-DRAW-1 ("
+    + ", ".join(sorted(EXCLUSION_REASONS))
+    + ")",
+}
+
+
+@attrs.define
+class _Fault:
+    """The first row (counted from 0) with one kind of fault, its value, and how many rows."""
+
+    row: int
+    value: str
+    rows: int
+
+
+@attrs.define
+class _ExcludedScan:
+    """What one stream over the excluded file found: rows, rows per reason, faults."""
+
+    rows: int = 0
+    counts: dict[str, int] = attrs.Factory(dict)
+    faults: dict[str, _Fault] = attrs.Factory(dict)
+    last: bytes | None = None
+
+    def note(self, kind: str, where: np.ndarray, values: pa.Array) -> None:
+        hits = np.flatnonzero(where)
+        if not len(hits):
+            return
+        if kind in self.faults:
+            self.faults[kind].rows += len(hits)
+        else:
+            first = int(hits[0])
+            self.faults[kind] = _Fault(self.rows + first, repr(values[first].as_py()), len(hits))
+
+    def problems(self, name: str) -> list[Problem]:
+        out = []
+        for kind, fault in self.faults.items():
+            more = f" ({fault.rows:,} rows have this fault)" if fault.rows > 1 else ""
+            what = _FAULTS[kind].format(value=fault.value)
+            out.append(Problem("excluded_file", f"{name} row {fault.row}: {what}{more}"))
+        return out
+
+
+def _mask(flags: pa.Array) -> np.ndarray:
+    return np.asarray(flags.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _not_increasing(ids: pa.Array, last: bytes | None) -> np.ndarray:
+    """Rows whose ID is not greater than the one before (the batch's first row against
+    ``last``, the previous batch's last ID); a null is reported as null, not here."""
+    binary = ids.cast(pa.binary())
+    out = np.zeros(len(binary), dtype=bool)
+    if len(binary) > 1:
+        out[1:] = ~np.asarray(
+            pc.less(binary[:-1], binary[1:]).fill_null(True).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+    first = binary[0].as_py() if len(binary) else None
+    out[:1] = last is not None and first is not None and first <= last
+    return out
+
+
+def _scan_excluded_batch(scan: _ExcludedScan, reasons: pa.Array, ids: pa.Array) -> None:
+    null = _mask(pc.or_(pc.is_null(reasons), pc.is_null(ids)))
+    scan.note("null", null, ids)
+    empty = pc.or_(pc.match_substring_regex(ids, _CONTROL), pc.equal(pc.utf8_length(ids), 0))
+    scan.note("id", _mask(empty), ids)
+    scan.note("order", _not_increasing(ids, scan.last), ids)
+    unknown = _mask(pc.invert(pc.is_in(reasons, value_set=_KNOWN_REASONS))) & ~null
+    scan.note("reason", unknown, reasons)
+    for entry in pc.value_counts(reasons).to_pylist():
+        if entry["values"] is not None:
+            scan.counts[entry["values"]] = scan.counts.get(entry["values"], 0) + entry["counts"]
+    valid = ids.drop_null()
+    scan.last = valid[-1].as_py().encode() if len(valid) else scan.last
+    scan.rows += len(ids)
+
+
+def _excluded_schema_problem(ref: _FileRef) -> Problem | None:
+    name = ref.path.name
+    try:
+        schema = pq.read_schema(ref.path)
+    except (pa.ArrowException, OSError) as exc:
+        return Problem("excluded_file", f"{name} cannot be read as Parquet: {exc}")
+    if tuple(schema.names) != _EXCLUDED_COLUMNS:
+        return Problem(
+            "excluded_file",
+            f"{name} has the columns {schema.names}, section 14 specifies "
+            f"{list(_EXCLUDED_COLUMNS)}",
+        )
+    wrong = [
+        f"{f.name} ({f.type})"
+        for f in schema
+        if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    ]
+    if wrong:
+        return Problem("excluded_file", f"{name}: columns {wrong} must be UTF-8 strings")
+    return None
+
+
+def _exclusion_count_problems(
+    head: Mapping[str, Any], name: str, found: Mapping[str, int]
+) -> list[Problem]:
+    """The head's ``exclusions`` (count per reason) against the rows of each reason."""
+    recorded: dict[str, int] = {}
+    try:
+        for e in head.get("exclusions") or ():
+            recorded[e["reason"]] = recorded.get(e["reason"], 0) + int(e["count"])
+    except (TypeError, KeyError, ValueError):
+        return []  # the metadata check names a malformed ``exclusions``
+    if not recorded:
+        return []
+    return [
+        Problem(
+            "excluded_file",
+            f"{name} has {found.get(reason, 0):,} rows with reason {reason!r}, the head's "
+            f"exclusions count {recorded.get(reason, 0):,}",
+        )
+        for reason in sorted(set(recorded) | set(found), key=str.encode)
+        if found.get(reason, 0) != recorded.get(reason, 0)
+    ]
+
+
+def _excluded_problems(head: Mapping[str, Any], ref: _FileRef) -> list[Problem]:
+    """Check the content of an excluded file whose SHA-256 matched: schema, rows, order,
+    IDs, reasons and the count of each reason, streamed in batches of :data:`BATCH_ROWS`."""
+    schema = _excluded_schema_problem(ref)
+    if schema is not None:
+        return [schema]
+    name, scan = ref.path.name, _ExcludedScan()
+    try:
+        for batch in pq.ParquetFile(ref.path).iter_batches(
+            batch_size=BATCH_ROWS, columns=["reason", "id"]
+        ):
+            _scan_excluded_batch(scan, batch.column("reason"), batch.column("id"))
+    except (pa.ArrowException, OSError) as exc:
+        return [Problem("excluded_file", f"{name} cannot be read after row {scan.rows}: {exc}")]
+    problems = scan.problems(name)
+    if scan.rows != ref.rows:
+        problems.append(
+            Problem(
+                "excluded_file", f"{name} has {scan.rows:,} rows, the head records {ref.rows:,}"
+            )
+        )
+    return problems + _exclusion_count_problems(head, name, scan.counts)
+
+
+# -- re-deriving the draw -----------------------------------------------------------------
+
+
 def _derive_from(head: Mapping[str, Any], folder: Path) -> DrawDeriver:
     """The :data:`~shuangsuiji.bundle.DrawDeriver` of a columnar head and its files."""
     strata_field = head.get("strata")
@@ -384,13 +555,11 @@ def _derive_from(head: Mapping[str, Any], folder: Path) -> DrawDeriver:
     def derive(
         task_label: str, seed: bytes, scheme: TicketScheme, rules: Mapping[str, SizeRule]
     ) -> tuple[Draw | None, list[Problem]]:
-        refs = [
-            _file_ref(head, f, folder)
-            for f in ("candidates_file", "excluded_file")
-            if f in head or f == "candidates_file"
-        ]
-        problems = [r for r in refs if isinstance(r, Problem)]
-        candidates = refs[0]
+        candidates = _file_ref(head, "candidates_file", folder)
+        excluded = _file_ref(head, "excluded_file", folder) if "excluded_file" in head else None
+        problems = [r for r in (candidates, excluded) if isinstance(r, Problem)]
+        if isinstance(excluded, _FileRef):
+            problems += _excluded_problems(head, excluded)
         if isinstance(candidates, Problem):
             return None, problems
         if scheme is not TicketScheme.SSJ_DRAW_1:
