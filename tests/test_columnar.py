@@ -201,6 +201,18 @@ def test_a_duckdb_draw_gets_a_columnar_bundle_without_loading_the_pool(tmp_path:
     )
     assert head["selected"] == reference["selected"]
     assert head["pool_digest"] == reference["pool_digest"]
+    # A large draw's picks go to a file beside the candidates, named after them.
+    large = head_for_draw(
+        got.draw,
+        got.pool_digest,
+        frozen,
+        rows=sum(counts.values()),
+        seed_provenance=c,
+        library_version="0.1.0",
+        picks_threshold=10,
+    )
+    assert large["picks_file"]["path"] == "d.picks.parquet" and "selected" not in large
+    assert verify_columnar(large, tmp_path).ok
 
 
 def test_a_registry_draw_exports_columnar_and_verifies_with_its_announcement(
@@ -394,3 +406,97 @@ def test_a_tampered_excluded_file_is_not_read_when_its_digest_differs(
     report = verify_columnar(columnar_head, tmp_path)
     assert [p.field for p in report.problems] == ["excluded_file"]
     assert "has SHA-256" in report.problems[0].message
+
+
+# -- the picks file: selected and alternates out of a large head -----------------------------
+
+
+def test_a_small_bundle_keeps_its_picks_in_the_head(tmp_path: Path) -> None:
+    head = read_head(write_columnar(json_bundle(), tmp_path, "d"))
+    assert "picks_file" not in head and len(head["selected"]) == 31
+    assert not (tmp_path / "d.picks.parquet").exists()
+
+
+def test_picks_above_the_threshold_move_to_a_parquet_file_that_verify_streams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(columnar, "BATCH_ROWS", 10)  # 37 picks: four batches
+    bundle = json_bundle()
+    head_path = write_columnar(bundle, tmp_path, "d", picks_threshold=36)
+    head = read_head(head_path)
+    assert "selected" not in head and "alternates" not in head
+    assert head["picks_file"] == {
+        "path": "d.picks.parquet",
+        "sha256": file_digest(tmp_path / "d.picks.parquet"),
+        "rows": 37,
+    }
+    rows = pq.read_table(tmp_path / "d.picks.parquet").to_pylist()
+    assert rows == [{"list": "selected", **p} for p in bundle["selected"]] + [
+        {"list": "alternates", **p} for p in bundle["alternates"]
+    ]
+    assert verify_columnar(head, tmp_path).ok
+    result = _verify_cli(head_path)
+    assert result.exit_code == 0, result.output
+    # At the threshold itself the picks stay in the head.
+    (tmp_path / "at").mkdir()
+    at = read_head(write_columnar(bundle, tmp_path / "at", "d", picks_threshold=37))
+    assert "picks_file" not in at and at["selected"] == bundle["selected"]
+
+
+@pytest.fixture
+def picks_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setattr(columnar, "BATCH_ROWS", 10)
+    head = read_head(write_columnar(json_bundle(), tmp_path, "d", picks_threshold=0))
+    assert verify_columnar(head, tmp_path).ok
+    return head
+
+
+def _picks(tmp_path: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = pq.read_table(tmp_path / "d.picks.parquet").to_pylist()
+    return rows
+
+
+def _picks_messages(tmp_path: Path, head: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    forged = _recommit(tmp_path, head, "picks_file", pa.Table.from_pylist(rows))
+    report = verify_columnar(forged, tmp_path)
+    assert {p.field for p in report.problems} == {"picks_file"}, report
+    return [p.message for p in report.problems]
+
+
+def test_a_recommitted_picks_file_names_the_first_row_that_differs(
+    tmp_path: Path, picks_head: dict[str, Any]
+) -> None:
+    rows = _picks(tmp_path)
+    # Two alternates swapped: row 32 and 33 (alternates start at row 31), in the fourth batch.
+    swapped = [*rows[:32], rows[33], rows[32], *rows[34:]]
+    assert _picks_messages(tmp_path, picks_head, swapped) == [
+        f"d.picks.parquet row 32: recorded {rows[33]}, re-derived {rows[32]}"
+    ]
+    # A selected entity relabelled as an alternate.
+    relabelled = [{**rows[0], "list": "alternates"}, *rows[1:]]
+    assert _picks_messages(tmp_path, picks_head, relabelled) == [
+        f"d.picks.parquet row 0: recorded {relabelled[0]}, re-derived {rows[0]}"
+    ]
+
+
+def test_a_picks_file_with_a_row_left_out_fails_on_its_rows(
+    tmp_path: Path, picks_head: dict[str, Any]
+) -> None:
+    rows = _picks(tmp_path)
+    assert _picks_messages(tmp_path, picks_head, rows[:-1]) == [
+        "d.picks.parquet has 36 rows, the head records 37",
+        "d.picks.parquet has 36 picks, the draw re-derives 31 selected and 6 alternates",
+    ]
+
+
+def test_a_head_with_a_picks_file_and_its_own_picks_is_refused(
+    tmp_path: Path, picks_head: dict[str, Any]
+) -> None:
+    rows = _picks(tmp_path)
+    selected = [{k: r[k] for k in ("id", "stratum", "ticket")} for r in rows[:31]]
+    head = {**picks_head, "selected": selected}
+    head["record_digest"] = record_digest(head)
+    report = verify_columnar(head, tmp_path)
+    assert [str(p) for p in report.problems] == [
+        "picks_file: the head lists selected or alternates as well: they belong in one place"
+    ]

@@ -9,7 +9,10 @@ section 11) in a small JSON *head*, except two lists, which go to Parquet files 
   ``utf8(id)`` order — the order of the pool digest's lines;
 - ``excluded`` (when the draw records it) → ``excluded_file``: columns ``reason``, ``id`` and
   ``fact`` (the canonical JSON of the entity's ``facts`` entry, or null), one row per
-  excluded entity, rows in strictly increasing ``utf8(id)`` order.
+  excluded entity, rows in strictly increasing ``utf8(id)`` order;
+- ``selected`` and ``alternates``, when there are more than :data:`PICKS_THRESHOLD` of them,
+  → ``picks_file``: columns ``list`` (``"selected"`` or ``"alternates"``), ``id``,
+  ``stratum``, ``ticket``, the selected in their order and then the alternates in theirs.
 
 Each ``*_file`` entry is ``{"path": file name, "sha256": hex of the file's bytes, "rows":
 n}``. The path is a bare file name in the head's folder (a head cannot point a verifier at
@@ -29,8 +32,9 @@ problem is reported as it is. The excluded file, once its SHA-256 matches, is st
 ``rows``, the order of its IDs (strictly increasing, so none repeats), that no ID is empty or
 null, that every reason is one of :data:`shuangsuiji.candidates.EXCLUSION_REASONS`, and the
 rows of each reason against the head's ``exclusions`` counts; each problem names the file,
-the first row (counted from 0) and what is wrong. Everything else is
-:func:`shuangsuiji.bundle.verify_bundle`.
+the first row (counted from 0) and what is wrong. A picks file is streamed against the
+re-derived selection and alternates, and the first row that differs is named. Everything
+else is :func:`shuangsuiji.bundle.verify_bundle`.
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -93,6 +97,7 @@ from shuangsuiji.seeds import Ceremony, PublicSeed, check_provenance
 __all__ = [
     "BATCH_ROWS",
     "COLUMNAR_THRESHOLD",
+    "PICKS_THRESHOLD",
     "columnar_view",
     "file_digest",
     "head_for_draw",
@@ -107,6 +112,15 @@ __all__ = [
 BATCH_ROWS = 262_144
 """Rows per batch when a verifier streams the candidates file (about 20 MB at a time)."""
 
+PICKS_THRESHOLD = 100_000
+"""Picks (selected plus alternates) above which they leave the head for a picks file.
+
+A pick is about 120 bytes of canonical JSON, so 100,000 picks keep a head near 12 MB, which
+``json.load`` and a text editor open at once; a city or province draw (1 × 10^6 candidates at
+3 % is 30,000 picks plus alternates) keeps its selection readable in the head, while a
+national one (2 × 10^8 at 1 %, 2 × 10^6 picks, about 240 MB) moves it to Parquet."""
+
+_PICK_COLUMNS = ("list", "id", "stratum", "ticket")
 _NAME = re.compile(r"^[^/\\\x00-\x1f]+$")
 _CONTROL = "[\\x00-\\x1f]"
 
@@ -132,6 +146,22 @@ def write_candidates(
     pq.write_table(table, path, row_group_size=row_group_rows)
 
 
+def _move_picks(head: dict[str, Any], path: Path, threshold: int) -> None:
+    """Move ``selected`` and ``alternates`` from ``head`` to the picks file ``path`` when
+    there are more than ``threshold`` of them: columns ``list`` (``"selected"`` or
+    ``"alternates"``), ``id``, ``stratum``, ``ticket``; the selected in order, then the
+    alternates in order."""
+    picks = [(field, p) for field in ("selected", "alternates") for p in head[field]]
+    if len(picks) <= threshold:
+        return
+    columns = {"list": [field for field, _ in picks]} | {
+        c: [p[c] for _, p in picks] for c in _PICK_COLUMNS[1:]
+    }
+    pq.write_table(pa.table({c: pa.array(v, pa.string()) for c, v in columns.items()}), path)
+    del head["selected"], head["alternates"]
+    head["picks_file"] = _entry(path, len(picks))
+
+
 def _excluded_rows(excluded: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
     """``(reason, id, fact)`` per excluded entity, in ``utf8(id)`` order; ``fact`` is the
     canonical JSON of ``facts[i]``, or null in bundles frozen before facts were recorded."""
@@ -146,11 +176,17 @@ def _excluded_rows(excluded: Sequence[Mapping[str, Any]]) -> list[tuple[str, str
 
 
 def write_columnar(
-    bundle: Mapping[str, Any], folder: Path, stem: str, *, row_group_rows: int = 1_000_000
+    bundle: Mapping[str, Any],
+    folder: Path,
+    stem: str,
+    *,
+    row_group_rows: int = 1_000_000,
+    picks_threshold: int = PICKS_THRESHOLD,
 ) -> Path:
     """Write a JSON bundle (from :func:`~shuangsuiji.bundle.make_bundle`) as a columnar
-    bundle in ``folder``: ``{stem}.json`` (the head), ``{stem}.candidates.parquet`` and,
-    when the bundle lists its excluded IDs, ``{stem}.excluded.parquet``. Returns the head's
+    bundle in ``folder``: ``{stem}.json`` (the head), ``{stem}.candidates.parquet``, when
+    the bundle lists its excluded IDs ``{stem}.excluded.parquet``, and when it has more than
+    ``picks_threshold`` selected and alternates ``{stem}.picks.parquet``. Returns the head's
     path."""
     cands = bundle["candidates"]
     head = {k: v for k, v in bundle.items() if k not in ("candidates", "excluded")}
@@ -176,6 +212,7 @@ def write_columnar(
             excluded,
         )
         head["excluded_file"] = _entry(excluded, len(rows))
+    _move_picks(head, folder / f"{stem}.picks.parquet", picks_threshold)
     head["record_digest"] = record_digest(head)
     return write_head(head, folder / f"{stem}.json")
 
@@ -187,6 +224,7 @@ def head_for_draw(
     *,
     rows: int,
     seed_provenance: Ceremony | PublicSeed | Mapping[str, Any] | None = None,
+    picks_threshold: int = PICKS_THRESHOLD,
     **fields: Any,
 ) -> dict[str, Any]:
     """The head of a columnar bundle for a draw made where the pool lives (an engine of
@@ -194,7 +232,10 @@ def head_for_draw(
     ``utf8(id)``, e.g. from :func:`shuangsuiji.engines.duckdb.freeze_duckdb`) is already
     written: no candidate is loaded into Python. ``fields`` are the other keyword arguments
     of :func:`~shuangsuiji.bundle.make_bundle` (``teams``, ``policy_hash``, ``exclusions``,
-    ``library_version``, ``process``...). Write it with :func:`write_head`."""
+    ``library_version``, ``process``...). With more than ``picks_threshold`` selected and
+    alternates, they are written beside the candidates file as ``NAME.picks.parquet``
+    (``NAME`` the candidates file's name without ``.candidates.parquet``). Write the head
+    with :func:`write_head`."""
     head = make_bundle(draw, [], [], **fields)
     del head["candidates"]
     head["pool_digest"] = pool_digest
@@ -214,6 +255,8 @@ def head_for_draw(
             raise BundleError("seed provenance does not fit this draw: " + "; ".join(problems))
         head["seed_provenance"] = record
     head["candidates_file"] = _entry(candidates, rows)
+    stem = candidates.name.removesuffix(".parquet").removesuffix(".candidates")
+    _move_picks(head, candidates.with_name(f"{stem}.picks.parquet"), picks_threshold)
     head["record_digest"] = record_digest(head)
     return head
 
@@ -475,28 +518,6 @@ def _scan_excluded_batch(scan: _ExcludedScan, reasons: pa.Array, ids: pa.Array) 
     scan.rows += len(ids)
 
 
-def _excluded_schema_problem(ref: _FileRef) -> Problem | None:
-    name = ref.path.name
-    try:
-        schema = pq.read_schema(ref.path)
-    except (pa.ArrowException, OSError) as exc:
-        return Problem("excluded_file", f"{name} cannot be read as Parquet: {exc}")
-    if tuple(schema.names) != _EXCLUDED_COLUMNS:
-        return Problem(
-            "excluded_file",
-            f"{name} has the columns {schema.names}, section 14 specifies "
-            f"{list(_EXCLUDED_COLUMNS)}",
-        )
-    wrong = [
-        f"{f.name} ({f.type})"
-        for f in schema
-        if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
-    ]
-    if wrong:
-        return Problem("excluded_file", f"{name}: columns {wrong} must be UTF-8 strings")
-    return None
-
-
 def _exclusion_count_problems(
     head: Mapping[str, Any], name: str, found: Mapping[str, int]
 ) -> list[Problem]:
@@ -523,7 +544,7 @@ def _exclusion_count_problems(
 def _excluded_problems(head: Mapping[str, Any], ref: _FileRef) -> list[Problem]:
     """Check the content of an excluded file whose SHA-256 matched: schema, rows, order,
     IDs, reasons and the count of each reason, streamed in batches of :data:`BATCH_ROWS`."""
-    schema = _excluded_schema_problem(ref)
+    schema = _string_columns_problem("excluded_file", ref.path, _EXCLUDED_COLUMNS)
     if schema is not None:
         return [schema]
     name, scan = ref.path.name, _ExcludedScan()
@@ -542,6 +563,83 @@ def _excluded_problems(head: Mapping[str, Any], ref: _FileRef) -> list[Problem]:
             )
         )
     return problems + _exclusion_count_problems(head, name, scan.counts)
+
+
+# -- the picks file ------------------------------------------------------------------------
+
+
+def _string_columns_problem(field: str, path: Path, columns: Sequence[str]) -> Problem | None:
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        return Problem(field, f"{path.name} cannot be read as Parquet: {exc}")
+    if tuple(schema.names) != tuple(columns):
+        return Problem(
+            field,
+            f"{path.name} has the columns {schema.names}, section 14 specifies {list(columns)}",
+        )
+    wrong = [
+        f"{f.name} ({f.type})"
+        for f in schema
+        if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    ]
+    if wrong:
+        return Problem(field, f"{path.name}: columns {wrong} must be UTF-8 strings")
+    return None
+
+
+def _first_difference(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> int | None:
+    if got == want:
+        return None
+    return next((k for k, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), None)
+
+
+def _picks_problems(head: Mapping[str, Any], folder: Path, draw: Draw) -> list[Problem]:
+    """Stream the picks file against the re-derived ``selected`` then ``alternates``,
+    one batch of :data:`BATCH_ROWS` rows at a time; name the first row that differs."""
+    if "selected" in head or "alternates" in head:
+        return [
+            Problem(
+                "picks_file",
+                "the head lists selected or alternates as well: they belong in one place",
+            )
+        ]
+    ref = _file_ref(head, "picks_file", folder)
+    if isinstance(ref, Problem):
+        return [ref]
+    schema = _string_columns_problem("picks_file", ref.path, _PICK_COLUMNS)
+    if schema is not None:
+        return [schema]
+    want = [{"list": "selected", **p.to_json()} for p in draw.selected] + [
+        {"list": "alternates", **p.to_json()} for p in draw.alternates
+    ]
+    name, rows = ref.path.name, 0
+    problems: list[Problem] = []
+    for batch in pq.ParquetFile(ref.path).iter_batches(batch_size=BATCH_ROWS):
+        got = batch.to_pylist()
+        k = None if problems else _first_difference(got, want[rows : rows + len(got)])
+        if k is not None:
+            expected = want[rows + k] if rows + k < len(want) else "(nothing)"
+            problems.append(
+                Problem(
+                    "picks_file",
+                    f"{name} row {rows + k}: recorded {got[k]}, re-derived {expected}",
+                )
+            )
+        rows += len(got)
+    if rows != ref.rows:
+        problems.append(
+            Problem("picks_file", f"{name} has {rows:,} rows, the head records {ref.rows:,}")
+        )
+    if rows != len(want):
+        problems.append(
+            Problem(
+                "picks_file",
+                f"{name} has {rows:,} picks, the draw re-derives {len(draw.selected):,} "
+                f"selected and {len(draw.alternates):,} alternates",
+            )
+        )
+    return problems
 
 
 # -- re-deriving the draw -----------------------------------------------------------------
@@ -584,6 +682,8 @@ def _derive_from(head: Mapping[str, Any], folder: Path) -> DrawDeriver:
             )
         except PoolChangedDuringDrawError as exc:
             return None, [*problems, Problem("candidates_file", str(exc))]
+        if "picks_file" in head:
+            problems += _picks_problems(head, folder, draw)
         return draw, problems
 
     return derive
