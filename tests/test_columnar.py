@@ -300,7 +300,20 @@ def test_an_excluded_file_with_a_changed_reason_names_the_row_and_the_counts(
         "(deregistered_or_revoked, inspected_within_window, registered_after_cutoff)",
         "d.excluded.parquet has 199 rows with reason 'deregistered_or_revoked', the head's "
         "exclusions count 200",
-        "d.excluded.parquet has 1 rows with reason '注销', the head's exclusions count 0",
+    ]
+    # A head that counts the unknown reason too: the rows agree, the reason is still refused.
+    head = {
+        **columnar_head,
+        "exclusions": [
+            {"reason": "deregistered_or_revoked", "count": 199},
+            {"reason": "registered_after_cutoff", "count": 200},
+            {"reason": "注销", "count": 2},
+        ],
+    }
+    messages = _excluded_messages(tmp_path, head, _table(rows))
+    assert messages[0].startswith("d.excluded.parquet row 150: reason '注销' is not an exclusion")
+    assert messages[1:] == [
+        "d.excluded.parquet has 1 rows with reason '注销', the head's exclusions count 2"
     ]
 
 

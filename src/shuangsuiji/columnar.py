@@ -459,6 +459,7 @@ class _Fault:
 class _ExcludedScan:
     """What one stream over the excluded file found: rows, rows per reason, faults."""
 
+    countable: frozenset[str]
     rows: int = 0
     counts: dict[str, int] = attrs.Factory(dict)
     faults: dict[str, _Fault] = attrs.Factory(dict)
@@ -511,23 +512,29 @@ def _scan_excluded_batch(scan: _ExcludedScan, reasons: pa.Array, ids: pa.Array) 
     unknown = _mask(pc.invert(pc.is_in(reasons, value_set=_KNOWN_REASONS))) & ~null
     scan.note("reason", unknown, reasons)
     for entry in pc.value_counts(reasons).to_pylist():
-        if entry["values"] is not None:
+        if entry["values"] in scan.countable:
             scan.counts[entry["values"]] = scan.counts.get(entry["values"], 0) + entry["counts"]
     valid = ids.drop_null()
     scan.last = valid[-1].as_py().encode() if len(valid) else scan.last
     scan.rows += len(ids)
 
 
-def _exclusion_count_problems(
-    head: Mapping[str, Any], name: str, found: Mapping[str, int]
-) -> list[Problem]:
-    """The head's ``exclusions`` (count per reason) against the rows of each reason."""
+def _recorded_counts(head: Mapping[str, Any]) -> dict[str, int]:
+    """The head's ``exclusions`` as a count per reason; empty when it lists none, or when
+    it is malformed (the metadata check names that)."""
     recorded: dict[str, int] = {}
     try:
         for e in head.get("exclusions") or ():
-            recorded[e["reason"]] = recorded.get(e["reason"], 0) + int(e["count"])
+            recorded[str(e["reason"])] = recorded.get(str(e["reason"]), 0) + int(e["count"])
     except (TypeError, KeyError, ValueError):
-        return []  # the metadata check names a malformed ``exclusions``
+        return {}
+    return recorded
+
+
+def _exclusion_count_problems(
+    name: str, recorded: Mapping[str, int], found: Mapping[str, int]
+) -> list[Problem]:
+    """The head's count of each reason against the file's rows with that reason."""
     if not recorded:
         return []
     return [
@@ -547,7 +554,11 @@ def _excluded_problems(head: Mapping[str, Any], ref: _FileRef) -> list[Problem]:
     schema = _string_columns_problem("excluded_file", ref.path, _EXCLUDED_COLUMNS)
     if schema is not None:
         return [schema]
-    name, scan = ref.path.name, _ExcludedScan()
+    recorded = _recorded_counts(head)
+    # Only the reasons of the spec or the head are counted, so that a file with a new reason
+    # on every row cannot grow the counts; the other reasons are faults, named by row.
+    countable = frozenset(EXCLUSION_REASONS) | frozenset(recorded)
+    name, scan = ref.path.name, _ExcludedScan(countable)
     try:
         for batch in pq.ParquetFile(ref.path).iter_batches(
             batch_size=BATCH_ROWS, columns=["reason", "id"]
@@ -562,7 +573,7 @@ def _excluded_problems(head: Mapping[str, Any], ref: _FileRef) -> list[Problem]:
                 "excluded_file", f"{name} has {scan.rows:,} rows, the head records {ref.rows:,}"
             )
         )
-    return problems + _exclusion_count_problems(head, name, scan.counts)
+    return problems + _exclusion_count_problems(name, recorded, scan.counts)
 
 
 # -- the picks file ------------------------------------------------------------------------
