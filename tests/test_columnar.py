@@ -387,13 +387,18 @@ def test_null_empty_or_control_character_ids_are_named(
     rows[3]["id"] = None
     rows[0]["id"] = ""
     rows[250]["id"] = rows[250]["id"] + "\n"
+    rows[300]["id"] = rows[300]["id"] + "\x00" * 10_000
     rows[399]["reason"] = None
     messages = _excluded_messages(tmp_path, columnar_head, _table(rows))
     assert messages[:2] == [
         "d.excluded.parquet row 3: the reason or the ID is null (2 rows have this fault)",
         "d.excluded.parquet row 0: ID '' is empty or contains a control character "
-        "(2 rows have this fault)",
+        "(3 rows have this fault)",
     ]
+    # A forged value of any length is quoted short.
+    rows[0]["id"] = "90" + "\x00" * 10_000
+    long = _excluded_messages(tmp_path, columnar_head, _table(rows))[1]
+    assert long.startswith("d.excluded.parquet row 0: ID '90\\x00") and len(long) < 250
 
 
 def test_an_excluded_file_of_another_schema_is_refused_before_its_rows(

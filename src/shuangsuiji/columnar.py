@@ -473,7 +473,10 @@ class _ExcludedScan:
             self.faults[kind].rows += len(hits)
         else:
             first = int(hits[0])
-            self.faults[kind] = _Fault(self.rows + first, repr(values[first].as_py()), len(hits))
+            value = repr(values[first].as_py())
+            # A forged row may hold a value of any length: a message quotes at most 80.
+            value = value if len(value) <= 80 else value[:77] + "..."
+            self.faults[kind] = _Fault(self.rows + first, value, len(hits))
 
     def problems(self, name: str) -> list[Problem]:
         out = []
