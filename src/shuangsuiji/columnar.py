@@ -8,7 +8,11 @@ section 11) in a small JSON *head*, except two lists, which go to Parquet files 
   ``stratum`` (UTF-8 strings), one row per candidate, rows in strictly increasing
   ``utf8(id)`` order — the order of the pool digest's lines;
 - ``excluded`` (when the draw records it) → ``excluded_file``: columns ``reason``, ``id`` and
-  ``fact`` (the canonical JSON of the entity's ``facts`` entry, or null).
+  ``fact`` (the canonical JSON of the entity's ``facts`` entry, or null), one row per
+  excluded entity, rows in strictly increasing ``utf8(id)`` order;
+- ``selected`` and ``alternates``, when there are more than :data:`PICKS_THRESHOLD` of them,
+  → ``picks_file``: columns ``list`` (``"selected"`` or ``"alternates"``), ``id``,
+  ``stratum``, ``ticket``, the selected in their order and then the alternates in theirs.
 
 Each ``*_file`` entry is ``{"path": file name, "sha256": hex of the file's bytes, "rows":
 n}``. The path is a bare file name in the head's folder (a head cannot point a verifier at
@@ -23,7 +27,14 @@ the IDs are checked, ``N_s`` is counted, and the tickets of each batch are compu
 :func:`shuangsuiji.draw.tickets` (hashlib); each stratum keeps its ``n_s + m_s`` smallest
 tickets with a numpy partition. The sizes it ranks for are those the head records; if the
 file's counts differ, the file is streamed a second time with the true sizes, so that every
-problem is reported as it is. Everything else is :func:`shuangsuiji.bundle.verify_bundle`.
+problem is reported as it is. The excluded file, once its SHA-256 matches, is streamed too
+(the ``reason`` and ``id`` columns, one batch at a time): its schema, its row count against
+``rows``, the order of its IDs (strictly increasing, so none repeats), that no ID is empty or
+null, that every reason is one of :data:`shuangsuiji.candidates.EXCLUSION_REASONS`, and the
+rows of each reason against the head's ``exclusions`` counts; each problem names the file,
+the first row (counted from 0) and what is wrong. A picks file is streamed against the
+re-derived selection and alternates, and the first row that differs is named. Everything
+else is :func:`shuangsuiji.bundle.verify_bundle`.
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -66,6 +77,7 @@ from shuangsuiji.bundle import (
     record_digest,
     verify_bundle,
 )
+from shuangsuiji.candidates import EXCLUSION_REASONS
 from shuangsuiji.canonical import canonical_text
 from shuangsuiji.draw import (
     Draw,
@@ -85,6 +97,7 @@ from shuangsuiji.seeds import Ceremony, PublicSeed, check_provenance
 __all__ = [
     "BATCH_ROWS",
     "COLUMNAR_THRESHOLD",
+    "PICKS_THRESHOLD",
     "columnar_view",
     "file_digest",
     "head_for_draw",
@@ -99,6 +112,15 @@ __all__ = [
 BATCH_ROWS = 262_144
 """Rows per batch when a verifier streams the candidates file (about 20 MB at a time)."""
 
+PICKS_THRESHOLD = 100_000
+"""Picks (selected plus alternates) above which they leave the head for a picks file.
+
+A pick is about 120 bytes of canonical JSON, so 100,000 picks keep a head near 12 MB, which
+``json.load`` and a text editor open at once; a city or province draw (1 × 10^6 candidates at
+3 % is 30,000 picks plus alternates) keeps its selection readable in the head, while a
+national one (2 × 10^8 at 1 %, 2 × 10^6 picks, about 240 MB) moves it to Parquet."""
+
+_PICK_COLUMNS = ("list", "id", "stratum", "ticket")
 _NAME = re.compile(r"^[^/\\\x00-\x1f]+$")
 _CONTROL = "[\\x00-\\x1f]"
 
@@ -124,23 +146,47 @@ def write_candidates(
     pq.write_table(table, path, row_group_size=row_group_rows)
 
 
+def _move_picks(head: dict[str, Any], path: Path, threshold: int) -> None:
+    """Move ``selected`` and ``alternates`` from ``head`` to the picks file ``path`` when
+    there are more than ``threshold`` of them: columns ``list`` (``"selected"`` or
+    ``"alternates"``), ``id``, ``stratum``, ``ticket``; the selected in order, then the
+    alternates in order."""
+    picks = [(field, p) for field in ("selected", "alternates") for p in head[field]]
+    if len(picks) <= threshold:
+        return
+    columns = {"list": [field for field, _ in picks]} | {
+        c: [p[c] for _, p in picks] for c in _PICK_COLUMNS[1:]
+    }
+    pq.write_table(pa.table({c: pa.array(v, pa.string()) for c, v in columns.items()}), path)
+    del head["selected"], head["alternates"]
+    head["picks_file"] = _entry(path, len(picks))
+
+
 def _excluded_rows(excluded: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
-    """``(reason, id, fact)`` per excluded entity; ``fact`` is the canonical JSON of
-    ``facts[i]``, or null in bundles frozen before facts were recorded."""
+    """``(reason, id, fact)`` per excluded entity, in ``utf8(id)`` order; ``fact`` is the
+    canonical JSON of ``facts[i]``, or null in bundles frozen before facts were recorded."""
     rows = []
     for e in excluded:
         facts = e.get("facts") or [None] * len(e.get("ids", []))
         for entity, fact in zip(e.get("ids", []), facts, strict=True):
             rows.append((e["reason"], entity, None if fact is None else canonical_text(fact)))
-    return rows
+    # One order for the whole file, as for the candidates: a verifier then sees in one
+    # streamed comparison per row that no entity is excluded twice (section 14).
+    return sorted(rows, key=lambda r: r[1].encode())
 
 
 def write_columnar(
-    bundle: Mapping[str, Any], folder: Path, stem: str, *, row_group_rows: int = 1_000_000
+    bundle: Mapping[str, Any],
+    folder: Path,
+    stem: str,
+    *,
+    row_group_rows: int = 1_000_000,
+    picks_threshold: int = PICKS_THRESHOLD,
 ) -> Path:
     """Write a JSON bundle (from :func:`~shuangsuiji.bundle.make_bundle`) as a columnar
-    bundle in ``folder``: ``{stem}.json`` (the head), ``{stem}.candidates.parquet`` and,
-    when the bundle lists its excluded IDs, ``{stem}.excluded.parquet``. Returns the head's
+    bundle in ``folder``: ``{stem}.json`` (the head), ``{stem}.candidates.parquet``, when
+    the bundle lists its excluded IDs ``{stem}.excluded.parquet``, and when it has more than
+    ``picks_threshold`` selected and alternates ``{stem}.picks.parquet``. Returns the head's
     path."""
     cands = bundle["candidates"]
     head = {k: v for k, v in bundle.items() if k not in ("candidates", "excluded")}
@@ -166,6 +212,7 @@ def write_columnar(
             excluded,
         )
         head["excluded_file"] = _entry(excluded, len(rows))
+    _move_picks(head, folder / f"{stem}.picks.parquet", picks_threshold)
     head["record_digest"] = record_digest(head)
     return write_head(head, folder / f"{stem}.json")
 
@@ -177,6 +224,7 @@ def head_for_draw(
     *,
     rows: int,
     seed_provenance: Ceremony | PublicSeed | Mapping[str, Any] | None = None,
+    picks_threshold: int = PICKS_THRESHOLD,
     **fields: Any,
 ) -> dict[str, Any]:
     """The head of a columnar bundle for a draw made where the pool lives (an engine of
@@ -184,7 +232,10 @@ def head_for_draw(
     ``utf8(id)``, e.g. from :func:`shuangsuiji.engines.duckdb.freeze_duckdb`) is already
     written: no candidate is loaded into Python. ``fields`` are the other keyword arguments
     of :func:`~shuangsuiji.bundle.make_bundle` (``teams``, ``policy_hash``, ``exclusions``,
-    ``library_version``, ``process``...). Write it with :func:`write_head`."""
+    ``library_version``, ``process``...). With more than ``picks_threshold`` selected and
+    alternates, they are written beside the candidates file as ``NAME.picks.parquet``
+    (``NAME`` the candidates file's name without ``.candidates.parquet``). Write the head
+    with :func:`write_head`."""
     head = make_bundle(draw, [], [], **fields)
     del head["candidates"]
     head["pool_digest"] = pool_digest
@@ -204,6 +255,8 @@ def head_for_draw(
             raise BundleError("seed provenance does not fit this draw: " + "; ".join(problems))
         head["seed_provenance"] = record
     head["candidates_file"] = _entry(candidates, rows)
+    stem = candidates.name.removesuffix(".parquet").removesuffix(".candidates")
+    _move_picks(head, candidates.with_name(f"{stem}.picks.parquet"), picks_threshold)
     head["record_digest"] = record_digest(head)
     return head
 
@@ -376,6 +429,236 @@ def _stream(path: Path, key: bytes, takes: Mapping[str, int]) -> _Pass:
     return out
 
 
+# -- the excluded file ---------------------------------------------------------------------
+
+_EXCLUDED_COLUMNS = ("reason", "id", "fact")
+_KNOWN_REASONS = pa.array(sorted(EXCLUSION_REASONS), pa.string())
+_FAULTS = {
+    "null": "the reason or the ID is null",
+    "id": "ID {value} is empty or contains a control character",
+    "order": (
+        "ID {value} is not greater than the ID before it: rows must be in strictly "
+        "increasing utf8(id) order, so that no entity is excluded twice"
+    ),
+    "reason": "reason {value} is not an exclusion reason of SSJ-DRAW-1 ("
+    + ", ".join(sorted(EXCLUSION_REASONS))
+    + ")",
+}
+
+
+@attrs.define
+class _Fault:
+    """The first row (counted from 0) with one kind of fault, its value, and how many rows."""
+
+    row: int
+    value: str
+    rows: int
+
+
+@attrs.define
+class _ExcludedScan:
+    """What one stream over the excluded file found: rows, rows per reason, faults."""
+
+    countable: frozenset[str]
+    rows: int = 0
+    counts: dict[str, int] = attrs.Factory(dict)
+    faults: dict[str, _Fault] = attrs.Factory(dict)
+    last: bytes | None = None
+
+    def note(self, kind: str, where: np.ndarray, values: pa.Array) -> None:
+        hits = np.flatnonzero(where)
+        if not len(hits):
+            return
+        if kind in self.faults:
+            self.faults[kind].rows += len(hits)
+        else:
+            first = int(hits[0])
+            value = repr(values[first].as_py())
+            # A forged row may hold a value of any length: a message quotes at most 80.
+            value = value if len(value) <= 80 else value[:77] + "..."
+            self.faults[kind] = _Fault(self.rows + first, value, len(hits))
+
+    def problems(self, name: str) -> list[Problem]:
+        out = []
+        for kind, fault in self.faults.items():
+            more = f" ({fault.rows:,} rows have this fault)" if fault.rows > 1 else ""
+            what = _FAULTS[kind].format(value=fault.value)
+            out.append(Problem("excluded_file", f"{name} row {fault.row}: {what}{more}"))
+        return out
+
+
+def _mask(flags: pa.Array) -> np.ndarray:
+    return np.asarray(flags.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _not_increasing(ids: pa.Array, last: bytes | None) -> np.ndarray:
+    """Rows whose ID is not greater than the one before (the batch's first row against
+    ``last``, the previous batch's last ID); a null is reported as null, not here."""
+    binary = ids.cast(pa.binary())
+    out = np.zeros(len(binary), dtype=bool)
+    if len(binary) > 1:
+        out[1:] = ~np.asarray(
+            pc.less(binary[:-1], binary[1:]).fill_null(True).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+    first = binary[0].as_py() if len(binary) else None
+    out[:1] = last is not None and first is not None and first <= last
+    return out
+
+
+def _scan_excluded_batch(scan: _ExcludedScan, reasons: pa.Array, ids: pa.Array) -> None:
+    null = _mask(pc.or_(pc.is_null(reasons), pc.is_null(ids)))
+    scan.note("null", null, ids)
+    empty = pc.or_(pc.match_substring_regex(ids, _CONTROL), pc.equal(pc.utf8_length(ids), 0))
+    scan.note("id", _mask(empty), ids)
+    scan.note("order", _not_increasing(ids, scan.last), ids)
+    unknown = _mask(pc.invert(pc.is_in(reasons, value_set=_KNOWN_REASONS))) & ~null
+    scan.note("reason", unknown, reasons)
+    for entry in pc.value_counts(reasons).to_pylist():
+        if entry["values"] in scan.countable:
+            scan.counts[entry["values"]] = scan.counts.get(entry["values"], 0) + entry["counts"]
+    valid = ids.drop_null()
+    scan.last = valid[-1].as_py().encode() if len(valid) else scan.last
+    scan.rows += len(ids)
+
+
+def _recorded_counts(head: Mapping[str, Any]) -> dict[str, int]:
+    """The head's ``exclusions`` as a count per reason; empty when it lists none, or when
+    it is malformed (the metadata check names that)."""
+    recorded: dict[str, int] = {}
+    try:
+        for e in head.get("exclusions") or ():
+            recorded[str(e["reason"])] = recorded.get(str(e["reason"]), 0) + int(e["count"])
+    except (TypeError, KeyError, ValueError):
+        return {}
+    return recorded
+
+
+def _exclusion_count_problems(
+    name: str, recorded: Mapping[str, int], found: Mapping[str, int]
+) -> list[Problem]:
+    """The head's count of each reason against the file's rows with that reason."""
+    if not recorded:
+        return []
+    return [
+        Problem(
+            "excluded_file",
+            f"{name} has {found.get(reason, 0):,} rows with reason {reason!r}, the head's "
+            f"exclusions count {recorded.get(reason, 0):,}",
+        )
+        for reason in sorted(set(recorded) | set(found), key=str.encode)
+        if found.get(reason, 0) != recorded.get(reason, 0)
+    ]
+
+
+def _excluded_problems(head: Mapping[str, Any], ref: _FileRef) -> list[Problem]:
+    """Check the content of an excluded file whose SHA-256 matched: schema, rows, order,
+    IDs, reasons and the count of each reason, streamed in batches of :data:`BATCH_ROWS`."""
+    schema = _string_columns_problem("excluded_file", ref.path, _EXCLUDED_COLUMNS)
+    if schema is not None:
+        return [schema]
+    recorded = _recorded_counts(head)
+    # Only the reasons of the spec or the head are counted, so that a file with a new reason
+    # on every row cannot grow the counts; the other reasons are faults, named by row.
+    countable = frozenset(EXCLUSION_REASONS) | frozenset(recorded)
+    name, scan = ref.path.name, _ExcludedScan(countable)
+    try:
+        for batch in pq.ParquetFile(ref.path).iter_batches(
+            batch_size=BATCH_ROWS, columns=["reason", "id"]
+        ):
+            _scan_excluded_batch(scan, batch.column("reason"), batch.column("id"))
+    except (pa.ArrowException, OSError) as exc:
+        return [Problem("excluded_file", f"{name} cannot be read after row {scan.rows}: {exc}")]
+    problems = scan.problems(name)
+    if scan.rows != ref.rows:
+        problems.append(
+            Problem(
+                "excluded_file", f"{name} has {scan.rows:,} rows, the head records {ref.rows:,}"
+            )
+        )
+    return problems + _exclusion_count_problems(name, recorded, scan.counts)
+
+
+# -- the picks file ------------------------------------------------------------------------
+
+
+def _string_columns_problem(field: str, path: Path, columns: Sequence[str]) -> Problem | None:
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        return Problem(field, f"{path.name} cannot be read as Parquet: {exc}")
+    if tuple(schema.names) != tuple(columns):
+        return Problem(
+            field,
+            f"{path.name} has the columns {schema.names}, section 14 specifies {list(columns)}",
+        )
+    wrong = [
+        f"{f.name} ({f.type})"
+        for f in schema
+        if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    ]
+    if wrong:
+        return Problem(field, f"{path.name}: columns {wrong} must be UTF-8 strings")
+    return None
+
+
+def _first_difference(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> int | None:
+    if got == want:
+        return None
+    return next((k for k, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), None)
+
+
+def _picks_problems(head: Mapping[str, Any], folder: Path, draw: Draw) -> list[Problem]:
+    """Stream the picks file against the re-derived ``selected`` then ``alternates``,
+    one batch of :data:`BATCH_ROWS` rows at a time; name the first row that differs."""
+    if "selected" in head or "alternates" in head:
+        return [
+            Problem(
+                "picks_file",
+                "the head lists selected or alternates as well: they belong in one place",
+            )
+        ]
+    ref = _file_ref(head, "picks_file", folder)
+    if isinstance(ref, Problem):
+        return [ref]
+    schema = _string_columns_problem("picks_file", ref.path, _PICK_COLUMNS)
+    if schema is not None:
+        return [schema]
+    want = [{"list": "selected", **p.to_json()} for p in draw.selected] + [
+        {"list": "alternates", **p.to_json()} for p in draw.alternates
+    ]
+    name, rows = ref.path.name, 0
+    problems: list[Problem] = []
+    for batch in pq.ParquetFile(ref.path).iter_batches(batch_size=BATCH_ROWS):
+        got = batch.to_pylist()
+        k = None if problems else _first_difference(got, want[rows : rows + len(got)])
+        if k is not None:
+            expected = want[rows + k] if rows + k < len(want) else "(nothing)"
+            problems.append(
+                Problem(
+                    "picks_file",
+                    f"{name} row {rows + k}: recorded {got[k]}, re-derived {expected}",
+                )
+            )
+        rows += len(got)
+    if rows != ref.rows:
+        problems.append(
+            Problem("picks_file", f"{name} has {rows:,} rows, the head records {ref.rows:,}")
+        )
+    if rows != len(want):
+        problems.append(
+            Problem(
+                "picks_file",
+                f"{name} has {rows:,} picks, the draw re-derives {len(draw.selected):,} "
+                f"selected and {len(draw.alternates):,} alternates",
+            )
+        )
+    return problems
+
+
+# -- re-deriving the draw -----------------------------------------------------------------
+
+
 def _derive_from(head: Mapping[str, Any], folder: Path) -> DrawDeriver:
     """The :data:`~shuangsuiji.bundle.DrawDeriver` of a columnar head and its files."""
     strata_field = head.get("strata")
@@ -384,13 +667,11 @@ def _derive_from(head: Mapping[str, Any], folder: Path) -> DrawDeriver:
     def derive(
         task_label: str, seed: bytes, scheme: TicketScheme, rules: Mapping[str, SizeRule]
     ) -> tuple[Draw | None, list[Problem]]:
-        refs = [
-            _file_ref(head, f, folder)
-            for f in ("candidates_file", "excluded_file")
-            if f in head or f == "candidates_file"
-        ]
-        problems = [r for r in refs if isinstance(r, Problem)]
-        candidates = refs[0]
+        candidates = _file_ref(head, "candidates_file", folder)
+        excluded = _file_ref(head, "excluded_file", folder) if "excluded_file" in head else None
+        problems = [r for r in (candidates, excluded) if isinstance(r, Problem)]
+        if isinstance(excluded, _FileRef):
+            problems += _excluded_problems(head, excluded)
         if isinstance(candidates, Problem):
             return None, problems
         if scheme is not TicketScheme.SSJ_DRAW_1:
@@ -415,6 +696,8 @@ def _derive_from(head: Mapping[str, Any], folder: Path) -> DrawDeriver:
             )
         except PoolChangedDuringDrawError as exc:
             return None, [*problems, Problem("candidates_file", str(exc))]
+        if "picks_file" in head:
+            problems += _picks_problems(head, folder, draw)
         return draw, problems
 
     return derive
