@@ -177,6 +177,12 @@ def test_every_kind_of_conduct_finding_has_a_chinese_label() -> None:
     assert all(f"``{kind}``" in (conduct.__doc__ or "") for kind in kinds)
 
 
+def test_the_cli_guide_lists_every_conduct_kind_with_its_label() -> None:
+    guide = (Path(__file__).parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|`]+?) \|", guide, re.M))
+    assert {kind: rows.get(kind) for kind in CONDUCT_LABELS} == dict(CONDUCT_LABELS)
+
+
 def test_verify_passes_and_detects_tampering(demo_dir: Path, tmp_path: Path) -> None:
     bundle_path = sorted(demo_dir.glob("draw-*.json"))[0]
     ok = RUNNER.invoke(main, ["verify", str(bundle_path)])
@@ -517,7 +523,8 @@ def test_the_whole_cycle_from_the_command_line(
             *who,
         ],
     )
-    assert ok.exit_code == 0 and "version 1" in ok.stdout, ok.output
+    assert ok.exit_code == 0, ok.output
+    assert ok.stdout.startswith("已录入 recorded: 第 1 版 (version 1)："), ok.stdout
     wrong = RUNNER.invoke(
         main, ["results", "record", "T-food", second, "SCJG-02", "05", *dates, *insp, *who]
     )
@@ -539,6 +546,10 @@ def test_the_whole_cycle_from_the_command_line(
     assert f"no results recorded for {unrecorded}" in " ".join(both.output.split())
     pub = RUNNER.invoke(main, ["publish", "T-food", second, *who])
     assert pub.exit_code == 0, pub.output
+    assert (
+        pub.stdout.strip()
+        == f"已公示 published: {second}，公示日期 2026-10-28（期限 due 2026-10-29）"
+    )
     assert (
         json.loads(
             RUNNER.invoke(
