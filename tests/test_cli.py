@@ -72,6 +72,18 @@ def test_demo_writes_the_contracted_files(demo_dir: Path) -> None:
     assert len(list(demo_dir.glob("draw-*.json"))) == 4
 
 
+def test_the_demo_summary_lists_the_files_written_chinese_first(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from shuangsuiji.cli.demo import _print_summary
+
+    summary = {"title": "榕城", "story": [], "files": {"shuangsuiji.db": "the store"}}
+    _print_summary(summary)
+    out = capsys.readouterr().out
+    assert "已写入的文件 files written" in out and "说明 what it is" in out
+    assert "shuangsuiji.db" in out
+
+
 def test_announcements_agree_with_the_bundles_and_the_published_records(
     demo_dir: Path, tmp_path: Path
 ) -> None:
