@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import inspect
 import json
+import re
 import sqlite3
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -10,7 +12,9 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
+from shuangsuiji import conduct
 from shuangsuiji.cli import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_REFUSED, main
+from shuangsuiji.labels import CONDUCT_LABELS
 from shuangsuiji.registry import Registry
 
 RUNNER = CliRunner()
@@ -66,6 +70,18 @@ def test_demo_writes_the_contracted_files(demo_dir: Path) -> None:
     header = (demo_dir / "conflicts.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header == "inspector_id,entity_id,relation,source"
     assert len(list(demo_dir.glob("draw-*.json"))) == 4
+
+
+def test_the_demo_summary_lists_the_files_written_chinese_first(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from shuangsuiji.cli.demo import _print_summary
+
+    summary = {"title": "榕城", "story": [], "files": {"shuangsuiji.db": "the store"}}
+    _print_summary(summary)
+    out = capsys.readouterr().out
+    assert "已写入的文件 files written" in out and "说明 what it is" in out
+    assert "shuangsuiji.db" in out
 
 
 def test_announcements_agree_with_the_bundles_and_the_published_records(
@@ -154,10 +170,36 @@ def test_health_of_the_demo_period_raises_no_alarm(demo_dir: Path) -> None:
     assert "too few replays" in teams["tests"][0]["detail"]  # 50 null replays cannot reject
 
 
+def test_health_shows_each_conduct_finding_by_code_and_chinese_label(demo_dir: Path) -> None:
+    db = f"sqlite:///{demo_dir / 'shuangsuiji.db'}"
+    strict = ["--alpha", "1e-6"]
+    findings = json.loads(_ok(["health", "--db", db, "--json", *strict]))["conduct"]
+    assert findings, "the demo declares late conflicts and leaves selected entities uninspected"
+    assert all(f["kind_label"] == CONDUCT_LABELS[f["kind"]] for f in findings)
+    text = _ok(["health", "--db", db, *strict])
+    assert f"抽取过程 conduct of the draws：{len(findings)} 项待复核 (to review)" in text
+    for f in findings:
+        assert f"  {f['kind']} {f['kind_label']}  {f['task']}: {f['detail']}\n" in text
+
+
+def test_every_kind_of_conduct_finding_has_a_chinese_label() -> None:
+    source = inspect.getsource(conduct)
+    kinds = set(re.findall(r'Finding\(\s*"(\w+)"', source))
+    assert kinds == set(CONDUCT_LABELS), "conduct.py and labels.CONDUCT_LABELS disagree"
+    assert all(f"``{kind}``" in (conduct.__doc__ or "") for kind in kinds)
+
+
+def test_the_cli_guide_lists_every_conduct_kind_with_its_label() -> None:
+    guide = (Path(__file__).parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|`]+?) \|", guide, re.M))
+    assert {kind: rows.get(kind) for kind in CONDUCT_LABELS} == dict(CONDUCT_LABELS)
+
+
 def test_verify_passes_and_detects_tampering(demo_dir: Path, tmp_path: Path) -> None:
     bundle_path = sorted(demo_dir.glob("draw-*.json"))[0]
     ok = RUNNER.invoke(main, ["verify", str(bundle_path)])
-    assert ok.exit_code == 0 and "re-derives exactly" in ok.stdout
+    assert ok.exit_code == 0, ok.output
+    assert ok.stdout.startswith(f"核验通过 OK: {bundle_path} 可完全重新推导 (re-derives exactly)")
     bundle = json.loads(bundle_path.read_text(encoding="utf-8"))
     bundle["selected"][0], bundle["alternates"][0] = bundle["alternates"][0], bundle["selected"][0]
     bad = tmp_path / "bad.json"
@@ -253,7 +295,8 @@ def test_due_command() -> None:
     beyond = RUNNER.invoke(main, ["due", "2026-12-20"])
     assert beyond.exit_code == EXIT_BAD_INPUT and "2026-12-31" in beyond.output
     est = RUNNER.invoke(main, ["due", "2026-12-20", "--estimate"])
-    assert est.exit_code == 0 and "ESTIMATE" in est.stdout
+    assert est.exit_code == 0 and est.stdout.startswith("2027-")
+    assert "（预计：" in est.stdout and "(ESTIMATE)）" in est.stdout
 
 
 def test_import_reports_bad_rows_and_keeps_nothing(tmp_path: Path) -> None:
@@ -270,7 +313,8 @@ def test_import_reports_bad_rows_and_keeps_nothing(tmp_path: Path) -> None:
     assert "line 3" in result.output and "position 18" in result.output
     csv.write_text(csv.read_text(encoding="utf-8").rsplit("\n", 2)[0] + "\n", encoding="utf-8")
     result = RUNNER.invoke(main, ["import", "entities", str(csv), "--db", db, "--actor", "张三"])
-    assert result.exit_code == 0 and "imported 1 entities" in result.stdout
+    assert result.exit_code == 0
+    assert result.stdout.startswith("已导入 imported: 1 户检查对象 (entities)，名录摘要 digest ")
 
 
 PARTIES = {"系统随机数": "抽取人-李", "派驻纪检监察组": "纪检-周"}
@@ -440,7 +484,12 @@ def test_the_whole_cycle_from_the_command_line(
             *who,
         ],
     )
-    assert result.exit_code == 0 and "replaced by" in result.stdout
+    assert result.exit_code == 0, result.output
+    stratum = bundle["selected"][0]["stratum"]
+    by = next(a["id"] for a in bundle["alternates"] if a["stratum"] == stratum)
+    assert result.stdout.strip() == (
+        f"已更换 replaced: {first} → {by}（not_found_at_address 通过登记的住所无法联系）"
+    )
     second = bundle["selected"][1]["id"]
     store_time.on("2026-07-01")
     team = _team_ceremony(db, "T-food", published)
@@ -451,12 +500,16 @@ def test_the_whole_cycle_from_the_command_line(
     gone = members[second][0]
     reassign = ["teams", "reassign", "T-food", second, gone, "--reason", "illness"]
     reassigned = RUNNER.invoke(main, [*reassign, "--out", change, *who])
-    assert reassigned.exit_code == 0 and "witness" in reassigned.output, reassigned.output
+    assert reassigned.exit_code == 0, reassigned.output
+    assert reassigned.output.startswith("已记录并公布调整 change recorded and announced: ")
+    assert "等待 1 名见证人 (witnesses)" in reassigned.output
+    assert "`shuangsuiji teams witness T-food --party NAME --value HEX`" in reassigned.output
     by_self = ["teams", "witness", "T-food", "--party", "纪检", "--value", "ab" * 32, *who]
     assert RUNNER.invoke(main, by_self).exit_code == EXIT_REFUSED
     witness = [*by_self[:-4], "--db", db, "--actor", "纪检监察室-王"]
     witnessed = RUNNER.invoke(main, witness)
-    assert witnessed.exit_code == 0 and "new team" in witnessed.output, witnessed.output
+    assert witnessed.exit_code == 0, witnessed.output
+    assert witnessed.output.startswith("已抽取调整 change drawn；新的检查组 new team: ")
     members = {
         t["entity"]: list(t["inspectors"])
         for t in json.loads(
@@ -482,7 +535,8 @@ def test_the_whole_cycle_from_the_command_line(
             *who,
         ],
     )
-    assert ok.exit_code == 0 and "version 1" in ok.stdout, ok.output
+    assert ok.exit_code == 0, ok.output
+    assert ok.stdout.startswith("已录入 recorded: 第 1 版 (version 1)："), ok.stdout
     wrong = RUNNER.invoke(
         main, ["results", "record", "T-food", second, "SCJG-02", "05", *dates, *insp, *who]
     )
@@ -504,6 +558,10 @@ def test_the_whole_cycle_from_the_command_line(
     assert f"no results recorded for {unrecorded}" in " ".join(both.output.split())
     pub = RUNNER.invoke(main, ["publish", "T-food", second, *who])
     assert pub.exit_code == 0, pub.output
+    assert (
+        pub.stdout.strip()
+        == f"已公示 published: {second}，公示日期 2026-10-28（期限 due 2026-10-29）"
+    )
     assert (
         json.loads(
             RUNNER.invoke(

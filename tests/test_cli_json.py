@@ -357,6 +357,6 @@ def test_an_unknown_encoding_is_a_usage_error_and_items_and_results_take_gbk_fil
         main, ["results", "import", str(results), "--encoding", "utf-16", "--db", db, *ACTOR]
     )
     assert wrong.exit_code == 2 and "not utf-16 text" in wrong.output
-    assert "recorded 1 results" in _ok(
+    assert "已录入 recorded: 1 条检查结果 (results)" in _ok(
         ["results", "import", str(results), "--encoding", "gb18030", "--db", db, *ACTOR]
     )

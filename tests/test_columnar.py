@@ -456,7 +456,7 @@ def test_picks_above_the_threshold_move_to_a_parquet_file_that_verify_streams(
     result = _verify_cli(head_path)
     assert result.exit_code == 0, result.output
     text = CliRunner().invoke(main, ["verify", str(head_path)])
-    assert "re-derives exactly (31 selected" in text.output, text.output
+    assert "re-derives exactly)：抽中 31 户 (selected)" in text.output, text.output
     # At the threshold itself the picks stay in the head.
     (tmp_path / "at").mkdir()
     at = read_head(write_columnar(bundle, tmp_path / "at", "d", picks_threshold=37))

@@ -36,6 +36,31 @@ from shuangsuiji.cli import main
 sys.exit(main())
 """
 
+# Parts of the success messages quoted in the tutorial's output blocks (no year, no digest: a
+# run's task codes and digests differ from the quoted run's).
+QUOTED = (
+    "数据库已就绪 store ready: sqlite:///shuangsuiji.db（结构版本 schema revision ",
+    "已导入 imported: 24 户检查对象 (entities)，名录摘要 digest cf8cad7fda48ccc0…",
+    "已导入 imported: 8 名执法检查人员 (inspectors)",
+    "已保存 stored: 实施细则 policy（内容哈希 content hash ",
+    "已提交承诺 committed: 信用监管科 → T",
+    "的检查组种子 team seed\n",
+    "已揭示 revealed: 纪检监察组 → T",
+    "已生成抽取前公告 pre-draw announcement: T",
+    "第 1 次 (attempt 1)，抽中 14 户 (selected)，种子 seed ",
+    "已更换 replaced: ",
+    "（not_found_at_address 通过登记的住所无法联系）",
+    "已冻结人员配备 staffing frozen: T",
+    "已录入 recorded: 14 条检查结果 (results)",
+    "已写入 wrote: publications.csv, publications.json, publication.html, "
+    "publication-internal.html（目录 in 公示）",
+    "（期限 due ",
+    "可完全重新推导 (re-derives exactly)：抽中 14 户 (selected)，任务 task T",
+    "审计日志完整，记录一致 (audit log intact and the records agree)：",
+    "：52 条事件 (events)，链头 head ",
+    "抽取过程 conduct of the draws：0 项待复核 (to review)",
+)
+
 
 def tutorial_steps() -> list[tuple[str, str]]:
     """(kind, text) of every executed block, in order."""
@@ -110,6 +135,10 @@ def test_the_tutorial_runs(tmp_path: Path) -> None:
     # `health` may exit 1 (a statistical alarm is "review", and a fair draw raises one with
     # probability alpha); it must still have run and reported, without a crash.
     assert "draw health of entities:" in done.stdout and "Traceback" not in done.stderr
+    # the messages the tutorial's ```text blocks quote are the ones the commands print now
+    quoted = TUTORIAL.read_text(encoding="utf-8")
+    for message in QUOTED:
+        assert message in quoted and message in done.stdout, message
     assert (tmp_path / "shuangsuiji.db").exists()
     assert list((tmp_path / "公示").glob("publication.html"))
     # the last verify and verify-log, again, as JSON

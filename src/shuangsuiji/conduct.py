@@ -17,6 +17,9 @@ bundles and the store's facts, so that ``shuangsuiji health`` shows them togethe
 - ``never_inspected`` — an entity the draw selected, of a task that has ended, with no result
   (drawn, then quietly not visited).
 
+Each kind's Chinese label, which ``health`` prints next to the code, is in
+:data:`shuangsuiji.labels.CONDUCT_LABELS`.
+
 >>> bundle = {"task_label": "T1", "attempts": [
 ...     {"attempt": 1, "state": "abandoned", "reason": "ceremony_abandoned",
 ...      "reason_text": "纪检组未揭示", "approved_by": "科长"},

@@ -17,6 +17,10 @@ kind of code, here, so that every page says the same thing.
 >>> payload_summary({"task": "T1", "entity": "E1", "by": "E2", "reason": "not_found_at_address",
 ...                  "record_digest": "ab" * 32, "stream": {"k": 1}})
 '任务：T1；对象：E1；替补：E2；原因：通过登记的住所无法联系；记录摘要：abababababab…'
+>>> conduct_label("status_flip")
+'排除后状态又变更'
+>>> redraw_label("supervisor_order")
+'上级机关或监督机关书面要求重新抽取'
 >>> due_basis_label("official: State Council holiday notices 2004-2026", estimated=False)
 '依据国务院办公厅2004—2026年节假日安排'
 """
@@ -28,15 +32,19 @@ from collections.abc import Mapping
 from typing import Final
 
 from shuangsuiji.candidates import EXCLUSION_REASONS
+from shuangsuiji.commitments import REDRAW_REASONS
 
 __all__ = [
+    "CONDUCT_LABELS",
     "RECUSAL_LABELS",
     "REPLACEMENT_LABELS",
     "RISK_TIER_LABELS",
+    "conduct_label",
     "due_basis_label",
     "exclusion_label",
     "payload_summary",
     "recusal_label",
+    "redraw_label",
     "replacement_label",
     "stratum_label",
 ]
@@ -59,6 +67,18 @@ REPLACEMENT_LABELS: Final[Mapping[str, str]] = {
     "other": "其他",
 }
 """Why a selected entity was replaced by an alternate."""
+
+CONDUCT_LABELS: Final[Mapping[str, str]] = {
+    "system_seed_only": "仅由系统产生随机数（无独立参与方或未事先公告）",
+    "redraw": "重新抽取",
+    "abandoned": "放弃的抽取",
+    "reassigned": "抽取后调整检查组",
+    "late_conflict": "抽取后申报利害关系",
+    "status_flip": "排除后状态又变更",
+    "never_inspected": "抽中但未检查",
+}
+"""The acts around a draw that ``shuangsuiji health`` lists for review (:mod:`shuangsuiji.conduct`
+names them by these codes)."""
 
 RISK_TIER_LABELS: Final[Mapping[str, str]] = {
     "A": "A类（信用风险低）",
@@ -86,6 +106,16 @@ def recusal_label(code: str, text: str = "") -> str:
 def replacement_label(code: str, note: str = "") -> str:
     """The Chinese label of a replacement reason, with its note when there is one."""
     return _with_text(REPLACEMENT_LABELS.get(str(code), str(code)), note)
+
+
+def redraw_label(code: str) -> str:
+    """The Chinese label of a re-draw reason (:data:`shuangsuiji.commitments.REDRAW_REASONS`)."""
+    return REDRAW_REASONS.get(str(code), str(code))
+
+
+def conduct_label(code: str) -> str:
+    """The Chinese label of a conduct finding's kind (the code itself when unknown)."""
+    return CONDUCT_LABELS.get(str(code), str(code))
 
 
 def stratum_label(stratum: str, regions: Mapping[str, str] | None = None) -> str:

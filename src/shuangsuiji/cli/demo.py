@@ -40,9 +40,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
         console().print(f"  {line}")
     from rich.table import Table
 
-    table = Table(title="Files written", show_header=True)
-    table.add_column("file")
-    table.add_column("what it is")
+    table = Table(title="已写入的文件 files written", show_header=True)
+    table.add_column("文件 file")
+    table.add_column("说明 what it is")
     for name, what in summary["files"].items():
         table.add_row(name, what)
     console().print(table)

@@ -116,13 +116,14 @@ def _show_draw(registry: Any, result: Any, task_code: str, out: Path | None, as_
         )
         return
     click.echo(
-        f"task {task_code}, attempt {result.attempt}: {len(rows)} selected, seed {result.draw.seed}"
+        f"已抽取 drawn: 任务 task {task_code}，第 {result.attempt} 次 (attempt {result.attempt})，"
+        f"抽中 {len(rows)} 户 (selected)，种子 seed {result.draw.seed}"
     )
     # a terminal shows the first 20; a pipe or a file (cron) gets every row
     shown = rows[:20] if to_terminal() else rows
     show_rows(shown, False, ["rank", "entity", "stratum", "ticket"])
     if len(shown) < len(rows):
-        console().print(f"… and {len(rows) - 20} more (use --json or --out)")
+        console().print(f"… 另有 {len(rows) - 20} 户未列出 (more)：全部见 --json 或 --out")
 
 
 @click.group()
@@ -209,9 +210,8 @@ def seed_commit(
     registry = writing_registry(db_url)
     step = registry.commit_team_seed if teams else registry.commit_seed
     step(task_code, party, commitment, actor=actor)
-    console().print(
-        f"{party} committed to {'the team seed' if teams else 'the seed'} of {task_code}"
-    )
+    seed_of = "检查组种子 team seed" if teams else "种子 seed"
+    console().print(f"已提交承诺 committed: {party} → {task_code} 的{seed_of}")
 
 
 @seed.command(name="public")
@@ -244,7 +244,7 @@ def seed_public(task_code: str, sources: tuple[str, ...], db_url: str, actor: st
             )
         parsed.append(PublicSource(parts[0], parts[1], day))
     digest = writing_registry(db_url).declare_public_seed(task_code, parsed, actor=actor)
-    console().print(f"public values declared for {task_code}: digest {digest}")
+    console().print(f"已声明公开数值 public values declared: {task_code}，摘要 digest {digest}")
 
 
 @seed.command(name="announce")
@@ -263,7 +263,8 @@ def seed_announce(task_code: str, out: Path, teams: bool, db_url: str, actor: st
     announcement = step(task_code, actor=actor)
     write_text(to_json(announcement), out)
     console().print(
-        f"pre-draw announcement of {task_code}: {out} (digest {announcement['digest']})"
+        f"已生成抽取前公告 pre-draw announcement: {task_code} → {out}"
+        f"（摘要 digest {announcement['digest']}；揭示之前先公布 publish it before any reveal）"
     )
 
 
@@ -289,7 +290,7 @@ def seed_reveal(
     registry = writing_registry(db_url)
     step = registry.reveal_team_seed if teams else registry.reveal_seed
     step(task_code, party, value, actor=actor)
-    console().print(f"{party} revealed for {task_code}")
+    console().print(f"已揭示 revealed: {party} → {task_code}")
 
 
 @seed.command(name="values")
@@ -301,7 +302,7 @@ def seed_reveal(
 def seed_values(task_code: str, values: tuple[str, ...], db_url: str, actor: str) -> None:
     """Enter the declared public values as published, one per source, in order."""
     writing_registry(db_url).reveal_public_values(task_code, list(values), actor=actor)
-    console().print(f"public values entered for {task_code}")
+    console().print(f"已录入公开数值 public values entered: {task_code}")
 
 
 @seed.command(name="select")
@@ -329,10 +330,15 @@ def seed_abandon(
     task_code: str, reason: str, text: str, approved_by: str, db_url: str, actor: str
 ) -> None:
     """Abandon TASK_CODE's frozen attempt (e.g. a party never revealed); it counts as a draw."""
+    from shuangsuiji.labels import redraw_label
+
     writing_registry(db_url).abandon(
         task_code, reason=reason, text=text, approved_by=approved_by, actor=actor
     )
-    console().print(f"attempt of {task_code} abandoned ({reason}); the next draw is a re-draw")
+    console().print(
+        f"已放弃 abandoned: {task_code} 的本次抽取（{reason} {redraw_label(reason)}）；"
+        "下一次抽取是重新抽取 (re-draw)"
+    )
 
 
 @click.command()
@@ -364,6 +370,8 @@ def replace(
     task_code: str, entity_id: str, reason: str, text: str, note: str, db_url: str, actor: str
 ) -> None:
     """Replace a selected entity by the next alternate of its stratum (recorded)."""
+    from shuangsuiji.labels import replacement_label
+
     text = deprecated_alias("--note", note, "--text", text)
     by = writing_registry(db_url).replace(task_code, entity_id, reason, actor=actor, note=text)
-    console().print(f"{entity_id} replaced by {by} ({reason})")
+    console().print(f"已更换 replaced: {entity_id} → {by}（{reason} {replacement_label(reason)}）")

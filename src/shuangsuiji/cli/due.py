@@ -45,5 +45,8 @@ def due(day: Any, days: int, estimate: bool, notice: tuple[Path, ...], as_json: 
             }
         )
         return
-    label = f"  (ESTIMATE: {result.basis})" if result.estimated else ""
+    from shuangsuiji.labels import due_basis_label
+
+    basis = due_basis_label(result.basis, estimated=result.estimated)
+    label = f"  （{basis} (ESTIMATE)）" if result.estimated else ""
     console().print(f"{result.date.isoformat()}{label}")

@@ -34,7 +34,7 @@ def export_bundle(task_code: str, out: Path, db_url: str) -> None:
     """Write the draw bundle of TASK_CODE (JSON) for `shuangsuiji verify`."""
 
     reading_registry(db_url).export_bundle(task_code, out)
-    console().print(f"wrote {out}")
+    console().print(f"已写入 wrote: {out}")
 
 
 @export.command(name="annex")
@@ -49,7 +49,9 @@ def export_annex(task_code: str, out: Path, recipient: str, db_url: str, actor: 
     only, never published); `shuangsuiji verify BUNDLE --annex ANNEX` replays the teams with
     it. Writing it is logged (annex.export)."""
     writing_registry(db_url).export_staffing_annex(task_code, out, actor=actor, recipient=recipient)
-    console().print(f"wrote {out} (sealed annex: supervising office only, do not publish)")
+    console().print(
+        f"已写入 wrote: {out}（密封附件 sealed annex：仅交监督机关，不得公开 do not publish）"
+    )
 
 
 @export.command(name="log")
@@ -62,7 +64,7 @@ def export_log(out: Path, db_url: str) -> None:
 
     store = existing_store(db_url)
     out.write_text(dumps_jsonl(store.audit_rows()), encoding="utf-8")
-    console().print(f"wrote {out}")
+    console().print(f"已写入 wrote: {out}")
 
 
 @export.command(name="publications")
@@ -80,7 +82,7 @@ def export_publications(out_dir: Path, today: Any, issuer: str, db_url: str) -> 
 
     day = today.date() if today else date.today()
     written = reading_registry(db_url).export_publications(out_dir, today=day, issuer=issuer)
-    console().print(f"wrote {', '.join(written)} to {out_dir}")
+    console().print(f"已写入 wrote: {', '.join(written)}（目录 in {out_dir}）")
 
 
 @export.command(name="announcements")
@@ -102,7 +104,7 @@ def export_announcements(out_dir: Path, plan_code: str | None, issued: Any, db_u
         out_dir, plan=plan_code, issued_on=issued.date() if issued else None
     )
     for name in written:
-        console().print(f"wrote {out_dir / name}")
+        console().print(f"已写入 wrote: {out_dir / name}")
 
 
 @export.command(name="record")
@@ -117,4 +119,4 @@ def export_record(task_code: str, out: Path, issuer: str, agency: str, db_url: s
 
     issuer = deprecated_alias("--agency", agency, "--issuer", issuer)
     out.write_text(reading_registry(db_url).draw_record(task_code, agency=issuer), encoding="utf-8")
-    console().print(f"wrote {out}")
+    console().print(f"已写入 wrote: {out}")

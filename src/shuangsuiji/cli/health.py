@@ -60,6 +60,8 @@ def health(
     alarm happens with probability at most ALPHA per report).
     """
 
+    from shuangsuiji.labels import conduct_label
+
     registry = reading_registry(db_url)
     chosen = list(task_codes) or None
     reports = [registry.draw_health(plan_code, tasks=chosen, alpha=alpha)]
@@ -80,13 +82,15 @@ def health(
             data["inspectors"] = reports[1].to_dict()
         if pair_group:
             data["pairs"] = reports[-1].to_dict()
-        data["conduct"] = [f.to_dict() for f in findings]
+        data["conduct"] = [f.to_dict() | {"kind_label": conduct_label(f.kind)} for f in findings]
         emit_json(data)
     else:
         for report in reports:
             console().print(report.summary(), markup=False)
-        console().print(f"conduct of the draws (抽取过程): {len(findings)} act(s) to review")
+        console().print(f"抽取过程 conduct of the draws：{len(findings)} 项待复核 (to review)")
         for f in findings:
-            console().print(f"  {f.kind:<17} {f.task}: {f.detail}", markup=False)
+            console().print(
+                f"  {f.kind} {conduct_label(f.kind)}  {f.task}: {f.detail}", markup=False
+            )
     if any(r.suspicious for r in reports):
         sys.exit(EXIT_CHECK_FAILED)

@@ -121,4 +121,4 @@ def template(kind: str, out: Path | None) -> None:
 
         fail(f"{out} 已存在 (exists)：换一个文件名，或先移走它 (nothing was written)")
     out.write_text(text, encoding="utf-8")
-    console().print(f"wrote {out}; fill it in, then: {TEMPLATES[kind]} {out}")
+    console().print(f"已写入 wrote: {out}；填好后导入 (fill it in, then): {TEMPLATES[kind]} {out}")

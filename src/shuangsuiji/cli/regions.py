@@ -36,7 +36,7 @@ def regions_import(csv_file: Path, encoding: str, db_url: str, actor: str) -> No
 
     names = read_regions_csv(csv_file, encoding=encoding)
     creating_store(db_url).put_regions(names, actor=actor)
-    console().print(f"{len(names)} region name(s) stored")
+    console().print(f"已保存 stored: {len(names)} 个区划名称 (region names)")
 
 
 @regions.command(name="list")

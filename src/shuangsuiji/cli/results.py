@@ -67,7 +67,10 @@ def results_record(
         follow_up=follow_up,
         reason=reason,
     )
-    console().print(f"recorded version {result.version}: {'、'.join(result.labels())}")
+    console().print(
+        f"已录入 recorded: 第 {result.version} 版 (version {result.version})："
+        + "、".join(result.labels())
+    )
 
 
 @results.command(name="import")
@@ -88,7 +91,7 @@ def results_import(csv_file: Path, db_url: str, actor: str, encoding: str) -> No
             fail(f"{csv_file}: 不是 {encoding} 编码的文本 (not {encoding} text: {exc.reason})")
         with csv_file.open(encoding=encoding, newline="") as handle:
             done = registry.import_results(handle, actor=actor)
-    console().print(f"recorded {len(done)} results")
+    console().print(f"已录入 recorded: {len(done)} 条检查结果 (results)")
 
 
 @click.command()
@@ -158,4 +161,7 @@ def publish(
         actor=actor,
     )
     for record in records:
-        console().print(f"published {record.entity} on {record.published} (due {record.due})")
+        console().print(
+            f"已公示 published: {record.entity}，公示日期 {record.published}"
+            f"（期限 due {record.due}）"
+        )

@@ -63,7 +63,9 @@ def init(db_url: str) -> None:
     """Create or upgrade the store's schema."""
 
     store = creating_store(db_url)
-    console().print(f"store ready at {shown(db_url)} (schema revision {store.revision()})")
+    console().print(
+        f"数据库已就绪 store ready: {shown(db_url)}（结构版本 schema revision {store.revision()}）"
+    )
 
 
 @click.group(name="import")
@@ -90,7 +92,7 @@ def import_entities(
     pool = read_entities_csv(csv_file, id_scheme=scheme, encoding=encoding)
     store = creating_store(db_url)
     with _progress() as bar:
-        job = bar.add_task("importing entities", total=len(pool))
+        job = bar.add_task("正在导入 importing entities", total=len(pool))
         report = store.import_entities(
             pool,
             actor=actor,
@@ -98,7 +100,10 @@ def import_entities(
             mode="upsert" if upsert else "add",
             progress=lambda done, _total: bar.update(job, completed=done),
         )
-    console().print(f"imported {report.rows:,} entities (digest {report.digest[:16]}…)")
+    console().print(
+        f"已导入 imported: {report.rows:,} 户检查对象 (entities)，"
+        f"名录摘要 digest {report.digest[:16]}…"
+    )
 
 
 @import_group.command(name="inspectors")
@@ -115,7 +120,7 @@ def import_inspectors(csv_file: Path, db_url: str, actor: str, encoding: str) ->
     known = [d.code for d in store.departments()]
     pool = read_inspectors_csv(csv_file, encoding=encoding, departments=known)
     report = store.import_inspectors(pool, actor=actor, source=str(csv_file))
-    console().print(f"imported {report.rows:,} inspectors")
+    console().print(f"已导入 imported: {report.rows:,} 名执法检查人员 (inspectors)")
 
 
 @import_group.command(name="conflicts")
@@ -130,7 +135,7 @@ def import_conflicts(csv_file: Path, db_url: str, actor: str, encoding: str) -> 
 
     conflicts = read_conflicts_csv(csv_file, encoding=encoding)
     report = creating_store(db_url).import_conflicts(conflicts, actor=actor, source=str(csv_file))
-    console().print(f"imported {report.rows:,} declared conflicts")
+    console().print(f"已导入 imported: {report.rows:,} 条利害关系申报 (declared conflicts)")
 
 
 @click.group()
@@ -150,7 +155,7 @@ def items_import(csv_file: Path, db_url: str, actor: str, encoding: str) -> None
 
     rows = read_items_csv(csv_file, encoding=encoding)
     creating_store(db_url).put_items(rows, actor=actor)
-    console().print(f"stored {len(rows)} inspection items")
+    console().print(f"已保存 stored: {len(rows)} 个抽查事项 (inspection items)")
 
 
 @items.command(name="list")
@@ -181,7 +186,7 @@ def departments_add(code: str, name: str, db_url: str, actor: str) -> None:
     from shuangsuiji.model import Department
 
     creating_store(db_url).put_departments([Department(code, name)], actor=actor)
-    console().print(f"department {code} stored")
+    console().print(f"已保存 stored: 部门 department {code}")
 
 
 @click.group()
@@ -199,7 +204,7 @@ def policy_set(toml_file: Path, db_url: str, actor: str) -> None:
     from shuangsuiji.policy import load_policy
 
     digest = creating_store(db_url).save_policy(load_policy(toml_file), actor=actor)
-    console().print(f"policy stored (content hash {digest})")
+    console().print(f"已保存 stored: 实施细则 policy（内容哈希 content hash {digest}）")
 
 
 @policy.command(name="show")
@@ -232,7 +237,7 @@ def plan_create(
     from shuangsuiji.model import Plan
 
     existing_store(db_url, upgrade=True).put_plan(Plan(code, year, name, departments_), actor=actor)
-    console().print(f"plan {code} stored")
+    console().print(f"已保存 stored: 计划 plan {code}")
 
 
 @plan.command(name="show")
@@ -311,8 +316,9 @@ def task_create(
         ratio=ratio,
     )
     existing_store(db_url, upgrade=True).put_task(new, actor=actor)
-    kind = "directed" if new.directed else "undirected"
-    console().print(f"task {code} stored ({kind}{', joint' if new.joint else ''})")
+    kind = "定向 directed" if new.directed else "不定向 undirected"
+    joint = "，联合抽查 joint" if new.joint else ""
+    console().print(f"已保存 stored: 任务 task {code}（{kind}{joint}）")
 
 
 @task.command(name="show")

@@ -51,7 +51,7 @@ def teams_freeze(task_code: str, on: Any, db_url: str, actor: str) -> None:
     digest = writing_registry(db_url).freeze_staffing(
         task_code, actor=actor, on=on.date() if on else None
     )
-    console().print(f"staffing of {task_code} frozen: digest {digest}")
+    console().print(f"已冻结人员配备 staffing frozen: {task_code}，摘要 digest {digest}")
 
 
 @teams.command(name="draw")
@@ -120,16 +120,16 @@ def teams_reassign(
         task_code, entity_id, inspector_id, reason, actor=actor, text=text
     )
     if done["team"] is not None:
-        console().print(f"new team of {entity_id}: {', '.join(done['team'])}")
+        console().print(f"已调整 new team: {entity_id} 的检查组为 {', '.join(done['team'])}")
         return
     needed = done["request"]["witnesses_needed"]
     if out is not None:
         out.write_text(json.dumps(done["announcement"], ensure_ascii=False, indent=1) + "\n")
     console().print(
-        f"change {done['digest'][:16]}… recorded and announced"
-        + (f" ({out})" if out else "")
-        + f"; it waits for {needed} witness(es), each another person: "
-        f"shuangsuiji teams witness {task_code} --party NAME --value HEX"
+        f"已记录并公布调整 change recorded and announced: {done['digest'][:16]}…"
+        + (f"（{out}）" if out else "")
+        + f"；等待 {needed} 名见证人 (witnesses)，每人须为另一人，各自运行 "
+        f"`shuangsuiji teams witness {task_code} --party NAME --value HEX`"
     )
 
 
@@ -153,9 +153,11 @@ def teams_witness(task_code: str, party: str, value: str, db_url: str, actor: st
         task_code, party, parse_witness_value(value, party), actor=actor
     )
     if team is None:
-        console().print(f"witness {party} recorded; more witnesses are needed")
+        console().print(
+            f"已记录见证 witness recorded: {party}；还需要其他见证人 (more witnesses needed)"
+        )
     else:
-        console().print(f"change drawn; new team: {', '.join(team)}")
+        console().print(f"已抽取调整 change drawn；新的检查组 new team: {', '.join(team)}")
 
 
 @teams.command(name="withdraw")
@@ -168,4 +170,4 @@ def teams_withdraw(task_code: str, text: str, db_url: str, actor: str) -> None:
     """Withdraw the task's pending change of a team (recorded; it still counts against
     [draw] max_reassignments)."""
     writing_registry(db_url).cancel_change(task_code, text, actor=actor)
-    console().print(f"pending change of task {task_code} withdrawn")
+    console().print(f"已撤回 withdrawn: 任务 task {task_code} 待定的检查组调整 (pending change)")

@@ -101,12 +101,13 @@ def verify(
         console().print(
             str(report)
             if not report.ok
-            else f"OK: {bundle_file} re-derives exactly "
-            f"({_selected_count(bundle)} selected, task {bundle.get('task_label')})"
-            + (f"; teams replayed with the annex {annex_file}" if annex is not None else "")
+            else f"核验通过 OK: {bundle_file} 可完全重新推导 (re-derives exactly)："
+            f"抽中 {_selected_count(bundle)} 户 (selected)，"
+            f"任务 task {bundle.get('task_label')}"
+            + (f"；检查组已用附件重放 (teams replayed) {annex_file}" if annex is not None else "")
         )
         for warning in report.warnings:
-            console(stderr=True).print(f"[yellow]warning:[/] {warning}")
+            console(stderr=True).print(f"[yellow]注意 warning:[/] {warning}")
     if not report.ok:
         sys.exit(EXIT_CHECK_FAILED)
 
@@ -166,7 +167,11 @@ def verify_log(
             console(stderr=True).print(f"[red]FAIL[/] {escape(str(problem))}")
     else:
         head = rows[-1]["hash"] if rows else "-"
-        what = "audit log intact" if chain_only else "audit log intact and the records agree"
-        console().print(f"{what}: {len(rows)} events, head {head}")
+        what = (
+            "审计日志完整 (audit log intact)"
+            if chain_only
+            else "审计日志完整，记录一致 (audit log intact and the records agree)"
+        )
+        console().print(f"{what}：{len(rows)} 条事件 (events)，链头 head {head}")
     if problems:
         sys.exit(EXIT_CHECK_FAILED)
