@@ -59,6 +59,7 @@ from shuangsuiji.draw import (
     draw_entities,
     id_array,
     seed_bytes,
+    skip_map,
 )
 from shuangsuiji.errors import InvalidInputError
 from shuangsuiji.seeds import Ceremony, PublicSeed, check_provenance
@@ -461,7 +462,7 @@ def _compare_picks(c: _Checker, field: str, recorded: Any, derived: tuple[Pick, 
 def _replay_replacements(c: _Checker, draw: Draw, recorded: list[Any]) -> Draw:
     for i, r in enumerate(recorded):
         try:
-            skip = {x["id"]: x["task"] for x in r.get("skipped", [])}
+            skip = skip_map(r.get("skipped", []))
             nxt = draw.replace(r["replaced"], r["reason"], r.get("note", ""), skip=skip)
         except (ReplacementError, KeyError, TypeError, ValueError) as exc:
             c.add(f"replacements[{i}]", f"cannot be replayed: {exc}")

@@ -78,6 +78,7 @@ __all__ = [
     "pool_digest",
     "ratio_text",
     "seed_bytes",
+    "skip_map",
     "stratum_summaries",
     "tickets",
 ]
@@ -583,6 +584,16 @@ class Replacement:
         if self.skipped:
             out["skipped"] = [{"id": s["id"], "task": s["task"]} for s in self.skipped]
         return out
+
+
+def skip_map(skipped: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """The ``skip`` argument of :meth:`Draw.replace` from a recorded ``skipped`` list
+    (``[{"id", "task"}]``), so that a replay passes over the same alternates.
+
+    >>> skip_map([{"id": "E7", "task": "T3"}])
+    {'E7': 'T3'}
+    """
+    return {str(x["id"]): str(x["task"]) for x in skipped}
 
 
 def _select(

@@ -28,6 +28,7 @@ from shuangsuiji.draw import (
     SizeRule,
     Strata,
     draw_entities,
+    skip_map,
 )
 from shuangsuiji.integrity import RecordProblem, check_records
 from shuangsuiji.model import Task
@@ -636,7 +637,7 @@ class _Draws(_RegistryBase):
             ids, strata, rules, task_label=row.task, seed=row.seed or "", scheme=row.ticket_scheme
         )
         for rep in draws_sql.replacements_of(s, row.id):
-            skip = {x["id"]: x["task"] for x in json.loads(rep.skipped or "[]")}
+            skip = skip_map(json.loads(rep.skipped or "[]"))
             draw = draw.replace(rep.entity_id, ReplacementReason(rep.reason), rep.note, skip=skip)
         return draw, ids, strata
 

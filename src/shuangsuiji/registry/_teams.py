@@ -44,7 +44,7 @@ from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
     team_key,
 )
-from shuangsuiji.draw import ReplacementReason, check_label
+from shuangsuiji.draw import ReplacementReason, check_label, skip_map
 from shuangsuiji.registry._base import SYSTEM_PARTY, DrawRefused
 from shuangsuiji.registry._draws import _Draws, _sealed
 from shuangsuiji.seeds import (
@@ -698,7 +698,7 @@ class _Teams(_Draws):
         if recusal.replaces:
             draw, _, _ = self._rebuild(s, row)
             why = ReplacementReason(request["replacement_reason"])
-            skip = {x["id"]: x["task"] for x in request.get("skipped", [])}
+            skip = skip_map(request.get("skipped", []))
             rep = draw.replace(recusal.replaces, why, recusal.text, skip=skip).replacements[-1]
             if rep.by != recusal.entity_id:
                 raise DrawRefused(
