@@ -3,13 +3,16 @@ task has meanwhile selected."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import attrs
 import numpy as np
 import pytest
 
-from shuangsuiji.bundle import verify_bundle
+from shuangsuiji.bundle import record_digest, verify_bundle
 from shuangsuiji.draw import Draw, ReplacementError, SizeRule, draw_entities
 from shuangsuiji.model import Plan, Task
 from shuangsuiji.policy import Policy
@@ -178,3 +181,39 @@ def test_every_exclusion_is_published_with_the_fact_that_decided_it(db_url: str)
         statuses[i] for i in gone["ids"]
     ]
     assert {f["status"] for f in gone["facts"]} <= {"注销", "吊销", "撤销"}
+
+
+def test_verify_checks_the_published_exclusions(db_url: str) -> None:
+    """A forged `excluded` list is named even with the record digest recomputed: an unknown
+    reason, an entity both excluded and a candidate, a fact of the wrong kind, or a
+    registration "after the cut-off" that is not."""
+    reg, _, _ = _two_tasks(db_url)
+    bundle = reg.bundle("T3")
+    assert verify_bundle(bundle).ok
+
+    def forged(edit: Callable[[dict[str, Any]], None]) -> list[str]:
+        copy = json.loads(json.dumps(bundle))
+        edit(copy)
+        copy["record_digest"] = record_digest(copy)
+        return [str(p) for p in verify_bundle(copy).problems]
+
+    def by_reason(b: dict[str, Any], reason: str) -> dict[str, Any]:
+        return next(e for e in b["excluded"] if e["reason"] == reason)
+
+    def rename(b: dict[str, Any]) -> None:
+        by_reason(b, "deregistered_or_revoked")["reason"] = "注销"
+
+    def also_candidate(b: dict[str, Any]) -> None:
+        by_reason(b, "inspected_within_window")["ids"][0] = b["candidates"][0]["id"]
+
+    def wrong_fact(b: dict[str, Any]) -> None:
+        by_reason(b, "deregistered_or_revoked")["facts"][0] = {"task": "T1"}
+
+    def early(b: dict[str, Any]) -> None:
+        e = by_reason(b, "registered_after_cutoff")
+        e["ids"], e["facts"] = ["91350100MA00000000"], [{"registered": "2020-01-01"}]
+
+    assert any("is not one of" in p for p in forged(rename))
+    assert any("and a candidate too" in p for p in forged(also_candidate))
+    assert any("must have exactly ['status']" in p for p in forged(wrong_fact))
+    assert any("not after the cut-off 2026-07-15" in p for p in forged(early))

@@ -38,6 +38,7 @@ import attrs
 import numpy as np
 
 from shuangsuiji.audit import canonical_json
+from shuangsuiji.candidates import EXCLUSION_FACTS, EXCLUSION_REASONS
 from shuangsuiji.commitments import announcement_problems
 from shuangsuiji.draw import (
     SPEC,
@@ -526,6 +527,52 @@ def _check_metadata(c: _Checker, b: Mapping[str, Any]) -> None:
         c.add("record_digest", f"the other fields are not canonical JSON: {exc}")
 
 
+def _check_excluded(c: _Checker, b: Mapping[str, Any]) -> None:
+    """The published exclusions: known reasons, each ID excluded once and never a candidate
+    too, and (where recorded) one fact per ID of the kind its reason needs, a registration
+    "after the cut-off" really after it."""
+    excluded = b.get("excluded")
+    if excluded is None:
+        return
+    if not isinstance(excluded, list):
+        c.add("excluded", "must be a list of {'reason', 'ids', 'facts'}")
+        return
+    candidates = {x.get("id") for x in b.get("candidates") or [] if isinstance(x, Mapping)}
+    seen: dict[str, str] = {}
+    for i, e in enumerate(excluded):
+        where = f"excluded[{i}]"
+        if not isinstance(e, Mapping) or not isinstance(e.get("ids"), list):
+            c.add(where, "must be {'reason', 'ids': [id, ...], 'facts': [...]}")
+            continue
+        reason = str(e.get("reason"))
+        if reason not in EXCLUSION_REASONS:
+            c.add(where, f"reason {reason!r} is not one of {sorted(EXCLUSION_REASONS)}")
+        for ident in e["ids"]:
+            if ident in seen:
+                c.add(where, f"{ident!r} is excluded twice ({seen[ident]}, {reason})")
+            elif ident in candidates:
+                c.add(where, f"{ident!r} is excluded ({reason}) and a candidate too")
+            seen[str(ident)] = reason
+        if "facts" in e and reason in EXCLUSION_FACTS:
+            _check_facts(c, where, reason, e["ids"], e["facts"], b.get("cutoff"))
+
+
+def _check_facts(
+    c: _Checker, where: str, reason: str, ids: list[Any], facts: Any, cutoff: Any
+) -> None:
+    keys = EXCLUSION_FACTS[reason]
+    if not isinstance(facts, list) or len(facts) != len(ids):
+        c.add(where, f"facts must be a list with one {{{', '.join(keys)}}} per ID")
+        return
+    for ident, fact in zip(ids, facts, strict=True):
+        if not isinstance(fact, Mapping) or tuple(sorted(fact)) != tuple(sorted(keys)):
+            c.add(where, f"the fact of {ident!r} must have exactly {list(keys)}, got {fact!r}")
+            return
+        day = fact.get("registered")
+        if isinstance(cutoff, str) and isinstance(day, str) and not day > cutoff:
+            c.add(where, f"{ident!r} registered {day}, not after the cut-off {cutoff}")
+
+
 def _rederive(c: _Checker) -> tuple[Draw | None, bytes | None]:
     """The draw re-derived from the bundle's inputs (``None`` if unusable), and the seed."""
     task_label = c.get("task_label", str)
@@ -588,6 +635,7 @@ def verify_bundle(
         for message in announcement_problems(bundle, announcements):
             c.add("announcement", message)
     _check_metadata(c, bundle)
+    _check_excluded(c, bundle)
     # A columnar head may keep its picks in a Parquet file that ``derive`` compares.
     picks_outside = derive is not None and "picks_file" in bundle
     selected = None if picks_outside else c.get("selected", list)

@@ -54,6 +54,7 @@ from shuangsuiji.policy import Policy
 from shuangsuiji.pools import STRING, EntityPool
 
 __all__ = [
+    "EXCLUSION_FACTS",
     "EXCLUSION_REASONS",
     "CandidateSet",
     "Exclusion",
@@ -70,6 +71,13 @@ EXCLUSION_REASONS = {
     "inspected_within_window": "检查间隔期内已被检查",
 }
 """Why an entity in the task's population is not a candidate (code → Chinese label)."""
+
+EXCLUSION_FACTS = {
+    "deregistered_or_revoked": ("status",),
+    "registered_after_cutoff": ("registered",),
+    "inspected_within_window": ("task", "end"),
+}
+"""The keys of the fact recorded for each excluded entity, by reason (``Exclusion.facts``)."""
 
 
 @attrs.frozen
