@@ -5,8 +5,13 @@ about a minute and a half)."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+from click.testing import CliRunner
+
+from shuangsuiji.cli import main
 from shuangsuiji.model import Plan, Task
 from shuangsuiji.registry import Registry
 from shuangsuiji.store import Store
@@ -52,3 +57,20 @@ def build_cycle_store(url: str) -> dict[str, str]:
     reg.publish("T1", first, on=date(2026, 10, 20), actor="公示员")
     reg.store.engine.dispose()
     return {"published": first, "unpublished": second, "replaced_by": replaced_by}
+
+
+RUNNER = CliRunner()
+
+
+def run_ok(args: list[str]) -> str:
+    """The standard output of a command that must succeed."""
+    result = RUNNER.invoke(main, args)
+    assert result.exit_code == 0, (args, result.output)
+    return result.stdout
+
+
+def store_copy(cycle: tuple[Path, dict[str, str]], directory: Path, name: str) -> str:
+    """The URL of a copy of the cycle's store, for one test to change."""
+    copy = directory / name
+    shutil.copy(cycle[0], copy)
+    return f"sqlite:///{copy}"

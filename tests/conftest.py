@@ -64,3 +64,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A small store through a whole cycle (tests/cli_store.py), built once per module."""
+    from cli_store import build_cycle_store
+
+    path = tmp_path_factory.mktemp("cycle") / "cycle.db"
+    return path, build_cycle_store(f"sqlite:///{path}")

@@ -4,39 +4,21 @@ explicitly, and commands that only read never create a store."""
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli_store import build_cycle_store
+from cli_store import RUNNER, run_ok, store_copy
 from shuangsuiji.cli import EXIT_BAD_INPUT, EXIT_REFUSED, main
 from shuangsuiji.registry import Registry
 from shuangsuiji.store import Store
 from shuangsuiji.store import move as move_module
 
-RUNNER = CliRunner()
-
-
-def _ok(args: list[str]) -> str:
-    result = RUNNER.invoke(main, args)
-    assert result.exit_code == 0, (args, result.output)
-    return result.stdout
-
-
-@pytest.fixture(scope="module")
-def cycle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    path = tmp_path_factory.mktemp("cycle") / "cycle.db"
-    return path, build_cycle_store(f"sqlite:///{path}")
-
 
 @pytest.fixture
 def source(cycle: tuple[Path, dict[str, str]], tmp_path: Path) -> str:
-    copy = tmp_path / "source.db"
-    shutil.copy(cycle[0], copy)
-    return f"sqlite:///{copy}"
+    return store_copy(cycle, tmp_path, "source.db")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -60,7 +42,9 @@ def _same_records(source: str, target: str) -> None:
         ["pool", "show", "conflicts"],
         ["regions", "list"],
     ):
-        assert _ok([*args, "--db", source, "--json"]) == _ok([*args, "--db", target, "--json"])
+        assert run_ok([*args, "--db", source, "--json"]) == run_ok(
+            [*args, "--db", target, "--json"]
+        )
     old, new = Registry(Store.open(source, upgrade=False)), Registry(Store.open(target))
     assert old.bundle("T1") == new.bundle("T1")
     assert old.store.audit_rows() == new.store.audit_rows()
@@ -70,24 +54,24 @@ def _same_records(source: str, target: str) -> None:
 def test_db_move_copies_a_whole_cycle_and_the_log_verifies_on_the_new_side(
     source: str, target: str, cycle: tuple[Path, dict[str, str]]
 ) -> None:
-    moved = json.loads(_ok(["db", "move", "--from", source, "--to", target, "--json"]))
+    moved = json.loads(run_ok(["db", "move", "--from", source, "--to", target, "--json"]))
     assert moved["verified"] and moved["problems"] == []
     for table in ("entities", "regions", "audit_events", "draws", "replacements", "team_members"):
         assert moved["rows"][table] > 0, table
     assert moved["rows"]["publications"] == 1 and moved["rows"]["results"] == 3
     _same_records(source, target)
-    checked = _ok(["verify-log", "--db", target])
+    checked = run_ok(["verify-log", "--db", target])
     assert checked.startswith("审计日志完整，记录一致 (audit log intact and the records agree)：")
     # The new side takes new records after the copied ones (PostgreSQL: the ID sequences).
     reg = Registry(Store.open(target))
     reg.publish("T1", cycle[1]["unpublished"], on=date.today(), actor="公示员")
-    assert json.loads(_ok(["verify-log", "--db", target, "--json"]))["ok"]
+    assert json.loads(run_ok(["verify-log", "--db", target, "--json"]))["ok"]
 
 
 def test_db_move_refuses_a_target_that_holds_a_store_and_changes_nothing(
     source: str, target: str
 ) -> None:
-    _ok(["db", "move", "--from", source, "--to", target])
+    run_ok(["db", "move", "--from", source, "--to", target])
     before = Store.open(target).counts()
     again = RUNNER.invoke(main, ["db", "move", "--from", source, "--to", target])
     output = " ".join(again.output.split())
@@ -113,7 +97,7 @@ def test_db_move_is_one_transaction_on_the_target(
     assert failed.exit_code == EXIT_REFUSED and "network went down" in failed.output
     assert set(Store.open(target).counts().values()) == {0}
     monkeypatch.setattr(move_module, "_copy_table", copy)
-    _ok(["db", "move", "--from", source, "--to", target])  # the empty target takes a retry
+    run_ok(["db", "move", "--from", source, "--to", target])  # the empty target takes a retry
     _same_records(source, target)
 
 
@@ -165,9 +149,9 @@ def test_db_upgrade_creates_the_schema_and_a_read_command_then_finds_the_store(
     db = f"sqlite:///{tmp_path / 'new.db'}"
     empty = RUNNER.invoke(main, ["pool", "list", "--db", db])
     assert empty.exit_code == EXIT_BAD_INPUT
-    assert "schema upgraded" in _ok(["db", "upgrade", "--db", db])
-    assert "schema up to date" in _ok(["db", "upgrade", "--db", db])
-    rows = json.loads(_ok(["pool", "list", "--db", db, "--json"]))
+    assert "schema upgraded" in run_ok(["db", "upgrade", "--db", db])
+    assert "schema up to date" in run_ok(["db", "upgrade", "--db", db])
+    rows = json.loads(run_ok(["pool", "list", "--db", db, "--json"]))
     assert [r["rows"] for r in rows] == [0, 0, 0]
 
 
@@ -230,6 +214,6 @@ def test_a_read_command_on_an_older_schema_says_to_upgrade_and_a_write_command_u
     output = " ".join(result.output.split())
     assert result.exit_code == EXIT_BAD_INPUT and "shuangsuiji db upgrade" in output, output
     assert old.revision() == "0005"  # reading changed nothing
-    _ok(["departments", "add", "SCJG", "市场监督管理局", "--db", db, "--actor", "李科长"])
+    run_ok(["departments", "add", "SCJG", "市场监督管理局", "--db", db, "--actor", "李科长"])
     assert old.revision() == old.head()
-    assert json.loads(_ok(["pool", "list", "--db", db, "--json"]))[0]["rows"] == 0
+    assert json.loads(run_ok(["pool", "list", "--db", db, "--json"]))[0]["rows"] == 0

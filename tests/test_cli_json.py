@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,11 @@ from typing import Any
 import click
 import jsonschema
 import pytest
-from click.testing import CliRunner
 
-from cli_store import build_cycle_store
+from cli_store import RUNNER, run_ok, store_copy
 from shuangsuiji.cli import main
 from shuangsuiji.cli.messages import in_cli_terms
 
-RUNNER = CliRunner()
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "docs" / "cli-json-schema.json").read_text(encoding="utf-8")
 )
@@ -43,24 +40,10 @@ def _check(command: str, output: str) -> Any:
     return data
 
 
-def _ok(args: list[str]) -> str:
-    result = RUNNER.invoke(main, args)
-    assert result.exit_code == 0, (args, result.output)
-    return result.stdout
-
-
-@pytest.fixture(scope="module")
-def cycle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    path = tmp_path_factory.mktemp("cycle") / "cycle.db"
-    return path, build_cycle_store(f"sqlite:///{path}")
-
-
 @pytest.fixture
 def db(cycle: tuple[Path, dict[str, str]], tmp_path: Path) -> str:
     """A copy of the cycle's store, for one test to change."""
-    copy = tmp_path / "copy.db"
-    shutil.copy(cycle[0], copy)
-    return f"sqlite:///{copy}"
+    return store_copy(cycle, tmp_path, "copy.db")
 
 
 # Each command with --json, run on the cycle's store (the demo is checked in test_cli.py).
@@ -83,24 +66,26 @@ def test_every_command_with_json_output_has_a_schema() -> None:
 
 @pytest.mark.parametrize("command", sorted(READS))
 def test_the_json_of_each_read_command_matches_its_schema(command: str, db: str) -> None:
-    _check(command, _ok([*READS[command], "--db", db, "--json"]))
+    _check(command, run_ok([*READS[command], "--db", db, "--json"]))
 
 
 @pytest.mark.parametrize("which", ["entities", "inspectors", "conflicts"])
 def test_pool_show_prints_the_rows_in_the_import_columns(which: str, db: str) -> None:
-    rows = _check("pool show", _ok(["pool", "show", which, "--limit", "3", "--db", db, "--json"]))
+    rows = _check(
+        "pool show", run_ok(["pool", "show", which, "--limit", "3", "--db", db, "--json"])
+    )
     assert len(rows) == 3 or which == "conflicts"
-    header = _ok(["template", which]).splitlines()[0].split(",")
+    header = run_ok(["template", which]).splitlines()[0].split(",")
     assert all(list(row) == header for row in rows)
 
 
 def test_lists_are_arrays_codes_and_labels_apart_and_dates_iso(
     db: str, cycle: tuple[Path, dict[str, str]]
 ) -> None:
-    teams = _check("teams show", _ok(["teams", "show", "T1", "--db", db, "--json"]))
+    teams = _check("teams show", run_ok(["teams", "show", "T1", "--db", db, "--json"]))
     assert all(len(t["inspectors"]) == 2 for t in teams)
     records = _check(
-        "publications", _ok(["publications", "--today", "2026-10-30", "--db", db, "--json"])
+        "publications", run_ok(["publications", "--today", "2026-10-30", "--db", db, "--json"])
     )
     by_entity = {r["entity"]: r for r in records}
     published = by_entity[cycle[1]["published"]]
@@ -112,16 +97,16 @@ def test_lists_are_arrays_codes_and_labels_apart_and_dates_iso(
         "逾期未公示",
         None,
     )
-    task = _check("task show", _ok(["task", "show", "T1", "--db", db, "--json"]))
+    task = _check("task show", run_ok(["task", "show", "T1", "--db", db, "--json"]))
     assert task["start"] == "2026-07-01" and task["draws"][0]["state"] == "drawn"
 
 
 def test_the_json_of_the_writing_commands_matches_its_schema(db: str, tmp_path: Path) -> None:
     who = ["--db", db, *ACTOR]
-    frozen = _check("seed freeze", _ok(["seed", "freeze", "T2", *who, "--json"]))[0]
+    frozen = _check("seed freeze", run_ok(["seed", "freeze", "T2", *who, "--json"]))[0]
     made = _check(
         "seed contribute",
-        _ok(
+        run_ok(
             [
                 "seed",
                 "contribute",
@@ -134,9 +119,11 @@ def test_the_json_of_the_writing_commands_matches_its_schema(db: str, tmp_path: 
             ]
         ),
     )[0]
-    _ok(["seed", "commit", "T2", "--party", "系统随机数", "--commitment", made["commitment"], *who])
-    _ok(["seed", "announce", "T2", "--out", str(tmp_path / "predraw.json"), *who])
-    _ok(
+    run_ok(
+        ["seed", "commit", "T2", "--party", "系统随机数", "--commitment", made["commitment"], *who]
+    )
+    run_ok(["seed", "announce", "T2", "--out", str(tmp_path / "predraw.json"), *who])
+    run_ok(
         [
             "seed",
             "reveal",
@@ -148,34 +135,34 @@ def test_the_json_of_the_writing_commands_matches_its_schema(db: str, tmp_path: 
             *who,
         ]
     )
-    drawn = _check("seed select", _ok(["seed", "select", "T2", *who, "--json"]))
+    drawn = _check("seed select", run_ok(["seed", "select", "T2", *who, "--json"]))
     assert [r["rank"] for r in drawn["selected"]] == list(range(1, len(drawn["selected"]) + 1))
-    teams = _check("teams assign", _ok(["teams", "assign", "T2", *who, "--json"]))
+    teams = _check("teams assign", run_ok(["teams", "assign", "T2", *who, "--json"]))
     assert {t["entity"] for t in teams} == {r["entity"] for r in drawn["selected"]}
     bundle = tmp_path / "b.json"
-    _ok(["export", "bundle", "T2", "-o", str(bundle), "--db", db])
-    assert _check("verify", _ok(["verify", str(bundle), "--json"]))["ok"]
+    run_ok(["export", "bundle", "T2", "-o", str(bundle), "--db", db])
+    assert _check("verify", run_ok(["verify", str(bundle), "--json"]))["ok"]
 
 
 def test_due_prints_the_deadline_as_json() -> None:
-    official = _check("due", _ok(["due", "2026-09-25", "--json"]))
+    official = _check("due", run_ok(["due", "2026-09-25", "--json"]))
     assert official == official | {"date": "2026-10-29", "days": 20, "estimated": False}
-    beyond = _check("due", _ok(["due", "2099-12-01", "--estimate", "--json"]))
+    beyond = _check("due", run_ok(["due", "2099-12-01", "--estimate", "--json"]))
     assert beyond["estimated"] and beyond["basis"]
 
 
 def test_a_system_seed_draw_prints_json_that_matches_its_schema(db: str) -> None:
-    drawn = _check("draw", _ok(["draw", "T2", "--db", db, *ACTOR, "--json"]))
+    drawn = _check("draw", run_ok(["draw", "T2", "--db", db, *ACTOR, "--json"]))
     assert drawn["attempt"] == 1 and all(len(r["ticket"]) == 64 for r in drawn["selected"])
 
 
 def test_a_table_piped_to_a_file_is_tab_separated_with_full_ids(db: str) -> None:
-    lines = _ok(["teams", "show", "T1", "--db", db]).splitlines()
+    lines = run_ok(["teams", "show", "T1", "--db", db]).splitlines()
     assert lines[0] == "entity\tinspectors"
     entity, inspectors = lines[1].split("\t")
     assert len(entity) == 18 and "…" not in lines[1]
     assert len(inspectors.split()) == 2
-    rows = _ok(["publications", "--today", "2026-10-30", "--db", db]).splitlines()
+    rows = run_ok(["publications", "--today", "2026-10-30", "--db", db]).splitlines()
     assert rows[0].split("\t")[-2:] == ["status_label", "published"]
     assert all(len(r.split("\t")) == 8 for r in rows)
 
@@ -189,15 +176,15 @@ def test_refusals_name_the_command_that_fixes_them_not_the_python_call(
     )
     assert early.exit_code != 0 and "()" not in early.output
     gbk = tmp_path / "entities-gbk.csv"
-    gbk.write_bytes(_ok(["template", "entities"]).encode("gb18030"))
+    gbk.write_bytes(run_ok(["template", "entities"]).encode("gb18030"))
     result = RUNNER.invoke(main, ["import", "entities", str(gbk), "--db", db, *ACTOR])
     output = " ".join(result.output.split())
     assert result.exit_code == 2 and "--encoding gb18030" in output, output
     assert "encoding='" not in output
     pool = tmp_path / "entities.csv"
-    _ok(["pool", "show", "entities", "--limit", "1", "--db", db])
-    pool.write_text(_ok(["template", "entities"]), encoding="utf-8")
-    _ok(["import", "entities", str(pool), "--db", db, *ACTOR])
+    run_ok(["pool", "show", "entities", "--limit", "1", "--db", db])
+    pool.write_text(run_ok(["template", "entities"]), encoding="utf-8")
+    run_ok(["import", "entities", str(pool), "--db", db, *ACTOR])
     again = RUNNER.invoke(main, ["import", "entities", str(pool), "--db", db, *ACTOR])
     output = " ".join(again.output.split())
     assert again.exit_code == 4 and "--upsert" in output and "mode=" not in output, output
@@ -227,7 +214,7 @@ def test_each_template_imports_into_a_fresh_store_as_it_is(tmp_path: Path) -> No
     from shuangsuiji.results import read_results_csv
 
     db = f"sqlite:///{tmp_path / 'new.db'}"
-    _ok(["departments", "add", "SCJG", "市场监督管理局", "--db", db, *ACTOR])
+    run_ok(["departments", "add", "SCJG", "市场监督管理局", "--db", db, *ACTOR])
     steps = {
         "entities": ["import", "entities"],
         "inspectors": ["import", "inspectors"],
@@ -237,20 +224,22 @@ def test_each_template_imports_into_a_fresh_store_as_it_is(tmp_path: Path) -> No
     }
     for kind, command in steps.items():
         out = tmp_path / f"{kind}.csv"
-        _ok(["template", kind, "--out", str(out)])
-        _ok([*command, str(out), "--db", db, *ACTOR])
-    counts = {r["pool"]: r["rows"] for r in json.loads(_ok(["pool", "list", "--db", db, "--json"]))}
+        run_ok(["template", kind, "--out", str(out)])
+        run_ok([*command, str(out), "--db", db, *ACTOR])
+    counts = {
+        r["pool"]: r["rows"] for r in json.loads(run_ok(["pool", "list", "--db", db, "--json"]))
+    }
     assert counts == {"entities": 1, "inspectors": 1, "conflicts": 1}
-    assert [i["code"] for i in json.loads(_ok(["items", "list", "--db", db, "--json"]))] == [
+    assert [i["code"] for i in json.loads(run_ok(["items", "list", "--db", db, "--json"]))] == [
         "SCJG-02"
     ]
-    regions = json.loads(_ok(["regions", "list", "--db", db, "--json"]))
+    regions = json.loads(run_ok(["regions", "list", "--db", db, "--json"]))
     assert regions == [{"code": "350102", "name": "鼓楼区"}]
     # Results need a drawn task: the template is read by the same reader `results import` uses.
     from datetime import UTC, datetime
 
     results = read_results_csv(
-        _ok(["template", "results"]),
+        run_ok(["template", "results"]),
         ResultCategories.standard(),
         recorded_at=datetime(2026, 9, 1, tzinfo=UTC),
     )
@@ -264,7 +253,9 @@ def test_renamed_options_keep_their_old_names_as_deprecated_aliases(
 ) -> None:
     new = tmp_path / "new.html"
     old = tmp_path / "old.html"
-    _ok(["export", "record", "T1", "-o", str(new), "--issuer", "榕城市市场监督管理局", "--db", db])
+    run_ok(
+        ["export", "record", "T1", "-o", str(new), "--issuer", "榕城市市场监督管理局", "--db", db]
+    )
     result = RUNNER.invoke(
         main,
         ["export", "record", "T1", "-o", str(old), "--agency", "榕城市市场监督管理局", "--db", db],
@@ -276,13 +267,15 @@ def test_renamed_options_keep_their_old_names_as_deprecated_aliases(
         ["export", "record", "T1", "-o", str(old), "--agency", "A", "--issuer", "B", "--db", db],
     )
     assert both.exit_code == 2
-    assert "--note" not in _ok(["replace", "--help"]) and "--text" in _ok(["replace", "--help"])
+    assert "--note" not in run_ok(["replace", "--help"]) and "--text" in run_ok(
+        ["replace", "--help"]
+    )
 
 
 def test_help_names_the_environment_variables() -> None:
-    top = " ".join(_ok(["--help"]).split())
+    top = " ".join(run_ok(["--help"]).split())
     assert "SHUANGSUIJI_DB" in top and "SHUANGSUIJI_ACTOR" in top
-    assert "env var: SHUANGSUIJI_DB" in " ".join(_ok(["teams", "show", "--help"]).split())
+    assert "env var: SHUANGSUIJI_DB" in " ".join(run_ok(["teams", "show", "--help"]).split())
 
 
 def test_every_command_a_library_message_names_exists() -> None:
@@ -327,18 +320,18 @@ def test_an_unknown_encoding_is_a_usage_error_and_items_and_results_take_gbk_fil
     db: str, tmp_path: Path, cycle: tuple[Path, dict[str, str]]
 ) -> None:
     items = tmp_path / "items.csv"
-    items.write_bytes(_ok(["template", "items"]).encode("gb18030"))
+    items.write_bytes(run_ok(["template", "items"]).encode("gb18030"))
     bad = RUNNER.invoke(
         main, ["items", "import", str(items), "--encoding", "gkb", "--db", db, *ACTOR]
     )
     assert bad.exit_code == 2 and "unknown encoding" in bad.output
     assert isinstance(bad.exception, SystemExit)
-    _ok(["items", "import", str(items), "--encoding", "gb18030", "--db", db, *ACTOR])
-    teams = json.loads(_ok(["teams", "show", "T1", "--db", db, "--json"]))
+    run_ok(["items", "import", str(items), "--encoding", "gb18030", "--db", db, *ACTOR])
+    teams = json.loads(run_ok(["teams", "show", "T1", "--db", db, "--json"]))
     recorded = {cycle[1]["published"], cycle[1]["unpublished"]}
     unrecorded = next(t for t in teams if t["entity"] not in recorded)
     results = tmp_path / "results.csv"
-    header = _ok(["template", "results"]).splitlines()[0]
+    header = run_ok(["template", "results"]).splitlines()[0]
     row = [
         "T1",
         unrecorded["entity"],
@@ -357,6 +350,6 @@ def test_an_unknown_encoding_is_a_usage_error_and_items_and_results_take_gbk_fil
         main, ["results", "import", str(results), "--encoding", "utf-16", "--db", db, *ACTOR]
     )
     assert wrong.exit_code == 2 and "not utf-16 text" in wrong.output
-    assert "已录入 recorded: 1 条检查结果 (results)" in _ok(
+    assert "已录入 recorded: 1 条检查结果 (results)" in run_ok(
         ["results", "import", str(results), "--encoding", "gb18030", "--db", db, *ACTOR]
     )

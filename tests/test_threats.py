@@ -270,6 +270,22 @@ def test_a_small_task_that_shielded_a_friend_cannot_be_re_drawn_afterwards(db_ur
         reg.draw("T0", actor=DRAWER, **WHY)
 
 
+def _visit_first_team(reg: Registry, task: str, start: date, end: date) -> str:
+    """Record a result (01) for the entity of the task's first team, by that team."""
+    visited, team = sorted(reg.teams(task).items())[0]
+    reg.record_result(
+        task,
+        visited,
+        "SCJG-01",
+        "01",
+        inspection_start=start,
+        inspection_end=end,
+        inspectors=team,
+        actor="录入员",
+    )
+    return visited
+
+
 def test_a_task_that_ended_without_inspecting_shields_no_one(db_url: str) -> None:
     """Attack 8, the other half: the exclusion window is credited only by inspections carried
     out (a recorded result, from its inspection date) or still possible (the task runs at the
@@ -286,18 +302,8 @@ def test_a_task_that_ended_without_inspecting_shields_no_one(db_url: str) -> Non
     reg.store.put_task(tiny, actor=ADMIN)
     reg.draw("T0", actor=DRAWER)
     reg.assign_teams("T0", actor=DRAWER)
-    visited, team = sorted(reg.teams("T0").items())[0]
     clock["now"] = datetime(2026, 6, 25, 9, tzinfo=UTC)
-    reg.record_result(
-        "T0",
-        visited,
-        "SCJG-01",
-        "01",
-        inspection_start=date(2026, 6, 8),
-        inspection_end=date(2026, 6, 9),
-        inspectors=team,
-        actor="录入员",
-    )
+    visited = _visit_first_team(reg, "T0", date(2026, 6, 8), date(2026, 6, 9))
     reg.draw("T1", actor=DRAWER)
     excluded = {e["reason"]: e for e in reg.bundle("T1")["excluded"]}["inspected_within_window"]
     assert excluded["ids"] == [visited]  # the others of T0 were never inspected
@@ -397,18 +403,8 @@ def test_selected_entities_never_inspected_are_listed_once_the_task_ended(db_url
     reg.store.put_task(T1, actor=ADMIN)
     reg.draw("T1", actor=DRAWER)
     reg.assign_teams("T1", actor=DRAWER)
-    visited, team = sorted(reg.teams("T1").items())[0]
     clock["now"] = datetime(2026, 8, 10, 9, tzinfo=UTC)
-    reg.record_result(
-        "T1",
-        visited,
-        "SCJG-01",
-        "01",
-        inspection_start=date(2026, 8, 3),
-        inspection_end=date(2026, 8, 4),
-        inspectors=team,
-        actor="录入员",
-    )
+    visited = _visit_first_team(reg, "T1", date(2026, 8, 3), date(2026, 8, 4))
     assert not [f for f in reg.conduct() if f.kind == "never_inspected"]  # still running
     clock["now"] = datetime(2026, 10, 9, 9, tzinfo=UTC)
     never = {f.detail.split()[0] for f in reg.conduct() if f.kind == "never_inspected"}
