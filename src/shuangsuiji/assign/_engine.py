@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from fractions import Fraction
 from typing import Any, NoReturn, cast
 
 import attrs
@@ -33,9 +34,11 @@ from shuangsuiji.assign._stream import (
     BytesArray,
     IntArray,
     below_bounds,
+    permutation,
 )
 from shuangsuiji.assign.assignment import (
     ALGORITHM,
+    CAP_ALGORITHM,
     LEGACY_ALGORITHM,
     Assignment,
     InfeasibleAssignment,
@@ -43,6 +46,14 @@ from shuangsuiji.assign.assignment import (
     Recusal,
     StreamInfo,
     Team,
+)
+from shuangsuiji.assign.capped import (
+    CAP_DOMAIN,
+    GRID,
+    PairCapRefused,
+    cap_units,
+    capped_law,
+    draw_capped,
 )
 from shuangsuiji.assign.eligibility import Eligibility, Staffing
 from shuangsuiji.errors import InvalidInputError
@@ -491,8 +502,8 @@ def _repair(
     if not holes:
         return teams, dropped, False
     first = stream.start_phase()
-    ins_perm = _permutation(stream, inst.E.shape[1])
-    ent_perm = _permutation(stream, inst.n_e)
+    ins_perm = permutation(stream, inst.E.shape[1])
+    ent_perm = permutation(stream, inst.n_e)
     res = solve_exact(inst, list(range(inst.n_e)), teams, ins_perm, ent_perm, rule)
     if not res.ok:
         raise _Infeasible(res)
@@ -505,15 +516,6 @@ class _Infeasible(Exception):
     def __init__(self, res: FlowResult) -> None:
         super().__init__("infeasible")
         self.res = res
-
-
-def _permutation(stream: AssignStream, n: int) -> IntArray:
-    """Fisher-Yates from the stream: for j = n-1 .. 1 swap p[j] with p[uniform(j + 1)]."""
-    p = list(range(n))
-    for j in range(n - 1, 0, -1):
-        r = stream.uniform(j + 1)
-        p[j], p[r] = p[r], p[j]
-    return np.asarray(p, dtype=np.int64)
 
 
 def _smooth(inst: Instance, stream: AssignStream, teams: list[list[int]], steps: int) -> None:
@@ -607,7 +609,13 @@ def _draw(
     return teams, info
 
 
-def assign_teams(staffing: Staffing, key: bytes, *, spec: str = ALGORITHM) -> Assignment:
+def assign_teams(
+    staffing: Staffing,
+    key: bytes,
+    *,
+    spec: str = ALGORITHM,
+    pair_cap: float | Fraction | str = 0,
+) -> Assignment:
     """Draw a team for every entity of ``staffing`` from the draw ``key`` (SSJ-ASSIGN-2).
 
     ``key`` is the 32-byte key of the task's team draw. The result depends only on the key and
@@ -615,7 +623,12 @@ def assign_teams(staffing: Staffing, key: bytes, *, spec: str = ALGORITHM) -> As
     :class:`InfeasibleAssignment` when no assignment satisfies every rule. A verifier replaying
     a record passes its ``stream.spec``: ``"SSJ-ASSIGN-1"`` replays the earlier algorithm
     (SciPy's Dinic in the flow phase; the same draw whenever the flow phase did not run).
+    ``spec="SSJ-ASSIGN-CAP-1"`` with ``pair_cap`` (a probability, e.g. ``0.5``) draws the
+    capped law of :mod:`shuangsuiji.assign.capped` (raising
+    :class:`~shuangsuiji.assign.capped.PairCapRefused` when it cannot respect the cap).
     """
+    if spec == CAP_ALGORITHM:
+        return _assign_capped(staffing, key, pair_cap)
     _flow_rule(spec)
     stream = AssignStream(key)
     canon = staffing.canonical()
@@ -626,6 +639,28 @@ def assign_teams(staffing: Staffing, key: bytes, *, spec: str = ALGORITHM) -> As
         return _result(canon, staffing, elig, inst, [], info)
     _check_inputs(inst, canon, elig)
     teams, info = _draw_or_explain(inst, canon, elig, stream, spec)
+    return _result(canon, staffing, elig, inst, teams, info)
+
+
+def _assign_capped(staffing: Staffing, key: bytes, pair_cap: float | Fraction | str) -> Assignment:
+    units = cap_units(pair_cap)
+    stream = AssignStream(key, domain=CAP_DOMAIN)
+    canon = staffing.canonical()
+    elig = canon.eligibility()
+    inst = build_instance(elig)
+    key_hash = hashlib.sha256(key).hexdigest()
+    if inst.n_e == 0:
+        info = StreamInfo(key_hash, 0, 0, None, spec=CAP_ALGORITHM, pair_cap=units)
+        return _result(canon, staffing, elig, inst, [], info)
+    _check_inputs(inst, canon, elig)
+    names = np.strings.decode(canon.inspectors.ids, "utf-8").tolist()
+    law = capped_law(inst, canon.entities.id_list(), [names[r] for r in inst.col_row], units)
+    if isinstance(law, list):
+        raise PairCapRefused(canon.needs.label, law, units / GRID, enforce=True)
+    teams = draw_capped(inst, stream, law)
+    info = StreamInfo(
+        key_hash, stream.next_block, 0, None, flow=True, spec=CAP_ALGORITHM, pair_cap=units
+    )
     return _result(canon, staffing, elig, inst, teams, info)
 
 

@@ -26,8 +26,8 @@ BoolArray: TypeAlias = npt.NDArray[np.bool_]
 BytesArray: TypeAlias = npt.NDArray[np.bytes_]
 
 
-def _blocks(key: bytes, first: int, count: int) -> bytes:
-    prefix = hashlib.sha256(key + _DOMAIN)
+def _blocks(key: bytes, first: int, count: int, domain: bytes = _DOMAIN) -> bytes:
+    prefix = hashlib.sha256(key + domain)
     out = []
     for i in range(first, first + count):
         h = prefix.copy()
@@ -51,7 +51,7 @@ class AssignStream:
     (5, 2, 8)
     """
 
-    def __init__(self, key: bytes, start_block: int = 0) -> None:
+    def __init__(self, key: bytes, start_block: int = 0, *, domain: bytes = _DOMAIN) -> None:
         if not isinstance(key, bytes) or len(key) < 16:
             raise InvalidInputError(
                 "the draw key must be bytes of at least 16 (normally 32) bytes, as made by "
@@ -60,13 +60,14 @@ class AssignStream:
         if start_block < 0:
             raise InvalidInputError(f"start_block must be >= 0, got {start_block}")
         self.key = key
+        self.domain = domain  # SSJ-ASSIGN-CAP-1 draws use its own (shuangsuiji.assign.capped)
         self.position = start_block * WORDS_PER_BLOCK
         self._buf_start = 0
         self._buf: list[int] = []
 
     def block(self, i: int) -> bytes:
         """Block ``i`` of the stream (32 bytes)."""
-        return _blocks(self.key, i, 1)
+        return _blocks(self.key, i, 1, self.domain)
 
     def words(self, start: int, count: int) -> npt.NDArray[np.uint64]:
         """Words ``start .. start + count - 1`` as an array (does not move the position)."""
@@ -74,7 +75,7 @@ class AssignStream:
             return np.zeros(0, dtype=np.uint64)
         first = start // WORDS_PER_BLOCK
         last = (start + count - 1) // WORDS_PER_BLOCK
-        raw = np.frombuffer(_blocks(self.key, first, last - first + 1), dtype=">u8")
+        raw = np.frombuffer(_blocks(self.key, first, last - first + 1, self.domain), dtype=">u8")
         off = start - first * WORDS_PER_BLOCK
         return raw[off : off + count].astype(np.uint64)
 
@@ -112,6 +113,15 @@ class AssignStream:
     def next_block(self) -> int:
         """The first block none of whose words has been used."""
         return -(-self.position // WORDS_PER_BLOCK)
+
+
+def permutation(stream: AssignStream, n: int) -> IntArray:
+    """Fisher-Yates from the stream: for j = n-1 .. 1 swap p[j] with p[uniform(j + 1)]."""
+    p = list(range(n))
+    for j in range(n - 1, 0, -1):
+        r = stream.uniform(j + 1)
+        p[j], p[r] = p[r], p[j]
+    return np.asarray(p, dtype=np.int64)
 
 
 def below_bounds(words: npt.NDArray[np.uint64], bounds: npt.NDArray[np.uint64]) -> BoolArray:

@@ -24,7 +24,9 @@ the flow phase is the same under both. See ``docs/teams.md``.
 """
 LEGACY_ALGORITHM = "SSJ-ASSIGN-1"
 """The earlier algorithm, whose flow phase was SciPy's Dinic (``stream.scipy_version``)."""
-SPECS = (ALGORITHM, LEGACY_ALGORITHM)
+CAP_ALGORITHM = "SSJ-ASSIGN-CAP-1"
+"""The capped law (:mod:`shuangsuiji.assign.capped`): no pair above the policy's cap."""
+SPECS = (ALGORITHM, LEGACY_ALGORITHM, CAP_ALGORITHM)
 
 
 @attrs.frozen
@@ -60,6 +62,14 @@ class StreamInfo:
     smoothing_steps: int = 0
     scipy_version: str = ""
     spec: str = ALGORITHM
+    pair_cap: int = 0
+    """For :data:`CAP_ALGORITHM` draws: the cap in units of 1/10,000 (0 otherwise; left out
+    of the record then)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record's ``stream`` (``pair_cap`` only when set, so older records keep their
+        shape)."""
+        return attrs.asdict(self, filter=lambda a, v: a.name != "pair_cap" or bool(v))
 
 
 class RecusalReason(enum.StrEnum):
@@ -194,7 +204,7 @@ class Assignment:
             "task_label": self.task_label,
             "team_size": self.team_size,
             "teams": [t.to_dict() for t in self.teams],
-            "stream": attrs.asdict(self.stream),
+            "stream": self.stream.to_dict(),
             "eligible_counts": dict(self.eligible_counts),
             "exclusion_counts": dict(self.exclusion_counts),
             "reassignments": [r.to_dict() for r in self.reassignments],

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -67,9 +66,10 @@ import numpy.typing as npt
 
 from shuangsuiji.assign._engine import proposal_rounds, sample_teams
 from shuangsuiji.assign._instance import Instance, build_instance, vector_weights
+from shuangsuiji.assign.capped import PairCapRefused
 from shuangsuiji.assign.check import enumerate_assignments
 from shuangsuiji.assign.eligibility import Staffing
-from shuangsuiji.errors import InvalidInputError, RefusedError
+from shuangsuiji.errors import InvalidInputError
 
 __all__ = [
     "DEFAULT_DELTA",
@@ -381,22 +381,6 @@ def statement_problems(recorded: Any, staffing: Staffing, staffing_digest: str) 
         for name in sorted(derived)
         if recorded.get(name) != derived[name]
     ]
-
-
-class PairCapRefused(RefusedError):
-    """The staffing puts an officer on an entity above the policy's cap and the policy says
-    ``on_pair_cap = "refuse"``; ``shortfalls`` name the entities and what to add."""
-
-    def __init__(self, task: str, found: Sequence[Shortfall], cap: float) -> None:
-        self.shortfalls = tuple(found)
-        shown = "; ".join(s.message for s in found[:5])
-        more = f"; and {len(found) - 5} more entities" if len(found) > 5 else ""
-        super().__init__(
-            f"task {task}: the team draw would put an officer on an entity with probability "
-            f"above max_pair_probability = {cap} ({len(found)} entities): {shown}{more}; fix "
-            'the staffing and freeze again, or set [team] on_pair_cap = "state" to draw and '
-            "state the shortfall"
-        )
 
 
 def check_pair_cap(

@@ -307,7 +307,7 @@ class _Teams(_Draws):
                 "team_size": assignment.team_size,
                 "team_seed": seed.hex(),
                 "staffing_digest": frozen["staffing_digest"],
-                "stream": attrs.asdict(assignment.stream),
+                "stream": assignment.stream.to_dict(),
                 "exclusions": dict(assignment.exclusion_counts),
                 "record_digest": bundle["record_digest"],
             },
