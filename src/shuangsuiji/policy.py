@@ -29,7 +29,7 @@ defaults fill in) for tests and notebooks::
     max_per_period = 0          # teams per officer per period (0 = no cap)
     period_days = 365
     max_pair_probability = 0.0  # cap on P(officer on an entity's team), e.g. 0.5 (0 = off)
-    on_pair_cap = "state"       # above the cap: "state" it before the team seed, or "refuse"
+    on_pair_cap = "state"       # "state" it before the team seed, "refuse", or "enforce" the cap
 
     [recusal]
     declared_conflicts = true
@@ -132,7 +132,7 @@ def _bool(table: str, key: str, value: Any) -> bool:
     return value
 
 
-PAIR_CAP_CHOICES = ("state", "refuse")
+PAIR_CAP_CHOICES = ("state", "refuse", "enforce")
 
 
 @attrs.frozen
@@ -153,6 +153,10 @@ class TeamRules:
         if self.on_pair_cap not in PAIR_CAP_CHOICES:
             raise PolicyError(
                 f"[team] on_pair_cap = {self.on_pair_cap!r}; choose one of {list(PAIR_CAP_CHOICES)}"
+            )
+        if self.on_pair_cap == "enforce" and not self.max_pair_probability:
+            raise PolicyError(
+                '[team] on_pair_cap = "enforce" needs a cap: set max_pair_probability, e.g. 0.5'
             )
         if self.size < 2 and not self.legal_exception.strip():
             raise PolicyError(

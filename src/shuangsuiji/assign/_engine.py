@@ -653,8 +653,7 @@ def _assign_capped(staffing: Staffing, key: bytes, pair_cap: float | Fraction | 
         info = StreamInfo(key_hash, 0, 0, None, spec=CAP_ALGORITHM, pair_cap=units)
         return _result(canon, staffing, elig, inst, [], info)
     _check_inputs(inst, canon, elig)
-    names = np.strings.decode(canon.inspectors.ids, "utf-8").tolist()
-    law = capped_law(inst, canon.entities.id_list(), [names[r] for r in inst.col_row], units)
+    law = capped_law(inst, canon, units)
     if isinstance(law, list):
         raise PairCapRefused(canon.needs.label, law, units / GRID, enforce=True)
     teams = draw_capped(inst, stream, law)

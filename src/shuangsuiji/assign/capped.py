@@ -69,9 +69,10 @@ import attrs
 import numpy as np
 
 from shuangsuiji.assign._capflow import UnitNetwork, max_flow, round_flow
-from shuangsuiji.assign._instance import Instance
+from shuangsuiji.assign._instance import Instance, build_instance
 from shuangsuiji.assign._stream import AssignStream, permutation
 from shuangsuiji.assign.assignment import CAP_ALGORITHM
+from shuangsuiji.assign.eligibility import Staffing
 from shuangsuiji.errors import InvalidInputError, RefusedError
 
 __all__ = [
@@ -82,8 +83,12 @@ __all__ = [
     "CappedLaw",
     "PairCapRefused",
     "cap_units",
+    "capped_flow",
     "capped_law",
     "draw_capped",
+    "law_for",
+    "numbering",
+    "officer_columns",
 ]
 
 CAP_DOMAIN = b"SSJ-ASSIGN-CAP-1\x00"
@@ -225,7 +230,7 @@ def _edges(
     return sink + 1, edges, index
 
 
-def _officers(inst: Instance) -> list[int]:
+def officer_columns(inst: Instance) -> list[int]:
     """Columns of the officers eligible for at least one entity, in ID order."""
     used = np.flatnonzero(inst.E.any(axis=0))
     out: list[int] = used[np.argsort(inst.col_row[used], kind="stable")].tolist()
@@ -234,7 +239,7 @@ def _officers(inst: Instance) -> list[int]:
 
 def _solve(inst: Instance, req: Sequence[int], caps: Sequence[int]) -> UnitNetwork:
     """The maximum flow of ``N`` with pair capacities ``caps``, identity numbering."""
-    n_nodes, edges, _ = _edges(inst, req, caps, range(inst.n_e), _officers(inst))
+    n_nodes, edges, _ = _edges(inst, req, caps, range(inst.n_e), officer_columns(inst))
     net = UnitNetwork.build(n_nodes, edges)
     max_flow(net)
     return net
@@ -277,7 +282,7 @@ def _shared(
     r = len(inst.requirements)
     ents = [e for e in range(inst.n_e) if any(1 + e * (r + 1) + j in seen for j in range(r + 1))]
     first_officer = 1 + inst.n_e * (r + 1)
-    offs = [c for p, c in enumerate(_officers(inst)) if first_officer + p in seen]
+    offs = [c for p, c in enumerate(officer_columns(inst)) if first_officer + p in seen]
     ids = tuple(names.entities[e] for e in ents)
     who = ", ".join(names.officers[c] for c in offs[:_SHOWN])
     return CapShortfall(
@@ -326,14 +331,15 @@ def _too_narrow(
     return out
 
 
-def capped_law(
-    inst: Instance, entity_ids: Sequence[str], officer_ids: Sequence[str], cap: int
-) -> CappedLaw | list[CapShortfall]:
+def capped_law(inst: Instance, canon: Staffing, cap: int) -> CappedLaw | list[CapShortfall]:
     """The law's level and bounds for cap ``cap`` (units), or why it cannot respect the cap.
 
-    ``entity_ids`` name the instance's rows (canonical order) and ``officer_ids`` its columns.
+    ``inst`` is the instance of the canonical staffing ``canon`` (which names its rows and
+    columns).
     """
-    names = _Names(list(entity_ids), list(officer_ids))
+    officers = np.strings.decode(canon.inspectors.ids, "utf-8").tolist()
+    entity_ids = canon.entities.id_list()
+    names = _Names(entity_ids, [officers[r] for r in inst.col_row.tolist()])
     req = _requirement_of(inst)
     if isinstance(req, str):
         why = f'{req}; use on_pair_cap = "state" or "refuse"'
@@ -348,17 +354,29 @@ def capped_law(
     return CappedLaw(cap, level, tuple(entity_ids), tuple(max(b, level) for b in own))
 
 
-def draw_capped(inst: Instance, stream: AssignStream, law: CappedLaw) -> list[list[int]]:
-    """Steps (1)-(6) of the module docstring: the teams (columns per canonical entity row).
-    ``stream`` must carry :data:`CAP_DOMAIN`."""
-    if stream.domain != CAP_DOMAIN:
-        raise InvalidInputError(f"an {CAP_ALGORITHM} draw needs a stream with its own domain")
-    req = _requirement_of(inst)
-    assert not isinstance(req, str), req
-    ents = permutation(stream, inst.n_e).tolist()
+def law_for(staffing: Staffing, cap: float | Fraction | str) -> CappedLaw | list[CapShortfall]:
+    """:func:`capped_law` of a staffing and a cap given as a probability (e.g. ``0.5``)."""
+    canon = staffing.canonical()
+    return capped_law(build_instance(canon.eligibility()), canon, cap_units(cap))
+
+
+def numbering(inst: Instance, stream: AssignStream) -> tuple[list[int], list[int]]:
+    """Steps (1)-(2): the entity rows and officer columns in the order the stream draws."""
+    ents: list[int] = permutation(stream, inst.n_e).tolist()
     stream.start_phase()
-    officers = _officers(inst)
-    offs = [officers[i] for i in permutation(stream, len(officers)).tolist()]
+    officers = officer_columns(inst)
+    return ents, [officers[i] for i in permutation(stream, len(officers)).tolist()]
+
+
+def capped_flow(
+    inst: Instance, law: CappedLaw, ents: Sequence[int], offs: Sequence[int]
+) -> tuple[UnitNetwork, dict[tuple[int, int], int]]:
+    """Steps (3)-(4): the maximum flow of ``N(t*)`` numbered by ``ents`` and ``offs``, and the
+    edge of each eligible (entity row, column) pair. ``flow / GRID`` on those edges is the
+    probability that the rounding puts the officer on the entity's team."""
+    req = _requirement_of(inst)
+    if isinstance(req, str):
+        raise InvalidInputError(f"{CAP_ALGORITHM}: {req}")
     n_nodes, edges, pairs = _edges(inst, req, law.bounds, ents, offs)
     net = UnitNetwork.build(n_nodes, edges)
     if max_flow(net) != inst.n_e * inst.k * GRID:
@@ -366,6 +384,15 @@ def draw_capped(inst: Instance, stream: AssignStream, law: CappedLaw) -> list[li
             f"the staffing does not carry the {CAP_ALGORITHM} law of level {law.level}: it "
             "changed since the law was computed"
         )
+    return net, pairs
+
+
+def draw_capped(inst: Instance, stream: AssignStream, law: CappedLaw) -> list[list[int]]:
+    """Steps (1)-(6) of the module docstring: the teams (columns per canonical entity row).
+    ``stream`` must carry :data:`CAP_DOMAIN`."""
+    if stream.domain != CAP_DOMAIN:
+        raise InvalidInputError(f"an {CAP_ALGORITHM} draw needs a stream with its own domain")
+    net, pairs = capped_flow(inst, law, *numbering(inst, stream))
     stream.start_phase()
     round_flow(net, GRID, stream.uniform)
     teams: list[list[int]] = [[] for _ in range(inst.n_e)]

@@ -66,7 +66,8 @@ import numpy.typing as npt
 
 from shuangsuiji.assign._engine import proposal_rounds, sample_teams
 from shuangsuiji.assign._instance import Instance, build_instance, vector_weights
-from shuangsuiji.assign.capped import PairCapRefused
+from shuangsuiji.assign.assignment import ALGORITHM, CAP_ALGORITHM
+from shuangsuiji.assign.capped import GRID, CappedLaw, PairCapRefused, cap_units, law_for
 from shuangsuiji.assign.check import enumerate_assignments
 from shuangsuiji.assign.eligibility import Staffing
 from shuangsuiji.errors import InvalidInputError
@@ -80,14 +81,17 @@ __all__ = [
     "PairCapRefused",
     "PairProbabilities",
     "Shortfall",
+    "capped_statement",
     "check_pair_cap",
     "estimate_pair_probabilities",
     "exact_pair_probabilities",
+    "law_problems",
     "pair_key",
     "pair_probabilities",
     "pair_statement",
     "shortfalls",
     "statement_problems",
+    "team_law",
 ]
 
 PAIRS_SPEC = "SSJ-PAIRS-1"
@@ -374,13 +378,71 @@ def statement_problems(recorded: Any, staffing: Staffing, staffing_digest: str) 
         return ["pairs: the statement lacks its cap or on_cap"]
     if not isinstance(replays, int) or not isinstance(delta, int | float):
         return ["pairs: replays must be a whole number and delta a number"]
-    probs = pair_probabilities(staffing, staffing_digest, replays=replays, delta=delta)
-    derived = pair_statement(staffing, probs, cap, on_cap=on_cap)
+    if recorded.get("law") == CAP_ALGORITHM:
+        law = law_for(staffing, cap)
+        if isinstance(law, list):
+            return [f"pairs: the {CAP_ALGORITHM} law cannot respect cap {cap}: {law[0].message}"]
+        derived = capped_statement(law, cap)
+    else:
+        probs = pair_probabilities(staffing, staffing_digest, replays=replays, delta=delta)
+        derived = pair_statement(staffing, probs, cap, on_cap=on_cap)
     return [
         f"pairs: {name} recorded {recorded.get(name)!r}, re-computed {derived[name]!r}"
         for name in sorted(derived)
         if recorded.get(name) != derived[name]
     ]
+
+
+def capped_statement(law: CappedLaw, cap: float) -> dict[str, Any]:
+    """The public statement of a staffing whose teams the capped law draws
+    (:mod:`shuangsuiji.assign.capped`): ``method = "bound"``, exact and with no error — every
+    pair of entity ``e`` has probability at most ``b_e / GRID`` — the level ``t*``, and the
+    entity with the largest bound (``max``; its ``inspector`` is null: the bound holds for
+    each of its officers). No pair is above ``cap``."""
+    top = law.maximum()
+    return {
+        "spec": PAIRS_SPEC,
+        "law": CAP_ALGORITHM,
+        "method": "bound",
+        "grid": GRID,
+        "level": law.level / GRID,
+        "replays": 0,
+        "feasible": 0,
+        "delta": 0.0,
+        "error": 0.0,
+        "max": {"entity": top[0], "inspector": None, "p": top[1] / GRID} if top else None,
+        "cap": cap,
+        "on_cap": "enforce",
+        "above_count": 0,
+        "above": [],
+        "shortfalls": [],
+    }
+
+
+def team_law(statement: Any) -> tuple[str, float]:
+    """The team-draw law a frozen pair statement promises: ``(spec, pair_cap)`` for
+    :func:`~shuangsuiji.assign.assign_teams` — the capped law under ``on_pair_cap =
+    "enforce"``, else SSJ-ASSIGN-2 (cap 0)."""
+    if isinstance(statement, dict) and statement.get("law") == CAP_ALGORITHM:
+        return CAP_ALGORITHM, float(statement["cap"])
+    return ALGORITHM, 0.0
+
+
+def law_problems(statement: Any, stream: Any) -> list[str]:
+    """The recorded draw used the law the frozen statement promised (checked on the public
+    bundle: a draw by another law, or under another cap, is named)."""
+    spec, cap = team_law(statement)
+    if not isinstance(stream, dict):
+        return []
+    used = stream.get("spec", ALGORITHM)
+    used_cap = stream.get("pair_cap", 0)
+    promised_cap = cap_units(cap) if cap else 0
+    if (used == CAP_ALGORITHM) != (spec == CAP_ALGORITHM) or used_cap != promised_cap:
+        return [
+            f"teams: drawn by {used} (pair_cap {used_cap}) but the staffing was frozen for "
+            f"{spec} (pair_cap {promised_cap}): the law was changed after the freeze"
+        ]
+    return []
 
 
 def check_pair_cap(
@@ -389,11 +451,18 @@ def check_pair_cap(
     """The pair statement of a staffing being frozen (None when ``cap`` is 0: off).
 
     Raises :class:`PairCapRefused` when a pair is above ``cap`` and ``on_cap`` is
-    ``"refuse"``; with ``"state"`` the statement carries the shortfalls. Called before the
-    team seed exists, so the statement cannot depend on the teams.
+    ``"refuse"``; with ``"state"`` the statement carries the shortfalls. With ``"enforce"``
+    the teams will be drawn by the capped law, whose statement is :func:`capped_statement`;
+    refused when not even that law can respect ``cap``. Called before the team seed exists,
+    so the statement cannot depend on the teams.
     """
     if cap <= 0:
         return None
+    if on_cap == "enforce":
+        law = law_for(staffing, cap)
+        if isinstance(law, list):
+            raise PairCapRefused(staffing.needs.label, law, cap, enforce=True)
+        return capped_statement(law, cap)
     probs = pair_probabilities(staffing, staffing_digest)
     statement = pair_statement(staffing, probs, cap, on_cap=on_cap)
     if statement["shortfalls"] and on_cap == "refuse":

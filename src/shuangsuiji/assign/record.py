@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -31,9 +32,10 @@ import numpy as np
 from shuangsuiji.annex import annex_problems, open_annex, section_problems
 from shuangsuiji.assign._engine import assign_teams, reassign
 from shuangsuiji.assign.assignment import Assignment, Recusal, Team
+from shuangsuiji.assign.capped import GRID
 from shuangsuiji.assign.check import check_teams
 from shuangsuiji.assign.eligibility import Staffing, TaskNeeds
-from shuangsuiji.assign.pairs import statement_problems
+from shuangsuiji.assign.pairs import law_problems, statement_problems
 from shuangsuiji.assign.rules import (
     AttributeRule,
     ConflictTable,
@@ -256,8 +258,13 @@ def _sealed_problems(
         key = _team_key(bundle, bundle["sealed_staffing"]["digest"])
     except (KeyError, TypeError, ValueError) as exc:
         return [f"team_seed: {exc}"]
-    if annex is None:
-        return []
+    assignment = bundle.get("assignment")
+    problems = law_problems(
+        bundle["team_seed"].get("pairs"),
+        assignment.get("stream") if isinstance(assignment, Mapping) else None,
+    )
+    if annex is None or problems:
+        return problems
     problems = annex_problems(bundle, annex) + change_text_problems(bundle, annex)
     if problems:
         return problems
@@ -300,7 +307,10 @@ def _replay_problems(
     ]
     if key is None:
         return problems
-    replay = assign_teams(team_staffing(record, staffing), key, spec=recorded.stream.spec)
+    cap = Fraction(recorded.stream.pair_cap, GRID)
+    replay = assign_teams(
+        team_staffing(record, staffing), key, spec=recorded.stream.spec, pair_cap=cap
+    )
     if recorded.reassignments:
         attempt = bundle.get("attempt")
         recusals, change_problems = _recusals(

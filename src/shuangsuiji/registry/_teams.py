@@ -24,7 +24,7 @@ from shuangsuiji.assign import (
     assign_teams,
     reassign,
 )
-from shuangsuiji.assign.pairs import check_pair_cap
+from shuangsuiji.assign.pairs import check_pair_cap, team_law
 from shuangsuiji.assign.record import (
     conflict_table,
     staffing_from_record,
@@ -294,7 +294,10 @@ class _Teams(_Draws):
             raise DrawRefused(f"task {task}: no team seed yet: {exc}") from exc
         key = team_key(task, frozen["staffing_digest"], seed)
         record = frozen["staffing"]
-        assignment = assign_teams(team_staffing(record, staffing_from_record(record)), key)
+        spec, cap = team_law(frozen.get("pairs"))  # the law promised before the seed existed
+        assignment = assign_teams(
+            team_staffing(record, staffing_from_record(record)), key, spec=spec, pair_cap=cap
+        )
         bundle = self._save_teams(s, row, frozen["staffing"], assignment)
         self.store.append_event(
             s,
