@@ -116,8 +116,8 @@ def _outcomes(state: Rounding, p: Fraction) -> Iterator[tuple[tuple[int, ...], F
         yield from _outcomes(branch, p * q)
 
 
-def _rounding_law(net: UnitNetwork) -> list[tuple[tuple[int, ...], Fraction]]:
-    return list(_outcomes(Rounding(copy.deepcopy(net), GRID), Fraction(1)))
+def _rounding_law(net: UnitNetwork, unit: int = GRID) -> list[tuple[tuple[int, ...], Fraction]]:
+    return list(_outcomes(Rounding(copy.deepcopy(net), unit), Fraction(1)))
 
 
 small_cases = st.builds(
@@ -262,7 +262,7 @@ def test_round_flow_on_a_hand_made_network() -> None:
     edges = [(0, 1, 10), (0, 2, 10), (1, 3, 5), (1, 4, 5), (2, 3, 5), (2, 4, 5), (3, 5, 10)]
     net = UnitNetwork.build(6, [*edges, (4, 5, 10)])
     assert max_flow(net) == 20
-    law = _rounding_law(net)
+    law = _rounding_law(net, unit)
     assert sorted(p for _, p in law) == [Fraction(1, 2)] * 2  # a perfect matching, either one
     draws = iter([0])
     assert round_flow(net, unit, lambda n: next(draws)) == 1
