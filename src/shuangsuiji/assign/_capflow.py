@@ -45,9 +45,10 @@ fractional edge exists:
    subtract ``beta`` from forward and add it to backward ones. Node balances do not change,
    at least one edge becomes whole, and every edge's expected flow is unchanged
    (``alpha * beta / (alpha + beta) - beta * alpha / (alpha + beta) = 0``).
-3. **Continue the walk** from ``x_i``: keep ``x_0 .. x_i`` (their edges were not on the cycle,
-   so they are still fractional); if only ``x_0`` is left and it has no fractional edge,
-   empty the walk.
+3. **Continue the walk**: with the cycle's edges in walk order ``x_i -> x_(i+1) -> ... ->
+   x_i``, let ``x_j`` be the node before the first of them that became whole; keep the walk
+   ``x_0 .. x_j`` (all its edges are still fractional) and continue from ``x_j``; if only
+   ``x_0`` is left and it has no fractional edge, empty the walk.
 
 Each edge ends at ``floor`` or ``ceil`` of its flow in units of ``B``, so integer bounds (an
 officer's workload, a department's one member) hold, and its probability of ending at ``ceil``
@@ -185,25 +186,32 @@ class Rounding:
     edges: list[int] = attrs.field(factory=list)
     at: dict[int, int] = attrs.field(factory=dict)
     first: list[int] = attrs.field(init=False)
+    ends: list[list[int]] = attrs.field(init=False)  # per node: other ends, ascending
+    via: list[list[int]] = attrs.field(init=False)  # ... and the edges to them
     start: int = 0
 
     def __attrs_post_init__(self) -> None:
         self.first = [0] * self.net.n_nodes
+        flow, unit = self.net.flow, self.unit  # only edges fractional now can be later
+        rows = [[a for a in row if flow[a[1]] % unit] for row in self.net.adjacent]
+        self.ends = [[v for v, _ in row] for row in rows]
+        self.via = [[e for _, e in row] for row in rows]
 
     def fractional(self, e: int) -> bool:
         return self.net.flow[e] % self.unit != 0
 
     def _next_edge(self, u: int, arrived: int) -> tuple[int, int] | None:
         """The fractional edge at ``u`` with the smallest other end, other than ``arrived``."""
-        row = self.net.adjacent[u]
-        p = self.first[u]
-        while p < len(row) and not self.fractional(row[p][1]):
+        via, flow, unit = self.via[u], self.net.flow, self.unit
+        p, n = self.first[u], len(via)
+        while p < n and not flow[via[p]] % unit:
             p += 1
         self.first[u] = p
-        for v, e in row[p:]:
-            if e != arrived and self.fractional(e):
-                return v, e
-        return None
+        if p < n and via[p] == arrived:
+            p += 1
+            while p < n and not flow[via[p]] % unit:
+                p += 1
+        return (self.ends[u][p], via[p]) if p < n else None
 
     def _restart(self) -> bool:
         n = self.net.n_nodes
@@ -251,13 +259,16 @@ class Rounding:
         return signs, alpha, beta
 
     def shift(self, origin: int, cycle: list[int], signs: list[int], amount: int) -> None:
-        """Add ``amount`` (signed) along the cycle, then cut the walk back to ``origin``."""
+        """Add ``amount`` (signed) along the cycle, then cut the walk back to its first edge
+        on the cycle that became whole (step 3)."""
+        flow, unit = self.net.flow, self.unit
         for e, s in zip(cycle, signs, strict=True):
-            self.net.flow[e] += s * amount
+            flow[e] += s * amount
         i = self.at[origin]
-        for x in self.nodes[i + 1 :]:
+        keep = i + next(t for t, e in enumerate(cycle) if flow[e] % unit == 0)
+        for x in self.nodes[keep + 1 :]:
             del self.at[x]
-        self.nodes, self.edges = self.nodes[: i + 1], self.edges[:i]
+        self.nodes, self.edges = self.nodes[: keep + 1], self.edges[:keep]
 
 
 def cycles(net: UnitNetwork, unit: int) -> Iterator[tuple[Rounding, int, list[int]]]:
