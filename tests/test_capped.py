@@ -31,7 +31,10 @@ from shuangsuiji.assign.capped import (
     law_for,
     officer_columns,
 )
-from test_pairs import Small
+from shuangsuiji.assign.record import bundle_team_checker, verify_draw
+from shuangsuiji.policy import TeamRules
+from test_pairs import Small, _capped
+from test_threats import DRAWER
 
 CAP = CAP_ALGORITHM
 
@@ -268,3 +271,39 @@ def test_round_flow_on_a_hand_made_network() -> None:
     assert round_flow(net, unit, lambda n: next(draws)) == 1
     assert all(f % unit == 0 for f in net.flow)
     assert list(cycles(UnitNetwork.build(2, [(0, 1, 3)]), unit)) == []  # zero flow: whole
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def test_an_enforced_cap_is_frozen_drawn_published_and_replayed(db_url: str) -> None:
+    reg = _capped(db_url, 0.15, "enforce")
+    reg.assign_teams("T1", actor=DRAWER)
+    bundle, annex = reg.bundle("T1"), reg.staffing_annex("T1")
+    stated = bundle["team_seed"]["pairs"]
+    assert (stated["law"], stated["method"], stated["error"]) == (CAP, "bound", 0.0)
+    assert 0.1 < stated["max"]["p"] <= 0.15 and stated["above"] == [] and stated["on_cap"] == "enforce"
+    stream = bundle["assignment"]["stream"]
+    assert (stream["spec"], stream["pair_cap"]) == (CAP, 1500)
+    assert verify_draw(bundle, annex=annex).ok
+    # the statement is a function of the frozen staffing: a lower bound is named
+    lowered = dict(stated, max=dict(stated["max"], p=0.01))
+    forged = dict(bundle, team_seed=dict(bundle["team_seed"], pairs=lowered))
+    assert any(p.startswith("pairs: max") for p in bundle_team_checker(forged, annex=annex))
+    # teams drawn by another law than the one frozen before the seed: named without the annex
+    uniform = dict(bundle["assignment"], stream={**stream, "spec": "SSJ-ASSIGN-2", "pair_cap": 0})
+    swapped = dict(bundle, assignment=uniform)
+    assert any("the law was changed after the freeze" in p for p in bundle_team_checker(swapped))
+
+
+def test_an_enforced_cap_the_pool_cannot_meet_is_refused_and_nothing_is_frozen(
+    db_url: str,
+) -> None:
+    reg = _capped(db_url, 0.05, "enforce")
+    before = len(reg.store.audit_events())
+    for _ in range(2):
+        with pytest.raises(PairCapRefused, match=r"no team law can keep.*eligible officers.*add"):
+            reg.freeze_staffing("T1", actor=DRAWER)
+    assert len(reg.store.audit_events()) == before
+    with pytest.raises(Exception, match="needs a cap"):
+        TeamRules(on_pair_cap="enforce")
