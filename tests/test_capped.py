@@ -32,6 +32,7 @@ from shuangsuiji.assign.capped import (
     officer_columns,
 )
 from shuangsuiji.assign.record import bundle_team_checker, verify_draw
+from shuangsuiji.commitments import announcement_problems, pairs_digest
 from shuangsuiji.policy import TeamRules
 from test_pairs import Small, _capped
 from test_threats import DRAWER
@@ -282,7 +283,9 @@ def test_an_enforced_cap_is_frozen_drawn_published_and_replayed(db_url: str) -> 
     bundle, annex = reg.bundle("T1"), reg.staffing_annex("T1")
     stated = bundle["team_seed"]["pairs"]
     assert (stated["law"], stated["method"], stated["error"]) == (CAP, "bound", 0.0)
-    assert 0.1 < stated["max"]["p"] <= 0.15 and stated["above"] == [] and stated["on_cap"] == "enforce"
+    assert (
+        0.1 < stated["max"]["p"] <= 0.15 and stated["above"] == [] and stated["on_cap"] == "enforce"
+    )
     stream = bundle["assignment"]["stream"]
     assert (stream["spec"], stream["pair_cap"]) == (CAP, 1500)
     assert verify_draw(bundle, annex=annex).ok
@@ -290,6 +293,11 @@ def test_an_enforced_cap_is_frozen_drawn_published_and_replayed(db_url: str) -> 
     lowered = dict(stated, max=dict(stated["max"], p=0.01))
     forged = dict(bundle, team_seed=dict(bundle["team_seed"], pairs=lowered))
     assert any(p.startswith("pairs: max") for p in bundle_team_checker(forged, annex=annex))
+    # ... and, without the annex, by the team announcement, which carries its digest
+    announced = bundle["team_seed"]["announcement"]
+    assert announced["pairs_digest"] == pairs_digest(stated)
+    assert announcement_problems(bundle, []) == []
+    assert any("pair-statement digest" in p for p in announcement_problems(forged, []))
     # teams drawn by another law than the one frozen before the seed: named without the annex
     uniform = dict(bundle["assignment"], stream={**stream, "spec": "SSJ-ASSIGN-2", "pair_cap": 0})
     swapped = dict(bundle, assignment=uniform)

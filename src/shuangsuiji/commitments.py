@@ -67,6 +67,18 @@ with ``staffing_digest``, ``on``, ``frozen_by``, ``seed``, ``independent_parties
 A conflict declared after the entity list is public therefore cannot be used to aim the team
 draw: the key does not exist until the declarations are frozen.
 
+When the policy caps pair probabilities, the team announcement also carries the digest of the
+frozen pair statement (``team_seed.pairs``: the law the teams will be drawn by and its bounds,
+or the uniform law's probabilities and shortfalls)::
+
+    pairs_digest = SHA-256( "SSJ-PAIRS-STATEMENT-1" || 0x00 || canonical_json(statement) )
+
+so the statement, like the commitments, is public before any team-seed reveal and cannot be
+rewritten afterwards (an announcement made before this field existed has none).
+
+>>> pairs_digest({"spec": "SSJ-PAIRS-1", "cap": 0.5})[:16]
+'91c5d7343b2d149a'
+
 >>> team_key("T-1", "ab" * 32, bytes(32)).hex()[:16]
 'f5c983d348456308'
 >>> a = draw_announcement({"spec": ANNOUNCE_SPEC, "task": "T-1", "attempt": 1})
@@ -87,6 +99,7 @@ __all__ = [
     "ANNEX_SPEC",
     "ANNOUNCE_SPEC",
     "LEGACY_STAFFING_SPEC",
+    "PAIRS_STATEMENT_SPEC",
     "REDRAW_REASONS",
     "SALT_BYTES",
     "STAFFING_SPEC",
@@ -96,6 +109,7 @@ __all__ = [
     "draw_announcement",
     "legacy_staffing_digest",
     "log_problems",
+    "pairs_digest",
     "record_commitment",
     "staffing_digest",
     "team_key",
@@ -107,6 +121,7 @@ STAFFING_SPEC = "SSJ-STAFFING-2"
 LEGACY_STAFFING_SPEC = "SSJ-STAFFING-1"
 SALT_BYTES = 32
 TEAM_SPEC = "SSJ-TEAM-1"
+PAIRS_STATEMENT_SPEC = "SSJ-PAIRS-STATEMENT-1"
 
 REDRAW_REASONS: dict[str, str] = {
     "pool_data_error": "名录库数据错误（冻结的候选名单有误）",
@@ -150,6 +165,12 @@ def staffing_digest(public: Mapping[str, Any], commitments: Sequence[str]) -> st
 def legacy_staffing_digest(record: Mapping[str, Any]) -> str:
     """The SSJ-STAFFING-1 digest of a whole staffing record (bundles before sealed annexes)."""
     return _digest(LEGACY_STAFFING_SPEC, record)
+
+
+def pairs_digest(statement: Mapping[str, Any]) -> str:
+    """The digest of a frozen pair statement (SSJ-PAIRS-1) that the team announcement
+    carries (see the module docstring)."""
+    return _digest(PAIRS_STATEMENT_SPEC, statement)
 
 
 def team_key(task: str, staffing: str, team_seed: bytes) -> bytes:
@@ -211,6 +232,14 @@ def _team_problems(frozen: Any, published: Sequence[Mapping[str, Any]]) -> list[
         )
     if own.get("staffing_digest") != frozen.get("staffing_digest"):
         out.append("team announcement: its staffing digest differs from the team seed's")
+    if "pairs_digest" in own:  # announcements before the field existed have none
+        statement = frozen.get("pairs")
+        stated = pairs_digest(statement) if isinstance(statement, Mapping) else None
+        if own["pairs_digest"] != stated:
+            out.append(
+                "team announcement: its pair-statement digest differs from the team seed's "
+                "statement (the statement was changed after the announcement)"
+            )
     out += [f"team {p}" for p in _seed_problems(own.get("seed"), frozen.get("ceremony"))]
     return out
 

@@ -42,6 +42,7 @@ from shuangsuiji.changes import (
 )
 from shuangsuiji.commitments import (
     ANNOUNCE_SPEC,
+    pairs_digest,
     team_key,
 )
 from shuangsuiji.draw import ReplacementReason, check_label, skip_map
@@ -238,6 +239,7 @@ class _Teams(_Draws):
             "frozen_by": frozen["frozen_by"],
             "seed": {"kind": "ceremony", "commitments": commitments},
             "independent_parties": independent,
+            **({"pairs_digest": pairs_digest(frozen["pairs"])} if frozen.get("pairs") else {}),
         }
         frozen["announcement"] = self._publish_announcement(s, row, fields, actor)
         row.team_seed = _json(frozen)
