@@ -8,15 +8,17 @@ import copy
 import hashlib
 import itertools
 from collections.abc import Iterator
+from datetime import date
 from fractions import Fraction
 
+import attrs
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from shuangsuiji.assign import Staffing, assign_teams, check_teams
+from shuangsuiji.assign import Staffing, TaskNeeds, TeamConfig, assign_teams, check_teams
 from shuangsuiji.assign._capflow import Rounding, UnitNetwork, cycles, max_flow, round_flow
 from shuangsuiji.assign._instance import Instance, build_instance
 from shuangsuiji.assign.capped import (
@@ -34,7 +36,8 @@ from shuangsuiji.assign.capped import (
 from shuangsuiji.assign.record import bundle_team_checker, verify_draw
 from shuangsuiji.commitments import announcement_problems, pairs_digest
 from shuangsuiji.policy import TeamRules
-from test_pairs import Small, _capped
+from shuangsuiji.pools import InspectorPool
+from test_pairs import ON, Small, _capped
 from test_threats import DRAWER
 
 CAP = CAP_ALGORITHM
@@ -315,3 +318,114 @@ def test_an_enforced_cap_the_pool_cannot_meet_is_refused_and_nothing_is_frozen(
     assert len(reg.store.audit_events()) == before
     with pytest.raises(Exception, match="needs a cap"):
         TeamRules(on_pair_cap="enforce")
+
+
+# --------------------------------------------------------------------------- joint tasks
+
+
+@attrs.frozen
+class Joint:
+    """A joint task (联合抽查) of departments SCJG and WJW: officers with their department and
+    whether they hold 药品, which the task may also require of one member."""
+
+    officers: tuple[tuple[str, str, bool], ...]  # (id, department, holds 药品)
+    entities: tuple[str, ...]
+    conflicts: frozenset[tuple[str, str]] = frozenset()
+    qualification: bool = False
+    k: int = 2
+    max_per_task: int = 0
+
+    def staffing(self) -> Staffing:
+        base = Small(tuple(o for o, _, _ in self.officers), self.entities, self.conflicts)
+        s = base.staffing()
+        held = [frozenset({"药品"}) if q else frozenset() for _, _, q in self.officers]
+        ins = InspectorPool.from_columns(
+            ids=[o for o, _, _ in self.officers],
+            names=["检查员"] * len(held),
+            department=[d for _, d, _ in self.officers],
+            region=["350102"] * len(held),
+            home_region=[""] * len(held),
+            certificate_no=["闽执0001"] * len(held),
+            certificate_expiry=[date(2030, 1, 1)] * len(held),
+            qualifications=held,
+            active=[True] * len(held),
+        )
+        quals = ("药品",) if self.qualification else ()
+        return attrs.evolve(
+            s,
+            inspectors=ins,
+            needs=TaskNeeds("T-JOINT", ("SCJG", "WJW"), ON, quals),
+            config=TeamConfig(size=self.k, max_per_task=self.max_per_task, rotation_days=0),
+        )
+
+    def assignments(self) -> list[tuple[tuple[str, ...], ...]]:
+        dept = {o: d for o, d, _ in self.officers}
+        holds = {o for o, _, q in self.officers if q}
+        cap = self.max_per_task or len(self.entities)
+
+        def covers(team: tuple[str, ...]) -> bool:
+            ok = {dept[o] for o in team} == {"SCJG", "WJW"}
+            return ok and (not self.qualification or bool(set(team) & holds))
+
+        def options(e: str) -> list[tuple[str, ...]]:
+            ok = [o for o, _, _ in self.officers if (o, e) not in self.conflicts]
+            return [t for t in itertools.combinations(ok, self.k) if covers(t)]
+
+        return [
+            a
+            for a in itertools.product(*(options(e) for e in self.entities))
+            if all(sum(o in t for t in a) <= cap for o, _, _ in self.officers)
+        ]
+
+
+joint_cases = st.builds(
+    Joint,
+    officers=st.lists(
+        st.tuples(st.sampled_from(["SCJG", "WJW"]), st.booleans()), min_size=4, max_size=6
+    ).map(lambda rows: tuple((f"O{i}", d, q) for i, (d, q) in enumerate(rows))),
+    entities=st.sampled_from([("E1",), ("E1", "E2")]),
+    conflicts=st.frozensets(
+        st.tuples(st.sampled_from([f"O{i}" for i in range(6)]), st.sampled_from(["E1", "E2"])),
+        max_size=2,
+    ),
+    qualification=st.booleans(),
+    k=st.sampled_from([2, 3]),
+    max_per_task=st.sampled_from([0, 1]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=joint_cases, cap=st.sampled_from([0.5, 0.6, 0.75, 1.0]))
+def test_joint_tasks_get_the_capped_law_unless_requirements_cross(case: Joint, cap: float) -> None:
+    feasible = case.assignments()
+    if not feasible:
+        return
+    law = law_for(case.staffing(), cap)
+    holders = {d for _, d, q in case.officers if q}
+    crossing = case.qualification and holders and any(not q for _, _, q in case.officers)
+    if isinstance(law, list) and "cross" in law[0].message:
+        assert crossing
+        return
+    pairs = [(e, o) for e in case.entities for o, _, _ in case.officers]
+
+    def lp(bound: Fraction) -> bool:
+        a_ub = [[float(o in a[case.entities.index(e)]) for a in feasible] for e, o in pairs]
+        res = linprog(
+            np.zeros(len(feasible)),
+            A_ub=np.asarray(a_ub),
+            b_ub=np.full(len(pairs), float(bound)),
+            A_eq=np.ones((1, len(feasible))),
+            b_eq=[1.0],
+            bounds=(0, None),
+            method="highs",
+        )
+        return bool(res.status == 0)
+
+    if lp(Fraction(str(cap)) - Fraction(1, GRID)):
+        assert isinstance(law, CappedLaw), law
+    if isinstance(law, CappedLaw):
+        assert lp(Fraction(str(cap)))
+        staffing = case.staffing()
+        for i in range(3):
+            a = assign_teams(staffing, bytes([i]) * 32, spec=CAP, pair_cap=cap)
+            assert check_teams(staffing, a) == []

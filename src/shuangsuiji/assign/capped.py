@@ -8,10 +8,13 @@ gets is known — exactly, from the frozen staffing — before the team seed exi
 mathematics first (``docs/capped.md`` works an example through).
 
 **Units.** Probabilities are counted in units of ``1 / B``, ``B = GRID = 10,000``; the cap
-becomes ``C = floor(c * B)`` units. Requirements are numbered as in SSJ-ASSIGN-2 (departments
-of a joint task, then qualifications a member must bring); here every officer may meet at most
-one of them, else the law is refused ("requirements cross"), and teams have ``k >= r`` members
-(``r`` requirements), one for each requirement and ``k - r`` free places.
+becomes ``C = floor(c * B)`` units. Requirements are those of SSJ-ASSIGN-2 (departments of a
+joint task, then qualifications a member must bring, in that order), each seen as the set of
+officer *types* that meet it. A requirement whose set contains another's is implied by it and
+left out; the remaining ``r`` requirements ``1 .. r`` (in that order) must be pairwise apart —
+no officer meets two of them — else the law is refused ("the requirements cross", e.g. a
+qualification held in both departments of a joint task of two), and teams have ``k >= r``
+members: one for each requirement and ``k - r`` free places.
 
 **Each entity's own bound.** Entity ``e`` has ``m_e`` eligible officers, ``n_ej`` of them
 meeting requirement ``j``. A team of ``k`` puts its officers on it with probabilities summing to
@@ -60,6 +63,7 @@ Nothing here reads a clock, a database or global random state.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from fractions import Fraction
@@ -163,31 +167,50 @@ class CappedLaw:
         return self.entity_ids[i], self.bounds[i]
 
 
-def _requirement_of(inst: Instance) -> list[int] | str:
-    """Per column the requirement its officer meets (-1: none), or why the law cannot apply."""
-    out = []
-    for t in inst.col_type.tolist():
-        mask = inst.type_masks[t]
-        if mask & (mask - 1):
-            both = [name for j, name in enumerate(inst.requirements) if mask >> j & 1]
+@attrs.frozen
+class _Groups:
+    """The requirements the network models: the minimal ones (a requirement met by every
+    officer who meets another is implied and left out), each a set of officer types, pairwise
+    disjoint. ``of[c]``: the group column ``c``'s officer belongs to (-1: none)."""
+
+    names: tuple[str, ...]
+    of: list[int]
+
+    @property
+    def r(self) -> int:
+        return len(self.names)
+
+
+def _groups(inst: Instance) -> _Groups | str:
+    """The network's requirement groups, or why the law cannot apply."""
+    sets = [
+        frozenset(t for t, m in enumerate(inst.type_masks) if m >> j & 1)
+        for j in range(len(inst.requirements))
+    ]
+    minimal = [
+        j
+        for j, g in enumerate(sets)
+        if not any(h < g or (h == g and i < j) for i, h in enumerate(sets) if i != j)
+    ]
+    for a, b in itertools.combinations(minimal, 2):
+        if sets[a] & sets[b]:
             return (
-                f"an officer meets {' and '.join(both)}: requirements cross, and "
-                f"{CAP_ALGORITHM} needs each officer to meet at most one"
+                f"an officer meets {inst.requirements[a]} and {inst.requirements[b]}, which "
+                f"others meet apart: the requirements cross, and {CAP_ALGORITHM} needs them "
+                "nested or apart"
             )
-        out.append(mask.bit_length() - 1)
-    if inst.k < len(inst.requirements):
-        return (
-            f"teams of {inst.k} cannot give each of the {len(inst.requirements)} requirements "
-            "its own member"
-        )
-    return out
+    if inst.k < len(minimal):
+        return f"teams of {inst.k} cannot give each of {len(minimal)} requirements a member"
+    group_of_type = {t: i for i, j in enumerate(minimal) for t in sets[j]}
+    of = [group_of_type.get(t, -1) for t in inst.col_type.tolist()]
+    return _Groups(tuple(inst.requirements[j] for j in minimal), of)
 
 
-def _own_bounds(inst: Instance, req: Sequence[int]) -> list[int]:
+def _own_bounds(inst: Instance, req: _Groups) -> list[int]:
     """``L_e`` per entity (units); 0 is never returned for a staffable entity."""
-    r = len(inst.requirements)
+    r = req.r
     per_req = np.zeros((inst.n_e, r), dtype=np.int64)
-    req_arr = np.asarray(req, dtype=np.int64)
+    req_arr = np.asarray(req.of, dtype=np.int64)
     for j in range(r):
         per_req[:, j] = inst.E[:, req_arr == j].sum(axis=1)
     eligible = inst.E.sum(axis=1)
@@ -201,14 +224,14 @@ def _own_bounds(inst: Instance, req: Sequence[int]) -> list[int]:
 
 def _edges(
     inst: Instance,
-    req: Sequence[int],
+    req: _Groups,
     caps: Sequence[int],
     ents: Sequence[int],
     offs: Sequence[int],
 ) -> tuple[int, list[tuple[int, int, int]], dict[tuple[int, int], int]]:
     """The network ``N`` with pair capacities ``caps`` in the numbering ``ents`` (entity
     rows) and ``offs`` (columns): node count, edges, and the edge index of each pair."""
-    r, k = len(inst.requirements), inst.k
+    r, k = req.r, inst.k
     free = (k - r) * GRID
     first_officer = 1 + len(ents) * (r + 1)
     node_of = {c: first_officer + p for p, c in enumerate(offs)}
@@ -225,7 +248,7 @@ def _edges(
                 edges.append((hub, hub + 1 + j, free))
         for c in np.flatnonzero(inst.E[e]).tolist():
             index[(e, c)] = len(edges)
-            edges.append((hub + 1 + req[c], node_of[c], caps[e]))  # req -1: the hub (e,*)
+            edges.append((hub + 1 + req.of[c], node_of[c], caps[e]))  # req -1: the hub (e,*)
     edges += [(node_of[c], sink, int(inst.cap[c]) * GRID) for c in offs if inst.cap[c] > 0]
     return sink + 1, edges, index
 
@@ -237,7 +260,7 @@ def officer_columns(inst: Instance) -> list[int]:
     return out
 
 
-def _solve(inst: Instance, req: Sequence[int], caps: Sequence[int]) -> UnitNetwork:
+def _solve(inst: Instance, req: _Groups, caps: Sequence[int]) -> UnitNetwork:
     """The maximum flow of ``N`` with pair capacities ``caps``, identity numbering."""
     n_nodes, edges, _ = _edges(inst, req, caps, range(inst.n_e), officer_columns(inst))
     net = UnitNetwork.build(n_nodes, edges)
@@ -249,7 +272,7 @@ def _full(inst: Instance, net: UnitNetwork) -> bool:
     return net.out_of_source() == inst.n_e * inst.k * GRID
 
 
-def _level(inst: Instance, req: Sequence[int], own: Sequence[int], cap: int) -> int | None:
+def _level(inst: Instance, req: _Groups, own: Sequence[int], cap: int) -> int | None:
     """``t*``: the smallest ``t`` in ``0 .. cap`` whose network is full (binary search; the
     test is monotone in ``t``), or None."""
 
@@ -268,7 +291,7 @@ def _level(inst: Instance, req: Sequence[int], own: Sequence[int], cap: int) -> 
 
 
 def _shared(
-    inst: Instance, req: Sequence[int], own: Sequence[int], cap: int, names: _Names
+    inst: Instance, req: _Groups, own: Sequence[int], cap: int, names: _Names
 ) -> CapShortfall:
     """The min cut of ``N(cap)``: entities that cannot all be staffed, officers at their cap."""
     net = _solve(inst, req, [max(b, cap) for b in own])
@@ -279,7 +302,7 @@ def _shared(
             if v not in seen and net.residual(u, e) > 0:
                 seen.add(v)
                 stack.append(v)
-    r = len(inst.requirements)
+    r = req.r
     ents = [e for e in range(inst.n_e) if any(1 + e * (r + 1) + j in seen for j in range(r + 1))]
     first_officer = 1 + inst.n_e * (r + 1)
     offs = [c for p, c in enumerate(officer_columns(inst)) if first_officer + p in seen]
@@ -305,7 +328,7 @@ class _Names:
 
 
 def _too_narrow(
-    inst: Instance, req: Sequence[int], own: Sequence[int], cap: int, names: _Names
+    inst: Instance, req: _Groups, own: Sequence[int], cap: int, names: _Names
 ) -> list[CapShortfall]:
     """Entities whose own bound is above the cap, each with the officers it lacks."""
     out = []
@@ -315,8 +338,8 @@ def _too_narrow(
         lack = []
         if len(cols) < need_all:
             lack.append(f"{need_all - len(cols)} more eligible officer(s)")
-        for j, name in enumerate(inst.requirements):
-            meet = sum(1 for c in cols.tolist() if req[c] == j)
+        for j, name in enumerate(req.names):
+            meet = sum(1 for c in cols.tolist() if req.of[c] == j)
             if meet < need_one:
                 lack.append(f"{need_one - meet} more officer(s) meeting {name}")
         out.append(
@@ -340,7 +363,7 @@ def capped_law(inst: Instance, canon: Staffing, cap: int) -> CappedLaw | list[Ca
     officers = np.strings.decode(canon.inspectors.ids, "utf-8").tolist()
     entity_ids = canon.entities.id_list()
     names = _Names(entity_ids, [officers[r] for r in inst.col_row.tolist()])
-    req = _requirement_of(inst)
+    req = _groups(inst)
     if isinstance(req, str):
         why = f'{req}; use on_pair_cap = "state" or "refuse"'
         return [CapShortfall(tuple(entity_ids), why)]
@@ -374,7 +397,7 @@ def capped_flow(
     """Steps (3)-(4): the maximum flow of ``N(t*)`` numbered by ``ents`` and ``offs``, and the
     edge of each eligible (entity row, column) pair. ``flow / GRID`` on those edges is the
     probability that the rounding puts the officer on the entity's team."""
-    req = _requirement_of(inst)
+    req = _groups(inst)
     if isinstance(req, str):
         raise InvalidInputError(f"{CAP_ALGORITHM}: {req}")
     n_nodes, edges, pairs = _edges(inst, req, law.bounds, ents, offs)
