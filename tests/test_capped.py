@@ -21,8 +21,10 @@ from scipy.optimize import linprog
 from shuangsuiji.assign import Staffing, TaskNeeds, TeamConfig, assign_teams, check_teams
 from shuangsuiji.assign._capflow import Rounding, UnitNetwork, cycles, max_flow, round_flow
 from shuangsuiji.assign._instance import Instance, build_instance
+from shuangsuiji.assign._stream import AssignStream
 from shuangsuiji.assign.capped import (
     CAP_ALGORITHM,
+    CAP_DOMAIN,
     GRID,
     CappedLaw,
     CapShortfall,
@@ -31,6 +33,7 @@ from shuangsuiji.assign.capped import (
     capped_flow,
     capped_law,
     law_for,
+    numbering,
     officer_columns,
 )
 from shuangsuiji.assign.record import bundle_team_checker, verify_draw
@@ -429,3 +432,41 @@ def test_joint_tasks_get_the_capped_law_unless_requirements_cross(case: Joint, c
         for i in range(3):
             a = assign_teams(staffing, bytes([i]) * 32, spec=CAP, pair_cap=cap)
             assert check_teams(staffing, a) == []
+
+
+VECTOR = Small(
+    tuple("ABCDEFG"),
+    ("E1", "E2", "E3"),
+    conflicts=frozenset({("B", "E1"), ("C", "E2"), ("D", "E3")}),
+    holders=frozenset("ABC"),
+    max_per_task=1,
+)
+VECTOR_KEY = hashlib.sha256(b"SSJ-ASSIGN-CAP-1 vector").digest()
+
+
+def test_the_vector_of_docs_capped_md() -> None:
+    inst, canon = _instance(VECTOR.staffing())
+    law = capped_law(inst, canon, 5000)
+    assert isinstance(law, CappedLaw) and (law.level, law.bounds) == (5000, (5000,) * 3)
+    assert VECTOR_KEY.hex().startswith("2dbda0902fa56998")
+    stream = AssignStream(VECTOR_KEY, domain=CAP_DOMAIN)
+    ents, offs = numbering(inst, stream)
+    names = canon.inspectors.id_list()
+    assert [canon.entities.id_list()[e] for e in ents] == ["E2", "E3", "E1"]
+    assert [names[int(inst.col_row[c])] for c in offs] == list("GFECDBA")
+    net, pairs = capped_flow(inst, law, ents, offs)
+    flows = {
+        (canon.entities.id_list()[e], names[int(inst.col_row[c])]): net.flow[i]
+        for (e, c), i in pairs.items()
+    }
+    table = {"E1": "A C D E", "E2": "A B F G", "E3": "B C F G"}  # 5000 each, the rest 0
+    assert flows == {(e, o): 5000 if o in table[e].split() else 0 for e, o in flows}
+    stream.start_phase()
+    assert round_flow(net, GRID, stream.uniform) == 3 and stream.next_block == 4
+    drawn = assign_teams(VECTOR.staffing(), VECTOR_KEY, spec=CAP, pair_cap=0.5)
+    assert [(t.entity_id, t.inspector_ids) for t in drawn.teams] == [
+        ("E1", ("A", "E")),
+        ("E2", ("B", "G")),
+        ("E3", ("C", "F")),
+    ]
+    assert drawn.stream.next_block == 4
