@@ -26,6 +26,7 @@ from shuangsuiji.errors import (
 )
 from shuangsuiji.registry import Registry
 from shuangsuiji.server.auth import KeyRing, Person
+from shuangsuiji.store.paging import Page
 
 _T = TypeVar("_T")
 
@@ -194,14 +195,18 @@ Offset = Annotated[int, Query(ge=0, description="rows to skip")]
 
 
 def page(rows: Sequence[Any], limit: int, offset: int) -> dict[str, Any]:
-    """One page of ``rows``: ``{"items", "total", "limit", "offset", "next"}`` (``next`` is the
-    offset of the following page, or null)."""
-    chunk = rows[offset : offset + limit]
-    following = offset + limit if offset + limit < len(rows) else None
+    """One page of ``rows``, a short list already in memory (plans, tasks, items); the long
+    lists are paged in the store (:func:`paged`)."""
+    return paged(Page(list(rows[offset : offset + limit]), len(rows), offset, limit))
+
+
+def paged(found: Page[Any]) -> dict[str, Any]:
+    """A page read from the store as ``{"items", "total", "limit", "offset", "next"}``
+    (``next`` is the offset of the following page, or null)."""
     return {
-        "items": [plain(r) for r in chunk],
-        "total": len(rows),
-        "limit": limit,
-        "offset": offset,
-        "next": following,
+        "items": [plain(r) for r in found.items],
+        "total": found.total,
+        "limit": found.limit,
+        "offset": found.offset,
+        "next": found.next,
     }

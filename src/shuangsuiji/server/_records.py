@@ -29,7 +29,7 @@ from shuangsuiji.server._context import (
     Svc,
     acting,
     approver,
-    page,
+    paged,
     plain,
 )
 from shuangsuiji.server._setup import Body
@@ -105,7 +105,7 @@ def _other_recorders(data: bytes, actor: Actor) -> list[str]:
 def results(
     svc: Svc, _: Reader, task: str | None = None, limit: Limit = 100, offset: Offset = 0
 ) -> Any:
-    return page(svc.registry.results(task), limit, offset)
+    return paged(svc.registry.results_page(task, offset=offset, limit=limit))
 
 
 class PublishBody(Body):
@@ -158,14 +158,17 @@ def publications(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Any:
-    return page(svc.registry.publications(plan, task=task, entity=entity), limit, offset)
+    found = svc.registry.publications_page(
+        plan, task=task, entity=entity, offset=offset, limit=limit
+    )
+    return paged(found)
 
 
 @router.get("/uninspected", tags=["publication"], summary="Selected, no result yet (internal)")
 def uninspected(
     svc: Svc, _: Reader, plan: str | None = None, limit: Limit = 100, offset: Offset = 0
 ) -> Any:
-    return page(svc.registry.uninspected(plan), limit, offset)
+    return paged(svc.registry.uninspected_page(plan, offset=offset, limit=limit))
 
 
 @router.get("/plans/{plan}/announcement", tags=["announcements"], summary="The plan (一表)")
