@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import date
 from enum import Enum
@@ -25,14 +23,13 @@ from shuangsuiji.errors import (
     ShuangsuijiError,
 )
 from shuangsuiji.registry import Registry
-from shuangsuiji.server.auth import KeyRing, Person
+from shuangsuiji.server._limits import request_id_for
+from shuangsuiji.server.auth import KeyRing, KeySource, Person
 from shuangsuiji.store.paging import Page
 
 _T = TypeVar("_T")
 
 READ = ("admin", "planner", "drawer", "supervisor", "recorder", "publisher", "auditor")
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 @attrs.frozen
@@ -40,8 +37,13 @@ class Service:
     """What every endpoint works on: the registry, who may call, and the proxy header if any."""
 
     registry: Registry
-    keys: KeyRing
+    source: KeySource
     proxy_header: str | None = None
+
+    @property
+    def keys(self) -> KeyRing:
+        """The people in force now (the keys file is read again when it changed)."""
+        return self.source.current()
 
 
 def service(request: Request) -> Service:
@@ -52,8 +54,11 @@ def service(request: Request) -> Service:
 
 def request_id(request: Request) -> str:
     """The caller's ``X-Request-ID`` when well formed, else a new one (echoed in the reply)."""
+    known = getattr(request.state, "request_id", None)
+    if isinstance(known, str):
+        return known  # given to it by the body limit, which runs first
     given = request.headers.get("x-request-id", "")
-    rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    rid = request_id_for(given)
     request.state.request_id = rid
     return rid
 
@@ -134,7 +139,13 @@ def error_reply(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-_HTTP_FAMILIES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method"}
+_HTTP_FAMILIES = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method",
+    413: "too_large",
+}
 
 
 def http_reply(request: Request, exc: Exception) -> JSONResponse:

@@ -257,4 +257,11 @@ def draw_health(svc: Svc, _: Reader, plan: str | None = None) -> Any:
 
 @router.get("/health", tags=["checks"], summary="Liveness: the store answers (no key needed)")
 def health(svc: Svc) -> Any:
-    return {"status": "ok", "version": __version__, "schema": svc.registry.store.revision()}
+    """``keys`` says whether the keys file on disk is the one in force: a changed file that was
+    refused (malformed) leaves the keys before in force, ``status: refused``, until corrected."""
+    return {
+        "status": "ok",
+        "version": __version__,
+        "schema": svc.registry.store.revision(),
+        "keys": svc.source.status(),
+    }
