@@ -5,6 +5,8 @@ UTF-8 text; a caller sends the key as ``Authorization: Bearer <key>``. ``shuangs
 --new-key`` prints a fresh key (32 random bytes, URL-safe base64) with the line to put in the
 keys file. A trusted proxy (an agency's single sign-on) may instead name the person in a header
 (``--trusted-proxy-header``); the service then must be reachable only through that proxy.
+The keys file is read again when it changes, and a malformed new one leaves the keys in force
+(:class:`KeySource`).
 
 **The keys file** (TOML)::
 
