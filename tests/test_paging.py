@@ -114,6 +114,10 @@ def test_walking_every_page_gives_the_unpaged_lists(db_url: str) -> None:
         assert unpaged, name
         for limit in LIMITS:
             assert _walk(read, limit) == unpaged, (name, limit)
+    # Results read by (task, entity) pair: the same versions, in the same order.
+    pairs = sorted({(r.task, r.entity) for r in reg.results()})[::2]
+    wanted = [r for r in reg.results() if (r.task, r.entity) in set(pairs)]
+    assert wanted and reg.results_for(pairs) == wanted
     # The store really has what the walk must get right.
     assert {p.plan for p in reg.publications()} == {"P", "P2"}
     assert sum(p.published is not None for p in reg.publications()) == 2

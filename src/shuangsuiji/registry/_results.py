@@ -87,6 +87,12 @@ class _Results(_Teams):
         with self.store.reading() as s:
             return results_sql.result_page(s, task, offset, limit)
 
+    def results_for(self, keys: Sequence[tuple[str, str]]) -> list[InspectionResult]:
+        """Every stored result version of the given ``(task, entity)`` pairs, oldest first
+        (read by pair, not by loading the tasks' results)."""
+        with self.store.reading() as s:
+            return results_sql.results_of(s, keys)
+
     def _store_result(self, s: Session, result: InspectionResult, actor: str) -> None:
         results_sql.add_result(s, result)
         kind = "result.record" if result.version == 1 else "result.correct"

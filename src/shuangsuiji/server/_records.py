@@ -121,9 +121,8 @@ def _recorded_by_publisher(svc: Service, keys: list[tuple[str, str]], actor: Act
         return
     mine = sorted(
         f"{r.entity} in task {r.task}"
-        for task in {t for t, _ in keys}
-        for r in svc.registry.results(task)
-        if (r.task, r.entity) in set(keys) and r.recorded_by == actor.name
+        for r in svc.registry.results_for(keys)
+        if r.recorded_by == actor.name
     )
     if mine:
         raise StoreError(
