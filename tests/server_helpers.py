@@ -62,10 +62,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(registry: Registry, ring: KeyRing, proxy_header: str | None = None) -> Iterator[str]:
-    """uvicorn serving ``registry`` on a free port in a thread; yields the base URL."""
+def serving(
+    registry: Registry, ring: KeyRing | Path, proxy_header: str | None = None, **options: Any
+) -> Iterator[str]:
+    """uvicorn serving ``registry`` on a free port in a thread; yields the base URL.
+    ``ring`` is a key ring or a keys file; ``options`` go to :func:`create_app`."""
     port = free_port()
-    app = create_app(registry, keys=ring, proxy_header=proxy_header)
+    app = create_app(registry, keys=ring, proxy_header=proxy_header, **options)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

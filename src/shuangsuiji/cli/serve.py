@@ -26,6 +26,14 @@ from shuangsuiji.cli.common import db_option, fail, handle_errors
     default=None,
     help="A header in which a trusted proxy names the person (by id); only behind that proxy.",
 )
+@click.option(
+    "--max-upload-mb",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=1),
+    envvar="SHUANGSUIJI_MAX_UPLOAD_MB",
+    help="Refuse request bodies (CSV uploads, JSON rows) larger than this with 413.",
+)
 @click.option("--new-key", is_flag=True, help="Print a fresh API key and its keys-file line.")
 @handle_errors
 def serve(
@@ -34,9 +42,15 @@ def serve(
     port: int,
     keys_file: Path | None,
     trusted_proxy_header: str | None,
+    max_upload_mb: int,
     new_key: bool,
 ) -> None:
-    """Serve the registry over HTTP (OpenAPI at /openapi.json); needs the [server] extra."""
+    """Serve the registry over HTTP (OpenAPI at /openapi.json); needs the [server] extra.
+
+    The keys file is read again when it changes (checked on each request): a valid new file
+    takes effect at once, a malformed one is refused and the keys in force stay (the log and
+    GET /health say so). See docs/server.md.
+    """
     if new_key:
         from shuangsuiji.server.auth import hash_key
         from shuangsuiji.server.auth import new_key as make_key
@@ -56,5 +70,10 @@ def serve(
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    app = create_app(db_url, keys=keys_file, proxy_header=trusted_proxy_header)
+    app = create_app(
+        db_url,
+        keys=keys_file,
+        proxy_header=trusted_proxy_header,
+        max_upload_bytes=max_upload_mb * 2**20,
+    )
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,9 @@ from shuangsuiji.results import (
 )
 from shuangsuiji.store import StoreError
 from shuangsuiji.store import draws as draws_sql
+from shuangsuiji.store import paging as paging_sql
 from shuangsuiji.store import results as results_sql
+from shuangsuiji.store.paging import Page
 from shuangsuiji.store.schema import (
     PublicationRow,
 )
@@ -225,6 +228,69 @@ class _Publish(_Results):
                     for e in missing
                 ]
             return out
+
+    # -- paged reads: one page and the total, the same order as the unpaged lists ----------
+
+    def publications_page(
+        self,
+        plan: str | None = None,
+        *,
+        estimate: bool = False,
+        task: str | None = None,
+        entity: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> Page[PublicationRecord]:
+        """One page of :meth:`publications` (same records, same order) and the total: the
+        page's ``(task, entity)`` keys come from the database, and only their results are read."""
+        with self.store.reading() as s:
+            keys = results_sql.publication_keys(
+                s, offset, limit, plan=plan, task=task, entity=entity
+            )
+            pairs = [(t, e) for _, t, e in keys.items]
+            results = results_sql.results_of(s, pairs)
+            plans = {p.code: p for p in self.store.plans(session=s)}
+            records = partial(
+                build_records,
+                items=self.store.items(session=s),
+                departments=self.store.departments(session=s),
+                entity_names=self._entity_names(s, {e for _, e in pairs}),
+                policy=self.store.policy(session=s),
+                estimate=estimate,
+                published=results_sql.published_of(s, pairs),
+            )
+            out: list[PublicationRecord] = []
+            for code in dict.fromkeys(p for p, _, _ in keys.items):
+                tasks = self.store.tasks(code, session=s)
+                codes = {t.code for t in tasks}
+                mine = [r for r in results if r.task in codes]
+                out += records(mine, plan=plans[code], tasks=tasks)
+            return Page(out, keys.total, offset, limit)
+
+    def uninspected_page(
+        self, plan: str | None = None, *, offset: int = 0, limit: int = 100
+    ) -> Page[Uninspected]:
+        """One page of :meth:`uninspected` (same order) and the total, from the stored picks
+        and replacements (the draws are not re-derived)."""
+        with self.store.reading() as s:
+            rows = paging_sql.uninspected_page(s, plan, offset, limit)
+            names = self._entity_names(s, {r[3] for r in rows.items})
+            return rows.map(lambda r: Uninspected(r[0], r[1], r[2], r[3], names.get(r[3], "")))
+
+    def selection_page(self, task: str, *, offset: int = 0, limit: int = 100) -> Page[str]:
+        """One page of :meth:`selected_ids` (same order) and the total, from the stored picks
+        and replacements (the draw is not re-derived)."""
+        with self.store.reading() as s:
+            self._current(s, task)
+            return paging_sql.selection_page(s, task, offset, limit)
+
+    def teams_page(
+        self, task: str, *, offset: int = 0, limit: int = 100
+    ) -> Page[tuple[str, tuple[str, ...]]]:
+        """One page of :meth:`teams` as ``(entity, inspector ids)`` (same order) and the total."""
+        with self.store.reading() as s:
+            row = self._current(s, task)
+            return paging_sql.team_page(s, row.id, offset, limit)
 
     def export_publications(
         self, out_dir: str | Path, *, today: date, issuer: str = ""

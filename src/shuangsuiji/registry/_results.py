@@ -26,6 +26,7 @@ from shuangsuiji.results import (
 )
 from shuangsuiji.store import StoreError
 from shuangsuiji.store import results as results_sql
+from shuangsuiji.store.paging import Page
 from shuangsuiji.store.schema import (
     DrawRow,
 )
@@ -77,6 +78,20 @@ class _Results(_Teams):
         """Every stored result version (of one task), oldest first."""
         with self.store.reading() as s:
             return self._results(s, task)
+
+    def results_page(
+        self, task: str | None = None, *, offset: int = 0, limit: int = 100
+    ) -> Page[InspectionResult]:
+        """One page of :meth:`results` (same order: oldest first, by storage id) and the total,
+        read without loading the other pages."""
+        with self.store.reading() as s:
+            return results_sql.result_page(s, task, offset, limit)
+
+    def results_for(self, keys: Sequence[tuple[str, str]]) -> list[InspectionResult]:
+        """Every stored result version of the given ``(task, entity)`` pairs, oldest first
+        (read by pair, not by loading the tasks' results)."""
+        with self.store.reading() as s:
+            return results_sql.results_of(s, keys)
 
     def _store_result(self, s: Session, result: InspectionResult, actor: str) -> None:
         results_sql.add_result(s, result)

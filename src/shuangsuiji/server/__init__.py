@@ -38,7 +38,8 @@ from shuangsuiji.errors import ShuangsuijiError
 from shuangsuiji.registry import Registry
 from shuangsuiji.server import _draws, _records, _setup
 from shuangsuiji.server._context import Service, body_reply, error_reply, http_reply
-from shuangsuiji.server.auth import KeyRing, load_keys
+from shuangsuiji.server._limits import DEFAULT_MAX_UPLOAD_MB, BodyLimit
+from shuangsuiji.server.auth import KeyRing, KeySource
 from shuangsuiji.store import Store
 
 __all__ = ["create_app", "openapi_schema"]
@@ -51,27 +52,32 @@ def create_app(
     *,
     keys: KeyRing | str | Path,
     proxy_header: str | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 2**20,
 ) -> FastAPI:
     """The HTTP service over ``registry_or_url`` (a :class:`Registry` or a store URL, opened
     with :meth:`Registry.open`), for the people of ``keys`` (a :class:`KeyRing` or the path of
     a keys file). ``proxy_header`` names the header in which a trusted proxy names the person
-    (by id) instead of a key: only for a service reachable through that proxy alone."""
+    (by id) instead of a key: only for a service reachable through that proxy alone. A keys
+    file is read again when it changes (:class:`~shuangsuiji.server.auth.KeySource`). A request
+    body above ``max_upload_bytes`` (default 64 MB) is refused with 413 (:mod:`._limits`)."""
     registry = (
         registry_or_url if isinstance(registry_or_url, Registry) else Registry.open(registry_or_url)
     )
-    ring = keys if isinstance(keys, KeyRing) else load_keys(keys)
+    source = KeySource(keys) if isinstance(keys, KeyRing) else KeySource.from_file(keys)
     app = FastAPI(
         title="shuangsuiji",
         version=__version__,
         summary="双随机、一公开: verifiable random inspections over HTTP",
         description=(__doc__ or "").split("\n\n")[0],
     )
-    app.state.service = Service(registry, ring, proxy_header)
+    app.state.service = Service(registry, source, proxy_header)
     app.add_exception_handler(ShuangsuijiError, error_reply)
     app.add_exception_handler(StarletteHTTPException, http_reply)
     app.add_exception_handler(RequestValidationError, body_reply)
     for module in (_setup, _draws, _records):
         app.include_router(module.router)
+    # Under the access log below (added later, so outside): refused bodies are logged too.
+    app.add_middleware(BodyLimit, limit=max_upload_bytes)
 
     @app.middleware("http")
     async def echo_request_id(

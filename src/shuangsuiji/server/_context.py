@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import date
 from enum import Enum
@@ -25,13 +23,13 @@ from shuangsuiji.errors import (
     ShuangsuijiError,
 )
 from shuangsuiji.registry import Registry
-from shuangsuiji.server.auth import KeyRing, Person
+from shuangsuiji.server._limits import request_id_for
+from shuangsuiji.server.auth import KeyRing, KeySource, Person
+from shuangsuiji.store.paging import Page
 
 _T = TypeVar("_T")
 
 READ = ("admin", "planner", "drawer", "supervisor", "recorder", "publisher", "auditor")
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 @attrs.frozen
@@ -39,8 +37,13 @@ class Service:
     """What every endpoint works on: the registry, who may call, and the proxy header if any."""
 
     registry: Registry
-    keys: KeyRing
+    source: KeySource
     proxy_header: str | None = None
+
+    @property
+    def keys(self) -> KeyRing:
+        """The people in force now (the keys file is read again when it changed)."""
+        return self.source.current()
 
 
 def service(request: Request) -> Service:
@@ -51,8 +54,11 @@ def service(request: Request) -> Service:
 
 def request_id(request: Request) -> str:
     """The caller's ``X-Request-ID`` when well formed, else a new one (echoed in the reply)."""
+    known = getattr(request.state, "request_id", None)
+    if isinstance(known, str):
+        return known  # given to it by the body limit, which runs first
     given = request.headers.get("x-request-id", "")
-    rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    rid = request_id_for(given)
     request.state.request_id = rid
     return rid
 
@@ -133,7 +139,13 @@ def error_reply(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-_HTTP_FAMILIES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method"}
+_HTTP_FAMILIES = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method",
+    413: "too_large",
+}
 
 
 def http_reply(request: Request, exc: Exception) -> JSONResponse:
@@ -194,14 +206,18 @@ Offset = Annotated[int, Query(ge=0, description="rows to skip")]
 
 
 def page(rows: Sequence[Any], limit: int, offset: int) -> dict[str, Any]:
-    """One page of ``rows``: ``{"items", "total", "limit", "offset", "next"}`` (``next`` is the
-    offset of the following page, or null)."""
-    chunk = rows[offset : offset + limit]
-    following = offset + limit if offset + limit < len(rows) else None
+    """One page of ``rows``, a short list already in memory (plans, tasks, items); the long
+    lists are paged in the store (:func:`paged`)."""
+    return paged(Page(list(rows[offset : offset + limit]), len(rows), offset, limit))
+
+
+def paged(found: Page[Any]) -> dict[str, Any]:
+    """A page read from the store as ``{"items", "total", "limit", "offset", "next"}``
+    (``next`` is the offset of the following page, or null)."""
     return {
-        "items": [plain(r) for r in chunk],
-        "total": len(rows),
-        "limit": limit,
-        "offset": offset,
-        "next": following,
+        "items": [plain(r) for r in found.items],
+        "total": found.total,
+        "limit": found.limit,
+        "offset": found.offset,
+        "next": found.next,
     }

@@ -24,7 +24,7 @@ from shuangsuiji.server._context import (
     acting,
     approver,
     built,
-    page,
+    paged,
     plain,
 )
 from shuangsuiji.server._setup import Body
@@ -170,7 +170,7 @@ def draws(task: str, svc: Svc, _: Reader) -> Any:
 
 @router.get("/tasks/{task}/selection", summary="The current selection (replacements applied)")
 def selection(task: str, svc: Svc, _: Reader, limit: Limit = 100, offset: Offset = 0) -> Any:
-    return page(svc.registry.selected_ids(task), limit, offset)
+    return paged(svc.registry.selection_page(task, offset=offset, limit=limit))
 
 
 def _streamed(data: Any, filename: str) -> StreamingResponse:
@@ -266,8 +266,8 @@ def assign_teams(task: str, body: OnDay, svc: Svc, actor: Drawer) -> Any:
 
 @router.get("/tasks/{task}/teams", summary="The current teams: entity and inspector ids")
 def teams(task: str, svc: Svc, _: Reader, limit: Limit = 100, offset: Offset = 0) -> Any:
-    rows = [{"entity": e, "inspectors": list(i)} for e, i in svc.registry.teams(task).items()]
-    return page(rows, limit, offset)
+    found = svc.registry.teams_page(task, offset=offset, limit=limit)
+    return paged(found.map(lambda t: {"entity": t[0], "inspectors": list(t[1])}))
 
 
 class ChangeBody(Body):

@@ -29,7 +29,7 @@ from shuangsuiji.server._context import (
     Svc,
     acting,
     approver,
-    page,
+    paged,
     plain,
 )
 from shuangsuiji.server._setup import Body
@@ -105,7 +105,7 @@ def _other_recorders(data: bytes, actor: Actor) -> list[str]:
 def results(
     svc: Svc, _: Reader, task: str | None = None, limit: Limit = 100, offset: Offset = 0
 ) -> Any:
-    return page(svc.registry.results(task), limit, offset)
+    return paged(svc.registry.results_page(task, offset=offset, limit=limit))
 
 
 class PublishBody(Body):
@@ -121,9 +121,8 @@ def _recorded_by_publisher(svc: Service, keys: list[tuple[str, str]], actor: Act
         return
     mine = sorted(
         f"{r.entity} in task {r.task}"
-        for task in {t for t, _ in keys}
-        for r in svc.registry.results(task)
-        if (r.task, r.entity) in set(keys) and r.recorded_by == actor.name
+        for r in svc.registry.results_for(keys)
+        if r.recorded_by == actor.name
     )
     if mine:
         raise StoreError(
@@ -158,14 +157,17 @@ def publications(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Any:
-    return page(svc.registry.publications(plan, task=task, entity=entity), limit, offset)
+    found = svc.registry.publications_page(
+        plan, task=task, entity=entity, offset=offset, limit=limit
+    )
+    return paged(found)
 
 
 @router.get("/uninspected", tags=["publication"], summary="Selected, no result yet (internal)")
 def uninspected(
     svc: Svc, _: Reader, plan: str | None = None, limit: Limit = 100, offset: Offset = 0
 ) -> Any:
-    return page(svc.registry.uninspected(plan), limit, offset)
+    return paged(svc.registry.uninspected_page(plan, offset=offset, limit=limit))
 
 
 @router.get("/plans/{plan}/announcement", tags=["announcements"], summary="The plan (一表)")
@@ -254,4 +256,11 @@ def draw_health(svc: Svc, _: Reader, plan: str | None = None) -> Any:
 
 @router.get("/health", tags=["checks"], summary="Liveness: the store answers (no key needed)")
 def health(svc: Svc) -> Any:
-    return {"status": "ok", "version": __version__, "schema": svc.registry.store.revision()}
+    """``keys`` says whether the keys file on disk is the one in force: a changed file that was
+    refused (malformed) leaves the keys before in force, ``status: refused``, until corrected."""
+    return {
+        "status": "ok",
+        "version": __version__,
+        "schema": svc.registry.store.revision(),
+        "keys": svc.source.status(),
+    }

@@ -5,6 +5,8 @@ UTF-8 text; a caller sends the key as ``Authorization: Bearer <key>``. ``shuangs
 --new-key`` prints a fresh key (32 random bytes, URL-safe base64) with the line to put in the
 keys file. A trusted proxy (an agency's single sign-on) may instead name the person in a header
 (``--trusted-proxy-header``); the service then must be reachable only through that proxy.
+The keys file is read again when it changes, and a malformed new one leaves the keys in force
+(:class:`KeySource`).
 
 **The keys file** (TOML)::
 
@@ -36,8 +38,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 import secrets
+import threading
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -50,6 +54,8 @@ from shuangsuiji.errors import InvalidInputError
 __all__ = [
     "ROLES",
     "KeyRing",
+    "KeySource",
+    "KeysFileError",
     "Person",
     "Separation",
     "hash_key",
@@ -66,6 +72,8 @@ ROLES: dict[str, str] = {
     "publisher": "公示审核",
     "auditor": "审计",
 }
+
+log = logging.getLogger("shuangsuiji.server")
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -197,9 +205,121 @@ def keyring(data: Mapping[str, Any], source: str = "<keys>") -> KeyRing:
 
 def load_keys(path: str | Path) -> KeyRing:
     """Read a keys file (TOML, see the module docstring)."""
-    text = Path(path).read_text(encoding="utf-8")
+    return _parse(Path(path).read_bytes(), str(path))
+
+
+def _parse(raw: bytes, source: str) -> KeyRing:
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise KeysFileError(f"{source}: not UTF-8 text: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise KeysFileError(f"{path}: not valid TOML: {exc}") from None
-    return keyring(data, str(path))
+        raise KeysFileError(f"{source}: not valid TOML: {exc}") from None
+    return keyring(data, source)
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is written or replaced: modification time, size, inode."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class KeySource:
+    """The keys in force: a fixed :class:`KeyRing`, or a keys file read again when it changes.
+
+    **Why on each request, not on SIGHUP.** :meth:`current` compares the file's modification
+    time, size and inode with the last ones seen (one ``stat``, microseconds) and reads the file
+    only when they differ. That needs no signal plumbing (uvicorn owns the process's signals,
+    Windows has no SIGHUP, a container's mounted secret is swapped without anyone signalling),
+    reaches every worker process by itself, and a test can drive it without timing. A change
+    that keeps the same size, time and inode is not seen (a file system with coarse times,
+    rewritten in place within one tick): replace the file (write a new one and rename it), which
+    changes the inode, as every editor's safe-save and ``kubectl`` do.
+
+    **A bad new file locks no one out.** A file that does not parse or breaks the rules
+    (:func:`keyring`), or that vanished, is refused: the keys in force stay, the error goes to
+    the log ``shuangsuiji.server`` once per change of the file, and :meth:`status` (shown by
+    ``GET /health``) reports it until a good file is in place. A file that cannot be read at
+    start is still an error (there are no keys in force yet).
+    """
+
+    def __init__(self, ring: KeyRing, path: Path | None = None, digest: str = "") -> None:
+        self._ring = ring
+        self._path = path
+        self._digest = digest
+        self._seen = None if path is None else _signature(path)
+        self._refused: tuple[str, str] | None = None  # (sha256 or "", error)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> KeySource:
+        """The keys of ``path``, watched for changes (refused at start if malformed)."""
+        where = Path(path)
+        raw = where.read_bytes()
+        return cls(_parse(raw, str(where)), where, hashlib.sha256(raw).hexdigest())
+
+    def current(self) -> KeyRing:
+        """The key ring in force, after reading the file again if it changed."""
+        if self._path is None:
+            return self._ring
+        seen = _signature(self._path)
+        if seen != self._seen:
+            with self._lock:
+                if seen != self._seen:
+                    self._seen = seen
+                    self._reload(self._path)
+        return self._ring
+
+    def _reload(self, path: Path) -> None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            self._refuse(path, "", exc)
+            return
+        digest = hashlib.sha256(raw).hexdigest()
+        try:
+            ring = self._ring if digest == self._digest else _parse(raw, str(path))
+        except KeysFileError as exc:
+            self._refuse(path, digest, exc)
+            return
+        if digest != self._digest:
+            log.info(
+                "keys file %s reloaded: %d people (sha256 %s, was %s)",
+                path,
+                len(ring.people),
+                digest[:12],
+                self._digest[:12],
+            )
+        elif self._refused is not None:
+            log.info("keys file %s is again the one in force (sha256 %s)", path, digest[:12])
+        self._ring, self._digest, self._refused = ring, digest, None
+
+    def _refuse(self, path: Path, digest: str, exc: Exception) -> None:
+        self._refused = (digest, str(exc))
+        log.error(
+            "keys file %s changed but was refused; the keys loaded before (sha256 %s) stay in "
+            "force: %s",
+            path,
+            self._digest[:12],
+            exc,
+        )
+
+    def status(self) -> dict[str, Any]:
+        """For ``GET /health``: whether the file in force is the file on disk, without names."""
+        current = self.current()
+        out: dict[str, Any] = {
+            "source": "file" if self._path is not None else "fixed",
+            "people": len(current.people),
+            "sha256": self._digest,
+            "status": "ok" if self._refused is None else "refused",
+        }
+        if self._refused is not None:
+            out["refused_sha256"] = self._refused[0]
+            out["detail"] = (
+                "the keys file changed but was refused; the keys before stay in force. "
+                "The reason is in the server log (shuangsuiji.server); correct the file"
+            )
+        return out

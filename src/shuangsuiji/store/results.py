@@ -7,21 +7,23 @@ rows, inside the session (one transaction) the caller holds.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from shuangsuiji.canonical import canonical_text as _json
 from shuangsuiji.results import InspectionResult, ResultCategories
+from shuangsuiji.store.paging import Page, byte_order, paged
 from shuangsuiji.store.schema import (
     EntityRow,
     InspectorRow,
     PublicationRow,
     ResultCategoryRow,
     ResultRow,
+    TaskRow,
 )
 
 __all__ = [
@@ -31,12 +33,17 @@ __all__ = [
     "categories",
     "entity_names",
     "inspector_names",
+    "publication_keys",
     "published",
+    "published_of",
     "recorded_pairs",
+    "result_page",
     "results",
+    "results_of",
 ]
 
 _NAME_CHUNK = 5_000  # ids per IN (...) list: well under every engine's parameter limit
+_PAIR_CHUNK = 500  # (task, entity) pairs per IN (...) list: 1,000 parameters
 
 
 def categories(s: Session) -> ResultCategories:
@@ -150,3 +157,76 @@ def _names(s: Session, model: Any, ids: Iterable[str]) -> dict[str, str]:
         query = select(model.id, model.name).where(model.id.in_(chunk))
         out.update((r[0], r[1]) for r in s.execute(query))
     return out
+
+
+# -- paged reads (shuangsuiji.store.paging) --------------------------------------------------------
+
+
+def result_page(s: Session, task: str | None, offset: int, limit: int) -> Page[InspectionResult]:
+    """Stored result versions (of one task), oldest first: ``results.id`` order."""
+    query = select(ResultRow)
+    if task is not None:
+        query = query.where(ResultRow.task == task)
+    rows, total = paged(s, query, [ResultRow.id], offset, limit)
+    catalogue = categories(s)
+    return Page([_result_of(r[0], catalogue) for r in rows], total, offset, limit)
+
+
+def publication_keys(
+    s: Session,
+    offset: int,
+    limit: int,
+    *,
+    plan: str | None = None,
+    task: str | None = None,
+    entity: str | None = None,
+) -> Page[tuple[str, str, str]]:
+    """``(plan, task, entity)`` of one page of publication records (one per task × entity
+    with a recorded result), in the order of :meth:`Registry.publications`."""
+    query = (
+        select(TaskRow.plan, ResultRow.task, ResultRow.entity_id)
+        .join(TaskRow, TaskRow.code == ResultRow.task)
+        .group_by(TaskRow.plan, ResultRow.task, ResultRow.entity_id)
+    )
+    if plan is not None:
+        query = query.where(TaskRow.plan == plan)
+    if task is not None:
+        query = query.where(ResultRow.task == task)
+    if entity is not None:
+        query = query.where(ResultRow.entity_id == entity)
+    order = [TaskRow.plan, byte_order(s, ResultRow.task), byte_order(s, ResultRow.entity_id)]
+    rows, total = paged(s, query, order, offset, limit)
+    return Page([(str(p), str(t), str(e)) for p, t, e in rows], total, offset, limit)
+
+
+def _pair_chunks(pairs: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    wanted = sorted(set(pairs))
+    return [wanted[i : i + _PAIR_CHUNK] for i in range(0, len(wanted), _PAIR_CHUNK)]
+
+
+def results_of(s: Session, pairs: Sequence[tuple[str, str]]) -> list[InspectionResult]:
+    """Every stored result version of the given ``(task, entity)`` pairs, oldest first."""
+    catalogue = categories(s)
+    rows: list[ResultRow] = []
+    for chunk in _pair_chunks(pairs):
+        query = select(ResultRow).where(tuple_(ResultRow.task, ResultRow.entity_id).in_(chunk))
+        rows += s.execute(query).scalars()
+    return [_result_of(r, catalogue) for r in sorted(rows, key=lambda r: r.id)]
+
+
+def published_of(
+    s: Session, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[date, str]]:
+    """``(task, entity) -> (publication date, published by)`` of the given pairs."""
+    out: list[tuple[int, str, str, date, str]] = []
+    for chunk in _pair_chunks(pairs):
+        query = select(
+            PublicationRow.id,
+            PublicationRow.task,
+            PublicationRow.entity_id,
+            PublicationRow.published,
+            PublicationRow.published_by,
+        ).where(tuple_(PublicationRow.task, PublicationRow.entity_id).in_(chunk))
+        out += [(i, t, e, d, by) for i, t, e, d, by in s.execute(query)]
+    # as results.published: the last stored publication of a pair wins
+    return {(t, e): (d, by) for _, t, e, d, by in sorted(out)}
