@@ -18,7 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from shuangsuiji.assign import Staffing, TaskNeeds, TeamConfig, assign_teams, check_teams
+from shuangsuiji.assign import (
+    Staffing,
+    TaskNeeds,
+    TeamConfig,
+    assign_teams,
+    check_teams,
+    sample_teams,
+)
 from shuangsuiji.assign._capflow import Rounding, UnitNetwork, cycles, max_flow, round_flow
 from shuangsuiji.assign._instance import Instance, build_instance
 from shuangsuiji.assign._stream import AssignStream
@@ -470,3 +477,28 @@ def test_the_vector_of_docs_capped_md() -> None:
         ("E3", ("C", "F")),
     ]
     assert drawn.stream.next_block == 4
+
+
+def test_health_replays_a_capped_task_by_its_own_law_and_the_record_names_it(
+    db_url: str,
+) -> None:
+    reg = _capped(db_url, 0.15, "enforce")
+    drawn = reg.assign_teams("T1", actor=DRAWER)
+    report = reg.inspector_health(replays=40, alpha=0.05)
+    loads = drawn.load()
+    observed = dict(zip(report.units.ids, report.units.observed.tolist(), strict=True))
+    assert {i: n for i, n in observed.items() if n} == loads  # the draw as made, not SSJ-ASSIGN-2
+    record = reg.draw_record("T1")
+    assert "检查组抽取规则与配对概率" in record and CAP in record and "上限 bound" in record
+
+
+def test_sample_teams_under_the_capped_law_are_the_capped_draws() -> None:
+    staffing = VECTOR.staffing()
+    keys = [hashlib.sha256(f"sample/{i}".encode()).digest() for i in range(4)]
+    sampled = list(sample_teams(staffing, keys, spec=CAP, pair_cap=0.5))
+    ids = staffing.inspectors.id_list()
+    for key, rows in zip(keys, sampled, strict=True):
+        drawn = assign_teams(staffing, key, spec=CAP, pair_cap=0.5)
+        assert [sorted(ids[i] for i in row) for row in rows.tolist()] == [
+            list(t.inspector_ids) for t in drawn.teams
+        ]

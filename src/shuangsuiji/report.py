@@ -185,6 +185,30 @@ def _basis_section(b: Mapping[str, Any], n_candidates: int) -> str:
     return _section(_label("抽取依据", "Basis of the draw"), _fields(pairs))
 
 
+def _team_law_section(b: Mapping[str, Any]) -> str:
+    """How the teams were drawn, and what the pair statement frozen before the team seed says
+    (SSJ-PAIRS-1: the largest pair probability or bound, the cap, the pairs above it)."""
+    stream = (b.get("assignment") or {}).get("stream") or {}
+    stated = (b.get("team_seed") or {}).get("pairs")
+    if not stream and not isinstance(stated, Mapping):
+        return ""
+    rows = [(_label("分组规则", "Team law"), stream.get("spec", "—"))]
+    if isinstance(stated, Mapping):
+        top = stated.get("max") or {}
+        who = " · ".join(str(x) for x in (top.get("entity"), top.get("inspector")) if x)
+        method = {"exact": "精确计算 exact", "monte_carlo": "重放估计 Monte Carlo"}.get(
+            str(stated.get("method")), "上限 bound"
+        )
+        rows += [
+            (_label("配对概率上限", "Pair cap"), stated.get("cap")),
+            (_label("计算方法", "Method"), f"{method} (± {stated.get('error')})"),
+            (_label("最大配对概率", "Largest pair probability"), f"{top.get('p')} ({who})"),
+            (_label("超过上限的配对", "Pairs above the cap"), stated.get("above_count")),
+        ]
+    title = _label("检查组抽取规则与配对概率", "Team law and pair probabilities")
+    return _section(title, _fields(rows))
+
+
 def _exclusions_text(exclusions: Any) -> Any:
     if not exclusions:
         return _label("无", "none")
@@ -599,6 +623,7 @@ def render_draw_record(
         _basis_section(b, len(b.get("candidates", []))),
         _provenance_section(b.get("seed_provenance")),
         _strata_section(b),
+        _team_law_section(b),
         _selected_section(b, names),
         _alternates_section(b, names),
         _replacements_section(b) if b.get("replacements") else "",

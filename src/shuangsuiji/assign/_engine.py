@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from fractions import Fraction
 from typing import Any, NoReturn, cast
 
@@ -694,13 +694,20 @@ def _draw_or_explain(
         raise AssertionError("unreachable") from exc
 
 
-def sample_teams(staffing: Staffing, keys: Iterable[bytes]) -> Iterator[IntArray]:
+def sample_teams(
+    staffing: Staffing,
+    keys: Iterable[bytes],
+    *,
+    spec: str = ALGORITHM,
+    pair_cap: float | Fraction | str = 0,
+) -> Iterator[IntArray]:
     """The teams ``assign_teams(staffing, key)`` draws under each key, with the eligibility
     computed once: per key an ``(entities, k)`` array of inspector rows, rows in the order of
     ``staffing.entities`` and inspector rows in the order of ``staffing.inspectors``.
 
     For replays of a draw (draw health, pair probabilities, plan simulation). Raises
-    :class:`InfeasibleAssignment` as :func:`assign_teams` does.
+    :class:`InfeasibleAssignment` as :func:`assign_teams` does. ``spec`` and ``pair_cap``
+    choose the law as for :func:`assign_teams` (the capped law is computed once).
     """
     canon = staffing.canonical()
     elig = canon.eligibility()
@@ -714,12 +721,33 @@ def sample_teams(staffing: Staffing, keys: Iterable[bytes]) -> Iterator[IntArray
     # canonical rows -> rows in the caller's order (canonical() sorts by ID)
     owner = np.argsort(staffing.inspectors.ids, kind="stable")[inst.col_row]
     entity_at = np.argsort(np.argsort(staffing.entities.ids, kind="stable"), kind="stable")
+    draw = _sampler(inst, canon, elig, spec, pair_cap)
     for key in keys:
-        teams, _ = _draw_or_explain(inst, canon, elig, AssignStream(key))
+        teams = draw(key)
         yield owner[np.asarray(teams, dtype=np.int64).reshape(n_e, inst.k)[entity_at]]
 
 
-def sample_loads(staffing: Staffing, keys: Iterable[bytes]) -> IntArray:
+def _sampler(
+    inst: Instance, canon: Staffing, elig: Eligibility, spec: str, pair_cap: float | Fraction | str
+) -> Callable[[bytes], list[list[int]]]:
+    """The draw of one key under law ``spec`` (teams as columns per canonical entity)."""
+    if spec != CAP_ALGORITHM:
+        _flow_rule(spec)
+        return lambda key: _draw_or_explain(inst, canon, elig, AssignStream(key), spec)[0]
+    units = cap_units(pair_cap)
+    law = capped_law(inst, canon, units)
+    if isinstance(law, list):
+        raise PairCapRefused(canon.needs.label, law, units / GRID, enforce=True)
+    return lambda key: draw_capped(inst, AssignStream(key, domain=CAP_DOMAIN), law)
+
+
+def sample_loads(
+    staffing: Staffing,
+    keys: Iterable[bytes],
+    *,
+    spec: str = ALGORITHM,
+    pair_cap: float | Fraction | str = 0,
+) -> IntArray:
     """Each inspector's number of teams under each key, exactly as
     ``assign_teams(staffing, key).load()`` would give it (from :func:`sample_teams`).
 
@@ -743,7 +771,8 @@ def sample_loads(staffing: Staffing, keys: Iterable[bytes]) -> IntArray:
     True
     """
     n_i = len(staffing.inspectors)
-    rows = [np.bincount(t.ravel(), minlength=n_i) for t in sample_teams(staffing, keys)]
+    teams = sample_teams(staffing, keys, spec=spec, pair_cap=pair_cap)
+    rows = [np.bincount(t.ravel(), minlength=n_i) for t in teams]
     return np.asarray(rows, dtype=np.int64).reshape(len(rows), n_i)
 
 

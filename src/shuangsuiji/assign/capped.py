@@ -182,9 +182,11 @@ class _Groups:
 
 
 def _groups(inst: Instance) -> _Groups | str:
-    """The network's requirement groups, or why the law cannot apply."""
+    """The network's requirement groups (over the types of officers eligible for at least one
+    entity), or why the law cannot apply."""
+    present = {int(inst.col_type[c]) for c in officer_columns(inst)}
     sets = [
-        frozenset(t for t, m in enumerate(inst.type_masks) if m >> j & 1)
+        frozenset(t for t in present if inst.type_masks[t] >> j & 1)
         for j in range(len(inst.requirements))
     ]
     minimal = [

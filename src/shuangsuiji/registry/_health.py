@@ -7,12 +7,14 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from shuangsuiji.assign import Staffing, sample_loads, sample_teams
+from shuangsuiji.assign import ALGORITHM, Staffing, sample_loads, sample_teams
+from shuangsuiji.assign.capped import GRID
 from shuangsuiji.assign.record import staffing_from_record, team_staffing
 from shuangsuiji.candidates import freeze_candidates
 from shuangsuiji.conduct import Finding, conduct_findings
@@ -213,10 +215,12 @@ class _Health(_Publish):
 
     def _replayed(
         self, plan: str | None, tasks: Sequence[str] | None, replays: int
-    ) -> list[tuple[str, Staffing, list[bytes]]]:
+    ) -> list[tuple[str, Staffing, list[bytes], dict[str, Any]]]:
         """Each staffed task of the period: its label, the staffing its team draw covered
-        (rebuilt from the record) and its keys — the draw's first, then ``replays`` replay keys
-        ``SHA-256("SSJ-HEALTH-REPLAY" 0x00 T 0x00 seed 0x00 r)`` (simulations, not draws)."""
+        (rebuilt from the record), its keys — the draw's first, then ``replays`` replay keys
+        ``SHA-256("SSJ-HEALTH-REPLAY" 0x00 T 0x00 seed 0x00 r)`` (simulations, not draws) —
+        and the law it was drawn by (``spec`` and ``pair_cap`` for
+        :func:`~shuangsuiji.assign.sample_teams`)."""
         with self.store.reading() as s:
             staffed = [r for r in self._period_draws(s, plan, tasks) if r.assignment]
             drawn_with = {r.id: self._team_key(s, r) for r in staffed}
@@ -225,13 +229,19 @@ class _Health(_Publish):
         out = []
         for row in staffed:
             task = row.task
-            record = json.loads(row.assignment or "{}")["staffing"]
+            saved = json.loads(row.assignment or "{}")
+            record = saved["staffing"]
+            stream = saved["assignment"]["stream"]
+            law = {
+                "spec": stream.get("spec", ALGORITHM),
+                "pair_cap": Fraction(stream.get("pair_cap", 0), GRID),
+            }
             staffing = team_staffing(record, staffing_from_record(record))
             seed = row.seed or ""
             prefix = b"SSJ-HEALTH-REPLAY\x00" + task.encode() + b"\x00" + seed.encode() + b"\x00"
             keys = [drawn_with[row.id]]
             keys += [hashlib.sha256(prefix + str(r).encode()).digest() for r in range(replays)]
-            out.append((task, staffing, keys))
+            out.append((task, staffing, keys, law))
         return out
 
     def inspector_health(
@@ -251,9 +261,9 @@ class _Health(_Publish):
         See :func:`~shuangsuiji.health.replay_health` for the tests.
         """
         out: list[ReplayedTask] = []
-        for task, staffing, keys in self._replayed(plan, tasks, replays):
+        for task, staffing, keys, law in self._replayed(plan, tasks, replays):
             units = [i.decode() for i in staffing.inspectors.ids.tolist()]
-            loads = sample_loads(staffing, keys)
+            loads = sample_loads(staffing, keys, **law)
             out.append(ReplayedTask(task, units, loads[0], loads[1:]))
         return replay_health(out, subject="inspectors", alpha=alpha)
 
@@ -283,13 +293,13 @@ class _Health(_Publish):
         if group not in _PAIR_GROUPS:
             raise DrawRefused(f"group {group!r}: choose one of {list(_PAIR_GROUPS)}")
         replayed = self._replayed(plan, tasks, replays)
-        groups = [_groups(staffing, group) for _, staffing, _ in replayed]
+        groups = [_groups(staffing, group) for _, staffing, _, _ in replayed]
         size = Counter(g for labels in groups for g in labels)
         repeated = {g for g, n in size.items() if n >= 2}  # units that can reach 2
         out: list[ReplayedTask] = []
-        for (task, staffing, keys), labels in zip(replayed, groups, strict=True):
+        for (task, staffing, keys, law), labels in zip(replayed, groups, strict=True):
             officers = [i.decode() for i in staffing.inspectors.ids.tolist()]
-            teams = sample_teams(staffing, keys)
+            teams = sample_teams(staffing, keys, **law)
             observed = next(teams)
             out.append(pair_task(task, officers, labels, observed, teams, only=repeated))
         if not any(t.units for t in out):
