@@ -510,14 +510,16 @@ class _ExcludedScan:
             self.faults[kind] = _Fault(row, text, rows)
 
     def problems(self, name: str) -> list[Problem]:
+        """Each kind of fault, named by its first row, then the reasons with a fact on some
+        rows and not on others."""
         faults = dict(self.faults)
-        for reason, fault in self.without_fact.items():
+        for reason, missing in self.without_fact.items():
             if self.with_fact.get(reason):
-                fault.text = (
+                text = (
                     f"no fact for reason {reason!r}, which has a fact on "
                     f"{self.with_fact[reason]:,} other rows: record one on every row or on none"
                 )
-                faults[f"no fact {reason}"] = fault
+                faults[f"no fact {reason}"] = _Fault(missing.row, text, missing.rows)
         out = []
         for fault in faults.values():
             more = f" ({fault.rows:,} rows have this fault)" if fault.rows > 1 else ""
@@ -654,8 +656,8 @@ def _scan_facts(scan: _ExcludedScan, batch: pa.RecordBatch) -> None:
         problem = _text_fact_problem(reason, text, scan.cutoff)
         if problem is not None:
             ident = _quoted(batch.column("id")[k].as_py())
-            text = f"the fact of {ident} {problem.message}"
-            scan.note_row(f"fact {problem.kind}", scan.rows + k, _clipped(text))
+            message = f"the fact of {ident} {problem.message}"
+            scan.note_row(f"fact {problem.kind}", scan.rows + k, _clipped(message))
 
 
 def _scan_excluded_batch(scan: _ExcludedScan, batch: pa.RecordBatch) -> None:
