@@ -472,9 +472,10 @@ def test_a_fact_with_the_wrong_keys_or_an_early_registration_is_named(
     rows[11]["fact"] = '{"registered":"2026-06-01"}'
     rows[13]["fact"] = '{"registered":"2026-06-15"}'  # on the cut-off is not after it
     rows[20]["fact"] = "注销"  # not JSON at all
+    rows[250]["fact"] = '{"registered":"2026-07-01"}'  # in the third batch of 97 rows
     assert _excluded_messages(tmp_path, columnar_head, _table(rows)) == [
         "d.excluded.parquet row 10: the fact of '900000010X' must have exactly ['status'], "
-        "got {'status': '注销', 'task': 'T1'} (2 rows have this fault)",
+        "got {'status': '注销', 'task': 'T1'} (3 rows have this fault)",
         "d.excluded.parquet row 11: the fact of '900000011X' registered 2026-06-01, not after "
         "the cut-off 2026-06-15 (2 rows have this fault)",
     ]

@@ -56,7 +56,6 @@ Everything else is :func:`shuangsuiji.bundle.verify_bundle`.
 from __future__ import annotations
 
 import bisect
-import functools
 import hashlib
 import json
 import re
@@ -621,10 +620,13 @@ def _bisect(ids: pa.Array, value: bytes, *, right: bool) -> int:
     return find(range(len(ids)), value, key=lambda k: ids[k].as_py())
 
 
-@functools.lru_cache(maxsize=4096)
-def _text_fact_problem(reason: str, text: str, cutoff: str | None) -> FactProblem | None:
-    """:func:`~shuangsuiji.exclusion_facts.fact_problem` of a fact as the file holds it
-    (canonical JSON); most facts repeat (a status, a date, a task), so the answers are kept."""
+def _pair_problem(pair: str | None, cutoff: str | None) -> FactProblem | None:
+    """:func:`~shuangsuiji.exclusion_facts.fact_problem` of ``reason NUL fact`` as the file
+    holds them (the fact canonical JSON, or anything else in a forged file); a known reason
+    holds no NUL, so the first one splits the pair. ``None`` for a row without both."""
+    if pair is None:
+        return None
+    reason, text = pair.split("\x00", 1)
     try:
         fact: object = json.loads(text)
     except ValueError:
@@ -634,7 +636,9 @@ def _text_fact_problem(reason: str, text: str, cutoff: str | None) -> FactProble
 
 def _scan_facts(scan: _ExcludedScan, batch: pa.RecordBatch) -> None:
     """Each fact of a known reason against its reason's keys and the cut-off; the rows of
-    each reason with and without a fact."""
+    each reason with and without a fact. Most facts repeat (a status, a date, a task), so
+    each distinct (reason, fact) of the batch is checked once and its verdict spread back
+    to its rows."""
     reasons, facts = batch.column("reason"), batch.column("fact")
     known = pc.is_in(reasons, value_set=_KNOWN_REASONS)
     missing = _mask(pc.and_(known, pc.is_null(facts)))
@@ -645,19 +649,23 @@ def _scan_facts(scan: _ExcludedScan, batch: pa.RecordBatch) -> None:
         else:
             scan.without_fact[reason] = _Fault(scan.rows + int(rows[0]), "", len(rows))
     present = _mask(pc.and_(known, pc.is_valid(facts)))
-    rows = np.flatnonzero(present)
-    for k, reason, text in zip(
-        rows.tolist(),
-        reasons.filter(present).to_pylist(),
-        facts.filter(present).to_pylist(),
-        strict=True,
-    ):
-        scan.with_fact[reason] = scan.with_fact.get(reason, 0) + 1
-        problem = _text_fact_problem(reason, text, scan.cutoff)
+    for entry in pc.value_counts(reasons.filter(present)).to_pylist():
+        scan.with_fact[entry["values"]] = scan.with_fact.get(entry["values"], 0) + entry["counts"]
+    # (reason, fact) of each row with a known reason and a fact; null on the other rows.
+    checkable = pc.if_else(known, reasons, pa.scalar(None, pa.string()))
+    pairs = pc.binary_join_element_wise(checkable, facts, "\x00").dictionary_encode()
+    verdicts = [_pair_problem(pair, scan.cutoff) for pair in pairs.dictionary.to_pylist()]
+    if not any(verdicts):
+        return
+    codes = pairs.indices.fill_null(0).to_numpy(zero_copy_only=False)
+    for kind in ("keys", "cutoff"):
+        wrong = np.array([v is not None and v.kind == kind for v in verdicts], dtype=bool)
+        rows = np.flatnonzero(present & wrong[codes])
+        problem = verdicts[codes[rows[0]]] if len(rows) else None
         if problem is not None:
-            ident = _quoted(batch.column("id")[k].as_py())
-            message = f"the fact of {ident} {problem.message}"
-            scan.note_row(f"fact {problem.kind}", scan.rows + k, _clipped(message))
+            ident = _quoted(batch.column("id")[int(rows[0])].as_py())
+            message = _clipped(f"the fact of {ident} {problem.message}")
+            scan.note_row(f"fact {kind}", scan.rows + int(rows[0]), message, len(rows))
 
 
 def _scan_excluded_batch(scan: _ExcludedScan, batch: pa.RecordBatch) -> None:
@@ -849,6 +857,9 @@ def _files(head: Mapping[str, Any], folder: Path) -> _Files:
         found, readable = _excluded_problems(head, excluded)
         problems += found
         excluded = excluded if readable else None
+        # Arrow's allocator keeps the scan's freed pages; the candidates stream that follows
+        # holds most of its memory in numpy and Python, so give them back first.
+        pa.default_memory_pool().release_unused()
     return _Files(
         candidates if isinstance(candidates, _FileRef) else None,
         excluded if isinstance(excluded, _FileRef) else None,
