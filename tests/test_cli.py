@@ -160,7 +160,7 @@ def test_health_of_the_demo_period_raises_no_alarm(demo_dir: Path) -> None:
     blocked = sum(t - appearances[u] for u, t in trials.items())
     assert blocked == excluded  # every entity the window left out has its blocked trial
     one = RUNNER.invoke(main, ["health", "--db", db, "--task", "RC-2026-02", *strict])
-    assert one.exit_code == 0 and "1 draws" in one.stdout
+    assert one.exit_code == 0 and "1 次抽取 (draws)" in one.stdout
     both = RUNNER.invoke(
         main, ["health", "--db", db, "--inspectors", "--replays", "100", "--json", *strict]
     )
@@ -179,7 +179,7 @@ def test_health_shows_each_conduct_finding_by_code_and_chinese_label(demo_dir: P
     text = _ok(["health", "--db", db, *strict])
     assert f"抽取过程 conduct of the draws：{len(findings)} 项待复核 (to review)" in text
     for f in findings:
-        assert f"  {f['kind']} {f['kind_label']}  {f['task']}: {f['detail']}\n" in text
+        assert f"  {f['kind']} {f['kind_label']}  {f['task']}：{f['detail_label']}\n" in text
 
 
 def test_every_kind_of_conduct_finding_has_a_chinese_label() -> None:

@@ -52,6 +52,7 @@ def ceremony_for(pool: str) -> Ceremony:
 
 DEREGISTERED = [f"90{k:07d}X" for k in range(0, 400, 2)]  # 200 entities
 LATE = [f"90{k:07d}X" for k in range(1, 400, 2)]  # 200 entities, between them in utf8(id)
+CUTOFF = "2026-06-15"  # the LATE entities registered on 2026-06-30
 
 
 def json_bundle() -> dict[str, Any]:
@@ -78,7 +79,7 @@ def json_bundle() -> dict[str, Any]:
         policy_hash="5e" * 32,
         exclusions={"deregistered_or_revoked": 200, "registered_after_cutoff": 200},
         library_version="0.1.0",
-        process={"excluded": excluded},
+        process={"excluded": excluded, "cutoff": CUTOFF},
     )
 
 
@@ -163,6 +164,17 @@ def test_unsorted_or_repeated_ids_are_refused(tmp_path: Path) -> None:
     ):
         report = verify_columnar(_rewrite(tmp_path, head, forged_table), tmp_path)
         assert any("strictly increasing utf8(id)" in p.message for p in report.problems)
+
+
+def test_a_candidates_file_of_another_schema_is_refused_before_its_rows(tmp_path: Path) -> None:
+    head = read_head(write_columnar(json_bundle(), tmp_path, "d"))
+    table = pq.read_table(tmp_path / "d.candidates.parquet")
+    forged = _rewrite(tmp_path, head, table.rename_columns(["uscc", "stratum"]))
+    problems = [str(p) for p in verify_columnar(forged, tmp_path).problems]
+    assert (
+        "candidates_file: d.candidates.parquet has the columns ['uscc', 'stratum'], "
+        "section 14 specifies ['id', 'stratum']"
+    ) in problems
 
 
 def test_a_head_cannot_point_the_verifier_elsewhere(tmp_path: Path) -> None:
@@ -323,6 +335,8 @@ def test_a_known_reason_moved_to_another_entity_fails_on_the_counts(
     rows = _excluded(tmp_path)
     rows[150]["reason"] = "registered_after_cutoff"
     assert _excluded_messages(tmp_path, columnar_head, _table(rows)) == [
+        "d.excluded.parquet row 150: the fact of '900000150X' must have exactly "
+        "['registered'], got {'status': '注销'}",
         "d.excluded.parquet has 199 rows with reason 'deregistered_or_revoked', the head's "
         "exclusions count 200",
         "d.excluded.parquet has 201 rows with reason 'registered_after_cutoff', the head's "
@@ -414,6 +428,73 @@ def test_an_excluded_file_of_another_schema_is_refused_before_its_rows(
     assert _excluded_messages(tmp_path, columnar_head, typed) == [
         "d.excluded.parquet: columns ['fact (int64)'] must be UTF-8 strings"
     ]
+
+
+def test_an_id_both_excluded_and_a_candidate_is_named_with_both_rows(
+    tmp_path: Path, columnar_head: dict[str, Any]
+) -> None:
+    rows = _excluded(tmp_path)
+    # Every excluded ID (90…) sorts before every candidate (91…): the last rows can take
+    # candidate IDs and stay in order; reasons, counts and facts are unchanged.
+    rows[398]["id"], rows[399]["id"] = IDS[5], IDS[2_000]
+    assert _excluded_messages(tmp_path, columnar_head, _table(rows)) == [
+        f"d.excluded.parquet row 398: ID {IDS[5]!r} is excluded (deregistered_or_revoked) "
+        "and a candidate too (row 5 of d.candidates.parquet) (2 rows have this fault)"
+    ]
+
+
+def test_the_merge_walk_finds_a_shared_id_among_interleaved_files(
+    tmp_path: Path, columnar_head: dict[str, Any]
+) -> None:
+    """Excluded IDs that fall between candidates all along the file, across many batches of
+    both files: the one ID that is a candidate too is found, and no other."""
+    rows = _excluded(tmp_path)
+    # IDS[k] + "0" sorts right after IDS[k] and before IDS[k + 1].
+    between = [IDS[7 * k] + "0" for k in range(400)]
+    between[333] = IDS[7 * 333]
+    for row, ident in zip(rows, between, strict=True):
+        row["id"] = ident
+    assert _excluded_messages(tmp_path, columnar_head, _table(rows)) == [
+        f"d.excluded.parquet row 333: ID {IDS[2_331]!r} is excluded (registered_after_cutoff) "
+        "and a candidate too (row 2331 of d.candidates.parquet)"
+    ]
+
+
+def test_a_fact_with_the_wrong_keys_or_an_early_registration_is_named(
+    tmp_path: Path, columnar_head: dict[str, Any]
+) -> None:
+    rows = _excluded(tmp_path)
+    assert (rows[10]["reason"], rows[11]["reason"]) == (
+        "deregistered_or_revoked",
+        "registered_after_cutoff",
+    )
+    rows[10]["fact"] = '{"status":"注销","task":"T1"}'
+    rows[11]["fact"] = '{"registered":"2026-06-01"}'
+    rows[13]["fact"] = '{"registered":"2026-06-15"}'  # on the cut-off is not after it
+    rows[20]["fact"] = "注销"  # not JSON at all
+    rows[250]["fact"] = '{"registered":"2026-07-01"}'  # in the third batch of 97 rows
+    assert _excluded_messages(tmp_path, columnar_head, _table(rows)) == [
+        "d.excluded.parquet row 10: the fact of '900000010X' must have exactly ['status'], "
+        "got {'status': '注销', 'task': 'T1'} (3 rows have this fault)",
+        "d.excluded.parquet row 11: the fact of '900000011X' registered 2026-06-01, not after "
+        "the cut-off 2026-06-15 (2 rows have this fault)",
+    ]
+
+
+def test_a_fact_left_out_of_some_rows_of_a_reason_is_named(
+    tmp_path: Path, columnar_head: dict[str, Any]
+) -> None:
+    rows = _excluded(tmp_path)
+    for k in (21, 23):
+        rows[k]["fact"] = None
+    assert _excluded_messages(tmp_path, columnar_head, _table(rows)) == [
+        "d.excluded.parquet row 21: no fact for reason 'registered_after_cutoff', which has "
+        "a fact on 198 other rows: record one on every row or on none (2 rows have this fault)"
+    ]
+    # A bundle frozen before facts were recorded has none on any row: nothing to check.
+    bare = [{**r, "fact": None} for r in rows]
+    head = _recommit(tmp_path, columnar_head, "excluded_file", _table(bare))
+    assert verify_columnar(head, tmp_path).ok
 
 
 def test_a_tampered_excluded_file_is_not_read_when_its_digest_differs(

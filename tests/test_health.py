@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import string
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import shuangsuiji.health as H
+from shuangsuiji import conduct
 from shuangsuiji.health import (
     HealthInputError,
     Lottery,
@@ -30,6 +32,11 @@ from shuangsuiji.health import (
     draw_health,
     replay_health,
     ticket_uniformity,
+)
+from shuangsuiji.labels import (
+    CONDUCT_DETAIL_LABELS,
+    HEALTH_DETAIL_LABELS,
+    conduct_detail_label,
 )
 
 RATIOS = {"A": 0.03, "B": 0.05, "C": 0.2, "D": 0.6}
@@ -547,3 +554,100 @@ def test_replay_health_input_errors() -> None:
         ReplayedTask("T", ["a", "a"], [1, 1], np.zeros((50, 2)))
     with pytest.raises(HealthInputError, match="too few"):
         replay_health([ReplayedTask("T", ["a", "b"], [1, 1], np.ones((10, 2)))])
+
+
+# -- the users' language: Chinese first, the English term beside it ---------------------------
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_every_detail_has_a_chinese_wording_with_the_same_facts() -> None:
+    """One wording per language for each key: the Chinese uses exactly the facts the English
+    does, so a test cannot say one thing in English and another in Chinese."""
+    assert set(H.DETAILS) == set(HEALTH_DETAIL_LABELS)
+    for key, english in H.DETAILS.items():
+        assert _fields(HEALTH_DETAIL_LABELS[key]) == _fields(english), key
+    assert set(conduct.DETAILS) == set(CONDUCT_DETAIL_LABELS)
+    for key, english in conduct.DETAILS.items():
+        assert _fields(CONDUCT_DETAIL_LABELS[key]) == _fields(english), key
+
+
+def test_the_summary_is_chinese_first_and_names_every_unit_verbatim() -> None:
+    draws = [
+        Lottery.stratified(f"T{i}", ["A", "B", "C", "D"], ["x", "x", "y", "y"], selected=["A", "C"])
+        for i in range(20)
+    ]
+    report = draw_health(draws, alpha=0.01)
+    head, units, spread, *flags = report.summary().splitlines()
+    assert head == (
+        "检查对象抽查健康度 draw health of entities：20 次抽取 (draws)，4 个单位 (units)，"
+        "α 0.01：可疑 SUSPICIOUS"
+    )
+    assert units.startswith("  逐个单位检验 units：统计量 ") and "异常 REJECT。4 个单位；" in units
+    assert spread.endswith("通过 ok。单位太少，无法作直方图（每组至少需要 5 个单位）")
+    assert flags[0] == "  标记 flagged：A 抽中 20 次，期望 10.00（抽中过多 too often，p = 9.5e-07）"
+    assert [f.split("：")[1].split()[0] for f in flags] == ["A", "B", "C", "D"]
+    # The English detail stays what scripts read in --json.
+    assert report.to_dict()["tests"][0]["detail"] == (
+        "4 units; one-sided exact tails, Tarone-Bonferroni divisors 4 (too rarely) and 4 "
+        "(too often); 4 flagged"
+    )
+
+
+def test_a_replay_report_says_in_both_languages_when_it_has_too_few_replays() -> None:
+    report = replay_health(replayed_period(3, replays=60), alpha=0.01)
+    units = report.test("units")
+    assert units.detail.endswith(
+        "; too few replays to reject at this level (need 400 null replays)"
+    )
+    assert units.detail_label.endswith(
+        "；重放次数太少，在此检验水平上不能拒绝（需要 400 次零假设重放）"
+    )
+    assert "执法检查人员抽查健康度 draw health of inspectors：" in report.summary()
+
+
+def test_a_check_result_made_without_a_wording_keeps_its_own_detail() -> None:
+    result = H.CheckResult("custom", 1.0, 0.5, 0.01, None, "an agency's own test")
+    assert result.detail_label == "an agency's own test"
+    units = draw_health([Lottery.stratified("T", ["A"], ["x"], ["A"])]).units
+    report = H.HealthReport("shops", 1, 0.01, units, (), (result,))
+    assert report.summary().splitlines() == [
+        "抽查健康度 draw health of shops：1 次抽取 (draws)，1 个单位 (units)，α 0.01："
+        "未见异常 no alarm",
+        "  custom：统计量 1，p = 0.5（检验水平 0.01）通过 ok。an agency's own test",
+    ]
+
+
+def test_conduct_details_name_ids_and_codes_verbatim_in_chinese() -> None:
+    bundle = {
+        "task_label": "T1",
+        "attempts": [
+            {
+                "attempt": 2,
+                "state": "drawn",
+                "reason": "ceremony_abandoned",
+                "reason_text": "重新举行仪式",
+                "approved_by": "科长",
+            },
+        ],
+        "announcement": {"independent_parties": 0},
+        "assignment": {"reassignments": [{"entity": "E1", "inspector": "ZF01", "reason": "x1"}]},
+    }
+    found = conduct.conduct_findings([bundle], status_flips={"T1": [("E9", "注销", "存续")]})
+    assert [(f.kind, conduct_detail_label(f.detail_key, f.facts)) for f in found] == [
+        ("system_seed_only", "种子只来自系统（没有独立参与方或公开数值）"),
+        (
+            "redraw",
+            "第 2 次抽取，原因：ceremony_abandoned 随机数仪式未完成（有参与方未揭示），"
+            "说明：重新举行仪式，批准人 科长",
+        ),
+        ("reassigned", "E1：执法人员 ZF01 被调出（x1）"),  # an agency's own code, as it is
+        ("status_flip", "E9 因状态“注销”被排除，现在的状态为“存续”"),
+    ]
+    assert found[1].to_dict() == {
+        "kind": "redraw",
+        "task": "T1",
+        "detail": "attempt 2, ceremony_abandoned: 重新举行仪式 (approved by 科长)",
+    }

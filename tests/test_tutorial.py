@@ -58,6 +58,10 @@ QUOTED = (
     "可完全重新推导 (re-derives exactly)：抽中 14 户 (selected)，任务 task T",
     "审计日志完整，记录一致 (audit log intact and the records agree)：",
     "：52 条事件 (events)，链头 head ",
+    "检查对象抽查健康度 draw health of entities：1 次抽取 (draws)，24 个单位 (units)，α 0.01：",
+    "  逐个单位检验 units：统计量 ",
+    "  分布检验 spread：统计量 ",
+    "  签号检验 tickets：统计量 ",
     "抽取过程 conduct of the draws：0 项待复核 (to review)",
 )
 
@@ -134,7 +138,7 @@ def test_the_tutorial_runs(tmp_path: Path) -> None:
     assert done.stdout.rstrip().endswith("::done")
     # `health` may exit 1 (a statistical alarm is "review", and a fair draw raises one with
     # probability alpha); it must still have run and reported, without a crash.
-    assert "draw health of entities:" in done.stdout and "Traceback" not in done.stderr
+    assert "draw health of entities：" in done.stdout and "Traceback" not in done.stderr
     # the messages the tutorial's ```text blocks quote are the ones the commands print now
     quoted = TUTORIAL.read_text(encoding="utf-8")
     for message in QUOTED:

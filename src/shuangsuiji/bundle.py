@@ -63,6 +63,7 @@ from shuangsuiji.draw import (
     skip_map,
 )
 from shuangsuiji.errors import InvalidInputError
+from shuangsuiji.exclusion_facts import fact_problem
 from shuangsuiji.seeds import Ceremony, PublicSeed, check_provenance
 
 __all__ = [
@@ -565,12 +566,11 @@ def _check_facts(
         c.add(where, f"facts must be a list with one {{{', '.join(keys)}}} per ID")
         return
     for ident, fact in zip(ids, facts, strict=True):
-        if not isinstance(fact, Mapping) or tuple(sorted(fact)) != tuple(sorted(keys)):
-            c.add(where, f"the fact of {ident!r} must have exactly {list(keys)}, got {fact!r}")
-            return
-        day = fact.get("registered")
-        if isinstance(cutoff, str) and isinstance(day, str) and not day > cutoff:
-            c.add(where, f"{ident!r} registered {day}, not after the cut-off {cutoff}")
+        problem = fact_problem(reason, fact, cutoff)
+        if problem is not None:
+            c.add(where, f"the fact of {ident!r} {problem.message}")
+            if problem.kind == "keys":  # one malformed fact names the list's shape
+                return
 
 
 def _rederive(c: _Checker) -> tuple[Draw | None, bytes | None]:

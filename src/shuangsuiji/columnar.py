@@ -27,14 +27,16 @@ the IDs are checked, ``N_s`` is counted, and the tickets of each batch are compu
 :func:`shuangsuiji.draw.tickets` (hashlib); each stratum keeps its ``n_s + m_s`` smallest
 tickets with a numpy partition. The sizes it ranks for are those the head records; if the
 file's counts differ, the file is streamed a second time with the true sizes, so that every
-problem is reported as it is. The excluded file, once its SHA-256 matches, is streamed too
-(the ``reason`` and ``id`` columns, one batch at a time): its schema, its row count against
-``rows``, the order of its IDs (strictly increasing, so none repeats), that no ID is empty or
-null, that every reason is one of :data:`shuangsuiji.candidates.EXCLUSION_REASONS`, and the
-rows of each reason against the head's ``exclusions`` counts; each problem names the file,
-the first row (counted from 0) and what is wrong. A picks file is streamed against the
-re-derived selection and alternates, and the first row that differs is named. Everything
-else is :func:`shuangsuiji.bundle.verify_bundle`.
+problem is reported as it is. The excluded file, once its SHA-256 matches, is streamed too,
+one batch at a time: its schema, its row count against ``rows``, the order of its IDs
+(strictly increasing, so none repeats), that no ID is empty or null, that every reason is one
+of :data:`shuangsuiji.candidates.EXCLUSION_REASONS`, the rows of each reason against the
+head's ``exclusions`` counts, each fact (:func:`shuangsuiji.exclusion_facts.fact_problem`,
+the JSON bundle's check), and, walking the candidates file's IDs alongside (both files are
+sorted, so one batch of each is held), that no excluded ID is a candidate too; each problem
+names the file, the first row (counted from 0) and what is wrong. A picks file is streamed
+against the re-derived selection and alternates, and the first row that differs is named.
+Everything else is :func:`shuangsuiji.bundle.verify_bundle`.
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -53,7 +55,9 @@ else is :func:`shuangsuiji.bundle.verify_bundle`.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -92,6 +96,7 @@ from shuangsuiji.draw import (
 )
 from shuangsuiji.engines.arrow import binary_bytes
 from shuangsuiji.engines.result import PoolChangedDuringDrawError, draw_from_ranked
+from shuangsuiji.exclusion_facts import FactProblem, fact_problem
 from shuangsuiji.seeds import Ceremony, PublicSeed, check_provenance
 
 __all__ = [
@@ -398,7 +403,11 @@ def _check_stratum(label: str, out: _Pass) -> None:
         out.problems.append(Problem("candidates_file", str(exc)))
 
 
-def _stream(path: Path, key: bytes, takes: Mapping[str, int]) -> _Pass:
+def _stream(
+    path: Path, key: bytes, takes: Mapping[str, int], shared: _SharedIds | None = None
+) -> _Pass:
+    """One pass over the candidates file: checks, pool digest, counts, the best ``takes``
+    rows of each stratum; ``shared`` walks the excluded file alongside."""
     out = _Pass()
     h = hashlib.sha256()
     tops = {label: _TopK(take) for label, take in takes.items()}
@@ -412,6 +421,8 @@ def _stream(path: Path, key: bytes, takes: Mapping[str, int]) -> _Pass:
         lines = pc.binary_join_element_wise(ids, strata, "\t")
         h.update(binary_bytes(pc.binary_join_element_wise(lines, "", "\n").cast(pa.binary())))
         last = ids[-1].as_py().encode() if len(ids) else last
+        if shared is not None:
+            shared.walk(ids)
         raw = np.array(ids.cast(pa.binary()).to_pylist(), dtype=bytes)
         digests = tickets(key, raw)
         encoded = strata.dictionary_encode()
@@ -448,42 +459,70 @@ _FAULTS = {
 
 @attrs.define
 class _Fault:
-    """The first row (counted from 0) with one kind of fault, its value, and how many rows."""
+    """The first row (counted from 0) with one kind of fault, what is wrong with it, and how
+    many rows have the fault."""
 
     row: int
-    value: str
+    text: str
     rows: int
+
+
+def _quoted(value: object) -> str:
+    # A forged row may hold a value of any length: a message quotes at most 80 characters.
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _clipped(text: str) -> str:
+    # A fact quoted back may be as long as the forger made it.
+    return text if len(text) <= 240 else text[:237] + "..."
 
 
 @attrs.define
 class _ExcludedScan:
-    """What one stream over the excluded file found: rows, rows per reason, faults."""
+    """What one stream over the excluded file found: rows, rows per reason, faults, and the
+    rows with and without a fact per reason (a reason's facts are recorded for all its rows
+    or none)."""
 
     countable: frozenset[str]
+    cutoff: str | None
     rows: int = 0
     counts: dict[str, int] = attrs.Factory(dict)
     faults: dict[str, _Fault] = attrs.Factory(dict)
     last: bytes | None = None
+    with_fact: dict[str, int] = attrs.Factory(dict)
+    without_fact: dict[str, _Fault] = attrs.Factory(dict)
 
     def note(self, kind: str, where: np.ndarray, values: pa.Array) -> None:
+        """Rows of this batch (``where``) with the fault ``kind`` of :data:`_FAULTS`."""
         hits = np.flatnonzero(where)
-        if not len(hits):
-            return
-        if kind in self.faults:
-            self.faults[kind].rows += len(hits)
-        else:
+        if len(hits):
             first = int(hits[0])
-            value = repr(values[first].as_py())
-            # A forged row may hold a value of any length: a message quotes at most 80.
-            value = value if len(value) <= 80 else value[:77] + "..."
-            self.faults[kind] = _Fault(self.rows + first, value, len(hits))
+            text = _FAULTS[kind].format(value=_quoted(values[first].as_py()))
+            self.note_row(kind, self.rows + first, text, len(hits))
+
+    def note_row(self, kind: str, row: int, text: str, rows: int = 1) -> None:
+        """``rows`` rows with the fault ``kind``, the first at ``row`` of the file."""
+        if kind in self.faults:
+            self.faults[kind].rows += rows
+        else:
+            self.faults[kind] = _Fault(row, text, rows)
 
     def problems(self, name: str) -> list[Problem]:
+        """Each kind of fault, named by its first row, then the reasons with a fact on some
+        rows and not on others."""
+        faults = dict(self.faults)
+        for reason, missing in self.without_fact.items():
+            if self.with_fact.get(reason):
+                text = (
+                    f"no fact for reason {reason!r}, which has a fact on "
+                    f"{self.with_fact[reason]:,} other rows: record one on every row or on none"
+                )
+                faults[f"no fact {reason}"] = _Fault(missing.row, text, missing.rows)
         out = []
-        for kind, fault in self.faults.items():
+        for fault in faults.values():
             more = f" ({fault.rows:,} rows have this fault)" if fault.rows > 1 else ""
-            what = _FAULTS[kind].format(value=fault.value)
-            out.append(Problem("excluded_file", f"{name} row {fault.row}: {what}{more}"))
+            out.append(Problem("excluded_file", f"{name} row {fault.row}: {fault.text}{more}"))
         return out
 
 
@@ -506,7 +545,131 @@ def _not_increasing(ids: pa.Array, last: bytes | None) -> np.ndarray:
     return out
 
 
-def _scan_excluded_batch(scan: _ExcludedScan, reasons: pa.Array, ids: pa.Array) -> None:
+class _SharedIds:
+    """The excluded file's IDs, walked alongside the candidates as they stream (a merge).
+
+    Both files are in strictly increasing ``utf8(id)`` order, so a batch of candidates can
+    share IDs only with the excluded rows between its first and its last ID: the walk finds
+    them by bisection in the excluded batch it holds, looks the batch's candidates up in
+    them (a hash lookup), and moves to the next excluded batch only when this one ends
+    before the candidates do. It holds one batch of each file, and the candidates are read
+    once, by the stream that digests and ranks them. If a file is out of order (a problem
+    reported on its own) an ID in both may go unseen.
+    """
+
+    def __init__(self, path: Path, candidates: str) -> None:
+        parquet = pq.ParquetFile(path)
+        self._batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=["reason", "id"])
+        self._names = (path.name, candidates)
+        self._batch: pa.RecordBatch | None = None
+        self._ids = pa.array([], pa.binary())  # the batch's IDs but nulls, as bytes
+        self._start = 0  # the excluded-file row of the batch's first row
+        self._seen = 0  # the candidate rows walked so far
+        self.fault: _Fault | None = None
+
+    def _advance(self) -> bool:
+        self._start += 0 if self._batch is None else self._batch.num_rows
+        self._batch = next(self._batches, None)
+        column = pa.array([], pa.string()) if self._batch is None else self._batch.column("id")
+        self._ids = column.drop_null().cast(pa.binary())
+        return self._batch is not None
+
+    def walk(self, ids: pa.Array) -> None:
+        """The next batch of candidates (their IDs, sorted, none null)."""
+        binary = ids.cast(pa.binary())
+        low, high = (binary[0].as_py(), binary[-1].as_py()) if len(binary) else (b"", b"")
+        while len(binary):
+            first, end = _bisect(self._ids, low, right=False), _bisect(self._ids, high, right=True)
+            if first < end:
+                self._note(binary, _mask(pc.is_in(binary, value_set=self._ids[first:end])))
+            if (len(self._ids) and self._ids[-1].as_py() >= high) or not self._advance():
+                break
+        self._seen += len(binary)
+
+    def _note(self, candidates: pa.Array, hit: np.ndarray) -> None:
+        if not hit.any() or self._batch is None:
+            return
+        if self.fault is not None:
+            self.fault.rows += int(hit.sum())
+            return
+        row = int(np.flatnonzero(hit)[0])
+        at = pc.index(self._batch.column("id").cast(pa.binary()), candidates[row]).as_py()
+        reason = self._batch.column("reason")[at].as_py()
+        text = (
+            f"ID {_quoted(candidates[row].as_py().decode())} is excluded ({reason}) and a "
+            f"candidate too (row {self._seen + row} of {self._names[1]})"
+        )
+        self.fault = _Fault(self._start + at, text, int(hit.sum()))
+
+    def problems(self) -> list[Problem]:
+        """The IDs found in both files: the first, with its row in each, and how many."""
+        if self.fault is None:
+            return []
+        more = f" ({self.fault.rows:,} rows have this fault)" if self.fault.rows > 1 else ""
+        return [
+            Problem(
+                "excluded_file",
+                f"{self._names[0]} row {self.fault.row}: {self.fault.text}{more}",
+            )
+        ]
+
+
+def _bisect(ids: pa.Array, value: bytes, *, right: bool) -> int:
+    """Where ``value`` goes in the sorted ``ids`` (bytes): ``log2(len)`` reads of one value."""
+    find = bisect.bisect_right if right else bisect.bisect_left
+    return find(range(len(ids)), value, key=lambda k: ids[k].as_py())
+
+
+def _pair_problem(pair: str | None, cutoff: str | None) -> FactProblem | None:
+    """:func:`~shuangsuiji.exclusion_facts.fact_problem` of ``reason NUL fact`` as the file
+    holds them (the fact canonical JSON, or anything else in a forged file); a known reason
+    holds no NUL, so the first one splits the pair. ``None`` for a row without both."""
+    if pair is None:
+        return None
+    reason, text = pair.split("\x00", 1)
+    try:
+        fact: object = json.loads(text)
+    except ValueError:
+        fact = text
+    return fact_problem(reason, fact, cutoff)
+
+
+def _scan_facts(scan: _ExcludedScan, batch: pa.RecordBatch) -> None:
+    """Each fact of a known reason against its reason's keys and the cut-off; the rows of
+    each reason with and without a fact. Most facts repeat (a status, a date, a task), so
+    each distinct (reason, fact) of the batch is checked once and its verdict spread back
+    to its rows."""
+    reasons, facts = batch.column("reason"), batch.column("fact")
+    known = pc.is_in(reasons, value_set=_KNOWN_REASONS)
+    missing = _mask(pc.and_(known, pc.is_null(facts)))
+    for reason in pc.unique(reasons.filter(missing)).to_pylist():
+        rows = np.flatnonzero(missing & _mask(pc.equal(reasons, reason)))
+        if reason in scan.without_fact:
+            scan.without_fact[reason].rows += len(rows)
+        else:
+            scan.without_fact[reason] = _Fault(scan.rows + int(rows[0]), "", len(rows))
+    present = _mask(pc.and_(known, pc.is_valid(facts)))
+    for entry in pc.value_counts(reasons.filter(present)).to_pylist():
+        scan.with_fact[entry["values"]] = scan.with_fact.get(entry["values"], 0) + entry["counts"]
+    # (reason, fact) of each row with a known reason and a fact; null on the other rows.
+    checkable = pc.if_else(known, reasons, pa.scalar(None, pa.string()))
+    pairs = pc.binary_join_element_wise(checkable, facts, "\x00").dictionary_encode()
+    verdicts = [_pair_problem(pair, scan.cutoff) for pair in pairs.dictionary.to_pylist()]
+    if not any(verdicts):
+        return
+    codes = pairs.indices.fill_null(0).to_numpy(zero_copy_only=False)
+    for kind in ("keys", "cutoff"):
+        wrong = np.array([v is not None and v.kind == kind for v in verdicts], dtype=bool)
+        rows = np.flatnonzero(present & wrong[codes])
+        problem = verdicts[codes[rows[0]]] if len(rows) else None
+        if problem is not None:
+            ident = _quoted(batch.column("id")[int(rows[0])].as_py())
+            message = _clipped(f"the fact of {ident} {problem.message}")
+            scan.note_row(f"fact {kind}", scan.rows + int(rows[0]), message, len(rows))
+
+
+def _scan_excluded_batch(scan: _ExcludedScan, batch: pa.RecordBatch) -> None:
+    reasons, ids = batch.column("reason"), batch.column("id")
     null = _mask(pc.or_(pc.is_null(reasons), pc.is_null(ids)))
     scan.note("null", null, ids)
     empty = pc.or_(pc.match_substring_regex(ids, _CONTROL), pc.equal(pc.utf8_length(ids), 0))
@@ -517,6 +680,7 @@ def _scan_excluded_batch(scan: _ExcludedScan, reasons: pa.Array, ids: pa.Array) 
     for entry in pc.value_counts(reasons).to_pylist():
         if entry["values"] in scan.countable:
             scan.counts[entry["values"]] = scan.counts.get(entry["values"], 0) + entry["counts"]
+    _scan_facts(scan, batch)
     valid = ids.drop_null()
     scan.last = valid[-1].as_py().encode() if len(valid) else scan.last
     scan.rows += len(ids)
@@ -551,24 +715,24 @@ def _exclusion_count_problems(
     ]
 
 
-def _excluded_problems(head: Mapping[str, Any], ref: _FileRef) -> list[Problem]:
-    """Check the content of an excluded file whose SHA-256 matched: schema, rows, order,
-    IDs, reasons and the count of each reason, streamed in batches of :data:`BATCH_ROWS`."""
-    schema = _string_columns_problem("excluded_file", ref.path, _EXCLUDED_COLUMNS)
-    if schema is not None:
-        return [schema]
+def _excluded_problems(head: Mapping[str, Any], ref: _FileRef) -> tuple[list[Problem], bool]:
+    """Check the content of an excluded file whose SHA-256 and columns are right: rows,
+    order, IDs, reasons, the count of each reason and each fact
+    (:mod:`shuangsuiji.exclusion_facts`), streamed in batches of :data:`BATCH_ROWS`; and
+    whether the file could be read to its end."""
     recorded = _recorded_counts(head)
     # Only the reasons of the spec or the head are counted, so that a file with a new reason
     # on every row cannot grow the counts; the other reasons are faults, named by row.
     countable = frozenset(EXCLUSION_REASONS) | frozenset(recorded)
-    name, scan = ref.path.name, _ExcludedScan(countable)
+    cutoff = head.get("cutoff")
+    scan = _ExcludedScan(countable, cutoff if isinstance(cutoff, str) else None)
     try:
-        for batch in pq.ParquetFile(ref.path).iter_batches(
-            batch_size=BATCH_ROWS, columns=["reason", "id"]
-        ):
-            _scan_excluded_batch(scan, batch.column("reason"), batch.column("id"))
+        for batch in pq.ParquetFile(ref.path).iter_batches(batch_size=BATCH_ROWS):
+            _scan_excluded_batch(scan, batch)
     except (pa.ArrowException, OSError) as exc:
-        return [Problem("excluded_file", f"{name} cannot be read after row {scan.rows}: {exc}")]
+        where = f"{ref.path.name} cannot be read after row {scan.rows}: {exc}"
+        return [Problem("excluded_file", where)], False
+    name = ref.path.name
     problems = scan.problems(name)
     if scan.rows != ref.rows:
         problems.append(
@@ -576,7 +740,7 @@ def _excluded_problems(head: Mapping[str, Any], ref: _FileRef) -> list[Problem]:
                 "excluded_file", f"{name} has {scan.rows:,} rows, the head records {ref.rows:,}"
             )
         )
-    return problems + _exclusion_count_problems(name, recorded, scan.counts)
+    return problems + _exclusion_count_problems(name, recorded, scan.counts), True
 
 
 # -- the picks file ------------------------------------------------------------------------
@@ -659,6 +823,50 @@ def _picks_problems(head: Mapping[str, Any], folder: Path, draw: Draw) -> list[P
 # -- re-deriving the draw -----------------------------------------------------------------
 
 
+@attrs.frozen
+class _Files:
+    """A head's candidates file and excluded file, each when its digest, its columns and (the
+    excluded one) its rows are readable; and the problems found in them so far."""
+
+    candidates: _FileRef | None
+    excluded: _FileRef | None
+    problems: list[Problem]
+
+
+def _checked_file(
+    head: Mapping[str, Any], field: str, folder: Path, columns: Sequence[str]
+) -> _FileRef | Problem:
+    ref = _file_ref(head, field, folder)
+    if isinstance(ref, Problem):
+        return ref
+    schema = _string_columns_problem(field, ref.path, columns)
+    return ref if schema is None else schema
+
+
+def _files(head: Mapping[str, Any], folder: Path) -> _Files:
+    """The candidates and excluded files of ``head``: digests and columns; the excluded
+    file's content (:func:`_excluded_problems`)."""
+    candidates = _checked_file(head, "candidates_file", folder, ("id", "stratum"))
+    excluded = (
+        _checked_file(head, "excluded_file", folder, _EXCLUDED_COLUMNS)
+        if "excluded_file" in head
+        else None
+    )
+    problems = [r for r in (candidates, excluded) if isinstance(r, Problem)]
+    if isinstance(excluded, _FileRef):
+        found, readable = _excluded_problems(head, excluded)
+        problems += found
+        excluded = excluded if readable else None
+        # Arrow's allocator keeps the scan's freed pages; the candidates stream that follows
+        # holds most of its memory in numpy and Python, so give them back first.
+        pa.default_memory_pool().release_unused()
+    return _Files(
+        candidates if isinstance(candidates, _FileRef) else None,
+        excluded if isinstance(excluded, _FileRef) else None,
+        problems,
+    )
+
+
 def _derive_from(head: Mapping[str, Any], folder: Path) -> DrawDeriver:
     """The :data:`~shuangsuiji.bundle.DrawDeriver` of a columnar head and its files."""
     strata_field = head.get("strata")
@@ -667,12 +875,9 @@ def _derive_from(head: Mapping[str, Any], folder: Path) -> DrawDeriver:
     def derive(
         task_label: str, seed: bytes, scheme: TicketScheme, rules: Mapping[str, SizeRule]
     ) -> tuple[Draw | None, list[Problem]]:
-        candidates = _file_ref(head, "candidates_file", folder)
-        excluded = _file_ref(head, "excluded_file", folder) if "excluded_file" in head else None
-        problems = [r for r in (candidates, excluded) if isinstance(r, Problem)]
-        if isinstance(excluded, _FileRef):
-            problems += _excluded_problems(head, excluded)
-        if isinstance(candidates, Problem):
+        files = _files(head, folder)
+        candidates, problems = files.candidates, files.problems
+        if candidates is None:
             return None, problems
         if scheme is not TicketScheme.SSJ_DRAW_1:
             return None, [Problem("ticket_scheme", "a columnar bundle is verified for ssj-draw-1")]
@@ -683,9 +888,15 @@ def _derive_from(head: Mapping[str, Any], folder: Path) -> DrawDeriver:
             if isinstance(e, Mapping) and isinstance(e.get("size"), int) and e["size"] >= 0
         }
         guess = _summaries(rules, sizes)
-        found = _stream(candidates.path, key, _takes(guess))
+        shared = (
+            None
+            if files.excluded is None
+            else _SharedIds(files.excluded.path, candidates.path.name)
+        )
+        found = _stream(candidates.path, key, _takes(guess), shared)
         if found.problems:
             return None, problems + found.problems
+        problems += [] if shared is None else shared.problems()
         strata = _summaries(rules, found.counts)
         if strata != guess:
             found = _stream(candidates.path, key, _takes(strata))

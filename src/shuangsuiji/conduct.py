@@ -18,7 +18,8 @@ bundles and the store's facts, so that ``shuangsuiji health`` shows them togethe
   (drawn, then quietly not visited).
 
 Each kind's Chinese label, which ``health`` prints next to the code, is in
-:data:`shuangsuiji.labels.CONDUCT_LABELS`.
+:data:`shuangsuiji.labels.CONDUCT_LABELS`, and the Chinese wording of each detail in
+:data:`shuangsuiji.labels.CONDUCT_DETAIL_LABELS` (the English one is :data:`DETAILS`).
 
 >>> bundle = {"task_label": "T1", "attempts": [
 ...     {"attempt": 1, "state": "abandoned", "reason": "ceremony_abandoned",
@@ -28,38 +29,69 @@ Each kind's Chinese label, which ``health`` prints next to the code, is in
 ...     "announcement": {"independent_parties": 1}}
 >>> [f.kind for f in conduct_findings([bundle])]
 ['abandoned', 'redraw']
+>>> conduct_findings([bundle])[1].detail
+'attempt 2, ceremony_abandoned: 重新举行仪式 (approved by 科长)'
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
-__all__ = ["Finding", "conduct_findings"]
+__all__ = ["DETAILS", "Finding", "conduct_findings"]
+
+DETAILS: Final[Mapping[str, str]] = {
+    "no_announcement": "no pre-draw announcement in the record",
+    "system_alone": "the seed rested on the system alone",
+    "abandoned": "attempt {attempt} abandoned, {reason}: {reason_text} (approved by {approved_by})",
+    "redraw": "attempt {attempt}, {reason}: {reason_text} (approved by {approved_by})",
+    "reassigned": "{entity}: {inspector} taken off ({reason})",
+    "late_conflict": "{inspector} declared {relation} with {entity} after the entity draw",
+    "status_flip": "{entity} excluded as {before}, now {now}",
+    "never_inspected": "{entity} was selected; the task ended without a result",
+}
+"""The English wording of each finding's detail, by key, filled with the finding's facts (the
+``detail`` of ``health --json``); the Chinese wording of the same keys is
+:data:`shuangsuiji.labels.CONDUCT_DETAIL_LABELS`."""
 
 
 @attrs.frozen
 class Finding:
-    """One act around a draw for the supervisor to review: its ``kind``, task and detail."""
+    """One act around a draw for the supervisor to review: its ``kind``, task and detail.
+
+    The detail is kept as facts (IDs, codes, dates, as text) and the key of its wording, so
+    that it reads the same in English (:attr:`detail`) and in Chinese
+    (:func:`shuangsuiji.labels.conduct_detail_label`).
+    """
 
     kind: str
     task: str
-    detail: str
+    detail_key: str
+    facts: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+
+    @property
+    def detail(self) -> str:
+        """The detail in English."""
+        return DETAILS[self.detail_key].format_map(self.facts)
 
     def to_dict(self) -> dict[str, str]:
         """The finding as JSON values."""
-        return attrs.asdict(self)
+        return {"kind": self.kind, "task": self.task, "detail": self.detail}
+
+
+def _texts(**facts: object) -> dict[str, str]:
+    return {k: str(v) for k, v in facts.items()}
 
 
 def _seed(bundle: Mapping[str, Any]) -> list[Finding]:
     task = str(bundle.get("task_label"))
     announced = bundle.get("announcement")
     if not isinstance(announced, Mapping):
-        return [Finding("system_seed_only", task, "no pre-draw announcement in the record")]
+        return [Finding("system_seed_only", task, "no_announcement")]
     if not announced.get("independent_parties"):
-        return [Finding("system_seed_only", task, "the seed rested on the system alone")]
+        return [Finding("system_seed_only", task, "system_alone")]
     return []
 
 
@@ -67,11 +99,16 @@ def _attempts(bundle: Mapping[str, Any]) -> list[Finding]:
     task = str(bundle.get("task_label"))
     out = []
     for a in bundle.get("attempts") or []:
-        why = f"{a.get('reason')}: {a.get('reason_text')} (approved by {a.get('approved_by')})"
+        facts = _texts(
+            attempt=a.get("attempt"),
+            reason=a.get("reason"),
+            reason_text=a.get("reason_text"),
+            approved_by=a.get("approved_by"),
+        )
         if a.get("state") == "abandoned":
-            out.append(Finding("abandoned", task, f"attempt {a.get('attempt')} abandoned, {why}"))
+            out.append(Finding("abandoned", task, "abandoned", facts))
         elif int(a.get("attempt", 1)) > 1:
-            out.append(Finding("redraw", task, f"attempt {a.get('attempt')}, {why}"))
+            out.append(Finding("redraw", task, "redraw", facts))
     return out
 
 
@@ -82,7 +119,8 @@ def _reassigned(bundle: Mapping[str, Any]) -> list[Finding]:
         Finding(
             "reassigned",
             task,
-            f"{c.get('entity')}: {c.get('inspector')} taken off ({c.get('reason')})",
+            "reassigned",
+            _texts(entity=c.get("entity"), inspector=c.get("inspector"), reason=c.get("reason")),
         )
         for c in changes
     ]
@@ -104,15 +142,17 @@ def conduct_findings(
         task = str(bundle.get("task_label"))
         out += _seed(bundle) + _attempts(bundle) + _reassigned(bundle)
         out += [
-            Finding("late_conflict", task, f"{i} declared {r} with {e} after the entity draw")
+            Finding(
+                "late_conflict", task, "late_conflict", _texts(inspector=i, entity=e, relation=r)
+            )
             for i, e, r in (late_conflicts or {}).get(task, ())
         ]
         out += [
-            Finding("status_flip", task, f"{e} excluded as {before}, now {now}")
-            for e, before, now in (status_flips or {}).get(task, ())
+            Finding("status_flip", task, "status_flip", _texts(entity=e, before=b, now=now))
+            for e, b, now in (status_flips or {}).get(task, ())
         ]
         out += [
-            Finding("never_inspected", task, f"{e} was selected; the task ended without a result")
+            Finding("never_inspected", task, "never_inspected", _texts(entity=e))
             for e in (never_inspected or {}).get(task, ())
         ]
     return out

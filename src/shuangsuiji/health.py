@@ -59,8 +59,8 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 import numpy as np
@@ -68,12 +68,19 @@ import numpy.typing as npt
 from scipy import stats
 
 from shuangsuiji.errors import UnknownKeyError
+from shuangsuiji.labels import (
+    direction_label,
+    health_detail_label,
+    health_subject_label,
+    health_test_label,
+)
 from shuangsuiji.lottery import F64, HealthInputError, Lottery, StratumTickets, ids_of
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "DETAILS",
     "CheckResult",
     "HealthInputError",
     "HealthReport",
@@ -96,6 +103,31 @@ _SPREAD_BINS = 10
 _MIN_EXPECTED = 5.0
 _CHUNK_UNITS = 2048
 _TAIL_SIGMAS = 10.0
+_TOO_FEW = ("too_few_replays",)
+
+DETAILS: Final[Mapping[str, str]] = {
+    "units": (
+        "{units} units; one-sided exact tails, Tarone-Bonferroni divisors {low} (too rarely) "
+        "and {high} (too often); {flagged} flagged"
+    ),
+    "spread": (
+        "{units} units in {bins} bins of mid-p; lowest bin {lowest:.0f} vs {lowest_expected:.1f} "
+        "expected, highest {highest:.0f} vs {highest_expected:.1f}"
+    ),
+    "spread_too_few": "too few units for a histogram (each bin needs ≥ 5)",
+    "tickets": "{tickets} tickets from {strata} strata; mean {mean:.3f} (0.5)",
+    "replay_units": (
+        "{units} units, largest z {z_max:.2f} and smallest {z_min:.2f} against {replays} "
+        "replays (max-T); {flagged} flagged"
+    ),
+    "replay_spread": (
+        "sum of z² {total:.1f}, replays {median:.1f} median ({q_low:.1f}–{q_high:.1f}); two-sided"
+    ),
+    "too_few_replays": ("; too few replays to reject at this level (need {need} null replays)"),
+}
+"""The English wording of each test's detail, by key, filled with the test's facts (the
+``detail`` of :meth:`HealthReport.to_dict`); the Chinese wording of the same keys is
+:data:`shuangsuiji.labels.HEALTH_DETAIL_LABELS`."""
 
 
 @attrs.frozen
@@ -113,11 +145,35 @@ class CheckResult:
     level: float
     dof: int | None = None
     detail: str = ""
+    #: The keys of the detail's wording (:data:`DETAILS`) and the facts that fill it, so that
+    #: it can be said in Chinese too (:func:`shuangsuiji.labels.health_detail_label`).
+    detail_keys: tuple[str, ...] = ()
+    facts: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+
+    @classmethod
+    def worded(
+        cls,
+        name: str,
+        statistic: float,
+        p_value: float,
+        level: float,
+        dof: int | None,
+        keys: tuple[str, ...],
+        **facts: Any,
+    ) -> CheckResult:
+        """A result whose ``detail`` is :data:`DETAILS`' wording of ``keys`` with ``facts``."""
+        detail = "".join(DETAILS[k].format_map(facts) for k in keys)
+        return cls(name, statistic, p_value, level, dof, detail, keys, facts)
 
     @property
     def rejected(self) -> bool:
         """True when the p-value is at or below the test's level."""
         return self.p_value <= self.level
+
+    @property
+    def detail_label(self) -> str:
+        """The detail in Chinese (the English ``detail`` when it has no worded keys)."""
+        return health_detail_label(self.detail_keys, self.facts, self.detail)
 
 
 @attrs.frozen
@@ -164,6 +220,17 @@ class UnitStats:
         return out
 
 
+def _chinese_first(label: str, term: str) -> str:
+    return term if label == term else f"{label} {term}"
+
+
+_NOT_IN_JSON = (
+    attrs.fields(CheckResult).dof,
+    attrs.fields(CheckResult).detail_keys,
+    attrs.fields(CheckResult).facts,
+)
+
+
 @attrs.frozen(eq=False)
 class HealthReport:
     """The health of a period's draws for one kind of unit (entities or inspectors)."""
@@ -197,7 +264,7 @@ class HealthReport:
             "units": len(self.units.ids),
             "alpha": self.alpha,
             "tests": [
-                attrs.asdict(t, filter=attrs.filters.exclude(attrs.fields(CheckResult).dof))
+                attrs.asdict(t, filter=attrs.filters.exclude(*_NOT_IN_JSON))
                 | {"rejected": t.rejected}
                 for t in self.tests
             ],
@@ -205,20 +272,39 @@ class HealthReport:
         }
 
     def summary(self) -> str:
-        """A few lines for a log or a terminal."""
-        verdict = "SUSPICIOUS 可疑" if self.suspicious else "no alarm 未见异常"
+        """A few lines for a log or a terminal, Chinese first with the English term.
+
+        >>> lot = Lottery.stratified("T1", ["A", "B"], ["x", "x"], selected=["A"])
+        >>> head, *tests = draw_health([lot]).summary().splitlines()
+        >>> for part in head.split("："):
+        ...     print(part)
+        检查对象抽查健康度 draw health of entities
+        1 次抽取 (draws)，2 个单位 (units)，α 0.01
+        未见异常 no alarm
+        >>> [t.split("：")[0] for t in tests]
+        ['  逐个单位检验 units', '  分布检验 spread']
+        """
+        verdict = "可疑 SUSPICIOUS" if self.suspicious else "未见异常 no alarm"
+        subject = health_subject_label(self.subject)
+        whose = "" if subject == self.subject else subject
         lines = [
-            f"draw health of {self.subject}: {self.lotteries} draws, {len(self.units.ids)} "
-            f"units, alpha {self.alpha:g}: {verdict}"
+            f"{whose}抽查健康度 draw health of {self.subject}："
+            f"{self.lotteries} 次抽取 (draws)，{len(self.units.ids)} 个单位 (units)，"
+            f"α {self.alpha:g}：{verdict}"
         ]
         for t in self.tests:
-            mark = "REJECT" if t.rejected else "ok"
-            dof = f", dof {t.dof}" if t.dof is not None else ""
+            mark = "异常 REJECT" if t.rejected else "通过 ok"
+            dof = f"，自由度 {t.dof}" if t.dof is not None else ""
             lines.append(
-                f"  {t.name}: statistic {t.statistic:.4g}{dof}, p = {t.p_value:.3g} "
-                f"(level {t.level:.3g}) {mark}. {t.detail}"
+                f"  {_chinese_first(health_test_label(t.name), t.name)}："
+                f"统计量 {t.statistic:.4g}{dof}，"
+                f"p = {t.p_value:.3g}（检验水平 {t.level:.3g}）{mark}。{t.detail_label}"
             )
-        lines.extend(f"  flagged {flag}" for flag in self.flagged)
+        lines.extend(
+            f"  标记 flagged：{f.id} 抽中 {f.observed} 次，期望 {f.expected:.2f}"
+            f"（{direction_label(f.direction)} {f.direction}，p = {f.p_value:.2g}）"
+            for f in self.flagged
+        )
         return "\n".join(lines)
 
     def to_frame(self) -> pd.DataFrame:
@@ -530,9 +616,7 @@ def _spread_test(mid: F64, expected_bins: F64, gram: F64, level: float, bins: in
     observed = np.bincount(np.minimum((mid * bins).astype(np.int64), bins - 1), minlength=bins)
     groups = _merge_groups(expected_bins)
     if len(groups) < 2:
-        return CheckResult(
-            "spread", 0.0, 1.0, level, 0, "too few units for a histogram (each bin needs ≥ 5)"
-        )
+        return CheckResult.worded("spread", 0.0, 1.0, level, 0, ("spread_too_few",))
     merge = np.zeros((bins, len(groups)))
     for g, members in enumerate(groups):
         merge[members, g] = 1.0
@@ -540,11 +624,20 @@ def _spread_test(mid: F64, expected_bins: F64, gram: F64, level: float, bins: in
     cov = np.diag(e) - merge.T @ gram @ merge
     dof = int(np.linalg.matrix_rank(cov, tol=1e-9 * float(e.sum())))
     wald = float((o - e) @ np.linalg.pinv(cov, rcond=1e-9, hermitian=True) @ (o - e))
-    detail = (
-        f"{len(mid)} units in {len(e)} bins of mid-p; lowest bin {o[0]:.0f} vs {e[0]:.1f} "
-        f"expected, highest {o[-1]:.0f} vs {e[-1]:.1f}"
+    return CheckResult.worded(
+        "spread",
+        wald,
+        float(stats.chi2.sf(wald, dof)),
+        level,
+        dof,
+        ("spread",),
+        units=len(mid),
+        bins=len(e),
+        lowest=float(o[0]),
+        lowest_expected=float(e[0]),
+        highest=float(o[-1]),
+        highest_expected=float(e[-1]),
     )
-    return CheckResult("spread", wald, float(stats.chi2.sf(wald, dof)), level, dof, detail)
 
 
 def ticket_uniformity(strata: Iterable[StratumTickets], *, level: float = 0.01) -> CheckResult:
@@ -563,9 +656,16 @@ def ticket_uniformity(strata: Iterable[StratumTickets], *, level: float = 0.01) 
         raise HealthInputError("no strata given: pass the tickets of at least one stratum")
     values = np.concatenate([s.uniforms() for s in items])
     result = stats.kstest(values, "uniform")
-    detail = f"{values.size} tickets from {len(items)} strata; mean {values.mean():.3f} (0.5)"
-    return CheckResult(
-        "tickets", float(result.statistic), float(result.pvalue), level, None, detail
+    return CheckResult.worded(
+        "tickets",
+        float(result.statistic),
+        float(result.pvalue),
+        level,
+        None,
+        ("tickets",),
+        tickets=int(values.size),
+        strata=len(items),
+        mean=float(values.mean()),
     )
 
 
@@ -611,11 +711,18 @@ def _unit_test(
             for j in varying[rejected]
         )
     flags.sort(key=lambda f: (f.p_value, f.id))
-    detail = (
-        f"{varying.size} units; one-sided exact tails, Tarone-Bonferroni divisors "
-        f"{divisors[0]} (too rarely) and {divisors[1]} (too often); {len(flags)} flagged"
+    result = CheckResult.worded(
+        "units",
+        smallest,
+        min(1.0, adjusted),
+        level,
+        None,
+        ("units",),
+        units=int(varying.size),
+        low=divisors[0],
+        high=divisors[1],
+        flagged=len(flags),
     )
-    result = CheckResult("units", smallest, min(1.0, adjusted), level, None, detail)
     return result, tuple(flags)
 
 
@@ -755,11 +862,8 @@ def replay_health(
         raise HealthInputError(f"{total} replays are too few: give at least 40 (800 for 0.01)")
     rep = _Replays.split(observed, period)
     level = alpha / 2
-    blind = (
-        f"; too few replays to reject at this level (need {math.ceil(4 / alpha)} null replays)"
-        if 1 / (rep.r + 1) > level / 2
-        else ""
-    )
+    # A test that cannot reject with this many replays says so in its detail.
+    blind: dict[str, Any] = {"need": math.ceil(4 / alpha)} if 1 / (rep.r + 1) > level / 2 else {}
     units_test, flags = _replay_units(rep, ids, level, blind)
     spread_test = _replay_spread(rep, level, blind)
     per_high = (1 + (rep.null >= observed).sum(axis=0)) / (rep.r + 1)
@@ -815,7 +919,7 @@ class _Replays:
 
 
 def _replay_units(
-    rep: _Replays, ids: tuple[str, ...], level: float, blind: str
+    rep: _Replays, ids: tuple[str, ...], level: float, blind: Mapping[str, Any]
 ) -> tuple[CheckResult, list[UnitFlag]]:
     """The max-T test of the largest and smallest ``z``, and the units beyond it."""
     z_obs, observed, mean, varying = rep.z_obs, rep.observed, rep.mean, rep.varying
@@ -832,31 +936,40 @@ def _replay_units(
         for j in np.flatnonzero(varying & (z_obs < crit_lo) & (p_lo <= level / 2))
     ]
     flags.sort(key=lambda f: (f.p_value, f.id))
-    test = CheckResult(
+    test = CheckResult.worded(
         "units",
         float(np.abs(z_obs).max(initial=0.0)),
         min(1.0, 2 * min(p_hi, p_lo)),
         level,
         None,
-        f"{int(varying.sum())} units, largest z {z_obs.max(initial=0):.2f} and smallest "
-        f"{z_obs.min(initial=0):.2f} against {rep.r} replays (max-T); {len(flags)} flagged{blind}",
+        ("replay_units", *_TOO_FEW[: bool(blind)]),
+        units=int(varying.sum()),
+        z_max=float(z_obs.max(initial=0)),
+        z_min=float(z_obs.min(initial=0)),
+        replays=rep.r,
+        flagged=len(flags),
+        **blind,
     )
     return test, flags
 
 
-def _replay_spread(rep: _Replays, level: float, blind: str) -> CheckResult:
+def _replay_spread(rep: _Replays, level: float, blind: Mapping[str, Any]) -> CheckResult:
     """The two-sided test of ``Σ z²``: loads spread too wide, or too even."""
     t_obs = float((rep.z_obs[rep.varying] ** 2).sum())
     t_null = (rep.z_null[:, rep.varying] ** 2).sum(axis=1)
     p_spread = min(1.0, 2 * min(rep.p(t_null >= t_obs), rep.p(t_null <= t_obs)))
-    return CheckResult(
+    return CheckResult.worded(
         "spread",
         t_obs,
         p_spread,
         level,
         int(rep.varying.sum()),
-        f"sum of z² {t_obs:.1f}, replays {np.median(t_null):.1f} median "
-        f"({np.quantile(t_null, 0.025):.1f}–{np.quantile(t_null, 0.975):.1f}); two-sided{blind}",
+        ("replay_spread", *_TOO_FEW[: bool(blind)]),
+        total=t_obs,
+        median=float(np.median(t_null)),
+        q_low=float(np.quantile(t_null, 0.025)),
+        q_high=float(np.quantile(t_null, 0.975)),
+        **blind,
     )
 
 

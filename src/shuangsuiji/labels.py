@@ -23,25 +23,41 @@ kind of code, here, so that every page says the same thing.
 '上级机关或监督机关书面要求重新抽取'
 >>> due_basis_label("official: State Council holiday notices 2004-2026", estimated=False)
 '依据国务院办公厅2004—2026年节假日安排'
+>>> conduct_detail_label("reassigned", {"entity": "E1", "inspector": "ZF01", "reason": "illness"})
+'E1：执法人员 ZF01 被调出（illness 因病）'
+>>> health_subject_label("pairs (officer × county)")
+'执法人员与县（区）组合'
+>>> health_detail_label(("tickets",), {"tickets": 20, "strata": 14, "mean": 0.51})
+'来自 14 层的 20 个签号；均值 0.510（应接近 0.5）'
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 from shuangsuiji.candidates import EXCLUSION_REASONS
 from shuangsuiji.commitments import REDRAW_REASONS
 
 __all__ = [
+    "CONDUCT_DETAIL_LABELS",
     "CONDUCT_LABELS",
+    "DIRECTION_LABELS",
+    "HEALTH_DETAIL_LABELS",
+    "HEALTH_SUBJECT_LABELS",
+    "HEALTH_TEST_LABELS",
     "RECUSAL_LABELS",
     "REPLACEMENT_LABELS",
     "RISK_TIER_LABELS",
+    "conduct_detail_label",
     "conduct_label",
+    "direction_label",
     "due_basis_label",
     "exclusion_label",
+    "health_detail_label",
+    "health_subject_label",
+    "health_test_label",
     "payload_summary",
     "recusal_label",
     "redraw_label",
@@ -80,6 +96,69 @@ CONDUCT_LABELS: Final[Mapping[str, str]] = {
 """The acts around a draw that ``shuangsuiji health`` lists for review (:mod:`shuangsuiji.conduct`
 names them by these codes)."""
 
+CONDUCT_DETAIL_LABELS: Final[Mapping[str, str]] = {
+    "no_announcement": "记录中没有抽取前公告",
+    "system_alone": "种子只来自系统（没有独立参与方或公开数值）",
+    "abandoned": (
+        "第 {attempt} 次抽取已放弃，原因：{reason}，说明：{reason_text}，批准人 {approved_by}"
+    ),
+    "redraw": "第 {attempt} 次抽取，原因：{reason}，说明：{reason_text}，批准人 {approved_by}",
+    "reassigned": "{entity}：执法人员 {inspector} 被调出（{reason}）",
+    "late_conflict": "执法人员 {inspector} 在名单抽出后申报与 {entity} 的利害关系：{relation}",
+    "status_flip": "{entity} 因状态“{before}”被排除，现在的状态为“{now}”",
+    "never_inspected": "{entity} 被抽中，任务已结束，没有检查结果",
+}
+"""The detail of each conduct finding in Chinese, by the key of its English wording
+(:data:`shuangsuiji.conduct.DETAILS`), filled with the finding's facts; a ``reason`` is shown
+as its code and label."""
+
+HEALTH_TEST_LABELS: Final[Mapping[str, str]] = {
+    "units": "逐个单位检验",
+    "spread": "分布检验",
+    "tickets": "签号检验",
+}
+"""The tests of ``shuangsuiji health`` (:mod:`shuangsuiji.health`)."""
+
+DIRECTION_LABELS: Final[Mapping[str, str]] = {
+    "too often": "抽中过多",
+    "too rarely": "抽中过少",
+}
+"""Which way a flagged unit's count is implausible."""
+
+HEALTH_SUBJECT_LABELS: Final[Mapping[str, str]] = {
+    "entities": "检查对象",
+    "inspectors": "执法检查人员",
+    "entity": "检查对象",
+    "township": "乡镇（街道）",
+    "county": "县（区）",
+    "industry": "行业",
+}
+"""What a health report counts: entities, inspectors, or pairs of an officer and a group
+(``pairs (officer × county)``: the group's label is used)."""
+
+HEALTH_DETAIL_LABELS: Final[Mapping[str, str]] = {
+    "units": (
+        "{units} 个单位；单侧精确尾概率，Tarone-Bonferroni 除数 {low}（抽中过少）和 "
+        "{high}（抽中过多）；标记 {flagged} 个"
+    ),
+    "spread": (
+        "{units} 个单位按 mid-p 分入 {bins} 组；最低组 {lowest:.0f} 个（期望 "
+        "{lowest_expected:.1f}），最高组 {highest:.0f} 个（期望 {highest_expected:.1f}）"
+    ),
+    "spread_too_few": "单位太少，无法作直方图（每组至少需要 5 个单位）",
+    "tickets": "来自 {strata} 层的 {tickets} 个签号；均值 {mean:.3f}（应接近 0.5）",
+    "replay_units": (
+        "{units} 个单位，最大 z {z_max:.2f}、最小 z {z_min:.2f}，与 {replays} 次重放比较 "
+        "(max-T)；标记 {flagged} 个"
+    ),
+    "replay_spread": (
+        "z² 之和 {total:.1f}，重放的中位数 {median:.1f}（{q_low:.1f}–{q_high:.1f}）；双侧检验"
+    ),
+    "too_few_replays": "；重放次数太少，在此检验水平上不能拒绝（需要 {need} 次零假设重放）",
+}
+"""The detail of each health test in Chinese, by the key of its English wording
+(:data:`shuangsuiji.health.DETAILS`), filled with the test's facts."""
+
 RISK_TIER_LABELS: Final[Mapping[str, str]] = {
     "A": "A类（信用风险低）",
     "B": "B类（信用风险一般）",
@@ -116,6 +195,55 @@ def redraw_label(code: str) -> str:
 def conduct_label(code: str) -> str:
     """The Chinese label of a conduct finding's kind (the code itself when unknown)."""
     return CONDUCT_LABELS.get(str(code), str(code))
+
+
+def _code_and_label(code: str, label: str) -> str:
+    return code if label == code else f"{code} {label}"
+
+
+def conduct_detail_label(key: str, facts: Mapping[str, str]) -> str:
+    """The detail of a conduct finding in Chinese (:data:`CONDUCT_DETAIL_LABELS`); a re-draw's
+    reason by :func:`redraw_label`, a reassignment's by :func:`recusal_label`. An unknown key
+    lists the facts as they are."""
+    template = CONDUCT_DETAIL_LABELS.get(key)
+    if template is None:
+        return "；".join(f"{k}：{v}" for k, v in facts.items()) or key
+    values = dict(facts)
+    if "reason" in values:
+        code = values["reason"]
+        label = recusal_label(code) if key == "reassigned" else redraw_label(code)
+        values["reason"] = _code_and_label(code, label)
+    return template.format_map(values)
+
+
+def health_test_label(name: str) -> str:
+    """The Chinese name of a health test (the name itself when unknown)."""
+    return HEALTH_TEST_LABELS.get(name, name)
+
+
+def direction_label(direction: str) -> str:
+    """``too often`` / ``too rarely`` in Chinese."""
+    return DIRECTION_LABELS.get(direction, direction)
+
+
+_PAIRS = re.compile(r"^pairs \(officer × (\w+)\)$")
+
+
+def health_subject_label(subject: str) -> str:
+    """What a health report counts, in Chinese (the subject itself when unknown)."""
+    pairs = _PAIRS.match(subject)
+    if pairs:
+        group = pairs.group(1)
+        return f"执法人员与{HEALTH_SUBJECT_LABELS.get(group, group)}组合"
+    return HEALTH_SUBJECT_LABELS.get(subject, subject)
+
+
+def health_detail_label(keys: tuple[str, ...], facts: Mapping[str, Any], fallback: str = "") -> str:
+    """The detail of a health test in Chinese (:data:`HEALTH_DETAIL_LABELS`), or ``fallback``
+    (its English detail) when a key has no Chinese wording."""
+    if not keys or any(k not in HEALTH_DETAIL_LABELS for k in keys):
+        return fallback
+    return "".join(HEALTH_DETAIL_LABELS[k].format_map(facts) for k in keys)
 
 
 def stratum_label(stratum: str, regions: Mapping[str, str] | None = None) -> str:

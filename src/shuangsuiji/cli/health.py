@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +15,22 @@ from shuangsuiji.cli.common import (
     handle_errors,
     reading_registry,
 )
+
+if TYPE_CHECKING:
+    from shuangsuiji.health import HealthReport
+
+
+def _report_json(report: HealthReport) -> dict[str, Any]:
+    """A report's JSON with the Chinese label of each test, its detail and each flag's
+    direction beside the codes (``name_label``, ``detail_label``, ``direction_label``)."""
+    from shuangsuiji.labels import direction_label, health_test_label
+
+    data = report.to_dict()
+    for row, test in zip(data["tests"], report.tests, strict=True):
+        row |= {"name_label": health_test_label(test.name), "detail_label": test.detail_label}
+    for row in data["flagged"]:
+        row["direction_label"] = direction_label(row["direction"])
+    return data
 
 
 @click.command()
@@ -60,7 +77,7 @@ def health(
     alarm happens with probability at most ALPHA per report).
     """
 
-    from shuangsuiji.labels import conduct_label
+    from shuangsuiji.labels import conduct_detail_label, conduct_label
 
     registry = reading_registry(db_url)
     chosen = list(task_codes) or None
@@ -77,20 +94,26 @@ def health(
         )
     findings = registry.conduct(plan_code, tasks=chosen)
     if as_json:
-        data = reports[0].to_dict()
+        data = _report_json(reports[0])
         if inspectors:
-            data["inspectors"] = reports[1].to_dict()
+            data["inspectors"] = _report_json(reports[1])
         if pair_group:
-            data["pairs"] = reports[-1].to_dict()
-        data["conduct"] = [f.to_dict() | {"kind_label": conduct_label(f.kind)} for f in findings]
+            data["pairs"] = _report_json(reports[-1])
+        data["conduct"] = [
+            f.to_dict()
+            | {
+                "kind_label": conduct_label(f.kind),
+                "detail_label": conduct_detail_label(f.detail_key, f.facts),
+            }
+            for f in findings
+        ]
         emit_json(data)
     else:
         for report in reports:
             console().print(report.summary(), markup=False)
         console().print(f"抽取过程 conduct of the draws：{len(findings)} 项待复核 (to review)")
         for f in findings:
-            console().print(
-                f"  {f.kind} {conduct_label(f.kind)}  {f.task}: {f.detail}", markup=False
-            )
+            detail = conduct_detail_label(f.detail_key, f.facts)
+            console().print(f"  {f.kind} {conduct_label(f.kind)}  {f.task}：{detail}", markup=False)
     if any(r.suspicious for r in reports):
         sys.exit(EXIT_CHECK_FAILED)
