@@ -13,6 +13,11 @@ the eligibility of each alternate that took a replaced entity's place), each cha
 checked (request digest over canonical JSON, system value against its commitment, the request
 against the re-assignment, witnesses), its change key derived, and the change replayed from
 block 0 of its own stream; "teams" are then the teams after the changes, as in a bundle.
+python verify_stdlib.py --capped PROBLEM.json  -> replay an SSJ-ASSIGN-CAP-1 team draw
+(docs/capped.md: the level, the numbering, the maximum flow in units, the dependent rounding)
+from {"key": hex,
+"size": k, "cap": c, "eligible": {...}, "caps": {...}, "teams": {...}} and, for tasks with
+requirements, "requirements": [names] and "meets": {officer: [names]}.
 Scope: tasks with one kind of officer (no joint departments, no qualification a member must
 bring), whose eligibility is given; the rules that decide it (conflicts, rotation, home
 region, certificates), sealed change texts (the annex) and re-assignments recorded before
@@ -446,10 +451,207 @@ def verify_teams(problem: dict[str, Any]) -> list[str]:
     return out + ([f"teams of {wrong}"] if wrong else [])
 
 
+# ---------------------------------------------------------------- SSJ-ASSIGN-CAP-1 (docs/capped.md)
+
+UNIT = 10_000  # B: probabilities in units of 1/B
+
+
+class CapStream(Stream):
+    """The same stream with the capped law's domain: "SSJ-ASSIGN-CAP-1" || 0x00."""
+
+    def word(self) -> int:
+        w, self.position = self.position, self.position + 1
+        block = sha256(self.key + b"SSJ-ASSIGN-CAP-1\0" + (w // 4).to_bytes(8, "big"))
+        return int.from_bytes(block[8 * (w % 4) : 8 * (w % 4) + 8], "big")
+
+
+def permutation(stream: Stream, n: int) -> list[int]:
+    p = list(range(n))
+    for j in range(n - 1, 0, -1):
+        r = stream.uniform(j + 1)
+        p[j], p[r] = p[r], p[j]
+    return p
+
+
+class Net:
+    """Edges [tail, head, capacity, flow]; adj[u]: (other end, edge), ascending other end."""
+
+    def __init__(self, n: int, edges: list) -> None:
+        self.n, self.e = n, [[u, v, c, 0] for u, v, c in edges]
+        self.adj: list[list] = [[] for _ in range(n)]
+        for i, (u, v, _c, _f) in enumerate(self.e):
+            self.adj[u].append((v, i))
+            self.adj[v].append((u, i))
+        for a in self.adj:
+            a.sort()
+
+    def res(self, u: int, i: int) -> int:
+        t, _h, c, f = self.e[i]
+        return c - f if t == u else f
+
+    def push(self, u: int, i: int, d: int) -> None:
+        self.e[i][3] += d if self.e[i][0] == u else -d
+
+
+def cap_dfs(net: Net, level: list, ptr: list, u: int, f: int) -> int:
+    """The textbook walk: at T return f; try u's arcs from its pointer, advance on failure."""
+    if u == net.n - 1:
+        return f
+    while ptr[u] < len(net.adj[u]):
+        v, i = net.adj[u][ptr[u]]
+        if level[v] == level[u] + 1 and net.res(u, i) > 0:
+            d = cap_dfs(net, level, ptr, v, min(f, net.res(u, i)))
+            if d > 0:
+                net.push(u, i, d)
+                return d
+        ptr[u] += 1
+    return 0
+
+
+def cap_maxflow(net: Net) -> int:
+    """Dinic, bottleneck pushed, arcs by ascending other end, pointers kept within a phase."""
+    total, sink = 0, net.n - 1
+    while True:
+        level, queue = [-1] * net.n, [0]
+        level[0] = 0
+        for u in queue:
+            for v, i in net.adj[u]:
+                if level[v] < 0 and net.res(u, i) > 0:
+                    level[v] = level[u] + 1
+                    queue.append(v)
+        if level[sink] < 0:
+            return total
+        ptr = [0] * net.n
+        while d := cap_dfs(net, level, ptr, 0, 1 << 62):
+            total += d
+
+
+def cap_round(net: Net, stream: Stream) -> None:
+    """The dependent rounding of docs/capped.md, step 5, written from the text."""
+    frac = lambda i: net.e[i][3] % UNIT != 0  # noqa: E731
+    walk: list[int] = []
+    edges: list[int] = []
+    while True:
+        if not walk:
+            start = next((u for u in range(net.n) if any(frac(i) for _, i in net.adj[u])), None)
+            if start is None:
+                return
+            walk = [start]
+        u, came = walk[-1], edges[-1] if edges else None
+        nxt = [(v, i) for v, i in net.adj[u] if frac(i) and i != came]
+        if not nxt:
+            walk, edges = [], []
+            continue
+        v, i = nxt[0]
+        if v not in walk:
+            walk.append(v)
+            edges.append(i)
+            continue
+        at = walk.index(v)
+        cycle, x, signs = [*edges[at:], i], v, []
+        for j in cycle:
+            signs.append(1 if net.e[j][0] == x else -1)
+            x = net.e[j][1] if signs[-1] > 0 else net.e[j][0]
+        up = [UNIT - net.e[j][3] % UNIT for j in cycle]
+        down = [net.e[j][3] % UNIT for j in cycle]
+        alpha = min(a if s > 0 else b for s, a, b in zip(signs, up, down, strict=True))
+        beta = min(b if s > 0 else a for s, a, b in zip(signs, up, down, strict=True))
+        amount = alpha if stream.uniform(alpha + beta) < beta else -beta
+        for j, s in zip(cycle, signs, strict=True):
+            net.e[j][3] += s * amount
+        keep = at + next(t for t, j in enumerate(cycle) if not frac(j))
+        walk, edges = walk[: keep + 1], edges[:keep]
+
+
+def cap_groups(p: dict, officers: list) -> tuple[list, dict]:
+    """The requirements kept (implied ones left out) and each officer's group (-1: none)."""
+    reqs, meets = p.get("requirements", []), p.get("meets", {})
+    kind = {o: frozenset(r for r in reqs if r in meets.get(o, [])) for o in officers}
+    sets = [frozenset(t for t in kind.values() if r in t) for r in reqs]
+    kept = [
+        j
+        for j, g in enumerate(sets)
+        if not any(h < g or (h == g and i < j) for i, h in enumerate(sets) if i != j)
+    ]
+    if any(sets[a] & sets[b] for a in kept for b in kept if a < b) or len(kept) > p["size"]:
+        raise ValueError("the requirements cross, or outnumber the team: no capped law")
+    group = {o: next((g for g, j in enumerate(kept) if kind[o] in sets[j]), -1) for o in officers}
+    return kept, group
+
+
+def cap_network(p: dict, ents: list, offs: list, caps: dict, r: int, group: dict) -> tuple:
+    """docs/capped.md's N with pair capacities caps[e], numbered by ents and offs."""
+    k, free = p["size"], (p["size"] - r) * UNIT
+    node = {o: 1 + len(ents) * (r + 1) + q for q, o in enumerate(offs)}
+    edges, pair = [], {}
+    for q, e in enumerate(ents):
+        hub = 1 + q * (r + 1)
+        if free:
+            edges.append((0, hub, free))
+        for j in range(r):
+            edges.append((0, hub + 1 + j, UNIT))
+            if free:
+                edges.append((hub, hub + 1 + j, free))
+        for o in p["eligible"][e]:
+            pair[e, o] = len(edges)
+            edges.append((hub + 1 + group[o], node[o], caps[e]))
+    sink = 1 + len(ents) * (r + 1) + len(offs)
+    edges += [(node[o], sink, p["caps"][o] * UNIT) for o in offs if p["caps"][o] > 0]
+    return Net(sink + 1, edges), pair, len(ents) * k * UNIT
+
+
+def replay_capped(p: dict) -> dict[str, list[str]]:
+    """The teams of an SSJ-ASSIGN-CAP-1 draw from {"key", "size", "cap", "eligible", "caps",
+    optional "requirements" and "meets"}: levels, numbering, flow, rounding."""
+    k, limit = p["size"], int(Fraction(str(p["cap"])) * UNIT)
+    ents = sorted(p["eligible"], key=str.encode)
+    offs = sorted({o for e in ents for o in p["eligible"][e]}, key=str.encode)
+    kept, group = cap_groups(p, offs)
+    r = len(kept)
+    own = {}
+    for e in ents:
+        m = p["eligible"][e]
+        shares = [-(-k * UNIT // max(1, len(m)))]
+        shares += [-(-UNIT // max(1, sum(group[o] == g for o in m))) for g in range(r)]
+        own[e] = max(shares)
+
+    def full(t: int) -> bool:
+        net, _, need = cap_network(p, ents, offs, {e: max(b, t) for e, b in own.items()}, r, group)
+        return cap_maxflow(net) == need
+
+    if max(own.values()) > limit or not full(limit):
+        raise ValueError("no capped law: the pool cannot keep every pair at or below the cap")
+    lo, hi = 0, limit
+    if full(0):
+        hi = 0
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if full(mid) else (mid, hi)
+    caps = {e: max(b, hi) for e, b in own.items()}
+    stream = CapStream(bytes.fromhex(p["key"]))
+    order = [ents[i] for i in permutation(stream, len(ents))]
+    stream.start_phase()
+    officers = [offs[i] for i in permutation(stream, len(offs))]
+    net, pair, need = cap_network(p, order, officers, caps, r, group)
+    if cap_maxflow(net) != need:
+        raise ValueError("the flow does not fill every place")
+    stream.start_phase()
+    cap_round(net, stream)
+    return {e: sorted(o for o in p["eligible"][e] if net.e[pair[e, o]][3] == UNIT) for e in ents}
+
+
+def verify_capped(problem: dict[str, Any]) -> list[str]:
+    """The problems of a --capped problem: teams that do not re-derive."""
+    teams = replay_capped(problem)
+    wrong = [e for e in sorted(teams, key=str.encode) if problem["teams"].get(e) != teams[e]]
+    return [f"teams of {wrong}"] if wrong else []
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "--teams":
+    if sys.argv[1] in ("--teams", "--capped"):
         with open(sys.argv[2], encoding="utf-8") as f:
-            bad = verify_teams(json.load(f))
+            problem = json.load(f)
+        bad = verify_teams(problem) if sys.argv[1] == "--teams" else verify_capped(problem)
         print("FAILED: " + "; ".join(bad) if bad else "OK: the teams re-derive from the key")
         sys.exit(1 if bad else 0)
     with open(sys.argv[1], encoding="utf-8") as f:
