@@ -283,11 +283,16 @@ def _results_and_publication(
     overdue = {d.department.name: len(d.overdue) for d in report.departments if d.overdue}
     return {
         "story": [
-            f"{recorded} item results recorded after the inspections; {len(records)} "
-            "publication records, each due 20 working days after its inspection ended",
-            f"on {DEMO_TODAY} (the simulated 'today'): {published} published; "
-            + ", ".join(f"{k} {v}" for k, v in counts.items())
-            + (f"; overdue by department: {overdue}" if overdue else ""),
+            f"检查后录入 {recorded} 项事项结果 item results；{len(records)} 条公示记录 "
+            "publication records，各自在检查结束后 20 个工作日内到期",
+            f"截至 {DEMO_TODAY}（模拟的“今天” simulated today）：已公示 {published} 条 published；"
+            + "，".join(f"{k} {v}" for k, v in counts.items())
+            + (
+                "；各部门逾期 overdue by department："
+                + "，".join(f"{name} {n}" for name, n in overdue.items())
+                if overdue
+                else ""
+            ),
         ],
         "files": {
             "publications.csv": "internal: publication records with their status (UTF-8 "
@@ -306,10 +311,11 @@ def _draw_line(registry: Registry, task: Task) -> str:
     bundle = registry.bundle(task.code)
     excluded = sum(e["count"] for e in bundle["exclusions"])
     parties = [c["party"] for c in bundle["seed_provenance"]["commitments"]]
-    seed = f"{len(parties)}-party seed ceremony: {' + '.join(parties)}"
+    seed = f"{len(parties)} 方种子仪式 seed ceremony：{' + '.join(parties)}"
     return (
-        f"drew {task.code}: {len(bundle['selected'])} of {len(bundle['candidates']):,} candidates "
-        f"in {len(bundle['strata'])} strata ({excluded} excluded by policy; {seed})"
+        f"已抽取 drew {task.code}：从 {len(bundle['candidates']):,} 户候选中抽中 "
+        f"{len(bundle['selected'])} 户，{len(bundle['strata'])} 个分层 strata（按细则排除 "
+        f"{excluded} 户 excluded by policy；{seed}）"
     )
 
 
@@ -411,34 +417,33 @@ def _story(
     health = registry.draw_health(PLAN_CODE)
     tiers = {t: int((entities.tier == i).sum()) for i, t in enumerate("ABCD")}
     return [
-        f"{city.name}: {len(entities):,} market entities in {len(city.districts)} districts "
-        f"(credit-risk tiers A/B/C/D: {tiers['A']:,}/{tiers['B']:,}/{tiers['C']:,}/{tiers['D']:,})",
-        f"{len(setup.inspectors):,} law-enforcement officers in {len(city.departments)} "
-        f"departments, {len(city.conflicts)} declared conflicts of interest (回避)",
-        f"policy '{policy.name}' (hash {policy.content_hash[:12]}…): teams of {policy.team.size}, "
-        f"publication within {policy.deadline.working_days} working days",
-        f"plan {PLAN_CODE} with {len(tasks)} tasks: "
-        + "; ".join(f"{t.code} {t.name}" for t in tasks),
+        f"{city.name}：{len(entities):,} 户市场主体 market entities，{len(city.districts)} 个辖区"
+        f"（信用风险等级 credit-risk tiers A/B/C/D："
+        f"{tiers['A']:,}/{tiers['B']:,}/{tiers['C']:,}/{tiers['D']:,}）",
+        f"{len(setup.inspectors):,} 名执法人员 officers，{len(city.departments)} 个部门，"
+        f"已申报利害关系 {len(city.conflicts)} 条（回避 declared conflicts）",
+        f"抽查细则 policy“{policy.name}”（哈希 {policy.content_hash[:12]}…）：检查组 "
+        f"{policy.team.size} 人，{policy.deadline.working_days} 个工作日内公示",
+        f"年度计划 plan {PLAN_CODE}，{len(tasks)} 项任务："
+        + "；".join(f"{t.code} {t.name}" for t in tasks),
         *(_draw_line(registry, t) for t in tasks),
-        f"teams of {policy.team.size} drawn for every selected entity under recusal rules; "
-        f"{facts['late']} conflicts declared after the entity draw would have put an "
-        f"officer on a team they must not join — {facts['hit']} of them ended up on one",
+        f"每户抽中对象按回避规则随机抽取 {policy.team.size} 人检查组 teams；名单公布后申报的 "
+        f"{facts['late']} 条利害关系本可能让人员进入不应加入的检查组——最终在组内的 "
+        f"{facts['hit']} 条",
         *facts["outcome"]["story"],
-        f"every seed made by a ceremony with the supervising office ({SUPERVISOR}); "
-        f"{len(checked.published)} pre-draw announcements written to announcements/ before "
-        "any reveal",
-        f"wrote {len(facts['bundles'])} public draw bundles (draw-*.json, no officer's personal "
-        f"data) and their sealed staffing annexes into {SEALED_DIR}/ (supervising office only); "
-        f"the verifier re-derived {checked.verified} of them exactly (entities, and teams "
-        "replayed with the annex), each against its published announcement",
-        "audit log against the published announcements: "
-        + ("consistent" if not checked.log_problems else "; ".join(checked.log_problems)),
-        f"draw health of the {health.lotteries} draws: "
-        + ("SUSPICIOUS" if health.suspicious else "no alarm")
-        + " ("
-        + ", ".join(f"{t.name} p = {t.p_value:.2g}" for t in health.tests)
-        + "; exclusion windows modelled)",
-        f"audit log: {facts['events']} events, each attributed to a named person",
+        f"每个种子都与监督机关（{SUPERVISOR}）以种子仪式共同产生；揭示前已将 "
+        f"{len(checked.published)} 份抽取前公告 announcements 写入 announcements/",
+        f"写出 {len(facts['bundles'])} 份公开抽取包 draw bundles（draw-*.json，不含执法人员个人"
+        f"信息）及密封人员附件 sealed annexes（{SEALED_DIR}/，仅供监督机关）；验证程序重算 "
+        f"{checked.verified} 份完全一致（抽中对象，及凭附件重放的检查组），且均与已发布公告一致",
+        "审计日志与已发布公告对照 audit log vs announcements："
+        + ("一致 consistent" if not checked.log_problems else "；".join(checked.log_problems)),
+        f"{health.lotteries} 次抽取的抽查健康度 draw health："
+        + ("可疑 SUSPICIOUS" if health.suspicious else "未见异常 no alarm")
+        + "（"
+        + "，".join(f"{t.name} p = {t.p_value:.2g}" for t in health.tests)
+        + "；已考虑排除期 exclusion windows）",
+        f"审计日志 audit log：{facts['events']} 条事件，每条都记录到具名的操作人",
     ]
 
 
@@ -477,8 +482,8 @@ def run_demo(
     city = make_city(n_entities, seed=seed)
     policy = attrs.evolve(Policy.default(), draw=DrawRules(independent_parties=1))
     say(
-        f"generated {city.name}: {len(city.entities):,} entities, "
-        f"{len(city.inspectors):,} inspectors"
+        f"已生成 generated {city.name}：{len(city.entities):,} 户市场主体，"
+        f"{len(city.inspectors):,} 名执法人员"
     )
     clock = DemoClock(datetime(2026, 6, 20, 9, tzinfo=CHINA))
     setup = _set_up(city, policy, out, clock)
@@ -511,9 +516,9 @@ def run_demo(
         "events": events,
     }
     story = _story(city, policy, setup, registry, facts)
-    story.append(f"done in {time.perf_counter() - started:.1f} s")
+    story.append(f"用时 done in {time.perf_counter() - started:.1f} 秒")
     return {
-        "title": f"shuangsuiji demo — {city.name}, written to {out}",
+        "title": f"shuangsuiji demo — {city.name}，写入 written to {out}",
         "directory": str(out),
         "entities": len(setup.entities),
         "inspectors": len(setup.inspectors),
