@@ -22,7 +22,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = [
     "DEFAULT_MAX_UPLOAD_MB",
     "BodyLimit",
-    "BodyTooLarge",
     "request_id_for",
     "too_large_detail",
 ]
@@ -49,7 +48,7 @@ def too_large_detail(limit: int) -> str:
     )
 
 
-class BodyTooLarge(StarletteHTTPException):
+class _BodyTooLarge(StarletteHTTPException):
     """Raised from ``receive`` when the counted body crosses the limit; the framework lets an
     ``HTTPException`` from the body through, and the service's handler answers it (413)."""
 
@@ -96,7 +95,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
+                    raise _BodyTooLarge(self.limit)
             return message
 
         started = False
@@ -108,7 +107,7 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, watched)
-        except BodyTooLarge:
+        except _BodyTooLarge:
             if started:  # pragma: no cover - the endpoints read their body before answering
                 raise
             await self._refuse(send, rid)
