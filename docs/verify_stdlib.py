@@ -127,6 +127,9 @@ class Kinds:
             raise ValueError("a requirement is named twice")
         bit = {r: 1 << j for j, r in enumerate(names)}
         meets = problem.get("meets") or {}
+        unknown = sorted({r for rs in meets.values() for r in rs} - set(bit))
+        if unknown:
+            raise ValueError(f"'meets' names {unknown}, not in 'requirements'")
         mask = {o: sum(bit[r] for r in set(meets.get(o, []))) for o in problem["caps"]}
         self.masks = sorted(set(mask.values()))
         self.cols = sorted(mask, key=lambda o: (self.masks.index(mask[o]), o.encode()))

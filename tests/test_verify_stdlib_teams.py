@@ -226,8 +226,10 @@ class Typed:
 
 def typed_case(rng: random.Random) -> Typed:
     """A random joint or qualification staffing, with caps near the places needed (so that
-    many draws repair); one whose requirement alone has too few places is made again, since
-    the library's branch-and-bound may search long to find that out (see the report)."""
+    many draws repair); one whose requirement alone has too few places is made again: when
+    that requirement crosses the departments the flow relaxation does not see it, and the
+    branch-and-bound (the library's and the verifier's alike) may search for minutes over the
+    entities' vectors before it refuses."""
     while True:
         departments = rng.choice([("SCJG", "WJW"), ("SCJG", "WJW"), ("SCJG",)])
         qualifications = rng.choice([(), ("食品安全",), ("食品安全",), ("药品", "食品安全")])
