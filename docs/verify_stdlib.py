@@ -5,23 +5,28 @@ alternates, replacements and record digest re-derive exactly; else print what di
 Seed provenance and teams are not checked here (see shuangsuiji.bundle.verify_bundle).
 
 python verify_stdlib.py --teams PROBLEM.json  -> replay an SSJ-ASSIGN-2 team draw (docs/teams.md:
-proposal rounds, drop, refill, the flow phase to the bit, smoothing) from {"key": hex, "size": k,
-"eligible": {entity: [officer, ...]}, "caps": {officer: cap}, "teams": {entity: [officer, ...]}}
-and exit 0 if the teams re-derive. With "reassignments" (the bundle's
-assignment.reassignments, SSJ-CHANGE-1), "task" and "alternates" ({alternate: [officer, ...]},
-the eligibility of each alternate that took a replaced entity's place), each change record is
-checked (request digest over canonical JSON, system value against its commitment, the request
-against the re-assignment, witnesses), its change key derived, and the change replayed from
-block 0 of its own stream; "teams" are then the teams after the changes, as in a bundle.
+proposal rounds, drop, refill, the flow phase to the bit with its branch-and-bound, smoothing)
+from {"key": hex, "size": k, "eligible": {entity: [officer, ...]}, "caps": {officer: cap},
+"teams": {entity: [officer, ...]}} and exit 0 if the teams re-derive. A joint task (联合抽查)
+or one whose items need a qualification a member must bring (qualification_mode "any_member")
+adds "requirements": [name, ...] in bit order (the departments of a joint task in task order,
+then the qualifications sorted by code point) and "meets": {officer: [requirement, ...]} (an
+officer not named meets none); "caps" names every officer that passes the officer-level rules.
+With "reassignments" (the bundle's assignment.reassignments, SSJ-CHANGE-1), "task" and
+"alternates" ({alternate: [officer, ...]}, the eligibility of each alternate that took a
+replaced entity's place), each change record is checked (request digest over canonical JSON,
+system value against its commitment, the request against the re-assignment, witnesses), its
+change key derived, and the change replayed from block 0 of its own stream; "teams" are then
+the teams after the changes, as in a bundle.
 python verify_stdlib.py --capped PROBLEM.json  -> replay an SSJ-ASSIGN-CAP-1 team draw
 (docs/capped.md: the level, the numbering, the maximum flow in units, the dependent rounding)
-from {"key": hex,
-"size": k, "cap": c, "eligible": {...}, "caps": {...}, "teams": {...}} and, for tasks with
-requirements, "requirements": [names] and "meets": {officer: [names]}.
-Scope: tasks with one kind of officer (no joint departments, no qualification a member must
-bring), whose eligibility is given; the rules that decide it (conflicts, rotation, home
-region, certificates), sealed change texts (the annex) and re-assignments recorded before
-change keys (SSJ-CHANGE-1) are checked by the library.
+from the same fields and "cap": c; "teams" are the teams drawn.
+Scope: any task (one kind of officer, joint departments, qualifications a member must bring,
+requirements that cross), whose eligibility, caps and requirements met are given; the rules
+that decide them (conflicts, rotation, home region, certificates, departments, qualifications),
+sealed change texts (the annex) and re-assignments recorded before change keys (SSJ-CHANGE-1)
+are checked by the library. SSJ-ASSIGN-1 records (whose flow phase was SciPy's) are not
+replayed here.
 """
 
 import hashlib
@@ -114,19 +119,124 @@ class Stream:
         self.position = -(-self.position // 4) * 4
 
 
-def choose(stream: Stream, pool: list, r: int) -> list:
-    """r distinct members of pool: uniform(C(a, r)) for the (only) vector, then the u-th not
-    yet chosen, r times; [] without words when fewer than r are available."""
-    if len(pool) < r:
-        return []
-    stream.uniform(comb(len(pool), r))
+class Kinds:
+    """The typed problem of docs/teams.md: requirement j is bit j of a mask (the problem's
+    "requirements" in that order); an officer's type is the mask of those it meets ("meets");
+    types are the distinct masks of the officers in "caps", ascending; columns are those
+    officers sorted by (type, ID); the flow's entities are numbered in ID order."""
+
+    def __init__(self, problem: dict[str, Any]) -> None:
+        names = problem.get("requirements") or []
+        if len(set(names)) != len(names):
+            raise ValueError("a requirement is named twice")
+        bit = {r: 1 << j for j, r in enumerate(names)}
+        meets = problem.get("meets") or {}
+        unknown = sorted({r for rs in meets.values() for r in rs} - set(bit))
+        if unknown:
+            raise ValueError(f"'meets' names {unknown}, not in 'requirements'")
+        mask = {o: sum(bit[r] for r in set(meets.get(o, []))) for o in problem["caps"]}
+        self.masks = sorted(set(mask.values()))
+        self.cols = sorted(mask, key=lambda o: (self.masks.index(mask[o]), o.encode()))
+        self.col = {o: c for c, o in enumerate(self.cols)}
+        self.type = [self.masks.index(mask[o]) for o in self.cols]
+        self.caps = [problem["caps"][o] for o in self.cols]
+        self.ents = sorted(problem["eligible"], key=str.encode)
+        self.eligible = [sorted(self.col[o] for o in problem["eligible"][x]) for x in self.ents]
+        self.k, self.full = problem["size"], (1 << len(bit)) - 1
+        self.groups = disjoint_groups(self.masks, len(bit))
+        self._vectors: dict[tuple[int, int], list[tuple[int, ...]]] = {}
+
+    def cover(self, team: list[int]) -> int:
+        out = 0
+        for c in team:
+            out |= self.masks[self.type[c]]
+        return out
+
+    def vectors(self, r: int, residual: int) -> list[tuple[int, ...]]:
+        """Count vectors over the types with sum r that cover ``residual``, lexicographic."""
+        if (r, residual) not in self._vectors:
+            out, n_t = [], len(self.masks)
+
+            def rec(prefix: tuple[int, ...], left: int) -> None:
+                if len(prefix) == n_t - 1:
+                    v = (*prefix, left)
+                    if residual & ~self.cover_of(v) == 0:
+                        out.append(v)
+                    return
+                for c in range(left + 1):
+                    rec((*prefix, c), left - c)
+
+            if n_t:
+                rec((), r)
+            self._vectors[(r, residual)] = out
+        return self._vectors[(r, residual)]
+
+    def cover_of(self, v: tuple[int, ...]) -> int:
+        out = 0
+        for t, c in enumerate(v):
+            out |= self.masks[t] if c else 0
+        return out
+
+    def by_type(self, pool: list[int]) -> list[list[int]]:
+        out: list[list[int]] = [[] for _ in self.masks]
+        for c in sorted(pool):
+            out[self.type[c]].append(c)
+        return out
+
+
+def weight(a: list[int], v: tuple[int, ...]) -> int:
+    """W(v) = prod_t C(a[t], v[t]): the teams of vector v from a[t] officers of each type."""
+    w = 1
+    for t, c in enumerate(v):
+        w *= comb(a[t], c)
+    return w
+
+
+def disjoint_groups(masks: list[int], n_req: int) -> list[frozenset[int]]:
+    """Requirement j's type set; the minimal sets (a repeat counts once, first); of those, in
+    requirement order, each one disjoint from the ones kept before."""
+    sets = [frozenset(t for t, m in enumerate(masks) if m >> j & 1) for j in range(n_req)]
+    minimal = [
+        g
+        for j, g in enumerate(sets)
+        if not any(h < g or (h == g and i < j) for i, h in enumerate(sets) if i != j)
+    ]
+    kept: list[frozenset[int]] = []
+    for g in minimal:
+        if all(not g & h for h in kept):
+            kept.append(g)
+    return kept
+
+
+def draw_team(stream: Stream, p: Kinds, pool: list[int], r: int, kept: list[int]) -> list | None:
+    """Complete ``kept`` with r members of ``pool`` (columns, not in kept), uniformly among the
+    covering completions: uniform(sum W) picks the vector (covering vectors in lexicographic
+    order, the first whose weight exceeds what is left of the draw), then per type in order
+    the u-th not yet chosen of that type, v_t times. None, without words, when none exists."""
+    if r == 0:
+        return list(kept) if p.cover(kept) == p.full else None
+    by_type = p.by_type(pool)
+    a = [len(cs) for cs in by_type]
+    vecs = p.vectors(r, p.full & ~p.cover(kept))
+    weights = [weight(a, v) for v in vecs]
+    if not sum(weights):
+        return None
+    u, j = stream.uniform(sum(weights)), 0
+    while u >= weights[j]:
+        u, j = u - weights[j], j + 1
+    new = [c for t, n in enumerate(vecs[j]) for c in choose_positions(stream, by_type[t], n)]
+    return [*kept, *new]
+
+
+def choose_positions(stream: Stream, have: list, r: int) -> list:
+    """r times the u-th not yet taken of ``have`` (the members of a type; the drop's teams)."""
     chosen: list[int] = []
-    for j in range(r):
-        pos = stream.uniform(len(pool) - j)
+    for j in range(max(0, r)):
+        pos = stream.uniform(len(have) - j)
         for taken in sorted(chosen):
             pos += taken <= pos
         chosen.append(pos)
-    return [pool[i] for i in chosen]
+    return [have[i] for i in chosen]
 
 
 def dinic(arcs: dict, res: dict, source: int, sink: int) -> None:
@@ -162,61 +272,149 @@ def dinic(arcs: dict, res: dict, source: int, sink: int) -> None:
                     ptr[path[-1]] += 1
 
 
-def flow_phase(stream: Stream, p: dict, teams: list) -> list:
-    """Fill the holes by the maximum flow on the numbered residual network (one group and one
-    hub per entity: this verifier's scope has no requirement groups)."""
-    stream.start_phase()
-    perms = []
-    for n in (len(p["cols"]), len(p["ents"])):  # Fisher-Yates, columns then entities
-        perm = list(range(n))
-        for j in range(n - 1, 0, -1):
-            r = stream.uniform(j + 1)
-            perm[j], perm[r] = perm[r], perm[j]
-        perms.append(perm)
+Group = tuple[frozenset[int], int, int]  # types, mandatory places, optional places
+
+
+def template(p: Kinds, v: tuple[int, ...] | None) -> list[Group]:
+    """An entity's groups: relaxed (one per disjoint group, plus the other types) or fixed to v."""
+    if v is not None:
+        return [(frozenset([t]), c, 0) for t, c in enumerate(v) if c]
+    n = len(p.groups)
+    rest = frozenset(range(len(p.masks))).difference(*p.groups)
+    return [(g, 1, p.k - n) for g in p.groups] + ([(rest, 0, p.k - n)] if rest and p.k > n else [])
+
+
+def solve_flow(p: Kinds, teams: list, perms: tuple, fixed: dict) -> list | None:
+    """The maximum flow on the numbered network of docs/teams.md, from the kept ``teams``;
+    the teams it gives when it fills every place, else None."""
     ins_perm, ent_perm = perms
-    n, k, cols = len(p["ents"]), p["size"], p["cols"]
-    group = {x: 1 + j for j, x in enumerate(ent_perm)}
-    hub = {x: 1 + n + j for j, x in enumerate(ent_perm)}
-    node = {c: 1 + 2 * n + ins_perm[c] for c in range(len(cols))}
-    sink = 1 + 2 * n + len(cols)
+    groups = [template(p, fixed.get(x)) for x in range(len(p.ents))]
+    kinds = sorted({g for gs in groups for g in gs}, key=lambda g: (sorted(g[0]), g[1], g[2]))
+    node, nxt = {}, 1
+    for g in kinds:  # group nodes kind by kind, entities by position
+        for x in ent_perm:
+            if g in groups[x]:
+                node[x, g], nxt = nxt, nxt + 1
+    hub = {}
+    for x in ent_perm:
+        if p.k - sum(g[1] for g in groups[x]) > 0:
+            hub[x], nxt = nxt, nxt + 1
+    ins = [nxt + ins_perm[c] for c in range(len(p.cols))]
+    sink = nxt + len(p.cols)
     res: dict = {u: {} for u in range(sink + 1)}
 
     def edge(u: int, v: int, cap: int, f: int) -> None:
-        res[u][v], res[v][u] = cap - f, f
+        if cap > 0 or f > 0:
+            res[u][v], res[v][u] = cap - f, f
 
-    load = [0] * len(cols)
-    for x in range(n):
-        edge(0, hub[x], k, len(teams[x]))
-        edge(hub[x], group[x], k, len(teams[x]))
-        for c in p["eligible"][x]:
-            edge(group[x], node[c], 1, int(c in teams[x]))
-            load[c] += c in teams[x]
-    for c in range(len(cols)):
-        edge(node[c], sink, p["caps"][c], load[c])
+    load = [0] * len(p.cols)
+    for x, gs in enumerate(groups):
+        via_hub = 0
+        for g in gs:
+            mine = [c for c in teams[x] if p.type[c] in g[0]]  # the kept members of this group
+            direct = min(len(mine), g[1])
+            via_hub += len(mine) - direct
+            edge(0, node[x, g], g[1], direct)
+            if x in hub and g[2] > 0:
+                edge(hub[x], node[x, g], g[2], len(mine) - direct)
+            for c in p.eligible[x]:
+                if p.type[c] in g[0]:
+                    edge(node[x, g], ins[c], 1, int(c in mine))
+                    load[c] += c in mine
+        if x in hub:
+            edge(0, hub[x], p.k - sum(g[1] for g in gs), via_hub)
+    for c in range(len(p.cols)):
+        edge(ins[c], sink, p.caps[c], load[c])
     dinic({u: sorted(res[u]) for u in res}, res, 0, sink)
-    out = [[c for c in range(len(cols)) if res[node[c]].get(group[x], 0)] for x in range(n)]
-    if any(len(t) != k for t in out):
+    out = [[c for c in range(len(p.cols)) if any(res[ins[c]].get(node[x, g], 0) for g in gs)]
+           for x, gs in enumerate(groups)]  # fmt: skip
+    return out if all(len(t) == p.k for t in out) else None
+
+
+def options(p: Kinds, x: int, team: list[int]) -> list[tuple[int, ...]]:
+    """The covering vectors of size k entity x can staff, closest to ``team`` first: most of
+    its members that fit, then the largest weight, then lexicographic rank."""
+    a = [len(cs) for cs in p.by_type(p.eligible[x])]
+    have = [len(cs) for cs in p.by_type(team)]
+    vecs = [v for v in p.vectors(p.k, p.full) if all(c <= a[t] for t, c in enumerate(v))]
+    rank = {v: j for j, v in enumerate(vecs)}
+    fit = {v: sum(min(c, have[t]) for t, c in enumerate(v)) for v in vecs}
+    return sorted(vecs, key=lambda v: (-fit[v], -weight(a, v), rank[v]))
+
+
+def fit(p: Kinds, team: list[int], v: tuple[int, ...]) -> list[int]:
+    """The members of ``team``, in order, while their type still has room in v."""
+    left, out = list(v), []
+    for c in team:
+        if left[p.type[c]]:
+            left[p.type[c]] -= 1
+            out.append(c)
+    return out
+
+
+def solve_exact(p: Kinds, teams: list, perms: tuple, fixed: dict) -> list | None:
+    """The flow, and the branch-and-bound when requirements cross: entities whose flow team
+    misses a requirement are fixed to vectors (all at once to their closest, then the first
+    of them over all its vectors), and the flow is solved again from the fitted teams."""
+    found = solve_flow(p, teams, perms, fixed)
+    if found is None:
+        return None
+    bad = [x for x, t in enumerate(found) if x not in fixed and p.cover(t) != p.full]
+    choices = {x: options(p, x, found[x]) for x in bad}
+    if not bad or not all(choices.values()):
+        return None if bad else found
+    if len(bad) > 1:  # dive
+        start = [fit(p, t, choices[x][0]) if x in choices else t for x, t in enumerate(found)]
+        dive = solve_exact(p, start, perms, fixed | {x: choices[x][0] for x in bad})
+        if dive is not None:
+            return dive
+    x = bad[0]
+    for v in choices[x]:  # branch
+        start = [fit(p, t, v) if y == x else t for y, t in enumerate(found)]
+        branch = solve_exact(p, start, perms, fixed | {x: v})
+        if branch is not None:
+            return branch
+    return None
+
+
+def permutation(stream: Stream, n: int) -> list[int]:
+    """Fisher-Yates: for j = n-1 .. 1 swap p[j] with p[uniform(j + 1)]."""
+    perm = list(range(n))
+    for j in range(n - 1, 0, -1):
+        r = stream.uniform(j + 1)
+        perm[j], perm[r] = perm[r], perm[j]
+    return perm
+
+
+def flow_phase(stream: Stream, p: Kinds, teams: list) -> list:
+    """Fill the holes by the maximum flow on the numbered residual network."""
+    stream.start_phase()
+    perms = permutation(stream, len(p.cols)), permutation(stream, len(p.ents))
+    out = solve_exact(p, teams, perms, {})
+    if out is None:
         raise ValueError("no assignment exists: the flow does not fill every place")
     return out
 
 
 def replay_teams(problem: dict) -> dict[str, list[str]]:
     """The teams SSJ-ASSIGN-2 draws for ``problem`` (see the module docstring)."""
-    ents = sorted(problem["eligible"], key=str.encode)
-    cols = sorted(problem["caps"], key=str.encode)
-    col = {c: i for i, c in enumerate(cols)}
-    caps = [problem["caps"][c] for c in cols]
-    eligible = [sorted(col[o] for o in problem["eligible"][x]) for x in ents]
-    p = {"ents": ents, "cols": cols, "caps": caps, "eligible": eligible, "size": problem["size"]}
-    k, n, stream = problem["size"], len(ents), Stream(bytes.fromhex(problem["key"]))
+    p = Kinds(problem)
+    k, n, caps, eligible = p.k, len(p.ents), p.caps, p.eligible
+    stream = Stream(bytes.fromhex(problem["key"]))
+    if not p.cols and n:
+        raise ValueError("no assignment exists: no officer can be drawn")
+    for x in range(n):
+        a = [len(cs) for cs in p.by_type(eligible[x])]
+        if not any(weight(a, v) for v in p.vectors(k, p.full)):
+            raise ValueError(f"no assignment exists: {p.ents[x]} has no covering team")
     for _ in range(max(1, min(64, 65536 // max(1, n * (k + 1))))):
         stream.start_phase()
-        teams = [choose(stream, eligible[x], k) for x in range(n)]
-        load = [sum(c in t for t in teams) for c in range(len(cols))]
-        if all(load[c] <= caps[c] for c in range(len(cols))):
+        teams = [draw_team(stream, p, eligible[x], k, []) for x in range(n)]
+        load = [sum(c in t for t in teams) for c in range(len(p.cols))]
+        if all(load[c] <= caps[c] for c in range(len(p.cols))):
             return named(p, teams)
-    stream.start_phase()  # drop: each over-cap officer leaves load - cap of its teams
-    for c in range(len(cols)):
+    stream.start_phase()  # drop: each over-cap officer, in ID order, leaves load - cap teams
+    for c in sorted(range(len(p.cols)), key=lambda c: p.cols[c].encode()):
         have = [x for x in range(n) if c in teams[x]]
         for x in choose_positions(stream, have, load[c] - caps[c]):
             teams[x].remove(c)
@@ -224,17 +422,17 @@ def replay_teams(problem: dict) -> dict[str, list[str]]:
     stream.start_phase()  # refill: entity by entity, among officers with room
     for x in range(n):
         room = [c for c in eligible[x] if load[c] < caps[c] and c not in teams[x]]
-        new = choose(stream, room, k - len(teams[x])) if len(teams[x]) < k else []
-        for c in new:
+        new = draw_team(stream, p, room, k - len(teams[x]), teams[x])
+        for c in (new or [])[len(teams[x]) :]:
             load[c] += 1
-        teams[x] += new
+        teams[x] = new or teams[x]
     if any(len(t) < k for t in teams):
         teams = flow_phase(stream, p, teams)
     stream.start_phase()  # smoothing: 4n + 64 Metropolis steps
-    spare = [caps[c] - sum(c in t for t in teams) for c in range(len(cols))]
+    spare = [caps[c] - sum(c in t for t in teams) for c in range(len(p.cols))]
     for _ in range(4 * n + 64):
         x = stream.uniform(n)
-        new = choose(stream, eligible[x], k)
+        new = draw_team(stream, p, eligible[x], k, []) or []  # never None: checked above
         if all(c in teams[x] or spare[c] > 0 for c in new):
             for c in teams[x]:
                 spare[c] += 1
@@ -244,21 +442,8 @@ def replay_teams(problem: dict) -> dict[str, list[str]]:
     return named(p, teams)
 
 
-def choose_positions(stream: Stream, have: list, r: int) -> list:
-    """The drop's draws: r times the u-th not yet taken of ``have`` (no vector word)."""
-    chosen: list[int] = []
-    for j in range(max(0, r)):
-        pos = stream.uniform(len(have) - j)
-        for taken in sorted(chosen):
-            pos += taken <= pos
-        chosen.append(pos)
-    return [have[i] for i in chosen]
-
-
-def named(p: dict, teams: list) -> dict[str, list[str]]:
-    return {
-        p["ents"][x]: sorted((p["cols"][c] for c in t), key=str.encode) for x, t in enumerate(teams)
-    }
+def named(p: Kinds, teams: list) -> dict[str, list[str]]:
+    return {p.ents[x]: sorted((p.cols[c] for c in t), key=str.encode) for x, t in enumerate(teams)}
 
 
 CHANGE_PREFIX = b"SSJ-CHANGE-1\0"
@@ -349,7 +534,7 @@ class Teams:
     the (entity, officer) pairs that recused (they never return)."""
 
     def __init__(self, problem: dict[str, Any], teams: dict[str, list[str]]) -> None:
-        self.k, self.caps = problem["size"], problem["caps"]
+        self.kinds, self.k, self.caps = Kinds(problem), problem["size"], problem["caps"]
         self.eligible = problem["eligible"] | problem.get("alternates", {})
         self.teams = {e: list(t) for e, t in teams.items()}
         self.banned: set[tuple[str, str]] = set()
@@ -370,15 +555,17 @@ class Teams:
         ]
 
     def draw(self, stream: Stream, entity: str, kept: list[str]) -> list[str]:
-        """Complete ``kept`` (already off the team) among officers with room; failing that, a
-        whole new team, as in SSJ-ASSIGN-2's re-assignment step."""
-        new = choose(stream, self.room(entity, kept), self.k - len(kept))
-        if new:
-            return kept + new
-        new = choose(stream, self.room(entity, []), self.k)
-        if not new:
+        """Complete ``kept`` (already off the team) among officers with room, covering what the
+        kept members do not; failing that, a whole new team, as in SSJ-ASSIGN-2's re-assignment
+        step."""
+        p = self.kinds
+        pool, have = [p.col[o] for o in self.room(entity, kept)], [p.col[o] for o in kept]
+        new = draw_team(stream, p, pool, self.k - len(kept), have)
+        if new is None:
+            new = draw_team(stream, p, [p.col[o] for o in self.room(entity, [])], self.k, [])
+        if new is None:
             raise ValueError(f"no team for {entity} without changing other teams")
-        return new
+        return [p.cols[c] for c in new]
 
 
 def replay_change(state: Teams, r: dict[str, Any], key: bytes) -> dict[str, Any]:
@@ -463,14 +650,6 @@ class CapStream(Stream):
         w, self.position = self.position, self.position + 1
         block = sha256(self.key + b"SSJ-ASSIGN-CAP-1\0" + (w // 4).to_bytes(8, "big"))
         return int.from_bytes(block[8 * (w % 4) : 8 * (w % 4) + 8], "big")
-
-
-def permutation(stream: Stream, n: int) -> list[int]:
-    p = list(range(n))
-    for j in range(n - 1, 0, -1):
-        r = stream.uniform(j + 1)
-        p[j], p[r] = p[r], p[j]
-    return p
 
 
 class Net:

@@ -81,6 +81,63 @@ def vector_staffing() -> Staffing:
     )
 
 
+JOINT_KEY = hashlib.sha256(b"joint-3").digest()
+JOINT_FINAL = [("A2", "B1"), ("A1", "B2"), ("A2", "B1"), ("A1", "B2")]
+
+
+def joint_staffing() -> Staffing:
+    """The joint vector of the doc: A1, A2 of SCJG and B1, B2 of WJW, 食品安全 held by A2
+    and B2 (one in each department: the qualification crosses them), E1..E4, teams of 2,
+    ``max_per_task = 2``, conflicts A1 x E3 and B1 x E4."""
+    ids_e, ids_i = [f"E{j}" for j in range(1, 5)], ["A1", "A2", "B1", "B2"]
+    entities = EntityPool.from_columns(
+        ids=ids_e,
+        names=ids_e,
+        entity_type=["-"] * 4,
+        industry=["F5191"] * 4,
+        region=["350102001"] * 4,
+        registered=[date(2020, 1, 1)] * 4,
+        tier=["B"] * 4,
+        status=["存续"] * 4,
+        tags=[()] * 4,
+    )
+    officers = InspectorPool.from_columns(
+        ids=ids_i,
+        names=ids_i,
+        department=["SCJG", "SCJG", "WJW", "WJW"],
+        region=["350102"] * 4,
+        home_region=[""] * 4,
+        certificate_no=["-"] * 4,
+        certificate_expiry=[date(2027, 1, 1)] * 4,
+        qualifications=[(), ("食品安全",), (), ("食品安全",)],
+        active=[True] * 4,
+    )
+    return Staffing(
+        entities,
+        officers,
+        TaskNeeds("VECTOR-2", ("SCJG", "WJW"), date(2026, 6, 30), {"食品安全"}),
+        TeamConfig(size=2, max_per_task=2),
+        conflicts=ConflictTable.from_rows(
+            [("A1", "E3", "近亲属任职", "本人申报"), ("B1", "E4", "近亲属任职", "本人申报")]
+        ),
+    )
+
+
+def test_the_joint_vector_goes_through_the_flow_and_its_branch_and_bound() -> None:
+    """64 rounds over a cap, a refill that leaves E1 with A1 alone, a flow that gives E1 A1 +
+    B1 (both departments, no 食品安全), then E1 fixed to the vector B1-type + A2-type."""
+    s = joint_staffing()
+    drawn, phases = trace_draw(s, JOINT_KEY)
+    by_name = {p.name: p for p in phases}
+    assert [p.name for p in phases][64:] == ["drop", "refill", "flow", "smoothing"]
+    assert by_name["refill"].teams == (("A1",), ("A2", "B2"), ("A2", "B1"), ("A1", "B2"))
+    assert by_name["flow"].teams == tuple(JOINT_FINAL)
+    assert by_name["flow"].detail == "ins_perm [3, 1, 0, 2], ent_perm [1, 3, 2, 0]"
+    assert [t.inspector_ids for t in drawn.teams] == JOINT_FINAL
+    assert drawn.stream.flow and drawn.stream.next_block == 276
+    assert check_teams(s, drawn) == []
+
+
 def test_the_vector_draw_goes_through_every_phase() -> None:
     s = vector_staffing()
     drawn, phases = trace_draw(s, KEY)

@@ -36,7 +36,7 @@ from test_changes import WITNESS as WITNESS_PERSON
 from test_changes import _drawn
 from test_pairs import Small
 from test_threats import DRAWER
-from test_verify_stdlib_teams import NO_SCIPY, VERIFIER, _problem, _verifier
+from test_verify_stdlib_teams import NO_SCIPY, VERIFIER, _problem, _verifier, typed_case
 
 TEAM_KEY = hashlib.sha256(b"change-vector").digest()
 OFFICERS = tuple(f"P{i}" for i in range(1, 6))
@@ -250,33 +250,41 @@ def _next_change(rng: random.Random, teams: dict[str, list[str]], spare: list[st
     return Recusal(entity, rng.choice(teams[entity]), "illness", "因病")
 
 
-def _replay_case(seed: int) -> set[str]:
-    """Draw a random small staffing, make up to four changes with the library, and check that
-    the stdlib verifier replays every one (and refuses where the library refuses). Returns
-    which kinds of change occurred: recusal, redraw (whole team), replacement, refused."""
+def _replay_case(seed: int, typed: bool = False) -> set[str]:
+    """Draw a random small staffing (``typed``: a joint or qualification task), make up to
+    four changes with the library, and check that the stdlib verifier replays every one (and
+    refuses where the library refuses). Returns which kinds of change occurred: recusal,
+    redraw (whole team), replacement, refused."""
     rng = random.Random(seed)
-    officers = tuple(f"I{i}" for i in range(rng.randint(4, 7)))
-    drawn_ids = [f"E{j}" for j in range(rng.randint(2, 5))]
-    spare = [f"A{j}" for j in range(rng.randint(0, 2))]
-    pairs = [(o, e) for o in officers for e in drawn_ids + spare]
-    conflicts = frozenset(rng.sample(pairs, rng.randint(0, len(pairs) // 3)))
-    k = rng.choice([2, 2, 3])
-    tight = -(-len(drawn_ids) * k // len(officers))
-    cap = rng.choice([0, tight, tight + 1])
-    full = Small(officers, tuple(drawn_ids + spare), conflicts, None, k, cap).staffing()
+    if typed:
+        case = typed_case(rng)
+        drawn_ids = list(case.entities)
+        spare = [f"A{j}" for j in range(rng.randint(0, 2))]
+        full = attrs.evolve(case, entities=case.entities + tuple(spare)).staffing()
+    else:
+        officers = tuple(f"I{i}" for i in range(rng.randint(4, 7)))
+        drawn_ids = [f"E{j}" for j in range(rng.randint(2, 5))]
+        spare = [f"A{j}" for j in range(rng.randint(0, 2))]
+        pairs = [(o, e) for o in officers for e in drawn_ids + spare]
+        conflicts = frozenset(rng.sample(pairs, rng.randint(0, len(pairs) // 3)))
+        k = rng.choice([2, 2, 3])
+        tight = -(-len(drawn_ids) * k // len(officers))
+        cap = rng.choice([0, tight, tight + 1])
+        full = Small(officers, tuple(drawn_ids + spare), conflicts, None, k, cap).staffing()
     key = rng.randbytes(32)
     try:
         current = assign_teams(full.restrict(drawn_ids), key)
     except ValueError:
         return set()
-    problem = _problem(full.restrict(drawn_ids), key) | {"task": "T-PAIRS", "reassignments": []}
+    task = full.needs.label
+    problem = _problem(full.restrict(drawn_ids), key) | {"task": task, "reassignments": []}
     problem["alternates"] = {a: _problem(full, key)["eligible"][a] for a in spare}
     seen: set[str] = set()
     verifier = _verifier()
     for index in range(rng.randint(1, 4)):
         teams = {t.entity_id: list(t.inspector_ids) for t in current.teams}
         rec = _next_change(rng, teams, spare)
-        record, ckey = _change_record(rng, "T-PAIRS", index, rec, key)
+        record, ckey = _change_record(rng, task, index, rec, key)
         try:
             current = reassign(full, current, key, [attrs.evolve(rec, change_key=ckey)])
         except InfeasibleAssignment:
@@ -318,6 +326,20 @@ def test_the_random_changes_reach_every_kind_of_change() -> None:
     for kind in ("recusal", "replacement", "refused"):
         assert sum(kind in s for s in seen) >= 3, kind
     assert not any("redraw" in s for s in seen)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1))
+def test_random_changes_of_joint_and_qualification_tasks_replay_as_the_library(seed: int) -> None:
+    _replay_case(seed, typed=True)
+
+
+def test_the_random_typed_changes_reach_every_kind_of_change_and_whole_team_redraws() -> None:
+    """With covering requirements, a recusal whose remaining member cannot be completed (the
+    officers with room who bring the missing requirement are gone) redraws the whole team."""
+    seen = [_replay_case(seed, typed=True) for seed in range(300)]
+    for kind in ("recusal", "replacement", "refused", "redraw"):
+        assert sum(kind in s for s in seen) >= 2, kind
 
 
 def _bundle_problem(bundle: dict[str, Any], annex: dict[str, Any]) -> dict[str, Any]:
