@@ -841,3 +841,54 @@ def _city_staffing(
 @lru_cache(maxsize=1)
 def _city() -> Any:
     return make_city(4_000, seed=9)
+
+
+def test_a_crossing_requirement_too_few_holders_can_cover_is_refused_before_any_search() -> None:
+    # 药品 is held in both departments of a joint task (the requirements cross, so the flow
+    # does not model it): 8 entities need it and its holders can take 7 places. Before the
+    # check, the branch-and-bound searched for minutes before refusing.
+    rows = [
+        ("I0", "WJW", "食品安全 药品"),
+        ("I1", "WJW", "食品安全"),
+        ("I2", "SCJG", ""),
+        ("I3", "WJW", ""),
+        ("I4", "SCJG", "食品安全 药品"),
+        ("I5", "SCJG", "食品安全"),
+        ("I6", "WJW", ""),
+        ("I7", "SCJG", "食品安全"),
+        ("I8", "WJW", "食品安全 药品"),
+    ]
+    n, m = 8, len(rows)
+    ents = [f"E{j}" for j in range(n)]
+    conflicts = [("I0", "E6"), ("I1", "E1"), ("I1", "E3"), ("I2", "E0"), ("I2", "E5")]
+    staffing = Staffing(
+        EntityPool.from_columns(
+            ids=ents,
+            names=ents,
+            entity_type=["-"] * n,
+            industry=["F5191"] * n,
+            region=["350102001"] * n,
+            registered=[date(2020, 1, 1)] * n,
+            tier=["B"] * n,
+            status=["存续"] * n,
+            tags=[()] * n,
+        ),
+        InspectorPool.from_columns(
+            ids=[r[0] for r in rows],
+            names=[r[0] for r in rows],
+            department=[r[1] for r in rows],
+            region=["350102"] * m,
+            home_region=[""] * m,
+            certificate_no=["-"] * m,
+            certificate_expiry=[date(2030, 1, 1)] * m,
+            qualifications=[frozenset(r[2].split()) for r in rows],
+            active=[True] * m,
+        ),
+        TaskNeeds("J", ("SCJG", "WJW"), date(2026, 6, 30), frozenset({"食品安全", "药品"})),
+        TeamConfig(size=3, max_per_period=3, rotation_days=0),
+        prior_load={"I4": 2, "I5": 1},
+        conflicts=ConflictTable.from_rows((o, e, "近亲属任职", "本人申报") for o, e in conflicts),
+    )
+    with pytest.raises(InfeasibleAssignment, match="need 8 places for qualification 药品") as err:
+        assign_teams(staffing, bytes(32))
+    assert len(err.value.entity_ids) == 8

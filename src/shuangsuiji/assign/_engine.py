@@ -300,6 +300,32 @@ def _check_inputs(inst: Instance, staffing: Staffing, elig: Eligibility) -> None
         )
     if len(empty):
         _raise_infeasible(inst, staffing, elig, [int(empty[0])])
+    short = _short_requirement(inst)
+    if short is not None:
+        _raise_infeasible(inst, staffing, elig, short)
+
+
+def _short_requirement(inst: Instance) -> list[int] | None:
+    """When requirements cross: every entity, if a requirement's eligible holders cannot take
+    one place per entity within their workload caps; else None.
+
+    A necessary condition checked before any search: the flow does not model a crossing
+    requirement, so without it the branch-and-bound can search for minutes before it finds no
+    assignment. (When requirements do not cross, the flow itself finds the smallest set.)
+    """
+    sets = [
+        frozenset(t for t, m in enumerate(inst.type_masks) if m >> j & 1)
+        for j in range(len(inst.requirements))
+    ]
+    if all(any(g <= s for g in inst.disjoint) for s in sets):
+        return None
+    deg = inst.E.sum(axis=0)
+    supply = np.minimum(inst.cap, deg)
+    for j in range(len(inst.requirements)):
+        holders = np.asarray([inst.type_masks[int(t)] >> j & 1 for t in inst.col_type], bool)
+        if int(supply[holders].sum()) < inst.n_e:
+            return list(range(inst.n_e))
+    return None
 
 
 def _hall_numbers(inst: Instance, group: Sequence[int], ids: BytesArray) -> str:
