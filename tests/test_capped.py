@@ -10,10 +10,12 @@ import itertools
 from collections.abc import Iterator
 from datetime import date
 from fractions import Fraction
+from pathlib import Path
 
 import attrs
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
@@ -44,6 +46,7 @@ from shuangsuiji.assign.capped import (
     officer_columns,
 )
 from shuangsuiji.assign.record import bundle_team_checker, verify_draw
+from shuangsuiji.cli import main
 from shuangsuiji.commitments import announcement_problems, pairs_digest
 from shuangsuiji.policy import TeamRules
 from shuangsuiji.pools import InspectorPool
@@ -502,3 +505,12 @@ def test_sample_teams_under_the_capped_law_are_the_capped_draws() -> None:
         assert [sorted(ids[i] for i in row) for row in rows.tolist()] == [
             list(t.inspector_ids) for t in drawn.teams
         ]
+
+
+def test_the_freeze_command_states_the_bound(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    _capped(url, 0.15, "enforce")
+    done = CliRunner().invoke(main, ["teams", "freeze", "T1", "--db", url, "--actor", DRAWER])
+    assert done.exit_code == 0, done.output
+    assert "封顶抽取 SSJ-ASSIGN-CAP-1，每对不超过 0.1" in done.stdout
+    assert "上限 cap 0.15" in done.stdout

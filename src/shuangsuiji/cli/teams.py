@@ -48,10 +48,30 @@ def teams_assign(task_code: str, on: Any, db_url: str, actor: str, as_json: bool
 @handle_errors
 def teams_freeze(task_code: str, on: Any, db_url: str, actor: str) -> None:
     """Freeze the staffing of TASK_CODE's team draw; prints the digest team parties commit to."""
-    digest = writing_registry(db_url).freeze_staffing(
-        task_code, actor=actor, on=on.date() if on else None
-    )
+    registry = writing_registry(db_url)
+    digest = registry.freeze_staffing(task_code, actor=actor, on=on.date() if on else None)
     console().print(f"已冻结人员配备 staffing frozen: {task_code}，摘要 digest {digest}")
+    statement = registry.pair_statement(task_code)
+    if statement:
+        console().print(pairs_line(statement))
+
+
+def pairs_line(statement: dict[str, Any]) -> str:
+    """One line on the frozen pair statement: the law's bound, or the largest probability and
+    the pairs above the cap."""
+    top = statement.get("max") or {}
+    if statement.get("method") == "bound":
+        return (
+            f"配对概率 pair probabilities：封顶抽取 {statement.get('law')}，每对不超过 "
+            f"{top.get('p')}（最高在 {top.get('entity')}；上限 cap {statement.get('cap')}）"
+        )
+    method = "精确 exact" if statement.get("method") == "exact" else "重放估计 Monte Carlo"
+    return (
+        f"配对概率 pair probabilities：最大 {top.get('p')}（{top.get('entity')} · "
+        f"{top.get('inspector')}，{method}，± {statement.get('error')}）；超过上限 cap "
+        f"{statement.get('cap')} 的配对 {statement.get('above_count')} 对，人手不足 shortfalls "
+        f"{len(statement.get('shortfalls') or [])} 户"
+    )
 
 
 @teams.command(name="draw")

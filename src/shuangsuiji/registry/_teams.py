@@ -178,6 +178,15 @@ class _Teams(_Draws):
         )
         return frozen
 
+    def pair_statement(self, task: str) -> dict[str, Any] | None:
+        """The pair statement (SSJ-PAIRS-1) frozen with the task's staffing, or None (no cap in
+        the policy, or no staffing frozen yet)."""
+        with self.store.reading() as s:
+            row = self._current(s, task)
+            frozen = json.loads(row.team_seed) if row.team_seed else {}
+        statement = frozen.get("pairs")
+        return dict(statement) if isinstance(statement, dict) else None
+
     def _team_ceremony(self, s: Session, task: str) -> tuple[DrawRow, dict[str, Any]]:
         row = self._current(s, task)
         if not row.team_seed or row.assignment:
