@@ -317,6 +317,7 @@ class ResultRow(Base):
     correction_reason: Mapped[str] = mapped_column(Text, default="")
     __table_args__ = (
         UniqueConstraint("task", "entity_id", "item", "version", name="uq_results_version"),
+        Index("ix_results_task_id", "task", "id"),  # a task's results, page by page
     )
 
 
