@@ -45,6 +45,7 @@ from shuangsuiji.assign import (
     enumerate_assignments,
     fairness,
     reassign,
+    sample_loads,
 )
 from shuangsuiji.model import InspectionItem, Task
 from shuangsuiji.pools import EntityPool, InspectorPool
@@ -384,10 +385,10 @@ def test_sampled_loads_are_the_loads_of_assign_teams(case: Case, rnd: Any) -> No
         expected = [assign_teams(s, k).load() for k in keys]
     except InfeasibleAssignment as exc:
         with pytest.raises(InfeasibleAssignment) as again:
-            A.sample_loads(s, keys)
+            sample_loads(s, keys)
         assert again.value.entity_ids == exc.entity_ids
         return
-    loads = A.sample_loads(s, keys)
+    loads = sample_loads(s, keys)
     assert loads.tolist() == [[e.get(i, 0) for i in ids] for e in expected]
 
 
@@ -746,7 +747,7 @@ def test_vectorised_draws_equal_the_reference_definition(case: Case, k: int) -> 
     elig = s.eligibility()
     inst = A.build_instance(elig)
     try:
-        A._check_inputs(inst, s, elig)
+        A.check_inputs(inst, s, elig)
     except InfeasibleAssignment:
         return
     fast = A._propose_round(inst, AssignStream(key_of(k)))

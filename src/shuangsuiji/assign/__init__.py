@@ -66,8 +66,10 @@ numbered problem), :mod:`~shuangsuiji.assign._network` (the numbered flow networ
 :mod:`~shuangsuiji.assign._maxflow` (the maximum flow, specified to the bit),
 :mod:`~shuangsuiji.assign._flow` (completion by maximum flow, and branch-and-bound),
 :mod:`~shuangsuiji.assign._flow_scipy` (the SSJ-ASSIGN-1 flow, for old records),
-:mod:`~shuangsuiji.assign._engine` (the draw), :mod:`~shuangsuiji.assign.check` (checks and
-fairness) and
+:mod:`~shuangsuiji.assign._engine` (the draw), :mod:`~shuangsuiji.assign._replays` (replays
+under many keys), :mod:`~shuangsuiji.assign.capped` and :mod:`~shuangsuiji.assign._capflow` (the
+capped law SSJ-ASSIGN-CAP-1: no pair above a policy's cap), :mod:`~shuangsuiji.assign.pairs`
+(pair probabilities), :mod:`~shuangsuiji.assign.check` (checks and fairness) and
 :mod:`~shuangsuiji.assign.record` (the staffing record a bundle carries, and its verifier).
 
 >>> from datetime import date
@@ -92,10 +94,9 @@ from shuangsuiji.assign._engine import (
     PhaseSpan,
     assign_teams,
     reassign,
-    sample_loads,
-    sample_teams,
     trace_draw,
 )
+from shuangsuiji.assign._replays import sample_loads, sample_teams
 from shuangsuiji.assign._stream import AssignStream
 from shuangsuiji.assign.assignment import (
     ALGORITHM,

@@ -2,8 +2,8 @@
 
 The mathematics is in the docstring of :mod:`shuangsuiji.assign`; this module implements it
 step by step. The public entry points (:func:`~shuangsuiji.assign.assign_teams`,
-:func:`~shuangsuiji.assign.reassign`, :func:`~shuangsuiji.assign.sample_loads`) are re-exported
-by the package.
+:func:`~shuangsuiji.assign.reassign`) are re-exported by the package; replays under many keys
+are in :mod:`~shuangsuiji.assign._replays`, the capped law in :mod:`~shuangsuiji.assign.capped`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from typing import Any, NoReturn, cast
 
@@ -243,7 +243,7 @@ def _smoothing_steps(n_e: int) -> int:
     return 4 * n_e + 64
 
 
-def _check_inputs(inst: Instance, staffing: Staffing, elig: Eligibility) -> None:
+def check_inputs(inst: Instance, staffing: Staffing, elig: Eligibility) -> None:
     """Raise for requirements no team can meet and for entities without any covering team."""
     k, needs = inst.k, staffing.needs
     if inst.E.shape[1] == 0:
@@ -580,7 +580,7 @@ def _smooth(inst: Instance, stream: AssignStream, teams: list[list[int]], steps:
             teams[e] = new
 
 
-def _flow_rule(spec: str) -> str:
+def flow_rule(spec: str) -> str:
     """The flow rule of an algorithm name (SSJ-ASSIGN-1 replays SciPy's Dinic)."""
     if spec == ALGORITHM:
         return FLOW_RULE
@@ -616,7 +616,7 @@ def _draw(
         if not over:
             info = StreamInfo(key_hash, stream.next_block, r + 1, r, spec=spec)
             return [list(map(int, row)) for row in prop], info
-    teams, dropped, used_flow = _repair(inst, stream, prop, _flow_rule(spec), trace)
+    teams, dropped, used_flow = _repair(inst, stream, prop, flow_rule(spec), trace)
     steps = _smoothing_steps(n_e)
     first = stream.next_block
     _smooth(inst, stream, teams, steps)
@@ -655,7 +655,7 @@ def assign_teams(
     """
     if spec == CAP_ALGORITHM:
         return _assign_capped(staffing, key, pair_cap)
-    _flow_rule(spec)
+    flow_rule(spec)
     stream = AssignStream(key)
     canon = staffing.canonical()
     elig = canon.eligibility()
@@ -663,8 +663,8 @@ def assign_teams(
     if inst.n_e == 0:
         info = StreamInfo(hashlib.sha256(key).hexdigest(), 0, 0, None, spec=spec)
         return _result(canon, staffing, elig, inst, [], info)
-    _check_inputs(inst, canon, elig)
-    teams, info = _draw_or_explain(inst, canon, elig, stream, spec)
+    check_inputs(inst, canon, elig)
+    teams, info = draw_or_explain(inst, canon, elig, stream, spec)
     return _result(canon, staffing, elig, inst, teams, info)
 
 
@@ -678,7 +678,7 @@ def _assign_capped(staffing: Staffing, key: bytes, pair_cap: float | Fraction | 
     if inst.n_e == 0:
         info = StreamInfo(key_hash, 0, 0, None, spec=CAP_ALGORITHM, pair_cap=units)
         return _result(canon, staffing, elig, inst, [], info)
-    _check_inputs(inst, canon, elig)
+    check_inputs(inst, canon, elig)
     law = capped_law(inst, canon, units)
     if isinstance(law, list):
         raise PairCapRefused(canon.needs.label, law, units / GRID, enforce=True)
@@ -699,12 +699,12 @@ def trace_draw(staffing: Staffing, key: bytes) -> tuple[Assignment, list[PhaseSp
     tracer = _Tracer([names[r] for r in inst.col_row.tolist()])
     if inst.n_e == 0:
         return assign_teams(staffing, key), []
-    _check_inputs(inst, canon, elig)
-    teams, info = _draw_or_explain(inst, canon, elig, AssignStream(key), ALGORITHM, tracer)
+    check_inputs(inst, canon, elig)
+    teams, info = draw_or_explain(inst, canon, elig, AssignStream(key), ALGORITHM, tracer)
     return _result(canon, staffing, elig, inst, teams, info), tracer.spans
 
 
-def _draw_or_explain(
+def draw_or_explain(
     inst: Instance,
     canon: Staffing,
     elig: Eligibility,
@@ -718,88 +718,6 @@ def _draw_or_explain(
     except _Infeasible as exc:
         _raise_infeasible(inst, canon, elig, _violator(inst, exc.res))
         raise AssertionError("unreachable") from exc
-
-
-def sample_teams(
-    staffing: Staffing,
-    keys: Iterable[bytes],
-    *,
-    spec: str = ALGORITHM,
-    pair_cap: float | Fraction | str = 0,
-) -> Iterator[IntArray]:
-    """The teams ``assign_teams(staffing, key)`` draws under each key, with the eligibility
-    computed once: per key an ``(entities, k)`` array of inspector rows, rows in the order of
-    ``staffing.entities`` and inspector rows in the order of ``staffing.inspectors``.
-
-    For replays of a draw (draw health, pair probabilities, plan simulation). Raises
-    :class:`InfeasibleAssignment` as :func:`assign_teams` does. ``spec`` and ``pair_cap``
-    choose the law as for :func:`assign_teams` (the capped law is computed once).
-    """
-    canon = staffing.canonical()
-    elig = canon.eligibility()
-    inst = build_instance(elig)
-    n_e = inst.n_e
-    if n_e == 0:
-        for _ in keys:
-            yield np.zeros((0, inst.k), dtype=np.int64)
-        return
-    _check_inputs(inst, canon, elig)
-    # canonical rows -> rows in the caller's order (canonical() sorts by ID)
-    owner = np.argsort(staffing.inspectors.ids, kind="stable")[inst.col_row]
-    entity_at = np.argsort(np.argsort(staffing.entities.ids, kind="stable"), kind="stable")
-    draw = _sampler(inst, canon, elig, spec, pair_cap)
-    for key in keys:
-        teams = draw(key)
-        yield owner[np.asarray(teams, dtype=np.int64).reshape(n_e, inst.k)[entity_at]]
-
-
-def _sampler(
-    inst: Instance, canon: Staffing, elig: Eligibility, spec: str, pair_cap: float | Fraction | str
-) -> Callable[[bytes], list[list[int]]]:
-    """The draw of one key under law ``spec`` (teams as columns per canonical entity)."""
-    if spec != CAP_ALGORITHM:
-        _flow_rule(spec)
-        return lambda key: _draw_or_explain(inst, canon, elig, AssignStream(key), spec)[0]
-    units = cap_units(pair_cap)
-    law = capped_law(inst, canon, units)
-    if isinstance(law, list):
-        raise PairCapRefused(canon.needs.label, law, units / GRID, enforce=True)
-    return lambda key: draw_capped(inst, AssignStream(key, domain=CAP_DOMAIN), law)
-
-
-def sample_loads(
-    staffing: Staffing,
-    keys: Iterable[bytes],
-    *,
-    spec: str = ALGORITHM,
-    pair_cap: float | Fraction | str = 0,
-) -> IntArray:
-    """Each inspector's number of teams under each key, exactly as
-    ``assign_teams(staffing, key).load()`` would give it (from :func:`sample_teams`).
-
-    Rows follow ``keys``, columns ``staffing.inspectors`` in its order. For replays of a draw
-    (draw health, plan simulation): many keys cost one eligibility and one draw each.
-    Raises :class:`InfeasibleAssignment` as :func:`assign_teams` does.
-
-    >>> from shuangsuiji.synth import make_city
-    >>> from shuangsuiji.assign import TaskNeeds, TeamConfig
-    >>> from datetime import date
-    >>> city = make_city(400, seed=3)
-    >>> s = Staffing(city.entities.take(np.arange(30)), city.inspectors,
-    ...              TaskNeeds("T", ("SCJG",), date(2026, 7, 1)), TeamConfig(size=2))
-    >>> keys = [bytes([i]) * 32 for i in range(3)]
-    >>> loads = sample_loads(s, keys)
-    >>> loads.sum(axis=1).tolist()
-    [60, 60, 60]
-    >>> ids = [i.decode() for i in city.inspectors.ids.tolist()]
-    >>> got = assign_teams(s, keys[1]).load()
-    >>> all(loads[1, j] == got.get(i, 0) for j, i in enumerate(ids))
-    True
-    """
-    n_i = len(staffing.inspectors)
-    teams = sample_teams(staffing, keys, spec=spec, pair_cap=pair_cap)
-    rows = [np.bincount(t.ravel(), minlength=n_i) for t in teams]
-    return np.asarray(rows, dtype=np.int64).reshape(len(rows), n_i)
 
 
 def _result(

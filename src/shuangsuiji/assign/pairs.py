@@ -64,8 +64,9 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from shuangsuiji.assign._engine import proposal_rounds, sample_teams
+from shuangsuiji.assign._engine import proposal_rounds
 from shuangsuiji.assign._instance import Instance, build_instance, vector_weights
+from shuangsuiji.assign._replays import sample_teams
 from shuangsuiji.assign.assignment import ALGORITHM, CAP_ALGORITHM
 from shuangsuiji.assign.capped import GRID, CappedLaw, PairCapRefused, cap_units, law_for
 from shuangsuiji.assign.check import enumerate_assignments
