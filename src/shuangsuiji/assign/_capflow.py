@@ -202,16 +202,16 @@ class Rounding:
 
     def _next_edge(self, u: int, arrived: int) -> tuple[int, int] | None:
         """The fractional edge at ``u`` with the smallest other end, other than ``arrived``."""
-        via, flow, unit = self.via[u], self.net.flow, self.unit
-        p, n = self.first[u], len(via)
-        while p < n and not flow[via[p]] % unit:
+        via, ends, flow, unit = self.via[u], self.ends[u], self.net.flow, self.unit
+        p = self.first[u]
+        while p < len(via) and not flow[via[p]] % unit:
             p += 1
         self.first[u] = p
-        if p < n and via[p] == arrived:
+        if p < len(via) and via[p] == arrived:
             p += 1
-            while p < n and not flow[via[p]] % unit:
-                p += 1
-        return (self.ends[u][p], via[p]) if p < n else None
+            while p < len(via) and not flow[via[p]] % unit:
+                del via[p], ends[p]  # whole for good: never scanned again
+        return (ends[p], via[p]) if p < len(via) else None
 
     def _restart(self) -> bool:
         n = self.net.n_nodes
@@ -246,16 +246,17 @@ class Rounding:
 
     def amounts(self, origin: int, cycle: list[int]) -> tuple[list[int], int, int]:
         """Step 2's directions (+1 forward, -1 backward) and ``alpha``, ``beta``."""
-        net, unit = self.net, self.unit
-        signs, x = [], origin
+        tail, head, flow, unit = self.net.tail, self.net.head, self.net.flow, self.unit
+        signs, x, alpha, beta = [], origin, unit, unit  # every up and down is below unit
         for e in cycle:
-            forward = net.tail[e] == x
-            signs.append(1 if forward else -1)
-            x = net.head[e] if forward else net.tail[e]
-        ups = [unit - net.flow[e] % unit for e in cycle]
-        downs = [net.flow[e] % unit for e in cycle]
-        alpha = min(u if s > 0 else d for s, u, d in zip(signs, ups, downs, strict=True))
-        beta = min(d if s > 0 else u for s, u, d in zip(signs, ups, downs, strict=True))
+            down = flow[e] % unit
+            if tail[e] == x:  # forward: alpha takes its up, beta its down
+                signs.append(1)
+                x, a, b = head[e], unit - down, down
+            else:
+                signs.append(-1)
+                x, a, b = tail[e], down, unit - down
+            alpha, beta = min(alpha, a), min(beta, b)
         return signs, alpha, beta
 
     def shift(self, origin: int, cycle: list[int], signs: list[int], amount: int) -> None:
