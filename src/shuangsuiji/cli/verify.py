@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,9 @@ from shuangsuiji.cli.common import (
     fail,
     handle_errors,
 )
+
+if TYPE_CHECKING:
+    from shuangsuiji.bundle import VerificationReport
 
 
 def _announcements(folder: Path | None) -> list[dict[str, Any]]:
@@ -53,10 +56,21 @@ announcements_option = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The sealed staffing annex (supervising office): check it and replay the teams.",
 )
+@click.option(
+    "--others",
+    "others_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of the period's other draw bundles (draw-*.json): check what this bundle says "
+    "about other tasks (exclusions for a recent inspection, alternates passed over).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handle_errors
 def verify(
-    bundle_file: Path, announcements_dir: Path | None, annex_file: Path | None, as_json: bool
+    bundle_file: Path,
+    announcements_dir: Path | None,
+    annex_file: Path | None,
+    others_dir: Path | None,
+    as_json: bool,
 ) -> None:
     """Re-derive a draw from its bundle alone; exit 1 naming every field that does not match.
 
@@ -89,6 +103,8 @@ def verify(
 
         bundle, derive = columnar_view(bundle, bundle_file.parent)
     report = verify_draw(bundle, annex=annex, announcements=published, derive=derive)
+    if others_dir is not None:
+        report = _with_others(report, bundle, bundle_file, others_dir)
     if as_json:
         emit_json(
             {
@@ -110,6 +126,28 @@ def verify(
             console(stderr=True).print(f"[yellow]注意 warning:[/] {warning}")
     if not report.ok:
         sys.exit(EXIT_CHECK_FAILED)
+
+
+def _with_others(
+    report: VerificationReport, bundle: Mapping[str, Any], own: Path, folder: Path
+) -> VerificationReport:
+    """``report`` with the problems of ``bundle``'s claims about the tasks whose bundles are
+    in ``folder`` (:func:`shuangsuiji.crosscheck.cross_task_problems`)."""
+    import attrs
+
+    from shuangsuiji.bundle import BundleError, Problem, read_bundle
+    from shuangsuiji.crosscheck import cross_task_problems
+
+    others = []
+    for path in sorted(folder.glob("draw-*.json")):
+        if path.resolve() == own.resolve():
+            continue
+        try:
+            others.append(read_bundle(path.read_bytes()))
+        except BundleError as exc:
+            fail(f"{path} is not a draw bundle: {exc}", EXIT_CHECK_FAILED)
+    found = tuple(Problem("others", m) for m in cross_task_problems(bundle, others))
+    return attrs.evolve(report, problems=(*report.problems, *found)) if found else report
 
 
 def _selected_count(bundle: Mapping[str, Any]) -> int:
