@@ -27,12 +27,11 @@ from shuangsuiji import conduct
 from shuangsuiji.health import (
     HealthInputError,
     Lottery,
-    ReplayedTask,
     StratumTickets,
     draw_health,
-    replay_health,
     ticket_uniformity,
 )
+from shuangsuiji.health_replays import ReplayedTask, replay_health
 from shuangsuiji.labels import (
     CONDUCT_DETAIL_LABELS,
     HEALTH_DETAIL_LABELS,

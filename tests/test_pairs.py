@@ -32,7 +32,7 @@ from shuangsuiji.assign.pairs import (
 )
 from shuangsuiji.assign.record import bundle_team_checker, verify_draw
 from shuangsuiji.cli import main
-from shuangsuiji.health import ReplayedTask, pair_task, replay_health
+from shuangsuiji.health_replays import ReplayedTask, pair_task, replay_health
 from shuangsuiji.policy import DrawRules, Policy, TeamRules
 from shuangsuiji.pools import EntityPool, InspectorPool
 from shuangsuiji.registry import DrawRefused, Registry

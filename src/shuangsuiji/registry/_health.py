@@ -18,15 +18,8 @@ from shuangsuiji.assign.capped import GRID
 from shuangsuiji.assign.record import staffing_from_record, team_staffing
 from shuangsuiji.candidates import freeze_candidates
 from shuangsuiji.conduct import Finding, conduct_findings
-from shuangsuiji.health import (
-    HealthReport,
-    Lottery,
-    ReplayedTask,
-    StratumTickets,
-    draw_health,
-    pair_task,
-    replay_health,
-)
+from shuangsuiji.health import HealthReport, Lottery, StratumTickets, draw_health
+from shuangsuiji.health_replays import ReplayedTask, pair_task, replay_health
 from shuangsuiji.pools import EntityPool
 from shuangsuiji.registry._base import DrawRefused
 from shuangsuiji.registry._publish import _Publish
@@ -258,7 +251,7 @@ class _Health(_Publish):
         The observed teams are the draws as made (replayed from the recorded staffing and the
         task's seed, before any re-assignment). Replay ``r`` of task ``T`` uses the key
         ``SHA-256("SSJ-HEALTH-REPLAY" 0x00 T 0x00 seed 0x00 r)`` — simulations, not draws.
-        See :func:`~shuangsuiji.health.replay_health` for the tests.
+        See :func:`~shuangsuiji.health_replays.replay_health` for the tests.
         """
         out: list[ReplayedTask] = []
         for task, staffing, keys, law in self._replayed(plan, tasks, replays):
@@ -282,8 +275,8 @@ class _Health(_Publish):
         ``group`` is ``"entity"``, ``"township"`` (the entity's 9-digit region), ``"county"``
         (6 digits) or ``"industry"``. Each unit is ``officer × group``; its count over the
         period's team draws (as made) is compared with the same ``replays`` replays as
-        :meth:`inspector_health` (:func:`~shuangsuiji.health.pair_task`,
-        :func:`~shuangsuiji.health.replay_health`: max-T p-values, ``too often`` flags).
+        :meth:`inspector_health` (:func:`~shuangsuiji.health_replays.pair_task`,
+        :func:`~shuangsuiji.health_replays.replay_health`: max-T p-values, ``too often`` flags).
         Only groups with two or more entities over the period are units (an entity in one
         task only can meet an officer once). Rotation (``[recusal] rotation_days``) already
         keeps the same pair apart within its window, so across a year the entity-level test
