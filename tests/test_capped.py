@@ -249,11 +249,13 @@ def test_the_sampled_frequencies_match_the_exact_law() -> None:
 
 def test_refusals_name_the_entity_and_what_to_add() -> None:
     case = Small(tuple("ABC"), ("E1", "E2"), conflicts=frozenset({("A", "E1")}))
-    with pytest.raises(PairCapRefused, match=r"entity E1: 2 eligible officers.*add 2 more"):
+    with pytest.raises(
+        PairCapRefused, match=r"entity E1: 2 eligible officers.*add 2 qualified officers"
+    ):
         assign_teams(case.staffing(), bytes(32), spec=CAP, pair_cap=0.5)
     narrow = law_for(Small(tuple("ABCDEF"), ("E1",), holders=frozenset("A")).staffing(), 0.5)
     assert isinstance(narrow, list)
-    assert "1 more officer(s) meeting qualification 食品安全" in narrow[0].message
+    assert "add 1 officer meeting qualification 食品安全" in narrow[0].message
     # enough officers for every entity alone, but shared under workload caps
     shared = Small(tuple("ABCD"), ("E1", "E2"), max_per_task=1)
     found = law_for(shared.staffing(), 0.5)

@@ -90,9 +90,11 @@ __all__ = [
     "capped_flow",
     "capped_law",
     "draw_capped",
+    "lacking_text",
     "law_for",
     "numbering",
     "officer_columns",
+    "officers_lacking",
 ]
 
 CAP_DOMAIN = b"SSJ-ASSIGN-CAP-1\x00"
@@ -329,28 +331,45 @@ class _Names:
     officers: list[str]  # by column
 
 
+def officers_lacking(
+    k: int, cap: int, eligible: int, meeting: Sequence[tuple[str, int]]
+) -> list[tuple[str, int]]:
+    """What a cap of ``cap`` units needs beyond an entity's officers, as ``(what, how many
+    more)``: a team of ``k`` from ``m`` eligible officers puts one on it with probability at
+    least ``k / m``, so ``m >= ceil(k / cap)``; a requirement met by ``n`` of them (``meeting``:
+    its name and ``n``) puts one at least at ``1 / n``, so ``n >= ceil(1 / cap)``.
+
+    >>> officers_lacking(2, 5000, 3, [("qualification 食品安全", 1)])
+    [('qualified officer', 1), ('officer meeting qualification 食品安全', 1)]
+    """
+    need_all, need_one = math.ceil(k * GRID / cap), math.ceil(GRID / cap)
+    out = [("qualified officer", need_all - eligible)] if eligible < need_all else []
+    return out + [(f"officer meeting {name}", need_one - n) for name, n in meeting if n < need_one]
+
+
+def lacking_text(missing: Sequence[tuple[str, int]]) -> str:
+    """``"add 2 qualified officers; add 1 officer meeting …"``."""
+    return "; ".join(
+        f"add {n} {what if n == 1 else what.replace('officer', 'officers', 1)}"
+        for what, n in missing
+    )
+
+
 def _too_narrow(
     inst: Instance, req: _Groups, own: Sequence[int], cap: int, names: _Names
 ) -> list[CapShortfall]:
     """Entities whose own bound is above the cap, each with the officers it lacks."""
     out = []
-    need_all, need_one = math.ceil(inst.k * GRID / cap), math.ceil(GRID / cap)
     for e in np.flatnonzero(np.asarray(own) > cap).tolist():
-        cols = np.flatnonzero(inst.E[e])
-        lack = []
-        if len(cols) < need_all:
-            lack.append(f"{need_all - len(cols)} more eligible officer(s)")
-        for j, name in enumerate(req.names):
-            meet = sum(1 for c in cols.tolist() if req.of[c] == j)
-            if meet < need_one:
-                lack.append(f"{need_one - meet} more officer(s) meeting {name}")
+        cols = np.flatnonzero(inst.E[e]).tolist()
+        meeting = [(name, sum(req.of[c] == j for c in cols)) for j, name in enumerate(req.names)]
+        lack = lacking_text(officers_lacking(inst.k, cap, len(cols), meeting))
         out.append(
             CapShortfall(
                 (names.entities[e],),
                 f"entity {names.entities[e]}: {len(cols)} eligible officers for a team of "
                 f"{inst.k}, so some pair has probability at least {own[e] / GRID:g} > "
-                f"{cap / GRID:g}; add {' and '.join(lack)} (from another department, or set "
-                "a joint inspection)",
+                f"{cap / GRID:g}; {lack} (from another department, or set a joint inspection)",
             )
         )
     return out

@@ -68,7 +68,15 @@ from shuangsuiji.assign._engine import proposal_rounds
 from shuangsuiji.assign._instance import Instance, build_instance, vector_weights
 from shuangsuiji.assign._replays import sample_teams
 from shuangsuiji.assign.assignment import ALGORITHM, CAP_ALGORITHM
-from shuangsuiji.assign.capped import GRID, CappedLaw, PairCapRefused, cap_units, law_for
+from shuangsuiji.assign.capped import (
+    GRID,
+    CappedLaw,
+    PairCapRefused,
+    cap_units,
+    lacking_text,
+    law_for,
+    officers_lacking,
+)
 from shuangsuiji.assign.check import enumerate_assignments
 from shuangsuiji.assign.eligibility import Staffing
 from shuangsuiji.errors import InvalidInputError
@@ -286,10 +294,7 @@ class Shortfall:
                 f"{head}; the pool has enough officers for this entity, but they are shared "
                 "with other entities under workload caps: add officers or raise the caps"
             )
-        need = "; ".join(
-            f"add {n} {what if n == 1 else what.replace('officer', 'officers', 1)}"
-            for what, n in self.missing
-        )
+        need = lacking_text(self.missing)
         return f"{head}; {need} (from another department, or set a joint inspection)"
 
     def to_dict(self) -> dict[str, Any]:
@@ -305,17 +310,11 @@ class Shortfall:
 def _missing(inst: Instance, e: int, cap: float) -> tuple[int, tuple[tuple[str, int], ...]]:
     """Eligible officers of canonical entity ``e``, and what the cap needs beyond them."""
     eligible = int(inst.counts[e].sum())
-    out: list[tuple[str, int]] = []
-    # k / m <= cap and 1 / n_j <= cap (module docstring); the tolerance keeps 2 / 0.5 at 4
-    need = math.ceil(inst.k / cap - 1e-9)
-    if eligible < need:
-        out.append(("qualified officer", need - eligible))
-    for j, name in enumerate(inst.requirements):
-        meet = sum(int(inst.counts[e, t]) for t, m in enumerate(inst.type_masks) if m >> j & 1)
-        need_j = math.ceil(1 / cap - 1e-9)
-        if meet < need_j:
-            out.append((f"officer meeting {name}", need_j - meet))
-    return eligible, tuple(out)
+    meeting = [
+        (name, sum(int(inst.counts[e, t]) for t, m in enumerate(inst.type_masks) if m >> j & 1))
+        for j, name in enumerate(inst.requirements)
+    ]
+    return eligible, tuple(officers_lacking(inst.k, cap_units(cap), eligible, meeting))
 
 
 def shortfalls(staffing: Staffing, probs: PairProbabilities, cap: float) -> list[Shortfall]:
