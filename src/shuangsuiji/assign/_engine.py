@@ -25,7 +25,12 @@ from shuangsuiji.assign._flow import (
     solve_exact,
     solve_flow,
 )
-from shuangsuiji.assign._instance import Instance, build_instance, vector_weights
+from shuangsuiji.assign._instance import (
+    Instance,
+    build_instance,
+    requirement_sets,
+    vector_weights,
+)
 from shuangsuiji.assign._network import FlowResult
 from shuangsuiji.assign._stream import (
     WORDS_PER_BLOCK,
@@ -313,10 +318,7 @@ def _short_requirement(inst: Instance) -> list[int] | None:
     requirement, so without it the branch-and-bound can search for minutes before it finds no
     assignment. (When requirements do not cross, the flow itself finds the smallest set.)
     """
-    sets = [
-        frozenset(t for t, m in enumerate(inst.type_masks) if m >> j & 1)
-        for j in range(len(inst.requirements))
-    ]
+    sets = requirement_sets(inst.type_masks, len(inst.requirements))
     if all(any(g <= s for g in inst.disjoint) for s in sets):
         return None
     deg = inst.E.sum(axis=0)

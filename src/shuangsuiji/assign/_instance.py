@@ -90,6 +90,25 @@ class Instance:
         return m
 
 
+def requirement_sets(
+    type_masks: Sequence[int], n_requirements: int, types: Iterable[int] | None = None
+) -> list[frozenset[int]]:
+    """Requirement ``j`` as the set of types (indices into ``type_masks``, among ``types`` when
+    given) that meet it."""
+    among = range(len(type_masks)) if types is None else types
+    return [frozenset(t for t in among if type_masks[t] >> j & 1) for j in range(n_requirements)]
+
+
+def minimal_requirements(sets: Sequence[frozenset[int]]) -> list[int]:
+    """The requirements not implied by another: no other's set is strictly inside theirs (of
+    two equal sets the first is kept), in requirement order."""
+    return [
+        j
+        for j, g in enumerate(sets)
+        if not any(h < g or (h == g and i < j) for i, h in enumerate(sets) if i != j)
+    ]
+
+
 def build_instance(elig: Eligibility) -> Instance:
     s = elig.staffing
     needs, cfg = s.needs, s.config
@@ -126,14 +145,8 @@ def build_instance(elig: Eligibility) -> Instance:
     full = (1 << len(masks)) - 1
     # Requirement groups as sets of types; drop implied ones (a superset of another), then keep
     # a disjoint family for the flow network; the rest cross and are left to branch-and-bound.
-    groups = [
-        frozenset(t for t, m in enumerate(type_masks) if m >> j & 1) for j in range(len(masks))
-    ]
-    minimal = [
-        g
-        for j, g in enumerate(groups)
-        if not any((h < g) or (h == g and i < j) for i, h in enumerate(groups) if i != j)
-    ]
+    groups = requirement_sets(type_masks, len(masks))
+    minimal = [groups[j] for j in minimal_requirements(groups)]
     disjoint: list[frozenset[int]] = []
     for g in minimal:
         if all(not (g & h) for h in disjoint):

@@ -73,7 +73,12 @@ import attrs
 import numpy as np
 
 from shuangsuiji.assign._capflow import UnitNetwork, max_flow, round_flow
-from shuangsuiji.assign._instance import Instance, build_instance
+from shuangsuiji.assign._instance import (
+    Instance,
+    build_instance,
+    minimal_requirements,
+    requirement_sets,
+)
 from shuangsuiji.assign._stream import AssignStream, permutation
 from shuangsuiji.assign.assignment import CAP_ALGORITHM
 from shuangsuiji.assign.eligibility import Staffing
@@ -187,15 +192,8 @@ def _groups(inst: Instance) -> _Groups | str:
     """The network's requirement groups (over the types of officers eligible for at least one
     entity), or why the law cannot apply."""
     present = {int(inst.col_type[c]) for c in officer_columns(inst)}
-    sets = [
-        frozenset(t for t in present if inst.type_masks[t] >> j & 1)
-        for j in range(len(inst.requirements))
-    ]
-    minimal = [
-        j
-        for j, g in enumerate(sets)
-        if not any(h < g or (h == g and i < j) for i, h in enumerate(sets) if i != j)
-    ]
+    sets = requirement_sets(inst.type_masks, len(inst.requirements), present)
+    minimal = minimal_requirements(sets)
     for a, b in itertools.combinations(minimal, 2):
         if sets[a] & sets[b]:
             return (
