@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "ApprovalRow",
     "AuditEventRow",
     "Base",
     "ConflictRow",
@@ -333,3 +334,27 @@ class PublicationRow(Base):
     snapshot: Mapped[str] = mapped_column(Text)
     time: Mapped[str] = mapped_column(String(40))
     __table_args__ = (Index("ix_publications_task_entity", "task", "entity_id"),)
+
+
+class ApprovalRow(Base):
+    """A request for a second person's approval (re-draw, abandon, back-dated publication),
+    and what became of it: granted by someone else, withdrawn, or used by one action.
+
+    ``state`` moves only forward: ``requested`` → ``granted`` → ``used``, or ``requested`` /
+    ``granted`` → ``withdrawn``. Each step is also an audit event, and the records check
+    compares the two.
+    """
+
+    __tablename__ = "approvals"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    task: Mapped[str] = mapped_column(ForeignKey("tasks.code"))
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[str] = mapped_column(String(40))
+    granted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    granted_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    closed_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    __table_args__ = (Index("ix_approvals_task", "task"),)
