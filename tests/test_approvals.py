@@ -97,3 +97,102 @@ def test_a_request_id_is_stored_once(db_url: str) -> None:
         _request(store)
     with store.reading() as s:
         assert len(approval_rows(s)) == 1
+
+
+# -- the registry: request, grant, use ---------------------------------------------------
+
+WHY = {"reason": "system_failure", "text": "抽取记录未打印，经批准重新抽取"}
+
+
+def _drawn(url: str) -> Registry:
+    reg = Registry(_store(url))
+    reg.draw("T1", actor=DRAWER)
+    return reg
+
+
+def _state(reg: Registry) -> tuple[list[tuple[str, str]], int]:
+    """The approvals (id, state) and the length of the audit log."""
+    rows = [(r.id, r.state) for r in reg.approvals()]
+    return rows, len(reg.store.audit_events())
+
+
+def _granted(reg: Registry, kind: str = "redraw", reason: str = "system_failure") -> str:
+    rid = reg.request_approval("T1", kind, reason=reason, text=WHY["text"], actor=DRAWER)
+    reg.approve(rid, actor=APPROVER)
+    return rid
+
+
+def test_a_redraw_backed_by_a_granted_approval_records_the_approver_and_uses_it(
+    db_url: str,
+) -> None:
+    reg = _drawn(db_url)
+    rid = _granted(reg)
+    result = reg.draw("T1", actor=DRAWER, approval=rid, **WHY)
+    assert result.attempt == 2
+    assert [(r.id, r.state, r.granted_by) for r in reg.approvals("T1")] == [(rid, "used", APPROVER)]
+    kinds = [e.kind for e in reg.store.audit_events()]
+    assert kinds.index("approval.request") < kinds.index("approval.grant") < len(kinds) - 1
+    freeze = [e for e in reg.store.audit_events() if e.kind == "candidates.freeze"][-1]
+    assert freeze.payload["approval"] == rid and freeze.payload["approved_by"] == APPROVER
+    assert reg.store.verify_log() == [] and reg.verify_records() == []
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "self_grant",
+        "wrong_kind",
+        "wrong_reason",
+        "reused",
+        "withdrawn",
+        "not_granted",
+        "actor_is_approver",
+    ],
+)
+def test_every_refused_approval_leaves_the_store_and_the_log_unchanged(
+    db_url: str, case: str
+) -> None:
+    from shuangsuiji.registry import DrawRefused
+
+    reg = _drawn(db_url)
+    if case == "self_grant":
+        rid = reg.request_approval("T1", "redraw", actor=DRAWER, **WHY)
+        before = _state(reg)
+        with pytest.raises(DrawRefused, match="may not grant"):
+            reg.approve(rid, actor=DRAWER)
+        assert _state(reg) == before
+        return
+    if case == "reused":
+        rid = _granted(reg)
+        reg.draw("T1", actor=DRAWER, approval=rid, **WHY)
+    elif case == "withdrawn":
+        rid = _granted(reg)
+        reg.withdraw(rid, actor=DRAWER)
+    elif case == "not_granted":
+        rid = reg.request_approval("T1", "redraw", actor=DRAWER, **WHY)
+    else:
+        rid = _granted(
+            reg,
+            kind="abandon" if case == "wrong_kind" else "redraw",
+            reason="pool_data_error" if case == "wrong_reason" else "system_failure",
+        )
+    actor = APPROVER if case == "actor_is_approver" else DRAWER
+    before = _state(reg)
+    with pytest.raises(DrawRefused, match=rid):
+        reg.freeze("T1", actor=actor, approval=rid, **WHY)
+    assert _state(reg) == before
+
+
+def test_an_abandon_backed_by_an_approval_uses_it(db_url: str) -> None:
+    reg = _drawn(db_url)
+    rid = _granted(reg)
+    reg.freeze("T1", actor=DRAWER, approval=rid, **WHY)
+    gone = _granted(reg, kind="abandon")
+    reg.abandon("T1", actor=DRAWER, approval=gone, reason=WHY["reason"], text="种子方未揭示")
+    assert {r.id: r.state for r in reg.approvals()} == {rid: "used", gone: "used"}
+    event = reg.store.audit_events()[-1]
+    assert (event.kind, event.payload["approval"], event.payload["approved_by"]) == (
+        "draw.abandon",
+        gone,
+        APPROVER,
+    )

@@ -17,6 +17,7 @@ below and never reaches up; every SQL statement they run lives in :mod:`shuangsu
 
 =================  =======================================================================
 ``_base``          opening the store, the clock, the draw rows every stage reads
+``_approvals``     a second person's consent: requested, granted, withdrawn, used once
 ``_draws``         the entity draw: freeze, seed ceremony, announcement, select, re-draw
 ``_teams``         the team draw: staffing frozen, team-seed ceremony, teams, re-assignment
 ``_results``       inspection results: one scope check for recording and importing

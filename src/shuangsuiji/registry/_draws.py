@@ -33,11 +33,11 @@ from shuangsuiji.draw import (
 from shuangsuiji.integrity import RecordProblem, check_records
 from shuangsuiji.model import Task
 from shuangsuiji.policy import Policy
+from shuangsuiji.registry._approvals import _Approvals
 from shuangsuiji.registry._base import (
     SYSTEM_PARTY,
     DrawRefused,
     DrawResult,
-    _RegistryBase,
 )
 from shuangsuiji.seeds import (
     Ceremony,
@@ -64,6 +64,7 @@ class _Redraw:
     reason: str = ""
     text: str = ""
     approved_by: str = ""
+    approval: str = ""  # a granted approval request (registry/_approvals.py)
 
 
 def _public_team_seed(frozen: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +87,7 @@ def _sealed(frozen: dict[str, Any] | None) -> SealedStaffing:
     return seal_staffing(frozen["staffing"], [bytes.fromhex(h) for h in frozen["salts"]])
 
 
-class _Draws(_RegistryBase):
+class _Draws(_Approvals):
     """The entity draw: freeze, seed ceremony, announcement, select, re-draw, replace, bundles."""
 
     def _last_inspected(self, s: Session, task: str, cutoff: date) -> dict[str, date]:
@@ -103,16 +104,18 @@ class _Draws(_RegistryBase):
         reason: str = "",
         text: str = "",
         approved_by: str = "",
+        approval: str = "",
     ) -> CandidateSet | DatabaseCandidateSet:
         """Freeze the task's candidate set and record its pool digest (before any seed).
 
         A second attempt is a re-draw: ``reason`` is one of
         :data:`~shuangsuiji.commitments.REDRAW_REASONS`, ``text`` says what happened, and
-        ``approved_by`` names the second person who approved it; the policy bounds how many
-        re-draws a task may have (``[draw] max_redraws``).
+        ``approved_by`` names the second person who approved it, or ``approval`` names a
+        request that person granted (:meth:`request_approval`, :meth:`approve`); the policy
+        bounds how many re-draws a task may have (``[draw] max_redraws``).
         """
         with self.store.transaction() as s:
-            redraw = _Redraw(reason, text, approved_by)
+            redraw = _Redraw(reason, text, approved_by, approval)
             return self._freeze(s, task, actor=actor, cutoff=cutoff, redraw=redraw)[0]
 
     def _check_redraw(
@@ -162,6 +165,23 @@ class _Draws(_RegistryBase):
                 "a recorded reason), or open a new task"
             )
 
+    def _approved(self, s: Session, task: str, kind: str, redraw: _Redraw, actor: str) -> _Redraw:
+        """The re-draw or abandon with its approver taken from a granted request (marked used
+        here, in the action's transaction), or as named, where the policy allows names."""
+        if not redraw.approval:
+            return redraw
+        if redraw.reason not in REDRAW_REASONS:
+            return redraw  # _check_redraw names the listed reasons
+        granted_by = self._use_approval(
+            s, redraw.approval, kind=kind, task=task, reason=redraw.reason, actor=actor
+        )
+        if redraw.approved_by.strip() and redraw.approved_by.strip() != granted_by:
+            raise DrawRefused(
+                f"task {task}: approved_by {redraw.approved_by!r} is not who granted approval "
+                f"{redraw.approval} ({granted_by!r}); give only the approval"
+            )
+        return attrs.evolve(redraw, approved_by=granted_by)
+
     def _shielded_by(self, s: Session, previous: list[DrawRow]) -> str:
         """Later draws of other tasks whose exclusion window left out entities that the
         task's current draw selected (``task: count`` text; empty if none). Such a draw may not
@@ -210,6 +230,7 @@ class _Draws(_RegistryBase):
         task = self.store.task(task_code, session=s)
         previous = self._draw_rows(s, task_code)
         if previous:
+            redraw = self._approved(s, task_code, "redraw", redraw, actor)
             self._check_redraw(s, task, previous, redraw, actor)
         policy = self.store.policy(session=s)
         cut = self._cutoff(policy, task, cutoff)
@@ -252,6 +273,8 @@ class _Draws(_RegistryBase):
                 "reason_text": row.reason_text,
                 "approved_by": row.approved_by,
             }
+            if redraw.approval:
+                payload["approval"] = redraw.approval
         self.store.append_event(s, actor, "candidates.freeze", payload)
         return candidates, row
 
@@ -548,7 +571,16 @@ class _Draws(_RegistryBase):
             if r.attempt <= row.attempt
         ]
 
-    def abandon(self, task: str, *, reason: str, text: str, approved_by: str, actor: str) -> None:
+    def abandon(
+        self,
+        task: str,
+        *,
+        reason: str,
+        text: str,
+        actor: str,
+        approved_by: str = "",
+        approval: str = "",
+    ) -> None:
         """Abandon the frozen attempt of ``task`` (e.g. a party never revealed).
 
         A visible act with a listed reason, a text and a second person; it counts as an
@@ -556,7 +588,10 @@ class _Draws(_RegistryBase):
         """
         with self.store.transaction() as s:
             row = self._frozen(s, task)
-            redraw = _Redraw(reason, text, approved_by)
+            redraw = self._approved(
+                s, task, "abandon", _Redraw(reason, text, approved_by, approval), actor
+            )
+            approved_by = redraw.approved_by
             if redraw.reason not in REDRAW_REASONS or len(text.strip()) < 4:
                 raise DrawRefused(
                     f"task {task}: abandoning an attempt needs a listed reason "
@@ -580,7 +615,8 @@ class _Draws(_RegistryBase):
                     "reason_text": text.strip(),
                     "approved_by": approved_by.strip(),
                     "announced": bool(row.announcement),
-                },
+                }
+                | ({"approval": approval} if approval else {}),
             )
 
     def select(self, task: str, *, actor: str) -> DrawResult:
@@ -597,6 +633,7 @@ class _Draws(_RegistryBase):
         reason: str = "",
         text: str = "",
         approved_by: str = "",
+        approval: str = "",
     ) -> DrawResult:
         """Freeze, commit a system seed, announce, reveal and draw — in one transaction.
 
@@ -615,7 +652,7 @@ class _Draws(_RegistryBase):
                     "a seed made by the system alone is refused; run the ceremony: "
                     "freeze, commit (each party), announce, reveal (each party), select"
                 )
-            redraw = _Redraw(reason, text, approved_by)
+            redraw = _Redraw(reason, text, approved_by, approval)
             _, row = self._freeze(s, task, actor=actor, cutoff=cutoff, redraw=redraw)
             value = random_seed()
             digest = party_commitment(task, row.pool_digest, SYSTEM_PARTY, value)
