@@ -311,3 +311,27 @@ def test_the_public_page_has_only_published_records_and_the_internal_one_the_res
     assert "<title>抽查结果公示工作情况（内部）</title>" in internal
     assert pending.entity in internal and published.entity not in internal
     assert all(e in internal for e in never) and "任务已结束，未检查" in internal
+
+
+def test_a_backdated_publication_may_rest_on_a_granted_approval_used_once(
+    drawn: Registry, clock: Clock
+) -> None:
+    entity = _inspected(drawn)
+    clock.on(date(2026, 6, 1))
+    earlier, why = date(2026, 4, 14), "当日已公示，漏录"
+    rid = drawn.request_approval(
+        "T1", "backdate", reason=why, text="4月14日已公示，漏录系统", actor="公示员"
+    )
+    before = (len(drawn.store.audit_events()), [r.state for r in drawn.approvals()])
+    with pytest.raises(ValueError, match="not granted"):  # asked, not yet granted
+        drawn.publish("T1", entity, on=earlier, actor="公示员", reason=why, approval=rid)
+    drawn.approve(rid, actor="科长")
+    with pytest.raises(ValueError, match="not 'x'"):  # another reason than the approved one
+        drawn.publish("T1", entity, on=earlier, actor="公示员", reason="x", approval=rid)
+    assert [r.state for r in drawn.approvals()] == ["granted"]
+    assert len(drawn.store.audit_events()) == before[0] + 1  # only the grant
+    record = drawn.publish("T1", entity, on=earlier, actor="公示员", reason=why, approval=rid)
+    assert record.published == earlier
+    event = drawn.store.audit_events()[-1].payload
+    assert event["correction"] == {"reason": why, "approved_by": "科长", "approval": rid}
+    assert [r.state for r in drawn.approvals()] == ["used"]

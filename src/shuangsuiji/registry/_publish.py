@@ -111,17 +111,24 @@ class _Publish(_Results):
         on: date | None = None,
         reason: str = "",
         approved_by: str = "",
+        approval: str = "",
     ) -> PublicationRecord:
         """Record the publication (公示) of one entity's results in one task; the snapshot is kept.
 
         The publication date is a fact: the day (China time) this call runs on the store's
         clock. ``on`` may name that day, or an earlier one only as a recorded correction (the
         publication happened but was not entered): then ``reason`` says why, and a second person,
-        ``approved_by`` (not ``actor``), approves it; both go into the audit event. A date after
-        today is refused.
+        ``approved_by`` (not ``actor``), approves it, or ``approval`` names a ``backdate``
+        request of this task with this reason that someone else granted (:meth:`approve`); both
+        go into the audit event. A date after today is refused.
         """
         done = self.publish_many(
-            [(task, entity)], actor=actor, on=on, reason=reason, approved_by=approved_by
+            [(task, entity)],
+            actor=actor,
+            on=on,
+            reason=reason,
+            approved_by=approved_by,
+            approval=approval,
         )
         return done[0]
 
@@ -133,6 +140,7 @@ class _Publish(_Results):
         on: date | None = None,
         reason: str = "",
         approved_by: str = "",
+        approval: str = "",
     ) -> list[PublicationRecord]:
         """Publish several ``(task, entity)`` results at once, all or nothing, as
         :meth:`publish` does one: one transaction, one ``publication`` event each.
@@ -142,17 +150,52 @@ class _Publish(_Results):
         """
         today = self._now.astimezone(CHINA_STANDARD_TIME).date()
         day = today if on is None else on
-        backdated = backdate_problems(day, today, actor=actor, reason=reason, approver=approved_by)
-        if backdated:
-            raise StoreError("; ".join(backdated))
         wanted = list(dict.fromkeys(keys))
         tasks = {t for t, _ in wanted}
+        if approval and (day == today or len(tasks) != 1):
+            raise StoreError(
+                f"approval {approval} backs a back-dated publication of one task; this one is "
+                + (
+                    "dated today: publish it without an approval"
+                    if day == today
+                    else f"of {len(tasks)} tasks: publish each task's results with its own approval"
+                )
+            )
+        if not approval:
+            self._check_backdate(day, today, actor, reason, approved_by)
         with self.store.transaction() as s:
+            if approval:
+                approved_by = self._backdate_approver(
+                    s, approval, next(iter(tasks)), reason, approved_by, actor
+                )
+                self._check_backdate(day, today, actor, reason, approved_by)
             records = self._records_to_publish(s, tasks, wanted)
             done = [records[k].publish(day, by=actor) for k in wanted]
             for record in done:
-                self._store_publication(s, record, day, today, actor, (reason, approved_by))
+                self._store_publication(
+                    s, record, day, today, actor, (reason, approved_by, approval)
+                )
         return done
+
+    @staticmethod
+    def _check_backdate(day: date, today: date, actor: str, reason: str, approver: str) -> None:
+        backdated = backdate_problems(day, today, actor=actor, reason=reason, approver=approver)
+        if backdated:
+            raise StoreError("; ".join(backdated))
+
+    def _backdate_approver(
+        self, s: Session, approval: str, task: str, reason: str, approved_by: str, actor: str
+    ) -> str:
+        """Who granted ``approval`` for this back-dated publication (marked used here)."""
+        granted_by = self._use_approval(
+            s, approval, kind="backdate", task=task, reason=reason.strip(), actor=actor
+        )
+        if approved_by.strip() and approved_by.strip() != granted_by:
+            raise StoreError(
+                f"approved_by {approved_by!r} is not who granted approval {approval} "
+                f"({granted_by!r}); give only the approval"
+            )
+        return granted_by
 
     def _records_to_publish(
         self, s: Session, tasks: set[str], wanted: list[tuple[str, str]]
@@ -180,7 +223,7 @@ class _Publish(_Results):
         day: date,
         today: date,
         actor: str,
-        correction: tuple[str, str],
+        correction: tuple[str, str, str],
     ) -> None:
         """One publication row with its snapshot, and its ``publication`` event."""
         snapshot = done.to_dict()
@@ -203,10 +246,11 @@ class _Publish(_Results):
             "status": done.status(day).value,
         }
         if day != today:
-            reason, approved_by = correction
+            reason, approved_by, approval = correction
+            said = {"reason": reason.strip(), "approved_by": approved_by.strip()}
             event |= {
                 "entered_on": today.isoformat(),
-                "correction": {"reason": reason.strip(), "approved_by": approved_by.strip()},
+                "correction": said | ({"approval": approval} if approval else {}),
             }
         self.store.append_event(s, actor, "publication", event)
 
